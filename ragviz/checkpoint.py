@@ -1,0 +1,316 @@
+"""Checkpoints: one ``.safetensors`` file, never a pickle (DESIGN section 5).
+
+Tensors: the model's state dict under ``model.``, embedding snapshots, and user tables.
+Header metadata: JSON strings for the project, vocabulary, domain, history, metrics and
+provenance. Loading parses the header by hand first (so a huge or broken header is refused
+before anything is allocated), then validates every field against the tensors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import safetensors
+import safetensors.torch
+import torch
+
+from ragviz import __version__
+from ragviz.data import DomainSpec
+from ragviz.errors import CheckpointError, RagvizError
+from ragviz.model import RAGModel
+from ragviz.project import Project
+from ragviz.tensors import Vocab
+from ragviz.train import History
+
+FORMAT = "ragviz-checkpoint"
+FORMAT_VERSION = 1
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+MAX_HEADER_BYTES = 50 * 1024 * 1024
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the project, the restored model, its history and provenance."""
+
+    project: Project
+    model: RAGModel
+    history: History | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.info.get("metrics", {})
+
+
+def _spec_to_dict(spec: DomainSpec) -> dict[str, Any]:
+    return {"name": spec.name, "input_dim": spec.input_dim, "n_outputs": spec.n_outputs, "kind": spec.kind,
+            "x_range": list(spec.x_range)}
+
+
+def _spec_from_dict(data: Any) -> DomainSpec:
+    try:
+        spec = DomainSpec(str(data["name"]), int(data["input_dim"]), int(data["n_outputs"]), str(data["kind"]),
+                          (float(data["x_range"][0]), float(data["x_range"][1])))
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise CheckpointError("The checkpoint's domain description ('spec') is malformed.") from None
+    if spec.kind not in ("classification", "regression") or not 1 <= spec.input_dim <= 100_000 \
+            or not 1 <= spec.n_outputs <= 1000:
+        raise CheckpointError("The checkpoint's domain description ('spec') has out-of-range values.")
+    return spec
+
+
+def _tables_to_tensors(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors, meta = {}, {}
+    for name, table in tables.items():
+        numeric = [c for c in table.columns if c != "task"]
+        tensors[f"table.{name}"] = torch.from_numpy(table[numeric].to_numpy(dtype=np.float64).copy())
+        meta[name] = {"columns": numeric, "tasks": table["task"].astype(str).tolist()}
+    return tensors, meta
+
+
+def checkpoint_bytes(
+    project: Project,
+    model: RAGModel,
+    history: History | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """Serialise a trained project to the bytes of one ``.safetensors`` file."""
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if history is not None and history.snapshots:
+        tensors["snapshots"] = torch.from_numpy(np.stack(history.snapshots).astype(np.float32))
+    table_tensors, table_meta = _tables_to_tensors(project.tables)
+    tensors.update(table_tensors)
+    info = dict(extra or {})
+    metrics = history.final_metrics() if history is not None else {}
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "project": json.dumps(project.to_dict()),
+        "vocab": json.dumps(model.vocab.to_dict()),
+        "spec": json.dumps(_spec_to_dict(model.spec)),
+        "history": json.dumps(history.to_dict() if history is not None else None),
+        "metrics": json.dumps({k: (None if not math.isfinite(v) else v) for k, v in metrics.items()}),
+        "tables": json.dumps(table_meta),
+        "versions": json.dumps({"ragviz": __version__, "torch": torch.__version__, "python": platform.python_version(),
+                                "safetensors": safetensors.__version__}),
+        "created": info.pop("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+        "info": json.dumps(info),
+    }
+    return safetensors.torch.save(tensors, metadata=metadata)
+
+
+def safe_file_name(name: str, suffix: str = ".safetensors") -> str:
+    """A file name that cannot leave its folder: no separators, no dots in front."""
+    base = _SAFE_NAME.sub("_", Path(str(name)).name).strip(" ._") or "checkpoint"
+    base = base[:80]
+    return base if base.endswith(suffix) else base + suffix
+
+
+def atomic_write(path: str | Path, data: bytes) -> Path:
+    """Write to a temporary file in the same folder, then rename: no half-written files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_checkpoint(
+    path: str | Path,
+    project: Project,
+    model: RAGModel,
+    history: History | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    return atomic_write(path, checkpoint_bytes(project, model, history, extra))
+
+
+def save_to_folder(folder: str | Path, name: str, data: bytes) -> Path:
+    """Save checkpoint bytes under a sanitised name inside ``folder`` and nowhere else."""
+    folder = Path(folder).resolve()
+    target = (folder / safe_file_name(name)).resolve()
+    if target.parent != folder:
+        raise CheckpointError(f"Refusing to write outside the models folder: {name!r}.")
+    return atomic_write(target, data)
+
+
+# ---------------------------------------------------------------------------------- load
+def _read_header(data: bytes) -> dict[str, Any]:
+    if data[:2] == b"PK" or data[:1] == b"\x80":
+        raise CheckpointError(
+            "This looks like a PyTorch pickle file (.pt/.pth). ragviz never unpickles files, because a "
+            "pickle can run code; save a ragviz checkpoint as .safetensors instead."
+        )
+    if len(data) < 10:
+        raise CheckpointError("The file is too short to be a .safetensors checkpoint.")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > MAX_HEADER_BYTES:
+        raise CheckpointError(f"The checkpoint header claims {size:,} bytes, more than the {MAX_HEADER_BYTES:,} allowed.")
+    if 8 + size > len(data):
+        raise CheckpointError("The checkpoint is truncated: its header runs past the end of the file.")
+    try:
+        header = json.loads(data[8 : 8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError("The checkpoint header is not valid JSON; the file is not a .safetensors file.") from None
+    if not isinstance(header, dict):
+        raise CheckpointError("The checkpoint header must be a JSON object.")
+    return header
+
+
+def _meta_json(meta: dict[str, Any], key: str) -> Any:
+    if key not in meta:
+        raise CheckpointError(f"The checkpoint metadata has no '{key}' field.")
+    if not isinstance(meta[key], str):
+        raise CheckpointError(f"The checkpoint metadata field '{key}' must be a JSON string.")
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"The checkpoint metadata field '{key}' is not valid JSON.") from None
+
+
+def _tables_from(tensors: dict[str, torch.Tensor], meta: Any) -> dict[str, pd.DataFrame]:
+    if not isinstance(meta, dict):
+        raise CheckpointError("The checkpoint metadata field 'tables' must be an object.")
+    tables = {}
+    for name, info in meta.items():
+        key = f"table.{name}"
+        if key not in tensors:
+            raise CheckpointError(f"The checkpoint lists table '{name}' but has no tensor '{key}'.")
+        values = tensors[key].numpy()
+        try:
+            columns, tasks = list(info["columns"]), list(info["tasks"])
+        except (KeyError, TypeError):
+            raise CheckpointError(f"The checkpoint's description of table '{name}' is malformed.") from None
+        if values.ndim != 2 or values.shape != (len(tasks), len(columns)):
+            raise CheckpointError(f"Table '{name}' has shape {tuple(values.shape)}, which does not match its columns.")
+        frame = pd.DataFrame(values, columns=columns)
+        frame.insert(0, "task", [str(t) for t in tasks])
+        tables[name] = frame
+    return tables
+
+
+def load_checkpoint(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Checkpoint:
+    """Load and validate a checkpoint; a bad file raises CheckpointError and changes nothing."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"):
+            raise CheckpointError(
+                f"'{path.name}' is a pickle-based file; ragviz only opens .safetensors checkpoints "
+                "and never unpickles anything."
+            )
+        try:
+            size = path.stat().st_size
+        except OSError as err:
+            raise CheckpointError(f"Cannot open '{path}': {err.strerror}.") from None
+        if size > max_bytes:
+            raise CheckpointError(f"The file is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB limit.")
+        data = path.read_bytes()
+    else:
+        data = bytes(source)
+    if len(data) > max_bytes:
+        raise CheckpointError(f"The file is {len(data) / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB limit.")
+    header = _read_header(data)
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict):
+        raise CheckpointError("The file has no ragviz metadata: it is a .safetensors file but not a ragviz checkpoint.")
+    if meta.get("format") != FORMAT:
+        raise CheckpointError("The file is a .safetensors file but not a ragviz checkpoint (no 'format' marker).")
+    try:
+        version = int(meta.get("format_version", ""))
+    except ValueError:
+        raise CheckpointError("The checkpoint's format version is not a number.") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"The checkpoint has format version {version}; this ragviz reads up to {FORMAT_VERSION}. "
+                              "Upgrade ragviz to open it.")
+    try:
+        tensors = safetensors.torch.load(data)
+    except Exception as err:  # safetensors raises its own SafetensorError and others
+        raise CheckpointError(f"The checkpoint's tensors cannot be read: {err}.") from None
+    try:
+        tables = _tables_from(tensors, _meta_json(meta, "tables"))
+        project = Project.from_dict(_meta_json(meta, "project"), tables)
+        vocab_raw = _meta_json(meta, "vocab")
+        if not isinstance(vocab_raw, dict):
+            raise CheckpointError("The checkpoint metadata field 'vocab' must be an object.")
+        vocab = Vocab.from_dict(vocab_raw)
+        spec = _spec_from_dict(_meta_json(meta, "spec"))
+    except CheckpointError:
+        raise
+    except RagvizError as err:
+        raise CheckpointError(f"The checkpoint's project is invalid: {err}") from None
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"The checkpoint's metadata is malformed ({type(err).__name__}: {err}).") from None
+    model = _restore_model(project, spec, vocab, tensors)
+    history = _restore_history(_meta_json(meta, "history"), tensors.get("snapshots"))
+    info_raw = _meta_json(meta, "info") if "info" in meta else {}
+    info = dict(info_raw) if isinstance(info_raw, dict) else {}
+    info["metrics"] = _meta_json(meta, "metrics") if "metrics" in meta else {}
+    info["versions"] = _meta_json(meta, "versions") if "versions" in meta else {}
+    info["created"] = str(meta.get("created", ""))
+    return Checkpoint(project, model, history, info)
+
+
+def _restore_model(project: Project, spec: DomainSpec, vocab: Vocab, tensors: dict[str, torch.Tensor]) -> RAGModel:
+    try:
+        model = RAGModel(project.model_config, spec, vocab)
+    except Exception as err:
+        raise CheckpointError(f"The checkpoint's model settings cannot build a model: {err}") from None
+    expected = model.state_dict()
+    given = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    missing = sorted(set(expected) - set(given))
+    extra = sorted(set(given) - set(expected))
+    if missing:
+        raise CheckpointError(f"The checkpoint is missing tensor(s): {', '.join('model.' + m for m in missing[:5])}.")
+    if extra:
+        raise CheckpointError(f"The checkpoint has unexpected tensor(s): {', '.join('model.' + e for e in extra[:5])}.")
+    for name, tensor in given.items():
+        want = expected[name]
+        if tensor.dtype != want.dtype:
+            raise CheckpointError(f"Tensor model.{name} has dtype {tensor.dtype}, expected {want.dtype}.")
+        if tuple(tensor.shape) != tuple(want.shape):
+            raise CheckpointError(
+                f"Tensor model.{name} has shape {tuple(tensor.shape)}, expected {tuple(want.shape)} for this project."
+            )
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"Tensor model.{name} contains NaN or infinite values.")
+    model.load_state_dict(given)
+    return model.eval()
+
+
+def _restore_history(raw: Any, snapshots: torch.Tensor | None) -> History | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise CheckpointError("The checkpoint's training history must be an object.")
+    try:
+        history = History.from_dict(raw, None if snapshots is None else snapshots.numpy())
+    except TypeError as err:
+        raise CheckpointError(f"The checkpoint's training history is malformed: {err}.") from None
+    n_evals = len(history.steps)
+    for key in ("train_loss", "test_loss", "train_metric", "test_metric", "wall_time"):
+        if len(getattr(history, key)) != n_evals:
+            raise CheckpointError(f"The training history's '{key}' has {len(getattr(history, key))} entries, "
+                                  f"expected {n_evals}.")
+    if len(history.snapshots) != len(history.snapshot_steps):
+        raise CheckpointError("The embedding snapshots do not match the history's snapshot steps.")
+    return history

@@ -1,0 +1,1 @@
+"""Plotly figures: pure functions, data in, figure out. Streamlit never appears here."""

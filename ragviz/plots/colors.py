@@ -1,0 +1,72 @@
+"""One colour per task and per relation, the same on every page.
+
+Tasks are coloured by the first numeric parameter that varies across the graph (say the
+rotation of a ring of moons), else by family; relations use their declared colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plotly.colors import qualitative, sample_colorscale
+
+from ragviz.graph import FAMILY_DOMAIN, TaskGraph
+
+SELF_COLOR = "#9e9e9e"
+ZERO_SHOT_SYMBOL = "star"
+SEEN_SYMBOL = "circle"
+FAMILY_COLORS: dict[str, str] = {
+    family: qualitative.Safe[i % len(qualitative.Safe)] for i, family in enumerate(FAMILY_DOMAIN)
+}
+CYCLIC = {"rotate", "phase"}
+
+
+def varying_parameters(graph: TaskGraph) -> list[str]:
+    """Numeric parameters whose value differs between tasks, in a stable order."""
+    values: dict[str, set[float]] = {}
+    for task in graph.tasks():
+        for key, value in task.full_params().items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values.setdefault(key, set()).add(float(value))
+    return sorted(k for k, v in values.items() if len(v) > 1)
+
+
+def default_color_by(graph: TaskGraph) -> str:
+    varying = varying_parameters(graph)
+    return varying[0] if varying else "family"
+
+
+def color_options(graph: TaskGraph) -> list[str]:
+    return ["family", *varying_parameters(graph)]
+
+
+def task_colors(graph: TaskGraph, by: str | None = None) -> dict[str, str]:
+    """Task name → colour; ``by`` is 'family' or a numeric parameter (default: see module doc)."""
+    by = by or default_color_by(graph)
+    tasks = graph.tasks()
+    if by == "family":
+        return {t.name: FAMILY_COLORS.get(t.family, "#636efa") for t in tasks}
+    raw: dict[str, Any] = {t.name: t.full_params().get(by) for t in tasks}
+    numbers = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if not numbers:
+        return {t.name: FAMILY_COLORS.get(t.family, "#636efa") for t in tasks}
+    if by in CYCLIC and by == "rotate":
+        fractions = {k: (v % 360.0) / 360.0 for k, v in numbers.items()}
+        scale = "Phase"
+    else:
+        low, high = min(numbers.values()), max(numbers.values())
+        span = (high - low) or 1.0
+        fractions = {k: (v - low) / span for k, v in numbers.items()}
+        scale = "Viridis"
+    out = {}
+    for name in raw:
+        out[name] = sample_colorscale(scale, [fractions[name]])[0] if name in fractions else "#9e9e9e"
+    return out
+
+
+def relation_colors(graph: TaskGraph) -> dict[str, str]:
+    """Relation name → declared colour; inverse directions share it; self-loops are grey."""
+    colors = {name: rel.color for name, rel in graph.relations.items()}
+    colors.update({f"{name}⁻¹": rel.color for name, rel in graph.relations.items()})
+    colors["self"] = SELF_COLOR
+    return colors

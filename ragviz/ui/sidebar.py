@@ -1,0 +1,43 @@
+"""The sidebar on every page: current project, device, loaded checkpoint, run status."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ragviz.train import device_label
+from ragviz.ui.state import AppState
+
+
+@st.cache_resource
+def _device() -> str:
+    return device_label()
+
+
+def render_sidebar(state: AppState) -> None:
+    graph = state.project.graph
+    with st.sidebar:
+        st.markdown(f"**Project:** {state.project.name}")
+        st.caption(
+            f"{graph.number_of_tasks()} tasks · {graph.number_of_edges()} edges · "
+            f"{len(graph.relations)} relations · domain {graph.domain or '—'}"
+        )
+        st.markdown(f"**Device:** {_device()}")
+        model_line = state.source if state.trained else "no trained model yet"
+        st.markdown(f"**Model:** {model_line}")
+        if state.edited_since_training:
+            st.caption("The graph was edited after training: pages show the trained model on the edited graph.")
+        _run_status(state)
+
+
+@st.fragment(run_every=1.0)
+def _run_status(state: AppState) -> None:
+    """Polls the run every second: keeps it alive (heartbeat) and shows where it is."""
+    run = state.run
+    if run is None:
+        return
+    snap = run.snapshot()
+    if snap.status == "running":
+        label = "baseline" if snap.phase == "baseline" else "model"
+        st.progress(snap.fraction, text=f"Training {label}: step {snap.step}/{snap.total}")
+    elif snap.done:
+        st.caption(f"Last run: {snap.status}")
