@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import get_state
@@ -19,6 +20,7 @@ PAGES = [
     st.Page("pages/checkpoints.py", title="Checkpoints", icon=":material/inventory_2:"),
 ]
 
+torch.set_num_threads(1)  # many small sessions: one thread each trains fastest
 navigation = st.navigation(PAGES)
 state = get_state()
 render_sidebar(state)

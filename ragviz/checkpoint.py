@@ -156,7 +156,8 @@ def save_to_folder(folder: str | Path, name: str, data: bytes) -> Path:
 
 # ---------------------------------------------------------------------------------- load
 def _read_header(data: bytes) -> dict[str, Any]:
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    looks_like_safetensors = len(data) >= 10 and data[8:9] == b"{"
+    if not looks_like_safetensors and (data[:2] == b"PK" or data[:1] == b"\x80"):
         raise CheckpointError(
             "This looks like a PyTorch pickle file (.pt/.pth). ragviz never unpickles files, because a "
             "pickle can run code; save a ragviz checkpoint as .safetensors instead."

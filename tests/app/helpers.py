@@ -1,0 +1,43 @@
+"""AppTest helpers: open the app on a page with a chosen session state."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.editing import EditHistory
+from ragviz.project import Project
+from ragviz.train import TrainResult
+from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, set_project
+
+
+def open_page(page: str | None = None, state: AppState | None = None, timeout: float = 60) -> AppTest:
+    """Run app.py once (creating the default state), optionally inject ``state``, switch to ``page``."""
+    at = AppTest.from_file("app.py", default_timeout=timeout)
+    if state is not None:
+        at.session_state[STATE_KEY] = state
+    at.run()
+    if page is not None:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def untrained_state(project: Project) -> AppState:
+    state = AppState(project=project.copy(), edits=EditHistory(project.graph))
+    state._run_box = [None]  # type: ignore[attr-defined]
+    set_project(state, project.copy(), "new project")
+    return state
+
+
+def checkpoint_state(project: Project, result: TrainResult) -> AppState:
+    """The state after opening a checkpoint saved from ``result`` (a full save/load round trip)."""
+    state = untrained_state(project)
+    ckpt = load_checkpoint(checkpoint_bytes(project, result.model, result.history))
+    adopt_checkpoint(state, ckpt, "uploaded: test.safetensors")
+    return state
+
+
+def errors_of(at: AppTest) -> list[str]:
+    """Every Streamlit exception or error element's text: a page test asserts this is empty."""
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]

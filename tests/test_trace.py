@@ -1,0 +1,54 @@
+"""Traces: what the pages draw, on the trained graph or on one edited after training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ragviz.errors import GraphError
+from ragviz.graph import Task
+from ragviz.trace import compute_trace
+
+
+def test_trace_has_every_layer_message_and_output(trained_ring) -> None:
+    project, result = trained_ring
+    graph = project.graph
+    trace = compute_trace(result.model, graph)
+    n, e = graph.number_of_tasks(), graph.number_of_edges()
+    layers = project.model_config.layers
+    assert trace.layers.shape == (layers + 1, n, project.model_config.embed_dim)
+    assert trace.messages.shape[:2] == (layers, 2 * e + n)
+    assert np.allclose(trace.message_norm, np.linalg.norm(trace.messages, axis=-1))
+    assert trace.n_graph_edges == e
+    assert trace.grid.shape == (50 * 50, 2)
+    for name in trace.task_names:
+        probs = trace.outputs_grid[name]
+        assert probs.shape == (2500, trace.spec.n_outputs)
+        assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert list(trace.zero_shot) == [t.zero_shot for t in graph.tasks()]
+    incoming = trace.incoming(trace.task_names[0], 1)
+    assert sorted(incoming["relation"]) == ["near", "near", "self"]
+
+
+def test_counterfactual_edit_changes_outputs_without_retraining(trained_ring) -> None:
+    project, result = trained_ring
+    edited = project.graph.copy()
+    names = edited.task_names()
+    edited.add_task(Task("new moons", "moons", {"rotate": 90.0}, 0, 50, 99))
+    edited.add_edge("new moons", names[1], "near")
+    before = compute_trace(result.model, project.graph)
+    after = compute_trace(result.model, edited)
+    assert "new moons" in after.task_names and after.zero_shot[after.index("new moons")]
+    assert not np.allclose(before.layers[-1][1], after.layers[-1][1])  # its neighbour hears the new task
+    far = names[4]
+    assert np.allclose(before.layers[-1][before.index(far)], after.layers[-1][after.index(far)])
+
+
+def test_unknown_relation_after_training_is_explained(trained_ring) -> None:
+    project, result = trained_ring
+    edited = project.graph.copy()
+    edited.add_relation("opposite")
+    names = edited.task_names()
+    edited.add_edge(names[0], names[3], "opposite")
+    with pytest.raises(GraphError, match="opposite"):
+        compute_trace(result.model, edited)

@@ -1,0 +1,101 @@
+"""Training: reproducible, stoppable, safe on divergence, every option of DESIGN section 3."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from conftest import small_ring
+from ragviz.config import ModelConfig, TrainConfig
+from ragviz.errors import ConfigError, GraphError, TrainingError
+from ragviz.graph import Task, TaskGraph
+from ragviz.train import choose_device, train
+
+
+def _weights(model) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_same_seed_gives_identical_runs_on_cpu() -> None:
+    graph = small_ring()
+    a = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=5, batch_size=64))
+    b = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=5, batch_size=64))
+    c = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=6, batch_size=64))
+    assert all(torch.equal(x, y) for x, y in zip(_weights(a.model), _weights(b.model)))
+    assert a.history.test_metric == b.history.test_metric
+    assert not all(torch.equal(x, y) for x, y in zip(_weights(a.model), _weights(c.model)))
+
+
+def test_history_has_per_task_metrics_and_layer_snapshots() -> None:
+    graph = small_ring()
+    result = train(graph, ModelConfig(layers=3), TrainConfig(steps=20, eval_every=10))
+    h = result.history
+    assert h.steps == [0, 10, 20]
+    assert len(h.test_metric[-1]) == graph.number_of_tasks()
+    assert h.snapshot_steps == [0, 10, 20]
+    assert h.snapshots[0].shape == (4, graph.number_of_tasks(), ModelConfig().embed_dim)
+    assert h.zero_shot == [t.name for t in graph.tasks() if t.zero_shot]
+    assert h.metric == "accuracy"
+
+
+def test_stop_flag_ends_the_run_between_steps_with_a_usable_model() -> None:
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def callback(progress) -> None:
+        seen.append(progress.step)
+        if progress.step >= 7:
+            stop.set()
+
+    result = train(small_ring(), ModelConfig(), TrainConfig(steps=1000, eval_every=50), callback=callback, stop=stop)
+    assert result.status == "stopped"
+    assert result.steps_done == 7
+    assert result.history.steps[-1] == 7
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+
+
+def test_non_finite_loss_stops_and_keeps_last_finite_weights() -> None:
+    result = train(small_ring(), ModelConfig(), TrainConfig(steps=200, lr=1e5, eval_every=10))
+    assert result.status == "diverged"
+    assert "non-finite" in result.message
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+    assert result.steps_done < 200
+
+
+def test_uncertainty_weighting_learns_log_variances() -> None:
+    result = train(small_ring(), ModelConfig(), TrainConfig(steps=40, loss_weighting="uncertainty"))
+    assert result.status == "finished"
+    assert result.model.log_vars.abs().sum() > 0
+
+
+def test_sine_regression_reports_mse() -> None:
+    graph = TaskGraph()
+    graph.add_relation("near")
+    for k in range(3):
+        graph.add_task(Task(f"s{k}", "sine", {"phase": 0.5 * k}, 40, 40, k))
+    graph.add_edge("s0", "s1", "near")
+    result = train(graph, ModelConfig(), TrainConfig(steps=150, eval_every=150))
+    assert result.history.metric == "mse"
+    assert result.history.test_metric[-1][0] < result.history.test_metric[0][0]
+
+
+def test_bad_input_gets_the_projects_own_errors() -> None:
+    with pytest.raises(ConfigError, match="Learning rate"):
+        train(small_ring(), ModelConfig(), TrainConfig(lr=0))
+    with pytest.raises(ConfigError, match="layers"):
+        train(small_ring(), ModelConfig(layers=9), TrainConfig())
+    with pytest.raises(GraphError, match="no tasks"):
+        train(TaskGraph(), ModelConfig(), TrainConfig())
+    empty = small_ring(n=3, zero_shot=(0, 1, 2))
+    with pytest.raises(GraphError, match="train size 0"):
+        train(empty, ModelConfig(), TrainConfig())
+
+
+def test_device_choice() -> None:
+    assert choose_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        assert choose_device("auto").type == "cpu"
+        with pytest.raises(TrainingError, match="CUDA"):
+            choose_device("cuda")
