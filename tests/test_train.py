@@ -20,9 +20,9 @@ def _weights(model) -> list[torch.Tensor]:
 
 def test_same_seed_gives_identical_runs_on_cpu() -> None:
     graph = small_ring()
-    a = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=5, batch_size=64))
-    b = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=5, batch_size=64))
-    c = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=6, batch_size=64))
+    a = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=5, batch_size=64, device="cpu"))
+    b = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=5, batch_size=64, device="cpu"))
+    c = train(graph, ModelConfig(), TrainConfig(steps=30, eval_every=10, seed=6, batch_size=64, device="cpu"))
     assert all(torch.equal(x, y) for x, y in zip(_weights(a.model), _weights(b.model)))
     assert a.history.test_metric == b.history.test_metric
     assert not all(torch.equal(x, y) for x, y in zip(_weights(a.model), _weights(c.model)))

@@ -58,10 +58,8 @@ def task_colors(graph: TaskGraph, by: str | None = None) -> dict[str, str]:
         span = (high - low) or 1.0
         fractions = {k: (v - low) / span for k, v in numbers.items()}
         scale = "Viridis"
-    out = {}
-    for name in raw:
-        out[name] = sample_colorscale(scale, [fractions[name]])[0] if name in fractions else "#9e9e9e"
-    return out
+    sampled = dict(zip(fractions, sample_colorscale(scale, list(fractions.values())), strict=True))
+    return {name: sampled.get(name, "#9e9e9e") for name in raw}
 
 
 def relation_colors(graph: TaskGraph) -> dict[str, str]:

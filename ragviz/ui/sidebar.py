@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.train import device_label
+from ragviz.ui.runs import adopt_finished_run
 from ragviz.ui.state import AppState
 
 
@@ -35,6 +36,8 @@ def _run_status(state: AppState) -> None:
     run = state.run
     if run is None:
         return
+    if adopt_finished_run(state):  # the run just ended: take its model, redraw every page once
+        st.rerun()
     snap = run.snapshot()
     if snap.status == "running":
         label = "baseline" if snap.phase == "baseline" else "model"

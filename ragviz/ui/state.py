@@ -43,6 +43,7 @@ class AppState:
     baseline_history: History | None = None
     source: str = "new project"
     sample_key: str | None = None
+    device: str | None = None  # where the current model was trained, when known
     run: TrainingRun | None = None
     saved: dict[str, bytes] = field(default_factory=dict)
     selection: list[str] = field(default_factory=list)
@@ -133,6 +134,7 @@ def set_project(state: AppState, project: Project, source: str, sample_key: str 
     state.model = state.history = state.trained_graph = None
     state.baseline_name = state.baseline_model = state.baseline_history = None
     state.source, state.sample_key = source, sample_key
+    state.device = None
     state.selection = []
     state.traces.clear()
 
@@ -143,6 +145,7 @@ def adopt_checkpoint(state: AppState, ckpt: Checkpoint, source: str, sample_key:
     state.model = ckpt.model
     state.history = ckpt.history
     state.trained_graph = ckpt.project.graph.copy()
+    state.device = str(ckpt.info.get("device") or "") or None
 
 
 def adopt_run(state: AppState, run: TrainingRun) -> None:
@@ -156,6 +159,7 @@ def adopt_run(state: AppState, run: TrainingRun) -> None:
     state.project.train_config = run.project.train_config
     state.source = "trained in this session"
     state.sample_key = None
+    state.device = run.result.device
     if run.baseline_result is not None:
         state.baseline_name = run.baseline
         state.baseline_model = run.baseline_result.model
@@ -209,4 +213,5 @@ def current_checkpoint_bytes(state: AppState) -> bytes:
     project = state.project.copy()
     if state.trained_graph is not None:
         project.graph = state.trained_graph.copy()
-    return checkpoint_bytes(project, state.model, state.history, {"source": state.source})
+    extra = {"source": state.source, **({"device": state.device} if state.device else {})}
+    return checkpoint_bytes(project, state.model, state.history, extra)

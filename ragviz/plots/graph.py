@@ -1,0 +1,332 @@
+"""The task graph as a Plotly figure: WebGL, a fixed handful of traces, however big the graph.
+
+One line trace per relation (None-separated segments), one marker trace per relation
+for hover and arrow heads, one node trace for seen tasks and one for zero-shot tasks.
+The trace count never grows with the number of tasks or edges, so 1,000 tasks stay
+responsive; past :data:`MAX_DRAWN_TASKS` tasks or :data:`MAX_DRAWN_EDGES` edges only the
+tasks (or a sample) are drawn and the figure says so. Node ``customdata`` is the task
+name, so a click maps back to a task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ragviz.graph import Task, TaskGraph
+from ragviz.plots.colors import (
+    FAMILY_COLORS,
+    SEEN_SYMBOL,
+    ZERO_SHOT_SYMBOL,
+    color_options,
+    default_color_by,
+    relation_colors,
+    task_colors,
+)
+
+MAX_DRAWN_TASKS = 2_000
+MAX_DRAWN_EDGES = 20_000
+ARROW_AT = 0.8  # arrow heads sit this far along a directed edge, clear of the target node
+LABEL_LIMIT = 40  # task names are written on the figure up to this many tasks
+SELECTED_COLOR = "#111111"
+DEFAULT_HEIGHT = 620
+COMPACT_HEIGHT = 180
+
+
+# --------------------------------------------------------------------------- positions
+def node_positions(graph: TaskGraph) -> dict[str, tuple[float, float]]:
+    """Every task's drawing position: its stored one, or a deterministic spot for new tasks.
+
+    A task without a position goes next to its placed neighbours (their centroid, nudged
+    so it does not sit on top of them), else on a column right of the drawing.
+    """
+    pos: dict[str, tuple[float, float]] = {}
+    missing: list[str] = []
+    for name, stored in graph.nx.nodes(data="pos"):
+        if stored is not None:
+            pos[name] = (float(stored[0]), float(stored[1]))
+        else:
+            missing.append(name)
+    if not missing:
+        return pos
+    if not pos and len(missing) > 1:
+        angles = np.linspace(0.0, 2 * math.pi, len(missing), endpoint=False)
+        return {n: (round(math.cos(a), 6), round(math.sin(a), 6)) for n, a in zip(missing, angles, strict=True)}
+    xs = [p[0] for p in pos.values()] or [0.0]
+    ys = [p[1] for p in pos.values()] or [0.0]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
+    free_row = 0
+    for i, name in enumerate(missing):
+        near = [pos[m] for m in nx_neighbours(graph, name) if m in pos]
+        if near:
+            cx, cy = float(np.mean([p[0] for p in near])), float(np.mean([p[1] for p in near]))
+            angle = 2.399963 * (i + 1)  # golden angle: successive new tasks fan out
+            pos[name] = (cx + 0.12 * span * math.cos(angle), cy + 0.12 * span * math.sin(angle))
+        elif pos or i:
+            pos[name] = (max(xs) + 0.2 * span, max(ys) - 0.15 * span * free_row)
+            free_row += 1
+        else:
+            pos[name] = (0.0, 0.0)
+    return pos
+
+
+def nx_neighbours(graph: TaskGraph, name: str) -> list[str]:
+    """Tasks linked to ``name`` by an edge in either direction."""
+    g = graph.nx
+    return list(dict.fromkeys([*g.predecessors(name), *g.successors(name)]))
+
+
+def with_positions(graph: TaskGraph) -> TaskGraph:
+    """A copy in which every task has a stored position, so the layout is kept from now on."""
+    out = graph.copy()
+    if any(p is None for _, p in out.nx.nodes(data="pos")):
+        out.set_positions(node_positions(graph))
+    return out
+
+
+# --------------------------------------------------------------------------- text
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def task_hover(task: Task) -> str:
+    """Hover text: what a task is and how much data it has."""
+    params = ", ".join(f"{k}={_fmt(v)}" for k, v in task.full_params().items())
+    kind = "zero-shot (no training data)" if task.zero_shot else f"train {task.train_size}"
+    return (f"<b>{task.name}</b><br>family: {task.family}<br>{params}<br>"
+            f"{kind} · test {task.test_size} · seed {task.seed}")
+
+
+def drawing_note(graph: TaskGraph) -> str | None:
+    """Why the figure does not show everything, or None when it does."""
+    n, e = graph.number_of_tasks(), graph.number_of_edges()
+    if n <= MAX_DRAWN_TASKS and e <= MAX_DRAWN_EDGES:
+        return None
+    shown = f"a sample of {MAX_DRAWN_TASKS:,} of its {n:,} tasks" if n > MAX_DRAWN_TASKS else f"its {n:,} tasks"
+    return (f"This graph is too big to draw in full ({n:,} tasks, {e:,} edges): showing {shown} without edges. "
+            "The tables below still list everything.")
+
+
+# --------------------------------------------------------------------------- traces
+def _sample(names: list[str], limit: int) -> list[str]:
+    if len(names) <= limit:
+        return names
+    idx = np.linspace(0, len(names) - 1, limit).round().astype(int)
+    return [names[i] for i in np.unique(idx)]
+
+
+def _node_size(n: int, compact: bool) -> float:
+    if compact:
+        return float(np.clip(14 - 2.2 * math.log10(max(n, 1)) * 2, 4, 12))
+    return float(np.clip(26 - 6.5 * math.log10(max(n, 1)), 5, 24))
+
+
+def _edge_arrays(graph: TaskGraph, pos: dict[str, tuple[float, float]]) -> dict[str, list[tuple]]:
+    by_relation: dict[str, list[tuple]] = {}
+    for u, v, key, data in graph.nx.edges(keys=True, data=True):
+        if u in pos and v in pos:
+            by_relation.setdefault(key, []).append((u, v, float(data.get("weight", 1.0))))
+    return by_relation
+
+
+def _segments(edges: list[tuple], pos: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end coordinates of every edge, shape (E, 2) each."""
+    start = np.array([pos[u] for u, _, _ in edges], dtype=float)
+    end = np.array([pos[v] for _, v, _ in edges], dtype=float)
+    return start, end
+
+
+def _none_separated(start: np.ndarray, end: np.ndarray, axis: int) -> list[float | None]:
+    out = np.full(3 * len(start), np.nan)
+    out[0::3], out[1::3] = start[:, axis], end[:, axis]
+    return [None if math.isnan(v) else float(v) for v in out]
+
+
+def _edge_traces(graph: TaskGraph, pos: dict[str, tuple[float, float]], compact: bool, dim: bool) -> list[Any]:
+    """Per relation: one None-separated line trace, one marker trace (arrow heads or hover dots)."""
+    colors = relation_colors(graph)
+    traces: list[Any] = []
+    for relation, edges in _edge_arrays(graph, pos).items():
+        rel = graph.relations.get(relation)
+        directed = bool(rel and rel.directed)
+        color = colors.get(relation, "#888888")
+        label = f"{relation} →" if directed else relation
+        start, end = _segments(edges, pos)
+        traces.append(go.Scattergl(
+            x=_none_separated(start, end, 0), y=_none_separated(start, end, 1), mode="lines",
+            line={"color": color, "width": 1.2 if compact else 2.0}, opacity=0.35 if dim else 0.8,
+            name=label, legendgroup=relation, hoverinfo="skip", showlegend=not compact,
+        ))
+        if compact and not directed:
+            continue
+        traces.append(_edge_marker_trace(edges, start, end, relation, directed, color, label, compact))
+    return traces
+
+
+def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, relation: str, directed: bool,
+                       color: str, label: str, compact: bool) -> go.Scattergl:
+    """Arrow heads at :data:`ARROW_AT` (directed) or invisible midpoints (undirected), with hover."""
+    where = start + (end - start) * (ARROW_AT if directed else 0.5)
+    delta = end - start
+    # marker.angle turns clockwise from "up"; with equal axis scales data and screen angles agree.
+    angles = np.degrees(np.arctan2(delta[:, 0], delta[:, 1]))
+    arrow = "→" if directed else "—"
+    hover = [f"{u} {arrow} {v}<br>relation: {relation}<br>weight: {w:.3g}" for u, v, w in edges]
+    marker: dict[str, Any] = {"color": color, "size": 7 if compact else 11}
+    if directed:
+        marker.update(symbol="triangle-up", angle=angles.round(2).tolist(), line={"width": 0})
+    else:
+        marker.update(symbol="circle", opacity=0.0)
+    return go.Scattergl(
+        x=where[:, 0].tolist(), y=where[:, 1].tolist(), mode="markers", marker=marker, name=label,
+        legendgroup=relation, showlegend=False, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+        customdata=[["edge", u, v, relation] for u, v, _ in edges], hoverinfo=None if not compact else "skip",
+        selected={"marker": {"opacity": 1.0 if directed else 0.0}},
+        unselected={"marker": {"opacity": 1.0 if directed else 0.0}},
+    )
+
+
+def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: dict[str, str], zero_shot: bool,
+                size: float, labels: bool, selected: list[str], highlight: Collection[str] | None,
+                compact: bool) -> go.Scattergl:
+    """One trace for all seen (or all zero-shot) tasks; customdata is the task name."""
+    names = [t.name for t in tasks]
+    marker: dict[str, Any] = {
+        "color": [colors.get(n, "#888888") for n in names],
+        "symbol": ZERO_SHOT_SYMBOL if zero_shot else SEEN_SYMBOL,
+        "size": size * (1.35 if zero_shot else 1.0),
+        "line": {"color": "white", "width": 0.5 if compact else 1.5},
+    }
+    if highlight is not None:
+        marker["opacity"] = [1.0 if n in highlight else 0.25 for n in names]
+        marker["line"] = {"color": [SELECTED_COLOR if n in highlight else "white" for n in names],
+                          "width": 2.0}
+    trace = go.Scattergl(
+        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], customdata=names,
+        mode="markers+text" if labels else "markers", text=names if labels else None,
+        textposition="top center", textfont={"size": 12, "color": "#333"},
+        marker=marker, name="zero-shot tasks ★" if zero_shot else "seen tasks",
+        legendgroup="tasks", showlegend=not compact,
+        hovertext=None if compact else [task_hover(t) for t in tasks],
+        hovertemplate=None if compact else "%{hovertext}<extra></extra>",
+        hoverinfo="skip" if compact else None,
+        selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
+    )
+    chosen = [i for i, n in enumerate(names) if n in selected]
+    if chosen:
+        trace.selectedpoints = chosen
+    return trace
+
+
+def _selection_trace(selected: list[str], pos: dict[str, tuple[float, float]], size: float) -> go.Scattergl:
+    """Dark rings numbered 1 and 2 around the selected tasks (not clickable)."""
+    names = [n for n in selected if n in pos]
+    return go.Scattergl(
+        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text",
+        text=[f"{i + 1}" for i in range(len(names))], textposition="bottom center",
+        textfont={"size": 13, "color": SELECTED_COLOR},
+        marker={"symbol": "circle-open", "size": size + 14, "color": SELECTED_COLOR, "line": {"width": 3}},
+        name="selected", showlegend=False, hoverinfo="skip",
+    )
+
+
+def _color_key_traces(graph: TaskGraph, by: str, compact: bool) -> list[Any]:
+    """A colour bar for a numeric parameter, or one legend entry per family."""
+    if compact:
+        return []
+    if by == "family":
+        families = list(dict.fromkeys(t.family for t in graph.tasks()))
+        if len(families) < 2:
+            return []
+        return [go.Scattergl(x=[None], y=[None], mode="markers", name=f, legendgroup="families",
+                             legendgrouptitle={"text": "family"},
+                             marker={"color": FAMILY_COLORS.get(f, "#636efa"), "size": 10}) for f in families]
+    values = [t.full_params().get(by) for t in graph.tasks()]
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers:
+        return []
+    if by == "rotate":
+        scale, low, high = "Phase", 0.0, 360.0
+    else:
+        scale, low, high = "Viridis", min(numbers), max(numbers)
+    return [go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker={"colorscale": scale, "cmin": low, "cmax": high, "color": [low], "showscale": True,
+                "colorbar": {"title": {"text": by, "side": "right"}, "thickness": 12, "len": 0.5, "x": 1.0,
+                             "y": 0.0, "yanchor": "bottom"}},
+    )]
+
+
+# --------------------------------------------------------------------------- figure
+def _ranges(points: Iterable[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    arr = np.array(list(points), dtype=float).reshape(-1, 2)
+    if len(arr) == 0:
+        return [-1.0, 1.0], [-1.0, 1.0]
+    low, high = arr.min(axis=0), arr.max(axis=0)
+    pad = np.maximum((high - low) * 0.1, 0.3)
+    return [float(low[0] - pad[0]), float(high[0] + pad[0])], [float(low[1] - pad[1]), float(high[1] + pad[1])]
+
+
+def graph_figure(
+    graph: TaskGraph,
+    colors: dict[str, str] | None = None,
+    color_by: str | None = None,
+    selected: Iterable[str] = (),
+    highlight: Collection[str] | None = None,
+    compact: bool = False,
+    height: int | None = None,
+) -> go.Figure:
+    """The task graph: tasks coloured by family or a parameter, edges coloured by relation.
+
+    ``colors`` overrides the per-task colours (default :func:`task_colors` by ``color_by``);
+    ``selected`` tasks get numbered rings; ``highlight`` fades every other task; ``compact``
+    draws a thumbnail without legend, labels or hover.
+    """
+    by = color_by if color_by in color_options(graph) else default_color_by(graph)
+    colors = colors if colors is not None else task_colors(graph, by)
+    selected = [s for s in selected if s in graph.nx]
+    pos = node_positions(graph)
+    too_big = drawing_note(graph) is not None
+    names = _sample(list(pos), MAX_DRAWN_TASKS)
+    drawn = {n: pos[n] for n in names}
+    tasks = [graph.task(n) for n in names]
+    size = _node_size(len(names), compact)
+    labels = not compact and len(names) <= LABEL_LIMIT
+    traces: list[Any] = [] if too_big else _edge_traces(graph, drawn, compact, highlight is not None)
+    for zero in (False, True):
+        group = [t for t in tasks if t.zero_shot == zero]
+        if group:
+            traces.append(_node_trace(group, drawn, colors, zero, size, labels, selected, highlight, compact))
+    if selected and not compact:
+        traces.append(_selection_trace(selected, drawn, size))
+    traces.extend(_color_key_traces(graph, by, compact))
+    fig = go.Figure(traces)
+    _layout(fig, graph, drawn, compact, height)
+    return fig
+
+
+def _layout(fig: go.Figure, graph: TaskGraph, pos: dict[str, tuple[float, float]], compact: bool,
+            height: int | None) -> None:
+    xr, yr = _ranges(pos.values())
+    axis = {"visible": False, "showgrid": False, "zeroline": False}
+    fig.update_layout(
+        height=height or (COMPACT_HEIGHT if compact else DEFAULT_HEIGHT),
+        margin={"l": 4, "r": 4, "t": 4, "b": 4} if compact else {"l": 10, "r": 10, "t": 30, "b": 10},
+        plot_bgcolor="white", paper_bgcolor="white", showlegend=not compact, hovermode="closest",
+        dragmode=False if compact else "pan", clickmode="event+select", uirevision="task-graph",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0,
+                "itemsizing": "constant", "font": {"size": 12}},
+        xaxis={**axis, "range": xr}, yaxis={**axis, "range": yr, "scaleanchor": "x", "scaleratio": 1},
+    )
+    note = drawing_note(graph)
+    message = note.split(":")[0] + "." if note else ("No tasks yet." if not pos else None)
+    if message:
+        fig.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.98 if pos else 0.5,
+                           showarrow=False, font={"size": 11 if compact else 14, "color": "#b00020" if note
+                                                  else "#666"})

@@ -1,0 +1,128 @@
+"""Training figures: per-task loss and metric curves, and model-vs-model bars.
+
+Pure functions, data in and figure out. Zero-shot tasks are drawn dashed (curves) or
+hatched (bars) so they stand apart from the tasks the model saw; colours come from
+:func:`ragviz.plots.colors.task_colors`, so a task looks the same on every page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ragviz.gallery import MetricSet
+from ragviz.train import History
+
+ZERO_SHOT_DASH = "dash"
+SEEN_DASH = "solid"
+ZERO_SHOT_PATTERN = "/"
+MEAN_COLOR = "#222222"
+FALLBACK_COLOR = "#636efa"
+SET_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
+HEIGHT = 340
+
+
+def metric_title(metric: str, split: str = "test") -> str:
+    return f"{split} accuracy" if metric == "accuracy" else f"{split} MSE"
+
+
+def _layout(fig: go.Figure, title: str, y_title: str, height: int = HEIGHT) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 15}}, height=height, template="plotly_white",
+        margin={"l": 55, "r": 10, "t": 40, "b": 40}, legend={"font": {"size": 11}, "tracegroupgap": 2},
+        xaxis_title="step", yaxis_title=y_title, hovermode="closest",
+    )
+    return fig
+
+
+def _series(history: History, kind: str, split: str) -> np.ndarray:
+    """(evaluations, tasks) array of ``{split}_{kind}`` with NaN where a task has no points."""
+    rows = getattr(history, f"{split}_{kind}")
+    if not rows:
+        return np.zeros((0, len(history.tasks)))
+    return np.asarray(rows, dtype=float).reshape(len(rows), len(history.tasks))
+
+
+def curves_figure(
+    history: History | None,
+    kind: str = "metric",
+    split: str = "test",
+    colors: dict[str, str] | None = None,
+    title: str | None = None,
+    show_mean: bool = True,
+) -> go.Figure:
+    """One line per task over training steps; zero-shot tasks dashed; bold mean of seen tasks.
+
+    ``kind`` is "loss" or "metric", ``split`` "test" or "train". Tasks with no value on
+    the split (zero-shot tasks on train) get no line.
+    """
+    fig = go.Figure()
+    if kind not in ("loss", "metric") or split not in ("train", "test"):
+        raise ValueError(f"Unknown curve {split} {kind}.")
+    y_title = f"{split} loss" if kind == "loss" else metric_title(history.metric if history else "accuracy", split)
+    if history is None or not history.steps:
+        return _layout(fig, title or y_title, y_title)
+    colors = colors or {}
+    values = _series(history, kind, split)
+    zero = set(history.zero_shot)
+    for i, task in enumerate(history.tasks):
+        column = values[:, i]
+        if not np.isfinite(column).any():
+            continue
+        is_zero = task in zero
+        fig.add_trace(go.Scatter(
+            x=history.steps, y=column, mode="lines", name=f"{task} ★" if is_zero else task,
+            legendgroup="zero-shot" if is_zero else "seen",
+            line={"color": colors.get(task, FALLBACK_COLOR), "dash": ZERO_SHOT_DASH if is_zero else SEEN_DASH,
+                  "width": 1.6},
+            hovertemplate=f"{task}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>",
+        ))
+    seen_idx = [i for i, t in enumerate(history.tasks) if t not in zero and np.isfinite(values[:, i]).any()]
+    if show_mean and len(seen_idx) > 1:
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(values[:, seen_idx], axis=1)
+        fig.add_trace(go.Scatter(x=history.steps, y=mean, mode="lines", name="mean (seen tasks)",
+                                 legendgroup="mean", line={"color": MEAN_COLOR, "width": 3.2}))
+    if kind == "metric" and history.metric == "accuracy":
+        fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, title or y_title, y_title)
+
+
+def objective_figure(losses: Sequence[tuple[int, float]], title: str = "training objective") -> go.Figure:
+    """The weighted loss the optimiser minimises, at each evaluation step."""
+    fig = go.Figure()
+    if losses:
+        steps, values = zip(*losses)
+        fig.add_trace(go.Scatter(x=list(steps), y=list(values), mode="lines+markers", name="objective",
+                                 line={"color": MEAN_COLOR}))
+    return _layout(fig, title, "loss", height=240)
+
+
+def comparison_figure(sets: Sequence[MetricSet], title: str | None = None) -> go.Figure:
+    """Grouped bars of each model's final test metric per task; zero-shot bars hatched and starred."""
+    fig = go.Figure()
+    tasks: list[str] = []
+    for s in sets:
+        tasks += [t for t in s.values if t not in tasks]
+    zero = {t for s in sets for t in s.zero_shot}
+    labels = [f"{t} ★" if t in zero else t for t in tasks]
+    for k, s in enumerate(sets):
+        y = [s.values.get(t, float("nan")) for t in tasks]
+        y = [None if v is None or not math.isfinite(v) else v for v in y]
+        fig.add_trace(go.Bar(
+            x=labels, y=y, name=s.label, offsetgroup=str(k),
+            marker={"color": SET_COLORS[k % len(SET_COLORS)],
+                    "pattern": {"shape": [ZERO_SHOT_PATTERN if t in zero else "" for t in tasks]}},
+            hovertemplate=f"{s.label}<br>%{{x}}: %{{y:.3g}}<extra></extra>",
+        ))
+    metric = sets[0].metric if sets else "accuracy"
+    y_title = metric_title(metric)
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.12, "x": 0})
+    _layout(fig, title or f"{y_title} per task (★ hatched: zero-shot)", y_title, height=380)
+    fig.update_xaxes(title=None, tickangle=-30 if len(tasks) > 6 else 0)
+    if metric == "accuracy":
+        fig.update_yaxes(range=[0, 1.02])
+    return fig
