@@ -27,11 +27,12 @@ import safetensors.torch
 import torch
 
 from ragviz import __version__
-from ragviz.data import DomainSpec
+from ragviz.data import DomainSpec, domain_spec
 from ragviz.errors import CheckpointError, RagvizError
+from ragviz.limits import max_upload_bytes
 from ragviz.model import RAGModel
 from ragviz.project import Project
-from ragviz.tensors import Vocab
+from ragviz.tensors import Vocab, make_vocab
 from ragviz.train import History
 
 FORMAT = "ragviz-checkpoint"
@@ -166,12 +167,13 @@ def _read_header(data: bytes) -> dict[str, Any]:
         raise CheckpointError("The file is too short to be a .safetensors checkpoint.")
     (size,) = struct.unpack("<Q", data[:8])
     if size > MAX_HEADER_BYTES:
-        raise CheckpointError(f"The checkpoint header claims {size:,} bytes, more than the {MAX_HEADER_BYTES:,} allowed.")
+        raise CheckpointError(f"The checkpoint header claims {size:,} bytes, "
+                              f"more than the {MAX_HEADER_BYTES:,} allowed.")
     if 8 + size > len(data):
         raise CheckpointError("The checkpoint is truncated: its header runs past the end of the file.")
     try:
         header = json.loads(data[8 : 8 + size].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CheckpointError("The checkpoint header is not valid JSON; the file is not a .safetensors file.") from None
     if not isinstance(header, dict):
         raise CheckpointError("The checkpoint header must be a JSON object.")
@@ -185,7 +187,7 @@ def _meta_json(meta: dict[str, Any], key: str) -> Any:
         raise CheckpointError(f"The checkpoint metadata field '{key}' must be a JSON string.")
     try:
         return json.loads(meta[key])
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError, over-long integers, absurd nesting
         raise CheckpointError(f"The checkpoint metadata field '{key}' is not valid JSON.") from None
 
 
@@ -204,14 +206,23 @@ def _tables_from(tensors: dict[str, torch.Tensor], meta: Any) -> dict[str, pd.Da
             raise CheckpointError(f"The checkpoint's description of table '{name}' is malformed.") from None
         if values.ndim != 2 or values.shape != (len(tasks), len(columns)):
             raise CheckpointError(f"Table '{name}' has shape {tuple(values.shape)}, which does not match its columns.")
+        if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+            raise CheckpointError(f"The column names of table '{name}' must be distinct text.")
+        if not np.isfinite(values).all():
+            raise CheckpointError(f"Table '{name}' contains NaN or infinite values.")
         frame = pd.DataFrame(values, columns=columns)
         frame.insert(0, "task", [str(t) for t in tasks])
         tables[name] = frame
     return tables
 
 
-def load_checkpoint(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Checkpoint:
-    """Load and validate a checkpoint; a bad file raises CheckpointError and changes nothing."""
+def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None) -> Checkpoint:
+    """Load and validate a checkpoint; a bad file raises CheckpointError and changes nothing.
+
+    ``max_bytes`` defaults to the configured limit (:mod:`ragviz.limits`, ``RAGVIZ_MAX_CHECKPOINT_MB``).
+    """
+    if max_bytes is None:
+        max_bytes = max_upload_bytes("checkpoint")
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"):
@@ -225,9 +236,14 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYT
             raise CheckpointError(f"Cannot open '{path}': {err.strerror}.") from None
         if size > max_bytes:
             raise CheckpointError(f"The file is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB limit.")
-        data = path.read_bytes()
-    else:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise CheckpointError(f"Cannot read '{path.name}': {err.strerror or err}.") from None
+    elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
+    else:
+        raise CheckpointError(f"Cannot read a checkpoint from {type(source).__name__}; give a path or bytes.")
     if len(data) > max_bytes:
         raise CheckpointError(f"The file is {len(data) / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB limit.")
     header = _read_header(data)
@@ -238,7 +254,7 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYT
         raise CheckpointError("The file is a .safetensors file but not a ragviz checkpoint (no 'format' marker).")
     try:
         version = int(meta.get("format_version", ""))
-    except ValueError:
+    except (TypeError, ValueError, OverflowError):
         raise CheckpointError("The checkpoint's format version is not a number.") from None
     if version > FORMAT_VERSION:
         raise CheckpointError(f"The checkpoint has format version {version}; this ragviz reads up to {FORMAT_VERSION}. "
@@ -259,10 +275,12 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYT
         raise
     except RagvizError as err:
         raise CheckpointError(f"The checkpoint's project is invalid: {err}") from None
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise CheckpointError(f"The checkpoint's metadata is malformed ({type(err).__name__}: {err}).") from None
+    _check_matches_project(project, spec, vocab)
     model = _restore_model(project, spec, vocab, tensors)
     history = _restore_history(_meta_json(meta, "history"), tensors.get("snapshots"))
+    _check_snapshots(history, project, model)
     info_raw = _meta_json(meta, "info") if "info" in meta else {}
     info = dict(info_raw) if isinstance(info_raw, dict) else {}
     info["metrics"] = _meta_json(meta, "metrics") if "metrics" in meta else {}
@@ -271,12 +289,30 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int = DEFAULT_MAX_BYT
     return Checkpoint(project, model, history, info)
 
 
+def _check_matches_project(project: Project, spec: DomainSpec, vocab: Vocab) -> None:
+    """The domain and vocabulary must be the ones training derives from the stored project."""
+    try:
+        derived = domain_spec(project.graph, project.tables)
+    except RagvizError as err:
+        raise CheckpointError(f"The checkpoint's project is invalid: {err}") from None
+    for key in ("name", "input_dim", "n_outputs", "kind"):
+        if getattr(spec, key) != getattr(derived, key):
+            raise CheckpointError(f"The checkpoint's domain description says {key} = {getattr(spec, key)!r}, but its "
+                                  f"task graph gives {getattr(derived, key)!r}: the metadata does not match.")
+    expected = make_vocab(project.graph)
+    for key in ("tasks", "relations"):
+        if getattr(vocab, key) != getattr(expected, key):
+            raise CheckpointError(f"The checkpoint's vocabulary lists {key} that are not those of its task graph: "
+                                  "the metadata does not match.")
+
+
 def _restore_model(project: Project, spec: DomainSpec, vocab: Vocab, tensors: dict[str, torch.Tensor]) -> RAGModel:
     try:
-        model = RAGModel(project.model_config, spec, vocab)
+        with torch.device("meta"):  # shapes only: nothing is allocated until the file's tensors match them
+            skeleton = RAGModel(project.model_config, spec, vocab)
     except Exception as err:
         raise CheckpointError(f"The checkpoint's model settings cannot build a model: {err}") from None
-    expected = model.state_dict()
+    expected = skeleton.state_dict()
     given = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     missing = sorted(set(expected) - set(given))
     extra = sorted(set(given) - set(expected))
@@ -294,6 +330,10 @@ def _restore_model(project: Project, spec: DomainSpec, vocab: Vocab, tensors: di
             )
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"Tensor model.{name} contains NaN or infinite values.")
+    try:
+        model = RAGModel(project.model_config, spec, vocab)
+    except Exception as err:
+        raise CheckpointError(f"The checkpoint's model settings cannot build a model: {err}") from None
     model.load_state_dict(given)
     return model.eval()
 
@@ -303,15 +343,54 @@ def _restore_history(raw: Any, snapshots: torch.Tensor | None) -> History | None
         return None
     if not isinstance(raw, dict):
         raise CheckpointError("The checkpoint's training history must be an object.")
+    for key in ("tasks", "zero_shot"):
+        if not isinstance(raw.get(key), list) or not all(isinstance(t, str) for t in raw[key]):
+            raise CheckpointError(f"The training history's '{key}' must be a list of task names.")
+    if raw.get("metric") not in ("accuracy", "mse"):
+        raise CheckpointError("The training history's 'metric' must be 'accuracy' or 'mse'.")
     try:
         history = History.from_dict(raw, None if snapshots is None else snapshots.numpy())
     except TypeError as err:
         raise CheckpointError(f"The checkpoint's training history is malformed: {err}.") from None
+    for key in ("steps", "snapshot_steps"):
+        _check_numbers(getattr(history, key), key, whole=True)
+    for key in ("wall_time", "step_loss"):
+        _check_numbers(getattr(history, key), key)
     n_evals = len(history.steps)
     for key in ("train_loss", "test_loss", "train_metric", "test_metric", "wall_time"):
+        if not isinstance(getattr(history, key), list):
+            raise CheckpointError(f"The training history's '{key}' must be a list.")
         if len(getattr(history, key)) != n_evals:
             raise CheckpointError(f"The training history's '{key}' has {len(getattr(history, key))} entries, "
                                   f"expected {n_evals}.")
+    for key in ("train_loss", "test_loss", "train_metric", "test_metric"):
+        for row in getattr(history, key):
+            _check_numbers(row, key, len(history.tasks))
     if len(history.snapshots) != len(history.snapshot_steps):
         raise CheckpointError("The embedding snapshots do not match the history's snapshot steps.")
     return history
+
+
+def _check_numbers(values: Any, key: str, length: int | None = None, whole: bool = False) -> None:
+    ok = isinstance(values, list) and (length is None or len(values) == length) and all(
+        isinstance(v, int if whole else (int, float)) and not isinstance(v, bool) for v in values)
+    if not ok:
+        size = "" if length is None else f" of {length}"
+        raise CheckpointError(f"The training history's '{key}' must be a list{size} of "
+                              f"{'whole numbers' if whole else 'numbers'}.")
+
+
+def _check_snapshots(history: History | None, project: Project, model: RAGModel) -> None:
+    """History rows and embedding snapshots must describe this graph and this model."""
+    if history is None:
+        return
+    names = project.graph.task_names()
+    if history.tasks != names:
+        raise CheckpointError("The training history's tasks are not the tasks of the checkpoint's graph.")
+    want = (model.config.layers + 1, len(names), model.config.embed_dim)
+    for snap in history.snapshots:
+        if tuple(snap.shape) != want:
+            raise CheckpointError(f"An embedding snapshot has shape {tuple(snap.shape)}, expected {want} for this "
+                                  "model and graph.")
+        if not np.isfinite(snap).all():
+            raise CheckpointError("An embedding snapshot contains NaN or infinite values.")

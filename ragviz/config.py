@@ -27,7 +27,7 @@ def _whole(value: Any, name: str, low: int, high: int) -> int:
         number = float(value)
         if not math.isfinite(number) or number != int(number):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name} must be a whole number, got {value!r}.") from None
     if not low <= int(number) <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {int(number)}.")
@@ -39,7 +39,7 @@ def _real(value: Any, name: str, low: float, high: float, low_open: bool = False
         if isinstance(value, bool):
             raise TypeError
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name} must be a number, got {value!r}.") from None
     if not math.isfinite(number):
         raise ConfigError(f"{name} must be a finite number, got {value!r}.")

@@ -11,6 +11,7 @@ app regenerates the same graph's data on every rerun.
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import json
@@ -26,6 +27,7 @@ import pandas as pd
 
 from ragviz.errors import DataError
 from ragviz.graph import FAMILY_DOMAIN, MAX_SEED, MAX_TASK_SIZE, Task, TaskGraph
+from ragviz.limits import max_upload_bytes
 
 TOY_FAMILIES = ("moons", "circles", "xor", "blobs", "spiral", "linear")
 MIN_CLASSES, MAX_CLASSES = 2, 6
@@ -637,6 +639,11 @@ def _parse_csv(data: bytes) -> pd.DataFrame:
     sep = ","
     if "," not in text_head:
         sep = next((s for s in (";", "\t", "|") if s in text_head), ",")
+    # pandas renames a repeated header ('x', 'x' becomes 'x', 'x.1'): refuse it instead of guessing.
+    names = [n.strip() for n in next(csv.reader([text_head], delimiter=sep), []) if n.strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"The table has more than one column named {', '.join(repr(n) for n in repeated)}.")
     try:
         return pd.read_csv(io.BytesIO(data), sep=sep, encoding="utf-8-sig", skipinitialspace=True)
     except UnicodeDecodeError:
@@ -648,8 +655,19 @@ def _parse_csv(data: bytes) -> pd.DataFrame:
         raise DataError(f"The file could not be read as CSV: {first}") from None
 
 
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if not str(value).lstrip().startswith("-") else -math.inf
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _numeric_column(series: pd.Series, name: str, role: str) -> np.ndarray:
     """A column as float64, or a DataError naming the column and the first bad row (1 = first data row)."""
+    if pd.api.types.is_complex_dtype(series):
+        raise DataError(f"The {role} column '{name}' holds complex numbers; {role} columns must hold real numbers.")
     if pd.api.types.is_bool_dtype(series):
         values = series.astype(np.float64).to_numpy()
     elif pd.api.types.is_numeric_dtype(series):
@@ -657,7 +675,10 @@ def _numeric_column(series: pd.Series, name: str, role: str) -> np.ndarray:
     else:
         text = series.map(lambda v: v.strip() if isinstance(v, str) else v)
         text = text.map(lambda v: np.nan if isinstance(v, str) and v == "" else v)
-        coerced = pd.to_numeric(text, errors="coerce")
+        try:
+            coerced = pd.to_numeric(text, errors="coerce")
+        except OverflowError:  # a whole number too long for a float: treat it as infinite, reported below
+            coerced = text.map(_float_or_nan)
         bad = np.flatnonzero(coerced.isna().to_numpy() & text.notna().to_numpy())
         if len(bad):
             row = int(bad[0])
@@ -677,15 +698,18 @@ def load_table(
     source: str | bytes | io.IOBase | pd.DataFrame,
     task_column: str = "task",
     target_column: str = "target",
-    max_bytes: int = 20_000_000,
+    max_bytes: int | None = None,
 ) -> pd.DataFrame:
     """Read and validate a long-format user table for ``csv`` tasks.
 
     Accepts a path, raw bytes, a (binary or text) file object or a DataFrame. Returns a
     clean frame with columns ``["task", "target", *features]``: task as text, target and
     features as float64. Rows are numbered from 1 (the first data row) in messages.
-    Every problem raises :class:`DataError` naming the column and row to fix.
+    Every problem raises :class:`DataError` naming the column and row to fix. ``max_bytes``
+    defaults to the configured table limit (:mod:`ragviz.limits`, ``RAGVIZ_MAX_TABLE_MB``).
     """
+    if max_bytes is None:
+        max_bytes = max_upload_bytes("table")
     if isinstance(source, pd.DataFrame):
         raw = source.copy()
     else:

@@ -51,6 +51,14 @@ class EditHistory:
     def can_redo(self) -> bool:
         return bool(self._future)
 
+    @property
+    def undo_steps(self) -> int:
+        return len(self._past)
+
+    @property
+    def redo_steps(self) -> int:
+        return len(self._future)
+
     def reset(self, graph: TaskGraph) -> None:
         self._past.clear()
         self._future.clear()

@@ -99,8 +99,6 @@ class CheckpointSummary:
             return ""
         parts = [f"decoder {m.get('decoder', '?')}", f"{m.get('composition', '?')}/{m.get('aggregation', '?')}",
                  f"{m.get('layers', '?')} layers"]
-        if isinstance(t.get("steps"), int):
-            parts.append(f"{t['steps']} steps")
         if isinstance(t.get("lr"), (int, float)):
             parts.append(f"lr {t['lr']:g}")
         return " · ".join(parts)
@@ -112,7 +110,7 @@ def _json_field(meta: dict[str, Any], key: str, default: Any) -> Any:
         return default
     try:
         return json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return default
 
 
@@ -177,6 +175,8 @@ def read_header_bytes(path: str | Path) -> bytes:
     """Only the header of a safetensors file: its 8-byte length and the JSON after it."""
     with open(path, "rb") as handle:
         prefix = handle.read(8)
+        if prefix[:2] == b"PK" or prefix[:1] == b"\x80":
+            return prefix  # a pickle: _read_header explains why it is refused
         if len(prefix) < 8:
             raise CheckpointError("The file is too short to be a .safetensors checkpoint.")
         (size,) = struct.unpack("<Q", prefix)
@@ -188,6 +188,11 @@ def read_header_bytes(path: str | Path) -> bytes:
     return prefix + body
 
 
+#: What a stranger's header can make the summary code raise; a card says so instead of crashing the page.
+_MALFORMED = (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError, RecursionError)
+_MALFORMED_TEXT = "The checkpoint's metadata is malformed, so it cannot be summarised."
+
+
 def summarize_file(path: str | Path, source: str = "folder") -> CheckpointSummary:
     """A summary of a checkpoint file, or one whose ``error`` says why it cannot be read."""
     path = Path(path)
@@ -196,6 +201,8 @@ def summarize_file(path: str | Path, source: str = "folder") -> CheckpointSummar
         return summary_from_header(_read_header(read_header_bytes(path)), path.name, source, size)
     except CheckpointError as err:
         return CheckpointSummary(name=path.name, source=source, error=str(err))
+    except _MALFORMED:
+        return CheckpointSummary(name=path.name, source=source, error=_MALFORMED_TEXT)
     except OSError as err:
         return CheckpointSummary(name=path.name, source=source, error=f"Cannot read the file: {err.strerror}.")
 
@@ -206,6 +213,8 @@ def summarize_bytes(data: bytes, name: str, source: str) -> CheckpointSummary:
         return summary_from_header(_read_header(data), name, source, len(data))
     except CheckpointError as err:
         return CheckpointSummary(name=name, source=source, error=str(err))
+    except _MALFORMED:
+        return CheckpointSummary(name=name, source=source, error=_MALFORMED_TEXT)
 
 
 # ------------------------------------------------------------------------ comparing

@@ -180,7 +180,7 @@ def make_task(
 ) -> Task:
     """Build a validated :class:`Task` from loosely typed input (forms, files, tables)."""
     name = check_name(name)
-    if family not in FAMILY_DOMAIN:
+    if not isinstance(family, str) or family not in FAMILY_DOMAIN:
         raise GraphError(
             f"Task '{name}': unknown data family {family!r}; choose one of {', '.join(FAMILY_DOMAIN)}."
         )
@@ -257,7 +257,7 @@ class TaskGraph:
         del self.relations[name]
 
     def _need_relation(self, name: str) -> Relation:
-        if name not in self.relations:
+        if not isinstance(name, str) or name not in self.relations:
             known = ", ".join(self.relations) or "none declared"
             raise GraphError(f"Unknown relation '{name}' (known relations: {known}).")
         return self.relations[name]

@@ -8,6 +8,7 @@ backward. All tasks are decoded in one batched call on the concatenated points.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +40,21 @@ def segment_softmax(scores: Tensor, segment: Tensor, n_segments: int) -> Tensor:
     return exp / total[segment].clamp_min(1e-30)
 
 
+MIN_BLOCK = 4  # smaller blocks gain nothing from broadcasting over a task's points
+
+
+def point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
+    """(task of each block, block size) when ``tid`` is equal-sized contiguous runs of tasks, else None."""
+    m = tid.shape[0]
+    if m < MIN_BLOCK:
+        return None
+    ids, counts = torch.unique_consecutive(tid, return_counts=True)
+    size = m // ids.shape[0]
+    if size < MIN_BLOCK or size * ids.shape[0] != m or not bool((counts == size).all()):
+        return None
+    return ids, size
+
+
 class RAGLayer(nn.Module):
     """One CompGCN-style layer: compose, transform, weight, aggregate, update (DESIGN 2.3)."""
 
@@ -58,14 +74,15 @@ class RAGLayer(nn.Module):
             self.att = nn.Parameter(torch.randn(2 * dim) / math.sqrt(2 * dim))
 
     def compose(self, h: Tensor, z: Tensor, g: GraphTensors) -> Tensor:
-        hs = h[g.src]
-        if self.composition == "mult":
-            return hs * z[g.rel]
-        if self.composition == "sub":
-            return hs - z[g.rel]
         if self.composition == "rgcn":
             transformed = torch.einsum("nd,bde->nbe", h, self.bases)  # each basis once per node
-            return (transformed[g.src] * self.coefficients[g.rel].unsqueeze(-1)).sum(1)
+            coefficients = self.coefficients.index_select(0, g.rel).unsqueeze(-1)  # (E', B, 1)
+            return (transformed.index_select(0, g.src) * coefficients).sum(1)
+        hs = h.index_select(0, g.src)
+        if self.composition == "mult":
+            return hs * z.index_select(0, g.rel)
+        if self.composition == "sub":
+            return hs - z.index_select(0, g.rel)
         return hs
 
     def forward(self, h: Tensor, z: Tensor, g: GraphTensors) -> tuple[Tensor, Tensor, LayerTrace]:
@@ -109,8 +126,8 @@ class RAGModel(nn.Module):
             RAGLayer(d, config.composition, config.aggregation, 2 * n_rel + 1, config.n_bases)
             for _ in range(config.layers)
         )
-        self.encoder = nn.Sequential(
-            nn.Linear(spec.input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        self.encoder = nn.Sequential(  # in-place ReLUs: no extra (points × H) buffers
+            nn.Linear(spec.input_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
         )
         if config.decoder in ("generated", "film"):
             self.film = nn.Linear(d, 2 * hidden)
@@ -153,6 +170,11 @@ class RAGModel(nn.Module):
             traces.append(trace)
         return states, traces
 
+    def generated_heads(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Each task's generated linear head on s': weights (N, H, C) = G·t + base, biases (N, C)."""
+        weight = torch.einsum("hcd,nd->nhc", self.gen_weight, t) + self.gen_base.weight.t()
+        return weight, self.gen_bias(t) + self.gen_base.bias
+
     def decode(self, t: Tensor, g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
         """Every task's outputs on its points in one batched call; masked logits or means."""
         s = self.encoder(x)
@@ -165,13 +187,30 @@ class RAGModel(nn.Module):
             out = out * known.unsqueeze(-1)  # tasks without a head predict nothing: chance
         else:
             gamma, beta = self.film(t).chunk(2, dim=-1)
-            s = F.relu((1 + gamma[tid]) * s + beta[tid])
-            if decoder == "film":
-                out = self.head(s)
+            scale = 1 + gamma
+            blocks = point_blocks(tid)
+            if blocks is not None:
+                # Each task's points form one contiguous block of equal size (full batches, test
+                # splits, plotting grids): FiLM and the generated head broadcast over a task's
+                # block, so no per-point copies of task parameters are made (nor summed back).
+                ids, per_task = blocks
+                s = s.view(ids.shape[0], per_task, s.shape[-1])
+                s = torch.relu_(torch.addcmul(beta[ids].unsqueeze(1), scale[ids].unsqueeze(1), s))
+                if decoder == "film":
+                    out = self.head(s)
+                else:
+                    weight, bias = self.generated_heads(t[ids])
+                    out = torch.baddbmm(bias.unsqueeze(1), s, weight)
+                out = out.reshape(-1, out.shape[-1])
             else:
-                hidden, c, d = self.gen_weight.shape
-                projected = (s @ self.gen_weight.reshape(hidden, c * d)).view(-1, c, d)
-                out = (projected * t[tid].unsqueeze(1)).sum(-1) + self.gen_base(s) + self.gen_bias(t)[tid]
+                s = torch.relu_(torch.addcmul(beta.index_select(0, tid), scale.index_select(0, tid), s))
+                if decoder == "film":
+                    out = self.head(s)
+                else:
+                    hidden, c, d = self.gen_weight.shape
+                    projected = (s @ self.gen_weight.reshape(hidden, c * d)).view(-1, c, d)
+                    out = torch.bmm(projected, t.index_select(0, tid).unsqueeze(-1)).squeeze(-1)
+                    out = out + self.gen_base(s) + self.gen_bias(t).index_select(0, tid)
         if self.regression:
             return out[:, 0]
         classes = torch.arange(out.shape[1], device=out.device)
@@ -189,8 +228,11 @@ class RAGModel(nn.Module):
         return F.cross_entropy(out, y, reduction="none")
 
 
+RNG_LOCK = threading.Lock()  # runs in parallel threads must not draw from each other's seeded RNG
+
+
 def build_model(config: ModelConfig, spec: DomainSpec, vocab: Vocab, seed: int = 0) -> RAGModel:
     """A freshly initialised model; the same seed gives the same weights."""
-    with torch.random.fork_rng(devices=[]):
+    with RNG_LOCK, torch.random.fork_rng(devices=[]):  # the global RNG: one thread at a time
         torch.manual_seed(seed)
         return RAGModel(config.validated(), spec, vocab)

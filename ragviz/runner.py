@@ -17,6 +17,7 @@ from typing import Any
 
 from ragviz.ablations import ablation_setup
 from ragviz.errors import RagvizError
+from ragviz.limits import get_limits
 from ragviz.project import Project
 from ragviz.train import History, Progress, TrainResult, train
 
@@ -48,10 +49,11 @@ class RunSnapshot:
 class TrainingRun:
     """One training run, optionally followed by a baseline on the same data."""
 
-    def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float = 90.0) -> None:
+    def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float | None = None) -> None:
         self.project = project.copy()
         self.baseline = baseline
-        self.heartbeat_timeout = heartbeat_timeout
+        # Default: RAGVIZ_HEARTBEAT_S (90 s), so a server can reclaim abandoned runs sooner.
+        self.heartbeat_timeout = get_limits().heartbeat_s if heartbeat_timeout is None else heartbeat_timeout
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -38,8 +38,8 @@ def _points(event: Any) -> list[Mapping[str, Any]]:
     return [p for p in points if isinstance(p, Mapping)]
 
 
-def point_tasks(point: Mapping[str, Any]) -> list[str]:
-    """Task names a clicked point stands for: a task node, or both ends of an edge marker.
+def point_tasks(point: Mapping[str, Any], edges: bool = True) -> list[str]:
+    """Task names a clicked point stands for: a task node, or (``edges``) both ends of an edge marker.
 
     Node traces carry the task name as ``customdata``; edge markers carry
     ``["edge", source, target, relation]``. Anything else (no customdata) is ignored.
@@ -49,17 +49,20 @@ def point_tasks(point: Mapping[str, Any]) -> list[str]:
         return [data]
     if isinstance(data, (list, tuple)) and data:
         if data[0] == "edge" and len(data) >= 3:
-            return [str(data[1]), str(data[2])]
+            return [str(data[1]), str(data[2])] if edges else []
         if isinstance(data[0], str):
             return [data[0]]
     return []
 
 
-def event_tasks(event: Any) -> list[str]:
-    """Every task named by an event's points, in point order, without repeats."""
+def event_tasks(event: Any, edges: bool = True) -> list[str]:
+    """Every task named by an event's points, in point order, without repeats.
+
+    With ``edges=False`` only clicked task nodes count: what the chart itself shows as selected.
+    """
     names: list[str] = []
     for point in _points(event):
-        for name in point_tasks(point):
+        for name in point_tasks(point, edges):
             if name not in names:
                 names.append(name)
     return names
@@ -294,11 +297,13 @@ def _apply_task_rows(new: TaskGraph, old_graph: TaskGraph, existing: list[tuple[
         if task != old:
             changed.append((label, old_name, task))
     renamed = [(label, old_name, task) for label, old_name, task in changed if task.name != old_name]
-    for i, (_, old_name, _) in enumerate(renamed):
-        new.rename_task(old_name, f"\x1frename{i}")
-    for i, (label, _, task) in enumerate(renamed):
+    taken = set(new.task_names()) | {task.name for _, _, task in changed}
+    temporary = [_free_name(f"renaming {i}", taken) for i in range(len(renamed))]
+    for (_, old_name, _), temp in zip(renamed, temporary, strict=True):
+        new.rename_task(old_name, temp)
+    for (label, _, task), temp in zip(renamed, temporary, strict=True):
         try:
-            new.rename_task(f"\x1frename{i}", task.name)
+            new.rename_task(temp, task.name)
         except GraphError as err:
             raise GraphError(f"{label}: {err}") from None
     for label, _, task in changed:
@@ -308,6 +313,15 @@ def _apply_task_rows(new: TaskGraph, old_graph: TaskGraph, existing: list[tuple[
             new.update_task(task.name, **fields)
         except GraphError as err:
             raise GraphError(f"{label}: {err}") from None
+
+
+def _free_name(stem: str, taken: set[str]) -> str:
+    name, k = stem, 0
+    while name in taken:
+        k += 1
+        name = f"{stem} ({k})"
+    taken.add(name)
+    return name
 
 
 def _edge_id(value: Any) -> tuple[str, str, str] | None:

@@ -142,10 +142,11 @@ def _segments(edges: list[tuple], pos: dict[str, tuple[float, float]]) -> tuple[
     return start, end
 
 
-def _none_separated(start: np.ndarray, end: np.ndarray, axis: int) -> list[float | None]:
+def _none_separated(start: np.ndarray, end: np.ndarray, axis: int) -> np.ndarray:
+    """x0, x1, gap, x0, x1, gap, ...: all edges of a relation in one line trace (NaN breaks the line)."""
     out = np.full(3 * len(start), np.nan)
     out[0::3], out[1::3] = start[:, axis], end[:, axis]
-    return [None if math.isnan(v) else float(v) for v in out]
+    return out
 
 
 def _edge_traces(graph: TaskGraph, pos: dict[str, tuple[float, float]], compact: bool, dim: bool) -> list[Any]:
@@ -177,16 +178,17 @@ def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, r
     # marker.angle turns clockwise from "up"; with equal axis scales data and screen angles agree.
     angles = np.degrees(np.arctan2(delta[:, 0], delta[:, 1]))
     arrow = "→" if directed else "—"
-    hover = [f"{u} {arrow} {v}<br>relation: {relation}<br>weight: {w:.3g}" for u, v, w in edges]
+    hover = np.array([f"{u} {arrow} {v}<br>relation: {relation}<br>weight: {w:.3g}" for u, v, w in edges])
     marker: dict[str, Any] = {"color": color, "size": 7 if compact else 11}
     if directed:
-        marker.update(symbol="triangle-up", angle=angles.round(2).tolist(), line={"width": 0})
+        marker.update(symbol="triangle-up", angle=angles.round(2), line={"width": 0})
     else:
         marker.update(symbol="circle", opacity=0.0)
     return go.Scattergl(
-        x=where[:, 0].tolist(), y=where[:, 1].tolist(), mode="markers", marker=marker, name=label,
+        x=where[:, 0], y=where[:, 1], mode="markers", marker=marker, name=label,
         legendgroup=relation, showlegend=False, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
-        customdata=[["edge", u, v, relation] for u, v, _ in edges], hoverinfo=None if not compact else "skip",
+        customdata=np.array([["edge", u, v, relation] for u, v, _ in edges], dtype=object),
+        hoverinfo="skip" if compact else None,
         selected={"marker": {"opacity": 1.0 if directed else 0.0}},
         unselected={"marker": {"opacity": 1.0 if directed else 0.0}},
     )
@@ -198,7 +200,7 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
     """One trace for all seen (or all zero-shot) tasks; customdata is the task name."""
     names = [t.name for t in tasks]
     marker: dict[str, Any] = {
-        "color": [colors.get(n, "#888888") for n in names],
+        "color": np.array([colors.get(n, "#888888") for n in names]),
         "symbol": ZERO_SHOT_SYMBOL if zero_shot else SEEN_SYMBOL,
         "size": size * (1.35 if zero_shot else 1.0),
         "line": {"color": "white", "width": 0.5 if compact else 1.5},
@@ -208,15 +210,17 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
         marker["line"] = {"color": [SELECTED_COLOR if n in highlight else "white" for n in names],
                           "width": 2.0}
     trace = go.Scattergl(
-        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], customdata=names,
+        x=np.array([pos[n][0] for n in names]), y=np.array([pos[n][1] for n in names]), customdata=np.array(names),
         mode="markers+text" if labels else "markers", text=names if labels else None,
         textposition="top center", textfont={"size": 12, "color": "#333"},
         marker=marker, name="zero-shot tasks ★" if zero_shot else "seen tasks",
-        legendgroup="tasks", showlegend=not compact,
-        hovertext=None if compact else [task_hover(t) for t in tasks],
+        legendgroup="tasks", showlegend=False,
+        hovertext=None if compact else np.array([task_hover(t) for t in tasks]),
         hovertemplate=None if compact else "%{hovertext}<extra></extra>",
         hoverinfo="skip" if compact else None,
-        selected={"marker": {"opacity": 1.0}}, unselected={"marker": {"opacity": 1.0}},
+        # Plotly's own selection style: a click highlights at once, before the page reruns.
+        selected={"marker": {"opacity": 1.0, "size": marker["size"] * 1.45}, "textfont": {"color": SELECTED_COLOR}},
+        unselected={"marker": {"opacity": 0.35}, "textfont": {"color": "#b0b0b0"}},
     )
     chosen = [i for i, n in enumerate(names) if n in selected]
     if chosen:
@@ -224,16 +228,14 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
     return trace
 
 
-def _selection_trace(selected: list[str], pos: dict[str, tuple[float, float]], size: float) -> go.Scattergl:
-    """Dark rings numbered 1 and 2 around the selected tasks (not clickable)."""
-    names = [n for n in selected if n in pos]
-    return go.Scattergl(
-        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text",
-        text=[f"{i + 1}" for i in range(len(names))], textposition="bottom center",
-        textfont={"size": 13, "color": SELECTED_COLOR},
-        marker={"symbol": "circle-open", "size": size + 14, "color": SELECTED_COLOR, "line": {"width": 3}},
-        name="selected", showlegend=False, hoverinfo="skip",
-    )
+def _legend_traces(tasks: list[Task]) -> list[go.Scattergl]:
+    """Grey legend entries for the two task symbols (the real traces carry per-task colours)."""
+    kinds = [(False, "seen task"), (True, "zero-shot task (no training data)")]
+    present = {t.zero_shot for t in tasks}
+    return [go.Scattergl(x=[None], y=[None], mode="markers", name=label, legendgroup="tasks", hoverinfo="skip",
+                         marker={"symbol": ZERO_SHOT_SYMBOL if zero else SEEN_SYMBOL, "color": "#8a8a8a",
+                                 "size": 11 if zero else 9})
+            for zero, label in kinds if zero in present]
 
 
 def _color_key_traces(graph: TaskGraph, by: str, compact: bool) -> list[Any]:
@@ -285,7 +287,8 @@ def graph_figure(
     """The task graph: tasks coloured by family or a parameter, edges coloured by relation.
 
     ``colors`` overrides the per-task colours (default :func:`task_colors` by ``color_by``);
-    ``selected`` tasks get numbered rings; ``highlight`` fades every other task; ``compact``
+    ``selected`` tasks become Plotly's own selection (bigger, the rest faded), so a later
+    shift-click in the browser extends it; ``highlight`` fades every other task; ``compact``
     draws a thumbnail without legend, labels or hover.
     """
     by = color_by if color_by in color_options(graph) else default_color_by(graph)
@@ -303,8 +306,8 @@ def graph_figure(
         group = [t for t in tasks if t.zero_shot == zero]
         if group:
             traces.append(_node_trace(group, drawn, colors, zero, size, labels, selected, highlight, compact))
-    if selected and not compact:
-        traces.append(_selection_trace(selected, drawn, size))
+    if not compact:
+        traces.extend(_legend_traces(tasks))
     traces.extend(_color_key_traces(graph, by, compact))
     fig = go.Figure(traces)
     _layout(fig, graph, drawn, compact, height)
@@ -319,6 +322,7 @@ def _layout(fig: go.Figure, graph: TaskGraph, pos: dict[str, tuple[float, float]
         height=height or (COMPACT_HEIGHT if compact else DEFAULT_HEIGHT),
         margin={"l": 4, "r": 4, "t": 4, "b": 4} if compact else {"l": 10, "r": 10, "t": 30, "b": 10},
         plot_bgcolor="white", paper_bgcolor="white", showlegend=not compact, hovermode="closest",
+        hoverlabel={"bgcolor": "white", "font": {"color": "#222", "size": 12}},
         dragmode=False if compact else "pan", clickmode="event+select", uirevision="task-graph",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0,
                 "itemsizing": "constant", "font": {"size": 12}},

@@ -91,16 +91,6 @@ def curves_figure(
     return _layout(fig, title or y_title, y_title)
 
 
-def objective_figure(losses: Sequence[tuple[int, float]], title: str = "training objective") -> go.Figure:
-    """The weighted loss the optimiser minimises, at each evaluation step."""
-    fig = go.Figure()
-    if losses:
-        steps, values = zip(*losses)
-        fig.add_trace(go.Scatter(x=list(steps), y=list(values), mode="lines+markers", name="objective",
-                                 line={"color": MEAN_COLOR}))
-    return _layout(fig, title, "loss", height=240)
-
-
 def comparison_figure(sets: Sequence[MetricSet], title: str | None = None) -> go.Figure:
     """Grouped bars of each model's final test metric per task; zero-shot bars hatched and starred."""
     fig = go.Figure()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
@@ -10,10 +12,12 @@ from ragviz.project import Project
 from ragviz.train import TrainResult
 from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, set_project
 
+APP = Path(__file__).resolve().parents[2] / "app.py"  # AppTest resolves relative paths against this file
+
 
 def open_page(page: str | None = None, state: AppState | None = None, timeout: float = 60) -> AppTest:
     """Run app.py once (creating the default state), optionally inject ``state``, switch to ``page``."""
-    at = AppTest.from_file("app.py", default_timeout=timeout)
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
     if state is not None:
         at.session_state[STATE_KEY] = state
     at.run()

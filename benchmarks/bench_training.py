@@ -1,0 +1,183 @@
+"""Item 1: training speed on the rotated-moons ring sample against two reference implementations.
+
+Times, side by side in one process with interleaved repeats, ``ragviz.train.train`` against
+a per-task-loop reference (benchmarks/reference_loop.py) and PyTorch Geometric references
+(benchmarks/reference_pyg.py), all on the same workload and settings (the sample's
+model and training config, ``--steps`` steps, full batch, the same threads and device), and
+the app's progress reporting (a real :class:`ragviz.runner.TrainingRun` polled by a
+page-like thread) against none. Prints markdown tables: medians, ratios, targets.
+
+    python benchmarks/bench_training.py                 # CPU, 1 thread, 1000 steps, 3 repeats
+    python benchmarks/bench_training.py --device cuda   # on a CUDA machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from common import describe, median, setup, sync, table, verdict
+from workloads import ring_project
+
+from ragviz.config import ModelConfig, TrainConfig
+from ragviz.data import domain_spec
+from ragviz.graph import TaskGraph
+from ragviz.model import RAGModel, build_model
+from ragviz.project import Project
+from ragviz.runner import TrainingRun
+from ragviz.tensors import make_vocab
+from ragviz.train import train
+
+Result = dict[str, float]
+
+
+def fresh_model(graph: TaskGraph, config: ModelConfig, seed: int) -> RAGModel:
+    return build_model(config, domain_spec(graph), make_vocab(graph), seed=seed)
+
+
+def run_ragviz(graph: TaskGraph, mc: ModelConfig, tc: TrainConfig) -> Result:
+    """ragviz as a script or the CLI calls it."""
+    start = time.perf_counter()
+    result = train(graph, mc, tc)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, **result.history.summary(), "steps": result.steps_done}
+
+
+def run_app(project: Project, poll_every: float = 0.1) -> Result:
+    """ragviz as the app runs it: a TrainingRun worker thread reporting every step under its lock
+    (deep-copying the history at evaluations), polled by a page-like thread every ``poll_every`` s."""
+    run = TrainingRun(project)
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            run.snapshot()
+            time.sleep(poll_every)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    start = time.perf_counter()
+    run.start()
+    poller.start()
+    run.join()
+    seconds = time.perf_counter() - start
+    done.set()
+    poller.join()
+    snap = run.snapshot()
+    if snap.status != "finished" or run.result is None:
+        raise RuntimeError(f"the app-style run ended with {snap.status}: {snap.message}")
+    return {"seconds": seconds, **run.result.history.summary(), "steps": run.result.steps_done}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--skip", nargs="*", default=[], help="variants to leave out: loop, pyg, rgcn, app")
+    args = parser.parse_args()
+    device = setup(args.threads, args.device)
+
+    project, source = ring_project()
+    graph = project.graph
+    mc = project.model_config
+    tc = dataclasses.replace(project.train_config, steps=args.steps, batch_size=0, device=args.device)
+    rgcn = dataclasses.replace(mc, composition="rgcn")
+    app_project = project.copy()
+    app_project.train_config = tc
+
+    import reference_loop
+
+    checks = {"loop reference": reference_loop.check_same_loss(fresh_model(graph, mc, tc.seed), graph)}
+    variants: dict[str, Callable[[], Result]] = {
+        "ragviz": lambda: run_ragviz(graph, mc, tc),
+        "ragviz, app progress reporting": lambda: run_app(app_project),
+        "loop reference": lambda: reference_loop.train_loop_reference(
+            fresh_model(graph, mc, tc.seed), graph, tc.steps, tc.lr, tc.weight_decay, tc.eval_every, tc.seed, device),
+    }
+    if "pyg" not in args.skip or "rgcn" not in args.skip:
+        import reference_pyg
+
+        checks["PyG reference (MessagePassing)"] = reference_pyg.check_same_loss(fresh_model(graph, mc, tc.seed), graph)
+        variants["PyG reference (MessagePassing)"] = lambda: reference_pyg.train_pyg_reference(
+            fresh_model(graph, mc, tc.seed), graph, "compgcn", tc.steps, tc.lr, tc.weight_decay, tc.eval_every,
+            tc.seed, device)
+        variants["ragviz, composition rgcn"] = lambda: run_ragviz(graph, rgcn, tc)
+        variants["PyG reference (RGCNConv)"] = lambda: reference_pyg.train_pyg_reference(
+            fresh_model(graph, rgcn, tc.seed), graph, "rgcn", tc.steps, tc.lr, tc.weight_decay, tc.eval_every,
+            tc.seed, device)
+    skip = {"loop": "loop reference", "app": "ragviz, app progress reporting",
+            "pyg": "PyG reference (MessagePassing)", "rgcn": "PyG reference (RGCNConv)"}
+    for key in args.skip:
+        variants.pop(skip.get(key, key), None)
+        if key == "rgcn":
+            variants.pop("ragviz, composition rgcn", None)
+
+    # Warm-up: every variant once on a few steps (allocator, lazy imports, first-call costs).
+    short = dataclasses.replace(tc, steps=min(20, tc.steps))
+    run_ragviz(graph, mc, short)
+    results: dict[str, list[Result]] = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(args.repeats):
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate, so drift hits every variant alike
+        for name in order:
+            sync(device)
+            results[name].append(variants[name]())
+            sync(device)
+    print_report(args, device, source, graph, mc, tc, checks, results)
+
+
+def _med(results: dict[str, list[Result]], name: str, key: str = "seconds") -> float:
+    return median([r[key] for r in results.get(name, [])])
+
+
+def print_report(args: Any, device: torch.device, source: str, graph: TaskGraph, mc: ModelConfig, tc: TrainConfig,
+                 checks: dict[str, float], results: dict[str, list[Result]]) -> None:
+    base = _med(results, "ragviz")
+    print(f"## Training speed: ring sample, {tc.steps} steps\n")
+    print(f"Workload: {source}: {graph.number_of_tasks()} tasks, {graph.number_of_edges()} edges; "
+          f"d={mc.embed_dim}, H={mc.hidden}, {mc.layers} layers, {mc.composition}/{mc.aggregation}, "
+          f"{mc.decoder} decoder, task dropout {mc.task_dropout}; AdamW lr {tc.lr}, full batch, "
+          f"evaluation every {tc.eval_every} steps; device {device.type}; {args.repeats} interleaved repeats.")
+    print(f"Machine: {describe(device)}.")
+    print("Loss at the shared initial weights, |ragviz - reference|: "
+          + ", ".join(f"{k} {v:.1e}" for k, v in checks.items()) + ".\n")
+    rows = []
+    for name, runs in results.items():
+        secs = [r["seconds"] for r in runs]
+        med = median(secs)
+        reference = "ragviz, composition rgcn" if "rgcn" in name.lower() else "ragviz"
+        ratio = med / _med(results, reference) if reference in results else float("nan")
+        rows.append([name, med, min(secs), tc.steps / med, f"{ratio:.2f}×" if name != reference else "1 (base)",
+                     f"{median([r['seen'] for r in runs]):.3f} / {median([r['zero_shot'] for r in runs]):.3f}"])
+    print(table(["implementation", "median s", "min s", "steps/s", "time ÷ ragviz's (same composition)",
+                 "test acc seen / zero-shot"], rows))
+    print()
+    targets = []
+    if "loop reference" in results:
+        speedup = _med(results, "loop reference") / base
+        targets.append(["ragviz ≥ 3× faster than the loop reference", f"{speedup:.1f}×", verdict(speedup >= 3)])
+    if "PyG reference (MessagePassing)" in results:
+        speedup = _med(results, "PyG reference (MessagePassing)") / base
+        targets.append(["ragviz at least as fast as PyG (MessagePassing)", f"{speedup:.2f}×", verdict(speedup >= 1)])
+    if "PyG reference (RGCNConv)" in results:
+        speedup = _med(results, "PyG reference (RGCNConv)") / _med(results, "ragviz, composition rgcn")
+        targets.append(["ragviz (rgcn) at least as fast as PyG RGCNConv", f"{speedup:.2f}×", verdict(speedup >= 1)])
+    if "ragviz, app progress reporting" in results:
+        on, off = _med(results, "ragviz, app progress reporting"), base
+        cost = on / off - 1
+        paired = median([a["seconds"] / b["seconds"] - 1 for a, b in
+                         zip(results["ragviz, app progress reporting"], results["ragviz"], strict=True)])
+        targets.append(["app progress reporting costs ≤ 10%",
+                        f"{tc.steps / off:.0f} → {tc.steps / on:.0f} steps/s: {100 * cost:+.1f}% "
+                        f"(paired {100 * paired:+.1f}%)", verdict(cost <= 0.10)])
+    print(table(["target", "figure", "status"], targets))
+
+
+if __name__ == "__main__":
+    main()

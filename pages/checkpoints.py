@@ -1,0 +1,20 @@
+"""Checkpoints: a gallery of samples, saved and uploaded models; open, download, upload, compare."""
+
+import streamlit as st
+
+from ragviz.ui.checkpoint_widgets import compare_panel, gallery, gallery_sections, upload_box
+from ragviz.ui.state import get_state, show_notices
+
+state = get_state()
+st.title("Checkpoints")
+st.caption("Every trained model is one .safetensors file: open one to explore it on every page, download "
+           "it, upload your own, or compare two task by task.")
+show_notices(state)
+st.markdown(f"**Open now:** {state.source if state.trained else 'no trained model yet'}")
+upload_box(state)
+sections = gallery_sections(state)
+gallery_tab, compare_tab = st.tabs(["Gallery", "Compare two models"])
+with gallery_tab:
+    gallery(state, sections)
+with compare_tab:
+    compare_panel(state, [entry for section in sections for entry in section.entries])

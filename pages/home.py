@@ -1,0 +1,19 @@
+"""Home: what RAG is, its equations, and one click to open a sample and read its lesson."""
+
+import streamlit as st
+
+from ragviz.ui.home_widgets import lesson, next_steps, rag_explainer, sample_list
+from ragviz.ui.state import get_state, show_notices
+
+state = get_state()
+st.title("ragviz: the RAG lab")
+st.markdown("Learn and explore **RAG, the Relation-Aware Generative model**: draw a graph of tasks, train, and "
+            "look inside.  \n:gray[RAG here is not retrieval-augmented generation.]")
+show_notices(state)
+lesson(state)
+explain_col, samples_col = st.columns([3, 2], gap="large")
+with explain_col:
+    rag_explainer()
+with samples_col:
+    sample_list(state)
+next_steps()

@@ -1,0 +1,35 @@
+"""Task graph: draw, select, connect and edit tasks; generate, lay out, import and export graphs."""
+
+import streamlit as st
+
+from ragviz.ui.graph_editor import HOW_TO, action_panel, graph_version, graph_view, model_note, toolbar
+from ragviz.ui.graph_tables import tables_tab
+from ragviz.ui.graph_tools import generate_tab, io_tab, layout_tab, preview_tab
+from ragviz.ui.state import get_state, show_notices
+
+state = get_state()
+st.title("Task graph")
+st.caption(HOW_TO)
+show_notices(state)
+model_note(state)
+version = graph_version(state)
+color_by = toolbar(state)
+
+figure_col, panel_col = st.columns([3, 1.3], gap="medium")
+with figure_col:
+    graph_view(state, color_by)
+with panel_col:
+    action_panel(state, version)
+
+tables, generate, layout, io, preview = st.tabs(
+    ["Tables", "Generate", "Layout", "Import / export", "Data preview"])
+with tables:
+    tables_tab(state, version)
+with generate:
+    generate_tab(state, version)
+with layout:
+    layout_tab(state, version)
+with io:
+    io_tab(state, version)
+with preview:
+    preview_tab(state, version)

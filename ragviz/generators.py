@@ -1,0 +1,383 @@
+"""Ready-made task graphs whose tasks' parameters vary along the graph, and layouts.
+
+A generated graph is the quickest way to see RAG work: neighbouring tasks differ a
+little (a rotation, a phase), so a zero-shot task can be inferred from its neighbours.
+Generators build the ``networkx`` graph directly from attributes validated once up front,
+because adding 100,000 tasks one validated call at a time is too slow for the app.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from ragviz.errors import GraphError
+from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, Relation, TaskGraph, check_name, make_task
+
+GENERATORS: tuple[str, ...] = ("chain", "ring", "star", "grid", "complete", "random")
+LAYOUTS: tuple[str, ...] = ("spring", "circular", "kamada_kawai", "shell", "spectral")
+
+MAX_GENERATED_TASKS = 200_000
+#: Refuse generators that would create more edges than this (a complete or dense random graph).
+MAX_GENERATED_EDGES = 2_000_000
+#: Kamada-Kawai is O(n²) in memory and slow: above this many tasks it falls back to spring.
+KAMADA_KAWAI_MAX = 300
+#: Spring and spectral take from seconds to minutes above this: they fall back to circular.
+FORCE_LAYOUT_MAX = 1000
+#: Random graphs up to this size get a spring layout; larger ones a circular one.
+_GENERATOR_SPRING_MAX = 300
+
+
+# ------------------------------------------------------------------------------- generators
+def generate_graph(
+    kind: str,
+    n: int,
+    family: str = "moons",
+    *,
+    base_params: dict | None = None,
+    vary: str | None = "rotate",
+    start: float = 0.0,
+    stop: float = 360.0,
+    relation: str = "near",
+    directed: bool = False,
+    train_size: int = 40,
+    test_size: int = 100,
+    zero_shot: list[int] | None = None,
+    seed: int = 0,
+    p: float = 0.3,
+    name_prefix: str | None = None,
+) -> TaskGraph:
+    """Build a ``kind`` graph of about ``n`` tasks whose parameter ``vary`` goes from start to stop.
+
+    ``ring`` excludes the endpoint (task k gets start + (stop-start)·k/n, so a full turn
+    does not repeat its first task); the other kinds include it (k/(n-1)). ``grid`` rounds
+    n to rows × cols with rows = floor(√n). Task k's seed is seed·1000 + k so tasks' data
+    differ; tasks listed in ``zero_shot`` (indices) get train size 0.
+    """
+    if kind not in GENERATORS:
+        raise GraphError(f"Unknown graph kind {kind!r}; choose one of {', '.join(GENERATORS)}.")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise GraphError(f"The number of tasks must be a whole number, got {n!r}.")
+    n = int(n)
+    if n < 1 or n > MAX_GENERATED_TASKS:
+        raise GraphError(f"The number of tasks must be between 1 and {MAX_GENERATED_TASKS:,}, got {n:,}.")
+    if family not in FAMILY_DOMAIN:
+        raise GraphError(f"Unknown data family {family!r}; choose one of {', '.join(FAMILY_DOMAIN)}.")
+    p = _check_number(p, "The edge probability p")
+    if not 0.0 <= p <= 1.0:
+        raise GraphError(f"The edge probability p must be between 0 and 1, got {p}.")
+    start = _check_number(start, "The start value")
+    stop = _check_number(stop, "The stop value")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise GraphError(f"The seed must be a whole number ≥ 0, got {seed!r}.")
+    seed = int(seed)
+    prefix = check_name(family if name_prefix is None else name_prefix, "name prefix")
+    relation = check_name(relation, "relation")
+
+    rows = cols = 0
+    if kind == "grid":
+        rows = max(1, math.isqrt(n))
+        cols = max(1, int(n / rows + 0.5))
+        n = rows * cols
+    if kind == "complete" and n * (n - 1) // 2 > MAX_GENERATED_EDGES:
+        raise GraphError(f"A complete graph of {n:,} tasks has {n * (n - 1) // 2:,} edges; "
+                         f"the limit is {MAX_GENERATED_EDGES:,}. Use fewer tasks.")
+    if kind == "random" and p * n * (n - 1) / 2 > MAX_GENERATED_EDGES:
+        raise GraphError(f"A random graph of {n:,} tasks with p={p} would have about {p * n * (n - 1) / 2:,.0f} "
+                         f"edges; the limit is {MAX_GENERATED_EDGES:,}. Lower p or the number of tasks.")
+
+    zero = _check_zero_shot(zero_shot, n)
+    base = dict(base_params or {})
+    values = _values(kind, n, start, stop) if vary is not None else None
+    if vary is not None:
+        default = FAMILY_DEFAULTS.get(family, {}).get(vary)
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            numeric = [k for k, v in FAMILY_DEFAULTS.get(family, {}).items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            raise GraphError(f"Family '{family}' has no numeric parameter {vary!r} to vary; "
+                             f"choose one of {', '.join(numeric) or 'none'} or vary nothing.")
+        if isinstance(default, int):
+            values = [int(round(v)) for v in values]
+    names = _names(prefix, vary, values, n)
+
+    # Validate once with the extreme values; every task differs only in name, seed, size and `vary`.
+    probe_params = dict(base)
+    if vary is not None:
+        probe_params[vary] = values[0]
+    probe = make_task(names[0], family, probe_params, train_size, test_size, seed * 1000 + n - 1)
+    # Names are the checked prefix plus digits and symbols: only their length needs checking.
+    check_name(max(names, key=len))
+
+    positions = _positions(kind, n, rows, cols)
+    edges = _edges(kind, n, rows, cols, p, seed, directed)
+    if positions is None:  # random graphs: spring when small enough to be quick
+        if n <= _GENERATOR_SPRING_MAX:
+            simple = nx.Graph()
+            simple.add_nodes_from(range(n))
+            simple.add_edges_from(edges)
+            layout = nx.spring_layout(simple, seed=seed) if n > 1 else {0: (0.0, 0.0)}
+            positions = [(float(layout[k][0]), float(layout[k][1])) for k in range(n)]
+        else:
+            positions = _circle(n)
+
+    graph = TaskGraph([Relation(relation, bool(directed), RELATION_PALETTE[0])])
+    # Hundreds of thousands of small dicts trigger repeated full garbage collections that
+    # find nothing to free; pausing the collector makes large graphs ~3× faster to build.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        _build(graph, names, values, vary, family, probe.params, probe.train_size, probe.test_size, zero, seed,
+               positions, edges, relation)
+    finally:
+        if paused:
+            gc.enable()
+    return graph
+
+
+def _build(graph: TaskGraph, names: list[str], values: list | None, vary: str | None, family: str,
+           base: dict[str, Any], train_size: int, test_size: int, zero: set[int], seed: int,
+           positions: list[tuple[float, float]], edges: list[tuple[int, int]], relation: str) -> None:
+    nodes = []
+    for k, name in enumerate(names):
+        params = dict(base)
+        if vary is not None:
+            params[vary] = values[k]
+        nodes.append((name, {
+            "family": family,
+            "params": params,
+            "train_size": 0 if k in zero else train_size,
+            "test_size": test_size,
+            "seed": seed * 1000 + k,
+            "pos": [positions[k][0], positions[k][1]],
+        }))
+    _fill(graph.nx, nodes, [(names[u], names[v]) for u, v in edges], relation)
+
+
+def _fill(g: nx.MultiDiGraph, nodes: list[tuple[str, dict]], edges: list[tuple[str, str]], key: str) -> None:
+    """Write validated nodes and distinct edges straight into an empty MultiDiGraph's dicts.
+
+    ``add_edges_from`` costs ~20 µs an edge on a multigraph (it looks each pair up through
+    views); filling the documented ``_node``/``_succ``/``_pred`` dicts the way ``add_edge``
+    does is several times faster, which is what keeps a 100,000-task graph interactive.
+    The caller guarantees unique names and at most one edge per ordered pair.
+    """
+    node, succ, pred = g._node, g._succ, g._pred
+    for name, attrs in nodes:
+        node[name] = attrs
+        succ[name] = {}
+        pred[name] = {}
+    for u, v in edges:
+        keydict = {key: {"weight": 1.0}}
+        succ[u][v] = keydict
+        pred[v][u] = keydict
+    nx._clear_cache(g)
+
+
+def ring_of_moons(
+    n: int = 12,
+    zero_shot: tuple[int, ...] = (3, 8),
+    train_size: int = 40,
+    test_size: int = 100,
+    noise: float = 0.1,
+    seed: int = 0,
+) -> TaskGraph:
+    """The canonical example: moons rotated by 360°/n steps, neighbours linked by "near"."""
+    return generate_graph(
+        "ring", n, "moons", base_params={"noise": noise}, vary="rotate", start=0.0, stop=360.0,
+        relation="near", directed=False, train_size=train_size, test_size=test_size,
+        zero_shot=list(zero_shot), seed=seed,
+    )
+
+
+def _check_number(value: Any, what: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise GraphError(f"{what} must be a number, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise GraphError(f"{what} must be finite, got {value!r}.")
+    return number
+
+
+def _check_zero_shot(zero_shot: Any, n: int) -> set[int]:
+    zero: set[int] = set()
+    for index in zero_shot or []:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise GraphError(f"Zero-shot task indices must be whole numbers, got {index!r}.")
+        if not 0 <= index < n:
+            raise GraphError(f"Zero-shot task index {index} is out of range: the graph has {n} tasks (0 to {n - 1}).")
+        zero.add(int(index))
+    return zero
+
+
+def _values(kind: str, n: int, start: float, stop: float) -> list[float]:
+    if kind == "ring":
+        steps = np.arange(n) / n
+    elif n == 1:
+        steps = np.zeros(1)
+    else:
+        steps = np.arange(n) / (n - 1)
+    # + 0.0 turns -0.0 into 0.0 so that names never read "-0°".
+    return [float(v) + 0.0 for v in start + (stop - start) * steps]
+
+
+def _fmt(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _names(prefix: str, vary: str | None, values: list[float] | None, n: int) -> list[str]:
+    """Readable, unique names: more decimals until unique, else numbered."""
+    if values is not None and vary in ("rotate", "phase"):
+        first = 1 if vary == "rotate" else 2
+        gaps = np.diff(np.sort(np.asarray(values, dtype=float)))
+        gap = float(gaps.min()) if len(gaps) else 1.0
+        if gap > 0:  # values more than 10⁻ᵈ apart round to different d-decimal texts
+            first = max(first, math.floor(-math.log10(gap)) + 1)
+        for decimals in range(first, 10):
+            if vary == "rotate":
+                names = [f"{prefix} {_fmt(v, decimals)}°" for v in values]
+            else:
+                names = [f"{prefix} φ={_fmt(v, decimals)}" for v in values]
+            if len(set(names)) == n:
+                return names
+    return [f"{prefix} {k}" for k in range(n)]
+
+
+def _circle(n: int) -> list[tuple[float, float]]:
+    if n == 1:
+        return [(0.0, 0.0)]
+    angle = 2 * np.pi * np.arange(n) / n
+    return list(zip(np.cos(angle).tolist(), np.sin(angle).tolist(), strict=True))
+
+
+def _positions(kind: str, n: int, rows: int, cols: int) -> list[tuple[float, float]] | None:
+    """A layout that shows the generator's structure at a glance, in O(n)."""
+    if kind in ("ring", "complete"):
+        return _circle(n)
+    if kind == "chain":
+        xs = np.linspace(-1.0, 1.0, n) if n > 1 else np.zeros(1)
+        return [(x, 0.0) for x in xs.tolist()]
+    if kind == "star":
+        return [(0.0, 0.0)] + (_circle(n - 1) if n > 2 else [(1.0, 0.0)] * (n - 1))
+    if kind == "grid":
+        span = max(rows - 1, cols - 1, 1)
+        return [((2.0 * c - (cols - 1)) / span, ((rows - 1) - 2.0 * r) / span)
+                for r in range(rows) for c in range(cols)]
+    return None
+
+
+def _edges(kind: str, n: int, rows: int, cols: int, p: float, seed: int, directed: bool) -> list[tuple[int, int]]:
+    if kind == "chain":
+        return [(k, k + 1) for k in range(n - 1)]
+    if kind == "ring":
+        edges = [(k, (k + 1) % n) for k in range(n)] if n > 1 else []
+        if n == 2 and not directed:  # 0–1 and 1–0 are the same undirected edge
+            edges = edges[:1]
+        return edges
+    if kind == "star":
+        return [(0, k) for k in range(1, n)]
+    if kind == "complete":
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    if kind == "grid":
+        edges = []
+        for r in range(rows):
+            for c in range(cols):
+                k = r * cols + c
+                if c + 1 < cols:
+                    edges.append((k, k + 1))
+                if r + 1 < rows:
+                    edges.append((k, k + cols))
+        return edges
+    # random: O(n + m) generator; gnp_random_graph is O(n²) and too slow for large n.
+    random = nx.fast_gnp_random_graph(n, p, seed=seed)
+    return sorted((min(u, v), max(u, v)) for u, v in random.edges())
+
+
+# ---------------------------------------------------------------------------------- layouts
+def layout_positions(graph: TaskGraph, layout: str = "spring", seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Positions for every task, roughly within [-1, 1]², by a networkx layout.
+
+    Relations and directions are ignored (the undirected simple graph is laid out).
+    Kamada-Kawai and spectral lay out each connected component apart and pack them side
+    by side, since on a disconnected graph they squash components into points. Fallbacks
+    for speed: kamada_kawai on more than 300 tasks becomes spring; spring and spectral on
+    more than 1000 tasks become circular.
+    """
+    if layout not in LAYOUTS:
+        raise GraphError(f"Unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
+    names = graph.task_names()
+    n = len(names)
+    if n == 0:
+        return {}
+    simple = nx.Graph()
+    simple.add_nodes_from(names)
+    simple.add_edges_from((u, v) for u, v in graph.nx.edges() if u != v)
+    if layout == "kamada_kawai" and n > KAMADA_KAWAI_MAX:
+        layout = "spring"
+    if layout in ("spring", "spectral") and n > FORCE_LAYOUT_MAX:
+        layout = "circular"
+
+    if layout == "circular":
+        pos = dict(zip(names, _circle(n), strict=True))
+    elif layout == "shell":
+        pos = nx.shell_layout(simple)
+    elif layout == "spring":
+        pos = nx.spring_layout(simple, seed=seed) if n > 1 else {names[0]: (0.0, 0.0)}
+    elif layout == "kamada_kawai":
+        pos = _packed(simple, nx.kamada_kawai_layout)
+    else:
+        pos = _packed(simple, nx.spectral_layout)
+    out = {name: (float(pos[name][0]), float(pos[name][1])) for name in names}
+    if n > 1 and len(set(out.values())) == 1:  # a degenerate layout: fall back rather than stack tasks
+        out = dict(zip(names, _circle(n), strict=True))
+    return out
+
+
+def _component_layout(sub: nx.Graph, fn: Callable[[nx.Graph], dict]) -> dict[Any, np.ndarray]:
+    nodes = list(sub)
+    if len(nodes) == 1:
+        return {nodes[0]: np.zeros(2)}
+    if len(nodes) == 2:
+        return {nodes[0]: np.array([-1.0, 0.0]), nodes[1]: np.array([1.0, 0.0])}
+    pos = {k: np.asarray(v, dtype=float) for k, v in fn(sub).items()}
+    coords = np.array(list(pos.values()))
+    if not np.all(np.isfinite(coords)) or np.ptp(coords, axis=0).max() < 1e-9:
+        return {k: np.array(v) for k, v in zip(nodes, _circle(len(nodes)), strict=True)}
+    coords = coords - coords.mean(axis=0)
+    radius = np.abs(coords).max() or 1.0
+    return {k: c / radius for k, c in zip(pos, coords, strict=True)}
+
+
+def _packed(simple: nx.Graph, fn: Callable[[nx.Graph], dict]) -> dict[Any, np.ndarray]:
+    """Lay out each component apart (radius ∝ √size) and pack them in rows, biggest first."""
+    components = sorted(nx.connected_components(simple), key=len, reverse=True)
+    if len(components) == 1:
+        return _component_layout(simple, fn)
+    radii = [math.sqrt(len(c)) for c in components]
+    width = 1.2 * math.sqrt(sum((2 * r) ** 2 for r in radii))
+    pos: dict[Any, np.ndarray] = {}
+    x = y = row_height = 0.0
+    for component, r in zip(components, radii, strict=True):
+        if x > 0 and x + 2 * r > width:
+            x, y, row_height = 0.0, y - row_height, 0.0
+        centre = np.array([x + r, y - r])
+        sub = simple.subgraph(component)
+        for k, c in _component_layout(sub, fn).items():
+            pos[k] = centre + 0.8 * r * c
+        x += 2 * r
+        row_height = max(row_height, 2 * r)
+    coords = np.array(list(pos.values()))
+    lo, hi = coords.min(axis=0), coords.max(axis=0)
+    scale = max(float((hi - lo).max()) / 2, 1e-9)
+    mid = (lo + hi) / 2
+    return {k: (v - mid) / scale for k, v in pos.items()}

@@ -1,0 +1,457 @@
+"""Import and export of task graphs as JSON, GraphML and CSV, losing nothing on the way.
+
+Files come from strangers, so every reader turns any malformed input into a
+:class:`~ragviz.errors.GraphError` that names the problem, and the GraphML reader refuses
+DTDs and entities (billion laughs, XXE) before networkx sees the text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+import defusedxml.ElementTree
+import networkx as nx
+from defusedxml import DefusedXmlException
+
+from ragviz.errors import GraphError, RagvizError
+from ragviz.graph import RELATION_PALETTE, TaskGraph, make_task
+from ragviz.limits import max_upload_bytes, too_big_message
+
+SCHEMA_NAME = "ragviz.taskgraph"
+SCHEMA_VERSION = 1
+FORMATS: tuple[str, ...] = ("json", "graphml", "csv")
+EXTENSIONS: tuple[str, ...] = (".json", ".graphml", ".xml", ".csv", ".zip")
+
+NODE_COLUMNS: tuple[str, ...] = ("name", "family", "train_size", "test_size", "seed", "x", "y")
+EDGE_COLUMNS: tuple[str, ...] = ("source", "target", "relation", "weight", "directed", "color")
+PARAM_PREFIX = "param:"
+_REQUIRED_NODE_COLUMNS = ("name", "family", "train_size", "test_size", "seed")
+_REQUIRED_EDGE_COLUMNS = ("source", "target", "relation")
+
+
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Let GraphErrors through and turn anything else a parser throws into one."""
+    try:
+        yield
+    except RagvizError:
+        raise
+    except RecursionError:
+        raise GraphError(f"The {what} is nested too deeply to read.") from None
+    except Exception as exc:  # noqa: BLE001 - a stranger's file must never surface a raw traceback
+        raise GraphError(f"The {what} could not be read: {type(exc).__name__}: {exc}") from None
+
+
+def _text(data: str | bytes, what: str) -> str:
+    if isinstance(data, str):
+        return data
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise GraphError(f"The {what} must be text or bytes, got {type(data).__name__}.")
+    try:
+        return bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GraphError(f"The {what} is not UTF-8 text (bad byte at position {exc.start}).") from None
+
+
+def _check_header(data: dict[str, Any], what: str, required: bool = True) -> None:
+    """Check the schema name and version; a bare ``to_dict`` (no header at all) passes when not required."""
+    if not required and "schema" not in data and "version" not in data:
+        return
+    schema = data.get("schema")
+    if schema != SCHEMA_NAME:
+        raise GraphError(f"The {what} is not a ragviz task graph: its schema is {schema!r}, expected {SCHEMA_NAME!r}.")
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise GraphError(f"The {what} has an invalid schema version {version!r}; expected a whole number ≥ 1.")
+    if version > SCHEMA_VERSION:
+        raise GraphError(f"The {what} has schema version {version}, newer than this ragviz supports "
+                         f"({SCHEMA_VERSION}); update ragviz to open it.")
+
+
+# ------------------------------------------------------------------------------------- JSON
+def graph_to_json(graph: TaskGraph) -> str:
+    """The graph as JSON: a schema header plus :meth:`TaskGraph.to_dict`."""
+    return json.dumps({"schema": SCHEMA_NAME, "version": SCHEMA_VERSION, **graph.to_dict()}, indent=2)
+
+
+def graph_from_json(text: str | bytes) -> TaskGraph:
+    """Read :func:`graph_to_json` output (or a bare :meth:`TaskGraph.to_dict`); refuse other schemas
+    and newer versions."""
+    text = _text(text, "JSON file")
+    with _reading("JSON file"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GraphError(f"The JSON file is not valid JSON: {exc.msg} (line {exc.lineno}, "
+                             f"column {exc.colno}).") from None
+        if not isinstance(data, dict):
+            raise GraphError(f"The JSON file must hold a JSON object, not a {type(data).__name__}.")
+        _check_header(data, "JSON file", required=False)
+        if "graph" not in data:
+            raise GraphError("The JSON file has no 'graph' (networkx node-link data).")
+        return TaskGraph.from_dict(data)
+
+
+# ---------------------------------------------------------------------------------- GraphML
+def graph_to_graphml(graph: TaskGraph) -> str:
+    """The graph as GraphML: scalar attributes only, so other tools (Gephi, yEd) can open it."""
+    plain = nx.MultiDiGraph()
+    plain.graph["ragviz_schema"] = SCHEMA_NAME
+    plain.graph["ragviz_version"] = SCHEMA_VERSION
+    plain.graph["relations"] = json.dumps([r.to_dict() for r in graph.relations.values()])
+    for task in graph.tasks():
+        attrs: dict[str, Any] = {
+            "family": task.family,
+            "params": json.dumps(task.params),
+            "train_size": int(task.train_size),
+            "test_size": int(task.test_size),
+            "seed": int(task.seed),
+        }
+        if task.pos is not None:
+            attrs["x"] = float(task.pos[0])
+            attrs["y"] = float(task.pos[1])
+        plain.add_node(task.name, **attrs)
+    for edge in graph.edges():
+        plain.add_edge(edge.source, edge.target, key=edge.relation, relation=edge.relation, weight=float(edge.weight))
+    return "\n".join(nx.generate_graphml(plain, prettyprint=True)) + "\n"
+
+
+def _safe_xml(text: str | bytes) -> None:
+    """Parse with defusedxml first: DTDs, entities and external references are refused."""
+    try:
+        defusedxml.ElementTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise GraphError(f"The GraphML file was refused: DTD / entities are not allowed ({type(exc).__name__}).") \
+            from None
+    except ParseError as exc:
+        raise GraphError(f"The GraphML file is not well-formed XML: {exc}.") from None
+
+
+def _json_attr(value: Any, what: str) -> Any:
+    if not isinstance(value, str):
+        raise GraphError(f"The GraphML {what} attribute must be a JSON string.")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise GraphError(f"The GraphML {what} attribute is not valid JSON: {exc.msg}.") from None
+
+
+def graph_from_graphml(text: str | bytes) -> TaskGraph:
+    """Read :func:`graph_to_graphml` output, refusing unsafe XML before networkx parses it."""
+    if not isinstance(text, (str, bytes, bytearray, memoryview)):
+        raise GraphError(f"The GraphML file must be text or bytes, got {type(text).__name__}.")
+    if not isinstance(text, str):
+        text = bytes(text)
+    with _reading("GraphML file"):
+        _safe_xml(text)
+        try:
+            plain = nx.parse_graphml(text, node_type=str, edge_key_type=str, force_multigraph=True)
+        except nx.NetworkXError as exc:
+            raise GraphError(f"The GraphML file is malformed: {exc}") from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise GraphError(f"The GraphML file has a bad value or attribute: {exc}") from None
+        _check_header(
+            {"schema": plain.graph.get("ragviz_schema"), "version": plain.graph.get("ragviz_version")},
+            "GraphML file",
+        )
+        if "relations" not in plain.graph:
+            raise GraphError("The GraphML file declares no 'relations' graph attribute.")
+        relations = _json_attr(plain.graph["relations"], "'relations'")
+        nodes = []
+        for name, attrs in plain.nodes(data=True):
+            if "family" not in attrs:
+                raise GraphError(f"GraphML task '{name}' has no 'family' attribute.")
+            params = _json_attr(attrs["params"], f"'params' of task '{name}'") if "params" in attrs else {}
+            if ("x" in attrs) != ("y" in attrs):
+                raise GraphError(f"GraphML task '{name}' has only one of the 'x' and 'y' coordinates.")
+            node = {
+                "id": name, "family": attrs["family"], "params": params,
+                "train_size": attrs.get("train_size", 40), "test_size": attrs.get("test_size", 100),
+                "seed": attrs.get("seed", 0), "pos": [attrs["x"], attrs["y"]] if "x" in attrs else None,
+            }
+            nodes.append(node)
+        edges = []
+        for u, v, key, attrs in plain.edges(keys=True, data=True):
+            relation = attrs.get("relation", key)
+            if relation is None:
+                raise GraphError(f"GraphML edge {u} → {v} has no relation (edge id or 'relation' attribute).")
+            edges.append({"source": u, "target": v, "key": relation, "weight": attrs.get("weight", 1.0)})
+        return TaskGraph.from_dict({"relations": relations, "graph": {"nodes": nodes, "edges": edges}})
+
+
+# -------------------------------------------------------------------------------------- CSV
+def _cell(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def graph_to_csv(graph: TaskGraph) -> tuple[str, str]:
+    """Two tables: tasks (one ``param:<name>`` column per parameter, JSON cells) and edges.
+
+    The edges table opens with one row per relation (empty source and target) in declared
+    order, so relation order and relations without edges survive the round trip.
+    """
+    tasks = graph.tasks()
+    param_names: list[str] = []
+    seen: set[str] = set()
+    for task in tasks:
+        for key in task.params:
+            if key not in seen:
+                seen.add(key)
+                param_names.append(key)
+    nodes = io.StringIO()
+    writer = csv.writer(nodes, lineterminator="\n")
+    writer.writerow([*NODE_COLUMNS, *(PARAM_PREFIX + k for k in param_names)])
+    for task in tasks:
+        pos = ["", ""] if task.pos is None else [repr(float(task.pos[0])), repr(float(task.pos[1]))]
+        params = [_cell(task.params[k]) if k in task.params else "" for k in param_names]
+        writer.writerow([task.name, task.family, task.train_size, task.test_size, task.seed, *pos, *params])
+
+    edges = io.StringIO()
+    writer = csv.writer(edges, lineterminator="\n")
+    writer.writerow(EDGE_COLUMNS)
+    for rel in graph.relations.values():
+        writer.writerow(["", "", rel.name, "", _cell(rel.directed), rel.color])
+    for edge in graph.edges():
+        rel = graph.relations[edge.relation]
+        writer.writerow([edge.source, edge.target, edge.relation, repr(float(edge.weight)), _cell(rel.directed),
+                         rel.color])
+    return nodes.getvalue(), edges.getvalue()
+
+
+def _rows(text: str, what: str, required: tuple[str, ...], allowed: tuple[str, ...],
+          prefix: str | None = None) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Parse a table into (header, [(line number, row dict)]) with every structural check."""
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise GraphError(f"The {what} is not a readable CSV table: {exc}.") from None
+    lines = [(i + 1, row) for i, row in enumerate(lines) if any(cell.strip() for cell in row)]
+    if not lines:
+        raise GraphError(f"The {what} is empty: it needs a header row with the columns {', '.join(required)}.")
+    _, header = lines[0]
+    header = [h.strip() for h in header]
+    if "" in header:
+        raise GraphError(f"The {what} has a column without a name in its header.")
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise GraphError(f"The {what} has duplicate columns: {', '.join(duplicates)}.")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise GraphError(f"The {what} is missing the column(s) {', '.join(missing)}.")
+    unknown = [h for h in header if h not in allowed and not (prefix and h.startswith(prefix) and len(h) > len(prefix))]
+    if unknown:
+        hint = f" (parameters go in columns named '{prefix}<name>')" if prefix else ""
+        raise GraphError(f"The {what} has unknown column(s) {', '.join(unknown)}{hint}.")
+    rows = []
+    for number, row in lines[1:]:
+        if len(row) != len(header):
+            raise GraphError(f"The {what}, line {number}: {len(row)} cells but the header has {len(header)} columns.")
+        rows.append((number, dict(zip(header, row, strict=True))))
+    return header, rows
+
+
+def _param_value(cell: str) -> Any:
+    """JSON-decode a parameter cell, keeping the raw text when it is not a JSON scalar."""
+    try:
+        value = json.loads(cell)
+    except (json.JSONDecodeError, RecursionError):
+        return cell
+    return value if isinstance(value, (str, int, float, bool)) else cell
+
+
+def _bool(cell: str, what: str) -> bool:
+    text = cell.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise GraphError(f"{what}: 'directed' must be true or false, got {cell!r}.")
+
+
+def graph_from_csv(nodes_csv: str | bytes, edges_csv: str | bytes | None = None) -> TaskGraph:
+    """Read :func:`graph_to_csv` tables; without an edges table the graph has no edges."""
+    nodes_text = _text(nodes_csv, "nodes table")
+    edges_text = None if edges_csv is None else _text(edges_csv, "edges table")
+    with _reading("CSV tables"):
+        header, rows = _rows(nodes_text, "nodes table", _REQUIRED_NODE_COLUMNS, NODE_COLUMNS, PARAM_PREFIX)
+        if ("x" in header) != ("y" in header):
+            raise GraphError("The nodes table has only one of the columns x and y.")
+        params = [h for h in header if h.startswith(PARAM_PREFIX)]
+        graph = TaskGraph()
+        for number, row in rows:
+            where = f"nodes table, line {number}"
+            x, y = row.get("x", "").strip(), row.get("y", "").strip()
+            if bool(x) != bool(y):
+                raise GraphError(f"The {where}: give both x and y, or neither.")
+            task_params = {h[len(PARAM_PREFIX):]: _param_value(row[h]) for h in params if row[h].strip() != ""}
+            try:
+                graph.add_task(make_task(row["name"], row["family"].strip(), task_params, row["train_size"].strip(),
+                                         row["test_size"].strip(), row["seed"].strip(), (x, y) if x else None))
+            except GraphError as exc:
+                raise GraphError(f"The {where}: {exc}") from None
+        if edges_text is None:
+            return graph
+        _, rows = _rows(edges_text, "edges table", _REQUIRED_EDGE_COLUMNS, EDGE_COLUMNS)
+        for number, row in rows:
+            where = f"The edges table, line {number}"
+            try:
+                _csv_edge_row(graph, row, where)
+            except GraphError as exc:
+                message = str(exc)
+                raise GraphError(message if message.startswith(where) else f"{where}: {message}") from None
+        return graph
+
+
+def _csv_edge_row(graph: TaskGraph, row: dict[str, str], where: str) -> None:
+    source, target = row["source"].strip(), row["target"].strip()
+    name = row["relation"].strip()
+    if not name:
+        raise GraphError(f"{where}: the relation is empty.")
+    directed_cell = row.get("directed", "").strip()
+    color = row.get("color", "").strip() or None
+    if name in graph.relations:
+        rel = graph.relations[name]
+        if directed_cell and _bool(directed_cell, where) != rel.directed:
+            raise GraphError(f"{where}: relation '{name}' is declared both directed and undirected.")
+        if color is not None and color.lower() != rel.color.lower():
+            raise GraphError(f"{where}: relation '{name}' is given two colours, {rel.color} and {color}.")
+    else:
+        directed = _bool(directed_cell, where) if directed_cell else False
+        graph.add_relation(name, directed, color if color is not None else
+                           RELATION_PALETTE[len(graph.relations) % len(RELATION_PALETTE)])
+    if not source and not target:
+        return  # a relation declaration row
+    if not source or not target:
+        raise GraphError(f"{where}: an edge needs both a source and a target.")
+    weight = row.get("weight", "").strip() or 1.0
+    graph.add_edge(source, target, name, weight)
+
+
+# ------------------------------------------------------------------------------ bytes, files
+def _zip_bytes(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed: same graph, same bytes
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def export_graph(graph: TaskGraph, fmt: str) -> bytes:
+    """File contents for a download: JSON, GraphML, or a zip of nodes.csv and edges.csv."""
+    if fmt == "json":
+        return graph_to_json(graph).encode("utf-8")
+    if fmt == "graphml":
+        return graph_to_graphml(graph).encode("utf-8")
+    if fmt == "csv":
+        nodes, edges = graph_to_csv(graph)
+        return _zip_bytes({"nodes.csv": nodes, "edges.csv": edges})
+    raise GraphError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+
+
+_NODE_TABLES = ("nodes.csv", "tasks.csv")
+#: A graph zip needs two files; refuse archives that are clearly something else.
+MAX_ZIP_MEMBERS = 50
+
+
+def _zip_members(archive: zipfile.ZipFile, max_members: int) -> list[zipfile.ZipInfo]:
+    infos = [i for i in archive.infolist() if not i.is_dir()]
+    if len(infos) > max_members:
+        raise GraphError(f"The zip file holds {len(infos)} files; at most {max_members} are allowed (too many files).")
+    for info in infos:
+        parts = info.filename.replace("\\", "/").split("/")
+        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise GraphError(f"The zip file has a member with an unsafe path name {info.filename!r}.")
+    return [i for i in infos if not i.filename.startswith("__MACOSX/")
+            and not i.filename.rsplit("/", 1)[-1].startswith(".")]
+
+
+def _from_zip(data: bytes, max_bytes: int) -> TaskGraph:
+    """Read one graph from a zip (a .json, a .graphml, or nodes.csv plus edges.csv), never extracting to disk.
+
+    Each unpacked file is held to ``max_bytes`` too, so a zip bomb is cut off while reading.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise GraphError("The file is not a valid zip archive.") from None
+    with archive:
+        infos = _zip_members(archive, MAX_ZIP_MEMBERS)
+        by_name: dict[str, list[zipfile.ZipInfo]] = {}
+        for info in infos:
+            by_name.setdefault(info.filename.rsplit("/", 1)[-1].lower(), []).append(info)
+        graphs = [i for i in infos if i.filename.lower().endswith((".json", ".graphml", ".xml"))]
+        tables = [i for name in _NODE_TABLES for i in by_name.get(name, [])]
+        if len(graphs) + min(len(tables), 1) == 0:
+            raise GraphError("The zip file holds no graph: expected one .json, .graphml or nodes.csv "
+                             "(with edges.csv) inside.")
+        if len(graphs) + len(tables) > 1:
+            found = ", ".join(i.filename for i in [*graphs, *tables])
+            raise GraphError(f"The zip file holds more than one graph ({found}); put exactly one in it.")
+
+        def read(info: zipfile.ZipInfo) -> bytes:
+            what = f"file {info.filename} unpacked from the zip"
+            if info.file_size > max_bytes:
+                raise GraphError(too_big_message(what, info.file_size, max_bytes))
+            with archive.open(info) as member:
+                content = member.read(max_bytes + 1)  # the header's size may lie: read no further than the limit
+            if len(content) > max_bytes:
+                raise GraphError(too_big_message(what, None, max_bytes))
+            return content
+
+        if graphs:
+            info = graphs[0]
+            content = read(info)
+            if info.filename.lower().endswith(".json"):
+                return graph_from_json(content)
+            return graph_from_graphml(content)
+        nodes = read(tables[0])
+        edges = by_name.get("edges.csv", [])
+        if len(edges) > 1:
+            raise GraphError("The zip file holds more than one edges.csv.")
+        edges_csv = read(edges[0]) if edges else None
+    return graph_from_csv(nodes, edges_csv)
+
+
+def import_graph(data: bytes, filename: str, max_bytes: int | None = None) -> TaskGraph:
+    """Read an uploaded file, choosing the format by its extension.
+
+    ``.json``, ``.graphml`` / ``.xml``, ``.csv`` (a nodes table alone: no edges) or
+    ``.zip`` (nodes.csv and edges.csv as :func:`export_graph` writes them, or one .json or
+    .graphml). Files over ``max_bytes`` (default: ``RAGVIZ_MAX_GRAPH_MB``, 5 MB) are
+    refused before parsing, and so is each file unpacked from a zip.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise GraphError(f"The file contents must be bytes, got {type(data).__name__}.")
+    data = bytes(data)
+    limit = max_upload_bytes("graph") if max_bytes is None else int(max_bytes)
+    if len(data) > limit:
+        raise GraphError(too_big_message("graph file", len(data), limit))
+    name = str(filename or "")
+    extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    with _reading(f"file '{name}'"):
+        if extension == ".json":
+            return graph_from_json(data)
+        if extension in (".graphml", ".xml"):
+            return graph_from_graphml(data)
+        if extension == ".csv":
+            return graph_from_csv(data)
+        if extension == ".zip":
+            return _from_zip(data, limit)
+    raise GraphError(f"Cannot open '{name}': the file type must be one of {', '.join(EXTENSIONS)}.")
+
+
+__all__ = [
+    "SCHEMA_VERSION", "graph_to_json", "graph_from_json", "graph_to_graphml", "graph_from_graphml",
+    "graph_to_csv", "graph_from_csv", "export_graph", "import_graph",
+]

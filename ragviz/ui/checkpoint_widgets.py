@@ -1,0 +1,360 @@
+"""The Checkpoints page's parts: gallery cards, opening, upload, and comparing two models.
+
+Cards are drawn from header summaries cached by (path, mtime, size) or by the bytes
+themselves, so a rerun never loads a model; weights are read only when a card is opened.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ragviz.checkpoint import DEFAULT_MAX_BYTES, load_checkpoint
+from ragviz.errors import RagvizError
+from ragviz.gallery import (
+    CheckpointSummary,
+    MetricSet,
+    comparable,
+    comparison_table,
+    list_checkpoint_files,
+    metric_label,
+    models_dir,
+    summarize_bytes,
+    summarize_file,
+)
+from ragviz.graph import TaskGraph
+from ragviz.plots.training import comparison_figure
+from ragviz.ui.state import AppState, adopt_checkpoint, notify
+
+UPLOADS_KEY = "ragviz_uploads"
+UPLOAD_WIDGET = "ckpt_upload"
+PAGE_SIZE = 9
+PER_ROW = 3
+SAMPLE_DIR = Path("sample_models")
+SOURCE_BADGE = {"sample": ("sample", "violet"), "session": ("saved in this session", "green"),
+                "folder": ("models folder", "blue"), "upload": ("uploaded", "orange")}
+CURRENT = "Current model"
+
+
+@dataclass
+class Entry:
+    """One card: where the checkpoint lives and its header summary."""
+
+    key: str
+    title: str
+    summary: CheckpointSummary
+    path: Path | None = None
+    data: bytes | None = None
+    sample_key: str | None = None
+
+    @property
+    def source_label(self) -> str:
+        """The ``state.source`` text this checkpoint gets when opened (marks the open card)."""
+        kind = {"sample": "sample", "session": "saved", "folder": "file", "upload": "uploaded"}[self.summary.source]
+        return f"{kind}: {self.title}"
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+
+# ---------------------------------------------------------------------------- cached
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _file_summary(path: str, mtime_ns: int, size: int, source: str) -> CheckpointSummary:
+    """Header-only summary; (mtime, size) in the key re-reads a file only when it changed."""
+    return summarize_file(path, source)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _bytes_summary(data: bytes, name: str, source: str) -> CheckpointSummary:
+    return summarize_bytes(data, name, source)
+
+
+def file_summary(path: Path, source: str) -> CheckpointSummary:
+    try:
+        stat = path.stat()
+    except OSError as err:
+        return CheckpointSummary(name=path.name, source=source, error=f"Cannot read the file: {err.strerror}.")
+    return _file_summary(str(path.resolve()), stat.st_mtime_ns, stat.st_size, source)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _thumbnail(graph_json: str) -> go.Figure | None:
+    """A small drawing of the task graph (None if the Task graph page's plots are unavailable)."""
+    try:
+        from ragviz.plots.graph import graph_figure
+
+        return graph_figure(TaskGraph.from_dict(json.loads(graph_json)), compact=True, height=150)
+    except (ImportError, RagvizError, ValueError, KeyError, TypeError):
+        return None
+
+
+# ----------------------------------------------------------------------------- lists
+def _samples() -> list[Any]:
+    try:
+        from ragviz.samples import SAMPLES
+    except ImportError:
+        return []
+    return list(SAMPLES)
+
+
+def sample_entries() -> list[Entry]:
+    """Shipped samples under their titles; without ragviz.samples, whatever sample_models/ holds."""
+    entries = []
+    samples = _samples()
+    for sample in samples:
+        path = Path(sample.path)
+        if path.is_file():
+            entries.append(Entry(f"sample:{sample.key}", sample.title, file_summary(path, "sample"), path=path,
+                                 sample_key=sample.key))
+    if not samples:
+        for path in list_checkpoint_files(SAMPLE_DIR):
+            entries.append(Entry(f"sample:{path.name}", path.stem, file_summary(path, "sample"), path=path))
+    return entries
+
+
+def session_entries(state: AppState) -> list[Entry]:
+    return [Entry(f"session:{name}", Path(name).stem, _bytes_summary(data, name, "session"), data=data)
+            for name, data in state.saved.items()]
+
+
+def folder_entries(state: AppState, folder: Path) -> list[Entry]:
+    """Files in the models folder, except those this session saved (already listed with them)."""
+    return [Entry(f"folder:{p.name}", p.stem, file_summary(p, "folder"), path=p)
+            for p in list_checkpoint_files(folder) if p.name not in state.saved]
+
+
+def uploads() -> dict[str, bytes]:
+    return st.session_state.setdefault(UPLOADS_KEY, {})
+
+
+def upload_entries(files: dict[str, bytes]) -> list[Entry]:
+    return [Entry(f"upload:{name}", Path(name).stem, _bytes_summary(data, name, "upload"), data=data)
+            for name, data in files.items()]
+
+
+# --------------------------------------------------------------------------- actions
+def open_entry(state: AppState, entry: Entry) -> bool:
+    """Load a card's checkpoint (weights now) and make it the session's; on failure nothing changes."""
+    try:
+        if entry.sample_key is not None:
+            from ragviz.samples import load_sample
+
+            ckpt = load_sample(entry.sample_key)
+        elif entry.path is not None:
+            ckpt = load_checkpoint(entry.path)
+        else:
+            ckpt = load_checkpoint(entry.read())
+    except (RagvizError, ImportError) as err:
+        notify(state, "error", f"Could not open '{entry.title}': {err} The current project is unchanged.")
+        return False
+    source = f"sample: {ckpt.project.name}" if entry.sample_key is not None else entry.source_label
+    adopt_checkpoint(state, ckpt, source, sample_key=entry.sample_key)
+    notify(state, "success", f"Opened '{entry.title}' ({ckpt.project.name}). Every page now shows this model.")
+    return True
+
+
+def accept_upload(state: AppState, files: dict[str, bytes], name: str, data: bytes,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
+    """Validate an uploaded file fully; if good, list it and open it. A bad file changes nothing."""
+    try:
+        ckpt = load_checkpoint(bytes(data), max_bytes=max_bytes)
+    except RagvizError as err:
+        notify(state, "error", f"'{name}' was not opened: {err} The current project is unchanged.")
+        return False
+    files[name] = bytes(data)
+    adopt_checkpoint(state, ckpt, f"uploaded: {Path(name).stem}")
+    notify(state, "success", f"Uploaded and opened '{name}' ({ckpt.project.name}, "
+                             f"{ckpt.project.graph.number_of_tasks()} tasks).")
+    return True
+
+
+def _on_upload(state: AppState) -> None:
+    file = st.session_state.get(UPLOAD_WIDGET)
+    if file is not None:
+        accept_upload(state, uploads(), file.name, file.getvalue())
+
+
+def upload_box(state: AppState) -> None:
+    st.file_uploader(
+        "Upload a checkpoint (.safetensors)", key=UPLOAD_WIDGET, on_change=_on_upload, args=(state,),
+        max_upload_size=DEFAULT_MAX_BYTES // (1024 * 1024),
+        help="Checked completely before anything changes; pickle files (.pt, .pth) are refused, never unpickled.",
+    )
+
+
+# ----------------------------------------------------------------------------- cards
+def format_created(created: str) -> str:
+    try:
+        when = _dt.datetime.fromisoformat(created)
+    except ValueError:
+        return created or "date unknown"
+    return when.strftime("%Y-%m-%d %H:%M") + (" UTC" if when.utcoffset() == _dt.timedelta(0) else "")
+
+
+def _fmt(value: float, metric: str) -> str:
+    if not math.isfinite(value):
+        return "—"
+    return f"{value:.1%}" if metric == "accuracy" else f"{value:.3g}"
+
+
+def card_lines(summary: CheckpointSummary) -> list[str]:
+    """The text of a card, one line each: contents, settings, metrics, provenance."""
+    means = summary.means
+    name = "accuracy" if summary.metric == "accuracy" else "MSE"
+    metric = f"Test {name}: seen **{_fmt(means['seen'], summary.metric)}**"
+    if summary.zero_shot:
+        metric += f" · zero-shot **{_fmt(means['zero_shot'], summary.metric)}**"
+    steps = f" · {summary.steps:,} steps" if summary.steps is not None else ""
+    return [
+        f"Project: {summary.project_name or '—'}",
+        f"{summary.n_tasks} tasks ({len(summary.zero_shot)} zero-shot) · {summary.n_edges} edges · "
+        f"{summary.domain or '—'}",
+        summary.settings_line + steps,
+        metric if summary.metrics else "No metrics recorded",
+        f"{format_created(summary.created)} · {summary.device or 'device not recorded'} · "
+        f"{summary.size / 1e6:.2f} MB",
+    ]
+
+
+def is_current(state: AppState, entry: Entry) -> bool:
+    """Whether this card is the model the session has open now."""
+    if not state.trained:
+        return False
+    if entry.sample_key is not None:
+        return state.sample_key == entry.sample_key
+    return state.source == entry.source_label
+
+
+def checkpoint_card(state: AppState, entry: Entry) -> None:
+    s = entry.summary
+    with st.container(border=True):
+        title_col, badge_col = st.columns([3, 2], vertical_alignment="center")
+        title_col.markdown(f"**{entry.title}**")
+        with badge_col:
+            label, color = SOURCE_BADGE[s.source]
+            st.badge(label, color=color)
+        if s.error:
+            st.warning(s.error)
+            return
+        figure = _thumbnail(json.dumps(s.graph, sort_keys=True)) if s.graph else None
+        if figure is not None:
+            st.plotly_chart(figure, key=f"thumb:{entry.key}", config={"staticPlot": True, "displayModeBar": False})
+        lines = card_lines(s)
+        if s.project_name in ("", entry.title):
+            lines[0] = ""
+        st.markdown("  \n".join([*(f":gray[{line}]" for line in lines[:3] if line), lines[3]]))
+        st.caption(lines[4])
+        is_open = is_current(state, entry)
+        open_col, down_col = st.columns(2)
+        open_col.button("Open ✓" if is_open else "Open", key=f"open:{entry.key}", on_click=open_entry,
+                        args=(state, entry), type="secondary" if is_open else "primary", width="stretch",
+                        help="Load this model: every page then shows it.")
+        down_col.download_button("Download", data=entry.read, file_name=Path(s.name).name, key=f"down:{entry.key}",
+                                 mime="application/octet-stream", on_click="ignore", width="stretch",
+                                 icon=":material/download:")
+
+
+def _page_of(entries: list[Entry], key: str) -> list[Entry]:
+    """Long lists get a filter and pages, so a big folder draws only a few cards."""
+    if len(entries) <= PAGE_SIZE:
+        return entries
+    query = st.text_input("Filter by name", key=f"filter:{key}", placeholder="part of a name or project")
+    if query:
+        q = query.lower()
+        entries = [e for e in entries if q in e.title.lower() or q in e.summary.project_name.lower()]
+    pages = max(1, math.ceil(len(entries) / PAGE_SIZE))
+    page = st.selectbox(f"Page (of {pages}; {len(entries)} checkpoints)", range(1, pages + 1),
+                        key=f"page:{key}") if pages > 1 else 1
+    return entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+
+
+def card_grid(state: AppState, entries: list[Entry], key: str) -> None:
+    shown = _page_of(entries, key)
+    for start in range(0, len(shown), PER_ROW):
+        cols = st.columns(PER_ROW)
+        for col, entry in zip(cols, shown[start:start + PER_ROW], strict=False):
+            with col:
+                checkpoint_card(state, entry)
+
+
+# --------------------------------------------------------------------------- compare
+def metric_sets(state: AppState, entries: list[Entry]) -> dict[str, MetricSet]:
+    """Every model with per-task metrics, by a display name: the current model first."""
+    sets: dict[str, MetricSet] = {}
+    if state.trained and state.history is not None and state.history.steps:
+        sets[f"{CURRENT} ({state.source})"] = MetricSet.from_history(CURRENT, state.history)
+    for entry in entries:
+        s = entry.summary
+        if s.error is None and s.metrics:
+            name = f"{entry.title} · {SOURCE_BADGE[s.source][0]}"
+            sets[name] = replace(s.metric_set, label=entry.title)
+    return sets
+
+
+def compare_panel(state: AppState, entries: list[Entry]) -> None:
+    """Two checkpoints' per-task test metrics side by side: a table with means and grouped bars."""
+    sets = metric_sets(state, entries)
+    if len(sets) < 2:
+        st.info("Comparing needs two models with metrics: train one, open a sample, save or upload another, "
+                "then come back here.", icon=":material/info:")
+        return
+    names = list(sets)
+    a_col, b_col = st.columns(2)
+    a = a_col.selectbox("Model A", names, index=0, key="compare_a")
+    b = b_col.selectbox("Model B", names, index=1, key="compare_b")
+    if a == b:
+        st.info("Pick two different models to compare.")
+        return
+    problem = comparable(sets[a], sets[b])
+    if problem:
+        st.warning(problem)
+        return
+    table = comparison_table(sets[a], sets[b])
+    st.caption(f"Final {metric_label(sets[a].metric)} per task. ★ zero-shot tasks; Δ = B − A. "
+               "Blank cells: a task the model does not have.")
+    table_col, bars_col = st.columns([2, 3])
+    table_col.dataframe(table, hide_index=True, width="stretch",
+                        column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]})
+    bars_col.plotly_chart(comparison_figure([sets[a], sets[b]]), key="compare_bars")
+
+
+# ---------------------------------------------------------------------------- layout
+@dataclass
+class Section:
+    title: str
+    key: str
+    entries: list[Entry]
+    empty: str
+
+
+def gallery_sections(state: AppState) -> list[Section]:
+    """Samples, this session's saves, the models folder and uploads, each with what to do when empty."""
+    folder = models_dir()
+    return [
+        Section("Samples", "samples", sample_entries(), "No sample models are shipped in sample_models/ yet."),
+        Section("Saved in this session", "session", session_entries(state),
+                "Nothing saved in this session yet: train a model, then press **Save to models folder** on the "
+                "Train page."),
+        Section(f"Models folder: {folder}", "folder", folder_entries(state, folder),
+                f"No checkpoints in {folder.resolve()} yet. Set RAGVIZ_MODELS_DIR to list another folder."),
+        Section("Uploaded", "uploads", upload_entries(uploads()), "Nothing uploaded yet: use the box above."),
+    ]
+
+
+def gallery(state: AppState, sections: list[Section]) -> None:
+    for section in sections:
+        st.subheader(f"{section.title} ({len(section.entries)})")
+        if section.entries:
+            card_grid(state, section.entries, section.key)
+        else:
+            st.caption(section.empty)

@@ -1,0 +1,122 @@
+"""The Home page's parts: what RAG is (with its equations), samples to open, the open lesson."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ragviz.errors import RagvizError
+from ragviz.ui.state import AppState, adopt_checkpoint, notify
+
+EQUATIONS: tuple[tuple[str, str], ...] = (
+    ("**Task input.** Every task v starts from its own learned embedding; a zero-shot task (no training "
+     "data) starts from one shared vector u, and so does a seen task with probability p while training "
+     "(task dropout), which teaches the network to infer a task from its neighbours.",
+     r"h^{0}_{v} = \begin{cases} E[v] & \text{task } v \text{ has training data} \\ "
+     r"u & \text{zero-shot (or dropped, prob. } p\text{)} \end{cases}"),
+    ("**Message** along an edge u → v of relation r with weight w_uv: the sender's state composed with the "
+     "relation's embedding z_r (φ = h⊙z, h−z, a typed matrix W_r h, or just h when relation-blind).",
+     r"m_{u \to v} = W^{l}_{\mathrm{msg}}\; \varphi\!\left(h^{l}_{u},\, z^{l}_{r}\right)\, w_{uv}"),
+    ("**Aggregate and update**, L times: each task combines its incoming messages (mean, sum, max or "
+     "attention) and updates its state with a residual step.",
+     r"\begin{gathered} a_v = \operatorname*{AGG}_{u \to v} m_{u \to v} \\ "
+     r"h^{l+1}_{v} = \mathrm{LayerNorm}\!\left(h^{l}_{v} + \sigma\!\left(W^{l}_{\mathrm{self}}\, h^{l}_{v} "
+     r"+ a_v\right)\right) \end{gathered}"),
+    ("**Generated decoder.** The task embedding t_v = h^L_v generates the task's predictor on top of an "
+     "encoder s = f(x) shared by all tasks: FiLM parameters and a linear head.",
+     r"\begin{gathered} (\gamma, \beta) = A\, t_v, \qquad (W_v, b_v) = G\, t_v \\ "
+     r"\hat{y} = \sigma\!\left((1 + \gamma) \odot s + \beta\right) W_v + b_v \end{gathered}"),
+)
+
+NEXT_PAGES: tuple[tuple[str, str, str], ...] = (
+    ("pages/task_graph.py", "Task graph", "draw tasks and relations"),
+    ("pages/train.py", "Train", "live curves, a baseline"),
+    ("pages/message_passing.py", "Message passing", "layer by layer"),
+    ("pages/embeddings.py", "Embeddings", "where tasks land"),
+    ("pages/task_outputs.py", "Task outputs", "every task's predictions"),
+    ("pages/checkpoints.py", "Checkpoints", "open, save, compare"),
+)
+
+
+def samples() -> list[Any]:
+    """The shipped samples, or none if ragviz.samples is not available."""
+    try:
+        from ragviz.samples import SAMPLES
+    except ImportError:
+        return []
+    return list(SAMPLES)
+
+
+def find_sample(key: str | None) -> Any | None:
+    return next((s for s in samples() if s.key == key), None) if key else None
+
+
+def open_sample(state: AppState, key: str) -> bool:
+    """Load a shipped sample and make it the session's; if it cannot be read nothing changes."""
+    try:
+        from ragviz.samples import load_sample
+
+        ckpt = load_sample(key)
+    except (RagvizError, ImportError) as err:
+        notify(state, "error", f"Could not open the sample: {err} The current project is unchanged.")
+        return False
+    adopt_checkpoint(state, ckpt, f"sample: {ckpt.project.name}", sample_key=key)
+    sample = find_sample(key)
+    title = sample.title if sample is not None else ckpt.project.name
+    notify(state, "success", f"Opened the sample **{title}**. Its lesson is below; **Task outputs** shows "
+                             "what the model learned.")
+    return True
+
+
+def rag_explainer() -> None:
+    st.markdown("### How RAG works")
+    st.markdown(
+        "Every **task** is a node of a **task graph**; typed edges say how tasks relate (rotated by 30°, "
+        "same family, mirror image…). A relation-aware graph network turns the graph into one **embedding per "
+        "task**, and that embedding **generates** the task's predictor. A task with no data at all still gets "
+        "a predictor, from its relations alone: that is **zero-shot**."
+    )
+    for text, latex in EQUATIONS:
+        st.markdown(text)
+        st.latex(latex)
+
+
+def sample_list(state: AppState) -> None:
+    st.markdown("### Open a sample")
+    found = samples()
+    if not found:
+        st.info("No sample models are shipped with this copy. Train one on the **Train** page, or open a "
+                "checkpoint on the **Checkpoints** page.", icon=":material/info:")
+        return
+    st.caption("Each sample is a trained model with a claim and a short lesson. One click opens it.")
+    for sample in found:
+        current = state.sample_key == sample.key and state.trained
+        with st.container(border=True):
+            text_col, button_col = st.columns([4, 1], vertical_alignment="center")
+            text_col.markdown(f"**{sample.title}**  \n:gray[{sample.claim}]")
+            button_col.button("Open ✓" if current else "Open", key=f"sample:{sample.key}", on_click=open_sample,
+                              args=(state, sample.key), type="secondary" if current else "primary",
+                              width="stretch", help="Load this trained model and show its lesson.")
+
+
+def lesson(state: AppState) -> None:
+    """The open sample's lesson (or the project's own), else a pointer to the samples."""
+    sample = find_sample(state.sample_key)
+    text = sample.lesson if sample is not None else state.project.lesson
+    if not text:
+        st.caption("No lesson is open: pick a sample to read its lesson here.")
+        return
+    title = sample.title if sample is not None else state.project.name
+    with st.container(border=True):
+        st.markdown(f"### Lesson: {title}")
+        st.markdown(text)
+
+
+def next_steps() -> None:
+    st.markdown("### Where to go next")
+    cols = st.columns(len(NEXT_PAGES))
+    for col, (page, label, what) in zip(cols, NEXT_PAGES, strict=True):
+        with col, st.container(border=True):
+            st.page_link(page, label=f"**{label}**", width="stretch")
+            st.caption(what)

@@ -1,0 +1,347 @@
+"""The Train page's parts: settings form, live progress, outcome, curves, baseline, saving.
+
+Settings are plain widgets whose values are validated by the configs themselves, so a
+typed value out of range gets the same clear ConfigError message the CLI would give,
+and the form keeps what the user typed. Training runs in a worker thread; the live
+panel only polls its snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from ragviz.ablations import ABLATIONS
+from ragviz.checkpoint import safe_file_name, save_to_folder
+from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
+from ragviz.errors import RagvizError
+from ragviz.gallery import MetricSet, comparison_table, models_dir
+from ragviz.graph import TaskGraph
+from ragviz.plots.colors import task_colors
+from ragviz.plots.training import comparison_figure, curves_figure, metric_title
+from ragviz.train import History, choose_device
+from ragviz.ui.runs import adopt_finished_run, run_from_current_model, run_handled
+from ragviz.ui.state import AppState, current_checkpoint_bytes, start_run
+
+WIDGET = "train_w."
+TOKEN_KEY = "train_w_token"
+NO_BASELINE = "none"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config field as a widget: where it lives, what it is called, what it does."""
+
+    group: str  # "model" or "train"
+    name: str
+    label: str
+    help: str
+    options: tuple[str, ...] = ()
+    step: float | None = None
+    fmt: str | None = None
+    advanced: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("model", "composition", "Composition φ", "How a message combines the sender's state h with the "
+            "relation embedding z. **mult**: h⊙z (default). **sub**: h−z. **rgcn**: one matrix W_r per relation "
+            "(basis decomposition). **none**: ignores relation types (relation-blind).", COMPOSITIONS),
+    Setting("model", "aggregation", "Aggregation", "How a task combines its incoming messages: **mean**, **sum**, "
+            "**max**, or **attention** (GAT-style learned weights over its incoming edges).", AGGREGATIONS),
+    Setting("model", "layers", "Message-passing layers L", "Rounds of message passing, 0 to 6. With 0 a task sees "
+            "only its own embedding (no graph); each layer reaches one hop further.", step=1),
+    Setting("model", "decoder", "Decoder", "**generated**: the task embedding generates FiLM (γ, β) and the head "
+            "(W_v, b_v): the full RAG. **film**: FiLM from the embedding, one shared head. **independent**: one head "
+            "per task and no graph, the classic multi-task baseline; it cannot do zero-shot.", DECODERS),
+    Setting("model", "task_dropout", "Task dropout p", "While training, each seen task's own embedding is swapped "
+            "for the unknown-task vector u with probability p, so the model learns to infer a task from its "
+            "neighbours. This is what makes zero-shot tasks work. 0 to 0.95.", step=0.05, fmt="%.2f"),
+    Setting("train", "steps", "Steps", "Optimiser (AdamW) steps.", step=50),
+    Setting("train", "lr", "Learning rate", "AdamW step size, above 0. Far too high (say 1000) makes the loss "
+            "non-finite: training stops and keeps the last finite weights.", step=0.001, fmt="%g"),
+    Setting("train", "eval_every", "Evaluate every", "Evaluate every task on its test split every k steps: the "
+            "resolution of the curves (and a small cost).", step=5),
+    Setting("train", "batch_size", "Batch size", "Points per step, drawn across all tasks. 0 = full batch "
+            "(every training point every step).", step=32),
+    Setting("train", "loss_weighting", "Loss weighting", "**equal**: the plain mean of per-task losses. "
+            "**uncertainty**: learned per-task weights (Kendall et al. 2018), so noisy tasks count less.", WEIGHTINGS),
+    Setting("train", "device", "Device", "**auto**: CUDA when available, else the CPU. **cpu**: reproducible "
+            "bit for bit from the seed. **cuda**: a GPU, or a clear error if there is none.", DEVICES),
+    Setting("train", "seed", "Seed", "Fixes initial weights, task dropout and batches: same seed, same run "
+            "(on the CPU).", step=1),
+    Setting("model", "embed_dim", "Embedding size d", "Size of task and relation embeddings.", step=4,
+            advanced=True),
+    Setting("model", "hidden", "Encoder width H", "Width of the encoder shared by all tasks.", step=8,
+            advanced=True),
+    Setting("model", "n_bases", "Bases (rgcn)", "Number of basis matrices shared by the relation matrices "
+            "of the rgcn composition.", step=1, advanced=True),
+    Setting("model", "use_descriptors", "Node descriptors", "Add each task's numeric parameters to its "
+            "input. Off by default: the lesson is that the graph alone carries the information.", advanced=True),
+    Setting("train", "weight_decay", "Weight decay", "AdamW weight decay, 0 to 10.", step=1e-4, fmt="%g",
+            advanced=True),
+)
+
+
+# --------------------------------------------------------------------------- settings
+def _config_values(state: AppState) -> dict[str, Any]:
+    model, train = state.project.model_config.to_dict(), state.project.train_config.to_dict()
+    return {f"{s.group}.{s.name}": (model if s.group == "model" else train)[s.name] for s in SETTINGS}
+
+
+def _sync_widgets(state: AppState) -> None:
+    """Show the project's settings; keep what the user typed until the project's settings change."""
+    values = _config_values(state)
+    token = json.dumps(values, sort_keys=True, default=str)
+    stale = any(WIDGET + k not in st.session_state for k in values)
+    if st.session_state.get(TOKEN_KEY) != token or stale:
+        for key, value in values.items():
+            st.session_state[WIDGET + key] = value
+        st.session_state[TOKEN_KEY] = token
+
+
+def _widget(setting: Setting) -> None:
+    key = WIDGET + f"{setting.group}.{setting.name}"
+    if setting.options:
+        st.selectbox(setting.label, setting.options, key=key, help=setting.help)
+    elif isinstance(st.session_state.get(key), bool):
+        st.checkbox(setting.label, key=key, help=setting.help)
+    else:
+        step = setting.step
+        if isinstance(st.session_state.get(key), int) and step is not None and float(step).is_integer():
+            step = int(step)
+        else:
+            st.session_state[key] = float(st.session_state[key])
+        st.number_input(setting.label, key=key, help=setting.help, step=step, format=setting.fmt)
+
+
+def widget_values() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The raw model and training settings as typed (validated later by the configs)."""
+    model = {s.name: st.session_state.get(WIDGET + f"model.{s.name}") for s in SETTINGS if s.group == "model"}
+    train = {s.name: st.session_state.get(WIDGET + f"train.{s.name}") for s in SETTINGS if s.group == "train"}
+    return model, train
+
+
+def build_configs(state: AppState, model: dict[str, Any], train: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """Validated configs from typed values; unknown fields keep the project's. Raises ConfigError."""
+    base_model, base_train = state.project.model_config.to_dict(), state.project.train_config.to_dict()
+    names_m = {f.name for f in fields(ModelConfig)}
+    names_t = {f.name for f in fields(TrainConfig)}
+    model_config = ModelConfig(**{**base_model, **{k: v for k, v in model.items() if k in names_m}}).validated()
+    train_config = TrainConfig(**{**base_train, **{k: v for k, v in train.items() if k in names_t}}).validated()
+    return model_config, train_config
+
+
+def begin_training(state: AppState, model: dict[str, Any], train: dict[str, Any], baseline: str | None) -> None:
+    """Validate everything, then start the worker. Any RagvizError leaves the session as it was."""
+    model_config, train_config = build_configs(state, model, train)
+    choose_device(train_config.device)  # asking for CUDA without one: say so now, not from the worker
+    state.project.graph.validate()
+    state.project.model_config, state.project.train_config = model_config, train_config
+    start_run(state, baseline if baseline and baseline != NO_BASELINE else None)
+
+
+def _baseline_label(name: str) -> str:
+    return "No baseline" if name == NO_BASELINE else ABLATIONS[name]
+
+
+def graph_problem(graph: TaskGraph) -> str | None:
+    """Why this graph cannot be trained (from graph.validate), or None."""
+    try:
+        graph.validate()
+    except RagvizError as err:
+        return str(err)
+    return None
+
+
+def settings_form(state: AppState) -> None:
+    """The settings, the optional baseline and Start; starts the run when the form is sent."""
+    _sync_widgets(state)
+    running = state.run is not None and state.run.alive
+    problem = graph_problem(state.project.graph)
+    if problem:
+        st.warning(f"{problem} Edit the graph on the **Task graph** page, or open a sample on **Home**.")
+    with st.form("train_settings", border=True):
+        model_col, train_col = st.columns(2, gap="large")
+        with model_col:
+            st.markdown("**Model**")
+            left, right = st.columns(2)
+            for i, s in enumerate(x for x in SETTINGS if x.group == "model" and not x.advanced):
+                with left if i % 2 == 0 else right:
+                    _widget(s)
+        with train_col:
+            st.markdown("**Training**")
+            cols = st.columns(3)
+            for i, s in enumerate(x for x in SETTINGS if x.group == "train" and not x.advanced):
+                with cols[i % 3]:
+                    _widget(s)
+        with st.expander("More settings: sizes, bases, descriptors, weight decay"):
+            cols = st.columns(5)
+            for i, s in enumerate(x for x in SETTINGS if x.advanced):
+                with cols[i % 5]:
+                    _widget(s)
+        base_col, go_col = st.columns([3, 1], vertical_alignment="bottom")
+        baseline = base_col.selectbox(
+            "Train a baseline beside it (same data, same settings)", (NO_BASELINE, *ABLATIONS),
+            format_func=_baseline_label, key=WIDGET + "baseline",
+            help="After RAG finishes, train an ablation on the same tasks and compare test metrics task by task.",
+        )
+        start = go_col.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
+                                          disabled=running or problem is not None)
+    if start:
+        try:
+            begin_training(state, *widget_values(), baseline)
+        except RagvizError as err:
+            st.error(f"Training did not start: {err}")
+
+
+# ------------------------------------------------------------------------- live run
+def _fmt(value: float, metric: str = "accuracy") -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.1%}" if metric == "accuracy" else f"{value:.4g}"
+
+
+def _curves(history: History | None, colors: dict[str, str], split: str, key: str) -> None:
+    loss_col, metric_col = st.columns(2)
+    loss_col.plotly_chart(curves_figure(history, "loss", split, colors, title=f"{split} loss per task"),
+                          key=f"{key}_loss")
+    metric_col.plotly_chart(curves_figure(history, "metric", split, colors), key=f"{key}_metric",
+                            width="stretch")
+
+
+def run_active(state: AppState) -> bool:
+    """A run is going, or has ended and not been taken in yet."""
+    return state.run is not None and not run_handled(state.run)
+
+
+@st.fragment(run_every=0.5)
+def live_panel(state: AppState) -> None:
+    """Progress, Stop and live curves; when the run ends, take its model and redraw the page."""
+    run = state.run
+    if run is None or run_handled(run):
+        return
+    snap = run.snapshot()
+    if snap.done:
+        if adopt_finished_run(state):
+            st.rerun()
+        return
+    what = f"Training the baseline ({run.baseline})" if snap.phase == "baseline" else "Training RAG"
+    text = (f"{what}: step {snap.step:,} of {snap.total:,} · {snap.steps_per_sec:,.1f} steps/s · "
+            f"{snap.elapsed:.0f} s")
+    bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
+    bar_col.progress(snap.fraction, text=text)
+    stop_col.button("Stop", on_click=run.stop, key="train_stop", icon=":material/stop:", width="stretch",
+                    help="Ends the run cleanly after the current step; the model trained so far is kept.")
+    history = snap.baseline_history if snap.phase == "baseline" else snap.history
+    if history is None:
+        st.caption("Waiting for the first evaluation…")
+        return
+    _curves(history, task_colors(run.project.graph), "test", "live")
+    st.caption("Test-split curves, updated at every evaluation. Dashed ★ lines: zero-shot tasks (no training data).")
+
+
+# -------------------------------------------------------------------------- results
+def run_outcome(state: AppState) -> None:
+    """How the last run ended: finished, stopped by the user, diverged (with the reason) or failed."""
+    run = state.run
+    if run is None or not run_handled(run):
+        return
+    snap = run.snapshot()
+    if snap.status == "error":
+        if run_from_current_model(state):
+            st.error(f"The model trained, but then: {snap.message}")
+        else:
+            st.error(f"The last training run failed: {snap.message} Your previous model is unchanged.")
+        return
+    if not run_from_current_model(state):
+        return
+    if snap.status == "finished":
+        st.success(f"Training finished. {snap.message}", icon=":material/check_circle:")
+    elif snap.status == "stopped":
+        st.info(f"{snap.message} The model trained so far is kept: every page shows it.", icon=":material/stop:")
+    elif snap.status == "diverged":
+        st.warning(f"Training diverged. {snap.message}", icon=":material/warning:")
+
+
+def _trained_graph(state: AppState) -> TaskGraph:
+    return state.trained_graph if state.trained_graph is not None else state.project.graph
+
+
+def model_panel(state: AppState) -> None:
+    """The current model's final metrics and its per-task training curves."""
+    if not state.trained:
+        st.info("No trained model yet. Choose settings above and press **Start training**, or open a sample "
+                "on **Home** or a checkpoint on **Checkpoints**.", icon=":material/info:")
+        return
+    st.subheader("Current model")
+    st.caption(f"Source: {state.source} · device: {state.device or 'not recorded'}")
+    history = state.history
+    if history is None or not history.steps:
+        st.info("This checkpoint stores no training history, so there are no curves or metrics to show.")
+        return
+    summary = history.summary()
+    cols = st.columns(4)
+    name = "accuracy" if history.metric == "accuracy" else "MSE"
+    cols[0].metric(f"Mean test {name}, seen tasks", _fmt(summary["seen"], history.metric))
+    cols[1].metric(f"Mean test {name}, zero-shot tasks", _fmt(summary["zero_shot"], history.metric),
+                   help="Tasks with no training data: their predictor comes from their relations alone.")
+    cols[2].metric("Steps trained", f"{history.steps[-1]:,}")
+    cols[3].metric("Training time", f"{history.wall_time[-1]:.1f} s" if history.wall_time else "—")
+    split = st.segmented_control("Curves on the", ("test", "train"), default="test", key="train_curve_split",
+                                 help="Zero-shot tasks have no training split, so they only appear on test.")
+    _curves(history, task_colors(_trained_graph(state)), split or "test", "model")
+    st.caption("One line per task in its own colour; the bold line is the mean over seen tasks. "
+               "Dashed ★ lines are zero-shot tasks.")
+
+
+def baseline_panel(state: AppState) -> None:
+    """RAG and the baseline side by side: per-task table with means, bars and the baseline's curves."""
+    if state.baseline_history is None or state.history is None or not state.baseline_name:
+        return
+    st.subheader(f"RAG vs baseline: {ABLATIONS.get(state.baseline_name, state.baseline_name)}")
+    ours = MetricSet.from_history("RAG", state.history)
+    theirs = MetricSet.from_history(f"baseline ({state.baseline_name})", state.baseline_history)
+    table = comparison_table(ours, theirs)
+    table_col, bars_col = st.columns([2, 3])
+    with table_col:
+        st.markdown(f"Final {metric_title(ours.metric)} (★ zero-shot; Δ = baseline − RAG)")
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]})
+    bars_col.plotly_chart(comparison_figure([ours, theirs]), key="baseline_bars")
+    with st.expander("The baseline's training curves"):
+        _curves(state.baseline_history, task_colors(_trained_graph(state)), "test", "baseline")
+
+
+def save_current(state: AppState, name: str, folder: str | Path | None = None) -> Path:
+    """Write the current model into the models folder and list it among this session's saves."""
+    data = current_checkpoint_bytes(state)
+    path = save_to_folder(folder if folder is not None else models_dir(), name, data)
+    state.saved[path.name] = data
+    return path
+
+
+def save_panel(state: AppState) -> None:
+    """Download the current model, or save it into the models folder (then listed on Checkpoints)."""
+    if not state.trained:
+        return
+    st.subheader("Save this model")
+    folder = models_dir()
+    name_col, down_col, save_col = st.columns([2, 1, 1], vertical_alignment="bottom")
+    name = name_col.text_input("File name", value=state.project.name,
+                               help="Saved as <name>.safetensors; unsafe characters become '_'.")
+    down_col.download_button("Download", data=lambda: current_checkpoint_bytes(state),
+                             file_name=safe_file_name(name or "checkpoint"), mime="application/octet-stream",
+                             on_click="ignore", icon=":material/download:")
+    if save_col.button("Save to models folder", icon=":material/save:", width="stretch",
+                       help=f"Writes into {folder.resolve()} (set RAGVIZ_MODELS_DIR to change it)."):
+        try:
+            path = save_current(state, name, folder)
+        except (RagvizError, OSError) as err:
+            st.error(f"Could not save: {err}")
+        else:
+            st.success(f"Saved to {path}. The Checkpoints page lists it.")

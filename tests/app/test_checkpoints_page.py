@@ -1,0 +1,186 @@
+"""Checkpoints page: gallery cards from headers only, open, upload (good and bad), compare two models."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragviz.checkpoint import checkpoint_bytes
+from ragviz.runner import TrainingRun
+from ragviz.ui import checkpoint_widgets
+from ragviz.ui.checkpoint_widgets import accept_upload
+from ragviz.ui.state import adopt_run
+from ragviz.ui.train_widgets import save_current
+from tests.app import test_home_page as home
+from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+
+fake_samples, no_samples = home.fake_samples, home.no_samples  # the same fixtures as the Home page tests
+
+PAGE = "pages/checkpoints.py"
+
+
+@pytest.fixture
+def models(monkeypatch, tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("RAGVIZ_MODELS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ring_bytes(trained_ring) -> bytes:
+    project, result = trained_ring
+    return checkpoint_bytes(project, result.model, result.history, {"device": "CPU"})
+
+
+def _texts(at) -> str:
+    parts = [*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.subheader]
+    return "\n".join(str(p.value) for p in parts)
+
+
+def _no_loading(monkeypatch) -> None:
+    """Fail if drawing the gallery loads any model's weights."""
+    def refuse(*_a, **_k):
+        raise AssertionError("the gallery loaded a model")
+    monkeypatch.setattr(checkpoint_widgets, "load_checkpoint", refuse)
+
+
+def test_empty_gallery_says_what_to_do(trained_ring, models, no_samples) -> None:
+    at = open_page(PAGE, untrained_state(trained_ring[0]))
+    assert errors_of(at) == []
+    text = _texts(at)
+    assert "**Open now:** no trained model yet" in text
+    assert "No sample models are shipped" in text
+    assert "Nothing saved in this session yet" in text
+    assert f"No checkpoints in {models.resolve()}" in text
+    assert "Comparing needs two models" in text
+    assert len(at.file_uploader) == 1
+
+
+def test_folder_cards_come_from_headers_and_a_broken_file_gets_a_reason(
+        trained_ring, models, no_samples, ring_bytes, monkeypatch) -> None:
+    (models / "ring a.safetensors").write_bytes(ring_bytes)
+    (models / "ring b.safetensors").write_bytes(ring_bytes)
+    (models / "broken.safetensors").write_bytes(b"\x80\x04 a pickle")
+    _no_loading(monkeypatch)
+    at = open_page(PAGE, untrained_state(trained_ring[0]))
+    assert errors_of(at) == []
+    assert any(s.value.startswith("Models folder") and s.value.endswith("(3)") for s in at.subheader)
+    text = _texts(at)
+    assert "**ring a**" in text and "**ring b**" in text
+    assert "6 tasks (1 zero-shot) · 6 edges · toy2d" in text
+    assert "decoder generated · mult/mean · 2 layers · lr 0.01 · 60 steps" in text
+    assert "Project: Test ring" in text
+    assert "Test accuracy: seen **" in text and "CPU" in text
+    assert "pickle" in at.warning[0].value
+    assert [b.label for b in at.button if b.key and b.key.startswith("open:")] == ["Open", "Open"]
+    assert len(at.download_button) == 2
+    charts = [c.key for c in at.get("plotly_chart")]
+    assert charts == ["thumb:folder:ring a.safetensors", "thumb:folder:ring b.safetensors", "compare_bars"]
+
+
+def test_opening_a_card_loads_it_and_marks_it_open(trained_ring, models, no_samples, ring_bytes) -> None:
+    (models / "ring a.safetensors").write_bytes(ring_bytes)
+    state = untrained_state(trained_ring[0])
+    at = open_page(PAGE, state)
+    at.button(key="open:folder:ring a.safetensors").click().run()
+    assert errors_of(at) == []
+    assert state.trained and state.source == "file: ring a" and state.device == "CPU"
+    assert at.success[0].value.startswith("Opened 'ring a' (Test ring)")
+    assert at.button(key="open:folder:ring a.safetensors").label == "Open ✓"
+
+
+def test_a_file_that_goes_bad_after_listing_gives_a_message_and_changes_nothing(
+        trained_ring, models, no_samples, ring_bytes) -> None:
+    path = models / "ring a.safetensors"
+    path.write_bytes(ring_bytes)
+    state = checkpoint_state(*trained_ring)
+    model = state.model
+    at = open_page(PAGE, state)
+    path.write_bytes(ring_bytes[:200])  # truncated behind the page's back
+    at.button(key="open:folder:ring a.safetensors").click().run()
+    assert "Could not open 'ring a'" in at.error[0].value and "unchanged" in at.error[0].value
+    assert state.model is model
+
+
+def test_samples_are_listed_and_open_by_key(trained_ring, models, fake_samples) -> None:
+    state = untrained_state(trained_ring[0])
+    at = open_page(PAGE, state)
+    assert "**A ring of rotated moons**" in _texts(at)
+    at.button(key="open:sample:ring").click().run()
+    assert state.sample_key == "ring" and state.source == "sample: Ring sample"
+    assert at.button(key="open:sample:ring").label == "Open ✓"
+
+
+def test_upload_handler_refuses_bad_bytes_and_leaves_the_project_alone(trained_ring) -> None:
+    state = checkpoint_state(*trained_ring)
+    project, model, source = state.project, state.model, state.source
+    files: dict[str, bytes] = {}
+    assert not accept_upload(state, files, "evil.pt", b"\x80\x04\x95 pickle")
+    assert not accept_upload(state, files, "junk.safetensors", b"not a checkpoint at all")
+    assert state.project is project and state.model is model and state.source == source and files == {}
+    kinds = [kind for kind, _ in state.notices]
+    assert kinds == ["error", "error"]
+    assert "never unpickles" in state.notices[0][1] or "pickle" in state.notices[0][1]
+    assert "The current project is unchanged." in state.notices[1][1]
+
+
+def test_upload_handler_enforces_the_size_limit(trained_ring, ring_bytes) -> None:
+    state = untrained_state(trained_ring[0])
+    assert not accept_upload(state, {}, "big.safetensors", ring_bytes, max_bytes=1000)
+    assert "limit" in state.notices[-1][1] and not state.trained
+
+
+def test_uploading_through_the_page_opens_and_lists_it(trained_ring, models, no_samples, ring_bytes) -> None:
+    state = untrained_state(trained_ring[0])
+    at = open_page(PAGE, state)
+    at.file_uploader[0].upload("shared ring.safetensors", ring_bytes).run()
+    assert errors_of(at) == []
+    assert state.trained and state.source == "uploaded: shared ring"
+    assert at.success[0].value.startswith("Uploaded and opened 'shared ring.safetensors'")
+    assert any(s.value == "Uploaded (1)" for s in at.subheader)
+    at.file_uploader[0].set_value(("bad.safetensors", b"garbage!!", "application/octet-stream")).run()
+    assert "'bad.safetensors' was not opened" in at.error[0].value
+    assert state.source == "uploaded: shared ring"
+
+
+def test_after_training_the_saved_model_is_listed_and_compared(trained_ring, models, no_samples, ring_bytes) -> None:
+    state = untrained_state(trained_ring[0])
+    state.project.train_config.steps, state.project.train_config.eval_every = 10, 10
+    run = TrainingRun(state.project).start()
+    run.join(timeout=60)
+    adopt_run(state, run)
+    save_current(state, "fresh run")
+    (models / "older.safetensors").write_bytes(ring_bytes)
+    at = open_page(PAGE, state)
+    assert errors_of(at) == []
+    assert any(s.value == "Saved in this session (1)" for s in at.subheader)
+    assert any(s.value.startswith("Models folder") and s.value.endswith("(1)") for s in at.subheader)  # no duplicate
+    assert at.selectbox(key="compare_a").value == "Current model (trained in this session)"
+    assert at.selectbox(key="compare_b").value == "fresh run · saved in this session"
+    at.selectbox(key="compare_b").set_value("older · models folder").run()
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["task", "zero-shot", "Current model", "older", "Δ"]
+    assert list(table["task"])[-2:] == ["Mean (seen tasks)", "Mean (zero-shot tasks)"]
+    assert table.loc[table["task"] == "moons 120°", "zero-shot"].item() == "★"
+    assert "compare_bars" in [c.key for c in at.get("plotly_chart")]
+
+
+def test_from_a_checkpoint_the_current_model_can_be_compared(trained_ring, models, no_samples, ring_bytes) -> None:
+    (models / "same.safetensors").write_bytes(ring_bytes)
+    at = open_page(PAGE, checkpoint_state(*trained_ring))
+    assert errors_of(at) == []
+    assert "**Open now:** uploaded: test.safetensors" in _texts(at)
+    table = at.dataframe[0].value
+    assert (table["Δ"].dropna().abs() < 1e-9).all()  # the same model twice: no difference
+
+
+def test_long_folders_get_a_filter_and_pages(trained_ring, models, no_samples, ring_bytes) -> None:
+    for k in range(12):
+        (models / f"ring {k:02d}.safetensors").write_bytes(ring_bytes)
+    at = open_page(PAGE, untrained_state(trained_ring[0]))
+    assert errors_of(at) == []
+    assert len([b for b in at.button if b.key and b.key.startswith("open:")]) == 9
+    at.selectbox(key="page:folder").set_value(2).run()
+    assert len([b for b in at.button if b.key and b.key.startswith("open:")]) == 3
+    at.text_input(key="filter:folder").set_value("ring 11").run()
+    assert [b.key for b in at.button if b.key and b.key.startswith("open:")] == ["open:folder:ring 11.safetensors"]

@@ -1,0 +1,191 @@
+"""Helpers for the load test: a localhost Streamlit server, its memory, and browser sessions.
+
+Kept apart from ``test_load.py`` so the test reads as the scenario. Everything here is
+bounded: every wait has a timeout, and the server is always stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOCAL = "127.0.0.1"
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+    log: Path
+
+    def log_tail(self, n: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOCAL, 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(extra_args: list[str] | None = None, env: dict[str, str] | None = None,
+                     timeout: float = 90.0) -> Iterator[Server]:
+    """``streamlit run app.py`` on a free localhost port; output goes to a file (a full pipe would hang it)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+           "--server.address", LOCAL, "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           *(extra_args or [])]
+    log = Path(tempfile.mkstemp(prefix="ragviz-load-", suffix=".log")[1])
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://{LOCAL}:{port}", proc.pid, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early:\n{server.log_tail()}")
+            try:
+                with urllib.request.urlopen(server.url + "/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"streamlit did not answer on {server.url} within {timeout:.0f} s")
+            time.sleep(0.3)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        log.unlink(missing_ok=True)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server process in MB (psutil when installed, else /proc)."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).memory_info().rss / 1e6
+    except ImportError:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    raise RuntimeError(f"cannot read the memory of process {pid}")
+
+
+async def local_only(context: Any) -> None:
+    """Abort every request that is not for the local server: the test talks to 127.0.0.1 only."""
+    async def guard(route: Any) -> None:
+        host = route.request.url.split("/")[2].split(":")[0] if "://" in route.request.url else ""
+        if host in (LOCAL, "localhost") or route.request.url.startswith(("data:", "blob:")):
+            await route.continue_()
+        else:
+            await route.abort()
+
+    await context.route("**/*", guard)
+
+
+# ------------------------------------------------------------------------------------------ sessions
+@dataclass
+class TrainOutcome:
+    """What one browser session saw after training."""
+
+    seed: int
+    seen_accuracy: str = ""
+    steps_trained: str = ""
+    status_text: str = ""
+    clicked_at: float = 0.0
+    done_at: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def metric_value(label: str) -> str:
+    return f'[data-testid="stMetric"]:has-text("{label}") [data-testid="stMetricValue"]'
+
+
+async def open_train_page(browser: Any, url: str, timeout_ms: float) -> tuple[Any, Any]:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    await local_only(context)
+    page = await context.new_page()
+    await page.goto(url + "/train", timeout=timeout_ms)
+    await page.locator('input[aria-label="Steps"]').wait_for(timeout=timeout_ms)
+    await page.get_by_role("button", name="Start training").wait_for(timeout=timeout_ms)
+    return context, page
+
+
+async def set_number(page: Any, label: str, value: int) -> None:
+    box = page.locator(f'input[aria-label="{label}"]')
+    await box.fill(str(value))
+    await box.press("Tab")
+
+
+async def train_session(browser: Any, url: str, seed: int, steps: int, ready: asyncio.Queue, go: asyncio.Event,
+                        timeout_ms: float) -> TrainOutcome:
+    """Open the Train page, set steps and seed, wait for everyone, press Start, read the result back."""
+    outcome = TrainOutcome(seed)
+    context = None
+    try:
+        context, page = await open_train_page(browser, url, timeout_ms)
+        await set_number(page, "Steps", steps)
+        await set_number(page, "Seed", seed)
+        await ready.put(seed)
+        await asyncio.wait_for(go.wait(), timeout_ms / 1000)
+        outcome.clicked_at = time.monotonic()
+        await page.get_by_role("button", name="Start training").click()
+        done = page.locator('[data-testid="stAlert"]').filter(has_text="Training finished")
+        await done.wait_for(timeout=timeout_ms)
+        outcome.done_at = time.monotonic()
+        outcome.status_text = await done.inner_text()
+        accuracy = page.locator(metric_value("Mean test accuracy, seen tasks"))
+        await accuracy.wait_for(timeout=timeout_ms)
+        outcome.seen_accuracy = (await accuracy.inner_text()).strip()
+        outcome.steps_trained = (await page.locator(metric_value("Steps trained")).inner_text()).strip()
+        exceptions = page.locator('[data-testid="stException"]')
+        for k in range(await exceptions.count()):
+            outcome.errors.append((await exceptions.nth(k).inner_text())[:300])
+    except Exception as err:  # noqa: BLE001 - reported per session by the test
+        outcome.errors.append(f"{type(err).__name__}: {err}"[:500])
+        if not go.is_set():
+            await ready.put(-1)  # never leave the others waiting for this one
+    finally:
+        if context is not None:
+            await context.close()
+    return outcome
+
+
+async def short_session(browser: Any, url: str, timeout_ms: float) -> None:
+    """Open the app, do one small thing (go to the Train page in the same session), close the tab."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    try:
+        await local_only(context)
+        page = await context.new_page()
+        await page.goto(url + "/", timeout=timeout_ms)
+        nav = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile("^Train$"))
+        await nav.first.wait_for(timeout=timeout_ms)
+        await nav.first.click()
+        await page.get_by_role("button", name="Start training").wait_for(timeout=timeout_ms)
+    finally:
+        await context.close()

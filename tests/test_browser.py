@@ -1,0 +1,161 @@
+"""End to end in real headless Chromium against ``streamlit run app.py`` on localhost.
+
+One user's whole journey: open a sample, click two tasks on the graph (a click and a
+shift-click on the real Plotly chart) and connect them, train to the end, then visit every
+page. Any Streamlit exception element fails the test. A screenshot of each page is saved
+(``RAGVIZ_SCREENSHOTS`` or ``screenshots/``) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright import sync_api as playwright
+
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+
+PAGES = ["Home", "Task graph", "Train", "Message passing", "Embeddings", "Task outputs", "Checkpoints"]
+SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
+
+NODE_POSITIONS_JS = """
+() => {
+  const out = [];
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    if (!gd._fullData || !gd._fullLayout) continue;
+    const rect = gd.getBoundingClientRect();
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    for (const tr of gd._fullData) {
+      if (!tr.customdata || !String(tr.mode).includes('markers')) continue;
+      for (let i = 0; i < tr.x.length; i++) {
+        if (tr.x[i] === null) continue;
+        out.push({name: String(tr.customdata[i]),
+                  x: rect.left + xa._offset + xa.l2p(tr.x[i]),
+                  y: rect.top + ya._offset + ya.l2p(tr.y[i])});
+      }
+    }
+    if (out.length) return out;
+  }
+  return out;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server(timeout=90) as (url, _proc):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished rerunning (no running indicator), then a beat more."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout,
+    )
+    page.wait_for_timeout(600)
+
+
+def assert_no_exception(page, where: str) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:500]}"
+
+
+def go_to(page, title: str) -> None:
+    """Navigate with the sidebar link, staying in the same Streamlit session."""
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(f"^{title}$")).first.click()
+    settle(page)
+
+
+def edge_count(page) -> int:
+    text = page.locator('[data-testid="stSidebar"]').inner_text()
+    match = re.search(r"(\d+) edges", text)
+    assert match, text[:300]
+    return int(match.group(1))
+
+
+def test_a_user_opens_a_sample_connects_tasks_trains_and_visits_every_page(server, browser) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    page.get_by_text("Relation-Aware Generative", exact=False).first.wait_for(timeout=60_000)
+    assert_no_exception(page, "Home")
+
+    # Open a sample with one click.
+    page.get_by_role("button", name=re.compile(r"^Open")).first.click()
+    settle(page)
+    assert_no_exception(page, "Home after opening a sample")
+
+    # Click a task, shift-click a second, connect them.
+    go_to(page, "Task graph")
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    page.wait_for_timeout(1500)
+    nodes = page.evaluate(NODE_POSITIONS_JS)
+    assert len(nodes) >= 4, nodes
+    before = edge_count(page)
+    first, second = nodes[0], nodes[len(nodes) // 2]
+    page.mouse.click(first["x"], first["y"])
+    settle(page)
+    page.keyboard.down("Shift")
+    page.mouse.click(second["x"], second["y"])
+    page.keyboard.up("Shift")
+    settle(page)
+    connect = page.get_by_role("button", name=re.compile("Connect"))
+    connect.wait_for(timeout=30_000)
+    connect.click()
+    settle(page)
+    assert_no_exception(page, "Task graph after connecting")
+    assert edge_count(page) == before + 1
+
+    # Train to the end with a short run.
+    go_to(page, "Train")
+    steps = page.get_by_label("Steps", exact=True)
+    steps.fill("60")
+    steps.press("Tab")
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    page.get_by_text("Training finished", exact=False).first.wait_for(timeout=180_000)
+    settle(page)
+    assert_no_exception(page, "Train")
+
+    for title in PAGES:
+        go_to(page, title)
+        page.wait_for_timeout(1500)
+        settle(page)
+        assert_no_exception(page, title)
+        assert page.get_by_text("No trained model", exact=False).count() == 0 or title in ("Home", "Checkpoints")
+        page.screenshot(path=str(SHOTS / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
+    context.close()
+
+
+def test_two_tabs_do_not_see_each_others_graph(server, browser) -> None:
+    first = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+    second = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+    for page in (first, second):
+        page.goto(server)
+        settle(page)
+        go_to(page, "Task graph")
+    base = edge_count(second)
+    nodes = first.evaluate(NODE_POSITIONS_JS)
+    first.mouse.click(nodes[0]["x"], nodes[0]["y"])
+    settle(first)
+    first.get_by_role("button", name=re.compile("Delete task")).first.click()
+    settle(first)
+    second.reload()
+    settle(second)
+    go_to(second, "Task graph")
+    assert edge_count(second) == base
+    assert edge_count(first) < base

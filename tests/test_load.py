@@ -1,0 +1,147 @@
+"""Many users on one server (issue 6): real browser sessions against ``streamlit run app.py``.
+
+1. ``N_CONCURRENT`` (20) sessions open the Train page at once, each sets a small number of
+   steps and its own seed, all press Start together, and each reads back its own result:
+   the step count it asked for and the seen-task accuracy that ``ragviz.train.train`` gives
+   for that seed in this process. Nobody gets another session's model.
+2. ``N_SEQUENTIAL`` (100) short sessions one after another (open, go to Train, close) while
+   the server's resident memory is sampled: after a warm-up it must level off.
+
+One Chromium, one context per session, localhost only; every wait is bounded and the whole
+module stays within ``BUDGET_S``. Figures are printed (``pytest -s`` shows them) and kept in
+``LOAD_FIGURES`` for the report. The server keeps a closed session for
+``server.disconnectedSessionTTL`` seconds (Streamlit's default is 120); the test sets 5 so
+that 100 sessions fit in a few minutes, as a class server should (see ragviz/limits.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+
+import pytest
+
+from load_client import CHROMIUM, CHROMIUM_ARGS, rss_mb, short_session, streamlit_server, train_session
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+N_CONCURRENT = int(os.environ.get("RAGVIZ_LOAD_SESSIONS", "20"))
+N_SEQUENTIAL = int(os.environ.get("RAGVIZ_LOAD_SEQUENTIAL", "100"))
+STEPS = 20
+FIRST_SEED = 101
+BUDGET_S = 330.0  # the whole module, server start included
+WARM_UP = 10  # sequential sessions before memory is compared
+WINDOW = 30  # sessions averaged at the start and at the end
+MAX_GROWTH_MB = 40.0  # last WINDOW sessions over the first WINDOW after warm-up
+SESSION_TTL_S = 5
+LOAD_FIGURES: dict[str, float] = {}
+_CLOCK: dict[str, float] = {}  # set when the server starts, not at import (collection)
+
+
+def _time_left() -> float:
+    return BUDGET_S - (time.monotonic() - _CLOCK.get("start", time.monotonic()))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("playwright")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    _CLOCK["start"] = time.monotonic()
+    env = {"RAGVIZ_MODELS_DIR": str(tmp_path_factory.mktemp("models")), "RAGVIZ_HEARTBEAT_S": "60"}
+    with streamlit_server([f"--server.disconnectedSessionTTL={SESSION_TTL_S}"], env=env) as srv:
+        yield srv
+
+
+def expected_results(seeds: list[int]) -> dict[int, tuple[str, str]]:
+    """What the Train page must show for each seed: the default project trained here, formatted alike."""
+    import torch
+
+    from ragviz.config import TrainConfig
+    from ragviz.train import train
+    from ragviz.ui.state import _default_project
+
+    torch.set_num_threads(1)  # as app.py does, so runs are bit-identical
+    project = _default_project()[0]
+    out = {}
+    for seed in seeds:
+        config = TrainConfig(**{**project.train_config.to_dict(), "steps": STEPS, "seed": seed})
+        result = train(project.graph, project.model_config, config, project.tables)
+        out[seed] = (f"{result.history.summary()['seen']:.1%}", f"{result.history.steps[-1]:,}")
+    return out
+
+
+async def _concurrent(url: str, seeds: list[int], timeout_ms: float) -> list:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            ready: asyncio.Queue = asyncio.Queue()
+            go = asyncio.Event()
+            tasks = [asyncio.create_task(train_session(browser, url, s, STEPS, ready, go, timeout_ms)) for s in seeds]
+            for _ in seeds:  # everyone has the page open with its settings typed in
+                await asyncio.wait_for(ready.get(), timeout_ms / 1000)
+            go.set()
+            return await asyncio.wait_for(asyncio.gather(*tasks), 2 * timeout_ms / 1000)
+        finally:
+            await browser.close()
+
+
+def test_concurrent_sessions_each_train_and_get_their_own_result(server) -> None:
+    seeds = list(range(FIRST_SEED, FIRST_SEED + N_CONCURRENT))
+    expected = expected_results(seeds)
+    assert len(set(expected.values())) > 1, "seeds should give different results, or the check proves nothing"
+    started = time.monotonic()
+    timeout_ms = max(30.0, min(150.0, _time_left() - 150)) * 1000
+    outcomes = asyncio.run(_concurrent(server.url, seeds, timeout_ms))
+    wall = time.monotonic() - started
+    failed = {o.seed: o.errors for o in outcomes if o.errors}
+    assert not failed, f"sessions failed: {failed}\nserver log:\n{server.log_tail()}"
+    for o in outcomes:
+        assert (o.seen_accuracy, o.steps_trained) == expected[o.seed], f"seed {o.seed} got another result"
+        assert f"Trained {STEPS} steps" in o.status_text
+    # All sessions were training at the same moment: the last Start came before the first result.
+    overlap = sum(1 for o in outcomes if o.clicked_at <= min(x.done_at for x in outcomes))
+    LOAD_FIGURES.update(concurrent_sessions=len(outcomes), concurrent_wall_s=round(wall, 1),
+                        concurrent_overlap=overlap, distinct_results=len({o.seen_accuracy for o in outcomes}),
+                        rss_after_concurrent_mb=round(rss_mb(server.pid), 1))
+    print(f"\nload: {len(outcomes)} concurrent sessions trained in {wall:.1f} s, {overlap} at once; "
+          f"{LOAD_FIGURES['distinct_results']} distinct accuracies")
+    assert overlap == N_CONCURRENT
+
+
+async def _sequential(url: str, count: int, pid: int, timeout_ms: float) -> tuple[list[float], int]:
+    from playwright.async_api import async_playwright
+
+    samples: list[float] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(count):
+                if _time_left() < 20:
+                    break
+                await short_session(browser, url, timeout_ms)
+                samples.append(rss_mb(pid))
+        finally:
+            await browser.close()
+    return samples, count
+
+
+def test_memory_levels_off_over_many_sessions(server) -> None:
+    started = time.monotonic()
+    baseline = rss_mb(server.pid)
+    samples, _ = asyncio.run(_sequential(server.url, N_SEQUENTIAL, server.pid, 60_000))
+    wall = time.monotonic() - started
+    assert len(samples) >= WARM_UP + 2 * WINDOW, f"only {len(samples)} sessions fitted in the time budget"
+    first = statistics.median(samples[WARM_UP:WARM_UP + WINDOW])
+    last = statistics.median(samples[-WINDOW:])
+    LOAD_FIGURES.update(sequential_sessions=len(samples), sequential_wall_s=round(wall, 1),
+                        rss_baseline_mb=round(baseline, 1), rss_first_window_mb=round(first, 1),
+                        rss_last_window_mb=round(last, 1), rss_growth_mb=round(last - first, 1),
+                        rss_peak_mb=round(max(samples), 1))
+    print(f"\nload: {len(samples)} sequential sessions in {wall:.1f} s; RSS {baseline:.0f} MB at start, median "
+          f"{first:.0f} MB after warm-up, {last:.0f} MB over the last {WINDOW} (growth {last - first:+.1f} MB)")
+    assert last - first < MAX_GROWTH_MB, f"server memory kept growing: {[round(s) for s in samples]}"
