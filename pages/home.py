@@ -10,10 +10,10 @@ st.title("ragviz: the RAG lab")
 st.markdown("Learn and explore **RAG, the Relation-Aware Generative model**: draw a graph of tasks, train, and "
             "look inside.  \n:gray[RAG here is not retrieval-augmented generation.]")
 show_notices(state)
-lesson(state)
 explain_col, samples_col = st.columns([3, 2], gap="large")
 with explain_col:
     rag_explainer()
 with samples_col:
     sample_list(state)
+    lesson(state)
 next_steps()

@@ -8,14 +8,19 @@ drawn in one coordinate system and distances between layers mean something.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ragviz.train import History
 
 METHODS = ("pca", "tsne")
 METRICS = ("cosine", "euclidean")
 MAX_PERPLEXITY = 30.0
 TSNE_ITERATIONS = 500  # enough for a few hundred points; keeps the page responsive on slow CPUs
+MAX_TSNE_POINTS = 240  # t-SNE over more frames × tasks than this uses evenly spaced frames (about 1 s)
 
 
 def _stack(arrays: np.ndarray | Sequence[np.ndarray]) -> tuple[np.ndarray, tuple[int, int]]:
@@ -66,10 +71,14 @@ def tsne_2d(flat: np.ndarray, seed: int = 0) -> np.ndarray:
     if n < 4 or np.allclose(flat, flat[0]):
         return pca_2d(flat)[0]
     from sklearn.manifold import TSNE  # imported late: scikit-learn's manifold module is slow to import
+    from threadpoolctl import threadpool_limits
 
     tsne = TSNE(n_components=2, perplexity=tsne_perplexity(n), init="pca", random_state=int(seed),
                 max_iter=TSNE_ITERATIONS, learning_rate="auto")
-    return tsne.fit_transform(flat.astype(np.float32)).astype(np.float64)
+    # One thread: OpenMP workers spinning on a busy machine made a 70-point t-SNE take 13 s instead of 0.5 s,
+    # and results are identical for the same seed whatever the thread count.
+    with threadpool_limits(limits=1):
+        return tsne.fit_transform(flat.astype(np.float32)).astype(np.float64)
 
 
 def project_embeddings(arrays: np.ndarray | Sequence[np.ndarray], method: str = "pca", seed: int = 0) -> np.ndarray:
@@ -110,3 +119,22 @@ def nearest_neighbours(embeddings: np.ndarray, names: Sequence[str], task: str, 
         "task": [names[j] for j in order],
         "distance": [float(dist[j]) for j in order],
     })
+
+
+def frame_subset(k: int, n: int, max_points: int = MAX_TSNE_POINTS) -> list[int]:
+    """Evenly spaced frame indices (first and last kept) so that frames × ``n`` tasks stay under ``max_points``."""
+    keep = max(2, max_points // max(n, 1))
+    if k <= keep:
+        return list(range(k))
+    return sorted({int(round(i)) for i in np.linspace(0, k - 1, keep)})
+
+
+def snapshot_frames(history: History, layer: int = -1) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """One layer of every training snapshot as (S, N, d), labels 'step s', and each snapshot's test metric (S, N)."""
+    if not history.snapshots:
+        return np.zeros((0, len(history.tasks), 0)), [], np.zeros((0, len(history.tasks)))
+    arrays = np.stack([np.asarray(s)[layer] for s in history.snapshots])
+    rows = {step: row for step, row in zip(history.steps, history.test_metric, strict=False)}
+    nan_row = [float("nan")] * len(history.tasks)
+    metric = np.array([rows.get(step, nan_row) for step in history.snapshot_steps], dtype=float)
+    return arrays, [f"step {s}" for s in history.snapshot_steps], metric.reshape(len(arrays), len(history.tasks))

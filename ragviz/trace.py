@@ -46,6 +46,7 @@ class Trace:
     test_metric: np.ndarray  # (N,) accuracy or MSE
     test_loss: np.ndarray
     metric: str
+    self_terms: np.ndarray | None = None  # (L, N, d) W_self h^{l-1} + b: the update equation's own term
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -107,7 +108,9 @@ def compute_trace(
         aggregates = torch.stack([t.aggregate for t in layer_traces]).numpy()
         attention = (torch.stack([t.attention for t in layer_traces]).numpy()
                      if layer_traces[0].attention is not None else None)
+        self_terms = torch.stack([layer.w_self(h) for layer, h in zip(model.layers, states[:-1])]).numpy()
     else:
+        self_terms = None
         messages = np.zeros((0, n_msgs, d), dtype=np.float32)
         aggregates = np.zeros((0, len(names), d), dtype=np.float32)
         attention = None
@@ -151,4 +154,5 @@ def compute_trace(
         test_metric=test_metric,
         test_loss=test_loss,
         metric="mse" if model.regression else "accuracy",
+        self_terms=self_terms,
     )

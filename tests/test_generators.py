@@ -140,9 +140,9 @@ def test_every_kind_builds_and_validates():
 
 
 def test_large_ring_is_fast():
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy shared machine must not make this flaky
     g = generate_graph("ring", 20_000, zero_shot=[5])
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 3.0
     assert g.number_of_tasks() == 20_000 and g.number_of_edges() == 20_000
     assert len(set(g.task_names())) == 20_000
 

@@ -22,8 +22,7 @@ import statistics
 import time
 
 import pytest
-
-from load_client import CHROMIUM, CHROMIUM_ARGS, rss_mb, short_session, streamlit_server, train_session
+from load_client import CHROMIUM, launch, rss_mb, short_session, streamlit_server, train_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -36,6 +35,7 @@ WARM_UP = 10  # sequential sessions before memory is compared
 WINDOW = 30  # sessions averaged at the start and at the end
 MAX_GROWTH_MB = 40.0  # last WINDOW sessions over the first WINDOW after warm-up
 SESSION_TTL_S = 5
+OPENING_AT_ONCE = 4  # pages loading at the same time while the sessions get ready
 LOAD_FIGURES: dict[str, float] = {}
 _CLOCK: dict[str, float] = {}  # set when the server starts, not at import (collection)
 
@@ -77,11 +77,13 @@ async def _concurrent(url: str, seeds: list[int], timeout_ms: float) -> list:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch(p)
         try:
             ready: asyncio.Queue = asyncio.Queue()
             go = asyncio.Event()
-            tasks = [asyncio.create_task(train_session(browser, url, s, STEPS, ready, go, timeout_ms)) for s in seeds]
+            opening = asyncio.Semaphore(OPENING_AT_ONCE)
+            tasks = [asyncio.create_task(train_session(browser, url, s, STEPS, ready, go, timeout_ms, opening))
+                     for s in seeds]
             for _ in seeds:  # everyone has the page open with its settings typed in
                 await asyncio.wait_for(ready.get(), timeout_ms / 1000)
             go.set()
@@ -118,12 +120,13 @@ async def _sequential(url: str, count: int, pid: int, timeout_ms: float) -> tupl
 
     samples: list[float] = []
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch(p)
         try:
+            context = await browser.new_context(viewport={"width": 1200, "height": 900})
             for _ in range(count):
-                if _time_left() < 20:
+                if _time_left() < 15:
                     break
-                await short_session(browser, url, timeout_ms)
+                await short_session(context, url, timeout_ms)
                 samples.append(rss_mb(pid))
         finally:
             await browser.close()

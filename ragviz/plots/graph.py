@@ -23,7 +23,6 @@ from ragviz.plots.colors import (
     SEEN_SYMBOL,
     ZERO_SHOT_SYMBOL,
     color_options,
-    default_color_by,
     relation_colors,
     task_colors,
 )
@@ -35,6 +34,9 @@ LABEL_LIMIT = 40  # task names are written on the figure up to this many tasks
 SELECTED_COLOR = "#111111"
 DEFAULT_HEIGHT = 620
 COMPACT_HEIGHT = 180
+#: Plotly checks every value it is given (about 0.1 ms per colour): above this many tasks plus
+#: edges the traces, built only from values made here, skip that check to keep big graphs fast.
+VALIDATE_MAX_ITEMS = 400
 
 
 # --------------------------------------------------------------------------- positions
@@ -149,29 +151,42 @@ def _none_separated(start: np.ndarray, end: np.ndarray, axis: int) -> np.ndarray
     return out
 
 
-def _edge_traces(graph: TaskGraph, pos: dict[str, tuple[float, float]], compact: bool, dim: bool) -> list[Any]:
+def _gl(validate: bool, **kwargs: Any) -> go.Scattergl:
+    return go.Scattergl(**kwargs, _validate=validate)
+
+
+def _edge_traces(graph: TaskGraph, pos: dict[str, tuple[float, float]], compact: bool, dim: bool,
+                 validate: bool = True) -> list[Any]:
     """Per relation: one None-separated line trace, one marker trace (arrow heads or hover dots)."""
     colors = relation_colors(graph)
     traces: list[Any] = []
-    for relation, edges in _edge_arrays(graph, pos).items():
+    by_relation = _edge_arrays(graph, pos)
+    # Many edges drawn thick and opaque hide the tasks: thin and fade them as they multiply.
+    scale = math.log10(max(sum(len(e) for e in by_relation.values()), 1))
+    width = float(np.clip(2.4 - 0.45 * scale, 0.6, 2.0)) * (0.6 if compact else 1.0)
+    opacity = float(np.clip(1.1 - 0.25 * scale, 0.2, 0.8)) * (0.5 if dim else 1.0)
+    for relation, edges in by_relation.items():
         rel = graph.relations.get(relation)
         directed = bool(rel and rel.directed)
         color = colors.get(relation, "#888888")
         label = f"{relation} →" if directed else relation
         start, end = _segments(edges, pos)
-        traces.append(go.Scattergl(
-            x=_none_separated(start, end, 0), y=_none_separated(start, end, 1), mode="lines",
-            line={"color": color, "width": 1.2 if compact else 2.0}, opacity=0.35 if dim else 0.8,
-            name=label, legendgroup=relation, hoverinfo="skip", showlegend=not compact,
+        traces.append(_gl(
+            validate, x=_none_separated(start, end, 0), y=_none_separated(start, end, 1), mode="lines",
+            line={"color": color, "width": width}, opacity=opacity,
+            name=label, legendgroup=relation, hoverinfo="skip", showlegend=False,
         ))
+        if not compact:  # the legend shows the relation's colour at full strength, however faded the lines
+            traces.append(_gl(validate, x=[None], y=[None], mode="lines", line={"color": color, "width": 3},
+                              name=label, legendgroup=relation, hoverinfo="skip"))
         if compact and not directed:
             continue
-        traces.append(_edge_marker_trace(edges, start, end, relation, directed, color, label, compact))
+        traces.append(_edge_marker_trace(edges, start, end, relation, directed, color, label, compact, validate))
     return traces
 
 
 def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, relation: str, directed: bool,
-                       color: str, label: str, compact: bool) -> go.Scattergl:
+                       color: str, label: str, compact: bool, validate: bool = True) -> go.Scattergl:
     """Arrow heads at :data:`ARROW_AT` (directed) or invisible midpoints (undirected), with hover."""
     where = start + (end - start) * (ARROW_AT if directed else 0.5)
     delta = end - start
@@ -184,8 +199,8 @@ def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, r
         marker.update(symbol="triangle-up", angle=angles.round(2), line={"width": 0})
     else:
         marker.update(symbol="circle", opacity=0.0)
-    return go.Scattergl(
-        x=where[:, 0], y=where[:, 1], mode="markers", marker=marker, name=label,
+    return _gl(
+        validate, x=where[:, 0], y=where[:, 1], mode="markers", marker=marker, name=label,
         legendgroup=relation, showlegend=False, hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
         customdata=np.array([["edge", u, v, relation] for u, v, _ in edges], dtype=object),
         hoverinfo="skip" if compact else None,
@@ -196,7 +211,7 @@ def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, r
 
 def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: dict[str, str], zero_shot: bool,
                 size: float, labels: bool, selected: list[str], highlight: Collection[str] | None,
-                compact: bool) -> go.Scattergl:
+                compact: bool, validate: bool = True) -> go.Scattergl:
     """One trace for all seen (or all zero-shot) tasks; customdata is the task name."""
     names = [t.name for t in tasks]
     marker: dict[str, Any] = {
@@ -209,8 +224,9 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
         marker["opacity"] = [1.0 if n in highlight else 0.25 for n in names]
         marker["line"] = {"color": [SELECTED_COLOR if n in highlight else "white" for n in names],
                           "width": 2.0}
-    trace = go.Scattergl(
-        x=np.array([pos[n][0] for n in names]), y=np.array([pos[n][1] for n in names]), customdata=np.array(names),
+    trace = _gl(
+        validate, x=np.array([pos[n][0] for n in names]), y=np.array([pos[n][1] for n in names]),
+        customdata=np.array(names),
         mode="markers+text" if labels else "markers", text=names if labels else None,
         textposition="top center", textfont={"size": 12, "color": "#333"},
         marker=marker, name="zero-shot tasks ★" if zero_shot else "seen tasks",
@@ -291,30 +307,34 @@ def graph_figure(
     shift-click in the browser extends it; ``highlight`` fades every other task; ``compact``
     draws a thumbnail without legend, labels or hover.
     """
-    by = color_by if color_by in color_options(graph) else default_color_by(graph)
+    options = color_options(graph)  # ["family", *varying parameters]: the default is the first varying one
+    by = color_by if color_by in options else (options[1] if len(options) > 1 else "family")
     colors = colors if colors is not None else task_colors(graph, by)
     selected = [s for s in selected if s in graph.nx]
     pos = node_positions(graph)
-    too_big = drawing_note(graph) is not None
+    note = drawing_note(graph)
+    too_big = note is not None
     names = _sample(list(pos), MAX_DRAWN_TASKS)
     drawn = {n: pos[n] for n in names}
     tasks = [graph.task(n) for n in names]
     size = _node_size(len(names), compact)
     labels = not compact and len(names) <= LABEL_LIMIT
-    traces: list[Any] = [] if too_big else _edge_traces(graph, drawn, compact, highlight is not None)
+    validate = len(names) + (0 if too_big else graph.number_of_edges()) <= VALIDATE_MAX_ITEMS
+    traces: list[Any] = [] if too_big else _edge_traces(graph, drawn, compact, highlight is not None, validate)
     for zero in (False, True):
         group = [t for t in tasks if t.zero_shot == zero]
         if group:
-            traces.append(_node_trace(group, drawn, colors, zero, size, labels, selected, highlight, compact))
+            traces.append(_node_trace(group, drawn, colors, zero, size, labels, selected, highlight, compact,
+                                      validate))
     if not compact:
         traces.extend(_legend_traces(tasks))
     traces.extend(_color_key_traces(graph, by, compact))
-    fig = go.Figure(traces)
-    _layout(fig, graph, drawn, compact, height)
+    fig = go.Figure(traces, _validate=validate)
+    _layout(fig, note, drawn, compact, height)
     return fig
 
 
-def _layout(fig: go.Figure, graph: TaskGraph, pos: dict[str, tuple[float, float]], compact: bool,
+def _layout(fig: go.Figure, note: str | None, pos: dict[str, tuple[float, float]], compact: bool,
             height: int | None) -> None:
     xr, yr = _ranges(pos.values())
     axis = {"visible": False, "showgrid": False, "zeroline": False}
@@ -328,7 +348,6 @@ def _layout(fig: go.Figure, graph: TaskGraph, pos: dict[str, tuple[float, float]
                 "itemsizing": "constant", "font": {"size": 12}},
         xaxis={**axis, "range": xr}, yaxis={**axis, "range": yr, "scaleanchor": "x", "scaleratio": 1},
     )
-    note = drawing_note(graph)
     message = note.split(":")[0] + "." if note else ("No tasks yet." if not pos else None)
     if message:
         fig.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.98 if pos else 0.5,

@@ -110,8 +110,9 @@ def comparison_figure(sets: Sequence[MetricSet], title: str | None = None) -> go
         ))
     metric = sets[0].metric if sets else "accuracy"
     y_title = metric_title(metric)
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.12, "x": 0})
-    _layout(fig, title or f"{y_title} per task (★ hatched: zero-shot)", y_title, height=380)
+    _layout(fig, title or f"{y_title} per task (★ hatched: zero-shot)", y_title, height=400)
+    fig.update_layout(barmode="group", margin={"t": 78},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "right", "x": 1})
     fig.update_xaxes(title=None, tickangle=-30 if len(tasks) > 6 else 0)
     if metric == "accuracy":
         fig.update_yaxes(range=[0, 1.02])

@@ -31,6 +31,7 @@ from ragviz.gallery import (
 )
 from ragviz.graph import TaskGraph
 from ragviz.plots.training import comparison_figure
+from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 
 UPLOADS_KEY = "ragviz_uploads"
@@ -38,8 +39,10 @@ UPLOAD_WIDGET = "ckpt_upload"
 PAGE_SIZE = 9
 PER_ROW = 3
 SAMPLE_DIR = Path("sample_models")
-SOURCE_BADGE = {"sample": ("sample", "violet"), "session": ("saved in this session", "green"),
+SOURCE_BADGE = {"sample": ("sample", "violet"), "session": ("this session", "green"),
                 "folder": ("models folder", "blue"), "upload": ("uploaded", "orange")}
+SOURCE_NAME = {"sample": "sample", "session": "saved in this session", "folder": "models folder",
+               "upload": "uploaded"}
 CURRENT = "Current model"
 
 
@@ -296,7 +299,7 @@ def metric_sets(state: AppState, entries: list[Entry]) -> dict[str, MetricSet]:
     for entry in entries:
         s = entry.summary
         if s.error is None and s.metrics:
-            name = f"{entry.title} · {SOURCE_BADGE[s.source][0]}"
+            name = f"{entry.title} · {SOURCE_NAME[s.source]}"
             sets[name] = replace(s.metric_set, label=entry.title)
     return sets
 
@@ -322,9 +325,9 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
     table = comparison_table(sets[a], sets[b])
     st.caption(f"Final {metric_label(sets[a].metric)} per task. ★ zero-shot tasks; Δ = B − A. "
                "Blank cells: a task the model does not have.")
-    table_col, bars_col = st.columns([2, 3])
-    table_col.dataframe(table, hide_index=True, width="stretch",
-                        column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]})
+    table_col, bars_col = st.columns([5, 4])
+    with table_col:
+        comparison_dataframe(table)
     bars_col.plotly_chart(comparison_figure([sets[a], sets[b]]), key="compare_bars")
 
 
@@ -341,7 +344,9 @@ def gallery_sections(state: AppState) -> list[Section]:
     """Samples, this session's saves, the models folder and uploads, each with what to do when empty."""
     folder = models_dir()
     return [
-        Section("Samples", "samples", sample_entries(), "No sample models are shipped in sample_models/ yet."),
+        Section("Samples", "samples", sample_entries(),
+                "The samples are not built yet: run `python -m ragviz samples`." if _samples()
+                else "No sample models are shipped in sample_models/ yet."),
         Section("Saved in this session", "session", session_entries(state),
                 "Nothing saved in this session yet: train a model, then press **Save to models folder** on the "
                 "Train page."),

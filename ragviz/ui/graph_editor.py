@@ -146,13 +146,22 @@ def graph_view(state: AppState, color_by: str) -> None:
 
 
 def _follow_clicks(state: AppState, key: str, event: Any, drawn: list[str]) -> list[str]:
-    """Apply a new chart event (once) to the selection; return the tasks the chart shows selected."""
-    if event is None:
-        return drawn
-    tasks = event_tasks(event)
-    if st.session_state.get(CHART_SEEN_KEY) != (key, tasks):
-        st.session_state[CHART_SEEN_KEY] = (key, tasks)
+    """Apply a new chart click (once) to the selection; return the tasks the chart shows selected.
+
+    A chart widget starts with an empty selection (its default, not a click), so for a new
+    key the baseline is "nothing clicked"; only a change from what was last seen is a click.
+    """
+    seen = st.session_state.get(CHART_SEEN_KEY)
+    if seen is None or seen[0] != key:
+        seen = (key, [])
+    tasks = event_tasks(event) if event is not None else []
+    clicked = tasks != seen[1]
+    if clicked:
         state.selection = [n for n in selected_tasks(event, state.selection) if n in state.project.graph.nx]
+        seen = (key, tasks)
+    st.session_state[CHART_SEEN_KEY] = seen
+    if not clicked and not seen[1]:
+        return drawn  # no click on this drawing yet: it shows what was drawn into it
     return event_tasks(event, edges=False)
 
 
@@ -217,22 +226,31 @@ def task_card(state: AppState, name: str, version: str) -> None:
 
 
 def _param_inputs(params: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """One input per parameter, typed by its current value."""
+    """One input per parameter, typed by its current value: numbers first, then flags, then text.
+
+    Laid out two per row, each row its own columns, so inputs of different heights stay aligned.
+    """
+    def rank(item: tuple[str, Any]) -> int:
+        value = item[1]
+        return 1 if isinstance(value, bool) else 0 if isinstance(value, (int, float)) else 2
+
+    items = sorted(params.items(), key=rank)
     values: dict[str, Any] = {}
-    columns = st.columns(2)
-    for i, (key, value) in enumerate(params.items()):
-        col = columns[i % 2]
-        widget_key = f"{prefix}_{key}"
-        if isinstance(value, bool):
-            values[key] = col.checkbox(key, value=value, key=widget_key)
-        elif isinstance(value, int):
-            values[key] = int(col.number_input(key, value=value, step=1, key=widget_key))
-        elif isinstance(value, float):
-            values[key] = float(col.number_input(key, value=value, step=0.05 if abs(value) < 5 else 5.0,
-                                                 format="%g", key=widget_key))
-        else:
-            values[key] = col.text_input(key, value=str(value), key=widget_key)
+    for start in range(0, len(items), 2):
+        for col, (key, value) in zip(st.columns(2), items[start:start + 2], strict=False):
+            values[key] = _param_input(col, key, value, f"{prefix}_{key}")
     return values
+
+
+def _param_input(col: Any, key: str, value: Any, widget_key: str) -> Any:
+    if isinstance(value, bool):
+        return col.checkbox(key, value=value, key=widget_key)
+    if isinstance(value, int):
+        return int(col.number_input(key, value=value, step=1, key=widget_key))
+    if isinstance(value, float):
+        return float(col.number_input(key, value=value, step=0.05 if abs(value) < 5 else 5.0, format="%g",
+                                      key=widget_key))
+    return col.text_input(key, value=str(value), key=widget_key)
 
 
 def _changed_params(old: dict[str, Any], full: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -246,9 +264,10 @@ def _changed_params(old: dict[str, Any], full: dict[str, Any], new: dict[str, An
 
 def _sizes(prefix: str, train: int, test: int, seed: int) -> tuple[int, int, int]:
     a, b, c = st.columns(3)
-    return (int(a.number_input("Train size", 0, 100_000, train, key=f"{prefix}_train",
-                               help="0 makes a zero-shot task: its predictor comes from its relations alone")),
-            int(b.number_input("Test size", 0, 100_000, test, key=f"{prefix}_test")),
+    return (int(a.number_input("Train", 0, 100_000, train, key=f"{prefix}_train",
+                               help="Training points; 0 makes a zero-shot task, whose predictor comes from its "
+                                    "relations alone")),
+            int(b.number_input("Test", 0, 100_000, test, key=f"{prefix}_test", help="Test points")),
             int(c.number_input("Seed", 0, 2**31 - 1, seed, key=f"{prefix}_seed")))
 
 
@@ -304,9 +323,9 @@ def _existing_edges(state: AppState, a: str, b: str, version: str) -> None:
     found = [e for e in graph.edges() if {e.source, e.target} == {a, b}]
     for i, edge in enumerate(found):
         arrow = "→" if graph.relations.get(edge.relation) and graph.relations[edge.relation].directed else "—"
-        left, right = st.columns([3, 1], vertical_alignment="center")
-        left.caption(f"{edge.source} {arrow} {edge.target} · {edge.relation} · weight {edge.weight:g}")
-        if right.button("Remove", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:"):
+        st.caption(f"Linked: {edge.source} {arrow} {edge.target} · {edge.relation} · weight {edge.weight:g}")
+        if st.button("Remove this edge", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:",
+                     type="tertiary"):
             try_edit(state, lambda g, e=edge: g.remove_edge(e.source, e.target, e.relation),
                      f"Removed the '{edge.relation}' edge {edge.source} {arrow} {edge.target}.", select=[a, b])
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DOMAIN
-from ragviz.selection import PARAM_PREFIX, apply_edge_table, apply_node_table, edge_table, node_table
+from ragviz.selection import PARAM_PREFIX, ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
 
@@ -51,6 +51,7 @@ def node_editor(state: AppState, version: str) -> None:
     domain = graph.domain
     families = [f for f, d in FAMILY_DOMAIN.items() if domain is None or d == domain]
     config = {
+        ROW_ID: st.column_config.TextColumn("original name", disabled=True),
         "name": st.column_config.TextColumn("name", required=True, help="Unique task name"),
         "family": st.column_config.SelectboxColumn("family", options=families, help="Data family"),
         "train_size": st.column_config.NumberColumn("train", min_value=0, max_value=100_000, step=1,
@@ -76,6 +77,7 @@ def edge_editor(state: AppState, version: str) -> None:
     graph = state.project.graph
     table = edge_table(graph)
     config = {
+        ROW_ID: st.column_config.TextColumn("original edge", disabled=True),
         "source": st.column_config.SelectboxColumn("source", options=graph.task_names(), required=True),
         "target": st.column_config.SelectboxColumn("target", options=graph.task_names(), required=True),
         "relation": st.column_config.SelectboxColumn("relation", options=list(graph.relations), required=True),

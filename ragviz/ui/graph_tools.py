@@ -121,7 +121,8 @@ def layout_tab(state: AppState, version: str) -> None:
                 disabled=graph.number_of_tasks() == 0):
         try:
             new = graph.copy()
-            new.set_positions(layout_positions(graph, layout, seed))
+            with st.spinner(f"Laying out {graph.number_of_tasks():,} tasks…"):
+                new.set_positions(layout_positions(graph, layout, seed))
             commit(state, new, f"Laid the graph out with the {LAYOUT_LABELS.get(layout, layout).lower()} layout.")
         except RagvizError as err:
             st.error(str(err))
@@ -143,13 +144,10 @@ def export_panel(state: AppState, version: str) -> None:
                "CSV is a zip of nodes.csv (one row per task) and edges.csv (one row per edge).")
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in state.project.name).strip("_") or "task_graph"
     for fmt, (label, extension, mime) in EXPORTS.items():
-        try:
-            data = export_graph(graph, fmt)
-        except RagvizError as err:
-            st.error(f"{label}: {err}")
-            continue
-        st.download_button(f"Download {label}", data=data, file_name=f"{stem}.{extension}", mime=mime,
-                           key=f"tg_export_{fmt}", icon=":material/download:", on_click="ignore")
+        # A callable: the file is written only when the button is pressed, not on every rerun.
+        st.download_button(f"Download {label}", data=lambda g=graph, f=fmt: export_graph(g, f),
+                           file_name=f"{stem}.{extension}", mime=mime, key=f"tg_export_{fmt}",
+                           icon=":material/download:", on_click="ignore")
 
 
 def import_panel(state: AppState, version: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -29,6 +30,7 @@ EQUATIONS: tuple[tuple[str, str], ...] = (
      r"\hat{y} = \sigma\!\left((1 + \gamma) \odot s + \beta\right) W_v + b_v \end{gathered}"),
 )
 
+BUILD_HINT = "Build the samples with `python -m ragviz samples`."
 NEXT_PAGES: tuple[tuple[str, str, str], ...] = (
     ("pages/task_graph.py", "Task graph", "draw tasks and relations"),
     ("pages/train.py", "Train", "live curves, a baseline"),
@@ -64,8 +66,8 @@ def open_sample(state: AppState, key: str) -> bool:
     adopt_checkpoint(state, ckpt, f"sample: {ckpt.project.name}", sample_key=key)
     sample = find_sample(key)
     title = sample.title if sample is not None else ckpt.project.name
-    notify(state, "success", f"Opened the sample **{title}**. Its lesson is below; **Task outputs** shows "
-                             "what the model learned.")
+    notify(state, "success", f"Opened the sample **{title}**. Its lesson is under the samples; **Task "
+                             "outputs** shows what the model learned.")
     return True
 
 
@@ -92,12 +94,14 @@ def sample_list(state: AppState) -> None:
     st.caption("Each sample is a trained model with a claim and a short lesson. One click opens it.")
     for sample in found:
         current = state.sample_key == sample.key and state.trained
+        built = Path(sample.path).is_file()
         with st.container(border=True):
-            text_col, button_col = st.columns([4, 1], vertical_alignment="center")
-            text_col.markdown(f"**{sample.title}**  \n:gray[{sample.claim}]")
-            button_col.button("Open ✓" if current else "Open", key=f"sample:{sample.key}", on_click=open_sample,
-                              args=(state, sample.key), type="secondary" if current else "primary",
-                              width="stretch", help="Load this trained model and show its lesson.")
+            st.markdown(f"**{sample.title}**  \n:gray[{sample.claim}]")
+            st.button("Open ✓ (open now)" if current else "Open", key=f"sample:{sample.key}", on_click=open_sample,
+                      args=(state, sample.key), type="secondary" if current else "primary", disabled=not built,
+                      help="Load this trained model and show its lesson." if built else BUILD_HINT)
+            if not built:
+                st.caption(f"Not built yet. {BUILD_HINT}")
 
 
 def lesson(state: AppState) -> None:
@@ -105,18 +109,18 @@ def lesson(state: AppState) -> None:
     sample = find_sample(state.sample_key)
     text = sample.lesson if sample is not None else state.project.lesson
     if not text:
-        st.caption("No lesson is open: pick a sample to read its lesson here.")
+        st.caption("No lesson is open: open a sample to read its lesson here.")
         return
     title = sample.title if sample is not None else state.project.name
     with st.container(border=True):
-        st.markdown(f"### Lesson: {title}")
+        st.markdown(f"#### Lesson: {title}")
         st.markdown(text)
 
 
 def next_steps() -> None:
     st.markdown("### Where to go next")
-    cols = st.columns(len(NEXT_PAGES))
-    for col, (page, label, what) in zip(cols, NEXT_PAGES, strict=True):
-        with col, st.container(border=True):
+    cols = st.columns(3)
+    for i, (page, label, what) in enumerate(NEXT_PAGES):
+        with cols[i % 3], st.container(border=True):
             st.page_link(page, label=f"**{label}**", width="stretch")
             st.caption(what)

@@ -25,6 +25,7 @@ from ragviz.graph import TaskGraph
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.train import History, choose_device
+from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.runs import adopt_finished_run, run_from_current_model, run_handled
 from ragviz.ui.state import AppState, current_checkpoint_bytes, start_run
 
@@ -165,7 +166,7 @@ def settings_form(state: AppState) -> None:
     problem = graph_problem(state.project.graph)
     if problem:
         st.warning(f"{problem} Edit the graph on the **Task graph** page, or open a sample on **Home**.")
-    with st.form("train_settings", border=True):
+    with st.form("train_settings", border=True, enter_to_submit=False):  # training starts only on a click
         model_col, train_col = st.columns(2, gap="large")
         with model_col:
             st.markdown("**Model**")
@@ -287,9 +288,11 @@ def model_panel(state: AppState) -> None:
     summary = history.summary()
     cols = st.columns(4)
     name = "accuracy" if history.metric == "accuracy" else "MSE"
-    cols[0].metric(f"Mean test {name}, seen tasks", _fmt(summary["seen"], history.metric))
-    cols[1].metric(f"Mean test {name}, zero-shot tasks", _fmt(summary["zero_shot"], history.metric),
-                   help="Tasks with no training data: their predictor comes from their relations alone.")
+    cols[0].metric(f"Test {name}, seen", _fmt(summary["seen"], history.metric),
+                   help="Mean over the tasks that have training data.")
+    cols[1].metric(f"Test {name}, zero-shot", _fmt(summary["zero_shot"], history.metric),
+                   help="Mean over the tasks with no training data: their predictor comes from their relations "
+                        "alone.")
     cols[2].metric("Steps trained", f"{history.steps[-1]:,}")
     cols[3].metric("Training time", f"{history.wall_time[-1]:.1f} s" if history.wall_time else "—")
     split = st.segmented_control("Curves on the", ("test", "train"), default="test", key="train_curve_split",
@@ -303,15 +306,14 @@ def baseline_panel(state: AppState) -> None:
     """RAG and the baseline side by side: per-task table with means, bars and the baseline's curves."""
     if state.baseline_history is None or state.history is None or not state.baseline_name:
         return
-    st.subheader(f"RAG vs baseline: {ABLATIONS.get(state.baseline_name, state.baseline_name)}")
+    st.subheader(f"RAG vs baseline ({state.baseline_name})")
+    st.caption(f"{ABLATIONS.get(state.baseline_name, state.baseline_name)}; same tasks, data and settings. "
+               f"Final {metric_title(state.history.metric)} per task; ★ zero-shot; Δ = baseline − RAG.")
     ours = MetricSet.from_history("RAG", state.history)
-    theirs = MetricSet.from_history(f"baseline ({state.baseline_name})", state.baseline_history)
-    table = comparison_table(ours, theirs)
-    table_col, bars_col = st.columns([2, 3])
+    theirs = MetricSet.from_history("baseline", state.baseline_history)
+    table_col, bars_col = st.columns([5, 4])
     with table_col:
-        st.markdown(f"Final {metric_title(ours.metric)} (★ zero-shot; Δ = baseline − RAG)")
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]})
+        comparison_dataframe(comparison_table(ours, theirs))
     bars_col.plotly_chart(comparison_figure([ours, theirs]), key="baseline_bars")
     with st.expander("The baseline's training curves"):
         _curves(state.baseline_history, task_colors(_trained_graph(state)), "test", "baseline")

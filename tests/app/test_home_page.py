@@ -12,6 +12,7 @@ import pytest
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
 from ragviz.errors import RagvizError
 from ragviz.runner import TrainingRun
+from ragviz.ui.home_widgets import open_sample
 from ragviz.ui.state import adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
 
@@ -86,17 +87,19 @@ def test_samples_are_listed_with_their_claims_and_open_in_one_click(trained_ring
     assert state.device == "CPU"
     assert any("Opened the sample" in s.value for s in at.success)
     assert "Lesson: A ring of rotated moons" in _texts(at) and LESSON in _texts(at)
-    assert at.button(key="sample:ring").label == "Open ✓"
+    assert at.button(key="sample:ring").label == "Open ✓ (open now)"
 
 
-def test_a_missing_sample_file_gives_a_clear_message_and_changes_nothing(trained_ring, fake_samples) -> None:
+def test_an_unbuilt_sample_says_how_to_build_it_and_changes_nothing(trained_ring, fake_samples) -> None:
     project, result = trained_ring
     state = checkpoint_state(project, result)
     model, source = state.model, state.source
     at = open_page(HOME, state)
-    at.button(key="sample:gone").click().run()
-    assert [e.value for e in at.error] == [
-        "Could not open the sample: The sample file gone.safetensors is missing. The current project is unchanged."]
+    assert at.button(key="sample:gone").disabled and not at.button(key="sample:ring").disabled
+    assert "Not built yet. Build the samples with `python -m ragviz samples`." in _texts(at)
+    assert not open_sample(state, "gone")  # say the file vanished between drawing and clicking
+    assert state.notices == [("error", "Could not open the sample: The sample file gone.safetensors is missing. "
+                                       "The current project is unchanged.")]
     assert state.model is model and state.source == source
 
 
@@ -120,3 +123,13 @@ def test_home_after_a_training_run(trained_ring, fake_samples) -> None:
     assert errors_of(at) == []
     assert "No lesson is open" in _texts(at)
     assert at.button(key="sample:ring").label == "Open"
+
+
+def test_home_lists_the_shipped_samples(trained_ring) -> None:
+    from ragviz.samples import SAMPLES
+
+    at = open_page(HOME, untrained_state(trained_ring[0]))
+    assert errors_of(at) == []
+    for sample in SAMPLES:
+        assert sample.title in _texts(at)
+        assert at.button(key=f"sample:{sample.key}").disabled == (not sample.path.is_file())

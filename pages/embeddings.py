@@ -1,0 +1,15 @@
+"""Embeddings: the tasks in 2-D, layer by layer and over training, and each task's nearest neighbours."""
+
+import streamlit as st
+
+from ragviz.ui.embedding_widgets import HOW_TO, embeddings_view
+from ragviz.ui.inside_widgets import current_trace
+from ragviz.ui.state import get_state, show_notices
+
+state = get_state()
+st.title("Embeddings")
+st.caption(HOW_TO)
+show_notices(state)
+trace = current_trace(state)
+if trace is not None:
+    embeddings_view(state, trace)

@@ -1,0 +1,15 @@
+"""Task outputs: every task's predictions as small multiples, its metric, and what-if edits without retraining."""
+
+import streamlit as st
+
+from ragviz.ui.inside_widgets import current_trace
+from ragviz.ui.output_widgets import HOW_TO, task_outputs_view
+from ragviz.ui.state import get_state, show_notices
+
+state = get_state()
+st.title("Task outputs")
+st.caption(HOW_TO)
+show_notices(state)
+trace = current_trace(state)
+if trace is not None:
+    task_outputs_view(state, trace)

@@ -1,0 +1,316 @@
+"""Every task's outputs as small multiples, and the metrics table. Pure: trace in, figure out.
+
+One panel per task, all in one figure whose axes are shared (``matches``) where the
+tasks share a space: decision-boundary heatmaps with train and test points (toy2d),
+curves with points (sine), confusion matrices (classification without a plotting grid,
+e.g. digits) or predicted versus true (regression without one). Heatmaps share one
+colour axis, so the figure carries a single colour bar however many tasks it shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from ragviz.trace import Trace
+
+MAX_COLUMNS = 4
+PANEL_HEIGHT = 230
+CLASS_COLORS = ("#2166ac", "#b2182b", *qualitative.Dark2)  # class 0 blue, class 1 red, then a qualitative cycle
+BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
+MODES = ("probability", "argmax")
+ZERO_SHOT_MARK = "★"
+
+
+# --------------------------------------------------------------------------- helpers
+def kind_of(trace: Trace) -> str:
+    """Which small multiple fits this trace: 'boundary', 'curve', 'confusion' or 'scatter'."""
+    if trace.grid is not None and trace.spec.input_dim == 2 and trace.spec.kind == "classification":
+        return "boundary"
+    if trace.grid is not None and trace.spec.input_dim == 1 and trace.spec.kind == "regression":
+        return "curve"
+    return "confusion" if trace.spec.kind == "classification" else "scatter"
+
+
+def grid_shape(n: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
+    """(rows, columns) for ``n`` panels, at most ``max_columns`` wide."""
+    cols = max(1, min(n, max_columns))
+    return max(1, math.ceil(n / cols)), cols
+
+
+def task_classes(trace: Trace, name: str) -> int:
+    """How many classes a task uses: masked classes get probability exactly 0."""
+    out = trace.outputs_test.get(name)
+    if out is None or out.ndim != 2 or not len(out):
+        grid = trace.outputs_grid.get(name)
+        out = grid if grid is not None and grid.ndim == 2 else np.zeros((1, trace.spec.n_outputs))
+    used = np.flatnonzero(out.max(axis=0) > 0)
+    labels = np.concatenate([trace.y_test.get(name, np.zeros(0)), trace.y_train.get(name, np.zeros(0))])
+    top = max(int(used.max()) + 1 if used.size else 0, int(labels.max()) + 1 if labels.size else 0)
+    return max(top, 2)
+
+
+def metric_text(metric: str, value: float) -> str:
+    if not np.isfinite(value):
+        return "no test data"
+    return f"MSE {value:.3g}" if metric == "mse" else f"acc {value:.2f}"
+
+
+def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None) -> str:
+    """Task name (★ if zero-shot) and its metric; with ``before``, the metric before an edit → now."""
+    i = trace.index(name)
+    star = f" {ZERO_SHOT_MARK}" if trace.zero_shot[i] else ""
+    now = float(trace.test_metric[i])
+    text = metric_text(trace.metric, now)
+    if before is not None and name in before and np.isfinite(before[name]) and abs(before[name] - now) > 1e-9:
+        was = metric_text(trace.metric, before[name]).split(" ")[-1]
+        text = f"{text.split(' ')[0]} {was} → {text.split(' ')[-1]}"
+    elif before is not None and name not in before:
+        text += " (new)"
+    return f"<b>{name}</b>{star}<br><span style='font-size:11px'>{text}</span>"
+
+
+def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str, float] | None,
+                 spacing: float = 0.05, height: int | None = None) -> dict[str, Any]:
+    """Axes and titles for one panel per task, laid out like ``make_subplots`` but built as one dict.
+
+    Building the layout (and adding traces) in one go keeps a 24-panel figure well under a
+    second on a slow CPU, where ``make_subplots`` + ``add_trace`` take several times longer.
+    """
+    rows, cols = grid_shape(len(tasks))
+    total = height or int(60 + PANEL_HEIGHT * rows)
+    v_space = min(0.12, 58 / total)
+    w = (1.0 - (cols - 1) * spacing) / cols
+    h = (1.0 - (rows - 1) * v_space) / rows
+    layout: dict[str, Any] = {"annotations": []}
+    for k, name in enumerate(tasks):
+        r, c = divmod(k, cols)
+        x0, top = c * (w + spacing), 1.0 - r * (h + v_space)
+        suffix = "" if k == 0 else str(k + 1)
+        layout[f"xaxis{suffix}"] = {"domain": [x0, x0 + w], "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {"domain": [max(top - h, 0.0), top], "anchor": f"x{suffix}"}
+        if shared and k:
+            layout[f"xaxis{suffix}"]["matches"] = "x"
+            layout[f"yaxis{suffix}"]["matches"] = "y"
+        layout["annotations"].append({
+            "text": panel_title(trace, name, before), "x": x0 + w / 2, "y": top, "xref": "paper", "yref": "paper",
+            "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 12},
+        })
+    layout.update(height=total, margin={"l": 8, "r": 8, "t": 50, "b": 8}, plot_bgcolor="white",
+                  hovermode="closest", showlegend=True,
+                  legend={"orientation": "h", "yanchor": "bottom", "y": 1.0 + 30 / total, "xanchor": "right", "x": 1.0})
+    return layout
+
+
+def _axes(layout: dict[str, Any], **props: Any) -> None:
+    """Apply ``props`` (x_… to x axes, y_… to y axes) to every panel's axes."""
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")):
+            prefix = key[0] + "_"
+            axis.update({k[2:]: v for k, v in props.items() if k.startswith(prefix)})
+
+
+def _on(k: int, trace: dict[str, Any]) -> dict[str, Any]:
+    """Put a trace on panel ``k`` (0-based)."""
+    suffix = "" if k == 0 else str(k + 1)
+    return {**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def _class_colorscale(n_classes: int) -> list[list[Any]]:
+    """Discrete colours for labels 0…C−1 when used as numbers with cmin=0, cmax=C−1."""
+    colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(n_classes)]
+    if n_classes == 1:
+        return [[0.0, colors[0]], [1.0, colors[0]]]
+    scale = []
+    for c, color in enumerate(colors):
+        low, high = max(c - 0.5, 0) / (n_classes - 1), min(c + 0.5, n_classes - 1) / (n_classes - 1)
+        scale += [[low, color], [high, color]]
+    return scale
+
+
+def _points(x: np.ndarray, y: np.ndarray, n_classes: int, train: bool, legend: bool) -> dict[str, Any]:
+    """Points coloured by their class (numbers on a discrete scale: no per-point colour strings)."""
+    marker: dict[str, Any] = {"color": np.asarray(y, dtype=np.float32), "colorscale": _class_colorscale(n_classes),
+                              "cmin": 0, "cmax": max(n_classes - 1, 1), "size": 6 if train else 5}
+    if train:
+        marker.update(symbol="circle", line={"color": "white", "width": 0.8})
+    else:
+        marker.update(symbol="x-thin-open", line={"width": 1.2, "color": "#333"}, opacity=0.55)
+    return {"type": "scatter", "x": x[:, 0], "y": x[:, 1], "mode": "markers", "marker": marker, "hoverinfo": "skip",
+            "name": "train points" if train else "test points", "legendgroup": "train" if train else "test",
+            "showlegend": legend}
+
+
+# --------------------------------------------------------------------------- figures
+def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", target_class: int = 1,
+                    before: dict[str, float] | None = None, show_test: bool = True,
+                    height: int | None = None) -> go.Figure:
+    """Decision-boundary heatmaps on ``trace.grid``: P(``target_class``) or the predicted class (argmax)."""
+    grid = trace.grid
+    res = int(round(math.sqrt(len(grid))))
+    xs, ys = grid[:res, 0], grid[::res, 1]
+    n_out = trace.spec.n_outputs
+    target_class = int(min(max(target_class, 0), n_out - 1))
+    traces = []
+    for k, name in enumerate(tasks):
+        probs = trace.outputs_grid[name]
+        n_classes = task_classes(trace, name)
+        if mode == "argmax":
+            z = probs.argmax(axis=1).reshape(res, res).astype(np.float32)
+            hover = "x %{x:.2f}, y %{y:.2f}<br>predicted class %{z:.0f}<extra></extra>"
+        else:
+            z = probs[:, target_class].reshape(res, res).astype(np.float32)
+            hover = f"x %{{x:.2f}}, y %{{y:.2f}}<br>P(class {target_class}) = %{{z:.2f}}<extra></extra>"
+        traces.append(_on(k, {"type": "heatmap", "x": xs, "y": ys, "z": z, "coloraxis": "coloraxis",
+                              "hovertemplate": hover, "opacity": 0.5 if mode == "argmax" else 1.0}))
+        traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], n_classes, True, k == 0)))
+        if show_test:
+            traces.append(_on(k, _points(trace.x_test[name], trace.y_test[name], n_classes, False, k == 0)))
+    layout = _grid_layout(trace, tasks, True, before, 0.03, height)
+    lo, hi = trace.spec.x_range
+    _axes(layout, x_range=[lo, hi], y_range=[lo, hi], x_showticklabels=False, y_showticklabels=False,
+          x_showgrid=False, y_showgrid=False, x_zeroline=False, y_zeroline=False)
+    if mode == "argmax":
+        c = max(n_out, 2)
+        layout["coloraxis"] = {"colorscale": _class_colorscale(c), "cmin": -0.5, "cmax": c - 0.5,
+                               "colorbar": {"title": {"text": "predicted class"}, "tickvals": list(range(c)),
+                                            "thickness": 12}}
+    else:
+        layout["coloraxis"] = {"colorscale": BINARY_SCALE, "cmin": 0.0, "cmax": 1.0,
+                               "colorbar": {"title": {"text": f"P(class {target_class})"}, "thickness": 12}}
+    return go.Figure(data=traces, layout=layout)
+
+
+def curve_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
+                 height: int | None = None) -> go.Figure:
+    """The predicted curve on ``trace.grid`` with each task's train and test points (1-D regression)."""
+    xs = trace.grid[:, 0]
+    traces = []
+    for k, name in enumerate(tasks):
+        first = k == 0
+        traces += [
+            _on(k, {"type": "scatter", "x": trace.x_test[name][:, 0], "y": trace.y_test[name], "mode": "markers",
+                    "marker": {"color": "#9e9e9e", "size": 4}, "name": "test points", "legendgroup": "test",
+                    "showlegend": first, "hoverinfo": "skip"}),
+            _on(k, {"type": "scatter", "x": trace.x_train[name][:, 0], "y": trace.y_train[name], "mode": "markers",
+                    "marker": {"color": "#ff7f0e", "size": 6, "line": {"color": "white", "width": 0.6}},
+                    "name": "train points", "legendgroup": "train", "showlegend": first, "hoverinfo": "skip"}),
+            _on(k, {"type": "scatter", "x": xs, "y": trace.outputs_grid[name], "mode": "lines",
+                    "line": {"color": "#1f77b4", "width": 2}, "name": "prediction", "legendgroup": "pred",
+                    "showlegend": first, "hovertemplate": "x %{x:.2f}<br>ŷ %{y:.3f}<extra></extra>"}),
+        ]
+    layout = _grid_layout(trace, tasks, True, before, 0.04, height)
+    _axes(layout, x_tickfont={"size": 9}, y_tickfont={"size": 9}, x_gridcolor="#eee", y_gridcolor="#eee")
+    return go.Figure(data=traces, layout=layout)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts: rows are true classes, columns predicted ones."""
+    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    matrix = np.zeros((n_classes, n_classes), dtype=int)
+    keep = (y_true < n_classes) & (y_pred < n_classes)
+    np.add.at(matrix, (y_true[keep], y_pred[keep]), 1)
+    return matrix
+
+
+def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
+                     height: int | None = None) -> go.Figure:
+    """One confusion matrix per task (row-normalised colour, counts as text)."""
+    traces = []
+    for k, name in enumerate(tasks):
+        c = task_classes(trace, name)
+        out = trace.outputs_test[name]
+        pred = out.argmax(axis=1) if len(out) else np.zeros(0, dtype=int)
+        counts = confusion_matrix(trace.y_test[name], pred, c)
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        traces.append(_on(k, {
+            "type": "heatmap", "z": share.astype(np.float32), "x": list(range(c)), "y": list(range(c)),
+            "coloraxis": "coloraxis", "text": counts, "texttemplate": "%{text}" if c <= 10 else None,
+            "textfont": {"size": 9}, "customdata": counts,
+            "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} points<extra></extra>",
+        }))
+    layout = _grid_layout(trace, tasks, False, before, 0.06, height)
+    _axes(layout, x_title={"text": "predicted", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
+          x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
+          y_autorange="reversed")
+    layout["coloraxis"] = {"colorscale": "Blues", "cmin": 0.0, "cmax": 1.0,
+                           "colorbar": {"title": {"text": "share of row"}, "thickness": 12}}
+    layout["showlegend"] = False
+    return go.Figure(data=traces, layout=layout)
+
+
+def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
+                   height: int | None = None) -> go.Figure:
+    """Predicted versus true on each task's test points (regression), with the diagonal."""
+    values = [np.concatenate([trace.y_test[t], trace.outputs_test[t]]) for t in tasks]
+    flat = np.concatenate(values) if values else np.zeros(0)
+    flat = flat[np.isfinite(flat)]
+    lo, hi = (float(flat.min()), float(flat.max())) if flat.size else (0.0, 1.0)
+    traces = []
+    for k, name in enumerate(tasks):
+        traces += [
+            _on(k, {"type": "scatter", "x": [lo, hi], "y": [lo, hi], "mode": "lines",
+                    "line": {"color": "#bbb", "dash": "dash"}, "hoverinfo": "skip", "showlegend": False}),
+            _on(k, {"type": "scatter", "x": trace.y_test[name], "y": trace.outputs_test[name], "mode": "markers",
+                    "marker": {"color": "#1f77b4", "size": 5, "opacity": 0.7}, "name": "test points",
+                    "legendgroup": "test", "showlegend": k == 0,
+                    "hovertemplate": "true %{x:.3g}<br>predicted %{y:.3g}<extra></extra>"}),
+        ]
+    layout = _grid_layout(trace, tasks, True, before, 0.05, height)
+    _axes(layout, x_title={"text": "true", "font": {"size": 10}}, y_title={"text": "predicted", "font": {"size": 10}},
+          x_gridcolor="#eee", y_gridcolor="#eee")
+    return go.Figure(data=traces, layout=layout)
+
+
+def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability", target_class: int = 1,
+                   before: dict[str, float] | None = None, show_test: bool = True) -> go.Figure:
+    """The small multiple that fits the trace's domain, for ``tasks`` (in that order)."""
+    tasks = [t for t in tasks if t in trace.task_names]
+    kind = kind_of(trace)
+    if kind == "boundary":
+        return boundary_figure(trace, tasks, mode, target_class, before, show_test)
+    if kind == "curve":
+        return curve_figure(trace, tasks, before)
+    if kind == "confusion":
+        return confusion_figure(trace, tasks, before)
+    return scatter_figure(trace, tasks, before)
+
+
+# --------------------------------------------------------------------------- table
+def metric_title(metric: str) -> str:
+    return "MSE" if metric == "mse" else "accuracy"
+
+
+def metrics_table(trace: Trace, baseline: Trace | None = None, baseline_name: str = "baseline",
+                  before: Trace | None = None) -> pd.DataFrame:
+    """Per task: zero-shot mark, the metric, optionally the metric before an edit and the baseline's.
+
+    Two summary rows close it: the mean over seen tasks and over zero-shot tasks.
+    """
+    title = metric_title(trace.metric)
+    table = pd.DataFrame({"task": trace.task_names,
+                          "zero-shot": [ZERO_SHOT_MARK if z else "" for z in trace.zero_shot]})
+    if before is not None:
+        old = dict(zip(before.task_names, before.test_metric.astype(float), strict=True))
+        table[f"{title} before edit"] = [old.get(t, np.nan) for t in trace.task_names]
+    table[title] = trace.test_metric.astype(float)
+    if baseline is not None:
+        theirs = dict(zip(baseline.task_names, baseline.test_metric.astype(float), strict=True))
+        table[f"{baseline_name}"] = [theirs.get(t, np.nan) for t in trace.task_names]
+        table["RAG − baseline"] = table[title] - table[baseline_name]
+    zero = np.asarray(trace.zero_shot, dtype=bool)
+    means = []
+    for label, pick in (("Mean (seen tasks)", ~zero), ("Mean (zero-shot tasks)", zero)):
+        if pick.any():
+            row = {"task": label, "zero-shot": ZERO_SHOT_MARK if label.endswith("zero-shot tasks)") else ""}
+            for column in table.columns[2:]:
+                row[column] = float(np.nanmean(table.loc[pick, column])) if np.isfinite(
+                    table.loc[pick, column]).any() else np.nan
+            means.append(row)
+    return pd.concat([table, pd.DataFrame(means)], ignore_index=True) if means else table

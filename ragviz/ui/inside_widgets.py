@@ -1,0 +1,108 @@
+"""What the three "looking inside" pages share: getting a trace (or saying why there is none)
+and the focus task, picked in a selectbox or by clicking a figure.
+
+The focus task is one per session (``FOCUS_KEY``), so it follows the user from Message
+passing to Embeddings to Task outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+
+from ragviz.errors import RagvizError
+from ragviz.graph import TaskGraph
+from ragviz.plots.messages import focus_from_event
+from ragviz.trace import Trace
+from ragviz.ui.state import AppState, get_trace
+
+FOCUS_KEY = "inside_focus"
+NO_MODEL = ("There is no trained model yet, so there is nothing to look inside. Train one on the **Train** page, "
+            "or open a trained sample on **Home** or a checkpoint on **Checkpoints**.")
+
+
+def _links() -> None:
+    cols = st.columns(3)
+    for col, (page, label, icon) in zip(cols, (
+        ("pages/train.py", "Train a model", ":material/model_training:"),
+        ("pages/home.py", "Open a sample", ":material/home:"),
+        ("pages/checkpoints.py", "Open a checkpoint", ":material/inventory_2:"),
+    ), strict=True):
+        col.page_link(page, label=label, icon=icon)
+
+
+def current_trace(state: AppState, graph: TaskGraph | None = None) -> Trace | None:
+    """The session model's trace on ``graph`` (default: the project graph), or None after saying why."""
+    if not state.trained:
+        running = state.run is not None and state.run.alive
+        st.info(("A model is training on the **Train** page; this page fills in when it finishes. "
+                 if running else "") + NO_MODEL, icon=":material/info:")
+        _links()
+        return None
+    shown = graph if graph is not None else state.project.graph
+    if shown.number_of_tasks() == 0:
+        st.info("The task graph has no tasks. Add tasks on the **Task graph** page, or open a sample on **Home**.",
+                icon=":material/hub:")
+        return None
+    try:
+        trace = get_trace(state, shown)
+    except RagvizError as err:
+        st.error(f"The trained model cannot run on this graph: {err}", icon=":material/error:")
+        st.caption("Undo the edit on the **Task graph** page, or train again on the **Train** page so the model "
+                   "learns the new relations.")
+        return None
+    if graph is None and state.edited_since_training:
+        st.caption(":material/info: The graph was edited after training: this is the trained model on the edited "
+                   "graph (inference only); tasks added since training are zero-shot.")
+    return trace
+
+
+def default_focus(trace: Trace) -> str:
+    """A zero-shot task when there is one (the interesting case), else the first task."""
+    zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
+    return zero[0] if zero else trace.task_names[0]
+
+
+def chart_key(prefix: str, focus: str) -> str:
+    """A figure widget per focus task: after a click moves the focus, the next click is a fresh event."""
+    return f"{prefix}_chart_{hashlib.sha1(focus.encode()).hexdigest()[:10]}"
+
+
+def resolve_focus(names: list[str], stored: Any, picked: Any, event: Any, default: str) -> str:
+    """The focus after this rerun: a changed selectbox wins, then a click on the figure, then what was kept.
+
+    Pure, so the page's wiring of selectbox and clicks is tested without a browser.
+    """
+    current = stored if stored in names else default
+    if picked in names and picked != current:
+        return str(picked)
+    clicked = focus_from_event(event, names)
+    if clicked is not None and clicked != current:
+        return clicked
+    return current
+
+
+def focus_picker(trace: Trace, prefix: str, label: str = "Task", container: Any = st) -> str:
+    """The focus task: a selectbox, kept in step with clicks on the page's figure (see :func:`chart_key`)."""
+    names = trace.task_names
+    widget = f"{prefix}_focus"
+    stored = st.session_state.get(FOCUS_KEY)
+    stored = stored if stored in names else default_focus(trace)
+    focus = resolve_focus(names, stored, st.session_state.get(widget),
+                          st.session_state.get(chart_key(prefix, stored)), stored)
+    st.session_state[FOCUS_KEY] = focus
+    st.session_state[widget] = focus
+    zero = _zero(trace)
+    container.selectbox(label, names, key=widget, format_func=lambda n: f"{n} ★" if n in zero else n,
+                        help="Pick a task here or click one in the figure. ★ marks zero-shot tasks.")
+    return focus
+
+
+def _zero(trace: Trace) -> set[str]:
+    return {n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z}
+
+
+def plotly_config() -> dict[str, Any]:
+    return {"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}

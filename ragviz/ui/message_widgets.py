@@ -1,0 +1,115 @@
+"""The Message passing page's parts: layer and task pickers, the animated graph, one task's view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ragviz.plots.colors import relation_colors
+from ragviz.plots.messages import (
+    hop_distances,
+    incoming_figure,
+    message_figure,
+    state_heatmap,
+    update_latex,
+    update_numbers,
+)
+from ragviz.trace import Trace
+from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
+from ragviz.ui.state import AppState
+
+PREFIX = "mp"
+LAYER_KEY = "mp_layer"
+WEIGHT_KEY = "mp_weight"
+WEIGHTS = {"attention weight α": "attention", "message norm ‖m‖": "norm"}
+HOW_TO = ("Each layer, every task sends a message along each edge (both ways) and to itself, then updates its "
+          "state from what it received. Pick a layer and a task, or press ▶ on the figure to watch the layers "
+          "one after another; click a task (or a message's arrow) to focus on it.")
+
+
+def controls(trace: Trace) -> tuple[int, str, str]:
+    """Layer, focus task and what sets the edge widths, on one row."""
+    layer_col, task_col, weight_col = st.columns([2.2, 2, 1.6], vertical_alignment="bottom")
+    layer = layer_picker(trace, layer_col)
+    focus = focus_picker(trace, PREFIX, "Focus task", task_col)
+    if trace.attention is not None:
+        choice = weight_col.radio("Edge width", list(WEIGHTS), key=WEIGHT_KEY, horizontal=True,
+                                  help="This model aggregates by attention: each message's weight α in its receiver's "
+                                       "softmax, or the message's size ‖m‖.")
+        weight_by = WEIGHTS[choice]
+    else:
+        weight_col.caption("Edge width: message norm ‖m‖, relative to the layer's largest message.")
+        weight_by = "norm"
+    return layer, focus, weight_by
+
+
+def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> int:
+    """A slider over layers 1…L (layer l turns h^{l−1} into h^l)."""
+    options = list(range(1, trace.n_layers + 1))
+    if len(options) == 1:
+        container.markdown("**Layer 1** (this model has one message-passing layer)")
+        return 1
+    if st.session_state.get(LAYER_KEY) not in options:
+        st.session_state[LAYER_KEY] = 1
+    return int(container.select_slider("Layer", options=options, key=LAYER_KEY,
+                                       format_func=lambda k: f"layer {k}",
+                                       help="Layer l turns every task's state h^(l−1) into h^l."))
+
+
+def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
+    fig = message_figure(trace, state.project.graph, layer, focus, weight_by)
+    st.plotly_chart(fig, key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
+                    config=plotly_config())
+    st.caption("Every message is a line from its sender, offset to the right of its edge, arrow at the receiver; "
+               "colour = relation. Tasks outside the focus task's receptive field at that layer are faded. "
+               "Self-loop messages are not drawn: they are in the bar chart.")
+
+
+def receptive_text(trace: Trace, focus: str, layer: int) -> str:
+    """'1 hop: a, b · 2 hops: c' for the tasks that can reach ``focus`` within ``layer`` layers."""
+    by_hop: dict[int, list[str]] = {}
+    for name, hops in hop_distances(trace, focus).items():
+        if 0 < hops <= layer:
+            by_hop.setdefault(hops, []).append(name)
+    if not by_hop:
+        return "no other task: it has no edges, so it only hears itself."
+    return " · ".join(f"{h} hop{'s' if h > 1 else ''}: {', '.join(names)}" for h, names in sorted(by_hop.items()))
+
+
+def focus_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
+    """The focus task's incoming messages and its update equation with its own numbers."""
+    star = " ★ zero-shot" if trace.zero_shot[trace.index(focus)] else ""
+    st.markdown(f"#### {focus}{star}")
+    st.caption(f"Receptive field after layer {layer}: {receptive_text(trace, focus, layer)}")
+    st.plotly_chart(incoming_figure(trace, focus, layer, weight_by, relation_colors(state.project.graph)),
+                    key="mp_incoming", config={"displaylogo": False})
+    aggregation = state.model.config.aggregation if state.model is not None else "mean"
+    lines = update_latex(update_numbers(trace, focus, layer), layer, aggregation)
+    st.markdown(f"**Layer {layer} for this task** ({aggregation} aggregation), with its own sizes:")
+    for line in lines:
+        st.latex(line)
+
+
+def heatmap_panel(trace: Trace, layer: int, focus: str) -> None:
+    st.plotly_chart(state_heatmap(trace, layer, focus), key="mp_heatmap", config={"displaylogo": False})
+    st.caption("Rows are tasks, columns the embedding's dimensions; the focus task is outlined. After the last "
+               "layer these rows are the task embeddings t_v that generate each task's predictor.")
+
+
+def no_layers(trace: Trace) -> None:
+    st.info("This model has no message-passing layers (L = 0): each task's embedding is its input h⁰, its own "
+            "vector or the shared vector u for zero-shot tasks, so every zero-shot task gets the same predictor.",
+            icon=":material/info:")
+    st.plotly_chart(state_heatmap(trace, 0), key="mp_heatmap", config={"displaylogo": False})
+
+
+def message_passing_view(state: AppState, trace: Trace) -> None:
+    if trace.n_layers == 0:
+        no_layers(trace)
+        return
+    layer, focus, weight_by = controls(trace)
+    graph_col, focus_col = st.columns([3, 2], gap="medium")
+    with graph_col:
+        graph_panel(state, trace, layer, focus, weight_by)
+    with focus_col:
+        focus_panel(state, trace, layer, focus, weight_by)
+    heatmap_panel(trace, layer, focus)

@@ -1,0 +1,266 @@
+"""The Task outputs page's parts: display controls, small multiples, the metrics table, what-ifs.
+
+A what-if is an edited COPY of the project graph kept in session state with the graph
+it was made from; the trained model runs on it (no retraining) and every figure and
+table on the page shows it until the user keeps it (into the project, undoable) or
+resets it. If the project graph or the model changes meanwhile, the what-if is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from ragviz.ablations import ablation_setup
+from ragviz.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
+from ragviz.errors import RagvizError
+from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
+from ragviz.plots.graph import with_positions
+from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure
+from ragviz.trace import Trace
+from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
+
+WHATIF_KEY = "to_whatif"
+PAGE_SIZE = 24
+KINDS = ("Add an edge", "Remove an edge", "Add a zero-shot task")
+HOW_TO = ("Every task's predictions at once, with its test metric (★ = zero-shot: no training data, its predictor "
+          "comes from its relations alone). Use **What if…?** to add or remove an edge or add a new zero-shot task "
+          "and watch the outputs change without retraining.")
+
+
+# --------------------------------------------------------------------------- what-if state
+def pending_whatif(state: AppState) -> dict[str, Any] | None:
+    """The session's what-if, if it was made from the current project graph and model."""
+    whatif = st.session_state.get(WHATIF_KEY)
+    if whatif and whatif["base"] == graph_key(state.project.graph) and whatif["model"] == id(state.model):
+        return whatif
+    st.session_state.pop(WHATIF_KEY, None)
+    return None
+
+
+def try_whatif(state: AppState, base: TaskGraph, edit: Callable[[TaskGraph], TaskGraph], label: str) -> None:
+    """Apply ``edit`` to a copy, check the model can run on it, and show it; or say why not."""
+    try:
+        edited = edit(base)
+        get_trace(state, edited)
+    except RagvizError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    old = pending_whatif(state)
+    st.session_state[WHATIF_KEY] = {"base": graph_key(state.project.graph), "model": id(state.model),
+                                    "graph": edited, "edits": [*(old["edits"] if old else []), label]}
+    st.rerun()
+
+
+def keep_whatif(state: AppState, whatif: dict[str, Any]) -> None:
+    set_graph(state, with_positions(whatif["graph"]))
+    st.session_state.pop(WHATIF_KEY, None)
+    notify(state, "success", "Kept in the project graph: " + "; ".join(whatif["edits"]) + ". Undo it on the Task "
+           "graph page; train again to learn from it.")
+    st.rerun()
+
+
+# --------------------------------------------------------------------------- traces
+def baseline_trace(state: AppState, graph: TaskGraph) -> Trace | None:
+    """The baseline on ``graph`` with the edges it was trained with (none, shuffled, or the graph's own)."""
+    if state.baseline_model is None or not state.baseline_name:
+        return None
+    try:
+        _, edges = ablation_setup(state.baseline_name, state.project.model_config, graph,
+                                  state.project.train_config.seed)
+        return get_trace(state, graph, baseline=True, edges=edges)
+    except RagvizError:
+        return None
+
+
+def shown_trace(state: AppState, base: Trace, whatif: dict[str, Any] | None) -> Trace:
+    if whatif is None:
+        return base
+    try:
+        trace = get_trace(state, whatif["graph"])
+    except RagvizError as err:
+        st.error(f"The what-if no longer runs: {err}")
+        st.session_state.pop(WHATIF_KEY, None)
+        return base
+    return trace if trace is not None else base
+
+
+# --------------------------------------------------------------------------- controls and figure
+def display_controls(trace: Trace) -> dict[str, Any]:
+    opts: dict[str, Any] = {"mode": "probability", "target_class": 1, "show_test": True}
+    if kind_of(trace) != "boundary":
+        return opts
+    c_mode, c_class, c_test = st.columns([2, 1.2, 1.2], vertical_alignment="bottom")
+    choice = c_mode.radio("Heatmap", ("P(class)", "predicted class"), key="to_mode", horizontal=True,
+                          help="P(class): the model's probability of one class at each point. Predicted class: "
+                               "the most likely class (argmax).")
+    opts["mode"] = "argmax" if choice == "predicted class" else "probability"
+    if opts["mode"] == "probability" and trace.spec.n_outputs > 2:
+        opts["target_class"] = int(c_class.selectbox("Class", range(trace.spec.n_outputs), index=1, key="to_class"))
+    opts["show_test"] = c_test.checkbox("Test points", value=True, key="to_test",
+                                        help="Filled dots: training points; crosses: test points.")
+    return opts
+
+
+def tasks_to_show(trace: Trace) -> list[str]:
+    """All tasks, or a page of :data:`PAGE_SIZE` (or the user's pick) when there are more."""
+    names = trace.task_names
+    if len(names) <= PAGE_SIZE:
+        return names
+    c_page, c_pick = st.columns([1, 2])
+    pages = [names[i:i + PAGE_SIZE] for i in range(0, len(names), PAGE_SIZE)]
+    page = c_page.selectbox("Tasks", range(len(pages)), key="to_page",
+                            format_func=lambda p: f"{p * PAGE_SIZE + 1}–{p * PAGE_SIZE + len(pages[p])} "
+                                                  f"of {len(names)}")
+    picked = c_pick.multiselect("Or pick tasks", names, key="to_pick", max_selections=PAGE_SIZE,
+                                placeholder="Pick up to 24 tasks to compare")
+    return list(picked) if picked else pages[page]
+
+
+def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts: dict[str, Any],
+                  tasks: list[str]) -> None:
+    before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
+    fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"])
+    st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
+
+
+def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, Any] | None, graph: TaskGraph) -> None:
+    baseline = baseline_trace(state, graph)
+    name = f"baseline ({state.baseline_name})" if baseline is not None else "baseline"
+    table = metrics_table(trace, baseline, name, before=base if whatif else None)
+    title = metric_title(trace.metric)
+    st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})")
+    numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
+    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics")
+    if state.baseline_model is not None and baseline is None:
+        st.caption("The baseline cannot run on this graph (it may use a relation it never saw).")
+
+
+# --------------------------------------------------------------------------- what-if panel
+def _seen_first(trace: Trace) -> list[str]:
+    return sorted(trace.task_names, key=lambda n: bool(trace.zero_shot[trace.index(n)]))
+
+
+def add_edge_form(state: AppState, graph: TaskGraph, trace: Trace) -> None:
+    names = trace.task_names
+    zero = [n for n in names if trace.zero_shot[trace.index(n)]]
+    target_default = names.index(zero[0]) if zero else min(1, len(names) - 1)
+    with st.form("to_wi_edge"):
+        source = st.selectbox("From", _seen_first(trace), key="to_wi_src")
+        target = st.selectbox("To", names, index=target_default, key="to_wi_dst")
+        relation = st.selectbox("Relation", list(graph.relations), key="to_wi_rel")
+        weight = st.number_input("Weight", 0.01, 100.0, 1.0, key="to_wi_weight")
+        if st.form_submit_button("Try this edge", icon=":material/add_link:", width="stretch"):
+            try_whatif(state, graph, lambda g: with_edge(g, source, target, relation, weight),
+                       f"added {source} —{relation}→ {target}")
+
+
+def remove_edge_form(state: AppState, graph: TaskGraph) -> None:
+    edges = graph.edges()
+    if not edges:
+        st.caption("This graph has no edges to remove.")
+        return
+    with st.form("to_wi_remove"):
+        pick = st.selectbox("Edge", range(len(edges)), key="to_wi_edge",
+                            format_func=lambda i: f"{edges[i].source} —{edges[i].relation}→ {edges[i].target}")
+        if st.form_submit_button("Try without it", icon=":material/link_off:", width="stretch"):
+            e = edges[pick]
+            try_whatif(state, graph, lambda g: without_edge(g, e.source, e.target, e.relation),
+                       f"removed {e.source} —{e.relation}→ {e.target}")
+
+
+def _param_input(key: str, value: Any, widget_key: str) -> Any:
+    if isinstance(value, bool):
+        return st.checkbox(key, value=value, key=widget_key)
+    if isinstance(value, int):
+        return int(st.number_input(key, value=value, step=1, key=widget_key))
+    if isinstance(value, float):
+        return float(st.number_input(key, value=value, key=widget_key, format="%.3g"))
+    return st.text_input(key, value=str(value), key=widget_key)
+
+
+def _free_name(graph: TaskGraph, stem: str) -> str:
+    name, k = stem, 2
+    while name in graph.nx:
+        name, k = f"{stem} {k}", k + 1
+    return name
+
+
+def add_task_form(state: AppState, graph: TaskGraph, focus: str | None) -> None:
+    families = [f for f, d in FAMILY_DOMAIN.items() if d == graph.domain] or list(FAMILY_DOMAIN)
+    common = max(families, key=lambda f: sum(t.family == f for t in graph.tasks()))
+    family = st.selectbox("Family", families, index=families.index(common), key="to_wi_family")
+    model = next((t for t in graph.tasks() if t.family == family), None)
+    params = {**FAMILY_DEFAULTS.get(family, {}), **(model.params if model else {})}
+    with st.form(f"to_wi_task_{family}"):
+        name = st.text_input("Name", _free_name(graph, f"new {family} task"), key=f"to_wi_name_{family}")
+        values = {k: _param_input(k, v, f"to_wi_p_{family}_{k}") for k, v in params.items()}
+        default_links = [focus] if focus in graph.nx else []
+        neighbours = st.multiselect("Linked from", graph.task_names(), default=default_links,
+                                    key=f"to_wi_links_{family}",
+                                    help="Its predictor comes only from these relations: no training data.")
+        relation = st.selectbox("Relation", list(graph.relations), key=f"to_wi_trel_{family}")
+        if st.form_submit_button("Try this task", icon=":material/add_circle:", width="stretch"):
+            try_whatif(state, graph, lambda g: with_zero_shot_task(g, name, family, values, neighbours, relation,
+                                                                   test_size=model.test_size if model else 100),
+                       f"added zero-shot task {name}")
+
+
+def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, Any]) -> None:
+    """What the what-if changed: the edits, each affected task's metric before and after, keep or reset."""
+    st.markdown("**Not saved yet:** " + "; ".join(whatif["edits"]))
+    changes = metric_changes(base, trace, only_affected=True)
+    title = metric_title(trace.metric)
+    table = changes.assign(**{"zero-shot": np.where(changes["zero_shot"], "★", "")})[
+        ["task", "zero-shot", "before", "after", "change", "status"]]
+    st.dataframe(table, hide_index=True, width="stretch", key="to_changes",
+                 column_config={c: st.column_config.NumberColumn(f"{title} {c}" if c != "change" else "change",
+                                                                 format="%+.3f" if c == "change" else "%.3f")
+                                for c in ("before", "after", "change")})
+    st.caption(f"{len(table)} task(s) affected: with {trace.n_layers} layer(s), only tasks within "
+               f"{trace.n_layers} hop(s) of an edit can change.")
+    c_keep, c_reset = st.columns(2)
+    if c_keep.button("Keep in project", icon=":material/check:", key="to_wi_keep", width="stretch",
+                     help="Make this the project's graph (undoable on the Task graph page)."):
+        keep_whatif(state, whatif)
+    if c_reset.button("Reset", icon=":material/restart_alt:", key="to_wi_reset", width="stretch",
+                      help="Forget the what-if and show the project's graph again."):
+        st.session_state.pop(WHATIF_KEY, None)
+        st.rerun()
+
+
+def whatif_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, Any] | None) -> None:
+    st.subheader("What if…?")
+    st.caption("Edit a copy of the graph: the trained model runs on it as it is, nothing is retrained.")
+    graph = whatif["graph"] if whatif else state.project.graph
+    if whatif:
+        changes_panel(state, base, trace, whatif)
+        st.divider()
+    kind = st.radio("Try", KINDS, key="to_wi_kind", label_visibility="collapsed")
+    focus = st.session_state.get("inside_focus")
+    if kind == KINDS[0]:
+        add_edge_form(state, graph, trace)
+    elif kind == KINDS[1]:
+        remove_edge_form(state, graph)
+    else:
+        add_task_form(state, graph, focus)
+
+
+def task_outputs_view(state: AppState, base: Trace) -> None:
+    whatif = pending_whatif(state)
+    trace = shown_trace(state, base, whatif)
+    whatif = pending_whatif(state)
+    if whatif:
+        st.info("Showing a **what-if** (not saved): " + "; ".join(whatif["edits"]) + ". Keep or reset it on the "
+                "right.", icon=":material/science:")
+    opts = display_controls(trace)
+    tasks = tasks_to_show(trace)
+    fig_col, side_col = st.columns([3, 1.3], gap="medium")
+    with fig_col:
+        outputs_panel(trace, base, whatif, opts, tasks)
+        metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
+    with side_col:
+        whatif_panel(state, base, trace, whatif)

@@ -1,0 +1,182 @@
+"""The Task graph page in AppTest: what it shows, and that edits, undo, import and export work.
+
+AppTest cannot click a Plotly chart, so selections are set through the state (the click
+logic itself is tested in tests/test_selection.py) and the page's buttons are pressed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ragviz.graph import TaskGraph
+from ragviz.project import Project
+from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.conftest import small_ring
+
+PAGE = "pages/task_graph.py"
+
+
+def ring_page(n: int = 6):
+    state = untrained_state(Project(small_ring(n), name="ring"))
+    return open_page(PAGE, state), state
+
+
+def button(at, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def test_empty_graph_says_how_to_start():
+    at = open_page(PAGE, untrained_state(Project(TaskGraph(), name="empty")))
+    assert not errors_of(at)
+    assert "no tasks yet" in texts(at.info)
+    assert not at.get("plotly_chart")
+    assert "**0** tasks" in texts(at.markdown)
+    assert at.expander[0].label == "Add a task"
+    assert button(at, "Undo (0)").disabled and button(at, "Redo (0)").disabled
+
+
+def test_ring_shows_figure_tables_and_exports():
+    at, state = ring_page()
+    assert not errors_of(at)
+    assert "Click a task to select it; shift-click a second" in texts(at.caption)
+    assert len(at.get("plotly_chart")) >= 2  # the graph and the data preview
+    assert "**6** tasks (1 zero-shot ★) · **6** edges" in texts(at.markdown)
+    nodes, edges = at.dataframe[0].value, at.dataframe[1].value
+    assert list(nodes["name"]) == state.graph.task_names() and len(edges) == 6
+    assert [d.label for d in at.get("download_button")] == ["Download JSON", "Download GraphML",
+                                                            "Download CSV (zip)"]
+
+
+def test_add_task_with_the_form():
+    at, state = ring_page()
+    at.text_input(key=next(t.key for t in at.text_input if t.label == "Name")).set_value("extra moons")
+    button(at, "Add task").click().run()
+    assert not errors_of(at)
+    assert "Added task 'extra moons'" in texts(at.success)
+    assert state.graph.number_of_tasks() == 7 and state.graph.task("extra moons").pos is not None
+    assert state.selection == ["extra moons"]
+    assert button(at, "Undo (1)").disabled is False
+
+
+def test_connect_two_selected_tasks_then_a_duplicate_is_refused():
+    at, state = ring_page()
+    a, c = state.graph.task_names()[0], state.graph.task_names()[2]
+    state.selection = [a, c]
+    at.run()
+    assert f"**① {a}** → **② {c}**" in texts(at.markdown)
+    button(at, "Connect").click().run()
+    assert f"Connected '{a}' → '{c}' with 'near'." in texts(at.success)
+    assert state.graph.nx.has_edge(a, c, key="near") and state.graph.number_of_edges() == 7
+    button(at, "Connect").click().run()
+    assert "already linked by 'near'" in texts(at.error)
+    assert state.graph.number_of_edges() == 7 and state.edits.undo_steps == 1
+
+
+def test_delete_needs_its_edges_then_undo_and_redo():
+    at, state = ring_page()
+    name = state.graph.task_names()[0]
+    original = state.graph.copy()
+    state.selection = [name]
+    at.run()
+    button(at, "Delete task").click().run()
+    assert "has 2 edge(s)" in texts(at.error) and state.graph == original
+    next(c for c in at.checkbox if c.label.startswith("Also delete its 2 edge")).check().run()
+    button(at, "Delete task").click().run()
+    assert f"Deleted task '{name}'." in texts(at.success)
+    assert name not in state.graph.nx and state.selection == []
+    button(at, "Undo (1)").click().run()
+    assert state.graph == original and "Undid" in texts(at.info)
+    button(at, "Redo (1)").click().run()
+    assert name not in state.graph.nx and state.graph.number_of_tasks() == 5
+
+
+def test_generate_replaces_the_graph_and_undo_brings_it_back():
+    at, state = ring_page()
+    original = state.graph.copy()
+    at.number_input(key=next(n.key for n in at.number_input if n.label == "Tasks")).set_value(5)
+    at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Pattern")).set_value("chain")
+    button(at, "Generate (replaces the graph)").click().run()
+    assert not errors_of(at)
+    assert state.graph.number_of_tasks() == 5 and state.graph.number_of_edges() == 4
+    assert "Generated a chain graph of 5 moons tasks" in texts(at.success)
+    button(at, "Undo (1)").click().run()
+    assert state.graph == original
+
+
+EVIL_XML = (b'<?xml version="1.0"?><!DOCTYPE g [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            b'<graphml><graph edgedefault="directed"><node id="&b;"/></graph></graphml>')
+
+
+@pytest.mark.parametrize(("name", "data", "why"), [
+    ("bad.json", b"{not json", "not valid JSON"),
+    ("evil.graphml", EVIL_XML, "DTD"),
+    ("nodes.csv", b"name,family,train_size,test_size,seed\nx,no_such_family,1,1,0\n", "no_such_family"),
+])
+def test_bad_import_says_why_and_keeps_the_graph(name, data, why):
+    at, state = ring_page()
+    original = state.graph.copy()
+    at.get("file_uploader")[0].set_value((name, data, "application/octet-stream"))
+    at.run()
+    button(at, f"Replace the graph with {name}").click().run()
+    assert f"Could not import {name}" in texts(at.error) and why in texts(at.error)
+    assert "Your graph was not changed" in texts(at.error)
+    assert state.graph == original and state.edits.undo_steps == 0
+
+
+def test_too_big_upload_is_refused_before_reading(monkeypatch):
+    monkeypatch.setenv("RAGVIZ_MAX_GRAPH_MB", "0.00001")  # 10 bytes
+    at, state = ring_page()
+    original = state.graph.copy()
+    at.get("file_uploader")[0].set_value(("big.json", b"{" + b" " * 100 + b"}", "application/json"))
+    at.run()
+    button(at, "Replace the graph with big.json").click().run()
+    assert "the limit is 10 bytes" in texts(at.error) and state.graph == original
+
+
+def test_pasted_json_imports_and_can_be_undone():
+    at, state = ring_page()
+    original = state.graph.copy()
+    from ragviz.graph_io import graph_to_json
+
+    at.text_area[0].set_value(graph_to_json(small_ring(3))).run()
+    button(at, "Import pasted JSON").click().run()
+    assert not errors_of(at) and state.graph.number_of_tasks() == 3
+    button(at, "Undo (1)").click().run()
+    assert state.graph == original
+
+
+def test_trained_model_note_after_an_edit(trained_ring):
+    project, result = trained_ring
+    state = checkpoint_state(project, result)
+    state.selection = [state.graph.task_names()[0], state.graph.task_names()[3]]
+    at = open_page(PAGE, state)
+    assert "has a trained model" in texts(at.caption)
+    button(at, "Connect").click().run()
+    assert "inference only" in texts(at.info) and "zero-shot" in texts(at.info)
+
+
+def test_table_edits_apply_once_and_a_bad_edit_is_refused():
+    at, state = ring_page()
+    names = state.graph.task_names()
+    nodes_key = at.data_editor[0].key
+    at.session_state[nodes_key] = {"edited_rows": {1: {"train_size": 0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert "Applied your edits to the task table." in texts(at.success)
+    assert state.graph.task(names[1]).zero_shot and state.edits.undo_steps == 1
+    at.run()  # the editor starts afresh from the new graph: the edit is not applied twice
+    assert at.data_editor[0].key != nodes_key and state.edits.undo_steps == 1
+    before = state.graph.copy()
+    at.session_state[at.data_editor[1].key] = {
+        "edited_rows": {}, "deleted_rows": [],
+        "added_rows": [{"source": names[1], "target": names[0], "relation": "near"}]}
+    at.run()
+    assert "Edge table row 7" in texts(at.error) and "already linked" in texts(at.error)
+    assert state.graph == before
+    button(at, "Discard the edge table's edits").click().run()
+    assert not errors_of(at) and state.graph == before
