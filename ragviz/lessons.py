@@ -190,7 +190,7 @@ LESSONS: dict[str, Lesson] = {
             measure=three_hop_mean,
             lower_is_better=True,
             quick_graph_kwargs={"test_size": 20},
-            quick_steps=800,
+            quick_steps=1200,
         ),
         Lesson(
             key="zero_shot_ring",
@@ -202,7 +202,7 @@ LESSONS: dict[str, Lesson] = {
             contrast_label="no edges",
             metric="zero-shot accuracy",
             measure=zero_shot_mean,
-            quick_steps=150,
+            quick_steps=300,
         ),
         Lesson(
             key="relation_types",

@@ -221,8 +221,8 @@ class RAGModel(nn.Module):
 
     def decode_points(self, heads: tuple[Tensor, ...], x: Tensor, tid: Tensor, n_classes: Tensor) -> Tensor:
         """Outputs on points ``x`` of tasks ``tid`` (rows of ``heads`` and ``n_classes``)."""
-        s = self.encoder(x)
         if self.config.decoder == "independent":
+            s = self.encoder(x)
             head, bias, known = heads
             out = torch.einsum("mh,mhc->mc", s, head[tid]) + bias[tid]
             out = out * known[tid].unsqueeze(-1)  # tasks without a head predict nothing: chance
@@ -234,7 +234,11 @@ class RAGModel(nn.Module):
                 # splits, plotting grids): FiLM and the generated head broadcast over a task's
                 # block, so no per-point copies of task parameters are made (nor summed back).
                 ids, per_task = blocks
-                s = s.view(ids.shape[0], per_task, s.shape[-1])
+                xb = x.reshape(ids.shape[0], per_task, -1)
+                if not torch.is_grad_enabled() and ids.shape[0] > 1 and torch.equal(xb, xb[:1].expand_as(xb)):
+                    s = self.encoder(x[:per_task]).expand(ids.shape[0], -1, -1)  # a shared grid: encode it once
+                else:
+                    s = self.encoder(x).reshape(ids.shape[0], per_task, -1)
                 s = torch.relu_(torch.addcmul(shift[ids].unsqueeze(1), scale[ids].unsqueeze(1), s))
                 if self.config.decoder == "film":
                     out = self.head(s)
@@ -242,6 +246,7 @@ class RAGModel(nn.Module):
                     out = torch.baddbmm(heads[3][ids].unsqueeze(1), s, heads[2][ids])
                 out = out.reshape(-1, out.shape[-1])
             else:
+                s = self.encoder(x)
                 s = torch.relu_(torch.addcmul(shift.index_select(0, tid), scale.index_select(0, tid), s))
                 if self.config.decoder == "film":
                     out = self.head(s)

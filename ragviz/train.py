@@ -18,9 +18,9 @@ import torch
 
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import DomainSpec, TaskData, domain_spec, make_graph_data, task_n_classes
-from ragviz.errors import TrainingError
+from ragviz.errors import DataError, TrainingError
 from ragviz.graph import TaskGraph
-from ragviz.model import RNG_LOCK, RAGModel, build_model
+from ragviz.model import RNG_LOCK, RAGModel, build_model, chunk_size, point_chunks
 from ragviz.tensors import GraphTensors, SplitTensors, graph_tensors, make_vocab, split_tensors
 
 MAX_SNAPSHOT_FLOATS = 4_000_000  # per snapshot; bigger graphs keep no embedding snapshots
@@ -134,6 +134,15 @@ def prepare(
     data = make_graph_data(graph, tables)
     names = graph.task_names()
     classes = {t.name: task_n_classes(t, tables) for t in graph.tasks()}
+    if not model.regression:
+        too_many = [name for name, count in classes.items() if count > model.spec.n_outputs]
+        if too_many:
+            raise DataError(f"Task(s) {', '.join(too_many[:5])} have more classes than the model's "
+                            f"{model.spec.n_outputs} outputs; train again to include them.")
+    dims = {np.asarray(d.x_test).reshape(len(d.x_test), -1).shape[1] for d in data.values() if len(d.x_test)}
+    if dims and dims != {model.spec.input_dim}:
+        raise DataError(f"The tasks' inputs have {sorted(dims)} features but the model expects "
+                        f"{model.spec.input_dim}; train again on this data.")
     g = graph_tensors(graph, model.vocab, classes, edges)
     regression = model.regression
     return Prepared(

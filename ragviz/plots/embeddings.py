@@ -131,7 +131,7 @@ def _current_trace(points: np.ndarray, names: list[str], colors: list[str], zero
 def _focus_trace(points: np.ndarray, names: list[str], focus: str | None) -> dict[str, Any]:
     where = points[[names.index(focus)]] if focus in names else np.zeros((0, 2))
     return {"type": "scattergl", "x": where[:, 0], "y": where[:, 1], "mode": "markers", "hoverinfo": "skip",
-            "showlegend": False, "marker": {"symbol": "circle-open", "size": 28,
+            "showlegend": False, "marker": {"symbol": "circle-open", "size": 28, "color": FOCUS_COLOR,
                                             "line": {"color": FOCUS_COLOR, "width": 2.5}}}
 
 
@@ -161,8 +161,8 @@ def _trajectory_traces(points: np.ndarray, colors: Colors, names: list[str], foc
 def _play_menu(frame_names: list[str]) -> list[dict[str, Any]]:
     play = {"frame": {"duration": FRAME_MS, "redraw": True}, "transition": {"duration": 0}, "mode": "immediate"}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
-    return [{"type": "buttons", "direction": "left", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "bottom",
-             "pad": {"l": 4, "b": 4}, "showactive": False,
+    return [{"type": "buttons", "direction": "left", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top",
+             "pad": {"t": 28}, "showactive": False,
              "buttons": [{"label": "▶ Play", "method": "animate", "args": [frame_names, play]},
                          {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}]
 
@@ -210,7 +210,7 @@ def embedding_figure(
                                layout={"title": {"text": f"<b>{labels[i]}</b>"}}) for i in range(k)]
     fig.update_layout(
         title={"text": f"<b>{labels[current]}</b>", "x": 0.01, "font": {"size": 14}}, height=height,
-        margin={"l": 8, "r": 8, "t": 50, "b": 8}, plot_bgcolor="white", hovermode="closest",
+        margin={"l": 8, "r": 8, "t": 50, "b": 70 if k > 1 else 8}, plot_bgcolor="white", hovermode="closest",
         clickmode="event+select", dragmode="pan", uirevision="embeddings",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         xaxis={"title": {"text": axis_titles[0]}, "range": _range(points[..., 0]), "zeroline": False,

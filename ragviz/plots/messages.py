@@ -193,7 +193,7 @@ def _focus_ring(pos: dict[str, tuple[float, float]], focus: str | None) -> go.Sc
     """A black ring around the focus task (the same at every layer, so outside the frames)."""
     where = [pos[focus]] if focus in pos else []
     return go.Scattergl(x=[p[0] for p in where], y=[p[1] for p in where], mode="markers", hoverinfo="skip",
-                        showlegend=False, marker={"symbol": "circle-open", "size": 30,
+                        showlegend=False, marker={"symbol": "circle-open", "size": 30, "color": FOCUS_COLOR,
                                                   "line": {"color": FOCUS_COLOR, "width": 2.5}})
 
 
@@ -215,8 +215,8 @@ def _play_menu(layers: list[int]) -> list[dict[str, Any]]:
     frames = [str(layer) for layer in layers]
     play = {"frame": {"duration": FRAME_MS, "redraw": True}, "transition": {"duration": 0}, "mode": "immediate"}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
-    return [{"type": "buttons", "direction": "left", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "bottom",
-             "pad": {"l": 4, "b": 4}, "showactive": False,
+    return [{"type": "buttons", "direction": "left", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top",
+             "pad": {"t": 4}, "showactive": False,
              "buttons": [{"label": f"▶ Play layers 1→{layers[-1]}", "method": "animate", "args": [frames, play]},
                          {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}]
 
@@ -261,7 +261,8 @@ def message_figure(
     title = _frame_title(trace, layer, weight_by, focus, hops) if layer else "This model has no message-passing layers"
     fig.update_layout(
         title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height,
-        margin={"l": 8, "r": 8, "t": 70, "b": 8}, plot_bgcolor="white", paper_bgcolor="white",
+        margin={"l": 8, "r": 8, "t": 70, "b": 44 if len(layers) > 1 else 8}, plot_bgcolor="white",
+        paper_bgcolor="white",
         hovermode="closest", clickmode="event+select", dragmode="pan", uirevision="message-graph",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         xaxis={**axis, "range": [float(low[0] - pad[0]), float(high[0] + pad[0])]},
@@ -363,19 +364,24 @@ MESSAGE_TEX = r"m^{l}_{u\to v} = W^{l}_{\mathrm{msg}}\; \phi\big(h^{l-1}_{u},\, 
 
 
 def update_latex(numbers: dict[str, float], layer: int, aggregation: str = "mean") -> list[str]:
-    """LaTeX lines: the message, aggregation and update equations at ``layer``, then this task's norms."""
-    sub = {"l-1": str(layer - 1), "l": str(layer)}
+    """LaTeX: the message, aggregation and update equations at ``layer``, then the update again with
+    this task's own sizes ‖·‖ written under each term."""
 
     def at_layer(tex: str) -> str:
-        return tex.replace("^{l-1}", "^{" + sub["l-1"] + "}").replace("^{l}", "^{" + sub["l"] + "}")
+        return tex.replace("^{l-1}", "^{" + str(layer - 1) + "}").replace("^{l}", "^{" + str(layer) + "}")
 
-    k = int(numbers["messages"])
-    terms = [rf"\|h^{{{layer - 1}}}_{{v}}\| = {numbers['h_prev']:.3g}",
-             rf"\|a^{{{layer}}}_{{v}}\| = {numbers['aggregate']:.3g}\ \text{{({k} messages)}}"]
+    def brace(tex: str, value: float) -> str:
+        return rf"\underbrace{{{tex}}}_{{{value:.2f}}}"
+
+    prev, new = rf"h^{{{layer - 1}}}_{{v}}", rf"h^{{{layer}}}_{{v}}"
+    agg = brace(rf"a^{{{layer}}}_{{v}}", numbers["aggregate"])
     if "self" in numbers:
-        terms += [rf"\|W_{{\mathrm{{self}}}} h^{{{layer - 1}}}_{{v}} + b\| = {numbers['self']:.3g}",
-                  rf"\|\sigma(\cdot)\| = {numbers['activated']:.3g}",
-                  rf"\|h^{{{layer - 1}}}_{{v}} + \sigma(\cdot)\| = {numbers['residual']:.3g}"]
-    terms.append(rf"\|h^{{{layer}}}_{{v}}\| = {numbers['h']:.3g}")
+        inner = brace(rf"W^{{{layer}}}_{{\mathrm{{self}}}} {prev} + b^{{{layer}}}", numbers["self"]) + " + " + agg
+        body = brace(brace(prev, numbers["h_prev"]) + " + " + brace(rf"\sigma\big({inner}\big)",
+                                                                   numbers["activated"]), numbers["residual"])
+    else:
+        body = brace(prev, numbers["h_prev"]) + rf" + \sigma\big(W^{{{layer}}}_{{\mathrm{{self}}}} {prev} + " \
+                                                  rf"b^{{{layer}}} + {agg}\big)"
+    sized = rf"{new} = \operatorname{{LayerNorm}}\Big({body}\Big)\;\Rightarrow\;\|{new}\| = {numbers['h']:.2f}"
     return [at_layer(MESSAGE_TEX), at_layer(AGGREGATE_TEX.get(aggregation, AGGREGATE_TEX["mean"])),
-            at_layer(UPDATE_TEX), r"\quad ".join(terms)]
+            at_layer(UPDATE_TEX), sized]

@@ -21,11 +21,15 @@ from plotly.colors import qualitative
 from ragviz.trace import Trace
 
 MAX_COLUMNS = 4
-PANEL_HEIGHT = 230
+WIDE_COLUMNS = 6
+PANEL_HEIGHT = 290
+WIDE_PANEL_HEIGHT = 225
+TOP = 70  # pixels above the panels: legend, then the first row's titles
 CLASS_COLORS = ("#2166ac", "#b2182b", *qualitative.Dark2)  # class 0 blue, class 1 red, then a qualitative cycle
 BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
 MODES = ("probability", "argmax")
 ZERO_SHOT_MARK = "★"
+COLORBAR = {"thickness": 12, "lenmode": "pixels", "len": 200, "y": 1.0, "yanchor": "top"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -38,10 +42,16 @@ def kind_of(trace: Trace) -> str:
     return "confusion" if trace.spec.kind == "classification" else "scatter"
 
 
-def grid_shape(n: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
-    """(rows, columns) for ``n`` panels, at most ``max_columns`` wide."""
-    cols = max(1, min(n, max_columns))
+def grid_shape(n: int, max_columns: int | None = None) -> tuple[int, int]:
+    """(rows, columns) for ``n`` panels: 4 wide up to 12 tasks, then 6 (at most ``max_columns``)."""
+    limit = max_columns or (MAX_COLUMNS if n <= 12 else WIDE_COLUMNS)
+    cols = max(1, min(n, limit))
     return max(1, math.ceil(n / cols)), cols
+
+
+def panel_height(cols: int) -> int:
+    """Pixels per row: about the width a panel gets on a wide page, plus its title."""
+    return {1: 380, 2: 380, 3: 330}.get(cols, PANEL_HEIGHT if cols <= MAX_COLUMNS else WIDE_PANEL_HEIGHT)
 
 
 def task_classes(trace: Trace, name: str) -> int:
@@ -77,15 +87,16 @@ def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None)
 
 
 def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str, float] | None,
-                 spacing: float = 0.05, height: int | None = None) -> dict[str, Any]:
+                 spacing: float = 0.05, height: int | None = None, square: bool = False) -> dict[str, Any]:
     """Axes and titles for one panel per task, laid out like ``make_subplots`` but built as one dict.
 
     Building the layout (and adding traces) in one go keeps a 24-panel figure well under a
     second on a slow CPU, where ``make_subplots`` + ``add_trace`` take several times longer.
     """
     rows, cols = grid_shape(len(tasks))
-    total = height or int(60 + PANEL_HEIGHT * rows)
-    v_space = min(0.12, 58 / total)
+    total = height or int(TOP + panel_height(cols) * rows)
+    plot_height = total - TOP - 8
+    v_space = min(0.15, 50 / plot_height)
     w = (1.0 - (cols - 1) * spacing) / cols
     h = (1.0 - (rows - 1) * v_space) / rows
     layout: dict[str, Any] = {"annotations": []}
@@ -98,13 +109,17 @@ def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str,
         if shared and k:
             layout[f"xaxis{suffix}"]["matches"] = "x"
             layout[f"yaxis{suffix}"]["matches"] = "y"
+        if square:  # equal scales on a square domain: a 2-D input space is not stretched
+            layout[f"xaxis{suffix}"]["constrain"] = "domain"
+            layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", constraintoward="top")
         layout["annotations"].append({
             "text": panel_title(trace, name, before), "x": x0 + w / 2, "y": top, "xref": "paper", "yref": "paper",
             "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 12},
         })
-    layout.update(height=total, margin={"l": 8, "r": 8, "t": 50, "b": 8}, plot_bgcolor="white",
+    layout.update(height=total, margin={"l": 8, "r": 8, "t": TOP, "b": 8}, plot_bgcolor="white",
                   hovermode="closest", showlegend=True,
-                  legend={"orientation": "h", "yanchor": "bottom", "y": 1.0 + 30 / total, "xanchor": "right", "x": 1.0})
+                  legend={"orientation": "h", "yanchor": "bottom", "y": 1.0 + 34 / plot_height, "xanchor": "left",
+                          "x": 0.0})
     return layout
 
 
@@ -172,7 +187,7 @@ def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", t
         traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], n_classes, True, k == 0)))
         if show_test:
             traces.append(_on(k, _points(trace.x_test[name], trace.y_test[name], n_classes, False, k == 0)))
-    layout = _grid_layout(trace, tasks, True, before, 0.03, height)
+    layout = _grid_layout(trace, tasks, True, before, 0.03, height, square=True)
     lo, hi = trace.spec.x_range
     _axes(layout, x_range=[lo, hi], y_range=[lo, hi], x_showticklabels=False, y_showticklabels=False,
           x_showgrid=False, y_showgrid=False, x_zeroline=False, y_zeroline=False)
@@ -180,10 +195,10 @@ def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", t
         c = max(n_out, 2)
         layout["coloraxis"] = {"colorscale": _class_colorscale(c), "cmin": -0.5, "cmax": c - 0.5,
                                "colorbar": {"title": {"text": "predicted class"}, "tickvals": list(range(c)),
-                                            "thickness": 12}}
+                                            **COLORBAR}}
     else:
         layout["coloraxis"] = {"colorscale": BINARY_SCALE, "cmin": 0.0, "cmax": 1.0,
-                               "colorbar": {"title": {"text": f"P(class {target_class})"}, "thickness": 12}}
+                               "colorbar": {"title": {"text": f"P(class {target_class})"}, **COLORBAR}}
     return go.Figure(data=traces, layout=layout)
 
 
@@ -240,7 +255,7 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
           x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
           y_autorange="reversed")
     layout["coloraxis"] = {"colorscale": "Blues", "cmin": 0.0, "cmax": 1.0,
-                           "colorbar": {"title": {"text": "share of row"}, "thickness": 12}}
+                           "colorbar": {"title": {"text": "share of row"}, **COLORBAR}}
     layout["showlegend"] = False
     return go.Figure(data=traces, layout=layout)
 

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ragviz.graph import TaskGraph
+from ragviz.plots.colors import default_color_by
 from ragviz.plots.embeddings import color_choices, embedding_colors, embedding_figure, hover_texts
 from ragviz.plots.messages import hop_distances
 from ragviz.projection import (
@@ -87,14 +88,15 @@ def controls(state: AppState, trace: Trace) -> dict:
                                          "distances. Every frame is projected together, so paths are comparable.")]
     seed = int(c_seed.number_input("t-SNE seed", 0, 10_000, 0, key="em_seed", disabled=method != "tsne"))
     options = color_choices(state.project.graph)
-    color_by = c_color.selectbox("Colour tasks by", options, key="em_color",
+    color_by = c_color.selectbox("Colour tasks by", options, key=f"em_color_{'|'.join(options)}",
+                                 index=options.index(default_color_by(state.project.graph)),
                                  format_func=lambda o: "test metric" if o == "metric" else o)
     c_focus, c_layer, c_paths = st.columns([2, 2, 1.2], vertical_alignment="bottom")
     focus = focus_picker(trace, PREFIX, "Focus task", c_focus)
     layer = trace.n_layers
     if view == "training" and trace.n_layers:
         layer = int(c_layer.select_slider("Layer of each snapshot", list(range(trace.n_layers + 1)),
-                                          value=trace.n_layers, key="em_snap_layer",
+                                          value=trace.n_layers, key=f"em_snap_layer_{trace.n_layers}",
                                           format_func=lambda k: layer_label(k, trace.n_layers).split(":")[0]))
     paths = c_paths.checkbox("Show paths", value=True, key="em_paths", help="Each task's path through the frames.")
     return {"view": view, "method": method, "seed": seed, "color_by": color_by, "focus": focus, "layer": layer,
@@ -146,9 +148,11 @@ def neighbours_table(trace: Trace, focus: str, metric: str, k: int) -> pd.DataFr
     table = nearest_neighbours(trace.embeddings, trace.task_names, focus, metric, k)
     hops = hop_distances(trace, focus)
     zero = {n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z}
-    table["zero-shot"] = ["★" if t in zero else "" for t in table["task"]]
-    table["graph hops"] = [str(hops[t]) if t in hops else "not linked" for t in table["task"]]
-    return table
+    return pd.DataFrame({
+        "task": [f"{t} ★" if t in zero else t for t in table["task"]],
+        "distance": table["distance"],
+        "hops": [str(hops[t]) if t in hops else "—" for t in table["task"]],
+    })
 
 
 def neighbours_panel(trace: Trace, focus: str) -> None:
@@ -165,7 +169,8 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
     st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch",
                  column_config={"distance": st.column_config.NumberColumn(format="%.3f")})
     st.caption("Measured on the task embeddings t = h^L of the current model in all their dimensions, not on "
-               "the 2-D picture. Graph hops: how many edges apart the two tasks are.")
+               "the 2-D picture. Hops: how many edges apart the two tasks are in the graph (— : not connected). "
+               "★ zero-shot.")
 
 
 def embeddings_view(state: AppState, trace: Trace) -> None:

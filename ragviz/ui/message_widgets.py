@@ -82,11 +82,18 @@ def focus_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by
     st.caption(f"Receptive field after layer {layer}: {receptive_text(trace, focus, layer)}")
     st.plotly_chart(incoming_figure(trace, focus, layer, weight_by, relation_colors(state.project.graph)),
                     key="mp_incoming", config={"displaylogo": False})
+
+
+def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> None:
+    """The layer's equations, then the update with the focus task's own sizes under each term."""
     aggregation = state.model.config.aggregation if state.model is not None else "mean"
-    lines = update_latex(update_numbers(trace, focus, layer), layer, aggregation)
-    st.markdown(f"**Layer {layer} for this task** ({aggregation} aggregation), with its own sizes:")
-    for line in lines:
-        st.latex(line)
+    message, aggregate, update, sized = update_latex(update_numbers(trace, focus, layer), layer, aggregation)
+    st.markdown(f"##### Layer {layer} ({aggregation} aggregation), then with {focus}'s own numbers")
+    for col, line in zip(st.columns([1, 1, 1.35], gap="small"), (message, aggregate, update), strict=True):
+        col.latex(line)
+    st.latex(sized)
+    st.caption("Under each term: its size ‖·‖ for this task. φ composes the sender's state with the relation's "
+               "embedding z_r; σ is ReLU; LayerNorm keeps every state the same size.")
 
 
 def heatmap_panel(trace: Trace, layer: int, focus: str) -> None:
@@ -112,4 +119,5 @@ def message_passing_view(state: AppState, trace: Trace) -> None:
         graph_panel(state, trace, layer, focus, weight_by)
     with focus_col:
         focus_panel(state, trace, layer, focus, weight_by)
+    equation_panel(state, trace, layer, focus)
     heatmap_panel(trace, layer, focus)

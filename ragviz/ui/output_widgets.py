@@ -112,7 +112,7 @@ def tasks_to_show(trace: Trace) -> list[str]:
         return names
     c_page, c_pick = st.columns([1, 2])
     pages = [names[i:i + PAGE_SIZE] for i in range(0, len(names), PAGE_SIZE)]
-    page = c_page.selectbox("Tasks", range(len(pages)), key="to_page",
+    page = c_page.selectbox("Tasks", range(len(pages)), key=f"to_page_{len(names)}",
                             format_func=lambda p: f"{p * PAGE_SIZE + 1}–{p * PAGE_SIZE + len(pages[p])} "
                                                   f"of {len(names)}")
     picked = c_pick.multiselect("Or pick tasks", names, key="to_pick", max_selections=PAGE_SIZE,
@@ -146,40 +146,43 @@ def _seen_first(trace: Trace) -> list[str]:
 
 def add_edge_form(state: AppState, graph: TaskGraph, trace: Trace) -> None:
     names = trace.task_names
+    version = graph_key(graph)[:8]
     zero = [n for n in names if trace.zero_shot[trace.index(n)]]
     target_default = names.index(zero[0]) if zero else min(1, len(names) - 1)
-    with st.form("to_wi_edge"):
-        source = st.selectbox("From", _seen_first(trace), key="to_wi_src")
-        target = st.selectbox("To", names, index=target_default, key="to_wi_dst")
-        relation = st.selectbox("Relation", list(graph.relations), key="to_wi_rel")
-        weight = st.number_input("Weight", 0.01, 100.0, 1.0, key="to_wi_weight")
-        if st.form_submit_button("Try this edge", icon=":material/add_link:", width="stretch"):
+    with st.form("to_wi_edge", border=False):
+        c_src, c_dst, c_rel, c_w = st.columns([2, 2, 1.4, 1])
+        source = c_src.selectbox("From", _seen_first(trace), key=f"to_wi_src_{version}")
+        target = c_dst.selectbox("To", names, index=target_default, key=f"to_wi_dst_{version}")
+        relation = c_rel.selectbox("Relation", list(graph.relations), key=f"to_wi_rel_{version}")
+        weight = c_w.number_input("Weight", 0.01, 100.0, 1.0, key=f"to_wi_weight_{version}")
+        if st.form_submit_button("Try this edge", icon=":material/add_link:", type="primary"):
             try_whatif(state, graph, lambda g: with_edge(g, source, target, relation, weight),
                        f"added {source} —{relation}→ {target}")
 
 
 def remove_edge_form(state: AppState, graph: TaskGraph) -> None:
     edges = graph.edges()
+    version = graph_key(graph)[:8]
     if not edges:
         st.caption("This graph has no edges to remove.")
         return
-    with st.form("to_wi_remove"):
-        pick = st.selectbox("Edge", range(len(edges)), key="to_wi_edge",
+    with st.form("to_wi_remove", border=False):
+        pick = st.selectbox("Edge", range(len(edges)), key=f"to_wi_edge_{version}",
                             format_func=lambda i: f"{edges[i].source} —{edges[i].relation}→ {edges[i].target}")
-        if st.form_submit_button("Try without it", icon=":material/link_off:", width="stretch"):
+        if st.form_submit_button("Try without it", icon=":material/link_off:", type="primary"):
             e = edges[pick]
             try_whatif(state, graph, lambda g: without_edge(g, e.source, e.target, e.relation),
                        f"removed {e.source} —{e.relation}→ {e.target}")
 
 
-def _param_input(key: str, value: Any, widget_key: str) -> Any:
+def _param_input(container: Any, key: str, value: Any, widget_key: str) -> Any:
     if isinstance(value, bool):
-        return st.checkbox(key, value=value, key=widget_key)
+        return container.checkbox(key, value=value, key=widget_key)
     if isinstance(value, int):
-        return int(st.number_input(key, value=value, step=1, key=widget_key))
+        return int(container.number_input(key, value=value, step=1, key=widget_key))
     if isinstance(value, float):
-        return float(st.number_input(key, value=value, key=widget_key, format="%.3g"))
-    return st.text_input(key, value=str(value), key=widget_key)
+        return float(container.number_input(key, value=value, key=widget_key, format="%g"))
+    return container.text_input(key, value=str(value), key=widget_key)
 
 
 def _free_name(graph: TaskGraph, stem: str) -> str:
@@ -192,18 +195,22 @@ def _free_name(graph: TaskGraph, stem: str) -> str:
 def add_task_form(state: AppState, graph: TaskGraph, focus: str | None) -> None:
     families = [f for f, d in FAMILY_DOMAIN.items() if d == graph.domain] or list(FAMILY_DOMAIN)
     common = max(families, key=lambda f: sum(t.family == f for t in graph.tasks()))
-    family = st.selectbox("Family", families, index=families.index(common), key="to_wi_family")
+    c_family, c_name = st.columns(2)
+    family = c_family.selectbox("Family", families, index=families.index(common), key="to_wi_family")
     model = next((t for t in graph.tasks() if t.family == family), None)
     params = {**FAMILY_DEFAULTS.get(family, {}), **(model.params if model else {})}
-    with st.form(f"to_wi_task_{family}"):
-        name = st.text_input("Name", _free_name(graph, f"new {family} task"), key=f"to_wi_name_{family}")
-        values = {k: _param_input(k, v, f"to_wi_p_{family}_{k}") for k, v in params.items()}
-        default_links = [focus] if focus in graph.nx else []
-        neighbours = st.multiselect("Linked from", graph.task_names(), default=default_links,
-                                    key=f"to_wi_links_{family}",
-                                    help="Its predictor comes only from these relations: no training data.")
-        relation = st.selectbox("Relation", list(graph.relations), key=f"to_wi_trel_{family}")
-        if st.form_submit_button("Try this task", icon=":material/add_circle:", width="stretch"):
+    version = f"{family}_{graph_key(graph)[:8]}"
+    with st.form(f"to_wi_task_{version}", border=False):
+        name = c_name.text_input("Name", _free_name(graph, f"new {family} task"), key=f"to_wi_name_{version}")
+        cells = st.columns(4)
+        values = {k: _param_input(cells[i % 4], k, v, f"to_wi_p_{version}_{k}") for i, (k, v) in
+                  enumerate(params.items())}
+        c_links, c_rel = st.columns([3, 1.2])
+        neighbours = c_links.multiselect("Linked from", graph.task_names(), default=[focus] if focus in graph.nx
+                                         else [], key=f"to_wi_links_{version}",
+                                         help="Its predictor comes only from these relations: no training data.")
+        relation = c_rel.selectbox("Relation", list(graph.relations), key=f"to_wi_trel_{version}")
+        if st.form_submit_button("Try this task", icon=":material/add_circle:", type="primary"):
             try_whatif(state, graph, lambda g: with_zero_shot_task(g, name, family, values, neighbours, relation,
                                                                    test_size=model.test_size if model else 100),
                        f"added zero-shot task {name}")
@@ -216,7 +223,7 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
     title = metric_title(trace.metric)
     table = changes.assign(**{"zero-shot": np.where(changes["zero_shot"], "★", "")})[
         ["task", "zero-shot", "before", "after", "change", "status"]]
-    st.dataframe(table, hide_index=True, width="stretch", key="to_changes",
+    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", height=min(36 * (len(table) + 1) + 4, 250),
                  column_config={c: st.column_config.NumberColumn(f"{title} {c}" if c != "change" else "change",
                                                                  format="%+.3f" if c == "change" else "%.3f")
                                 for c in ("before", "after", "change")})
@@ -233,34 +240,37 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
 
 
 def whatif_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, Any] | None) -> None:
-    st.subheader("What if…?")
-    st.caption("Edit a copy of the graph: the trained model runs on it as it is, nothing is retrained.")
+    """Edit forms on the left; what the current what-if changed, with Keep and Reset, on the right."""
     graph = whatif["graph"] if whatif else state.project.graph
-    if whatif:
-        changes_panel(state, base, trace, whatif)
-        st.divider()
-    kind = st.radio("Try", KINDS, key="to_wi_kind", label_visibility="collapsed")
-    focus = st.session_state.get("inside_focus")
-    if kind == KINDS[0]:
-        add_edge_form(state, graph, trace)
-    elif kind == KINDS[1]:
-        remove_edge_form(state, graph)
-    else:
-        add_task_form(state, graph, focus)
+    edit_col, changes_col = st.columns([1.5, 1], gap="large")
+    with edit_col:
+        kind = st.radio("Try", KINDS, key="to_wi_kind", horizontal=True, label_visibility="collapsed")
+        if kind == KINDS[0]:
+            add_edge_form(state, graph, trace)
+        elif kind == KINDS[1]:
+            remove_edge_form(state, graph)
+        else:
+            add_task_form(state, graph, st.session_state.get("inside_focus"))
+    with changes_col:
+        if whatif:
+            changes_panel(state, base, trace, whatif)
+        else:
+            st.caption("The trained model runs on an edited copy of the graph: nothing is retrained, and the "
+                       "project's graph is untouched until you keep the edit. Edits stack: try several, then keep "
+                       "or reset them together.")
 
 
 def task_outputs_view(state: AppState, base: Trace) -> None:
     whatif = pending_whatif(state)
     trace = shown_trace(state, base, whatif)
     whatif = pending_whatif(state)
-    if whatif:
-        st.info("Showing a **what-if** (not saved): " + "; ".join(whatif["edits"]) + ". Keep or reset it on the "
-                "right.", icon=":material/science:")
+    title = "What if…? " + ("**showing an edit, not saved yet**" if whatif else
+                            "edit the graph and see the outputs change, without retraining")
+    with st.expander(title, expanded=True, icon=":material/science:"):
+        whatif_panel(state, base, trace, whatif)
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
-    fig_col, side_col = st.columns([3, 1.3], gap="medium")
-    with fig_col:
-        outputs_panel(trace, base, whatif, opts, tasks)
+    outputs_panel(trace, base, whatif, opts, tasks)
+    table_col, _ = st.columns([3, 1])
+    with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
-    with side_col:
-        whatif_panel(state, base, trace, whatif)

@@ -196,6 +196,10 @@ def get_trace(
     graph = graph if graph is not None else state.project.graph
     if graph.number_of_tasks() == 0:
         return None
+    if graph.domain != model.spec.name:
+        raise RagvizError(
+            f"the trained model is for {model.spec.name} tasks but this graph's tasks are {graph.domain} tasks"
+        )
     key = (id(model), graph_key(graph, edges))
     if key in state.traces:
         state.traces.move_to_end(key)

@@ -1,0 +1,253 @@
+"""Items 3 and 4: app latency and drawing large graphs.
+
+- loading a checkpoint (``load_checkpoint`` of the ring sample), target ≤ 200 ms;
+- a rerun of every page with that checkpoint open (Streamlit's ``AppTest``: one session per
+  page, reruns interleaved across pages), target median ≤ 1 s;
+- a counterfactual edit on a trained 100-task graph: copy + add (or remove) an edge, then
+  ``compute_trace`` on the edited graph, as the Task outputs page's "What if…?" does;
+  target ≤ 50 ms;
+- ``streamlit run app.py`` until ``/_stcore/health`` answers and the page is served,
+  target ≤ 10 s;
+- ``ragviz.plots.graph.graph_figure`` on 1,000 tasks: build time and figure JSON size.
+
+Prints markdown tables.
+
+    python benchmarks/bench_app.py
+    python benchmarks/bench_app.py --skip server pages   # library figures only
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, describe, median, setup, table, verdict
+from workloads import SAMPLE_KEY, scale_graph
+
+from ragviz.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ragviz.config import ModelConfig, TrainConfig
+from ragviz.project import Project
+from ragviz.trace import compute_trace
+from ragviz.train import train
+
+APP = ROOT / "app.py"
+
+
+def times(fn: Callable[[], Any], repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def sample_checkpoint(workdir: Path) -> tuple[Path, str]:
+    """The shipped ring sample, or (while it is not built yet) a ring trained and saved here."""
+    path = ROOT / "sample_models" / f"{SAMPLE_KEY}.safetensors"
+    if path.is_file():
+        return path, f"sample_models/{SAMPLE_KEY}.safetensors"
+    from ragviz.generators import ring_of_moons
+
+    project = Project(ring_of_moons(), ModelConfig(), TrainConfig(steps=300, device="cpu"), name="Ring of moons")
+    result = train(project.graph, project.model_config, project.train_config)
+    out = save_checkpoint(workdir / "ring.safetensors", project, result.model, result.history)
+    return out, "ring_of_moons() trained 300 steps (sample file not built)"
+
+
+# ------------------------------------------------------------------------------------ pages
+def page_state(ckpt_path: Path) -> Any:
+    from ragviz.editing import EditHistory
+    from ragviz.ui.state import AppState, adopt_checkpoint
+
+    ckpt = load_checkpoint(ckpt_path)
+    state = AppState(project=ckpt.project.copy(), edits=EditHistory(ckpt.project.graph))
+    state._run_box = [None]  # type: ignore[attr-defined]
+    adopt_checkpoint(state, ckpt, "benchmark")
+    return state
+
+
+def bench_pages(ckpt_path: Path, repeats: int) -> list[list[Any]]:
+    """First render and median rerun of each page, one AppTest session per page, interleaved."""
+    from streamlit.testing.v1 import AppTest
+
+    from ragviz.ui.state import STATE_KEY
+
+    pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+    sessions: dict[str, Any] = {}
+    first: dict[str, float] = {}
+    problems: dict[str, str] = {}
+    for page in pages:
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.session_state[STATE_KEY] = page_state(ckpt_path)
+        at.run()
+        at.switch_page(f"pages/{page}")
+        start = time.perf_counter()
+        at.run()
+        first[page] = time.perf_counter() - start
+        errors = [str(e.value) for e in at.exception]
+        if errors:
+            problems[page] = errors[0][:80]
+        sessions[page] = at
+    reruns: dict[str, list[float]] = {p: [] for p in pages}
+    for _ in range(repeats):
+        for page in pages:
+            start = time.perf_counter()
+            sessions[page].run()
+            reruns[page].append(time.perf_counter() - start)
+    rows = []
+    for page in pages:
+        med = median(reruns[page])
+        rows.append([page, first[page], med, max(reruns[page]), problems.get(page, "") or verdict(med <= 1.0)])
+    return rows
+
+
+# ---------------------------------------------------------------------------- counterfactual
+def bench_counterfactual(repeats: int) -> tuple[list[list[Any]], str]:
+    """A what-if on a trained 100-task graph: edit a copy, compute the trace (and its parts)."""
+    from ragviz.counterfactual import with_edge, without_edge
+    from ragviz.train import prepare
+
+    graph = scale_graph(100, degree=4, train_size=30, test_size=100)
+    for k in range(0, 100, 10):
+        graph.update_task(f"t{k}", train_size=0)
+    result = train(graph, ModelConfig(), TrainConfig(steps=100, device="cpu"))
+    model = result.model
+    names = graph.task_names()
+    edits = [lambda: with_edge(graph, names[0], names[50], "near"),
+             lambda: without_edge(graph, names[0], names[1], "near")]
+    state = {"i": 0}
+
+    def edit_and_trace(resolution: int = 50) -> None:
+        edited = edits[state["i"] % 2]()
+        state["i"] += 1
+        compute_trace(model, edited, grid_resolution=resolution)
+
+    parts: dict[str, Callable[[], Any]] = {
+        "edit + compute_trace (grid 50×50, the app's default)": edit_and_trace,
+        "edit + compute_trace, grid 20×20": lambda: edit_and_trace(20),
+        "edit only (graph copy + edge)": lambda: edits[0](),
+        "prepare (data + tensors) only": lambda: prepare(edits[0](), model),
+    }
+    for fn in parts.values():
+        fn()
+    samples: dict[str, list[float]] = {k: [] for k in parts}
+    for _ in range(repeats):
+        for name, fn in parts.items():
+            samples[name] += times(fn, 1)
+    rows = [[name, 1000 * median(v), 1000 * min(v)] for name, v in samples.items()]
+    main = median(samples["edit + compute_trace (grid 50×50, the app's default)"])
+    return rows, f"{1000 * main:.0f} ms: {verdict(main <= 0.05)}"
+
+
+# ------------------------------------------------------------------------------------ server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_server(repeats: int, timeout: float = 60.0) -> list[float]:
+    """Seconds from ``streamlit run app.py`` to a healthy server that serves the page."""
+    out = []
+    for _ in range(repeats):
+        port = free_port()
+        cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            ready = None
+            while time.perf_counter() - start < timeout:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                        if r.status == 200 and r.read().strip() == b"ok":
+                            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+                                if page.status == 200 and b"<html" in page.read().lower():
+                                    ready = time.perf_counter() - start
+                                    break
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            out.append(ready if ready is not None else float("inf"))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return out
+
+
+# ----------------------------------------------------------------------------------- drawing
+def bench_graph_figure(repeats: int) -> list[list[Any]]:
+    from ragviz.plots.graph import graph_figure
+
+    graph = scale_graph(1000)
+    graph_figure(graph)
+    build = times(lambda: graph_figure(graph), repeats)
+    fig = graph_figure(graph)
+    to_json = times(fig.to_json, repeats)
+    size = len(fig.to_json().encode())
+    kinds = sorted({type(t).__name__ for t in fig.data})
+    return [[f"{graph.number_of_tasks():,} tasks, {graph.number_of_edges():,} edges", 1000 * median(build),
+             1000 * median(to_json), f"{size / 1e6:.2f} MB", f"{len(fig.data)} ({', '.join(kinds)})"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
+    parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: load pages whatif server drawing")
+    args = parser.parse_args()
+    device = setup(args.threads, "cpu")
+    print("## App latency\n")
+    print(f"Machine: {describe(device)}; {args.repeats} repeats, medians.\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt_path, source = sample_checkpoint(Path(tmp))
+        print(f"Checkpoint: {source} ({ckpt_path.stat().st_size / 1024:.0f} KiB).\n")
+        targets = []
+        if "load" not in args.skip:
+            loads = times(lambda: load_checkpoint(ckpt_path), max(args.repeats, 15))
+            ckpt: Checkpoint = load_checkpoint(ckpt_path)
+            targets.append(["load a checkpoint ≤ 200 ms", f"{1000 * median(loads):.0f} ms "
+                            f"({ckpt.project.graph.number_of_tasks()} tasks)", verdict(median(loads) <= 0.2)])
+        if "pages" not in args.skip:
+            rows = bench_pages(ckpt_path, args.repeats)
+            print(table(["page", "first render s", "median rerun s", "slowest rerun s", "rerun ≤ 1 s"], rows))
+            print()
+            worst = max(r[2] for r in rows)
+            targets.append(["every page's median rerun ≤ 1 s", f"slowest page {worst:.2f} s", verdict(worst <= 1)])
+        if "whatif" not in args.skip:
+            rows, figure = bench_counterfactual(max(args.repeats, 15))
+            print(table(["counterfactual on 100 tasks", "median ms", "min ms"], rows))
+            print()
+            targets.append(["counterfactual edit on 100 tasks ≤ 50 ms", figure.split(":")[0],
+                            figure.split(": ")[1]])
+        if "server" not in args.skip:
+            starts = bench_server(3)
+            targets.append(["`streamlit run app.py` ready ≤ 10 s",
+                            f"{median(starts):.1f} s (runs: {', '.join(f'{s:.1f}' for s in starts)})",
+                            verdict(median(starts) <= 10)])
+    print(table(["target", "figure", "status"], targets))
+    if "drawing" not in args.skip:
+        print("\n## Drawing a large graph\n")
+        try:
+            rows = bench_graph_figure(args.repeats)
+        except ImportError as err:
+            print(f"ragviz.plots.graph.graph_figure is not available: {err}")
+        else:
+            print(table(["graph", "graph_figure ms", "fig.to_json ms", "figure JSON", "traces"], rows))
+
+
+if __name__ == "__main__":
+    main()
