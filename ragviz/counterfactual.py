@@ -75,7 +75,8 @@ def metric_changes(before: Trace, after: Trace, only_affected: bool = False) -> 
     """Per task: metric before and after an edit, the change, and how far its embedding t_v moved.
 
     A task is *affected* when it is new, gone, or its embedding moved (beyond float noise):
-    with L layers only tasks within L hops of an edited edge can be.
+    with L layers only tasks within L − 1 hops of an edited edge's ends can be (the edge's
+    message changes its ends' states at layer 1, and each further layer spreads that one hop).
     """
     names = list(dict.fromkeys([*before.task_names, *after.task_names]))
     rows = []

@@ -11,6 +11,7 @@ import bisect
 import math
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -59,8 +60,13 @@ def point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, i
     Returns ``(first task, end task, first point, end point)`` per chunk, or None when the
     points fit one chunk or are not sorted by task (random minibatches).
     """
-    m = int(tid.shape[0])
-    if m <= size or not bool((tid[1:] >= tid[:-1]).all()):
+    if int(tid.shape[0]) <= size:
+        return None
+    return _cached(tid, f"_ragviz_chunks_{n_tasks}_{size}", lambda: _point_chunks(tid, n_tasks, size))
+
+
+def _point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, int, int]] | None:
+    if not bool((tid[1:] >= tid[:-1]).all()):
         return None
     ends = torch.bincount(tid, minlength=n_tasks).cumsum(0).tolist()
     chunks, lo, a = [], 0, 0
@@ -72,8 +78,29 @@ def point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, i
     return chunks
 
 
+def _cached(tid: Tensor, key: str, compute: Any) -> Any:
+    """``compute()``, remembered on the ``tid`` tensor itself until it is modified in place.
+
+    A training run passes the same index tensor every step: this spares recomputing its layout
+    (and, on CUDA, the host synchronisations that costs) each time.
+    """
+    hit = getattr(tid, key, None)
+    if hit is not None and hit[0] == tid._version:
+        return hit[1]
+    value = compute()
+    try:
+        setattr(tid, key, (tid._version, value))
+    except (AttributeError, RuntimeError):  # tensors that take no attributes: just don't cache
+        pass
+    return value
+
+
 def point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
     """(task of each block, block size) when ``tid`` is equal-sized contiguous runs of tasks, else None."""
+    return _cached(tid, "_ragviz_blocks", lambda: _point_blocks(tid))
+
+
+def _point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
     m = tid.shape[0]
     if m < MIN_BLOCK:
         return None

@@ -108,7 +108,8 @@ def compute_trace(
         aggregates = torch.stack([t.aggregate for t in layer_traces]).numpy()
         attention = (torch.stack([t.attention for t in layer_traces]).numpy()
                      if layer_traces[0].attention is not None else None)
-        self_terms = torch.stack([layer.w_self(h) for layer, h in zip(model.layers, states[:-1])]).numpy()
+        self_terms = torch.stack([layer.w_self(h)
+                                  for layer, h in zip(model.layers, states[:-1], strict=True)]).numpy()
     else:
         self_terms = None
         messages = np.zeros((0, n_msgs, d), dtype=np.float32)

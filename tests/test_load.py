@@ -4,12 +4,13 @@
    steps and its own seed, all press Start together, and each reads back its own result:
    the step count it asked for and the seen-task accuracy that ``ragviz.train.train`` gives
    for that seed in this process. Nobody gets another session's model.
-2. ``N_SEQUENTIAL`` (100) short sessions one after another (open, go to Train, close) while
-   the server's resident memory is sampled: after a warm-up it must level off.
+2. ``N_SEQUENTIAL`` (100) short sessions one after another (open Train, train one step, close
+   the tab) while the server's resident memory is sampled: after a warm-up it must level off.
 
-One Chromium, one context per session, localhost only; every wait is bounded and the whole
-module stays within ``BUDGET_S``. Figures are printed (``pytest -s`` shows them) and kept in
-``LOAD_FIGURES`` for the report. The server keeps a closed session for
+One Chromium, localhost only (a dead proxy for everything else); every wait is bounded, and
+each phase has its own time budget (``CONCURRENT_BUDGET_S``, ``SEQUENTIAL_BUDGET_S``): on a
+slow machine fewer sequential sessions run (at least ``MIN_SEQUENTIAL``). Figures are
+printed (``pytest -s`` shows them) and kept in ``LOAD_FIGURES``. The server keeps a closed session for
 ``server.disconnectedSessionTTL`` seconds (Streamlit's default is 120); the test sets 5 so
 that 100 sessions fit in a few minutes, as a class server should (see ragviz/limits.py).
 """
@@ -30,7 +31,8 @@ N_CONCURRENT = int(os.environ.get("RAGVIZ_LOAD_SESSIONS", "20"))
 N_SEQUENTIAL = int(os.environ.get("RAGVIZ_LOAD_SEQUENTIAL", "100"))
 STEPS = 20
 FIRST_SEED = 101
-BUDGET_S = 330.0  # the whole module, server start included
+CONCURRENT_BUDGET_S = 170.0  # opening 20 pages, then training: each wait at most 150 s
+SEQUENTIAL_BUDGET_S = 200.0
 WARM_UP = 10  # sequential sessions before memory is compared
 WINDOW = 30  # sessions averaged at the start and at the end
 MIN_SEQUENTIAL = 40
@@ -38,11 +40,6 @@ MAX_GROWTH_MB = 40.0  # last WINDOW sessions over the first WINDOW after warm-up
 SESSION_TTL_S = 5
 OPENING_AT_ONCE = 4  # pages loading at the same time while the sessions get ready
 LOAD_FIGURES: dict[str, float] = {}
-_CLOCK: dict[str, float] = {}  # set when the server starts, not at import (collection)
-
-
-def _time_left() -> float:
-    return BUDGET_S - (time.monotonic() - _CLOCK.get("start", time.monotonic()))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("playwright")
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM}")
-    _CLOCK["start"] = time.monotonic()
     env = {"RAGVIZ_MODELS_DIR": str(tmp_path_factory.mktemp("models")), "RAGVIZ_HEARTBEAT_S": "60"}
     with streamlit_server([f"--server.disconnectedSessionTTL={SESSION_TTL_S}"], env=env) as srv:
         started = time.monotonic()
@@ -74,6 +70,17 @@ async def _warm_up(url: str) -> None:
             await short_session(context, url, 180_000)
         finally:
             await browser.close()
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        import psutil
+
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+    except ImportError:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def expected_results(seeds: list[int]) -> dict[int, tuple[str, str]]:
@@ -95,8 +102,10 @@ def expected_results(seeds: list[int]) -> dict[int, tuple[str, str]]:
 
 
 async def _concurrent(url: str, seeds: list[int], timeout_ms: float) -> list:
+    """All sessions open and fill in the form (a few pages loading at a time), then all press Start."""
     from playwright.async_api import async_playwright
 
+    deadline = time.monotonic() + CONCURRENT_BUDGET_S
     async with async_playwright() as p:
         browser = await launch(p)
         try:
@@ -105,10 +114,10 @@ async def _concurrent(url: str, seeds: list[int], timeout_ms: float) -> list:
             opening = asyncio.Semaphore(OPENING_AT_ONCE)
             tasks = [asyncio.create_task(train_session(browser, url, s, STEPS, ready, go, timeout_ms, opening))
                      for s in seeds]
-            for _ in seeds:  # everyone has the page open with its settings typed in
-                await asyncio.wait_for(ready.get(), timeout_ms / 1000)
+            for _ in seeds:  # everyone has the page open with its settings typed in (or has failed)
+                await asyncio.wait_for(ready.get(), max(1.0, deadline - time.monotonic()))
             go.set()
-            return await asyncio.wait_for(asyncio.gather(*tasks), 2 * timeout_ms / 1000)
+            return await asyncio.wait_for(asyncio.gather(*tasks), max(1.0, deadline - time.monotonic()))
         finally:
             await browser.close()
 
@@ -118,8 +127,8 @@ def test_concurrent_sessions_each_train_and_get_their_own_result(server) -> None
     expected = expected_results(seeds)
     assert len(set(expected.values())) > 1, "seeds should give different results, or the check proves nothing"
     started = time.monotonic()
-    timeout_ms = max(30.0, min(150.0, _time_left() - 120)) * 1000
-    outcomes = asyncio.run(_concurrent(server.url, seeds, timeout_ms))
+    cpu_before = _cpu_s(server.pid)
+    outcomes = asyncio.run(_concurrent(server.url, seeds, 150_000))
     wall = time.monotonic() - started
     failed = {o.seed: o.errors for o in outcomes if o.errors}
     assert not failed, f"sessions failed: {failed}\nserver log:\n{server.log_tail()}"
@@ -128,10 +137,14 @@ def test_concurrent_sessions_each_train_and_get_their_own_result(server) -> None
         assert f"Trained {STEPS} steps" in o.status_text
     # All sessions were training at the same moment: the last Start came before the first result.
     overlap = sum(1 for o in outcomes if o.clicked_at <= min(x.done_at for x in outcomes))
+    trained_in = max(o.done_at for o in outcomes) - min(o.clicked_at for o in outcomes)
     LOAD_FIGURES.update(concurrent_sessions=len(outcomes), concurrent_wall_s=round(wall, 1),
+                        concurrent_training_s=round(trained_in, 1),
+                        concurrent_server_cpu_s=round(_cpu_s(server.pid) - cpu_before, 1),
                         concurrent_overlap=overlap, distinct_results=len({o.seen_accuracy for o in outcomes}),
                         rss_after_concurrent_mb=round(rss_mb(server.pid), 1))
-    print(f"\nload: {len(outcomes)} concurrent sessions trained in {wall:.1f} s, {overlap} at once; "
+    print(f"\nload: {len(outcomes)} concurrent sessions opened and trained in {wall:.1f} s (Start to last "
+          f"result {trained_in:.1f} s), {overlap} training at once; "
           f"{LOAD_FIGURES['distinct_results']} distinct accuracies")
     assert overlap == N_CONCURRENT
 
@@ -140,12 +153,13 @@ async def _sequential(url: str, count: int, pid: int, timeout_ms: float) -> tupl
     from playwright.async_api import async_playwright
 
     samples: list[float] = []
+    deadline = time.monotonic() + SEQUENTIAL_BUDGET_S
     async with async_playwright() as p:
         browser = await launch(p)
         try:
             context = await browser.new_context(viewport={"width": 1200, "height": 900})
             for _ in range(count):
-                if _time_left() < 15:
+                if time.monotonic() > deadline:
                     break
                 await short_session(context, url, timeout_ms)
                 samples.append(rss_mb(pid))

@@ -23,7 +23,7 @@ from ragviz.trace import Trace
 MAX_COLUMNS = 4
 WIDE_COLUMNS = 6
 PANEL_HEIGHT = 290
-WIDE_PANEL_HEIGHT = 225
+WIDE_PANEL_HEIGHT = 215
 TOP = 70  # pixels above the panels: legend, then the first row's titles
 CLASS_COLORS = ("#2166ac", "#b2182b", *qualitative.Dark2)  # class 0 blue, class 1 red, then a qualitative cycle
 BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]

@@ -220,15 +220,18 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
     """What the what-if changed: the edits, each affected task's metric before and after, keep or reset."""
     st.markdown("**Not saved yet:** " + "; ".join(whatif["edits"]))
     changes = metric_changes(base, trace, only_affected=True)
-    title = metric_title(trace.metric)
-    table = changes.assign(**{"zero-shot": np.where(changes["zero_shot"], "★", "")})[
-        ["task", "zero-shot", "before", "after", "change", "status"]]
-    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", height=min(36 * (len(table) + 1) + 4, 250),
-                 column_config={c: st.column_config.NumberColumn(f"{title} {c}" if c != "change" else "change",
-                                                                 format="%+.3f" if c == "change" else "%.3f")
-                                for c in ("before", "after", "change")})
-    st.caption(f"{len(table)} task(s) affected: with {trace.n_layers} layer(s), only tasks within "
-               f"{trace.n_layers} hop(s) of an edit can change.")
+    changes = changes.iloc[np.argsort(-np.nan_to_num(np.abs(changes["change"].to_numpy()), nan=np.inf),
+                                      kind="stable")]
+    title = "MSE" if trace.metric == "mse" else "acc."
+    table = changes.assign(task=[f"{t} ★" if z else t for t, z in zip(changes["task"], changes["zero_shot"],
+                                                                       strict=True)])[
+        ["task", "before", "after", "change"]]
+    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", height=min(35 * (len(table) + 1) + 3, 250),
+                 column_config={"before": st.column_config.NumberColumn(f"{title} before", format="%.3f"),
+                                "after": st.column_config.NumberColumn(f"{title} after", format="%.3f"),
+                                "change": st.column_config.NumberColumn("change", format="%+.3f")})
+    st.caption(f"{len(table)} task(s) affected (their embedding moved). With {trace.n_layers} layer(s) only "
+               f"tasks within {max(trace.n_layers - 1, 0)} hop(s) of an edited edge's ends can change.")
     c_keep, c_reset = st.columns(2)
     if c_keep.button("Keep in project", icon=":material/check:", key="to_wi_keep", width="stretch",
                      help="Make this the project's graph (undoable on the Task graph page)."):

@@ -1,0 +1,108 @@
+"""Message passing page: no model, a loaded checkpoint, a fresh run, an edited graph, a model without layers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+
+import numpy as np
+
+from ragviz.config import ModelConfig
+from ragviz.data import domain_spec
+from ragviz.model import build_model
+from ragviz.tensors import make_vocab
+from ragviz.trace import compute_trace
+from ragviz.ui.state import adopt_run
+from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+
+PAGE = "pages/message_passing.py"
+
+
+def trained_state(project, result):
+    """The state right after a run finished in this session (what the sidebar's adopt_run does)."""
+    state = untrained_state(project)
+    adopt_run(state, SimpleNamespace(result=result, project=project.copy(), baseline=None, baseline_result=None))
+    return state
+
+
+def charts(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def values(array) -> np.ndarray:
+    """A Plotly JSON array: a list, or base64 typed data."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array, dtype=float)
+
+
+def bar_chart(at) -> dict:
+    return next(c for c in charts(at) if "Messages into" in c["layout"]["title"]["text"])
+
+
+def texts(at) -> str:
+    return "\n".join(str(e.value) for e in [*at.markdown, *at.caption, *at.info])
+
+
+def test_without_a_model_the_page_says_what_to_do(trained_ring) -> None:
+    at = open_page(PAGE, untrained_state(trained_ring[0]))
+    assert errors_of(at) == []
+    assert "no trained model yet" in at.info[0].value and "Train" in at.info[0].value
+    assert charts(at) == []
+
+
+def test_from_a_checkpoint_it_shows_graph_bars_equation_and_states(trained_ring) -> None:
+    project, result = trained_ring
+    state = checkpoint_state(project, result)
+    at = open_page(PAGE, state)
+    assert errors_of(at) == []
+    figures = charts(at)
+    assert len(figures) == 3  # the graph with its frames, the bar chart, the heatmap
+    assert len(figures[0]["frames"]) == 2
+    zero = next(t.name for t in project.graph.tasks() if t.zero_shot)
+    assert at.selectbox(key="mp_focus").value == zero  # a zero-shot task is the default focus
+    assert f"#### {zero} ★ zero-shot" in texts(at)
+    trace = compute_trace(state.model, state.project.graph)
+    assert np.allclose(np.sort(values(bar_chart(at)["data"][0]["x"])), np.sort(trace.incoming(zero, 1)["norm"]),
+                       atol=1e-5)
+    latex = [e.value for e in at.latex]
+    assert len(latex) == 4 and "LayerNorm" in latex[2] and r"\underbrace" in latex[3]
+
+    other = project.graph.task_names()[0]
+    at.selectbox(key="mp_focus").set_value(other)
+    at.select_slider(key="mp_layer").set_value(2).run()
+    assert errors_of(at) == []
+    assert f"#### {other}" in texts(at) and "layer 2" in bar_chart(at)["layout"]["title"]["text"]
+    assert np.allclose(np.sort(values(bar_chart(at)["data"][0]["x"])), np.sort(trace.incoming(other, 2)["norm"]),
+                       atol=1e-5)
+    assert "h^{2}_{v}" in at.latex[3].value
+    assert "2 hops" in texts(at)  # the receptive field after two layers
+
+
+def test_right_after_training_and_on_an_edited_graph(trained_ring) -> None:
+    project, result = trained_ring
+    state = trained_state(project, result)
+    at = open_page(PAGE, state)
+    assert errors_of(at) == [] and len(charts(at)) == 3
+    graph = state.project.graph.copy()
+    graph.add_relation("far", directed=True)
+    names = graph.task_names()
+    graph.add_edge(names[0], names[3], "far")
+    state.project.graph = graph
+    at.run()
+    assert [e.value for e in at.exception] == []
+    assert "were not in the graph this model was trained on" in at.error[0].value
+    assert charts(at) == []
+
+
+def test_a_model_without_layers_is_explained(trained_ring) -> None:
+    project, _ = trained_ring
+    state = untrained_state(project)
+    graph = state.project.graph
+    state.model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph))
+    state.trained_graph = graph.copy()
+    at = open_page(PAGE, state)
+    assert errors_of(at) == []
+    assert "no message-passing layers" in at.info[0].value
+    assert len(charts(at)) == 1
