@@ -4,8 +4,9 @@ Times, side by side in one process with interleaved repeats, ``ragviz.train.trai
 a per-task-loop reference (benchmarks/reference_loop.py) and PyTorch Geometric references
 (benchmarks/reference_pyg.py), all on the same workload and settings (the sample's
 model and training config, ``--steps`` steps, full batch, the same threads and device), and
-the app's progress reporting (a real :class:`ragviz.runner.TrainingRun` polled by a
-page-like thread) against none. Prints markdown tables: medians, ratios, targets.
+the app's progress reporting (:class:`ragviz.runner.TrainingRun`'s callback and stop
+flag, read by a page-like poller every 0.5 s) against none.
+Prints markdown tables: medians, ratios, targets.
 
     python benchmarks/bench_training.py                 # CPU, 1 thread, 1000 steps, 3 repeats
     python benchmarks/bench_training.py --device cuda   # on a CUDA machine
@@ -48,25 +49,48 @@ def run_ragviz(graph: TaskGraph, mc: ModelConfig, tc: TrainConfig) -> Result:
     return {"seconds": seconds, **result.history.summary(), "steps": result.steps_done}
 
 
-def run_app(project: Project, poll_every: float = 0.1) -> Result:
-    """ragviz as the app runs it: a TrainingRun worker thread reporting every step under its lock
-    (deep-copying the history at evaluations), polled by a page-like thread every ``poll_every`` s."""
+class Poller:
+    """A page-like thread that takes the run's lock (``TrainingRun.snapshot``) every ``every`` seconds,
+    as the Train page's fragment does (every 0.5 s; the sidebar's every 1 s)."""
+
+    def __init__(self, run: TrainingRun, every: float = 0.5) -> None:
+        self.run, self.every = run, every
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self.done.wait(self.every):
+            self.run.snapshot()
+
+    def __enter__(self) -> Poller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def run_reporting(project: Project) -> Result:
+    """train() with the app's progress reporting: TrainingRun's own callback (every step under its
+    lock; a deep copy of the history at each evaluation) and stop flag, while a poller reads it."""
     run = TrainingRun(project)
-    done = threading.Event()
+    with Poller(run):
+        start = time.perf_counter()
+        result = train(project.graph, project.model_config, project.train_config,
+                       callback=run._callback("model"), stop=run._stop_flag())
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, **result.history.summary(), "steps": result.steps_done}
 
-    def poll() -> None:
-        while not done.is_set():
-            run.snapshot()
-            time.sleep(poll_every)
 
-    poller = threading.Thread(target=poll, daemon=True)
-    start = time.perf_counter()
-    run.start()
-    poller.start()
-    run.join()
-    seconds = time.perf_counter() - start
-    done.set()
-    poller.join()
+def run_app(project: Project) -> Result:
+    """The whole app path: a TrainingRun worker thread (as above), started and joined, polled."""
+    run = TrainingRun(project)
+    with Poller(run):
+        start = time.perf_counter()
+        run.start()
+        run.join()
+        seconds = time.perf_counter() - start
     snap = run.snapshot()
     if snap.status != "finished" or run.result is None:
         raise RuntimeError(f"the app-style run ended with {snap.status}: {snap.message}")
@@ -79,7 +103,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--skip", nargs="*", default=[], help="variants to leave out: loop, pyg, rgcn, app")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        help="variants to leave out: loop, pyg, rgcn, app (reporting), thread (TrainingRun thread)")
     args = parser.parse_args()
     device = setup(args.threads, args.device)
 
@@ -96,7 +121,8 @@ def main() -> None:
     checks = {"loop reference": reference_loop.check_same_loss(fresh_model(graph, mc, tc.seed), graph)}
     variants: dict[str, Callable[[], Result]] = {
         "ragviz": lambda: run_ragviz(graph, mc, tc),
-        "ragviz, app progress reporting": lambda: run_app(app_project),
+        "ragviz, app progress reporting": lambda: run_reporting(app_project),
+        "ragviz, in a TrainingRun thread": lambda: run_app(app_project),
         "loop reference": lambda: reference_loop.train_loop_reference(
             fresh_model(graph, mc, tc.seed), graph, tc.steps, tc.lr, tc.weight_decay, tc.eval_every, tc.seed, device),
     }
@@ -112,7 +138,8 @@ def main() -> None:
             fresh_model(graph, rgcn, tc.seed), graph, "rgcn", tc.steps, tc.lr, tc.weight_decay, tc.eval_every,
             tc.seed, device)
     skip = {"loop": "loop reference", "app": "ragviz, app progress reporting",
-            "pyg": "PyG reference (MessagePassing)", "rgcn": "PyG reference (RGCNConv)"}
+            "thread": "ragviz, in a TrainingRun thread", "pyg": "PyG reference (MessagePassing)",
+            "rgcn": "PyG reference (RGCNConv)"}
     for key in args.skip:
         variants.pop(skip.get(key, key), None)
         if key == "rgcn":

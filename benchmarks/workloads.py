@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from typing import Any
@@ -79,6 +80,17 @@ def scale_graph(n: int, degree: int = 10, train_size: int = 30, test_size: int =
                         and not graph.nx.has_edge(names[(k + off) % n], names[k], rel):
                     graph.add_edge(names[k], names[(k + off) % n], rel)
         return graph
+    gc_was_on = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects: the collector would rescan them for nothing
+    try:
+        return _bulk(graph, n, names, offsets, train_size, test_size)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _bulk(graph: TaskGraph, n: int, names: list[str], offsets: list[tuple[int, str]], train_size: int,
+          test_size: int) -> TaskGraph:
     g = nx.MultiDiGraph()
     g.add_nodes_from(
         (name, {"family": "moons", "params": {"rotate": 360.0 * k / n}, "train_size": train_size,

@@ -34,7 +34,7 @@ def shuffled_edges(graph: TaskGraph, seed: int = 0) -> Edges:
     src = rng.integers(0, len(names), len(edges))
     offset = rng.integers(1, len(names), len(edges))
     dst = (src + offset) % len(names)
-    return [(names[s], names[t], e.relation, e.weight) for s, t, e in zip(src, dst, edges)]
+    return [(names[s], names[t], e.relation, e.weight) for s, t, e in zip(src, dst, edges, strict=False)]
 
 
 def ablation_setup(name: str, config: ModelConfig, graph: TaskGraph, seed: int = 0) -> tuple[ModelConfig, Edges | None]:

@@ -343,6 +343,7 @@ def _save(run: LessonRun, sample: Sample, out_dir: Path, result: ClaimResult) ->
     }
     path = out_dir / f"{sample.key}.safetensors"
     save_checkpoint(path, project, run.model.model, run.model.history, _json_safe(extra))
+    path.chmod(0o644)  # shipped files: readable by whoever serves the app
     return path
 
 

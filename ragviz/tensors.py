@@ -152,7 +152,7 @@ def graph_tensors(
     params = _numeric_params(graph)
     desc = np.zeros((len(names), len(vocab.descriptor_keys)), dtype=np.float32)
     for i, name in enumerate(names):
-        for j, (key, scale) in enumerate(zip(vocab.descriptor_keys, vocab.descriptor_scales)):
+        for j, (key, scale) in enumerate(zip(vocab.descriptor_keys, vocab.descriptor_scales, strict=False)):
             desc[i, j] = params[name].get(key, 0.0) / scale
     return GraphTensors(
         names=names,

@@ -83,7 +83,7 @@ def _outputs(model: RAGModel, prep: Prepared, x: torch.Tensor, tid: torch.Tensor
 
 def _split_by_task(values: np.ndarray, counts: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
     parts = np.split(values, np.cumsum(counts)[:-1]) if len(names) else []
-    return dict(zip(names, parts))
+    return dict(zip(names, parts, strict=False))
 
 
 @torch.no_grad()

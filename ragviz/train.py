@@ -78,7 +78,7 @@ class History:
         """Each task's last test metric (NaN where a task has no test points)."""
         if not self.test_metric:
             return {}
-        return dict(zip(self.tasks, self.test_metric[-1]))
+        return dict(zip(self.tasks, self.test_metric[-1], strict=False))
 
     def summary(self) -> dict[str, float]:
         """Mean test metric over seen and over zero-shot tasks at the last evaluation."""
@@ -364,7 +364,7 @@ def _train_on(
         exploded = math.isfinite(value) and value > EXPLODED_FACTOR * max(abs(first_loss), 1.0)
         if not math.isfinite(value) or exploded:
             with torch.no_grad():
-                for p, good in zip(params, last_good):
+                for p, good in zip(params, last_good, strict=False):
                     p.copy_(good)
             status = "diverged"
             what = f"exploded to {value:.3g}" if exploded else "became non-finite"

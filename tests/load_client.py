@@ -175,18 +175,21 @@ async def train_session(browser: Any, url: str, seed: int, steps: int, ready: as
     return outcome
 
 
-async def short_session(context: Any, url: str, timeout_ms: float) -> None:
-    """One short visit in a new tab (a new Streamlit session): open Train, train one step, close the tab.
+async def short_session(context: Any, url: str, timeout_ms: float, train_steps: int = 0) -> None:
+    """One short visit in a new tab (a new Streamlit session): open Train, press Start, close the tab.
 
+    With ``train_steps=0`` the server refuses the settings with its message ("Steps must be
+    ...") - a cheap round trip; with more it trains that many steps and waits for the result.
     Tabs share one browser context so its HTTP cache spares reloading Streamlit's scripts;
-    each tab is still its own session on the server, with its own state, model and run.
+    each tab is still its own session on the server, with its own state.
     """
     page = await context.new_page()
     try:
         await page.goto(url + "/train", timeout=timeout_ms, wait_until="commit")
         await page.locator('input[aria-label="Steps"]').wait_for(timeout=timeout_ms)
-        await set_number(page, "Steps", 1)
+        await set_number(page, "Steps", train_steps)
         await page.get_by_role("button", name="Start training").click()
-        await page.locator('[data-testid="stAlert"]').filter(has_text="Training finished").wait_for(timeout=timeout_ms)
+        answer = "Training finished" if train_steps else "Training did not start"
+        await page.locator('[data-testid="stAlert"]').filter(has_text=answer).wait_for(timeout=timeout_ms)
     finally:
         await page.close()

@@ -24,7 +24,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 60.0, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+def streamlit_server(
+    timeout: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """Yield (base URL, process) once the server answers its health check; always stop it."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from playwright import sync_api as playwright
-
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 PAGES = ["Home", "Task graph", "Train", "Message passing", "Embeddings", "Task outputs", "Checkpoints"]

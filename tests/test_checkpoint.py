@@ -24,7 +24,7 @@ def test_reload_is_bit_exact(trained_ring, tmp_path) -> None:
     assert ckpt.project.model_config == project.model_config
     assert ckpt.history.test_metric == result.history.test_metric
     assert ckpt.history.snapshot_steps == result.history.snapshot_steps
-    assert all(np.array_equal(a, b) for a, b in zip(ckpt.history.snapshots, result.history.snapshots))
+    assert all(np.array_equal(a, b) for a, b in zip(ckpt.history.snapshots, result.history.snapshots, strict=False))
     before = compute_trace(result.model, project.graph)
     after = compute_trace(ckpt.model, ckpt.project.graph)
     for name in before.task_names:

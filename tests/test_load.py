@@ -4,8 +4,9 @@
    steps and its own seed, all press Start together, and each reads back its own result:
    the step count it asked for and the seen-task accuracy that ``ragviz.train.train`` gives
    for that seed in this process. Nobody gets another session's model.
-2. ``N_SEQUENTIAL`` (100) short sessions one after another (open Train, train one step, close
-   the tab) while the server's resident memory is sampled: after a warm-up it must level off.
+2. ``N_SEQUENTIAL`` (100) short sessions one after another (open Train, press Start with
+   0 steps and get the refusal message, close the tab) while the server's resident memory is
+   sampled: after a warm-up it must level off.
 
 One Chromium, localhost only (a dead proxy for everything else); every wait is bounded, and
 each phase has its own time budget (``CONCURRENT_BUDGET_S``, ``SEQUENTIAL_BUDGET_S``): on a
@@ -67,7 +68,7 @@ async def _warm_up(url: str) -> None:
         browser = await launch(p)
         try:
             context = await browser.new_context()
-            await short_session(context, url, 180_000)
+            await short_session(context, url, 180_000, train_steps=1)
         finally:
             await browser.close()
 
@@ -169,7 +170,7 @@ async def _sequential(url: str, count: int, pid: int, timeout_ms: float) -> tupl
 
 
 def test_memory_levels_off_over_many_sessions(server) -> None:
-    """Open Train, train one step, close the tab: 100 times. Memory after warm-up must stay flat.
+    """Open Train, submit refused settings, close the tab: 100 times. Memory after warm-up must stay flat.
 
     Bounded by the module's time budget: on a slow machine fewer sessions run (at least
     ``MIN_SEQUENTIAL``) and the compared windows shrink to a third of those after warm-up.

@@ -162,7 +162,7 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
     metric = c_metric.radio("Distance", METRICS, key="em_metric", horizontal=True,
                             help="Cosine: the angle between embeddings. Euclidean: straight-line distance.")
     top = max(1, len(trace.task_names) - 1)
-    k = int(c_k.number_input("How many", 1, top, min(5, top), key="em_k"))
+    k = int(c_k.number_input("How many", 1, top, min(5, top), key=f"em_k_{top}"))
     if len(trace.task_names) < 2:
         st.caption("There is only one task.")
         return

@@ -115,7 +115,8 @@ def tasks_to_show(trace: Trace) -> list[str]:
     page = c_page.selectbox("Tasks", range(len(pages)), key=f"to_page_{len(names)}",
                             format_func=lambda p: f"{p * PAGE_SIZE + 1}–{p * PAGE_SIZE + len(pages[p])} "
                                                   f"of {len(names)}")
-    picked = c_pick.multiselect("Or pick tasks", names, key="to_pick", max_selections=PAGE_SIZE,
+    picked = c_pick.multiselect("Or pick tasks", names, key=f"to_pick_{hash(tuple(names)) % 10**8}",
+                                max_selections=PAGE_SIZE,
                                 placeholder="Pick up to 24 tasks to compare")
     return list(picked) if picked else pages[page]
 

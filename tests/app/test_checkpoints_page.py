@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from ragviz.checkpoint import checkpoint_bytes
@@ -13,7 +15,16 @@ from ragviz.ui.train_widgets import save_current
 from tests.app import test_home_page as home
 from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
 
-fake_samples, no_samples = home.fake_samples, home.no_samples  # the same fixtures as the Home page tests
+fake_samples = home.fake_samples  # the same fixture as the Home page tests
+
+
+@pytest.fixture
+def no_samples(monkeypatch, tmp_path) -> None:
+    """No samples module and an empty sample_models/ folder, as on a checkout without samples."""
+    monkeypatch.setitem(sys.modules, "ragviz.samples", None)
+    empty = tmp_path / "no_samples"
+    empty.mkdir()
+    monkeypatch.setattr(checkpoint_widgets, "SAMPLE_DIR", empty)
 
 PAGE = "pages/checkpoints.py"
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import small_ring
 
 from ragviz.counterfactual import with_edge
 from ragviz.trace import compute_trace
@@ -125,3 +126,17 @@ def test_adding_a_zero_shot_task_and_an_unknown_relation(trained_ring) -> None:
     assert [e.value for e in at.exception] == []
     assert "were not in the graph this model was trained on" in at.error[0].value
     assert "accuracy before edit" not in metrics(at).columns
+
+
+def test_many_tasks_are_shown_a_page_at_a_time(trained_ring) -> None:
+    project, result = trained_ring
+    state = checkpoint_state(project, result)
+    state.project.graph = small_ring(30, zero_shot=(), train_size=5)  # the trained model on a bigger graph
+    at = open_page(PAGE, state)
+    assert errors_of(at) == []
+    pages = next(s for s in at.selectbox if s.label == "Tasks")
+    assert pages.options == ["1–24 of 30", "25–30 of 30"]
+    assert sum(t["type"] == "heatmap" for t in figure(at)["data"]) == 24
+    pages.set_value(1).run()
+    assert sum(t["type"] == "heatmap" for t in figure(at)["data"]) == 6
+    assert len(metrics(at)) == 30 + 2  # the table lists every task, plus the two means
