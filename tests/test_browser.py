@@ -28,6 +28,7 @@ NODE_POSITIONS_JS = """
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
     for (const tr of gd._fullData) {
       if (!tr.customdata || !String(tr.mode).includes('markers')) continue;
+      if (!String(tr.name).includes('tasks')) continue;  // task traces, not edge hover points
       for (let i = 0; i < tr.x.length; i++) {
         if (tr.x[i] === null) continue;
         out.push({name: String(tr.customdata[i]),
@@ -74,13 +75,13 @@ def assert_no_exception(page, where: str) -> None:
 
 def go_to(page, title: str) -> None:
     """Navigate with the sidebar link, staying in the same Streamlit session."""
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(f"^{title}$")).first.click()
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
     settle(page)
 
 
 def edge_count(page) -> int:
-    text = page.locator('[data-testid="stSidebar"]').inner_text()
-    match = re.search(r"(\d+) edges", text)
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    match = re.search(r"(\d+)\s+edges", text)
     assert match, text[:300]
     return int(match.group(1))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.train import device_label
-from ragviz.ui.runs import adopt_finished_run
+from ragviz.ui.runs import adopt_finished_run, run_handled
 from ragviz.ui.state import AppState
 
 
@@ -27,12 +27,19 @@ def render_sidebar(state: AppState) -> None:
         st.markdown(f"**Model:** {model_line}")
         if state.edited_since_training:
             st.caption("The graph was edited after training: pages show the trained model on the edited graph.")
-        _run_status(state)
+        if state.run is not None and not run_handled(state.run):
+            _run_status(state)
+        elif state.run is not None:
+            st.caption(f"Last run: {state.run.snapshot().status}")
 
 
 @st.fragment(run_every=1.0)
 def _run_status(state: AppState) -> None:
-    """Polls the run every second: keeps it alive (heartbeat) and shows where it is."""
+    """Polls the run every second: keeps it alive (heartbeat) and shows where it is.
+
+    Drawn only while a run is going (or not yet taken in): an idle tab must not rerun every
+    second, or twenty idle students keep a two-core server busy and their forms sluggish.
+    """
     run = state.run
     if run is None:
         return
