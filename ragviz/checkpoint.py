@@ -167,8 +167,8 @@ def _read_header(data: bytes) -> dict[str, Any]:
         raise CheckpointError("The file is too short to be a .safetensors checkpoint.")
     (size,) = struct.unpack("<Q", data[:8])
     if size > MAX_HEADER_BYTES:
-        raise CheckpointError(f"The checkpoint header claims {size:,} bytes, "
-                              f"more than the {MAX_HEADER_BYTES:,} allowed.")
+        raise CheckpointError(f"The checkpoint header claims {size:,} bytes, more than the {MAX_HEADER_BYTES:,} "
+                              "allowed: the file is not a .safetensors checkpoint.")
     if 8 + size > len(data):
         raise CheckpointError("The checkpoint is truncated: its header runs past the end of the file.")
     try:

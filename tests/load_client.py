@@ -109,6 +109,7 @@ class TrainOutcome:
     """What one browser session saw after training."""
 
     seed: int
+    stage: str = "waiting to open"
     seen_accuracy: str = ""
     steps_trained: str = ""
     status_text: str = ""
@@ -122,7 +123,7 @@ def metric_value(label: str) -> str:
 
 
 async def open_train_page(browser: Any, url: str, timeout_ms: float) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
+    context = await browser.new_context(viewport={"width": 1000, "height": 800}, reduced_motion="reduce")
     page = await context.new_page()
     await page.goto(url + "/train", timeout=timeout_ms, wait_until="commit")
     await page.locator('input[aria-label="Steps"]').wait_for(timeout=timeout_ms)
@@ -136,27 +137,33 @@ async def set_number(page: Any, label: str, value: int) -> None:
     await box.press("Tab")
 
 
-async def train_session(browser: Any, url: str, seed: int, steps: int, ready: asyncio.Queue, go: asyncio.Event,
-                        timeout_ms: float, opening: asyncio.Semaphore) -> TrainOutcome:
+async def train_session(outcome: TrainOutcome, browser: Any, url: str, steps: int, ready: asyncio.Queue,
+                        go: asyncio.Event, timeout_ms: float, opening: asyncio.Semaphore) -> TrainOutcome:
     """Open the Train page, set steps and seed, wait for everyone, press Start, read the result back.
 
     ``opening`` limits how many pages load at once (two cores thrash with twenty); the runs
-    themselves all start together once every session is ready.
+    themselves all start together once every session is ready. ``outcome.stage`` says how far
+    it got, also when the caller gives up waiting.
     """
-    outcome = TrainOutcome(seed)
+    seed = outcome.seed
     context = None
     try:
         async with opening:
+            outcome.stage = "opening"
             context, page = await open_train_page(browser, url, timeout_ms)
+        outcome.stage = "typing"
         await set_number(page, "Steps", steps)
         await set_number(page, "Seed", seed)
+        outcome.stage = "ready"
         await ready.put(seed)
-        await asyncio.wait_for(go.wait(), timeout_ms / 1000)
+        await go.wait()  # the caller bounds the whole phase and cancels what is left at its deadline
         outcome.clicked_at = time.monotonic()
         await page.get_by_role("button", name="Start training").click()
+        outcome.stage = "training"
         done = page.locator('[data-testid="stAlert"]').filter(has_text="Training finished")
         await done.wait_for(timeout=timeout_ms)
         outcome.done_at = time.monotonic()
+        outcome.stage = "reading"
         outcome.status_text = await done.inner_text()
         accuracy = page.locator(metric_value("Mean test accuracy, seen tasks"))
         await accuracy.wait_for(timeout=timeout_ms)
@@ -165,6 +172,7 @@ async def train_session(browser: Any, url: str, seed: int, steps: int, ready: as
         exceptions = page.locator('[data-testid="stException"]')
         for k in range(await exceptions.count()):
             outcome.errors.append((await exceptions.nth(k).inner_text())[:300])
+        outcome.stage = "done"
     except Exception as err:  # noqa: BLE001 - reported per session by the test
         outcome.errors.append(f"{type(err).__name__}: {err}"[:500])
         if not go.is_set():

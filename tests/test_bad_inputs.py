@@ -39,7 +39,7 @@ CHECKPOINTS: dict[str, str] = {
     "pickle.pth": "pickle",
     "pickle_renamed.safetensors": "pickle",
     "torch_zip_renamed.safetensors": "pickle",
-    "protocol0_pickle.safetensors": "header claims",
+    "protocol0_pickle.safetensors": "not a .safetensors checkpoint",
     "empty.safetensors": "too short",
     "truncated_header.safetensors": "truncated",
     "truncated_tensors.safetensors": "tensors cannot be read",
