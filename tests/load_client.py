@@ -201,3 +201,26 @@ async def short_session(context: Any, url: str, timeout_ms: float, train_steps: 
         await page.locator('[data-testid="stAlert"]').filter(has_text=answer).wait_for(timeout=timeout_ms)
     finally:
         await page.close()
+
+
+async def start_long_run_and_close(browser: Any, url: str, timeout_ms: float) -> None:
+    """A student starts a long training and closes the tab while it runs."""
+    context, page = await open_train_page(browser, url, timeout_ms)
+    try:
+        await set_number(page, "Steps", 1_000_000)
+        await page.get_by_role("button", name="Start training").click()
+        await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").wait_for(timeout=timeout_ms)
+    finally:
+        await context.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time the server process has used so far (psutil when installed, else /proc)."""
+    try:
+        import psutil
+
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+    except ImportError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -31,6 +31,7 @@ from ragviz.ui.state import AppState, current_checkpoint_bytes, start_run
 
 WIDGET = "train_w."
 TOKEN_KEY = "train_w_token"
+LIVE_FIGS_KEY = "train_w_live_figs"
 NO_BASELINE = "none"
 
 
@@ -220,7 +221,25 @@ def run_active(state: AppState) -> bool:
     return state.run is not None and not run_handled(state.run)
 
 
-@st.fragment(run_every=0.5)
+def _live_curves(history: History, graph: TaskGraph) -> None:
+    """The live test curves, rebuilt only when a new evaluation arrived.
+
+    Polls between evaluations re-send the same figures: building two Plotly figures costs a
+    few hundred ms, which twenty sessions polling every second cannot afford on one server.
+    """
+    key = (id(history), len(history.steps))
+    cached = st.session_state.get(LIVE_FIGS_KEY)
+    if cached is None or cached[0] != key:
+        colors = task_colors(graph)
+        cached = (key, curves_figure(history, "loss", "test", colors, title="test loss per task"),
+                  curves_figure(history, "metric", "test", colors))
+        st.session_state[LIVE_FIGS_KEY] = cached
+    loss_col, metric_col = st.columns(2)
+    loss_col.plotly_chart(cached[1], key="live_loss")
+    metric_col.plotly_chart(cached[2], key="live_metric", width="stretch")
+
+
+@st.fragment(run_every=1.0)
 def live_panel(state: AppState) -> None:
     """Progress, Stop and live curves; when the run ends, take its model and redraw the page."""
     run = state.run
@@ -242,7 +261,7 @@ def live_panel(state: AppState) -> None:
     if history is None:
         st.caption("Waiting for the first evaluation…")
         return
-    _curves(history, task_colors(run.project.graph), "test", "live")
+    _live_curves(history, run.project.graph)
     st.caption("Test-split curves, updated at every evaluation. Dashed ★ lines: zero-shot tasks (no training data).")
 
 

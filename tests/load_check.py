@@ -1,4 +1,6 @@
-"""Many users on one server (issue 6): real browser sessions against ``streamlit run app.py``.
+"""Load check, run by hand (`python -m pytest tests/load_check.py -s`), not yet part of CI.
+
+Many users on one server (issue 6): real browser sessions against ``streamlit run app.py``.
 
 1. ``N_CONCURRENT`` (20) sessions open the Train page at once, each sets a small number of
    steps and its own seed, all press Start together, and each reads back its own result:
@@ -24,7 +26,17 @@ import statistics
 import time
 
 import pytest
-from load_client import CHROMIUM, TrainOutcome, launch, rss_mb, short_session, streamlit_server, train_session
+from load_client import (
+    CHROMIUM,
+    TrainOutcome,
+    cpu_seconds,
+    launch,
+    rss_mb,
+    short_session,
+    start_long_run_and_close,
+    streamlit_server,
+    train_session,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -71,17 +83,6 @@ async def _warm_up(url: str) -> None:
             await short_session(context, url, 180_000, train_steps=1)
         finally:
             await browser.close()
-
-
-def _cpu_s(pid: int) -> float:
-    try:
-        import psutil
-
-        times = psutil.Process(pid).cpu_times()
-        return times.user + times.system
-    except ImportError:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def expected_results(seeds: list[int]) -> dict[int, tuple[str, str]]:
@@ -139,7 +140,7 @@ def test_concurrent_sessions_each_train_and_get_their_own_result(server) -> None
     expected = expected_results(seeds)
     assert len(set(expected.values())) > 1, "seeds should give different results, or the check proves nothing"
     started = time.monotonic()
-    cpu_before = _cpu_s(server.pid)
+    cpu_before = cpu_seconds(server.pid)
     outcomes = asyncio.run(_concurrent(server.url, seeds, 150_000))
     wall = time.monotonic() - started
     failed = {o.seed: o.errors for o in outcomes if o.errors}
@@ -152,7 +153,7 @@ def test_concurrent_sessions_each_train_and_get_their_own_result(server) -> None
     trained_in = max(o.done_at for o in outcomes) - min(o.clicked_at for o in outcomes)
     LOAD_FIGURES.update(concurrent_sessions=len(outcomes), concurrent_wall_s=round(wall, 1),
                         concurrent_training_s=round(trained_in, 1),
-                        concurrent_server_cpu_s=round(_cpu_s(server.pid) - cpu_before, 1),
+                        concurrent_server_cpu_s=round(cpu_seconds(server.pid) - cpu_before, 1),
                         concurrent_overlap=overlap, distinct_results=len({o.seen_accuracy for o in outcomes}),
                         rss_after_concurrent_mb=round(rss_mb(server.pid), 1))
     print(f"\nload: {len(outcomes)} concurrent sessions opened and trained in {wall:.1f} s (Start to last "
@@ -201,3 +202,39 @@ def test_memory_levels_off_over_many_sessions(server) -> None:
     print(f"\nload: {len(samples)} sequential sessions in {wall:.1f} s; RSS {baseline:.0f} MB at start, median "
           f"{first:.0f} MB after warm-up, {last:.0f} MB over the last {window} (growth {last - first:+.1f} MB)")
     assert last - first < MAX_GROWTH_MB, f"server memory kept growing: {[round(s) for s in samples]}"
+
+
+def test_closing_a_tab_stops_its_training(server) -> None:
+    """End to end: the closed session is dropped after its TTL, its AppState's finalizer stops the run.
+
+    The heartbeat (60 s here) would stop it too, but later: the server must go quiet well before.
+    """
+    async def go() -> None:
+        from playwright.async_api import async_playwright
+
+        async with async_playwright() as p:
+            browser = await launch(p)
+            try:
+                await start_long_run_and_close(browser, server.url, 120_000)
+            finally:
+                await browser.close()
+
+    asyncio.run(go())
+    closed = time.monotonic()
+    busy = _cpu_rate(server.pid, 2.0)
+    quiet_after = None
+    while time.monotonic() - closed < 45:
+        if _cpu_rate(server.pid, 2.0) < 0.15:
+            quiet_after = time.monotonic() - closed
+            break
+    LOAD_FIGURES.update(run_cpu_while_training=round(busy, 2),
+                        run_stopped_after_close_s=None if quiet_after is None else round(quiet_after, 1))
+    print(f"\nload: a closed tab's run used {busy:.0%} CPU; the server was quiet {quiet_after} s after the close")
+    assert busy > 0.3, "the run should have been training when the tab closed"
+    assert quiet_after is not None and quiet_after < 40, "the closed session's run kept training"
+
+
+def _cpu_rate(pid: int, seconds: float) -> float:
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
