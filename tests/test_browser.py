@@ -171,3 +171,21 @@ def test_two_tabs_do_not_see_each_others_graph(server, browser) -> None:
     settle(second)
     go_to(second, "Task graph")
     assert edge_count(second) == base
+
+
+def test_a_link_straight_to_a_page_on_a_fresh_server_gets_the_apps_navigation(browser) -> None:
+    """A typed URL as the server's very first request: app.py's titles and sidebar, not raw file names."""
+    with streamlit_server(timeout=90) as (url, _proc):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(url + "/task_graph")
+            page.get_by_role("heading", name="Task graph").first.wait_for(timeout=60_000)
+            settle(page)
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Message passing" in nav and "task graph" not in nav and "app" not in nav.split(), nav
+            sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+            assert "Project:" in sidebar, sidebar[:300]  # app.py's sidebar ran around the page
+            assert page.url.endswith("/task_graph")
+            assert_no_exception(page, "deep link")
+        finally:
+            page.close()
