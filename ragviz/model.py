@@ -62,7 +62,7 @@ def point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, i
     """
     if int(tid.shape[0]) <= size:
         return None
-    return _cached(tid, f"_ragviz_chunks_{n_tasks}_{size}", lambda: _point_chunks(tid, n_tasks, size))
+    return cached_on(tid, f"_ragviz_chunks_{n_tasks}_{size}", lambda: _point_chunks(tid, n_tasks, size))
 
 
 def _point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, int, int]] | None:
@@ -78,7 +78,7 @@ def _point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, 
     return chunks
 
 
-def _cached(tid: Tensor, key: str, compute: Any) -> Any:
+def cached_on(tid: Tensor, key: str, compute: Any) -> Any:
     """``compute()``, remembered on the ``tid`` tensor itself until it is modified in place.
 
     A training run passes the same index tensor every step: this spares recomputing its layout
@@ -97,7 +97,7 @@ def _cached(tid: Tensor, key: str, compute: Any) -> Any:
 
 def point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
     """(task of each block, block size) when ``tid`` is equal-sized contiguous runs of tasks, else None."""
-    return _cached(tid, "_ragviz_blocks", lambda: _point_blocks(tid))
+    return cached_on(tid, "_ragviz_blocks", lambda: _point_blocks(tid))
 
 
 def _point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
@@ -109,6 +109,34 @@ def _point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
     if size < MIN_BLOCK or size * ids.shape[0] != m or not bool((counts == size).all()):
         return None
     return ids, size
+
+
+def edge_weight_column(weight: Tensor) -> Tensor | None:
+    """Edge weights as a column to scale messages by, or None when all are 1 (nothing to scale)."""
+    return cached_on(weight, "_ragviz_weight_col",
+                   lambda: (None,) if bool((weight == 1).all()) else (weight.unsqueeze(-1),))[0]
+
+
+def in_degree_column(dst: Tensor, n: int, dtype: torch.dtype) -> Tensor:
+    """Each task's number of incoming messages (at least 1), as a column: the mean's divisor."""
+    def compute() -> Tensor:
+        degree = torch.zeros(n, dtype=dtype, device=dst.device).index_add_(
+            0, dst, torch.ones(dst.shape[0], dtype=dtype, device=dst.device))
+        return degree.clamp_min(1).unsqueeze(-1)
+    return cached_on(dst, f"_ragviz_degree_{n}_{dtype}", compute)
+
+
+def class_mask(n_classes: Tensor, tid: Tensor, width: int) -> Tensor | None:
+    """Which outputs of each point lie beyond its task's classes, or None when every task uses all ``width``."""
+    def compute() -> tuple[Tensor, Tensor | None]:
+        if bool((n_classes >= width).all()):
+            return n_classes, None
+        classes = torch.arange(width, device=n_classes.device)
+        return n_classes, classes.unsqueeze(0) >= n_classes[tid].unsqueeze(1)
+    hit = cached_on(tid, f"_ragviz_class_mask_{width}", compute)
+    if hit[0] is not n_classes or hit[0]._version != n_classes._version:  # another graph's classes: recompute
+        hit = compute()
+    return hit[1]
 
 
 class RAGLayer(nn.Module):
@@ -143,7 +171,10 @@ class RAGLayer(nn.Module):
 
     def forward(self, h: Tensor, z: Tensor, g: GraphTensors) -> tuple[Tensor, Tensor, LayerTrace]:
         n = h.shape[0]
-        m = self.w_msg(self.compose(h, z, g)) * g.weight.unsqueeze(-1)
+        m = self.w_msg(self.compose(h, z, g))
+        weight = edge_weight_column(g.weight)
+        if weight is not None:
+            m = m * weight
         alpha = None
         dst = g.dst
         if self.aggregation == "max":
@@ -157,8 +188,7 @@ class RAGLayer(nn.Module):
         else:
             a = torch.zeros_like(h).index_add_(0, dst, m)
             if self.aggregation == "mean":
-                degree = torch.zeros(n, dtype=h.dtype, device=h.device).index_add_(0, dst, torch.ones_like(g.weight))
-                a = a / degree.clamp_min(1).unsqueeze(-1)
+                a = a / in_degree_column(dst, n, h.dtype)
         h_new = self.norm(h + F.relu(self.w_self(h) + a))
         return h_new, self.w_rel(z), LayerTrace(m, alpha, a)
 
@@ -209,7 +239,8 @@ class RAGModel(nn.Module):
         use_u = g.embed_index < 0
         if drop is not None:
             use_u = use_u | drop
-        rows = self.task_embedding[g.embed_index.clamp_min(0)]
+        rows = self.task_embedding.index_select(
+            0, cached_on(g.embed_index, "_ragviz_rows", lambda: g.embed_index.clamp_min(0)))
         h = torch.where(use_u.unsqueeze(-1), self.unknown_task.expand_as(rows), rows)
         if hasattr(self, "descriptor_proj"):
             h = h + self.descriptor_proj(g.descriptors)
@@ -282,23 +313,26 @@ class RAGModel(nn.Module):
                     out = torch.baddbmm(bias.unsqueeze(1), s.unsqueeze(1), weight).squeeze(1)
         if self.regression:
             return out[:, 0]
-        classes = torch.arange(out.shape[1], device=out.device)
-        mask = classes.unsqueeze(0) >= n_classes[tid].unsqueeze(1)
-        return out.masked_fill(mask, NEG_INF)
+        mask = class_mask(n_classes, tid, out.shape[1])
+        return out if mask is None else out.masked_fill(mask, NEG_INF)
 
     def decode(self, t: Tensor, g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
         """Every task's outputs on its points in one batched call; masked logits or means."""
         return self.decode_points(self.task_heads(t, g), x, tid, g.n_classes)
 
-    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None = None) -> Tensor:
-        states, _ = self.embed_tasks(g, drop)
-        if not torch.is_grad_enabled():  # inference on many points: chunk by chunk (same outputs, less memory)
+    def decode_all(self, heads: tuple[Tensor, ...], g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
+        """:meth:`decode_points` for all tasks of ``g``; inference on many points goes chunk by chunk
+        of whole tasks (same outputs, less memory)."""
+        if not torch.is_grad_enabled():
             chunks = point_chunks(tid, g.n_tasks, chunk_size(x.device))
             if chunks is not None:
-                heads = self.task_heads(states[-1], g)
                 return torch.cat([self.decode_points(tuple(h[lo:hi] for h in heads), x[a:b], tid[a:b] - lo,
                                                      g.n_classes[lo:hi]) for lo, hi, a, b in chunks])
-        return self.decode(states[-1], g, x, tid)
+        return self.decode_points(heads, x, tid, g.n_classes)
+
+    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None = None) -> Tensor:
+        states, _ = self.embed_tasks(g, drop)
+        return self.decode_all(self.task_heads(states[-1], g), g, x, tid)
 
     def point_loss(self, out: Tensor, y: Tensor) -> Tensor:
         """Per-point loss: squared error or cross-entropy over the task's own classes."""

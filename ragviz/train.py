@@ -20,7 +20,8 @@ from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import DomainSpec, TaskData, domain_spec, make_graph_data, task_n_classes
 from ragviz.errors import DataError, TrainingError
 from ragviz.graph import TaskGraph
-from ragviz.model import RNG_LOCK, RAGModel, build_model, chunk_size, point_chunks
+from ragviz.model import RNG_LOCK, RAGModel, build_model, cached_on, chunk_size, point_chunks
+from ragviz.optim import make_adamw
 from ragviz.tensors import GraphTensors, SplitTensors, graph_tensors, make_vocab, split_tensors
 
 MAX_SNAPSHOT_FLOATS = 4_000_000  # per snapshot; bigger graphs keep no embedding snapshots
@@ -154,9 +155,8 @@ def prepare(
 def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int) -> torch.Tensor:
     """Mean of per-point values within each task (NaN for a task with no points)."""
     total = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, values)
-    count = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(
-        0, tid, torch.ones_like(values)
-    )
+    count = cached_on(tid, f"_ragviz_count_{n_tasks}_{values.dtype}", lambda: torch.zeros(
+        n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, torch.ones_like(values)))
     return total / count
 
 
@@ -220,6 +220,11 @@ def evaluate(model: RAGModel, prep: Prepared, split: str = "test") -> tuple[np.n
     if len(part) == 0:
         return np.full(n, np.nan), np.full(n, np.nan)
     out = model(prep.g, part.x, part.tid)  # decoded chunk by chunk when there are many points
+    return split_metrics(model, out, part, n)
+
+
+def split_metrics(model: RAGModel, out: torch.Tensor, part: SplitTensors, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-task loss and metric from the model's outputs ``out`` on the points of ``part``."""
     loss = per_task_mean(model.point_loss(out, part.y), part.tid, n)
     if model.regression:
         metric = loss
@@ -298,7 +303,7 @@ def _train_on(
     with RNG_LOCK:  # never reseed the global RNG while another run's model is being initialised from it
         torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = _adamw(params, cfg.lr, cfg.weight_decay, device)
+    optimizer = make_adamw(params, cfg.lr, cfg.weight_decay, device)
     last_good = [p.detach().clone() for p in params]
     seen = g.embed_index >= 0
     rows = g.embed_index.clamp_min(0)
@@ -306,6 +311,7 @@ def _train_on(
     batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
     chunks = None if batch else point_chunks(train_split.tid, n, chunk_size(device))
     full_has_points = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, train_split.tid, True)
+    full_with_points = full_has_points.nonzero().squeeze(1)  # tasks whose losses count, as indices
     status, message = "finished", f"Trained {cfg.steps} steps."
     start = time.perf_counter()
     step = 0
@@ -351,11 +357,11 @@ def _train_on(
         else:
             out = model(g, x, tid, drop)
             task_loss = per_task_mean(model.point_loss(out, y), tid, n)
-            has_points = full_has_points if not batch else \
-                torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, tid, True)
-            losses = task_loss[has_points]
+            with_points = full_with_points if not batch else \
+                torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, tid, True).nonzero().squeeze(1)
+            losses = task_loss.index_select(0, with_points)
             if cfg.loss_weighting == "uncertainty":
-                s = model.log_vars[rows[has_points]]
+                s = model.log_vars.index_select(0, rows.index_select(0, with_points))
                 loss = (torch.exp(-s) * losses + 0.5 * s).mean()
             else:
                 loss = losses.mean()
@@ -393,17 +399,6 @@ def _train_on(
     model.eval()
     model = model.to("cpu")
     return TrainResult(model, history, status, message, device_label(device), step)
-
-
-def _adamw(params: list[torch.nn.Parameter], lr: float, weight_decay: float,
-           device: torch.device) -> torch.optim.Optimizer:
-    """AdamW, fused into one kernel where torch supports it for ``device`` (about 5x less optimizer time)."""
-    if device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params):
-        try:
-            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
-        except (RuntimeError, TypeError, ValueError):
-            pass
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 def _thin_snapshots(history: History) -> None:

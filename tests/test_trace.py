@@ -52,3 +52,30 @@ def test_unknown_relation_after_training_is_explained(trained_ring) -> None:
     edited.add_edge(names[0], names[3], "opposite")
     with pytest.raises(GraphError, match="opposite"):
         compute_trace(result.model, edited)
+
+
+def test_grid_outputs_are_computed_per_task_on_demand_and_match_the_full_model(trained_ring) -> None:
+    """A page reading one task's grid decodes that task only, and gets what the whole model gives."""
+    import torch
+
+    from ragviz.train import evaluate, prepare
+
+    project, result = trained_ring
+    model = result.model
+    trace = compute_trace(model, project.graph)
+    names = trace.task_names
+    assert trace.outputs_grid.computed == 0 and len(trace.outputs_grid) == len(names)
+    first = trace.outputs_grid[names[3]]
+    assert trace.outputs_grid.computed == 1
+    prep = prepare(project.graph, model, project.tables)
+    n_grid = len(trace.grid)
+    with torch.no_grad():
+        x = torch.from_numpy(np.tile(trace.grid, (len(names), 1)))
+        full = torch.softmax(model(prep.g, x, torch.arange(len(names)).repeat_interleave(n_grid)), -1).numpy()
+    assert np.allclose(first, full[3 * n_grid:4 * n_grid], atol=1e-5)
+    for i, name in enumerate(names):
+        assert np.allclose(trace.outputs_grid[name], full[i * n_grid:(i + 1) * n_grid], atol=1e-5)
+    loss, metric = evaluate(model, prep, "test")
+    assert np.allclose(trace.test_metric, metric) and np.allclose(trace.test_loss, loss, atol=1e-6)
+    with pytest.raises(KeyError):
+        trace.outputs_grid["no such task"]

@@ -24,7 +24,6 @@ from ragviz.project import Project
 from ragviz.runner import TrainingRun
 from ragviz.trace import Trace, compute_trace
 from ragviz.train import History
-from ragviz.ui.routing import ensure_app_navigation
 
 STATE_KEY = "ragviz_state"
 TRACE_CACHE_SIZE = 6
@@ -90,6 +89,8 @@ def _stop_run_when_gone(state: AppState) -> None:
 
 def get_state() -> AppState:
     """This session's state, created on first use with the default sample loaded."""
+    from ragviz.ui.routing import ensure_app_navigation  # routing draws the sidebar, which reads the state
+
     ensure_app_navigation()
     state = st.session_state.get(STATE_KEY)
     if state is None:
