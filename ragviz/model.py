@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ NEG_INF = -1e9
 class LayerTrace:
     """What one message-passing layer computed, for the pages to draw."""
 
-    messages: Tensor  # (E', d)
+    messages: Tensor | None  # (E', d); None when the layer ran without keeping messages (training)
     attention: Tensor | None  # (E',)
     aggregate: Tensor  # (N, d)
 
@@ -139,6 +140,30 @@ def class_mask(n_classes: Tensor, tid: Tensor, width: int) -> Tensor | None:
     return hit[1]
 
 
+#: From this many messages, sum and mean aggregation of mult/sub/none messages run as one sparse
+#: product instead of per-message tensors (see :meth:`RAGLayer.aggregate_sparse`).
+SPARSE_MIN_MESSAGES = 4096
+
+
+def relation_adjacency(g: GraphTensors, n_slots: int, mean: bool) -> Tensor:
+    """A (N × N·R) sparse CSR matrix: row v, column u·R + r holds w_uv (÷ v's in-degree for the mean).
+
+    Multiplying it with every task's composed state for every relation slot, laid out as
+    (N·R × d), sums each task's incoming messages before W_msg (which is linear) in one product.
+    """
+    def compute() -> Tensor:
+        n = g.n_tasks
+        values = g.weight.to(torch.float32)
+        if mean:
+            values = values / in_degree_column(g.dst, n, torch.float32)[:, 0].index_select(0, g.dst)
+        index = torch.stack([g.dst, g.src * n_slots + g.rel])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta": the product used here is stable
+            coo = torch.sparse_coo_tensor(index, values, (n, n * n_slots), check_invariants=True).coalesce()
+            return coo.to_sparse_csr()
+    return cached_on(g.src, f"_ragviz_adjacency_{n_slots}_{mean}", compute)
+
+
 class RAGLayer(nn.Module):
     """One CompGCN-style layer: compose, transform, weight, aggregate, update (DESIGN 2.3)."""
 
@@ -169,8 +194,35 @@ class RAGLayer(nn.Module):
             return hs - z.index_select(0, g.rel)
         return hs
 
-    def forward(self, h: Tensor, z: Tensor, g: GraphTensors) -> tuple[Tensor, Tensor, LayerTrace]:
+    def sparse_ok(self, g: GraphTensors) -> bool:
+        """Whether this layer can aggregate by :meth:`aggregate_sparse` on ``g`` (and it pays off)."""
+        return (self.aggregation in ("sum", "mean") and self.composition in ("mult", "sub", "none")
+                and int(g.src.shape[0]) >= SPARSE_MIN_MESSAGES)
+
+    def aggregate_sparse(self, h: Tensor, z: Tensor, g: GraphTensors) -> Tensor:
+        """Σ_u A[v,u] W_msg φ(h_u, z_r) as W_msg(A · φ(h, z)) over (task, relation slot) pairs.
+
+        The same aggregate as the per-message path up to float rounding, without the (E' × d)
+        message tensors, which on large graphs are most of a step's memory traffic.
+        """
+        n, d = h.shape
+        slots = z.shape[0]
+        if self.composition == "mult":
+            composed = h.unsqueeze(1) * z.unsqueeze(0)
+        elif self.composition == "sub":
+            composed = h.unsqueeze(1) - z.unsqueeze(0)
+        else:
+            composed = h.unsqueeze(1).expand(n, slots, d)
+        adjacency = relation_adjacency(g, slots, self.aggregation == "mean")
+        return self.w_msg(torch.sparse.mm(adjacency, composed.reshape(n * slots, d)))
+
+    def forward(self, h: Tensor, z: Tensor, g: GraphTensors,
+                keep_messages: bool = True) -> tuple[Tensor, Tensor, LayerTrace]:
         n = h.shape[0]
+        if not keep_messages and self.sparse_ok(g):
+            a = self.aggregate_sparse(h, z, g)
+            h_new = self.norm(h + F.relu(self.w_self(h) + a))
+            return h_new, self.w_rel(z), LayerTrace(None, None, a)
         m = self.w_msg(self.compose(h, z, g))
         weight = edge_weight_column(g.weight)
         if weight is not None:
@@ -246,13 +298,14 @@ class RAGModel(nn.Module):
             h = h + self.descriptor_proj(g.descriptors)
         return h
 
-    def embed_tasks(self, g: GraphTensors, drop: Tensor | None = None) -> tuple[list[Tensor], list[LayerTrace]]:
-        """All layers' task states h⁰…h^L and each layer's messages."""
+    def embed_tasks(self, g: GraphTensors, drop: Tensor | None = None,
+                    keep_messages: bool = True) -> tuple[list[Tensor], list[LayerTrace]]:
+        """All layers' task states h⁰…h^L and each layer's messages (unless ``keep_messages`` is False)."""
         h = self.initial_states(g, drop)
         z = self.relation_embedding
         states, traces = [h], []
         for layer in self.layers:
-            h, z, trace = layer(h, z, g)
+            h, z, trace = layer(h, z, g, keep_messages)
             states.append(h)
             traces.append(trace)
         return states, traces
@@ -331,7 +384,7 @@ class RAGModel(nn.Module):
         return self.decode_points(heads, x, tid, g.n_classes)
 
     def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None = None) -> Tensor:
-        states, _ = self.embed_tasks(g, drop)
+        states, _ = self.embed_tasks(g, drop, keep_messages=False)
         return self.decode_all(self.task_heads(states[-1], g), g, x, tid)
 
     def point_loss(self, out: Tensor, y: Tensor) -> Tensor:

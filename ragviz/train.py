@@ -177,7 +177,7 @@ def chunked_loss_backward(
     chunk's (points × H) activations are alive at a time: on a CPU they stay in cache (about
     twice as fast on large graphs) and peak memory no longer grows with the points.
     """
-    states, _ = model.embed_tasks(g, drop)
+    states, _ = model.embed_tasks(g, drop, keep_messages=False)
     heads = model.task_heads(states[-1], g)
     k = has_points.sum()
     counts = torch.bincount(split.tid, minlength=g.n_tasks).to(states[-1].dtype).clamp_min(1)
@@ -234,7 +234,7 @@ def split_metrics(model: RAGModel, out: torch.Tensor, part: SplitTensors, n: int
 
 
 def _snapshot(model: RAGModel, g: GraphTensors) -> np.ndarray | None:
-    states, _ = model.embed_tasks(g)
+    states, _ = model.embed_tasks(g, keep_messages=False)
     stacked = torch.stack(states)
     if stacked.numel() > MAX_SNAPSHOT_FLOATS:
         return None

@@ -115,3 +115,35 @@ def test_zero_shot_moons_ring_solved_from_relations_alone() -> None:
     no_edges = train(graph, config, steps, edges=[]).history.summary()["zero_shot"]
     assert with_edges >= 0.85
     assert with_edges - no_edges >= 0.2
+
+
+@pytest.mark.parametrize("composition", ["mult", "sub", "none"])
+@pytest.mark.parametrize("aggregation", ["sum", "mean"])
+def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition: str, aggregation: str) -> None:
+    """Large graphs aggregate with one sparse product: same states and gradients as per-message tensors."""
+    import ragviz.model as model_module
+
+    graph = chain(9, ("next", "near"))
+    graph.add_edge("t0", "t5", "near", 0.5)
+    graph.add_edge("t8", "t2", "next", 2.0)
+    graph.add_edge("t3", "t7", "near", 1.5)
+    model = build_model(ModelConfig(composition=composition, aggregation=aggregation),
+                        domain_spec(graph), make_vocab(graph))
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+
+    def states_and_grads(keep_messages: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad()
+        states, traces = model.embed_tasks(g, keep_messages=keep_messages)
+        (states[-1] ** 2).sum().backward()
+        assert (traces[0].messages is None) == (not keep_messages)
+        return states[-1].detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    monkeypatch.setattr(model_module, "SPARSE_MIN_MESSAGES", 0)
+    dense_states, dense_grads = states_and_grads(keep_messages=True)
+    sparse_states, sparse_grads = states_and_grads(keep_messages=False)
+    assert torch.allclose(dense_states, sparse_states, atol=1e-5)
+    assert len(dense_grads) == len(sparse_grads)
+    for a, b in zip(dense_grads, sparse_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    monkeypatch.setattr(model_module, "SPARSE_MIN_MESSAGES", 10**9)  # small graphs: per-message tensors
+    assert model.embed_tasks(g, keep_messages=False)[1][0].messages is not None
