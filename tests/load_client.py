@@ -165,7 +165,7 @@ async def train_session(outcome: TrainOutcome, browser: Any, url: str, steps: in
         outcome.done_at = time.monotonic()
         outcome.stage = "reading"
         outcome.status_text = await done.inner_text()
-        accuracy = page.locator(metric_value("Mean test accuracy, seen tasks"))
+        accuracy = page.locator(metric_value("Test accuracy, seen"))
         await accuracy.wait_for(timeout=timeout_ms)
         outcome.seen_accuracy = (await accuracy.inner_text()).strip()
         outcome.steps_trained = (await page.locator(metric_value("Steps trained")).inner_text()).strip()

@@ -1,6 +1,4 @@
-"""Load check, run by hand (`python -m pytest tests/load_check.py -s`), not yet part of CI.
-
-Many users on one server (issue 6): real browser sessions against ``streamlit run app.py``.
+"""Many users on one server (issue 6): real browser sessions against ``streamlit run app.py``.
 
 1. ``N_CONCURRENT`` (20) sessions open the Train page at once, each sets a small number of
    steps and its own seed, all press Start together, and each reads back its own result:
@@ -11,8 +9,8 @@ Many users on one server (issue 6): real browser sessions against ``streamlit ru
    sampled: after a warm-up it must level off.
 
 One Chromium, localhost only (a dead proxy for everything else); every wait is bounded, and
-each phase has its own time budget (``CONCURRENT_BUDGET_S``, ``SEQUENTIAL_BUDGET_S``): on a
-slow machine fewer sequential sessions run (at least ``MIN_SEQUENTIAL``). Figures are
+each phase has its own time budget (``CONCURRENT_BUDGET_S``, ``SEQUENTIAL_BUDGET_S``, about
+2.2–2.5 times what an idle 2-core machine needs), and all 100 sequential sessions must fit in it. Figures are
 printed (``pytest -s`` shows them) and kept in ``LOAD_FIGURES``. The server keeps a closed session for
 ``server.disconnectedSessionTTL`` seconds (Streamlit's default is 120); the test sets 5 so
 that 100 sessions fit in a few minutes, as a class server should (see ragviz/limits.py).
@@ -44,11 +42,11 @@ N_CONCURRENT = int(os.environ.get("RAGVIZ_LOAD_SESSIONS", "20"))
 N_SEQUENTIAL = int(os.environ.get("RAGVIZ_LOAD_SEQUENTIAL", "100"))
 STEPS = 20
 FIRST_SEED = 101
-CONCURRENT_BUDGET_S = 240.0  # opening 20 pages, then training (about 80 s on an idle 2-core machine)
-SEQUENTIAL_BUDGET_S = 200.0
+CONCURRENT_BUDGET_S = 360.0  # opening 20 pages, then training: 145 s on an idle 2-core machine
+SEQUENTIAL_BUDGET_S = 1200.0  # 540 s (5.4 s a session) on an idle 2-core machine
 WARM_UP = 10  # sequential sessions before memory is compared
 WINDOW = 30  # sessions averaged at the start and at the end
-MIN_SEQUENTIAL = 40
+MIN_SEQUENTIAL = N_SEQUENTIAL
 MAX_GROWTH_MB = 40.0  # last WINDOW sessions over the first WINDOW after warm-up
 SESSION_TTL_S = 5
 OPENING_AT_ONCE = 4  # pages loading at the same time while the sessions get ready
@@ -184,8 +182,7 @@ async def _sequential(url: str, count: int, pid: int, timeout_ms: float) -> tupl
 def test_memory_levels_off_over_many_sessions(server) -> None:
     """Open Train, submit refused settings, close the tab: 100 times. Memory after warm-up must stay flat.
 
-    Bounded by the module's time budget: on a slow machine fewer sessions run (at least
-    ``MIN_SEQUENTIAL``) and the compared windows shrink to a third of those after warm-up.
+    Bounded by ``SEQUENTIAL_BUDGET_S``: sessions that do not fit in it fail the test.
     """
     started = time.monotonic()
     baseline = rss_mb(server.pid)
