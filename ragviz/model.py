@@ -197,7 +197,8 @@ class RAGLayer(nn.Module):
     def sparse_ok(self, g: GraphTensors) -> bool:
         """Whether this layer can aggregate by :meth:`aggregate_sparse` on ``g`` (and it pays off)."""
         return (self.aggregation in ("sum", "mean") and self.composition in ("mult", "sub", "none")
-                and int(g.src.shape[0]) >= SPARSE_MIN_MESSAGES)
+                and int(g.src.shape[0]) >= SPARSE_MIN_MESSAGES
+                and g.src.device.type == "cpu")  # measured and tested on the CPU; CUDA keeps per-message tensors
 
     def aggregate_sparse(self, h: Tensor, z: Tensor, g: GraphTensors) -> Tensor:
         """Σ_u A[v,u] W_msg φ(h_u, z_r) as W_msg(A · φ(h, z)) over (task, relation slot) pairs.
