@@ -370,10 +370,6 @@ class RAGModel(nn.Module):
         mask = class_mask(n_classes, tid, out.shape[1])
         return out if mask is None else out.masked_fill(mask, NEG_INF)
 
-    def decode(self, t: Tensor, g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
-        """Every task's outputs on its points in one batched call; masked logits or means."""
-        return self.decode_points(self.task_heads(t, g), x, tid, g.n_classes)
-
     def decode_all(self, heads: tuple[Tensor, ...], g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
         """:meth:`decode_points` for all tasks of ``g``; inference on many points goes chunk by chunk
         of whole tasks (same outputs, less memory)."""
