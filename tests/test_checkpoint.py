@@ -112,7 +112,7 @@ def test_saving_stays_inside_the_models_folder(trained_ring, tmp_path) -> None:
     data = checkpoint_bytes(project, result.model, result.history)
     path = save_to_folder(tmp_path / "models", "../../etc/passwd", data)
     assert path.parent == (tmp_path / "models").resolve()
-    assert path.name == "passwd.safetensors"
+    assert path.name == "etc_passwd.safetensors"  # separators become "_", dots in front go
     assert safe_file_name("..") == "checkpoint.safetensors"
     assert not list((tmp_path / "models").glob(".tmp-*"))
     assert load_checkpoint(path).project.graph == project.graph
