@@ -41,7 +41,6 @@ from ragviz.uploads import read_upload
 
 FORMAT = "ragviz-checkpoint"
 FORMAT_VERSION = 1
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_HEADER_BYTES = 50 * 1024 * 1024
 _NAME_PUNCTUATION = frozenset("._ -")
 _RUNS_OF_UNDERSCORES = re.compile(r"_{2,}")
