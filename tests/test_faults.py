@@ -26,7 +26,6 @@ from ragviz.checkpoint import atomic_write, checkpoint_bytes, load_checkpoint, s
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import domain_spec
 from ragviz.editing import EditHistory
-from ragviz.errors import CheckpointError
 from ragviz.model import RAGModel, build_model
 from ragviz.project import Project
 from ragviz.runner import TrainingRun
