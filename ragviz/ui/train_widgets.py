@@ -27,8 +27,8 @@ from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.train import History, choose_device
 from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
-from ragviz.ui.runs import adopt_finished_run, run_from_current_model, run_handled
-from ragviz.ui.state import AppState, current_checkpoint_bytes, start_run
+from ragviz.ui.runs import adopt_finished_run, begin_run, run_from_current_model, run_handled
+from ragviz.ui.state import AppState, current_checkpoint_bytes
 
 WIDGET = "train_w."
 TOKEN_KEY = "train_w_token"
@@ -145,7 +145,7 @@ def begin_training(state: AppState, model: dict[str, Any], train: dict[str, Any]
     choose_device(train_config.device)  # asking for CUDA without one: say so now, not from the worker
     state.project.graph.validate()
     state.project.model_config, state.project.train_config = model_config, train_config
-    start_run(state, baseline if baseline and baseline != NO_BASELINE else None)
+    begin_run(state, baseline if baseline and baseline != NO_BASELINE else None)
 
 
 def _baseline_label(name: str) -> str:
