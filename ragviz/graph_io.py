@@ -24,6 +24,7 @@ from ragviz.errors import GraphError, RagvizError
 from ragviz.graph import RELATION_PALETTE, TaskGraph, make_task
 from ragviz.limits import max_upload_bytes, too_big_message
 from ragviz.node_link import graph_from_node_link, is_node_link
+from ragviz.uploads import read_upload
 
 SCHEMA_NAME = "ragviz.taskgraph"
 SCHEMA_VERSION = 1
@@ -439,10 +440,8 @@ def import_graph(data: bytes, filename: str, max_bytes: int | None = None) -> Ta
         data = data.encode("utf-8")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise GraphError(f"The file contents must be bytes, got {type(data).__name__}.")
-    data = bytes(data)
     limit = max_upload_bytes("graph") if max_bytes is None else int(max_bytes)
-    if len(data) > limit:
-        raise GraphError(too_big_message("graph file", len(data), limit))
+    data = read_upload(data, "graph", max_bytes=limit)
     name = str(filename or "")
     extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     readers = {".json": graph_from_json, ".graphml": graph_from_graphml, ".xml": graph_from_graphml,
