@@ -11,8 +11,9 @@ import pytest
 import safetensors.torch
 import torch
 
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint, safe_file_name, save_checkpoint, save_to_folder
+from ragviz.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
 from ragviz.errors import CheckpointError
+from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.trace import compute_trace
 
 

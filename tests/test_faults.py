@@ -22,11 +22,12 @@ import torch
 from conftest import small_ring
 
 import ragviz.train as train_module
-from ragviz.checkpoint import atomic_write, checkpoint_bytes, load_checkpoint, safe_file_name, save_to_folder
+from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import domain_spec
 from ragviz.editing import EditHistory
 from ragviz.model import RAGModel, build_model
+from ragviz.models_folder import atomic_write, safe_file_name, save_to_folder
 from ragviz.project import Project
 from ragviz.runner import TrainingRun
 from ragviz.tensors import make_vocab

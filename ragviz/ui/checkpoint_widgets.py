@@ -16,7 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from ragviz.checkpoint import load_checkpoint, safe_file_name, save_to_folder
+from ragviz.checkpoint import load_checkpoint
 from ragviz.errors import CheckpointError, RagvizError
 from ragviz.gallery import (
     CheckpointSummary,
@@ -30,6 +30,7 @@ from ragviz.gallery import (
     summarize_file,
 )
 from ragviz.graph import TaskGraph
+from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.plots.training import comparison_figure
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.state import AppState, adopt_checkpoint, notify

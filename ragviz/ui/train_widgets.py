@@ -17,11 +17,11 @@ from typing import Any
 import streamlit as st
 
 from ragviz.ablations import ABLATIONS
-from ragviz.checkpoint import safe_file_name
 from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
 from ragviz.errors import RagvizError
 from ragviz.gallery import MetricSet, comparison_table
 from ragviz.graph import TaskGraph
+from ragviz.models_folder import safe_file_name
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.train import History, choose_device
