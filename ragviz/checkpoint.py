@@ -11,11 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
 import platform
-import re
 import struct
-import tempfile
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +27,16 @@ import torch
 from ragviz import __version__
 from ragviz.data import DomainSpec, domain_spec
 from ragviz.errors import CheckpointError, RagvizError
-from ragviz.limits import max_upload_bytes
 from ragviz.model import RAGModel
+from ragviz.models_folder import atomic_write
 from ragviz.project import Project
 from ragviz.tensors import Vocab, make_vocab
 from ragviz.train import History
+from ragviz.uploads import read_upload
 
 FORMAT = "ragviz-checkpoint"
 FORMAT_VERSION = 1
-DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_HEADER_BYTES = 50 * 1024 * 1024
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
 @dataclass
@@ -113,29 +110,6 @@ def checkpoint_bytes(
     return safetensors.torch.save(tensors, metadata=metadata)
 
 
-def safe_file_name(name: str, suffix: str = ".safetensors") -> str:
-    """A file name that cannot leave its folder: no separators, no dots in front."""
-    base = _SAFE_NAME.sub("_", Path(str(name)).name).strip(" ._") or "checkpoint"
-    base = base[:80]
-    return base if base.endswith(suffix) else base + suffix
-
-
-def atomic_write(path: str | Path, data: bytes) -> Path:
-    """Write to a temporary file in the same folder, then rename: no half-written files."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def save_checkpoint(
     path: str | Path,
     project: Project,
@@ -144,15 +118,6 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     return atomic_write(path, checkpoint_bytes(project, model, history, extra))
-
-
-def save_to_folder(folder: str | Path, name: str, data: bytes) -> Path:
-    """Save checkpoint bytes under a sanitised name inside ``folder`` and nowhere else."""
-    folder = Path(folder).resolve()
-    target = (folder / safe_file_name(name)).resolve()
-    if target.parent != folder:
-        raise CheckpointError(f"Refusing to write outside the models folder: {name!r}.")
-    return atomic_write(target, data)
 
 
 # ---------------------------------------------------------------------------------- load
@@ -216,13 +181,15 @@ def _tables_from(tensors: dict[str, torch.Tensor], meta: Any) -> dict[str, pd.Da
     return tables
 
 
-def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None) -> Checkpoint:
+def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None, trusted: bool = False) -> Checkpoint:
     """Load and validate a checkpoint; a bad file raises CheckpointError and changes nothing.
 
     ``max_bytes`` defaults to the configured limit (:mod:`ragviz.limits`, ``RAGVIZ_MAX_CHECKPOINT_MB``).
+    ``trusted`` files (the samples the app ships) are validated the same way but are not
+    held to the upload limit.
     """
-    if max_bytes is None:
-        max_bytes = max_upload_bytes("checkpoint")
+    if trusted:
+        max_bytes = sys.maxsize
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"):
@@ -230,22 +197,11 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None) ->
                 f"'{path.name}' is a pickle-based file; ragviz only opens .safetensors checkpoints "
                 "and never unpickles anything."
             )
-        try:
-            size = path.stat().st_size
-        except OSError as err:
-            raise CheckpointError(f"Cannot open '{path}': {err.strerror}.") from None
-        if size > max_bytes:
-            raise CheckpointError(f"The file is {size / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB limit.")
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise CheckpointError(f"Cannot read '{path.name}': {err.strerror or err}.") from None
+        data = read_upload(path, "checkpoint", max_bytes=max_bytes)
     elif isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
+        data = read_upload(source, "checkpoint", max_bytes=max_bytes)
     else:
         raise CheckpointError(f"Cannot read a checkpoint from {type(source).__name__}; give a path or bytes.")
-    if len(data) > max_bytes:
-        raise CheckpointError(f"The file is {len(data) / 1e6:.1f} MB, more than the {max_bytes / 1e6:.0f} MB limit.")
     header = _read_header(data)
     meta = header.get("__metadata__")
     if not isinstance(meta, dict):

@@ -28,6 +28,7 @@ import pandas as pd
 from ragviz.errors import DataError
 from ragviz.graph import FAMILY_DOMAIN, MAX_SEED, MAX_TASK_SIZE, Task, TaskGraph
 from ragviz.limits import max_upload_bytes
+from ragviz.uploads import read_upload
 
 TOY_FAMILIES = ("moons", "circles", "xor", "blobs", "spiral", "linear")
 MIN_CLASSES, MAX_CLASSES = 2, 6
@@ -586,47 +587,10 @@ def plot_grid(spec: DomainSpec, resolution: int = 60) -> np.ndarray:
 
 # --------------------------------------------------------------------------- tables
 def _read_bytes(source: Any, max_bytes: int) -> bytes:
-    mb = 1e6
-
-    def too_big(size: float | None) -> DataError:
-        what = f"{size / mb:.1f} MB" if size is not None else f"more than {max_bytes / mb:.1f} MB"
-        return DataError(f"The table is {what}; the limit is {max_bytes / mb:.1f} MB.")
-
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        if len(data) > max_bytes:
-            raise too_big(len(data))
-        return data
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise DataError(f"There is no file at {path!r}.")
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise too_big(size)
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except OSError as err:
-            raise DataError(f"Could not read {path!r}: {err.strerror or err}.") from None
-    if hasattr(source, "read"):
-        try:
-            data = source.read(max_bytes + 1)
-        except (OSError, ValueError) as err:
-            raise DataError(f"Could not read the table: {err}.") from None
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        if not isinstance(data, (bytes, bytearray)):
-            raise DataError("The uploaded file did not give bytes or text.")
-        if len(data) > max_bytes:
-            size = None
-            try:
-                size = source.seek(0, io.SEEK_END) if source.seekable() else None
-            except (OSError, ValueError, AttributeError):
-                size = None
-            raise too_big(size)
-        return bytes(data)
-    raise DataError(f"Cannot read a table from {type(source).__name__}; give a path, bytes or a file.")
+    """A table's bytes through the one upload reader (its limit, its wording)."""
+    if isinstance(source, (str, os.PathLike)) and not os.path.isfile(os.fspath(source)):
+        raise DataError(f"There is no file at {os.fspath(source)!r}.")
+    return read_upload(source, "table", max_bytes=max_bytes)
 
 
 def _parse_csv(data: bytes) -> pd.DataFrame:

@@ -23,6 +23,8 @@ from defusedxml import DefusedXmlException
 from ragviz.errors import GraphError, RagvizError
 from ragviz.graph import RELATION_PALETTE, TaskGraph, make_task
 from ragviz.limits import max_upload_bytes, too_big_message
+from ragviz.node_link import graph_from_node_link, is_node_link
+from ragviz.uploads import read_upload
 
 SCHEMA_NAME = "ragviz.taskgraph"
 SCHEMA_VERSION = 1
@@ -82,8 +84,8 @@ def graph_to_json(graph: TaskGraph) -> str:
 
 
 def graph_from_json(text: str | bytes) -> TaskGraph:
-    """Read :func:`graph_to_json` output (or a bare :meth:`TaskGraph.to_dict`); refuse other schemas
-    and newer versions."""
+    """Read :func:`graph_to_json` output, a bare :meth:`TaskGraph.to_dict`, or plain networkx
+    node-link data (``json.dumps(nx.node_link_data(G))``); refuse other schemas and newer versions."""
     text = _text(text, "JSON file")
     with _reading("JSON file"):
         try:
@@ -93,9 +95,14 @@ def graph_from_json(text: str | bytes) -> TaskGraph:
                              f"column {exc.colno}).") from None
         if not isinstance(data, dict):
             raise GraphError(f"The JSON file must hold a JSON object, not a {type(data).__name__}.")
+        if is_node_link(data):
+            return graph_from_node_link(data)
         _check_header(data, "JSON file", required=False)
         if "graph" not in data:
             raise GraphError("The JSON file has no 'graph' (networkx node-link data).")
+        if not isinstance(data["graph"], dict) or "nodes" not in data["graph"]:
+            raise GraphError("The JSON file's 'graph' has no 'nodes' list: it holds no task graph. Export one from "
+                             "the Task graph page, or save a networkx graph with json.dumps(nx.node_link_data(G)).")
         return TaskGraph.from_dict(data)
 
 
@@ -433,25 +440,23 @@ def import_graph(data: bytes, filename: str, max_bytes: int | None = None) -> Ta
         data = data.encode("utf-8")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise GraphError(f"The file contents must be bytes, got {type(data).__name__}.")
-    data = bytes(data)
     limit = max_upload_bytes("graph") if max_bytes is None else int(max_bytes)
-    if len(data) > limit:
-        raise GraphError(too_big_message("graph file", len(data), limit))
+    data = read_upload(data, "graph", max_bytes=limit)
     name = str(filename or "")
     extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    readers = {".json": graph_from_json, ".graphml": graph_from_graphml, ".xml": graph_from_graphml,
+               ".csv": graph_from_csv, ".zip": lambda d: _from_zip(d, limit)}
+    if extension not in readers:
+        raise GraphError(f"Cannot open '{name}': the file type must be one of {', '.join(EXTENSIONS)}.")
     with _reading(f"file '{name}'"):
-        if extension == ".json":
-            return graph_from_json(data)
-        if extension in (".graphml", ".xml"):
-            return graph_from_graphml(data)
-        if extension == ".csv":
-            return graph_from_csv(data)
-        if extension == ".zip":
-            return _from_zip(data, limit)
-    raise GraphError(f"Cannot open '{name}': the file type must be one of {', '.join(EXTENSIONS)}.")
+        graph = readers[extension](data)
+    if graph.number_of_tasks() == 0:  # importing replaces the user's graph: never with nothing
+        raise GraphError(f"'{name}' holds no tasks, so importing it would leave an empty graph. A graph file needs "
+                         "at least one task; nothing was imported.")
+    return graph
 
 
 __all__ = [
     "SCHEMA_VERSION", "graph_to_json", "graph_from_json", "graph_to_graphml", "graph_from_graphml",
-    "graph_to_csv", "graph_from_csv", "export_graph", "import_graph",
+    "graph_to_csv", "graph_from_csv", "graph_from_node_link", "export_graph", "import_graph",
 ]

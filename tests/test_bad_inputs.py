@@ -128,6 +128,14 @@ GRAPHS: dict[str, tuple[type[RagvizError], str]] = {
     "duplicate_relation.json": (GraphError, "relation named 'near' already exists"),
     "control_characters_in_name.json": (GraphError, "control characters"),
     "name_too_long.json": (GraphError, "longer than 80 characters"),
+    "networkx_plain_edges.json": (GraphError, "networkx node-link data, but 4 of its 4 nodes have no 'family' "
+                                              r"attribute \('0', '1', '2', '3'\)\. Each node needs 'family'"),
+    "networkx_plain_links.json": (GraphError, "4 of its 4 nodes have no 'family'"),
+    "networkx_edges_without_relation.json": (GraphError, "2 of its 2 edges have no 'relation' attribute "
+                                                         r"\('0 → 1', '1 → 2'\)"),
+    "networkx_no_nodes.json": (GraphError, "node-link data has no nodes: there is no task to import"),
+    "graph_without_nodes.json": (GraphError, "'graph' has no 'nodes' list: it holds no task graph"),
+    "empty_task_graph.json": (GraphError, "holds no tasks, so importing it would leave an empty graph"),
     "node_without_id.json": (GraphError, "Node #1 must be an object with an 'id'"),
     "params_not_an_object.json": (GraphError, "params must be a mapping"),
     "nested_param.json": (GraphError, "parameter 'noise' must be a number, text or true/false"),

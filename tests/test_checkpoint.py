@@ -11,8 +11,9 @@ import pytest
 import safetensors.torch
 import torch
 
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint, safe_file_name, save_checkpoint, save_to_folder
+from ragviz.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
 from ragviz.errors import CheckpointError
+from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.trace import compute_trace
 
 
@@ -112,7 +113,7 @@ def test_saving_stays_inside_the_models_folder(trained_ring, tmp_path) -> None:
     data = checkpoint_bytes(project, result.model, result.history)
     path = save_to_folder(tmp_path / "models", "../../etc/passwd", data)
     assert path.parent == (tmp_path / "models").resolve()
-    assert path.name == "passwd.safetensors"
+    assert path.name == "etc_passwd.safetensors"  # separators become "_", dots in front go
     assert safe_file_name("..") == "checkpoint.safetensors"
     assert not list((tmp_path / "models").glob(".tmp-*"))
     assert load_checkpoint(path).project.graph == project.graph

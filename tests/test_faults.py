@@ -22,12 +22,12 @@ import torch
 from conftest import small_ring
 
 import ragviz.train as train_module
-from ragviz.checkpoint import atomic_write, checkpoint_bytes, load_checkpoint, safe_file_name, save_to_folder
+from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import domain_spec
 from ragviz.editing import EditHistory
-from ragviz.errors import CheckpointError
 from ragviz.model import RAGModel, build_model
+from ragviz.models_folder import atomic_write, safe_file_name, save_to_folder
 from ragviz.project import Project
 from ragviz.runner import TrainingRun
 from ragviz.tensors import make_vocab
@@ -279,9 +279,12 @@ def test_a_symlink_in_the_models_folder_cannot_redirect_a_save(tmp_path: Path, c
     folder.mkdir()
     outside.write_bytes(b"precious")
     (folder / "evil.safetensors").symlink_to(outside)
-    with pytest.raises(CheckpointError, match="outside the models folder"):
-        save_to_folder(folder, "evil", ckpt_bytes)
-    assert outside.read_bytes() == b"precious"
+    path = save_to_folder(folder, "evil", ckpt_bytes)
+    assert path == folder.resolve() / "evil-2.safetensors" and path.read_bytes() == ckpt_bytes
+    assert outside.read_bytes() == b"precious" and (folder / "evil.safetensors").is_symlink()
+    # Even a session that once wrote "evil" never writes through a link put in its place.
+    path = save_to_folder(folder, "evil", ckpt_bytes, own={"evil.safetensors": b"precious"})
+    assert path.name == "evil-3.safetensors" and outside.read_bytes() == b"precious"
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, ckpt_bytes: bytes,
@@ -299,28 +302,36 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
-def test_concurrent_saves_to_one_name_leave_one_whole_file(tmp_path: Path, ckpt_bytes: bytes) -> None:
-    """Many sessions saving 'ring' at once: the file is always one complete checkpoint, never a mix."""
+def test_concurrent_saves_to_one_name_leave_one_whole_file_per_session(tmp_path: Path, ckpt_bytes: bytes) -> None:
+    """Many sessions saving 'ring' again and again at once: each gets its own file, always whole, and
+    no session ever replaces a file another wrote."""
     project = load_checkpoint(ckpt_bytes)
     versions = [ckpt_bytes] + [checkpoint_bytes(project.project, project.model, project.history, {"created": f"v{k}"})
                                for k in range(1, 8)]
     barrier = threading.Barrier(len(versions))
     errors: list[BaseException] = []
+    names: dict[int, set[str]] = {}
 
-    def save(data: bytes) -> None:
+    def save(session: int, data: bytes) -> None:
+        own: dict[str, bytes] = {}
         try:
             barrier.wait(timeout=30)
             for _ in range(5):
-                save_to_folder(tmp_path, "ring", data)
+                path = save_to_folder(tmp_path, "ring", data, own=own)
+                own[path.name] = data
+            names[session] = set(own)
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 
-    threads = [threading.Thread(target=save, args=(v,)) for v in versions]
+    threads = [threading.Thread(target=save, args=(k, v)) for k, v in enumerate(versions)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     assert not errors
-    final = (tmp_path / "ring.safetensors").read_bytes()
-    assert final in versions and load_checkpoint(final).project.graph == project.project.graph
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ring.safetensors"]
+    assert all(len(own) == 1 for own in names.values())  # each session kept replacing its own file
+    files = {name for own in names.values() for name in own}
+    assert len(files) == len(versions)  # one file per session, none shared
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)  # no temporaries left
+    for session, own in names.items():
+        assert (tmp_path / next(iter(own))).read_bytes() == versions[session]

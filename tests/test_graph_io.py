@@ -238,3 +238,86 @@ def test_import_of_arbitrary_bytes_raises_only_ragviz_errors(data, name):
     except RagvizError:
         return
     assert isinstance(graph, TaskGraph)
+
+
+# ------------------------------------------------------------------ plain networkx node-link data
+def _networkx_ring(n: int = 4, directed: bool = False):
+    import networkx as nx
+
+    g = nx.cycle_graph(n, create_using=nx.DiGraph if directed else nx.Graph)
+    for k in g:
+        g.nodes[k].update(family="moons", rotate=90.0 * k, train_size=10 + k, seed=k, pos=(float(k), 0.0))
+    nx.set_edge_attributes(g, "near", "relation")
+    return g
+
+
+@pytest.mark.parametrize("key", ["edges", "links"])  # networkx 3.4+ writes "edges", earlier versions "links"
+def test_networkx_node_link_data_imports_as_tasks(key):
+    import networkx as nx
+
+    source = _networkx_ring(4)
+    graph = import_graph(json.dumps(nx.node_link_data(source, edges=key)).encode(), "ring.json")
+    assert graph.task_names() == ["0", "1", "2", "3"]
+    assert [graph.task(str(k)).params for k in range(4)] == [{"rotate": 90.0 * k} for k in range(4)]
+    tasks = [graph.task(str(k)) for k in range(4)]
+    assert [(t.train_size, t.seed) for t in tasks] == [(10 + k, k) for k in range(4)]
+    assert graph.task("2").pos == (2.0, 0.0)
+    assert list(graph.relations) == ["near"] and not graph.relations["near"].directed
+    assert sorted((e.source, e.target) for e in graph.edges()) == sorted((str(u), str(v)) for u, v in source.edges)
+
+
+def test_directed_and_keyed_networkx_graphs_keep_direction_and_relation_names():
+    import networkx as nx
+
+    m = nx.MultiDiGraph()
+    m.add_node("a", family="xor", params={"noise": 0.2})
+    m.add_node("b", family="xor")
+    m.add_edge("a", "b", key="teaches", weight=2.0)
+    m.add_edge("b", "a", key="teaches")
+    graph = graph_from_json(json.dumps(nx.node_link_data(m, edges="edges")))
+    assert graph.relations["teaches"].directed and graph.task("a").params == {"noise": 0.2}
+    assert [(e.source, e.target, e.relation, e.weight) for e in graph.edges()] == \
+        [("a", "b", "teaches", 2.0), ("b", "a", "teaches", 1.0)]
+
+
+def test_ragviz_exports_read_back_in_networkx():
+    """The other way: the 'graph' part of a ragviz export is node-link data networkx itself reads."""
+    import networkx as nx
+
+    g = rich_graph()
+    back = nx.node_link_graph(json.loads(graph_to_json(g))["graph"], edges="edges")
+    assert sorted(back.nodes) == sorted(g.task_names())
+    assert back.nodes["third"]["family"] == "xor" and back.number_of_edges() == g.number_of_edges()
+
+
+def test_node_link_data_lacking_families_lists_the_nodes_and_what_they_need():
+    import networkx as nx
+
+    g = _networkx_ring(8)
+    for k in (1, 2, 3, 4, 5, 6, 7):
+        del g.nodes[k]["family"]
+    with pytest.raises(GraphError) as err:
+        import_graph(json.dumps(nx.node_link_data(g, edges="edges")).encode(), "ring.json")
+    text = str(err.value)
+    assert "7 of its 8 nodes have no 'family' attribute ('1', '2', '3', '4', '5' and 2 more)" in text
+    assert "one of moons, circles" in text and "'params', 'train_size', 'test_size', 'seed' and 'pos'" in text
+
+
+def test_node_link_edges_without_a_relation_are_refused_with_the_edges_named():
+    import networkx as nx
+
+    g = _networkx_ring(3)
+    del g.edges[0, 1]["relation"]
+    with pytest.raises(GraphError, match=r"1 of its 3 edges have no 'relation' attribute \('0 → 1'\)"):
+        import_graph(json.dumps(nx.node_link_data(g, edges="edges")).encode(), "ring.json")
+
+
+@pytest.mark.parametrize(("data", "name", "message"), [
+    (b'{"directed": false, "graph": {}, "nodes": [], "edges": []}', "nx.json", "has no nodes"),
+    (b'{"relations": [], "graph": {}}', "g.json", "'graph' has no 'nodes' list"),
+    (graph_to_json(TaskGraph()).encode(), "g.json", "holds no tasks"),
+    (graph_to_graphml(TaskGraph()).encode(), "g.graphml", "holds no tasks"),
+])
+def test_an_empty_graph_never_comes_from_an_import(data, name, message):
+    with pytest.raises(GraphError, match=message):
+        import_graph(data, name)

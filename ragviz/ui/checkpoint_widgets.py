@@ -16,8 +16,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from ragviz.checkpoint import DEFAULT_MAX_BYTES, load_checkpoint
-from ragviz.errors import RagvizError
+from ragviz.checkpoint import load_checkpoint
+from ragviz.errors import CheckpointError, RagvizError
 from ragviz.gallery import (
     CheckpointSummary,
     MetricSet,
@@ -30,9 +30,11 @@ from ragviz.gallery import (
     summarize_file,
 )
 from ragviz.graph import TaskGraph
+from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.plots.training import comparison_figure
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
+from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
 UPLOADS_KEY = "ragviz_uploads"
 UPLOAD_WIDGET = "ckpt_upload"
@@ -167,8 +169,11 @@ def open_entry(state: AppState, entry: Entry) -> bool:
 
 
 def accept_upload(state: AppState, files: dict[str, bytes], name: str, data: bytes,
-                  max_bytes: int = DEFAULT_MAX_BYTES) -> bool:
-    """Validate an uploaded file fully; if good, list it and open it. A bad file changes nothing."""
+                  max_bytes: int | None = None) -> bool:
+    """Validate an uploaded file fully; if good, list it and open it. A bad file changes nothing.
+
+    ``max_bytes`` defaults to the configured checkpoint limit (``RAGVIZ_MAX_CHECKPOINT_MB``).
+    """
     try:
         ckpt = load_checkpoint(bytes(data), max_bytes=max_bytes)
     except RagvizError as err:
@@ -183,16 +188,42 @@ def accept_upload(state: AppState, files: dict[str, bytes], name: str, data: byt
 
 def _on_upload(state: AppState) -> None:
     file = st.session_state.get(UPLOAD_WIDGET)
-    if file is not None:
-        accept_upload(state, uploads(), file.name, file.getvalue())
+    if file is None:
+        return
+    try:
+        data = read_uploaded(file, "checkpoint")
+    except RagvizError as err:
+        notify(state, "error", f"'{file.name}' was not opened: {err} The current project is unchanged.")
+        return
+    accept_upload(state, uploads(), file.name, data, max_bytes=real_limit("checkpoint"))
 
 
 def upload_box(state: AppState) -> None:
-    st.file_uploader(
-        "Upload a checkpoint (.safetensors)", key=UPLOAD_WIDGET, on_change=_on_upload, args=(state,),
-        max_upload_size=DEFAULT_MAX_BYTES // (1024 * 1024),
+    file_uploader(
+        "Upload a checkpoint (.safetensors)", "checkpoint", key=UPLOAD_WIDGET, on_change=_on_upload, args=(state,),
         help="Checked completely before anything changes; pickle files (.pt, .pth) are refused, never unpickled.",
     )
+
+
+def save_for_session(state: AppState, name: str, data: bytes, folder: str | Path | None = None) -> tuple[Path, str]:
+    """Save into the shared models folder without touching anyone else's file; returns the path and what to say.
+
+    The message names the file only, never the server's folder. A name someone else holds
+    gets the next free ``name-2``… and the message says so.
+    """
+    wanted = safe_file_name(name)
+    replacing = wanted in state.saved
+    try:
+        path = save_to_folder(models_dir() if folder is None else folder, name, data, own=state.saved)
+    except OSError as err:
+        raise CheckpointError(f"the models folder cannot be written ({err.strerror or type(err).__name__}). "
+                              "Download the model instead.") from None
+    state.saved[path.name] = data
+    if path.name != wanted:
+        return path, (f"The models folder already has a checkpoint named `{wanted}` that this session did not save, "
+                      f"so this one was saved as `{path.name}`. The Checkpoints page lists it.")
+    mine = " (replacing this session's earlier save)" if replacing else ""
+    return path, f"Saved as `{path.name}`{mine}. The Checkpoints page lists it."
 
 
 # ----------------------------------------------------------------------------- cards
@@ -350,8 +381,9 @@ def gallery_sections(state: AppState) -> list[Section]:
         Section("Saved in this session", "session", session_entries(state),
                 "Nothing saved in this session yet: train a model, then press **Save to models folder** on the "
                 "Train page."),
-        Section(f"Models folder: {folder}", "folder", folder_entries(state, folder),
-                f"No checkpoints in {folder.resolve()} yet. Set RAGVIZ_MODELS_DIR to list another folder."),
+        Section("Models folder", "folder", folder_entries(state, folder),
+                "No checkpoints in the server's models folder yet (its administrator sets it with "
+                "RAGVIZ_MODELS_DIR)."),
         Section("Uploaded", "uploads", upload_entries(uploads()), "Nothing uploaded yet: use the box above."),
     ]
 

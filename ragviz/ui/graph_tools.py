@@ -15,10 +15,11 @@ from ragviz.errors import RagvizError
 from ragviz.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.graph_io import EXTENSIONS, export_graph, import_graph
-from ragviz.limits import max_upload_bytes, size_text, too_big_message
+from ragviz.limits import size_text
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
+from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
 LAYOUT_LABELS = {"spring": "Spring", "circular": "Circular", "kamada_kawai": "Kamada-Kawai", "shell": "Shell",
                  "spectral": "Spectral"}
@@ -151,19 +152,20 @@ def export_panel(state: AppState, version: str) -> None:
 
 
 def import_panel(state: AppState, version: str) -> None:
-    limit = max_upload_bytes("graph")
+    limit = real_limit("graph")
     st.markdown("**Import**")
     st.caption(f"A graph file (.json, .graphml, a nodes .csv, or a .zip of nodes.csv and edges.csv; at most "
                f"{size_text(limit)}) replaces the current graph; Undo brings the old one back. A file that cannot "
                "be read changes nothing.")
-    upload = st.file_uploader("Graph file", type=[e.lstrip(".") for e in EXTENSIONS], key="tg_upload",
-                              max_upload_size=max(1, limit // 1_000_000))
+    upload = file_uploader("Graph file", "graph", type=[e.lstrip(".") for e in EXTENSIONS], key="tg_upload")
     if upload is not None and st.button(f"Replace the graph with {upload.name}", icon=":material/upload_file:",
                                         key=f"tg_import_{version}", type="primary"):
-        if upload.size > limit:
-            st.error(too_big_message("graph file", upload.size, limit))
+        try:
+            data = read_uploaded(upload, "graph")
+        except RagvizError as err:
+            st.error(f"Could not import {upload.name}: {err} Your graph was not changed.")
         else:
-            import_bytes(state, upload.getvalue(), upload.name)
+            import_bytes(state, data, upload.name)
     with st.expander("…or paste a graph as JSON"):
         text = st.text_area("Graph JSON", key=f"tg_paste_{version}", height=140,
                             placeholder='{"relations": [...], "graph": {"nodes": [...], "edges": [...]}}')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.train import device_label
-from ragviz.ui.runs import adopt_finished_run, run_handled
+from ragviz.ui.runs import adopt_finished_run, run_handled, run_offer
 from ragviz.ui.state import AppState
 
 
@@ -31,6 +31,7 @@ def render_sidebar(state: AppState) -> None:
             _run_status(state)
         elif state.run is not None:
             st.caption(f"Last run: {state.run.snapshot().status}")
+            run_offer(state)
 
 
 @st.fragment(run_every=1.0)

@@ -17,17 +17,18 @@ from typing import Any
 import streamlit as st
 
 from ragviz.ablations import ABLATIONS
-from ragviz.checkpoint import safe_file_name, save_to_folder
 from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
 from ragviz.errors import RagvizError
-from ragviz.gallery import MetricSet, comparison_table, models_dir
+from ragviz.gallery import MetricSet, comparison_table
 from ragviz.graph import TaskGraph
+from ragviz.models_folder import safe_file_name
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.train import History, choose_device
+from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
-from ragviz.ui.runs import adopt_finished_run, run_from_current_model, run_handled
-from ragviz.ui.state import AppState, current_checkpoint_bytes, start_run
+from ragviz.ui.runs import adopt_finished_run, begin_run, run_from_current_model, run_handled
+from ragviz.ui.state import AppState, current_checkpoint_bytes
 
 WIDGET = "train_w."
 TOKEN_KEY = "train_w_token"
@@ -144,7 +145,7 @@ def begin_training(state: AppState, model: dict[str, Any], train: dict[str, Any]
     choose_device(train_config.device)  # asking for CUDA without one: say so now, not from the worker
     state.project.graph.validate()
     state.project.model_config, state.project.train_config = model_config, train_config
-    start_run(state, baseline if baseline and baseline != NO_BASELINE else None)
+    begin_run(state, baseline if baseline and baseline != NO_BASELINE else None)
 
 
 def _baseline_label(name: str) -> str:
@@ -340,9 +341,7 @@ def baseline_panel(state: AppState) -> None:
 
 def save_current(state: AppState, name: str, folder: str | Path | None = None) -> Path:
     """Write the current model into the models folder and list it among this session's saves."""
-    data = current_checkpoint_bytes(state)
-    path = save_to_folder(folder if folder is not None else models_dir(), name, data)
-    state.saved[path.name] = data
+    path, _ = save_for_session(state, name, current_checkpoint_bytes(state), folder)
     return path
 
 
@@ -351,7 +350,6 @@ def save_panel(state: AppState) -> None:
     if not state.trained:
         return
     st.subheader("Save this model")
-    folder = models_dir()
     name_col, down_col, save_col = st.columns([2, 1, 1], vertical_alignment="bottom")
     name = name_col.text_input("File name", value=state.project.name,
                                help="Saved as <name>.safetensors; unsafe characters become '_'.")
@@ -359,10 +357,11 @@ def save_panel(state: AppState) -> None:
                              file_name=safe_file_name(name or "checkpoint"), mime="application/octet-stream",
                              on_click="ignore", icon=":material/download:")
     if save_col.button("Save to models folder", icon=":material/save:", width="stretch",
-                       help=f"Writes into {folder.resolve()} (set RAGVIZ_MODELS_DIR to change it)."):
+                       help="Writes into the server's models folder, shared by everyone on this server; "
+                            "it never replaces a checkpoint someone else saved."):
         try:
-            path = save_current(state, name, folder)
-        except (RagvizError, OSError) as err:
+            _, message = save_for_session(state, name, current_checkpoint_bytes(state))
+        except RagvizError as err:
             st.error(f"Could not save: {err}")
         else:
-            st.success(f"Saved to {path}. The Checkpoints page lists it.")
+            st.success(message)

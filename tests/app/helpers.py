@@ -45,3 +45,19 @@ def checkpoint_state(project: Project, result: TrainResult) -> AppState:
 def errors_of(at: AppTest) -> list[str]:
     """Every Streamlit exception or error element's text: a page test asserts this is empty."""
     return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def all_element_text(at: AppTest) -> str:
+    """Everything every element sends to the browser (values, labels, help texts), as one string."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    return "\n".join(parts)

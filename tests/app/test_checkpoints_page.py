@@ -13,7 +13,7 @@ from ragviz.ui.checkpoint_widgets import accept_upload
 from ragviz.ui.state import adopt_run
 from ragviz.ui.train_widgets import save_current
 from tests.app import test_home_page as home
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, untrained_state
 
 fake_samples = home.fake_samples  # the same fixture as the Home page tests
 
@@ -43,6 +43,14 @@ def ring_bytes(trained_ring) -> bytes:
     return checkpoint_bytes(project, result.model, result.history, {"device": "CPU"})
 
 
+def assert_no_server_path(at, folder) -> None:
+    """No element (text, label, help, caption) names the server's folder, absolute or as configured."""
+    shown = all_element_text(at)
+    assert "Models folder (" in shown  # the walk reaches the page's elements
+    for path in {str(folder.resolve()), str(folder), str(folder.parent)}:
+        assert path not in shown
+
+
 def _texts(at) -> str:
     parts = [*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.subheader]
     return "\n".join(str(p.value) for p in parts)
@@ -62,7 +70,8 @@ def test_empty_gallery_says_what_to_do(trained_ring, models, no_samples) -> None
     assert "**Open now:** no trained model yet" in text
     assert "No sample models are shipped" in text
     assert "Nothing saved in this session yet" in text
-    assert f"No checkpoints in {models.resolve()}" in text
+    assert "No checkpoints in the server's models folder yet" in text
+    assert_no_server_path(at, models)
     assert "Comparing needs two models" in text
     assert len(at.file_uploader) == 1
 
@@ -195,3 +204,56 @@ def test_long_folders_get_a_filter_and_pages(trained_ring, models, no_samples, r
     assert len([b for b in at.button if b.key and b.key.startswith("open:")]) == 3
     at.text_input(key="filter:folder").set_value("ring 11").run()
     assert [b.key for b in at.button if b.key and b.key.startswith("open:")] == ["open:folder:ring 11.safetensors"]
+
+
+def test_no_element_shows_the_servers_folder(trained_ring, models, no_samples, ring_bytes) -> None:
+    (models / "ring a.safetensors").write_bytes(ring_bytes)
+    (models / "unreadable.safetensors").mkdir()  # a card whose file cannot be read says why, not where
+    state = untrained_state(trained_ring[0])
+    at = open_page(PAGE, state)
+    assert errors_of(at) == []
+    assert any(s.value == "Models folder (1)" for s in at.subheader)
+    at.button(key="open:folder:ring a.safetensors").click().run()
+    assert errors_of(at) == [] and state.trained
+    assert_no_server_path(at, models)
+
+
+def test_a_name_another_session_saved_is_kept_and_this_save_gets_a_unique_name(
+        trained_ring, models, no_samples, ring_bytes) -> None:
+    theirs = models / "ring.safetensors"
+    theirs.write_bytes(ring_bytes)  # another student's save
+    state = checkpoint_state(*trained_ring)
+    _, message = checkpoint_widgets.save_for_session(state, "ring", ring_bytes + b"")
+    assert theirs.read_bytes() == ring_bytes and (models / "ring-2.safetensors").is_file()
+    assert "already has a checkpoint named `ring.safetensors`" in message and "`ring-2.safetensors`" in message
+    _, again = checkpoint_widgets.save_for_session(state, "ring-2", ring_bytes)
+    assert again == "Saved as `ring-2.safetensors` (replacing this session's earlier save). The Checkpoints page " \
+                    "lists it."
+    at = open_page(PAGE, state)
+    assert errors_of(at) == []
+    assert any(s.value == "Saved in this session (1)" for s in at.subheader)
+    assert any(s.value == "Models folder (1)" for s in at.subheader)  # the other student's file, still listed
+    assert_no_server_path(at, models)
+
+
+def test_the_uploader_states_and_holds_the_configured_checkpoint_limit(trained_ring, models, no_samples, ring_bytes,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("RAGVIZ_MAX_CHECKPOINT_MB", "0.01")  # 10 kB: smaller than the ring's checkpoint
+    state = untrained_state(trained_ring[0])
+    at = open_page(PAGE, state)
+    uploader = at.file_uploader[0]
+    assert uploader.proto.max_upload_size_mb == 1  # the widget's own "… per file" limit, in whole MB
+    assert "A checkpoint may be at most 10.0 kB." in uploader.help
+    uploader.upload("big ring.safetensors", ring_bytes).run()
+    size = f"{len(ring_bytes) / 1000:.1f} kB"
+    assert at.error[0].value == (f"'big ring.safetensors' was not opened: The checkpoint is {size}; the limit is "
+                                 "10.0 kB. Use a smaller file, or ask the server's administrator to raise the limit. "
+                                 "The current project is unchanged.")
+    assert not state.trained and "big ring.safetensors" not in checkpoint_widgets.uploads()
+
+
+def test_samples_open_whatever_the_upload_limit(trained_ring, monkeypatch) -> None:
+    from ragviz.samples import DEFAULT_SAMPLE, load_sample
+
+    monkeypatch.setenv("RAGVIZ_MAX_CHECKPOINT_MB", "0.00001")  # 10 bytes: no upload could pass
+    assert load_sample(DEFAULT_SAMPLE).project.graph.number_of_tasks() > 0

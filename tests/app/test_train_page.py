@@ -11,7 +11,7 @@ from ragviz.graph import TaskGraph
 from ragviz.project import Project
 from ragviz.ui.state import adopt_checkpoint, start_run
 from ragviz.ui.train_widgets import SETTINGS, WIDGET
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, untrained_state
 
 TRAIN = "pages/train.py"
 
@@ -124,8 +124,26 @@ def test_a_short_run_from_start_shows_results_and_saves(trained_ring, models) ->
     next(b for b in at.button if b.label == "Save to models folder").click().run()
     assert (models / "my run.safetensors").is_file()
     assert "my run.safetensors" in state.saved
-    assert "Saved to" in at.success[-1].value
+    assert at.success[-1].value == "Saved as `my run.safetensors`. The Checkpoints page lists it."
     assert load_checkpoint(models / "my run.safetensors").info["device"] == "CPU"
+
+
+def test_saving_under_a_name_someone_else_holds_keeps_their_file(trained_ring, models) -> None:
+    models.mkdir()
+    (models / "my run.safetensors").write_bytes(b"another student's checkpoint")
+    state = checkpoint_state(*trained_ring)
+    at = open_page(TRAIN, state)
+    at.text_input[0].set_value("my run").run()
+    next(b for b in at.button if b.label == "Save to models folder").click().run()
+    assert errors_of(at) == []
+    assert (models / "my run.safetensors").read_bytes() == b"another student's checkpoint"
+    assert load_checkpoint(models / "my run-2.safetensors").project.graph == trained_ring[0].graph
+    assert list(state.saved) == ["my run-2.safetensors"]
+    assert at.success[-1].value == ("The models folder already has a checkpoint named `my run.safetensors` that this "
+                                    "session did not save, so this one was saved as `my run-2.safetensors`. The "
+                                    "Checkpoints page lists it.")
+    shown = all_element_text(at)
+    assert "Save to models folder" in shown and str(models) not in shown and str(models.parent) not in shown
 
 
 def test_live_panel_stop_keeps_the_model_trained_so_far(trained_ring) -> None:

@@ -107,6 +107,22 @@ def make_graphs() -> None:
     write("graphs/every_task_zero_shot.json", mutated(lambda d: [n.update(train_size=0) for n in _nodes(d)]))
 
 
+def make_node_link() -> None:
+    """networkx's own saves (``json.dumps(nx.node_link_data(G))``) that are not task graphs, and
+    files that would import as an empty graph."""
+    import networkx as nx
+
+    plain = nx.path_graph(4)  # no families, no relations: the most common networkx file
+    write("graphs/networkx_plain_edges.json", json.dumps(nx.node_link_data(plain, edges="edges")))
+    write("graphs/networkx_plain_links.json", json.dumps(nx.node_link_data(plain, edges="links")))
+    families = nx.path_graph(3)
+    nx.set_node_attributes(families, "moons", "family")
+    write("graphs/networkx_edges_without_relation.json", json.dumps(nx.node_link_data(families, edges="edges")))
+    write("graphs/networkx_no_nodes.json", json.dumps(nx.node_link_data(nx.Graph(), edges="edges")))
+    write("graphs/graph_without_nodes.json", json.dumps({"relations": [], "graph": {}}))
+    write("graphs/empty_task_graph.json", mutated(lambda d: d["graph"].update(nodes=[], edges=[])))
+
+
 # ------------------------------------------------------------------------------ graphml
 GRAPHML_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
                 '<graphml xmlns="http://graphml.graphdrawing.org/xmlns">\n')
@@ -405,6 +421,7 @@ def _past_end(header: dict[str, Any]) -> None:
 
 def main() -> None:
     make_graphs()
+    make_node_link()
     make_graphml()
     make_zips()
     make_graph_csv()
