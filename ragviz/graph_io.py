@@ -301,7 +301,7 @@ def graph_from_csv(nodes_csv: str | bytes, edges_csv: str | bytes | None = None)
         if edges_text is None:
             return graph
         _, rows = _rows(edges_text, "edges table", _REQUIRED_EDGE_COLUMNS, EDGE_COLUMNS)
-        check_budget(tasks=graph.number_of_tasks(), edges=len(rows))
+        check_budget(tasks=graph.number_of_tasks(), edges=sum(1 for _, row in rows if row["source"].strip()))
         for number, row in rows:
             where = f"The edges table, line {number}"
             try:
