@@ -277,7 +277,7 @@ def live_panel(state: AppState) -> None:
 def queued_panel(run: TrainingRun, snap: RunSnapshot) -> None:
     """The server is at its cap of runs: say so, show the place in the queue, offer to leave it."""
     info_col, stop_col = st.columns([6, 1], vertical_alignment="center")
-    ahead = "You are next" if snap.queue_place == 1 else f"{snap.queue_place - 1} run(s) are ahead of yours"
+    ahead = "you are next" if snap.queue_place == 1 else f"{snap.queue_place - 1} run(s) ahead of yours"
     info_col.info(f"The server is busy: {snap.runs_going} training run(s) are going, the most it runs at once. "
                   f"Your run is number {snap.queue_place} in the queue ({ahead}); it starts by itself when a run "
                   "finishes. Keep this tab open: closing it leaves the queue.", icon=":material/hourglass_top:")
