@@ -296,6 +296,12 @@ class TrainingAttempt:
         model, g, split, n = self.model, self.prep.g, self.prep.train, self.prep.g.n_tasks
         if not model.training:  # evaluations leave it in eval mode; setting it every step costs time
             model.train()
+        x, y, tid, with_points = split.x, split.y, split.tid, self.with_points
+        if self.batch:  # the batch is drawn before the dropout mask: the seeded draws keep their order
+            pick = torch.randint(0, len(split), (self.batch,), generator=self.gen).to(self.device)
+            x, y, tid = x[pick], y[pick], tid[pick]
+            with_points = torch.zeros(n, dtype=torch.bool, device=self.device).index_fill_(0, tid, True)
+            with_points = with_points.nonzero().squeeze(1)
         drop = None
         if model.config.task_dropout > 0:
             drop = (torch.rand(n, generator=self.gen) < model.config.task_dropout).to(self.device) & self.seen
@@ -303,12 +309,6 @@ class TrainingAttempt:
         if self.chunks is not None:  # large full batch: gradients are computed chunk by chunk right here
             loss = chunked_loss_backward(model, g, split, drop, self.chunks, self.cfg.loss_weighting, self.has_points)
         else:
-            x, y, tid, with_points = split.x, split.y, split.tid, self.with_points
-            if self.batch:
-                pick = torch.randint(0, len(split), (self.batch,), generator=self.gen).to(self.device)
-                x, y, tid = x[pick], y[pick], tid[pick]
-                with_points = torch.zeros(n, dtype=torch.bool, device=self.device).index_fill_(0, tid, True)
-                with_points = with_points.nonzero().squeeze(1)
             loss = batch_loss(model, g, x, y, tid, drop, with_points, self.cfg.loss_weighting)
         value = float(loss.detach())
         if math.isfinite(value) and not self._exploded(value):
