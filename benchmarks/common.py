@@ -75,3 +75,13 @@ def accuracy_summary(metric: Sequence[float], seen: Sequence[bool]) -> dict[str,
         "seen": sum(seen_values) / len(seen_values) if seen_values else float("nan"),
         "zero_shot": sum(zero_values) / len(zero_values) if zero_values else float("nan"),
     }
+
+
+def lift_budget() -> None:
+    """Raise the class server's work budget (``ragviz.limits``) for runs that measure scale on purpose.
+
+    Only for variables the caller has not set, so ``RAGVIZ_MAX_TASKS=…`` on the command line still wins.
+    """
+    for variable, value in (("RAGVIZ_MAX_TASKS", "10000000"), ("RAGVIZ_MAX_EDGES", "100000000"),
+                            ("RAGVIZ_MAX_POINTS", "1000000000"), ("RAGVIZ_MAX_ACTIVATIONS_M", "1000000")):
+        os.environ.setdefault(variable, value)

@@ -25,13 +25,15 @@ import safetensors.torch
 import torch
 
 from ragviz import __version__
+from ragviz.config import ModelConfig
 from ragviz.data import DomainSpec, domain_spec
 from ragviz.errors import CheckpointError, RagvizError
+from ragviz.history import History
+from ragviz.limits import BudgetError, check_budget, declared_points
 from ragviz.model import RAGModel
 from ragviz.models_folder import atomic_write
 from ragviz.project import Project
 from ragviz.tensors import Vocab, make_vocab
-from ragviz.train import History
 from ragviz.uploads import read_upload
 
 FORMAT = "ragviz-checkpoint"
@@ -215,6 +217,7 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None, tr
     if version > FORMAT_VERSION:
         raise CheckpointError(f"The checkpoint has format version {version}; this ragviz reads up to {FORMAT_VERSION}. "
                               "Upgrade ragviz to open it.")
+    _check_declared_budget(meta)
     try:
         tensors = safetensors.torch.load(data)
     except Exception as err:  # safetensors raises its own SafetensorError and others
@@ -243,6 +246,30 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None, tr
     info["versions"] = _meta_json(meta, "versions") if "versions" in meta else {}
     info["created"] = str(meta.get("created", ""))
     return Checkpoint(project, model, history, info)
+
+
+def _check_declared_budget(meta: dict[str, Any]) -> None:
+    """The work a checkpoint declares (tasks, edges, points, model size) must fit this server's budget.
+
+    Checked from the metadata alone, before any tensor is read or any task's data is made; metadata
+    too malformed to count is left for the full reading, which says what is wrong with it.
+    """
+    project = _meta_json(meta, "project")
+    try:
+        link = project["task_graph"]["graph"]
+        nodes, edges = link.get("nodes", []), link.get("edges", link.get("links", []))
+        config = ModelConfig.from_dict(project["model_config"])
+        spec = _meta_json(meta, "spec") if "spec" in meta else {}
+        input_dim, n_outputs = int(spec.get("input_dim", 2)), int(spec.get("n_outputs", 2))
+    except (RagvizError, KeyError, TypeError, AttributeError, ValueError, OverflowError):
+        return
+    if not isinstance(nodes, list) or not isinstance(edges, list):
+        return
+    try:
+        check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes), model=config,
+                     input_dim=input_dim, n_outputs=n_outputs, subject="The checkpoint's graph")
+    except BudgetError as err:
+        raise CheckpointError(str(err)) from None
 
 
 def _check_matches_project(project: Project, spec: DomainSpec, vocab: Vocab) -> None:

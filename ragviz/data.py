@@ -19,6 +19,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -499,11 +500,17 @@ def make_task_data(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
     return TaskData(cached.x_train, cached.y_train, cached.x_test, cached.y_test, cached.n_classes)
 
 
-def make_graph_data(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, TaskData]:
-    """Every task's data, keyed by task name in graph order."""
+def make_graph_data(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None,
+                    before_task: Callable[[], None] | None = None) -> dict[str, TaskData]:
+    """Every task's data, keyed by task name in graph order.
+
+    ``before_task`` runs before each task's data is made: a trainer's stop check (it raises).
+    """
     infos: dict[str, _TableInfo] = {}
     out: dict[str, TaskData] = {}
     for task in graph.tasks():
+        if before_task is not None:
+            before_task()
         if _domain_of(task) == "csv":
             name = _csv_params(task)[0]
             if name not in infos:

@@ -29,3 +29,7 @@ class CheckpointError(RagvizError):
 
 class TrainingError(RagvizError):
     """Training could not start or continue."""
+
+
+class Stopped(TrainingError):
+    """A run was stopped (by the user, or its page went away) before it had trained anything."""

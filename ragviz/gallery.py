@@ -20,7 +20,7 @@ import pandas as pd
 
 from ragviz.checkpoint import FORMAT, MAX_HEADER_BYTES, _read_header
 from ragviz.errors import CheckpointError
-from ragviz.train import History
+from ragviz.history import History
 
 MODELS_DIR_ENV = "RAGVIZ_MODELS_DIR"
 SUFFIX = ".safetensors"

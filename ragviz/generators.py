@@ -18,6 +18,7 @@ import numpy as np
 
 from ragviz.errors import GraphError
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, Relation, TaskGraph, check_name, make_task
+from ragviz.limits import check_budget
 
 GENERATORS: tuple[str, ...] = ("chain", "ring", "star", "grid", "complete", "random")
 LAYOUTS: tuple[str, ...] = ("spring", "circular", "kamada_kawai", "shell", "spectral")
@@ -127,6 +128,9 @@ def _generate(kind: str, n: int, family: str, base_params: dict | None, vary: st
     probe = make_task(names[0], family, probe_params, train_size, test_size, seed * 1000 + n - 1)
     # Names are the checked prefix plus digits and symbols: only their length needs checking.
     check_name(max(names, key=len))
+    # The work budget, from what the graph would declare, before any edge or task is built.
+    check_budget(tasks=n, edges=_edge_count(kind, n, rows, cols, p),
+                 points=n * probe.test_size + (n - len(zero)) * probe.train_size, subject="The generated graph")
 
     positions = _positions(kind, n, rows, cols)
     edges = _edges(kind, n, rows, cols, p, seed, directed)
@@ -258,6 +262,19 @@ def _names(prefix: str, vary: str | None, values: list[float] | None, n: int) ->
             if len(set(names)) == n:
                 return names
     return [f"{prefix} {k}" for k in range(n)]
+
+
+def _edge_count(kind: str, n: int, rows: int, cols: int, p: float) -> int:
+    """How many edges ``kind`` makes (a random graph's expected count), known before building it."""
+    if kind == "ring":
+        return n if n > 2 else n - 1
+    if kind in ("chain", "star"):
+        return n - 1
+    if kind == "grid":
+        return rows * (cols - 1) + cols * (rows - 1)
+    if kind == "complete":
+        return n * (n - 1) // 2
+    return int(round(p * n * (n - 1) / 2))
 
 
 def _circle(n: int) -> list[tuple[float, float]]:

@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 
 from ragviz.errors import GraphError
+from ragviz.limits import check_budget, check_graph_budget, declared_points
 
 #: Data families and the domain each belongs to: one graph uses one domain.
 FAMILY_DOMAIN: dict[str, str] = {
@@ -405,6 +406,7 @@ class TaskGraph:
             raise GraphError("Every task has train size 0: at least one task needs training data.")
         for *_, k in self.nx.edges(keys=True):
             self._need_relation(k)
+        check_graph_budget(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description: relations plus networkx node-link data."""
@@ -433,6 +435,7 @@ class TaskGraph:
         edges = link.get("edges", link.get("links", []))
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("'graph.nodes' and 'graph.edges' must be lists.")
+        check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes))  # before building
         for i, node in enumerate(nodes):
             if not isinstance(node, dict) or "id" not in node:
                 raise GraphError(f"Node #{i + 1} must be an object with an 'id'.")

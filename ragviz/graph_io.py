@@ -22,7 +22,7 @@ from defusedxml import DefusedXmlException
 
 from ragviz.errors import GraphError, RagvizError
 from ragviz.graph import RELATION_PALETTE, TaskGraph, make_task
-from ragviz.limits import max_upload_bytes, too_big_message
+from ragviz.limits import check_budget, declared_points, max_upload_bytes, too_big_message
 from ragviz.node_link import graph_from_node_link, is_node_link
 from ragviz.uploads import read_upload
 
@@ -171,6 +171,7 @@ def graph_from_graphml(text: str | bytes) -> TaskGraph:
         if "relations" not in plain.graph:
             raise GraphError("The GraphML file declares no 'relations' graph attribute.")
         relations = _json_attr(plain.graph["relations"], "'relations'")
+        check_budget(tasks=plain.number_of_nodes(), edges=plain.number_of_edges())
         nodes = []
         for name, attrs in plain.nodes(data=True):
             if "family" not in attrs:
@@ -291,6 +292,7 @@ def graph_from_csv(nodes_csv: str | bytes, edges_csv: str | bytes | None = None)
         if ("x" in header) != ("y" in header):
             raise GraphError("The nodes table has only one of the columns x and y.")
         params = [h for h in header if h.startswith(PARAM_PREFIX)]
+        check_budget(tasks=len(rows), points=declared_points(row for _, row in rows))  # before building
         graph = TaskGraph()
         for number, row in rows:
             where = f"nodes table, line {number}"
@@ -306,6 +308,7 @@ def graph_from_csv(nodes_csv: str | bytes, edges_csv: str | bytes | None = None)
         if edges_text is None:
             return graph
         _, rows = _rows(edges_text, "edges table", _REQUIRED_EDGE_COLUMNS, EDGE_COLUMNS)
+        check_budget(tasks=graph.number_of_tasks(), edges=sum(1 for _, row in rows if row["source"].strip()))
         for number, row in rows:
             where = f"The edges table, line {number}"
             try:

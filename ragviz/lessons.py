@@ -26,7 +26,8 @@ from ragviz.ablations import ablation_setup
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.generators import generate_graph, ring_of_moons
 from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.train import History, TrainResult, train
+from ragviz.history import History
+from ragviz.train import TrainResult, train
 
 Edges = list[tuple[str, str, str, float]]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ragviz.train import History
+    from ragviz.history import History
 
 METHODS = ("pca", "tsne")
 METRICS = ("cosine", "euclidean")

@@ -1,41 +1,64 @@
 """Training in a worker thread that never calls Streamlit (DESIGN section 3).
 
 The page starts a :class:`TrainingRun`, then polls :meth:`TrainingRun.snapshot` from a
-fragment. All shared state sits behind one lock; the worker copies the live history only
-at evaluations, so reporting costs almost nothing per step. A run also stops by itself
-when nobody has polled it for ``heartbeat_timeout`` seconds (its browser tab is gone).
+fragment. All shared state sits behind one lock; at evaluations the worker hands the page a
+:meth:`~ragviz.history.History.shared_copy` of the live history (new lists, shared records),
+so reporting costs almost nothing per step. A run also stops by itself when nobody has polled
+it for ``heartbeat_timeout`` seconds (its browser tab is gone).
+
+One server runs at most ``RAGVIZ_MAX_RUNS`` runs at once (:class:`RunSlots`); a run started
+beyond that waits in a first-come queue, shows its place, and starts when a slot frees. A run
+that is stopped, or whose tab closes, leaves the queue.
 """
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from ragviz.ablations import ablation_setup
-from ragviz.errors import RagvizError
-from ragviz.limits import get_limits
+from ragviz.data import domain_spec
+from ragviz.errors import RagvizError, Stopped
+from ragviz.history import History
+from ragviz.limits import check_graph_budget, get_limits
 from ragviz.project import Project
-from ragviz.train import History, Progress, TrainResult, train
+from ragviz.train import Progress, TrainResult, train
+
+QUEUE_POLL_S = 0.25  # how often a queued run re-checks its stop flag (and its heartbeat)
 
 
-@dataclass
+class RunStatus(StrEnum):
+    """Where a run is; equal to its plain-text name, so ``status == "finished"`` reads naturally."""
+
+    IDLE = "idle"
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
 class RunSnapshot:
     """A consistent copy of a run's state for one redraw of the page."""
 
-    status: str  # "idle" | "running" | "finished" | "stopped" | "diverged" | "error"
-    phase: str  # "model" or "baseline"
-    step: int
-    total: int
-    steps_per_sec: float
-    elapsed: float
-    message: str
-    history: History | None
-    baseline_history: History | None
+    status: RunStatus
+    phase: str = "model"  # "model" or "baseline"
+    step: int = 0
+    total: int = 0
+    steps_per_sec: float = 0.0
+    elapsed: float = 0.0
+    message: str = ""
+    history: History | None = None
+    baseline_history: History | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)
+    queue_place: int = 0  # 1 = next to start; 0 when not queued
+    runs_going: int = 0  # runs training on the server now (shown to a queued student)
 
     @property
     def fraction(self) -> float:
@@ -43,33 +66,101 @@ class RunSnapshot:
 
     @property
     def done(self) -> bool:
-        return self.status not in ("idle", "running")
+        return self.status not in (RunStatus.IDLE, RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunSlots:
+    """The server's cap on runs training at once, with a first-come queue for the rest.
+
+    ``capacity`` None reads ``RAGVIZ_MAX_RUNS`` at every admission, so an administrator's
+    change applies to the next run.
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.fixed_capacity = capacity
+        self._cond = threading.Condition()
+        self._running: list[object] = []
+        self._waiting: list[object] = []
+
+    @property
+    def capacity(self) -> int:
+        return self.fixed_capacity if self.fixed_capacity is not None else get_limits().max_runs
+
+    def join(self, run: object) -> None:
+        """Put ``run`` at the end of the queue."""
+        with self._cond:
+            self._waiting.append(run)
+            self._admit()
+
+    def _admit(self) -> None:
+        while self._waiting and len(self._running) < self.capacity:
+            self._running.append(self._waiting.pop(0))
+        self._cond.notify_all()
+
+    def wait_turn(self, run: object, stop: Any) -> bool:
+        """Block until ``run`` holds a slot (True) or ``stop.is_set()`` (False: it left the queue)."""
+        with self._cond:
+            while run not in self._running:
+                if stop.is_set():
+                    if run in self._waiting:
+                        self._waiting.remove(run)
+                    self._admit()
+                    return False
+                self._cond.wait(QUEUE_POLL_S)
+            return True
+
+    def leave(self, run: object) -> None:
+        """Free ``run``'s slot (or its place in the queue); the next in line starts."""
+        with self._cond:
+            if run in self._running:
+                self._running.remove(run)
+            if run in self._waiting:
+                self._waiting.remove(run)
+            self._admit()
+
+    def place(self, run: object) -> int:
+        """``run``'s place in the queue (1 = next), or 0 when it is not waiting."""
+        with self._cond:
+            return self._waiting.index(run) + 1 if run in self._waiting else 0
+
+    def running(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+
+#: The one queue of this server process.
+SLOTS = RunSlots()
 
 
 class TrainingRun:
     """One training run, optionally followed by a baseline on the same data."""
 
-    def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float | None = None) -> None:
+    def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float | None = None,
+                 slots: RunSlots | None = None) -> None:
         self.project = project.copy()
         self.baseline = baseline
         # Default: RAGVIZ_HEARTBEAT_S (90 s), so a server can reclaim abandoned runs sooner.
         self.heartbeat_timeout = get_limits().heartbeat_s if heartbeat_timeout is None else heartbeat_timeout
+        self.slots = SLOTS if slots is None else slots
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_poll = time.monotonic()
-        self._state: dict[str, Any] = {
-            "status": "idle", "phase": "model", "step": 0, "total": 0, "elapsed": 0.0, "rate": 0.0,
-            "message": "", "history": None, "baseline_history": None, "losses": [],
-        }
+        self._snap = RunSnapshot(RunStatus.IDLE)
+        self._losses: list[tuple[int, float]] = []
         self.result: TrainResult | None = None
         self.baseline_result: TrainResult | None = None
 
     # ------------------------------------------------------------------ control
     def start(self) -> TrainingRun:
-        self.project.graph.validate()
+        """Check the graph and the work budget here (errors reach the caller), then queue the run."""
+        project = self.project
+        project.graph.validate()
+        spec = domain_spec(project.graph, project.tables)
+        check_graph_budget(project.graph, project.model_config, input_dim=spec.input_dim, n_outputs=spec.n_outputs)
         with self._lock:
-            self._state["status"] = "running"
+            self._snap = replace(self._snap, status=RunStatus.QUEUED)
+        self.slots.join(self)
         self._thread = threading.Thread(target=self._work, name="ragviz-train", daemon=True)
         self._thread.start()
         return self
@@ -87,59 +178,78 @@ class TrainingRun:
 
     def snapshot(self) -> RunSnapshot:
         """Copy the state under the lock; polling also counts as a heartbeat."""
+        place = self.slots.place(self)
+        going = self.slots.running() if place else 0
         with self._lock:
             self._last_poll = time.monotonic()
-            s = self._state
-            return RunSnapshot(s["status"], s["phase"], s["step"], s["total"], s["rate"], s["elapsed"],
-                               s["message"], s["history"], s["baseline_history"], list(s["losses"]))
+            snap = self._snap
+            status = snap.status if not (snap.status == RunStatus.QUEUED and not place) else RunStatus.RUNNING
+            return replace(snap, status=status, losses=list(self._losses), queue_place=place, runs_going=going)
 
     # ------------------------------------------------------------------- worker
     def _stop_flag(self) -> _StopFlag:
         return _StopFlag(self)
 
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._snap = replace(self._snap, **changes)
+
     def _callback(self, phase: str):
         def report(progress: Progress) -> None:
-            copied = copy.deepcopy(progress.history) if progress.history is not None else None
+            copied = progress.history.shared_copy() if progress.history is not None else None
+            changes: dict[str, Any] = {
+                "phase": phase, "step": progress.step, "total": progress.total, "elapsed": progress.elapsed,
+                "steps_per_sec": progress.step / progress.elapsed if progress.elapsed > 0 else 0.0,
+            }
+            if copied is not None:
+                changes["history" if phase == "model" else "baseline_history"] = copied
             with self._lock:
-                s = self._state
-                s["phase"], s["step"], s["total"], s["elapsed"] = phase, progress.step, progress.total, progress.elapsed
-                s["rate"] = progress.step / progress.elapsed if progress.elapsed > 0 else 0.0
-                if copied is not None:
-                    s["history" if phase == "model" else "baseline_history"] = copied
+                self._snap = replace(self._snap, **changes)
                 if progress.loss is not None and phase == "model":
-                    s["losses"].append((progress.step, progress.loss))
+                    self._losses.append((progress.step, progress.loss))
         return report
 
     def _work(self) -> None:
-        project = self.project
         try:
-            result = train(project.graph, project.model_config, project.train_config, project.tables,
-                           callback=self._callback("model"), stop=self._stop_flag())
-            self.result = result
-            message = result.message
-            if self.baseline and result.status == "finished":
-                config, edges = ablation_setup(self.baseline, project.model_config, project.graph,
-                                               project.train_config.seed)
-                base = train(project.graph, config, project.train_config, project.tables,
-                             callback=self._callback("baseline"), stop=self._stop_flag(), edges=edges)
-                self.baseline_result = base
-                message += f" Baseline ({self.baseline}): {base.message}"
-                status = base.status if base.status != "finished" else "finished"
-            else:
-                status = result.status
-            with self._lock:
-                self._state["status"], self._state["message"] = status, message
-                self._state["history"] = result.history
-                if self.baseline_result is not None:
-                    self._state["baseline_history"] = self.baseline_result.history
+            if not self.slots.wait_turn(self, self._stop_flag()):
+                self._set(status=RunStatus.STOPPED, message="Left the queue before training began: nothing was "
+                                                             "trained.")
+                return
+            self._set(status=RunStatus.RUNNING)
+            self._train()
+        except Stopped as err:
+            self._set(status=RunStatus.STOPPED, message=str(err))
         except RagvizError as err:
-            with self._lock:
-                self._state["status"], self._state["message"] = "error", str(err)
+            self._set(status=RunStatus.ERROR, message=str(err))
         except Exception as err:  # a worker must never die silently
             traceback.print_exc()
-            with self._lock:
-                self._state["status"] = "error"
-                self._state["message"] = f"Training failed unexpectedly: {type(err).__name__}: {err}"
+            self._set(status=RunStatus.ERROR, message=f"Training failed unexpectedly: {type(err).__name__}: {err}")
+        finally:
+            self.slots.leave(self)
+
+    def _train(self) -> None:
+        project = self.project
+        result = train(project.graph, project.model_config, project.train_config, project.tables,
+                       callback=self._callback("model"), stop=self._stop_flag())
+        self.result = result
+        message, status = result.message, RunStatus(result.status)
+        if self.baseline and result.status == "finished":
+            config, edges = ablation_setup(self.baseline, project.model_config, project.graph,
+                                           project.train_config.seed)
+            try:
+                base = train(project.graph, config, project.train_config, project.tables,
+                             callback=self._callback("baseline"), stop=self._stop_flag(), edges=edges)
+            except Stopped:
+                message += f" The baseline ({self.baseline}) was stopped before it trained."
+                status = RunStatus.STOPPED
+            else:
+                self.baseline_result = base
+                message += f" Baseline ({self.baseline}): {base.message}"
+                status = RunStatus(base.status)
+        with self._lock:
+            baseline_history = self.baseline_result.history if self.baseline_result is not None else None
+            self._snap = replace(self._snap, status=status, message=message, history=result.history,
+                                 baseline_history=baseline_history or self._snap.baseline_history)
 
 
 class _StopFlag:

@@ -18,7 +18,7 @@ from ragviz.data import DomainSpec, plot_grid
 from ragviz.errors import DataError
 from ragviz.graph import TaskGraph
 from ragviz.model import RAGModel
-from ragviz.train import prepare, split_metrics
+from ragviz.prepared import check_model_budget, prepare, split_metrics
 
 
 @dataclass
@@ -131,6 +131,8 @@ def compute_trace(
     edges: list[tuple[str, str, str, float]] | None = None,
 ) -> Trace:
     """Run the model once on ``graph`` and keep everything the pages show."""
+    # The pages draw decision surfaces on a grid: count its points in the budget before any data is made.
+    check_model_budget(graph, model, None if edges is None else len(edges), grid_points=grid_resolution ** 2)
     model = model.to("cpu").eval()
     prep = prepare(graph, model, tables, edges)
     g = prep.g

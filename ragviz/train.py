@@ -1,8 +1,10 @@
 """Training loop (DESIGN section 3): AdamW, batches across tasks, evaluation, snapshots, stop.
 
 The loop never touches Streamlit. It reports through an optional callback and checks
-an optional ``threading.Event`` between steps, so the app can run it in a worker thread
-and the CLI can drive a terminal progress bar.
+an optional ``threading.Event`` between steps (and between tasks while data is prepared,
+and between chunks while evaluating), so the app can run it in a worker thread and the
+CLI can drive a terminal progress bar. A run's memory stays flat however long it runs:
+evaluations are capped per run and embedding snapshots are thinned as they arrive.
 """
 
 from __future__ import annotations
@@ -10,22 +12,36 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import DomainSpec, TaskData, domain_spec, make_graph_data, task_n_classes
-from ragviz.errors import DataError, TrainingError
+from ragviz.data import domain_spec
+from ragviz.errors import TrainingError
 from ragviz.graph import TaskGraph
-from ragviz.model import RNG_LOCK, RAGModel, build_model, cached_on, chunk_size, point_chunks
+from ragviz.history import MAX_SNAPSHOTS, History, max_evaluations
+from ragviz.limits import check_graph_budget, get_limits
+from ragviz.model import RNG_LOCK, RAGModel, build_model, chunk_size, point_chunks
 from ragviz.optim import make_adamw
-from ragviz.tensors import GraphTensors, SplitTensors, graph_tensors, make_vocab, split_tensors
+from ragviz.prepared import (
+    Prepared,
+    check_stop,
+    evaluate,
+    per_task_mean,
+    prepare,
+    split_metrics,
+)
+from ragviz.tensors import GraphTensors, SplitTensors, make_vocab
+
+__all__ = [
+    "History", "Prepared", "Progress", "TrainResult", "choose_device", "device_label", "evaluate",
+    "evaluation_every", "per_task_mean", "prepare", "split_metrics", "train",
+]
 
 MAX_SNAPSHOT_FLOATS = 4_000_000  # per snapshot; bigger graphs keep no embedding snapshots
-MAX_SNAPSHOTS = 40
 EXPLODED_FACTOR = 1e6  # a loss this many times its first value (or 1) counts as diverged, though still finite
 
 
@@ -44,52 +60,6 @@ def device_label(device: torch.device | str | None = None) -> str:
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     return "CPU"
-
-
-@dataclass
-class History:
-    """Per-task metrics at each evaluation, plus layer-wise embedding snapshots."""
-
-    tasks: list[str]
-    zero_shot: list[str]
-    metric: str  # "accuracy" or "mse"
-    steps: list[int] = field(default_factory=list)
-    wall_time: list[float] = field(default_factory=list)
-    train_loss: list[list[float]] = field(default_factory=list)
-    test_loss: list[list[float]] = field(default_factory=list)
-    train_metric: list[list[float]] = field(default_factory=list)
-    test_metric: list[list[float]] = field(default_factory=list)
-    step_loss: list[float] = field(default_factory=list)
-    snapshot_steps: list[int] = field(default_factory=list)
-    snapshots: list[np.ndarray] = field(default_factory=list)  # each (L+1, N, d)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; snapshots travel separately as one tensor."""
-        d = {k: v for k, v in self.__dict__.items() if k != "snapshots"}
-        return {k: (list(v) if isinstance(v, list) else v) for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], snapshots: np.ndarray | None = None) -> History:
-        fields_ = dict(data)
-        history = cls(**fields_)
-        history.snapshots = [] if snapshots is None else [np.asarray(s) for s in snapshots]
-        return history
-
-    def final_metrics(self) -> dict[str, float]:
-        """Each task's last test metric (NaN where a task has no test points)."""
-        if not self.test_metric:
-            return {}
-        return dict(zip(self.tasks, self.test_metric[-1], strict=False))
-
-    def summary(self) -> dict[str, float]:
-        """Mean test metric over seen and over zero-shot tasks at the last evaluation."""
-        final = self.final_metrics()
-        seen = [v for k, v in final.items() if k not in self.zero_shot and np.isfinite(v)]
-        zero = [v for k, v in final.items() if k in self.zero_shot and np.isfinite(v)]
-        return {
-            "seen": float(np.mean(seen)) if seen else float("nan"),
-            "zero_shot": float(np.mean(zero)) if zero else float("nan"),
-        }
 
 
 @dataclass
@@ -114,50 +84,37 @@ class TrainResult:
     steps_done: int
 
 
-@dataclass
-class Prepared:
-    """A graph turned into tensors once, so training and evaluation share it."""
+def evaluation_every(steps: int, eval_every: int, n_tasks: int, limit: int | None = None) -> tuple[int, str]:
+    """The evaluation interval a run uses, and a note when it had to be raised to cap evaluations.
 
-    graph: TaskGraph
-    spec: DomainSpec
-    data: dict[str, TaskData]
-    g: GraphTensors
-    train: SplitTensors
-    test: SplitTensors
-
-
-def prepare(
-    graph: TaskGraph,
-    model: RAGModel,
-    tables: dict[str, Any] | None = None,
-    edges: list[tuple[str, str, str, float]] | None = None,
-) -> Prepared:
-    data = make_graph_data(graph, tables)
-    names = graph.task_names()
-    classes = {t.name: task_n_classes(t, tables) for t in graph.tasks()}
-    if not model.regression:
-        too_many = [name for name, count in classes.items() if count > model.spec.n_outputs]
-        if too_many:
-            raise DataError(f"Task(s) {', '.join(too_many[:5])} have more classes than the model's "
-                            f"{model.spec.n_outputs} outputs; train again to include them.")
-    dims = {np.asarray(d.x_test).reshape(len(d.x_test), -1).shape[1] for d in data.values() if len(d.x_test)}
-    if dims and dims != {model.spec.input_dim}:
-        raise DataError(f"The tasks' inputs have {sorted(dims)} features but the model expects "
-                        f"{model.spec.input_dim}; train again on this data.")
-    g = graph_tensors(graph, model.vocab, classes, edges)
-    regression = model.regression
-    return Prepared(
-        graph, model.spec, data, g,
-        split_tensors(names, data, "train", regression), split_tensors(names, data, "test", regression),
-    )
+    A run records step 0, every k-th step and its last step: at most ``1 + ceil(steps / k)``
+    evaluations, kept within :func:`ragviz.history.max_evaluations`.
+    """
+    cap = max_evaluations(n_tasks, get_limits().max_evaluations if limit is None else limit)
+    needed = math.ceil(steps / (cap - 1))
+    if eval_every >= needed:
+        return eval_every, ""
+    return needed, (f"Evaluated every {needed:,} steps instead of every {eval_every:,}, so this run keeps at most "
+                    f"{cap:,} evaluations. ")
 
 
-def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int) -> torch.Tensor:
-    """Mean of per-point values within each task (NaN for a task with no points)."""
-    total = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, values)
-    count = cached_on(tid, f"_ragviz_count_{n_tasks}_{values.dtype}", lambda: torch.zeros(
-        n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, torch.ones_like(values)))
-    return total / count
+# ------------------------------------------------------------------------------------ the loss
+def uncertainty_terms(model: RAGModel, rows: torch.Tensor, weighting: str) -> tuple[torch.Tensor | None, ...]:
+    """Each task's loss weight exp(−s_t) and regulariser ½·s_t (uncertainty weighting, Kendall et al.
+    2018), for the tasks whose embedding rows are ``rows``; (None, None) for equal weighting."""
+    if weighting != "uncertainty":
+        return None, None
+    s = model.log_vars.index_select(0, rows)
+    return torch.exp(-s), 0.5 * s
+
+
+def batch_loss(model: RAGModel, g: GraphTensors, x: torch.Tensor, y: torch.Tensor, tid: torch.Tensor,
+               drop: torch.Tensor | None, with_points: torch.Tensor, weighting: str) -> torch.Tensor:
+    """The training loss on a batch: the mean over tasks with points of their (weighted) mean loss."""
+    out = model(g, x, tid, drop)
+    losses = per_task_mean(model.point_loss(out, y), tid, g.n_tasks).index_select(0, with_points)
+    weight, reg = uncertainty_terms(model, g.embed_index.clamp_min(0).index_select(0, with_points), weighting)
+    return losses.mean() if weight is None else (weight * losses + reg).mean()
 
 
 def chunked_loss_backward(
@@ -181,13 +138,9 @@ def chunked_loss_backward(
     heads = model.task_heads(states[-1], g)
     k = has_points.sum()
     counts = torch.bincount(split.tid, minlength=g.n_tasks).to(states[-1].dtype).clamp_min(1)
-    extra = None
-    if weighting == "uncertainty":
-        s = model.log_vars[g.embed_index.clamp_min(0)]
-        coef = torch.exp(-s) / (counts * k)
-        extra = 0.5 * s[has_points].sum() / k
-    else:
-        coef = 1.0 / (counts * k)
+    weight, reg = uncertainty_terms(model, g.embed_index.clamp_min(0), weighting)
+    coef = 1.0 / (counts * k) if weight is None else weight / (counts * k)
+    extra = None if reg is None else reg[has_points].sum() / k
     tables = (*heads, coef)
     grads = [torch.zeros_like(t) if t.requires_grad else None for t in tables]
     total = torch.zeros((), dtype=coef.dtype, device=coef.device)
@@ -211,28 +164,6 @@ def chunked_loss_backward(
     return total
 
 
-@torch.no_grad()
-def evaluate(model: RAGModel, prep: Prepared, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-    """Per-task loss and metric (accuracy or MSE) on one split, all tasks in one call."""
-    model.eval()
-    part = prep.train if split == "train" else prep.test
-    n = prep.g.n_tasks
-    if len(part) == 0:
-        return np.full(n, np.nan), np.full(n, np.nan)
-    out = model(prep.g, part.x, part.tid)  # decoded chunk by chunk when there are many points
-    return split_metrics(model, out, part, n)
-
-
-def split_metrics(model: RAGModel, out: torch.Tensor, part: SplitTensors, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-task loss and metric from the model's outputs ``out`` on the points of ``part``."""
-    loss = per_task_mean(model.point_loss(out, part.y), part.tid, n)
-    if model.regression:
-        metric = loss
-    else:
-        metric = per_task_mean((out.argmax(-1) == part.y).float(), part.tid, n)
-    return loss.cpu().numpy().astype(float), metric.cpu().numpy().astype(float)
-
-
 def _snapshot(model: RAGModel, g: GraphTensors) -> np.ndarray | None:
     states, _ = model.embed_tasks(g, keep_messages=False)
     stacked = torch.stack(states)
@@ -241,6 +172,7 @@ def _snapshot(model: RAGModel, g: GraphTensors) -> np.ndarray | None:
     return stacked.detach().cpu().numpy().astype(np.float32)
 
 
+# ------------------------------------------------------------------------------------ the run
 def train(
     graph: TaskGraph,
     model_config: ModelConfig | None = None,
@@ -257,155 +189,171 @@ def train(
 
     ``stop`` is anything with ``is_set()`` (a ``threading.Event``); ``edges`` replaces the
     graph's edges for ablations (no edges, shuffled edges) without touching the graph.
+    Raises :class:`ragviz.errors.Stopped` when stopped before the first evaluation finished
+    (nothing trained yet), and :class:`ragviz.limits.BudgetError` for work over budget.
     """
     model_config = (model_config or ModelConfig()).validated()
     cfg = (train_config or TrainConfig()).validated()
     graph.validate()
     spec = domain_spec(graph, tables)
+    check_graph_budget(graph, model_config, input_dim=spec.input_dim, n_outputs=spec.n_outputs)
     if model is None:
         model = build_model(model_config, spec, make_vocab(graph), seed=cfg.seed)
     device = choose_device(cfg.device)
+    run = TrainingAttempt(graph, model, cfg, tables, edges, callback, stop, report_every)
     if device.type == "cpu":
-        return _train_on(graph, model, cfg, tables, device, callback, stop, edges, report_every)
+        return run.on(device)
     # The CUDA attempt updates the weights in place: keep the starting ones so the CPU retry starts afresh.
     initial = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     try:
-        return _train_on(graph, model, cfg, tables, device, callback, stop, edges, report_every)
+        return run.on(device)
     except torch.cuda.OutOfMemoryError:
         pass  # retried below, outside the handler, so the traceback's CUDA tensors can be freed first
-    model = model.to("cpu")
-    model.load_state_dict(initial)
+    run.model = model.to("cpu")
+    run.model.load_state_dict(initial)
     torch.cuda.empty_cache()
-    result = _train_on(graph, model, cfg, tables, torch.device("cpu"), callback, stop, edges, report_every)
+    result = run.on(torch.device("cpu"))
     result.message = "CUDA ran out of memory, so training restarted on the CPU. " + result.message
     return result
 
 
-def _train_on(
-    graph: TaskGraph,
-    model: RAGModel,
-    cfg: TrainConfig,
-    tables: dict[str, Any] | None,
-    device: torch.device,
-    callback: Callable[[Progress], None] | None,
-    stop: Any,
-    edges: list[tuple[str, str, str, float]] | None,
-    report_every: int,
-) -> TrainResult:
-    prep = prepare(graph, model, tables, edges)
-    g, train_split = prep.g.to(device), prep.train.to(device)
-    prep = Prepared(prep.graph, prep.spec, prep.data, g, train_split, prep.test.to(device))
-    model = model.to(device)
-    n = g.n_tasks
-    zero_shot = [t.name for t in graph.tasks() if t.zero_shot]
-    history = History(tasks=list(g.names), zero_shot=zero_shot, metric="mse" if model.regression else "accuracy")
-    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    with RNG_LOCK:  # never reseed the global RNG while another run's model is being initialised from it
-        torch.manual_seed(cfg.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_adamw(params, cfg.lr, cfg.weight_decay, device)
-    last_good = [p.detach().clone() for p in params]
-    seen = g.embed_index >= 0
-    rows = g.embed_index.clamp_min(0)
-    m = len(train_split)
-    batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
-    chunks = None if batch else point_chunks(train_split.tid, n, chunk_size(device))
-    full_has_points = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, train_split.tid, True)
-    full_with_points = full_has_points.nonzero().squeeze(1)  # tasks whose losses count, as indices
-    status, message = "finished", f"Trained {cfg.steps} steps."
-    start = time.perf_counter()
-    step = 0
-    first_loss: float | None = None
+@dataclass
+class TrainingAttempt:
+    """One attempt at a run on one device (:func:`train` makes a second, on the CPU, when CUDA runs
+    out of memory); :meth:`on` runs it in a few named steps."""
 
-    def record(step_: int) -> None:
-        tr_loss, tr_metric = evaluate(model, prep, "train")
-        te_loss, te_metric = evaluate(model, prep, "test")
-        history.steps.append(step_)
-        history.wall_time.append(time.perf_counter() - start)
-        history.train_loss.append(tr_loss.tolist())
-        history.train_metric.append(tr_metric.tolist())
-        history.test_loss.append(te_loss.tolist())
-        history.test_metric.append(te_metric.tolist())
-        with torch.no_grad():
-            snap = _snapshot(model, g)
-        if snap is not None:
-            history.snapshot_steps.append(step_)
-            history.snapshots.append(snap)
-        model.train()
+    graph: TaskGraph
+    model: RAGModel
+    cfg: TrainConfig
+    tables: dict[str, Any] | None
+    edges: list[tuple[str, str, str, float]] | None
+    callback: Callable[[Progress], None] | None
+    stop: Any
+    report_every: int
 
-    record(0)
-    if callback is not None:
-        callback(Progress(0, cfg.steps, 0.0, None, True, history))
-    for step in range(1, cfg.steps + 1):
-        if stop is not None and stop.is_set():
-            status, message = "stopped", f"Stopped by the user after {step - 1} of {cfg.steps} steps."
-            step -= 1
-            break
-        if not model.training:  # record() leaves it in training mode; setting it every step costs time
+    def on(self, device: torch.device) -> TrainResult:
+        """Prepare, evaluate at step 0, take steps until done, stopped or diverged, then finish."""
+        self.device = device
+        self._setup()
+        self._record(0, interruptible=True)  # a Stop here raises Stopped: nothing trained yet
+        self._report(0, None, evaluated=True)
+        status, message, step = "finished", f"Trained {self.cfg.steps} steps.", 0
+        for step in range(1, self.cfg.steps + 1):
+            if self.stop is not None and self.stop.is_set():
+                status, message = "stopped", f"Stopped by the user after {step - 1} of {self.cfg.steps} steps."
+                step -= 1
+                break
+            value = self._step()
+            problem = self._diverged(value, step)
+            if problem:
+                status, message = "diverged", problem
+                step -= 1
+                break
+            if step % self.every == 0 or step == self.cfg.steps:
+                self.history.step_loss.append(value)
+                self._record(step)
+                self._report(step, value, evaluated=True)
+            elif self.callback is not None and step % self.report_every == 0:
+                self._report(step, None)
+        if status != "finished" and (not self.history.steps or self.history.steps[-1] != step):
+            self._record(step)
+            self._report(step, None, evaluated=True)
+        self.history.thin_snapshots(MAX_SNAPSHOTS)
+        model = self.model
+        model.eval()
+        self.model = model.to("cpu")
+        return TrainResult(self.model, self.history, status, self.note + message, device_label(device), step)
+
+    # -- steps of a run
+    def _setup(self) -> None:
+        """Data and model on the device, the optimiser, the seeded generator and the empty history."""
+        cfg, device = self.cfg, self.device
+        self.prep = prepare(self.graph, self.model, self.tables, self.edges, stop=self.stop).to(device)
+        self.model = self.model.to(device)
+        g, n = self.prep.g, self.prep.g.n_tasks
+        zero_shot = [t.name for t in self.graph.tasks() if t.zero_shot]
+        self.history = History(tasks=list(g.names), zero_shot=zero_shot,
+                               metric="mse" if self.model.regression else "accuracy")
+        self.every, self.note = evaluation_every(cfg.steps, cfg.eval_every, n)
+        self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        with RNG_LOCK:  # never reseed the global RNG while another run's model is being initialised from it
+            torch.manual_seed(cfg.seed)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_adamw(self.params, cfg.lr, cfg.weight_decay, device)
+        self.last_good = [p.detach().clone() for p in self.params]
+        train_split = self.prep.train
+        m = len(train_split)
+        self.batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
+        self.chunks = None if self.batch else point_chunks(train_split.tid, n, chunk_size(device))
+        self.has_points = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, train_split.tid, True)
+        self.with_points = self.has_points.nonzero().squeeze(1)  # tasks whose losses count, as indices
+        self.seen = g.embed_index >= 0
+        self.start = time.perf_counter()
+        self.first_loss: float | None = None
+
+    def _step(self) -> float:
+        """One AdamW step on a batch (or the full batch, chunk by chunk); returns the loss before it."""
+        model, g, split, n = self.model, self.prep.g, self.prep.train, self.prep.g.n_tasks
+        if not model.training:  # evaluations leave it in eval mode; setting it every step costs time
             model.train()
-        if batch:
-            pick = torch.randint(0, m, (batch,), generator=gen).to(device)
-            x, y, tid = train_split.x[pick], train_split.y[pick], train_split.tid[pick]
-        else:
-            x, y, tid = train_split.x, train_split.y, train_split.tid
+        x, y, tid, with_points = split.x, split.y, split.tid, self.with_points
+        if self.batch:  # the batch is drawn before the dropout mask: the seeded draws keep their order
+            pick = torch.randint(0, len(split), (self.batch,), generator=self.gen).to(self.device)
+            x, y, tid = x[pick], y[pick], tid[pick]
+            with_points = torch.zeros(n, dtype=torch.bool, device=self.device).index_fill_(0, tid, True)
+            with_points = with_points.nonzero().squeeze(1)
         drop = None
         if model.config.task_dropout > 0:
-            drop = (torch.rand(n, generator=gen) < model.config.task_dropout).to(device) & seen
-        if chunks is not None:  # large full batch: gradients are computed chunk by chunk right here
-            optimizer.zero_grad(set_to_none=True)
-            loss = chunked_loss_backward(model, g, train_split, drop, chunks, cfg.loss_weighting, full_has_points)
+            drop = (torch.rand(n, generator=self.gen) < model.config.task_dropout).to(self.device) & self.seen
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.chunks is not None:  # large full batch: gradients are computed chunk by chunk right here
+            loss = chunked_loss_backward(model, g, split, drop, self.chunks, self.cfg.loss_weighting, self.has_points)
         else:
-            out = model(g, x, tid, drop)
-            task_loss = per_task_mean(model.point_loss(out, y), tid, n)
-            with_points = full_with_points if not batch else \
-                torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, tid, True).nonzero().squeeze(1)
-            losses = task_loss.index_select(0, with_points)
-            if cfg.loss_weighting == "uncertainty":
-                s = model.log_vars.index_select(0, rows.index_select(0, with_points))
-                loss = (torch.exp(-s) * losses + 0.5 * s).mean()
-            else:
-                loss = losses.mean()
+            loss = batch_loss(model, g, x, y, tid, drop, with_points, self.cfg.loss_weighting)
         value = float(loss.detach())
-        first_loss = value if first_loss is None else first_loss
-        exploded = math.isfinite(value) and value > EXPLODED_FACTOR * max(abs(first_loss), 1.0)
-        if not math.isfinite(value) or exploded:
+        if math.isfinite(value) and not self._exploded(value):
             with torch.no_grad():
-                for p, good in zip(params, last_good, strict=False):
-                    p.copy_(good)
-            status = "diverged"
-            what = f"exploded to {value:.3g}" if exploded else "became non-finite"
-            message = (f"The loss {what} at step {step} (learning rate {cfg.lr:g} may be too high); "
-                       f"training stopped and kept the last finite weights from step {step - 1}.")
-            step -= 1
-            break
+                torch._foreach_copy_(self.last_good, [p.detach() for p in self.params])
+            if self.chunks is None:
+                loss.backward()
+            self.optimizer.step()
+        return value
+
+    def _exploded(self, value: float) -> bool:
+        self.first_loss = value if self.first_loss is None else self.first_loss
+        return value > EXPLODED_FACTOR * max(abs(self.first_loss), 1.0)
+
+    def _diverged(self, value: float, step: int) -> str:
+        """Why the run must stop at ``step`` (the loss became non-finite or exploded), or ''."""
+        if math.isfinite(value) and not self._exploded(value):
+            return ""
         with torch.no_grad():
-            torch._foreach_copy_(last_good, [p.detach() for p in params])
-        if chunks is None:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-        optimizer.step()
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            history.step_loss.append(float(loss.detach()))
-            record(step)
-            if callback is not None:
-                callback(Progress(step, cfg.steps, time.perf_counter() - start, history.step_loss[-1], True, history))
-        elif callback is not None and step % report_every == 0:
-            callback(Progress(step, cfg.steps, time.perf_counter() - start))
-    if status != "finished" and (not history.steps or history.steps[-1] != step):
-        record(step)
-        if callback is not None:
-            callback(Progress(step, cfg.steps, time.perf_counter() - start, None, True, history))
-    _thin_snapshots(history)
-    model.eval()
-    model = model.to("cpu")
-    return TrainResult(model, history, status, message, device_label(device), step)
+            for p, good in zip(self.params, self.last_good, strict=False):
+                p.copy_(good)
+        what = f"exploded to {value:.3g}" if math.isfinite(value) else "became non-finite"
+        return (f"The loss {what} at step {step} (learning rate {self.cfg.lr:g} may be too high); "
+                f"training stopped and kept the last finite weights from step {step - 1}.")
 
+    def _record(self, step: int, interruptible: bool = False) -> None:
+        """Evaluate both splits and keep a snapshot; only the first evaluation can be stopped midway."""
+        stop = self.stop if interruptible else None
+        tr_loss, tr_metric = evaluate(self.model, self.prep, "train", stop)
+        te_loss, te_metric = evaluate(self.model, self.prep, "test", stop)
+        check_stop(stop)
+        with torch.no_grad():
+            snap = _snapshot(self.model, self.prep.g)
+        h = self.history
+        h.steps.append(step)
+        h.wall_time.append(time.perf_counter() - self.start)
+        h.train_loss.append(tr_loss.tolist())
+        h.train_metric.append(tr_metric.tolist())
+        h.test_loss.append(te_loss.tolist())
+        h.test_metric.append(te_metric.tolist())
+        if snap is not None:
+            h.add_snapshot(step, snap)
+        self.model.train()
 
-def _thin_snapshots(history: History) -> None:
-    """Keep at most MAX_SNAPSHOTS evenly spaced snapshots (first and last always kept)."""
-    k = len(history.snapshots)
-    if k <= MAX_SNAPSHOTS:
-        return
-    keep = sorted(set(np.linspace(0, k - 1, MAX_SNAPSHOTS).round().astype(int).tolist()))
-    history.snapshots = [history.snapshots[i] for i in keep]
-    history.snapshot_steps = [history.snapshot_steps[i] for i in keep]
+    def _report(self, step: int, loss: float | None, evaluated: bool = False) -> None:
+        if self.callback is not None:
+            self.callback(Progress(step, self.cfg.steps, time.perf_counter() - self.start, loss, evaluated,
+                                   self.history if evaluated else None))

@@ -72,6 +72,7 @@ CHECKPOINTS: dict[str, str] = {
     "snapshots_nan.safetensors": "snapshot contains NaN or infinite",
     "table_with_nan.safetensors": "Table 'data' contains NaN or infinite",
     "table_missing_tensor.safetensors": "lists table 'data' but has no tensor",
+    "declares_too_many_points.safetensors": r"train \+ test points is 6,000,000; this server's limit is 5,000,000",
 }
 
 #: tables/<file> -> (load_table keyword arguments, phrase)
@@ -146,6 +147,7 @@ GRAPHS: dict[str, tuple[type[RagvizError], str]] = {
     "quadratic_blowup.graphml": (GraphError, "DTD / entities are not allowed"),
     "malformed.graphml": (GraphError, "not well-formed XML"),
     "not_graphml.graphml": (GraphError, "GraphML"),
+    "declares_too_many_points.json": (GraphError, r"train \+ test points is 10,000,000; this server's limit is"),
     "binary_as_graphml.graphml": (GraphError, "not well-formed XML"),
     "graphml_unknown_family.graphml": (GraphError, "unknown data family 'lasagna'"),
     "graphml_params_not_json.graphml": (GraphError, "'params' of task 'moons 0' attribute is not valid JSON"),

@@ -140,11 +140,11 @@ def _fake_cuda(monkeypatch: pytest.MonkeyPatch, fail_at_step: int) -> list[tuple
     The "CUDA" attempt really runs (on the CPU) and updates the weights in place before the
     error, as a real one would; every progress report is logged as (device, step).
     """
-    real = train_module._train_on
+    real_on = train_module.TrainingAttempt.on
     log: list[tuple[str, int]] = []
 
-    def fake_train_on(graph, model, cfg, tables, device, callback, stop, edges, report_every):
-        kind = device.type
+    def fake_on(attempt, device):
+        kind, callback = device.type, attempt.callback
 
         def watch(progress) -> None:
             log.append((kind, progress.step))
@@ -153,10 +153,14 @@ def _fake_cuda(monkeypatch: pytest.MonkeyPatch, fail_at_step: int) -> list[tuple
             if callback is not None:
                 callback(progress)
 
-        return real(graph, model, cfg, tables, torch.device("cpu"), watch, stop, edges, report_every)
+        attempt.callback = watch
+        try:
+            return real_on(attempt, torch.device("cpu"))
+        finally:
+            attempt.callback = callback
 
     monkeypatch.setattr(train_module, "choose_device", lambda name="auto": torch.device("cuda"))
-    monkeypatch.setattr(train_module, "_train_on", fake_train_on)
+    monkeypatch.setattr(train_module.TrainingAttempt, "on", fake_on)
     return log
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
+import pytest
 import torch
 from conftest import small_ring
 
+import ragviz.data as data_module
 from ragviz.config import ModelConfig, TrainConfig
+from ragviz.errors import Stopped
+from ragviz.generators import generate_graph
+from ragviz.model import RAGModel
 from ragviz.project import Project
-from ragviz.runner import TrainingRun
+from ragviz.runner import RunSlots, TrainingRun
 from ragviz.train import train
 
 
@@ -112,3 +118,84 @@ def test_two_runs_in_parallel_do_not_mix_results() -> None:
     alone_b = train(b.graph, b.model_config, b.train_config)
     assert run_a.result.history.test_metric == alone_a.history.test_metric
     assert run_b.result.history.test_metric == alone_b.history.test_metric
+
+
+# ------------------------------------------------------------------------------ the server's queue
+def test_over_the_cap_a_run_waits_with_its_place_then_starts_when_a_slot_frees() -> None:
+    slots = RunSlots(capacity=1)
+    first = TrainingRun(_project(steps=100_000), slots=slots).start()
+    _wait(first, lambda s: s.status == "running" and s.step >= 1)
+    second = TrainingRun(_project(steps=20), slots=slots).start()
+    snap = _wait(second, lambda s: s.status == "queued")
+    assert snap.queue_place == 1 and snap.runs_going == 1 and snap.step == 0 and not snap.done
+    third = TrainingRun(_project(steps=20), slots=slots).start()
+    assert _wait(third, lambda s: s.status == "queued").queue_place == 2
+    assert second.snapshot().status == "queued"  # still waiting while the first trains
+    first.stop()
+    started = _wait(second, lambda s: s.step > 0 or s.done)
+    assert first.snapshot().done and started.queue_place == 0  # it began only once the first had ended
+    done = _wait(second, lambda s: s.done)
+    assert done.status == "finished" and second.result.steps_done == 20
+    assert _wait(third, lambda s: s.done).status == "finished"
+    assert slots.running() == 0
+
+
+def test_a_queued_run_whose_tab_closed_leaves_the_queue() -> None:
+    slots = RunSlots(capacity=1)
+    first = TrainingRun(_project(steps=100_000), slots=slots).start()
+    _wait(first, lambda s: s.status == "running")
+    gone = TrainingRun(_project(steps=20), heartbeat_timeout=0.3, slots=slots).start()
+    gone.join(timeout=30)  # never polled: its tab is gone
+    assert not gone.alive and slots.place(gone) == 0
+    snap = gone.snapshot()
+    assert snap.status == "stopped" and "Left the queue" in snap.message and gone.result is None
+    first.stop()
+    first.join(timeout=30)
+
+
+def test_stop_while_the_data_is_prepared_ends_the_run_before_the_rest_is_made(monkeypatch) -> None:
+    calls = []
+    real = data_module.make_task_data
+
+    def slow(task, tables=None):  # a big graph's data takes a while; one task at a time
+        calls.append(task.name)
+        time.sleep(0.002)
+        return real(task, tables)
+
+    monkeypatch.setattr(data_module, "make_task_data", slow)
+    graph = generate_graph("ring", 1_000, train_size=10, test_size=10, seed=7)
+    run = TrainingRun(Project(graph, ModelConfig(embed_dim=8, hidden=16), TrainConfig(steps=10))).start()
+    _wait(run, lambda s: len(calls) > 0)
+    run.stop()  # from this thread while the worker prepares data
+    run.join(timeout=60)
+    snap = run.snapshot()
+    assert not run.alive and snap.status == "stopped" and "before training began" in snap.message
+    assert run.result is None and len(calls) < 1_000
+
+
+def test_stop_during_the_first_evaluation_ends_it_between_chunks(monkeypatch) -> None:
+    graph = small_ring(4, zero_shot=(), train_size=20)
+    for task in graph.tasks():
+        graph.update_task(task.name, test_size=10_000)  # 40,000 test points: several chunks of whole tasks
+    stop = threading.Event()
+    decoded = []
+    real = RAGModel.decode_points
+
+    def decode(self, *args, **kwargs):
+        decoded.append(1)
+        stop.set()  # the user presses Stop while the first evaluation decodes
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RAGModel, "decode_points", decode)
+    with pytest.raises(Stopped, match="nothing was trained"):
+        train(graph, ModelConfig(embed_dim=8, hidden=16), TrainConfig(steps=10), stop=stop)
+    assert len(decoded) == 1  # the train split's one chunk; the test split's chunks never ran
+
+
+def test_the_page_gets_a_history_that_later_evaluations_do_not_change() -> None:
+    run = TrainingRun(_project(steps=60)).start()
+    early = _wait(run, lambda s: s.history is not None and len(s.history.steps) >= 2)
+    steps, metrics = list(early.history.steps), list(early.history.test_metric)
+    _wait(run, lambda s: s.done)
+    assert early.history.steps == steps and early.history.test_metric == metrics
+    assert len(run.result.history.steps) > len(steps)

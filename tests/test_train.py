@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 import torch
 from conftest import small_ring
@@ -11,7 +12,8 @@ from conftest import small_ring
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.errors import ConfigError, GraphError, TrainingError
 from ragviz.graph import Task, TaskGraph
-from ragviz.train import choose_device, train
+from ragviz.history import MAX_SNAPSHOTS, SNAPSHOT_BUDGET_FLOATS, History, snapshots_kept
+from ragviz.train import choose_device, evaluation_every, train
 
 
 def _weights(model) -> list[torch.Tensor]:
@@ -99,3 +101,48 @@ def test_device_choice() -> None:
         assert choose_device("auto").type == "cpu"
         with pytest.raises(TrainingError, match="CUDA"):
             choose_device("cuda")
+
+
+# ------------------------------------------------------------------------------ bounded memory
+def test_evaluations_are_capped_and_the_raised_interval_is_said(monkeypatch) -> None:
+    monkeypatch.setenv("RAGVIZ_MAX_EVALUATIONS", "20")
+    seen_snapshots = []
+
+    def callback(progress) -> None:
+        if progress.history is not None:
+            seen_snapshots.append(len(progress.history.snapshots))
+
+    result = train(small_ring(4), ModelConfig(embed_dim=8, hidden=16), TrainConfig(steps=1_000, eval_every=1),
+                   callback=callback)
+    steps = result.history.steps
+    assert len(steps) <= 20 and steps[0] == 0 and steps[-1] == 1_000
+    assert "Evaluated every 53 steps instead of every 1" in result.message
+    assert "at most 20 evaluations" in result.message
+    assert len(result.history.snapshots) == len(result.history.snapshot_steps) <= MAX_SNAPSHOTS
+    assert max(seen_snapshots) <= MAX_SNAPSHOTS
+
+
+def test_evaluation_interval_is_kept_when_it_fits() -> None:
+    assert evaluation_every(500, 25, 12, limit=500) == (25, "")
+    every, note = evaluation_every(1_000_000, 1, 1_000, limit=500)
+    assert every == 2_005 and "2,005" in note  # 1 + ceil(1,000,000 / 2,005) = 500 evaluations
+    assert evaluation_every(1_000_000, 1, 100_000, limit=500)[0] == 111_112  # big graphs: at least 10
+
+
+def test_snapshots_are_thinned_as_they_arrive() -> None:
+    history = History(tasks=["a"], zero_shot=[], metric="accuracy")
+    snap = np.zeros((3, 1, 4), dtype=np.float32)
+    for step in range(1_000):
+        history.add_snapshot(step, snap, max_kept=8)
+        assert len(history.snapshots) <= 8
+    kept = history.snapshot_steps
+    assert kept[0] == 0 and kept[-1] == 999 and kept == sorted(kept)
+    assert snapshots_kept(SNAPSHOT_BUDGET_FLOATS // 3) == 3  # big snapshots: fewer of them
+
+
+def test_a_shared_copy_does_not_grow_with_the_original() -> None:
+    history = History(tasks=["a"], zero_shot=[], metric="accuracy", steps=[0], test_metric=[[0.5]])
+    copy = history.shared_copy()
+    history.steps.append(10)
+    history.test_metric.append([0.9])
+    assert copy.steps == [0] and copy.test_metric == [[0.5]] and copy.test_metric[0] is history.test_metric[0]

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ragviz.gallery import MetricSet
-from ragviz.train import History
+from ragviz.history import History
 
 ZERO_SHOT_DASH = "dash"
 SEEN_DASH = "solid"

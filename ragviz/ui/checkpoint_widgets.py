@@ -30,6 +30,7 @@ from ragviz.gallery import (
     summarize_file,
 )
 from ragviz.graph import TaskGraph
+from ragviz.limits import get_limits, keep_bounded, size_text
 from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.plots.training import comparison_figure
 from ragviz.ui.metric_table import comparison_dataframe
@@ -180,6 +181,12 @@ def accept_upload(state: AppState, files: dict[str, bytes], name: str, data: byt
         notify(state, "error", f"'{name}' was not opened: {err} The current project is unchanged.")
         return False
     files[name] = bytes(data)
+    dropped = keep_bounded(files)
+    if dropped:
+        limits = get_limits()
+        notify(state, "info", f"This session keeps at most {limits.kept_uploads} uploads "
+                              f"({size_text(limits.kept_uploads_bytes)} in all): the oldest {len(dropped)} left "
+                              "the list. Upload a file again to open it again.")
     adopt_checkpoint(state, ckpt, f"uploaded: {Path(name).stem}")
     notify(state, "success", f"Uploaded and opened '{name}' ({ckpt.project.name}, "
                              f"{ckpt.project.graph.number_of_tasks()} tasks).")

@@ -50,5 +50,7 @@ def _run_status(state: AppState) -> None:
     if snap.status == "running":
         label = "baseline" if snap.phase == "baseline" else "model"
         st.progress(snap.fraction, text=f"Training {label}: step {snap.step}/{snap.total}")
+    elif snap.status == "queued":
+        st.caption(f"Queued: number {snap.queue_place} in line; training starts when the server has a free slot.")
     elif snap.done:
         st.caption(f"Last run: {snap.status}")

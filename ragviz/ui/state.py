@@ -19,11 +19,11 @@ from ragviz.checkpoint import Checkpoint, checkpoint_bytes
 from ragviz.editing import EditHistory
 from ragviz.errors import RagvizError
 from ragviz.graph import TaskGraph
+from ragviz.history import History
 from ragviz.model import RAGModel
 from ragviz.project import Project
 from ragviz.runner import TrainingRun
 from ragviz.trace import Trace, compute_trace
-from ragviz.train import History
 
 STATE_KEY = "ragviz_state"
 TRACE_CACHE_SIZE = 6

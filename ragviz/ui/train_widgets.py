@@ -21,10 +21,12 @@ from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTI
 from ragviz.errors import RagvizError
 from ragviz.gallery import MetricSet, comparison_table
 from ragviz.graph import TaskGraph
+from ragviz.history import History
 from ragviz.models_folder import safe_file_name
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
-from ragviz.train import History, choose_device
+from ragviz.runner import RunSnapshot, RunStatus, TrainingRun
+from ragviz.train import choose_device, evaluation_every
 from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.runs import adopt_finished_run, begin_run, run_from_current_model, run_handled
@@ -251,6 +253,9 @@ def live_panel(state: AppState) -> None:
         if adopt_finished_run(state):
             st.rerun()
         return
+    if snap.status == RunStatus.QUEUED:
+        queued_panel(run, snap)
+        return
     what = f"Training the baseline ({run.baseline})" if snap.phase == "baseline" else "Training RAG"
     text = (f"{what}: step {snap.step:,} of {snap.total:,} · {snap.steps_per_sec:,.1f} steps/s · "
             f"{snap.elapsed:.0f} s")
@@ -258,12 +263,27 @@ def live_panel(state: AppState) -> None:
     bar_col.progress(snap.fraction, text=text)
     stop_col.button("Stop", on_click=run.stop, key="train_stop", icon=":material/stop:", width="stretch",
                     help="Ends the run cleanly after the current step; the model trained so far is kept.")
+    _, note = evaluation_every(run.project.train_config.steps, run.project.train_config.eval_every,
+                               run.project.graph.number_of_tasks())
+    if note:
+        st.caption(note)
     history = snap.baseline_history if snap.phase == "baseline" else snap.history
     if history is None:
-        st.caption("Waiting for the first evaluation…")
+        st.caption("Preparing the data and the first evaluation… (Stop works at any time.)")
         return
     _live_curves(history, run.project.graph)
     st.caption("Test-split curves, updated at every evaluation. Dashed ★ lines: zero-shot tasks (no training data).")
+
+
+def queued_panel(run: TrainingRun, snap: RunSnapshot) -> None:
+    """The server is at its cap of runs: say so, show the place in the queue, offer to leave it."""
+    info_col, stop_col = st.columns([6, 1], vertical_alignment="center")
+    ahead = "you are next" if snap.queue_place == 1 else f"{snap.queue_place - 1} run(s) ahead of yours"
+    info_col.info(f"The server is busy: {snap.runs_going} training run(s) are going, the most it runs at once. "
+                  f"Your run is number {snap.queue_place} in the queue ({ahead}); it starts by itself when a run "
+                  "finishes. Keep this tab open: closing it leaves the queue.", icon=":material/hourglass_top:")
+    stop_col.button("Leave queue", on_click=run.stop, key="train_leave_queue", icon=":material/close:",
+                    width="stretch", help="Cancel this run before it starts; your current model is kept.")
 
 
 # -------------------------------------------------------------------------- results
@@ -278,6 +298,9 @@ def run_outcome(state: AppState) -> None:
             st.error(f"The model trained, but then: {snap.message}")
         else:
             st.error(f"The last training run failed: {snap.message} Your previous model is unchanged.")
+        return
+    if snap.status == "stopped" and run.result is None:
+        st.info(f"{snap.message} Your previous model is unchanged.", icon=":material/stop:")
         return
     if not run_from_current_model(state):
         return

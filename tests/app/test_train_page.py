@@ -6,14 +6,22 @@ import pytest
 import torch
 from conftest import small_ring
 
+import ragviz.runner as runner_module
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.config import ModelConfig, TrainConfig
 from ragviz.graph import TaskGraph
 from ragviz.project import Project
+from ragviz.runner import RunSlots, TrainingRun
 from ragviz.ui.state import adopt_checkpoint, start_run
 from ragviz.ui.train_widgets import SETTINGS, WIDGET
 from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, untrained_state
 
 TRAIN = "pages/train.py"
+
+
+def small_project(steps: int) -> Project:
+    return Project(small_ring(4, zero_shot=(), train_size=10), ModelConfig(embed_dim=8, hidden=16),
+                   TrainConfig(steps=steps, eval_every=steps), name="another student's")
 
 
 def _start_button(at):
@@ -233,3 +241,47 @@ def test_a_run_that_fails_outright_keeps_the_previous_model(trained_ring, monkey
     assert at.error[0].value == ("The last training run failed: Training failed unexpectedly: RuntimeError: boom "
                                  "Your previous model is unchanged.")
     assert state.model is model
+
+
+def test_over_the_server_cap_the_run_is_queued_with_its_place_then_starts(trained_ring, monkeypatch) -> None:
+    slots = RunSlots(capacity=1)
+    monkeypatch.setattr(runner_module, "SLOTS", slots)
+    other = TrainingRun(small_project(steps=100_000)).start()  # another student's run holds the only slot
+    try:
+        state = untrained_state(trained_ring[0])
+        state.project.train_config.steps, state.project.train_config.eval_every = 10, 5
+        at = open_page(TRAIN, state)
+        _start_button(at).click().run()
+        assert errors_of(at) == []
+        text = at.info[0].value
+        assert "The server is busy: 1 training run(s) are going" in text and "number 1 in the queue" in text
+        assert "you are next" in text
+        at.run()  # the next redraw (the fragment's poll) keeps the place and Start stays off
+        assert "number 1 in the queue" in at.info[0].value and _start_button(at).disabled
+        assert any(b.label == "Leave queue" for b in at.button)
+    finally:
+        other.stop()
+    state.run.join(timeout=60)
+    at.run()
+    assert errors_of(at) == [] and "Training finished." in at.success[0].value
+    assert state.trained and state.history.steps[-1] == 10
+
+
+def test_leaving_the_queue_keeps_the_previous_model(trained_ring, monkeypatch) -> None:
+    project, result = trained_ring
+    slots = RunSlots(capacity=1)
+    monkeypatch.setattr(runner_module, "SLOTS", slots)
+    other = TrainingRun(small_project(steps=100_000)).start()
+    try:
+        state = checkpoint_state(project, result)
+        model = state.model
+        at = open_page(TRAIN, state)
+        _start_button(at).click().run()
+        next(b for b in at.button if b.label == "Leave queue").click().run()
+        state.run.join(timeout=30)
+        at.run()
+        assert errors_of(at) == []
+        assert "Left the queue before training began" in at.info[0].value and "unchanged" in at.info[0].value
+        assert state.model is model
+    finally:
+        other.stop()

@@ -419,6 +419,23 @@ def _past_end(header: dict[str, Any]) -> None:
     header[name]["data_offsets"] = [start, end + 10**9]
 
 
+def make_budget() -> None:
+    """Small files that declare far more work than a server's budget allows (ragviz.limits)."""
+    import safetensors.torch
+
+    huge = [{"id": f"t{k}", "family": "moons", "train_size": 100_000, "test_size": 100_000} for k in range(50)]
+    write("graphs/declares_too_many_points.json", mutated(lambda d: d["graph"].update(nodes=huge, edges=[])))
+    good = (HERE / "control" / "good.safetensors").read_bytes()
+    tensors = dict(safetensors.torch.load(good))
+    meta = dict(_header(good)[0]["__metadata__"])
+    project = json.loads(meta["project"])
+    project["task_graph"]["graph"]["nodes"] = [
+        {"id": f"z{k}", "family": "moons", "train_size": 0, "test_size": 100_000} for k in range(60)]
+    project["task_graph"]["graph"]["edges"] = []
+    meta["project"] = json.dumps(project)
+    write("checkpoints/declares_too_many_points.safetensors", safetensors.torch.save(tensors, metadata=meta))
+
+
 def main() -> None:
     make_graphs()
     make_node_link()
@@ -427,6 +444,7 @@ def main() -> None:
     make_graph_csv()
     make_tables()
     make_checkpoints()
+    make_budget()
     files = [p for p in HERE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
     total = sum(p.stat().st_size for p in files)
     print(f"{len(files)} files, {total / 1000:.0f} kB")
