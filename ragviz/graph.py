@@ -181,6 +181,7 @@ def _check_params(params: Any, task: str) -> dict[str, Any]:
     for key, value in params.items():
         if not isinstance(key, str):
             raise GraphError(f"Task '{task}': parameter names must be text.")
+        key = check_name(key, f"task '{task}' parameter")
         if isinstance(value, float) and not math.isfinite(value):
             raise GraphError(f"Task '{task}': parameter '{key}' is {value}, which is not a finite number.")
         if not isinstance(value, (str, int, float, bool)):

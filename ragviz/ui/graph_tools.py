@@ -17,6 +17,7 @@ from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.graph_io import EXTENSIONS, export_graph, import_graph
 from ragviz.limits import max_upload_bytes, size_text, too_big_message
 from ragviz.plots.data_preview import data_preview_figure
+from ragviz.safe_text import md_escape
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
 
@@ -102,7 +103,7 @@ def _replace(state: AppState, make: Any, message: str) -> None:
         graph = make()
         commit(state, graph, message, select=[])
     except RagvizError as err:
-        st.error(f"Could not make that graph: {err}")
+        st.error(f"Could not make that graph: {md_escape(err)}")
 
 
 # --------------------------------------------------------------------------- layout
@@ -125,7 +126,7 @@ def layout_tab(state: AppState, version: str) -> None:
                 new.set_positions(layout_positions(graph, layout, seed))
             commit(state, new, f"Laid the graph out with the {LAYOUT_LABELS.get(layout, layout).lower()} layout.")
         except RagvizError as err:
-            st.error(str(err))
+            st.error(md_escape(err))
 
 
 # --------------------------------------------------------------------------- import / export
@@ -158,8 +159,8 @@ def import_panel(state: AppState, version: str) -> None:
                "be read changes nothing.")
     upload = st.file_uploader("Graph file", type=[e.lstrip(".") for e in EXTENSIONS], key="tg_upload",
                               max_upload_size=max(1, limit // 1_000_000))
-    if upload is not None and st.button(f"Replace the graph with {upload.name}", icon=":material/upload_file:",
-                                        key=f"tg_import_{version}", type="primary"):
+    if upload is not None and st.button(f"Replace the graph with {md_escape(upload.name)}",
+                                        icon=":material/upload_file:", key=f"tg_import_{version}", type="primary"):
         if upload.size > limit:
             st.error(too_big_message("graph file", upload.size, limit))
         else:
@@ -176,16 +177,16 @@ def import_bytes(state: AppState, data: bytes, filename: str) -> None:
     try:
         graph = import_graph(data, filename)
     except RagvizError as err:
-        st.error(f"Could not import {filename}: {err} Your graph was not changed.")
+        st.error(f"Could not import {md_escape(filename)}: {md_escape(err)} Your graph was not changed.")
         return
     except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:  # a reader slipped: still refuse cleanly
-        st.error(f"Could not import {filename}: {err}. Your graph was not changed.")
+        st.error(f"Could not import {md_escape(filename)}: {md_escape(err)}. Your graph was not changed.")
         return
     try:
         commit(state, graph, f"Imported {filename}: {graph.number_of_tasks()} tasks, {graph.number_of_edges()} "
                              "edges (Undo brings the old graph back).", select=[])
     except RagvizError as err:
-        st.error(f"Could not import {filename}: {err} Your graph was not changed.")
+        st.error(f"Could not import {md_escape(filename)}: {md_escape(err)} Your graph was not changed.")
 
 
 # --------------------------------------------------------------------------- preview
