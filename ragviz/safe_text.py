@@ -20,10 +20,14 @@ from typing import Any
 #: controls, zero-width characters), lone surrogates, line and paragraph separators.
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
-#: Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all
-#: of them turns off emphasis, links, images, HTML, headings, lists, tables, maths
-#: (``$``) and Streamlit's ``:directive[…]`` / ``:material/…:`` syntax at once.
-_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+#: Characters with no meaning in CommonMark, GFM or Streamlit's markdown, left as they are
+#: so escaped messages stay readable in tests and logs.
+_MD_INERT = "'\",;?%/=@"
+#: Every other ASCII punctuation character is backslash-escaped (CommonMark allows that for
+#: all of them): this turns off emphasis, code, links, images, autolinks (``www.`` and
+#: ``http:``), HTML, entities, headings, lists, tables, maths (``$``) and Streamlit's
+#: ``:directive[…]``, ``:material/…:`` and emoji-shortcode syntax at once.
+_MD_SPECIAL = re.compile("([" + re.escape("".join(c for c in string.punctuation if c not in _MD_INERT)) + "])")
 
 
 def char_code(ch: str) -> str:

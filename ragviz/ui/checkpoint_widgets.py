@@ -362,7 +362,7 @@ def gallery_sections(state: AppState) -> list[Section]:
 
 def gallery(state: AppState, sections: list[Section]) -> None:
     for section in sections:
-        st.subheader(md_escape(f"{section.title} ({len(section.entries)})"))
+        st.subheader(f"{md_escape(section.title)} ({len(section.entries)})")
         if section.entries:
             card_grid(state, section.entries, section.key)
         else:
