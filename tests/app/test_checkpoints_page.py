@@ -165,7 +165,8 @@ def test_after_training_the_saved_model_is_listed_and_compared(trained_ring, mod
     at = open_page(PAGE, state)
     assert errors_of(at) == []
     assert any(plain(s.value) == "Saved in this session (1)" for s in at.subheader)
-    assert any(plain(s.value).startswith("Models folder") and plain(s.value).endswith("(1)") for s in at.subheader)  # no duplicate
+    assert any(plain(s.value).startswith("Models folder") and plain(s.value).endswith("(1)")
+               for s in at.subheader)  # no duplicate
     assert at.selectbox(key="compare_a").value == "Current model (trained in this session)"
     assert at.selectbox(key="compare_b").value == "fresh run · saved in this session"
     at.selectbox(key="compare_b").set_value("older · models folder").run()

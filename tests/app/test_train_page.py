@@ -81,7 +81,8 @@ def test_invalid_settings_give_the_config_error_and_lose_nothing(trained_ring) -
     _set(at, "train.lr", 0.01)
     _set(at, "model.layers", 9)
     _start_button(at).click().run()
-    assert [plain(e.value) for e in at.error] == ["Training did not start: Number of layers must be between 0 and 6, got 9."]
+    assert [plain(e.value) for e in at.error] == [
+        "Training did not start: Number of layers must be between 0 and 6, got 9."]
     assert state.run is None
 
 
@@ -212,6 +213,6 @@ def test_a_run_that_fails_outright_keeps_the_previous_model(trained_ring, monkey
     monkeypatch.setattr("ragviz.runner.train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     start_run(state, None).join(timeout=60)
     at = open_page(TRAIN, state)
-    assert plain(at.error[0].value) == ("The last training run failed: Training failed unexpectedly: RuntimeError: boom "
-                                 "Your previous model is unchanged.")
+    assert plain(at.error[0].value) == ("The last training run failed: Training failed unexpectedly: "
+                                        "RuntimeError: boom Your previous model is unchanged.")
     assert state.model is model
