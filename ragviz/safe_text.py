@@ -30,6 +30,13 @@ _MD_INERT = "'\",;?%/=@"
 _MD_SPECIAL = re.compile("([" + re.escape("".join(c for c in string.punctuation if c not in _MD_INERT)) + "])")
 
 
+#: Where GFM would turn plain text into a link even when every punctuation mark is escaped
+#: (it finds ``www.``, ``http://`` and e-mail addresses in the text after escapes are
+#: resolved); a word joiner (U+2060, invisible) in front keeps such text a plain word.
+_AUTOLINK = re.compile(r"(?i)(?=https?:|www\.|mailto:|xmpp:|@)")
+WORD_JOINER = "\u2060"
+
+
 def char_code(ch: str) -> str:
     """``U+200B ZERO WIDTH SPACE``: how a message names a character it cannot show."""
     name = unicodedata.name(ch, "")
@@ -53,8 +60,11 @@ def visible(text: Any, keep_newlines: bool = False) -> str:
 
 
 def md_escape(text: Any) -> str:
-    """``text`` as markdown that displays exactly its characters (line breaks kept as breaks)."""
-    plain = visible(str(text).replace("\r\n", "\n"), keep_newlines=True)
+    """``text`` as markdown that displays exactly its characters (line breaks kept as breaks).
+
+    Links never start in it: see :data:`_AUTOLINK` for the one invisible character added.
+    """
+    plain = _AUTOLINK.sub(WORD_JOINER, visible(str(text).replace("\r\n", "\n"), keep_newlines=True))
     return _MD_SPECIAL.sub(r"\\\1", plain).replace("\n", "  \n")
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ragviz.errors import GraphError
 from ragviz.graph import NAME_MAX, PROJECT_NAME_MAX, Relation, Task, TaskGraph, check_name
 from ragviz.project import Project
-from ragviz.safe_text import HIDDEN_CATEGORIES, html_text, md_escape, visible
+from ragviz.safe_text import HIDDEN_CATEGORIES, WORD_JOINER, html_text, md_escape, visible
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTACKS = [
@@ -42,7 +42,8 @@ HIDDEN = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202a", "\u202b", 
 
 def unescape(markdown: str) -> str:
     """What a CommonMark reader shows for text made only of characters and backslash escapes."""
-    return re.sub(r"\\([" + re.escape(string.punctuation) + "])", r"\1", markdown).replace("  \n", "\n")
+    text = re.sub(r"\\([" + re.escape(string.punctuation) + "])", r"\1", markdown).replace("  \n", "\n")
+    return text.replace(WORD_JOINER, "")
 
 
 def unescaped_active(markdown: str) -> list[str]:
@@ -74,8 +75,19 @@ def test_md_escape_of_any_text_reads_back_as_its_visible_form(text: str) -> None
     escaped.encode("utf-8")  # never a lone surrogate: Streamlit could not send it
 
 
+@pytest.mark.parametrize("text", ["www.evil.example", "see http://evil.example/x", "HTTPS://a.b", "me@evil.example",
+                                  "mailto:me@evil.example"])
+def test_text_that_gfm_would_autolink_gets_a_word_joiner_before_the_link(text: str) -> None:
+    escaped = md_escape(text)
+    for start in ("www", "http", "HTTPS", "@", "mailto"):
+        at = text.find(start)
+        if at >= 0:
+            assert escaped.find(WORD_JOINER + start) >= 0, escaped
+    assert unescape(escaped) == text
+
+
 def test_md_escape_keeps_plain_words_and_line_breaks_readable() -> None:
-    assert md_escape("moons 0°, it's \"fine\"; 50% / 2 = 25 @ home?") == "moons 0°, it's \"fine\"; 50% / 2 = 25 @ home?"
+    assert md_escape("moons 0°, it's \"fine\"; 50% / 2 = 25?") == "moons 0°, it's \"fine\"; 50% / 2 = 25?"
     assert md_escape("one\ntwo") == "one  \ntwo"
 
 

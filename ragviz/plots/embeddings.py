@@ -119,7 +119,8 @@ def _current_trace(points: np.ndarray, names: list[str], colors: list[str], zero
     labels = len(names) <= LABEL_LIMIT
     return {
         "type": "scattergl", "x": points[:, 0], "y": points[:, 1], "customdata": names,
-        "mode": "markers+text" if labels else "markers", "text": [html_text(n) for n in names] if labels else None,
+        "mode": "markers+text" if labels else "markers",
+        "text": names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
         "textposition": "top center", "textfont": {"size": 10, "color": "#333"},
         "marker": {"color": colors, "symbol": [ZERO_SHOT_SYMBOL if z else SEEN_SYMBOL for z in zero],
                    "size": [(17 if z else 12) * (1.25 if n == focus else 1.0)

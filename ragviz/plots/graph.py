@@ -229,7 +229,8 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
     trace = _gl(
         validate, x=np.array([pos[n][0] for n in names]), y=np.array([pos[n][1] for n in names]),
         customdata=np.array(names),
-        mode="markers+text" if labels else "markers", text=[html_text(n) for n in names] if labels else None,
+        mode="markers+text" if labels else "markers",
+        text=names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
         textposition="top center", textfont={"size": 12, "color": "#333"},
         marker=marker, name="zero-shot tasks ★" if zero_shot else "seen tasks",
         legendgroup="tasks", showlegend=False,

@@ -185,7 +185,7 @@ def _node_trace(trace: Trace, layer: int, pos: dict[str, tuple[float, float]], c
     return {
         "type": "scattergl", "x": [pos[name][0] for name in names], "y": [pos[name][1] for name in names],
         "customdata": names, "mode": "markers+text" if labels else "markers",
-        "text": [html_text(name) for name in names] if labels else None,
+        "text": names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
         "textposition": "top center", "textfont": {"size": 11, "color": "#222"}, "marker": marker,
         "showlegend": False, "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>",
     }

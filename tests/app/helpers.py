@@ -45,7 +45,7 @@ def checkpoint_state(project: Project, result: TrainResult) -> AppState:
 
 def plain(markdown: str) -> str:
     """Markdown as the reader sees it: backslash escapes (how user text is shown) removed."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def errors_of(at: AppTest) -> list[str]:

@@ -66,13 +66,24 @@ def _elements(node: Any) -> Iterator[dict[str, Any]]:
             yield from _elements(child)
 
 
+def _plotly_texts(figure: dict[str, Any]) -> list[str]:
+    """Strings Plotly renders as HTML: all but data-only fields and WebGL text (drawn as plain characters)."""
+    texts = []
+    for trace in figure.get("data", []):
+        gl = str(trace.get("type", "")).endswith("gl")
+        texts += [s for k, s in _leaves(trace) if k not in PLOTLY_DATA and not (gl and k == "text")]
+    for frame in figure.get("frames", []):
+        texts += _plotly_texts(frame)
+    return texts + [s for _, s in _leaves(figure.get("layout", {}))]
+
+
 def rendered_texts(at: Any) -> tuple[list[str], list[str]]:
     """(markdown-rendered strings, Plotly-rendered strings) of every element on the page."""
     markdown, plotly = [], []
     for element in _elements(at._tree):
         for key, text in _leaves(element):
             if key == "spec":
-                plotly += [s for k, s in _leaves(json.loads(text)) if k not in PLOTLY_DATA]
+                plotly += _plotly_texts(json.loads(text))
             elif key not in DATA_FIELDS:
                 markdown.append(text)
     return markdown, plotly
