@@ -196,3 +196,12 @@ def test_a_crash_shows_a_generic_message_without_paths(monkeypatch: pytest.Monke
     shown = at.exception[0]
     assert "/srv/ragviz" not in shown.value and "ValueError" not in shown.value
     assert list(shown.stack_trace) == []
+
+
+def test_no_page_renders_raw_html() -> None:
+    """The one way user text could become live HTML in Streamlit is switched off everywhere."""
+    sources = [*ROOT.glob("ragviz/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]
+    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in sources
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if re.search(r"unsafe_allow_html\s*=\s*True|\bst\.html\(|components\.v1", line)]
+    assert offenders == []
