@@ -33,7 +33,7 @@ _MD_SPECIAL = re.compile("([" + re.escape("".join(c for c in string.punctuation 
 #: Where GFM would turn plain text into a link even when every punctuation mark is escaped
 #: (it finds ``www.``, ``http://`` and e-mail addresses in the text after escapes are
 #: resolved); a word joiner (U+2060, invisible) in front keeps such text a plain word.
-_AUTOLINK = re.compile(r"(?i)(?=https?:|www\.|mailto:|xmpp:|@)")
+_AUTOLINK = re.compile(r"(?i)(?=https?://|www\.|mailto:|xmpp:|@[\w-]+\.)")
 WORD_JOINER = "\u2060"
 
 
