@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import networkx as nx
 
 from ragviz.errors import GraphError
 from ragviz.limits import check_budget, check_graph_budget, declared_points
+from ragviz.safe_text import HIDDEN_CATEGORIES, char_code, visible
 
 #: Data families and the domain each belongs to: one graph uses one domain.
 FAMILY_DOMAIN: dict[str, str] = {
@@ -62,7 +64,9 @@ RELATION_PALETTE: tuple[str, ...] = (
 MAX_TASK_SIZE = 100_000
 MAX_SEED = 2**32 - 1
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-_NAME_MAX = 80
+#: Longest task or relation name; a project name may be longer.
+NAME_MAX = 80
+PROJECT_NAME_MAX = 200
 
 
 @dataclass
@@ -124,18 +128,34 @@ class Edge:
     weight: float = 1.0
 
 
-def check_name(name: Any, what: str = "task") -> str:
-    """Return a cleaned name or raise: names are shown everywhere, so keep them sane."""
+def check_name(name: Any, what: str = "task", limit: int = NAME_MAX) -> str:
+    """Return the name stripped and NFC-normalised, or raise saying what is wrong with it.
+
+    Names are keys (two names that look the same must be the same name) and are shown on
+    every page, so they are visible text only: no control, bidi or zero-width characters,
+    no lone surrogates (which cannot even be sent to a browser), and at most ``limit``
+    characters. Every importer and checkpoint loader builds graphs through this check.
+    """
     if not isinstance(name, str):
         raise GraphError(f"A {what} name must be text, got {type(name).__name__}.")
     clean = name.strip()
     if not clean:
         raise GraphError(f"A {what} name cannot be empty.")
-    if len(clean) > _NAME_MAX:
-        raise GraphError(f"The {what} name '{clean[:20]}…' is longer than {_NAME_MAX} characters.")
-    if any(ord(c) < 32 for c in clean):
-        raise GraphError(f"The {what} name {clean!r} contains control characters.")
-    return clean
+    if len(clean) > limit:
+        raise GraphError(f"The {what} name '{visible(clean[:20])}…' is longer than {limit} characters "
+                         f"(it has {len(clean):,}).")
+    hidden = next((ch for ch in clean if unicodedata.category(ch) in HIDDEN_CATEGORIES), None)
+    if hidden is not None:
+        kind = ("a lone surrogate (not a character)" if unicodedata.category(hidden) == "Cs"
+                else f"an invisible or control character ({char_code(hidden)})")
+        raise GraphError(f"The {what} name '{visible(clean)}' contains {kind}; names must be visible text. "
+                         "Remove it and try again.")
+    return unicodedata.normalize("NFC", clean)
+
+
+def _lookup(name: Any) -> Any:
+    """A name as stored (stripped, NFC), so a file may spell a reference the way it spelled the task."""
+    return unicodedata.normalize("NFC", name.strip()) if isinstance(name, str) else name
 
 
 def _check_size(value: Any, what: str, task: str, limit: int = MAX_TASK_SIZE) -> int:
@@ -162,6 +182,7 @@ def _check_params(params: Any, task: str) -> dict[str, Any]:
     for key, value in params.items():
         if not isinstance(key, str):
             raise GraphError(f"Task '{task}': parameter names must be text.")
+        key = check_name(key, f"task '{task}' parameter")
         if isinstance(value, float) and not math.isfinite(value):
             raise GraphError(f"Task '{task}': parameter '{key}' is {value}, which is not a finite number.")
         if not isinstance(value, (str, int, float, bool)):
@@ -348,6 +369,7 @@ class TaskGraph:
 
     # ---------------------------------------------------------------------- edges
     def add_edge(self, source: str, target: str, relation: str, weight: Any = 1.0) -> Edge:
+        source, target, relation = (_lookup(x) for x in (source, target, relation))
         rel = self._need_relation(relation)
         for end in (source, target):
             if end not in self.nx:

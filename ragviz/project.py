@@ -12,7 +12,7 @@ import pandas as pd
 
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
+from ragviz.graph import PROJECT_NAME_MAX, TaskGraph, check_name
 
 
 @dataclass
@@ -25,6 +25,9 @@ class Project:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     name: str = "untitled"
     lesson: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = check_name(self.name or "untitled", "project", PROJECT_NAME_MAX)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, without the tables (they travel as tensors)."""

@@ -26,6 +26,7 @@ from ragviz.editing import EditHistory
 from ragviz.errors import CheckpointError, DataError, GraphError, RagvizError
 from ragviz.graph import Task, TaskGraph
 from ragviz.limits import get_limits, max_upload_bytes
+from ragviz.safe_text import md_escape, visible
 from ragviz.train import train
 from ragviz.ui.state import AppState, adopt_checkpoint, set_graph, undo
 
@@ -73,6 +74,9 @@ CHECKPOINTS: dict[str, str] = {
     "table_with_nan.safetensors": "Table 'data' contains NaN or infinite",
     "table_missing_tensor.safetensors": "lists table 'data' but has no tensor",
     "declares_too_many_points.safetensors": r"train \+ test points is 6,000,000; this server's limit is 5,000,000",
+    "project_name_too_long.safetensors": r"project name .* longer than 200 characters \(it has 5,000\)",
+    "project_name_right_to_left_override.safetensors": r"project name 'report\\u202egpj.exe' .*U\+202E",
+    "task_name_zero_width.safetensors": r"task name 'moons 0\\u200b' .*U\+200B ZERO WIDTH SPACE",
 }
 
 #: tables/<file> -> (load_table keyword arguments, phrase)
@@ -127,7 +131,14 @@ GRAPHS: dict[str, tuple[type[RagvizError], str]] = {
     "mixed_domains.json": (GraphError, "one graph uses one domain"),
     "bad_colour.json": (GraphError, "colour must look like"),
     "duplicate_relation.json": (GraphError, "relation named 'near' already exists"),
-    "control_characters_in_name.json": (GraphError, "control characters"),
+    "control_characters_in_name.json": (GraphError, r"contains an invisible or control character \(U\+001B\)"),
+    "zero_width_twin.json": (GraphError, r"'moons 0\\u200b' contains .*U\+200B ZERO WIDTH SPACE"),
+    "bidi_override_in_name.json": (GraphError, r"U\+202E RIGHT-TO-LEFT OVERRIDE"),
+    "bidi_isolate_in_relation.json": (GraphError, r"relation name .*U\+2066 LEFT-TO-RIGHT ISOLATE"),
+    "lone_surrogate_in_name.json": (GraphError, r"'moons \\ud800' contains a lone surrogate"),
+    "byte_order_mark_in_name.json": (GraphError, r"U\+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    "control_character_in_parameter_name.json": (GraphError, r"parameter name 'noise\\x07' contains .*U\+0007"),
+    "relation_name_of_20000_characters.json": (GraphError, r"longer than 80 characters \(it has 20,000\)"),
     "name_too_long.json": (GraphError, "longer than 80 characters"),
     "networkx_plain_edges.json": (GraphError, "networkx node-link data, but 4 of its 4 nodes have no 'family' "
                                               r"attribute \('0', '1', '2', '3'\)\. Each node needs 'family'"),
@@ -385,7 +396,9 @@ def test_bad_graph_import_changes_nothing(name: str, monkeypatch: pytest.MonkeyP
     before = _fingerprint(state)
     graph_tools.import_bytes(state, (CORPUS / "graphs" / name).read_bytes(), name)
     assert _fingerprint(state) == before
-    assert len(shown) == 1 and name in shown[0] and "not changed" in shown[0]
+    assert len(shown) == 1 and md_escape(name) in shown[0] and "not changed" in shown[0]
+    shown[0].encode("utf-8")  # no lone surrogate: the message can be sent to the browser
+    assert visible(shown[0]) == shown[0]  # and no bidi, zero-width or control character in it
 
 
 def _no_commit(*args: Any, **kwargs: Any) -> None:

@@ -189,3 +189,60 @@ def test_a_link_straight_to_a_page_on_a_fresh_server_gets_the_apps_navigation(br
             assert_no_exception(page, "deep link")
         finally:
             page.close()
+
+
+def test_hostile_names_on_every_page_stay_text_run_no_script_and_fetch_nothing(server, browser) -> None:
+    """A checkpoint whose names are HTML, markdown images/links and scripts, uploaded and shown everywhere.
+
+    Nothing it names may run (no dialog), load (no request beyond the app's own origin) or
+    disappear: its names are visible as the characters they are.
+    """
+    from urllib.parse import urlsplit
+
+    from tests.app.hostile import PROJECT, RELATIONS, TASKS, hostile_checkpoint
+
+    _project, data = hostile_checkpoint()
+    file_name = "<img src=q onerror=alert(10)> [f](javascript:alert(11)).safetensors"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    dialogs: list[str] = []
+    outside: list[str] = []
+    origin = urlsplit(server).netloc
+    context.on("request", lambda r: None if r.url.startswith(("data:", "blob:")) or urlsplit(r.url).netloc == origin
+               else outside.append(r.url))
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server)
+    settle(page)
+    go_to(page, "Checkpoints")
+    page.locator('input[type="file"]').first.set_input_files(
+        {"name": file_name, "mimeType": "application/octet-stream", "buffer": data})
+    page.get_by_text("Uploaded and opened", exact=False).first.wait_for(timeout=60_000)
+    settle(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert file_name.removesuffix(".safetensors") in main.inner_text().replace("\u2060", "")  # the card's title
+
+    for title in PAGES:
+        go_to(page, title)
+        page.wait_for_timeout(1500)
+        settle(page)
+        assert_no_exception(page, title)
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text().replace("\u2060", "")  # see md_escape
+        assert f"Project: {PROJECT}" in sidebar, f"{title}: {sidebar[:300]}"
+        if title == "Task graph":
+            page.get_by_text("Relations (2)").first.click()
+            settle(page)
+            text = main.inner_text().replace("\u2060", "")
+            assert all(r in text for r in RELATIONS), text[:2000]
+            node = task_nodes(page)[0]
+            page.mouse.move(node["x"], node["y"])  # Plotly draws the hover label from the task's name
+            page.wait_for_timeout(800)
+        if title in ("Message passing", "Embeddings"):  # the focus task is the zero-shot one, an iframe tag
+            assert TASKS[3] in main.inner_text().replace("\u2060", "")
+        live = page.locator("img[src='x'], img[src='q'], img[src*='127.0.0.1:9'], iframe[srcdoc], "
+                            "a[href^='javascript:'], a[href*='127.0.0.1:9'], b[onmouseover]")
+        assert live.count() == 0, f"{title}: {live.first.evaluate('e => e.outerHTML')}"
+        page.screenshot(path=str(SHOTS / f"hostile_{title.lower().replace(' ', '_')}.png"), full_page=True)
+    assert dialogs == [], dialogs
+    assert outside == [], outside
+    context.close()

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from ragviz.data import TaskData, make_task_data
 from ragviz.errors import RagvizError
 from ragviz.graph import Task, TaskGraph
+from ragviz.safe_text import html_text
 
 CLASS_COLORS = qualitative.D3
 MAX_POINTS = 300  # per panel: enough to see the shape, light enough for many panels
@@ -88,7 +89,7 @@ def task_traces(task: Task, tables: dict[str, pd.DataFrame] | None = None) -> tu
     else:
         traces = _csv_traces(x, y, data.n_classes)
     star = " ★" if task.zero_shot else ""
-    return traces, f"{task.name}{star}<br><sup>{split} · {len(x)} shown</sup>"
+    return traces, f"{html_text(task.name)}{star}<br><sup>{split} · {len(x)} shown</sup>"
 
 
 def data_preview_figure(graph: TaskGraph, names: list[str] | None = None, tables: dict[str, pd.DataFrame] | None = None,
@@ -108,7 +109,7 @@ def data_preview_figure(graph: TaskGraph, names: list[str] | None = None, tables
         try:
             panels.append(task_traces(task, tables))
         except RagvizError as err:
-            panels.append(([], f"{name}<br><sup>cannot make data: {str(err)[:60]}</sup>"))
+            panels.append(([], f"{html_text(name)}<br><sup>cannot make data: {html_text(str(err)[:60])}</sup>"))
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=[title for _, title in panels],
                         horizontal_spacing=0.04, vertical_spacing=0.12 if rows > 1 else 0.05)
     for i, (traces, _) in enumerate(panels):

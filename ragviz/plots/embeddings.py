@@ -17,6 +17,7 @@ from plotly.colors import sample_colorscale
 
 from ragviz.graph import TaskGraph
 from ragviz.plots.colors import FAMILY_COLORS, SEEN_SYMBOL, ZERO_SHOT_SYMBOL, task_colors, varying_parameters
+from ragviz.safe_text import html_text
 
 ZERO_SHOT_COLOR = "#d62728"
 SEEN_COLOR = "#1f77b4"
@@ -41,7 +42,8 @@ def value_colors(values: np.ndarray, low: float, high: float, scale: str = "Viri
 def _colorbar_trace(title: str, low: float, high: float, scale: str) -> go.Scatter:
     return go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
                       marker={"colorscale": scale, "cmin": low, "cmax": high, "color": [low], "showscale": True,
-                              "colorbar": {"title": {"text": title, "side": "right"}, "thickness": 12, "len": 0.6}})
+                              "colorbar": {"title": {"text": html_text(title), "side": "right"}, "thickness": 12,
+                                           "len": 0.6}})
 
 
 def _legend_entry(name: str, color: str, group: str, title: str | None = None) -> go.Scatter:
@@ -117,13 +119,14 @@ def _current_trace(points: np.ndarray, names: list[str], colors: list[str], zero
     labels = len(names) <= LABEL_LIMIT
     return {
         "type": "scattergl", "x": points[:, 0], "y": points[:, 1], "customdata": names,
-        "mode": "markers+text" if labels else "markers", "text": names if labels else None,
+        "mode": "markers+text" if labels else "markers",
+        "text": names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
         "textposition": "top center", "textfont": {"size": 10, "color": "#333"},
         "marker": {"color": colors, "symbol": [ZERO_SHOT_SYMBOL if z else SEEN_SYMBOL for z in zero],
                    "size": [(17 if z else 12) * (1.25 if n == focus else 1.0)
                             for n, z in zip(names, zero, strict=True)],
                    "line": {"color": "white", "width": 1}},
-        "showlegend": False, "hovertext": list(hover) if hover is not None else names,
+        "showlegend": False, "hovertext": list(hover) if hover is not None else [html_text(n) for n in names],
         "hovertemplate": "%{hovertext}<extra></extra>",
     }
 
@@ -152,7 +155,7 @@ def _trajectory_traces(points: np.ndarray, colors: Colors, names: list[str], foc
     if focus in names:
         mine = points[:, names.index(focus)]
         traces.append(go.Scattergl(x=mine[:, 0], y=mine[:, 1], mode="lines+markers", hoverinfo="skip",
-                                   name=f"path of {focus}", showlegend=False,
+                                   name=f"path of {html_text(focus)}", showlegend=False,
                                    line={"color": FOCUS_COLOR, "width": 1.5, "dash": "dot"},
                                    marker={"size": 4, "color": FOCUS_COLOR}))
     return traces
@@ -227,11 +230,11 @@ def hover_texts(names: list[str], graph: TaskGraph | None, frame_label: str, met
     """One frame's hover: task, family and parameters, seen or zero-shot, its metric."""
     out = []
     for i, name in enumerate(names):
-        lines = [f"<b>{name}</b>", frame_label]
+        lines = [f"<b>{html_text(name)}</b>", frame_label]
         if graph is not None and name in graph.nx:
             task = graph.task(name)
-            params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                               for k, v in task.full_params().items())
+            params = html_text(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in task.full_params().items()))
             lines.append(f"{task.family}: {params}")
         lines.append("zero-shot ★" if zero_shot[i] else "seen task")
         if metric is not None and np.isfinite(metric[i]):

@@ -26,6 +26,7 @@ from ragviz.plots.colors import (
     relation_colors,
     task_colors,
 )
+from ragviz.safe_text import html_text
 
 MAX_DRAWN_TASKS = 2_000
 MAX_DRAWN_EDGES = 20_000
@@ -99,9 +100,9 @@ def _fmt(value: Any) -> str:
 
 def task_hover(task: Task) -> str:
     """Hover text: what a task is and how much data it has."""
-    params = ", ".join(f"{k}={_fmt(v)}" for k, v in task.full_params().items())
+    params = html_text(", ".join(f"{k}={_fmt(v)}" for k, v in task.full_params().items()))
     kind = "zero-shot (no training data)" if task.zero_shot else f"train {task.train_size}"
-    return (f"<b>{task.name}</b><br>family: {task.family}<br>{params}<br>"
+    return (f"<b>{html_text(task.name)}</b><br>family: {task.family}<br>{params}<br>"
             f"{kind} · test {task.test_size} · seed {task.seed}")
 
 
@@ -169,7 +170,7 @@ def _edge_traces(graph: TaskGraph, pos: dict[str, tuple[float, float]], compact:
         rel = graph.relations.get(relation)
         directed = bool(rel and rel.directed)
         color = colors.get(relation, "#888888")
-        label = f"{relation} →" if directed else relation
+        label = html_text(f"{relation} →" if directed else relation)
         start, end = _segments(edges, pos)
         traces.append(_gl(
             validate, x=_none_separated(start, end, 0), y=_none_separated(start, end, 1), mode="lines",
@@ -193,7 +194,8 @@ def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, r
     # marker.angle turns clockwise from "up"; with equal axis scales data and screen angles agree.
     angles = np.degrees(np.arctan2(delta[:, 0], delta[:, 1]))
     arrow = "→" if directed else "—"
-    hover = np.array([f"{u} {arrow} {v}<br>relation: {relation}<br>weight: {w:.3g}" for u, v, w in edges])
+    hover = np.array([f"{html_text(u)} {arrow} {html_text(v)}<br>relation: {html_text(relation)}<br>weight: {w:.3g}"
+                      for u, v, w in edges])
     marker: dict[str, Any] = {"color": color, "size": 7 if compact else 11}
     if directed:
         marker.update(symbol="triangle-up", angle=angles.round(2), line={"width": 0})
@@ -227,7 +229,8 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
     trace = _gl(
         validate, x=np.array([pos[n][0] for n in names]), y=np.array([pos[n][1] for n in names]),
         customdata=np.array(names),
-        mode="markers+text" if labels else "markers", text=names if labels else None,
+        mode="markers+text" if labels else "markers",
+        text=names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
         textposition="top center", textfont={"size": 12, "color": "#333"},
         marker=marker, name="zero-shot tasks ★" if zero_shot else "seen tasks",
         legendgroup="tasks", showlegend=False,
@@ -276,7 +279,7 @@ def _color_key_traces(graph: TaskGraph, by: str, compact: bool) -> list[Any]:
     return [go.Scatter(
         x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
         marker={"colorscale": scale, "cmin": low, "cmax": high, "color": [low], "showscale": True,
-                "colorbar": {"title": {"text": by, "side": "right"}, "thickness": 12, "len": 0.5, "x": 1.0,
+                "colorbar": {"title": {"text": html_text(by), "side": "right"}, "thickness": 12, "len": 0.5, "x": 1.0,
                              "y": 0.0, "yanchor": "bottom"}},
     )]
 

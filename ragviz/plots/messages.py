@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from ragviz.graph import TaskGraph
 from ragviz.plots.colors import SEEN_SYMBOL, ZERO_SHOT_SYMBOL, relation_colors, task_colors
 from ragviz.plots.graph import node_positions, task_hover
+from ragviz.safe_text import html_text
 from ragviz.trace import Trace
 
 WIDTHS = (1.0, 2.5, 4.5, 7.5)  # line widths of the message bins, thin to thick
@@ -125,8 +126,8 @@ def _message_hover(trace: Trace, layer: int, idx: np.ndarray) -> np.ndarray:
     att = trace.attention[layer - 1] if trace.attention is not None else None
     out = []
     for i in idx.tolist():
-        text = (f"<b>{names[trace.message_src[i]]} → {names[trace.message_dst[i]]}</b><br>"
-                f"relation: {trace.message_relation[i]}<br>‖m‖ = {norms[i]:.3g}")
+        text = (f"<b>{html_text(names[trace.message_src[i]])} → {html_text(names[trace.message_dst[i]])}</b><br>"
+                f"relation: {html_text(trace.message_relation[i])}<br>‖m‖ = {norms[i]:.3g}")
         if att is not None:
             text += f"<br>α = {att[i]:.3f}"
         out.append(text)
@@ -183,7 +184,8 @@ def _node_trace(trace: Trace, layer: int, pos: dict[str, tuple[float, float]], c
     labels = n <= LABEL_LIMIT
     return {
         "type": "scattergl", "x": [pos[name][0] for name in names], "y": [pos[name][1] for name in names],
-        "customdata": names, "mode": "markers+text" if labels else "markers", "text": names if labels else None,
+        "customdata": names, "mode": "markers+text" if labels else "markers",
+        "text": names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
         "textposition": "top center", "textfont": {"size": 11, "color": "#222"}, "marker": marker,
         "showlegend": False, "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>",
     }
@@ -198,7 +200,7 @@ def _focus_ring(pos: dict[str, tuple[float, float]], focus: str | None) -> go.Sc
 
 
 def _legend_traces(labels: list[str], rel_colors: dict[str, str]) -> list[go.Scatter]:
-    return [go.Scatter(x=[None], y=[None], mode="lines", name=label, legendgroup=label,
+    return [go.Scatter(x=[None], y=[None], mode="lines", name=html_text(label), legendgroup=label,
                        line={"color": rel_colors.get(label, "#888888"), "width": 3}) for label in labels]
 
 
@@ -207,7 +209,7 @@ def _frame_title(trace: Trace, layer: int, weight_by: str, focus: str | None, ho
     text = f"<b>Layer {layer} of {trace.n_layers}</b> · width ∝ {what}"
     if hops is not None:
         field = sum(1 for h in hops.values() if h <= layer)
-        text += f" · {field} task(s) within {layer} hop(s) of <b>{focus}</b>"
+        text += f" · {field} task(s) within {layer} hop(s) of <b>{html_text(focus)}</b>"
     return text
 
 
@@ -242,7 +244,7 @@ def message_figure(
     rel_colors = relation_colors(graph)
     geo = _geometry(trace, pos)
     labels = list(dict.fromkeys(trace.message_relation[i] for i in geo["index"].tolist()))
-    hover = [task_hover(graph.task(n)) if n in graph.nx else n for n in trace.task_names]
+    hover = [task_hover(graph.task(n)) if n in graph.nx else html_text(n) for n in trace.task_names]
     hops = hop_distances(trace, focus) if focus in trace.task_names else None
     node_style = {"pos": pos, "colors": colors, "focus": focus, "hover": hover, "hops": hops}
     layer = int(np.clip(layer, 0, trace.n_layers))
@@ -279,12 +281,13 @@ def incoming_figure(trace: Trace, task: str, layer: int, weight_by: str = "norm"
     inc = trace.incoming(task, layer)
     use_att = weight_by == "attention" and inc["attention"] is not None
     values = np.asarray(inc["attention"] if use_att else inc["norm"], dtype=float)
-    labels = [f"{s} · {r}" for s, r in zip(inc["source"], inc["relation"], strict=True)]
+    labels = [html_text(f"{s} · {r}") for s, r in zip(inc["source"], inc["relation"], strict=True)]
     order = np.argsort(values, kind="stable")  # ascending: Plotly draws the first bar at the bottom
     rel_colors = rel_colors or {}
     hover = []
     for i in order.tolist():
-        text = f"<b>{inc['source'][i]}</b> → {task}<br>relation: {inc['relation'][i]}<br>‖m‖ = {inc['norm'][i]:.3g}"
+        text = (f"<b>{html_text(inc['source'][i])}</b> → {html_text(task)}<br>relation: "
+                f"{html_text(inc['relation'][i])}<br>‖m‖ = {inc['norm'][i]:.3g}")
         if inc["attention"] is not None:
             text += f"<br>α = {inc['attention'][i]:.3f}"
         hover.append(text)
@@ -295,7 +298,7 @@ def incoming_figure(trace: Trace, task: str, layer: int, weight_by: str = "norm"
         hovertemplate="%{hovertext}<extra></extra>",
     ))
     fig.update_layout(
-        title={"text": f"Messages into <b>{task}</b> at layer {layer}", "x": 0.01, "font": {"size": 14}},
+        title={"text": f"Messages into <b>{html_text(task)}</b> at layer {layer}", "x": 0.01, "font": {"size": 14}},
         height=height or int(110 + 28 * max(len(labels), 1)), margin={"l": 8, "r": 8, "t": 40, "b": 36},
         xaxis={"title": {"text": "attention weight α" if use_att else "message norm ‖m‖"}, "rangemode": "tozero"},
         yaxis={"automargin": True}, plot_bgcolor="white", bargap=0.25,
@@ -309,7 +312,8 @@ def state_heatmap(trace: Trace, layer: int, focus: str | None = None, height: in
     n, d = z.shape
     limit = float(np.abs(z).max()) if z.size else 1.0
     fig = go.Figure(go.Heatmap(
-        z=z.astype(np.float32), x=np.arange(1, d + 1), y=trace.task_names, colorscale="RdBu_r", zmid=0.0,
+        z=z.astype(np.float32), x=np.arange(1, d + 1), y=[html_text(n) for n in trace.task_names],
+        colorscale="RdBu_r", zmid=0.0,
         zmin=-limit, zmax=limit, colorbar={"title": {"text": f"h{_sup(layer)}", "side": "right"}, "thickness": 12},
         hovertemplate="task %{y}<br>dimension %{x}<br>value %{z:.3f}<extra></extra>",
     ))

@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from ragviz.safe_text import html_text
 from ragviz.trace import Trace
 
 MAX_COLUMNS = 4
@@ -83,7 +84,7 @@ def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None)
         text = f"{text.split(' ')[0]} {was} → {text.split(' ')[-1]}"
     elif before is not None and name not in before:
         text += " (new)"
-    return f"<b>{name}</b>{star}<br><span style='font-size:11px'>{text}</span>"
+    return f"<b>{html_text(name)}</b>{star}<br><span style='font-size:11px'>{text}</span>"
 
 
 def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str, float] | None,

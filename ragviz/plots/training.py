@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from ragviz.gallery import MetricSet
 from ragviz.history import History
+from ragviz.safe_text import html_text
 
 ZERO_SHOT_DASH = "dash"
 SEEN_DASH = "solid"
@@ -74,11 +75,12 @@ def curves_figure(
             continue
         is_zero = task in zero
         fig.add_trace(go.Scatter(
-            x=history.steps, y=column, mode="lines", name=f"{task} ★" if is_zero else task,
+            x=history.steps, y=column, mode="lines", name=html_text(f"{task} ★" if is_zero else task),
             legendgroup="zero-shot" if is_zero else "seen",
             line={"color": colors.get(task, FALLBACK_COLOR), "dash": ZERO_SHOT_DASH if is_zero else SEEN_DASH,
                   "width": 1.6},
-            hovertemplate=f"{task}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>",
+            meta=[html_text(task)],  # user text goes through meta, never into the template itself
+            hovertemplate="%{meta[0]}<br>step %{x}<br>%{y:.3g}<extra></extra>",
         ))
     seen_idx = [i for i, t in enumerate(history.tasks) if t not in zero and np.isfinite(values[:, i]).any()]
     if show_mean and len(seen_idx) > 1:
@@ -98,15 +100,15 @@ def comparison_figure(sets: Sequence[MetricSet], title: str | None = None) -> go
     for s in sets:
         tasks += [t for t in s.values if t not in tasks]
     zero = {t for s in sets for t in s.zero_shot}
-    labels = [f"{t} ★" if t in zero else t for t in tasks]
+    labels = [html_text(f"{t} ★" if t in zero else t) for t in tasks]
     for k, s in enumerate(sets):
         y = [s.values.get(t, float("nan")) for t in tasks]
         y = [None if v is None or not math.isfinite(v) else v for v in y]
         fig.add_trace(go.Bar(
-            x=labels, y=y, name=s.label, offsetgroup=str(k),
+            x=labels, y=y, name=html_text(s.label), offsetgroup=str(k), meta=[html_text(s.label)],
             marker={"color": SET_COLORS[k % len(SET_COLORS)],
                     "pattern": {"shape": [ZERO_SHOT_PATTERN if t in zero else "" for t in tasks]}},
-            hovertemplate=f"{s.label}<br>%{{x}}: %{{y:.3g}}<extra></extra>",
+            hovertemplate="%{meta[0]}<br>%{x}: %{y:.3g}<extra></extra>",
         ))
     metric = sets[0].metric if sets else "accuracy"
     y_title = metric_title(metric)

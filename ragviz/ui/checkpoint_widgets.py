@@ -33,6 +33,7 @@ from ragviz.graph import TaskGraph
 from ragviz.limits import get_limits, keep_bounded, size_text
 from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.plots.training import comparison_figure
+from ragviz.safe_text import md_escape
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
@@ -249,7 +250,10 @@ def _fmt(value: float, metric: str) -> str:
 
 
 def card_lines(summary: CheckpointSummary) -> list[str]:
-    """The text of a card, one line each: contents, settings, metrics, provenance."""
+    """The text of a card as markdown, one line each: contents, settings, metrics, provenance.
+
+    Everything read from the file's header is escaped: a checkpoint can come from anyone.
+    """
     means = summary.means
     name = "accuracy" if summary.metric == "accuracy" else "MSE"
     metric = f"Test {name}: seen **{_fmt(means['seen'], summary.metric)}**"
@@ -257,12 +261,12 @@ def card_lines(summary: CheckpointSummary) -> list[str]:
         metric += f" · zero-shot **{_fmt(means['zero_shot'], summary.metric)}**"
     steps = f" · {summary.steps:,} steps" if summary.steps is not None else ""
     return [
-        f"Project: {summary.project_name or '—'}",
+        f"Project: {md_escape(summary.project_name or '—')}",
         f"{summary.n_tasks} tasks ({len(summary.zero_shot)} zero-shot) · {summary.n_edges} edges · "
-        f"{summary.domain or '—'}",
-        summary.settings_line + steps,
+        f"{md_escape(summary.domain or '—')}",
+        md_escape(summary.settings_line + steps),
         metric if summary.metrics else "No metrics recorded",
-        f"{format_created(summary.created)} · {summary.device or 'device not recorded'} · "
+        f"{md_escape(format_created(summary.created))} · {md_escape(summary.device or 'device not recorded')} · "
         f"{summary.size / 1e6:.2f} MB",
     ]
 
@@ -280,12 +284,12 @@ def checkpoint_card(state: AppState, entry: Entry) -> None:
     s = entry.summary
     with st.container(border=True):
         title_col, badge_col = st.columns([3, 2], vertical_alignment="center")
-        title_col.markdown(f"**{entry.title}**")
+        title_col.markdown(f"**{md_escape(entry.title)}**")
         with badge_col:
             label, color = SOURCE_BADGE[s.source]
             st.badge(label, color=color)
         if s.error:
-            st.warning(s.error)
+            st.warning(md_escape(s.error))
             return
         figure = _thumbnail(json.dumps(s.graph, sort_keys=True)) if s.graph else None
         if figure is not None:
@@ -358,7 +362,7 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
         return
     problem = comparable(sets[a], sets[b])
     if problem:
-        st.warning(problem)
+        st.warning(md_escape(problem))
         return
     table = comparison_table(sets[a], sets[b])
     st.caption(f"Final {metric_label(sets[a].metric)} per task. ★ zero-shot tasks; Δ = B − A. "
@@ -397,7 +401,7 @@ def gallery_sections(state: AppState) -> list[Section]:
 
 def gallery(state: AppState, sections: list[Section]) -> None:
     for section in sections:
-        st.subheader(f"{section.title} ({len(section.entries)})")
+        st.subheader(f"{md_escape(section.title)} ({len(section.entries)})")
         if section.entries:
             card_grid(state, section.entries, section.key)
         else:

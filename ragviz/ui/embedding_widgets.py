@@ -20,6 +20,7 @@ from ragviz.projection import (
     project_embeddings,
     snapshot_frames,
 )
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.state import AppState
@@ -157,7 +158,7 @@ def neighbours_table(trace: Trace, focus: str, metric: str, k: int) -> pd.DataFr
 
 def neighbours_panel(trace: Trace, focus: str) -> None:
     star = " ★" if trace.zero_shot[trace.index(focus)] else ""
-    st.markdown(f"#### Nearest to {focus}{star}")
+    st.markdown(f"#### Nearest to {md_escape(focus)}{star}")
     c_metric, c_k = st.columns(2)
     metric = c_metric.radio("Distance", METRICS, key="em_metric", horizontal=True,
                             help="Cosine: the angle between embeddings. Euclidean: straight-line distance.")

@@ -17,6 +17,7 @@ from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, TaskGraph, make_task
 from ragviz.plots.colors import color_options, default_color_by, relation_colors
 from ragviz.plots.graph import drawing_note, graph_figure, node_positions, with_positions
+from ragviz.safe_text import md_escape
 from ragviz.selection import event_tasks, selected_tasks
 from ragviz.ui.state import AppState, graph_key, notify, redo, set_graph, undo
 
@@ -60,7 +61,7 @@ def try_edit(state: AppState, edit: Any, message: str, select: list[str] | None 
         edit(graph)
         commit(state, graph, message, select)
     except RagvizError as err:
-        st.error(str(err))
+        st.error(md_escape(err))
 
 
 # --------------------------------------------------------------------------- toolbar
@@ -84,7 +85,7 @@ def toolbar(state: AppState) -> str:
     zero = sum(1 for t in graph.tasks() if t.zero_shot)
     c_info.markdown(
         f"**{graph.number_of_tasks()}** tasks ({zero} zero-shot ★) · **{graph.number_of_edges()}** edges · "
-        f"**{len(graph.relations)}** relations · domain **{graph.domain or '—'}**"
+        f"**{len(graph.relations)}** relations · domain **{md_escape(graph.domain or '—')}**"
     )
     options = color_options(graph)
     wanted = st.session_state.get(COLOR_CHOICE_KEY) or default_color_by(graph)
@@ -131,7 +132,7 @@ def graph_view(state: AppState, color_by: str) -> None:
         return
     note = drawing_note(graph)
     if note:
-        st.warning(note, icon=":material/warning:")
+        st.warning(md_escape(note), icon=":material/warning:")
     drawn = [n for n in st.session_state.get(DRAWN_KEY, []) if n in graph.nx]
     key = _chart_key(state, color_by, drawn)
     shown = _follow_clicks(state, key, st.session_state.get(key), drawn)
@@ -213,8 +214,8 @@ def task_card(state: AppState, name: str, version: str) -> None:
     graph = state.project.graph
     task = graph.task(name)
     kind = "zero-shot ★ (no training data)" if task.zero_shot else f"train {task.train_size}"
-    st.markdown(f"**{name}** · {task.family} · {kind} · test {task.test_size}")
-    st.caption(f"Edges: {_edge_summary(graph, name)}")
+    st.markdown(f"**{md_escape(name)}** · {task.family} · {kind} · test {task.test_size}")
+    st.caption(f"Edges: {md_escape(_edge_summary(graph, name))}")
     with st.expander("Edit task", icon=":material/edit:", expanded=True):
         edit_task_form(state, name, version)
     degree = graph.nx.degree(name)
@@ -244,13 +245,13 @@ def _param_inputs(params: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 def _param_input(col: Any, key: str, value: Any, widget_key: str) -> Any:
     if isinstance(value, bool):
-        return col.checkbox(key, value=value, key=widget_key)
+        return col.checkbox(md_escape(key), value=value, key=widget_key)
     if isinstance(value, int):
-        return int(col.number_input(key, value=value, step=1, key=widget_key))
+        return int(col.number_input(md_escape(key), value=value, step=1, key=widget_key))
     if isinstance(value, float):
-        return float(col.number_input(key, value=value, step=0.05 if abs(value) < 5 else 5.0, format="%g",
-                                      key=widget_key))
-    return col.text_input(key, value=str(value), key=widget_key)
+        return float(col.number_input(md_escape(key), value=value, step=0.05 if abs(value) < 5 else 5.0,
+                                      format="%g", key=widget_key))
+    return col.text_input(md_escape(key), value=str(value), key=widget_key)
 
 
 def _changed_params(old: dict[str, Any], full: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -298,7 +299,7 @@ def connect_panel(state: AppState, pair: list[str], version: str) -> None:
     """Two selected tasks: connect them, or remove an edge between them."""
     graph = state.project.graph
     source, target = pair
-    st.markdown(f"**① {source}** → **② {target}**")
+    st.markdown(f"**① {md_escape(source)}** → **② {md_escape(target)}**")
     if st.button("Swap direction", icon=":material/swap_horiz:", key=f"tg_swap_{version}"):
         state.selection = [target, source]
         st.rerun()
@@ -323,7 +324,8 @@ def _existing_edges(state: AppState, a: str, b: str, version: str) -> None:
     found = [e for e in graph.edges() if {e.source, e.target} == {a, b}]
     for i, edge in enumerate(found):
         arrow = "→" if graph.relations.get(edge.relation) and graph.relations[edge.relation].directed else "—"
-        st.caption(f"Linked: {edge.source} {arrow} {edge.target} · {edge.relation} · weight {edge.weight:g}")
+        st.caption(f"Linked: {md_escape(edge.source)} {arrow} {md_escape(edge.target)} · "
+                   f"{md_escape(edge.relation)} · weight {edge.weight:g}")
         if st.button("Remove this edge", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:",
                      type="tertiary"):
             try_edit(state, lambda g, e=edge: g.remove_edge(e.source, e.target, e.relation),
@@ -352,7 +354,7 @@ def add_task_form(state: AppState, version: str) -> None:
         link = None
         if state.selection and graph.relations:
             options = ["(no edge)", *graph.relations]
-            link = st.selectbox(f"Link it to '{state.selection[0]}' with", options, key=f"{prefix}_link")
+            link = st.selectbox(f"Link it to '{md_escape(state.selection[0])}' with", options, key=f"{prefix}_link")
         submitted = st.form_submit_button("Add task", icon=":material/add:", type="primary")
     if submitted:
         params = {k: v for k, v in values.items() if v != FAMILY_DEFAULTS.get(family, {}).get(k)}
@@ -384,11 +386,14 @@ def relations_panel(state: AppState, version: str) -> None:
     for *_, key in graph.nx.edges(keys=True):
         used[key] = used.get(key, 0) + 1
     for name, rel in graph.relations.items():
-        left, right = st.columns([4, 1], vertical_alignment="center")
+        swatch, left, right = st.columns([1, 8, 2], vertical_alignment="center")
         kind = "directed →" if rel.directed else "undirected"
-        left.markdown(f"<span style='color:{colors[name]};font-size:1.2em'>■</span> **{name}** · {kind} · "
-                      f"{used.get(name, 0)} edge(s)", unsafe_allow_html=True)
-        if right.button("", icon=":material/delete:", key=f"tg_delrel_{version}_{name}", help=f"Remove '{name}'"):
+        # The colour is shown by a disabled colour picker: no user text ever goes into HTML.
+        swatch.color_picker("colour", colors[name], key=f"tg_relcolor_{version}_{name}", disabled=True,
+                            label_visibility="collapsed")
+        left.markdown(f"**{md_escape(name)}** · {kind} · {used.get(name, 0)} edge(s)")
+        if right.button("", icon=":material/delete:", key=f"tg_delrel_{version}_{name}",
+                        help=f"Remove '{md_escape(name)}'"):
             try_edit(state, lambda g, n=name: g.remove_relation(n), f"Removed relation '{name}'.")
     prefix = f"tg_addrel_{version}"
     with st.form(prefix, border=False):

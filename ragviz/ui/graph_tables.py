@@ -13,6 +13,7 @@ import streamlit as st
 
 from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DOMAIN
+from ragviz.safe_text import md_escape
 from ragviz.selection import PARAM_PREFIX, ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
@@ -40,7 +41,7 @@ def _apply(state: AppState, which: str, table: pd.DataFrame, edited: pd.DataFram
         if new != state.project.graph:
             commit(state, new, f"Applied your edits to the {which} table.")
     except RagvizError as err:
-        st.error(f"{err} Nothing was changed; fix the row or discard the edits.")
+        st.error(f"{md_escape(err)} Nothing was changed; fix the row or discard the edits.")
         _discard_button(which)
 
 

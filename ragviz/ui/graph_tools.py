@@ -17,6 +17,7 @@ from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.graph_io import EXTENSIONS, export_graph, import_graph
 from ragviz.limits import size_text
 from ragviz.plots.data_preview import data_preview_figure
+from ragviz.safe_text import md_escape
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
@@ -103,7 +104,7 @@ def _replace(state: AppState, make: Any, message: str) -> None:
         graph = make()
         commit(state, graph, message, select=[])
     except RagvizError as err:
-        st.error(f"Could not make that graph: {err}")
+        st.error(f"Could not make that graph: {md_escape(err)}")
 
 
 # --------------------------------------------------------------------------- layout
@@ -126,7 +127,7 @@ def layout_tab(state: AppState, version: str) -> None:
                 new.set_positions(layout_positions(graph, layout, seed))
             commit(state, new, f"Laid the graph out with the {LAYOUT_LABELS.get(layout, layout).lower()} layout.")
         except RagvizError as err:
-            st.error(str(err))
+            st.error(md_escape(err))
 
 
 # --------------------------------------------------------------------------- import / export
@@ -158,12 +159,12 @@ def import_panel(state: AppState, version: str) -> None:
                f"{size_text(limit)}) replaces the current graph; Undo brings the old one back. A file that cannot "
                "be read changes nothing.")
     upload = file_uploader("Graph file", "graph", type=[e.lstrip(".") for e in EXTENSIONS], key="tg_upload")
-    if upload is not None and st.button(f"Replace the graph with {upload.name}", icon=":material/upload_file:",
-                                        key=f"tg_import_{version}", type="primary"):
+    if upload is not None and st.button(f"Replace the graph with {md_escape(upload.name)}",
+                                        icon=":material/upload_file:", key=f"tg_import_{version}", type="primary"):
         try:
             data = read_uploaded(upload, "graph")
         except RagvizError as err:
-            st.error(f"Could not import {upload.name}: {err} Your graph was not changed.")
+            st.error(f"Could not import {md_escape(upload.name)}: {md_escape(err)} Your graph was not changed.")
         else:
             import_bytes(state, data, upload.name)
     with st.expander("…or paste a graph as JSON"):
@@ -178,16 +179,16 @@ def import_bytes(state: AppState, data: bytes, filename: str) -> None:
     try:
         graph = import_graph(data, filename)
     except RagvizError as err:
-        st.error(f"Could not import {filename}: {err} Your graph was not changed.")
+        st.error(f"Could not import {md_escape(filename)}: {md_escape(err)} Your graph was not changed.")
         return
     except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:  # a reader slipped: still refuse cleanly
-        st.error(f"Could not import {filename}: {err}. Your graph was not changed.")
+        st.error(f"Could not import {md_escape(filename)}: {md_escape(err)}. Your graph was not changed.")
         return
     try:
         commit(state, graph, f"Imported {filename}: {graph.number_of_tasks()} tasks, {graph.number_of_edges()} "
                              "edges (Undo brings the old graph back).", select=[])
     except RagvizError as err:
-        st.error(f"Could not import {filename}: {err} Your graph was not changed.")
+        st.error(f"Could not import {md_escape(filename)}: {md_escape(err)} Your graph was not changed.")
 
 
 # --------------------------------------------------------------------------- preview

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from ragviz.errors import RagvizError
+from ragviz.safe_text import md_escape
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 
 EQUATIONS: tuple[tuple[str, str], ...] = (
@@ -66,8 +67,8 @@ def open_sample(state: AppState, key: str) -> bool:
     adopt_checkpoint(state, ckpt, f"sample: {ckpt.project.name}", sample_key=key)
     sample = find_sample(key)
     title = sample.title if sample is not None else ckpt.project.name
-    notify(state, "success", f"Opened the sample **{title}**. Its lesson is under the samples; **Task "
-                             "outputs** shows what the model learned.")
+    notify(state, "success", f"Opened the sample '{title}'. Its lesson is under the samples; 'Task "
+                             "outputs' shows what the model learned.")
     return True
 
 
@@ -105,13 +106,17 @@ def sample_list(state: AppState) -> None:
 
 
 def lesson(state: AppState) -> None:
-    """The open sample's lesson (or the project's own), else a pointer to the samples."""
+    """The open sample's lesson (or the project's own), else a pointer to the samples.
+
+    A shipped sample's lesson is markdown written with the code; a project's own lesson
+    came with a checkpoint someone uploaded, so it is shown as plain text.
+    """
     sample = find_sample(state.sample_key)
-    text = sample.lesson if sample is not None else state.project.lesson
+    text = sample.lesson if sample is not None else md_escape(state.project.lesson)
     if not text:
         st.caption("No lesson is open: open a sample to read its lesson here.")
         return
-    title = sample.title if sample is not None else state.project.name
+    title = md_escape(sample.title if sample is not None else state.project.name)
     with st.container(border=True):
         st.markdown(f"#### Lesson: {title}")
         st.markdown(text)

@@ -15,6 +15,7 @@ import streamlit as st
 from ragviz.errors import RagvizError
 from ragviz.graph import TaskGraph
 from ragviz.plots.messages import focus_from_event
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, get_trace
 
@@ -49,7 +50,7 @@ def current_trace(state: AppState, graph: TaskGraph | None = None) -> Trace | No
     try:
         trace = get_trace(state, shown)
     except RagvizError as err:
-        st.error(f"The trained model cannot run on this graph: {err}", icon=":material/error:")
+        st.error(f"The trained model cannot run on this graph: {md_escape(err)}", icon=":material/error:")
         st.caption("Undo the edit on the **Task graph** page, or train again on the **Train** page so the model "
                    "learns the new relations.")
         return None

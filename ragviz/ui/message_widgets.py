@@ -13,6 +13,7 @@ from ragviz.plots.messages import (
     update_latex,
     update_numbers,
 )
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.state import AppState
@@ -78,8 +79,8 @@ def receptive_text(trace: Trace, focus: str, layer: int) -> str:
 def focus_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
     """The focus task's incoming messages and its update equation with its own numbers."""
     star = " ★ zero-shot" if trace.zero_shot[trace.index(focus)] else ""
-    st.markdown(f"#### {focus}{star}")
-    st.caption(f"Receptive field after layer {layer}: {receptive_text(trace, focus, layer)}")
+    st.markdown(f"#### {md_escape(focus)}{star}")
+    st.caption(f"Receptive field after layer {layer}: {md_escape(receptive_text(trace, focus, layer))}")
     st.plotly_chart(incoming_figure(trace, focus, layer, weight_by, relation_colors(state.project.graph)),
                     key="mp_incoming", config={"displaylogo": False})
 
@@ -88,7 +89,7 @@ def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> Non
     """The layer's equations, then the update with the focus task's own sizes under each term."""
     aggregation = state.model.config.aggregation if state.model is not None else "mean"
     message, aggregate, update, sized = update_latex(update_numbers(trace, focus, layer), layer, aggregation)
-    st.markdown(f"##### Layer {layer} ({aggregation} aggregation), then with {focus}'s own numbers")
+    st.markdown(f"##### Layer {layer} ({aggregation} aggregation), then with {md_escape(focus)}'s own numbers")
     for col, line in zip(st.columns([1, 1, 1.35], gap="small"), (message, aggregate, update), strict=True):
         col.latex(line)
     st.latex(sized)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ragviz.safe_text import md_escape
+
 ROW_PX = 35
 MAX_HEIGHT = 620
 TASK_PX = 140
@@ -17,6 +19,7 @@ def comparison_dataframe(table: pd.DataFrame) -> None:
     config = {
         "task": st.column_config.TextColumn("task", width=TASK_PX),
         "zero-shot": st.column_config.TextColumn("zero-shot", width="small"),
-        **{c: st.column_config.NumberColumn(c, format="%.3f", width=NUMBER_PX, help=c) for c in table.columns[2:]},
+        **{c: st.column_config.NumberColumn(c, format="%.3f", width=NUMBER_PX, help=md_escape(c))
+           for c in table.columns[2:]},
     }
     st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=config)

@@ -20,6 +20,7 @@ from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
 from ragviz.plots.graph import with_positions
 from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
 
@@ -47,7 +48,7 @@ def try_whatif(state: AppState, base: TaskGraph, edit: Callable[[TaskGraph], Tas
         edited = edit(base)
         get_trace(state, edited)
     except RagvizError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md_escape(err), icon=":material/error:")
         return
     old = pending_whatif(state)
     st.session_state[WHATIF_KEY] = {"base": graph_key(state.project.graph), "model": id(state.model),
@@ -82,7 +83,7 @@ def shown_trace(state: AppState, base: Trace, whatif: dict[str, Any] | None) -> 
     try:
         trace = get_trace(state, whatif["graph"])
     except RagvizError as err:
-        st.error(f"The what-if no longer runs: {err}")
+        st.error(f"The what-if no longer runs: {md_escape(err)}")
         st.session_state.pop(WHATIF_KEY, None)
         return base
     return trace if trace is not None else base
@@ -178,12 +179,12 @@ def remove_edge_form(state: AppState, graph: TaskGraph) -> None:
 
 def _param_input(container: Any, key: str, value: Any, widget_key: str) -> Any:
     if isinstance(value, bool):
-        return container.checkbox(key, value=value, key=widget_key)
+        return container.checkbox(md_escape(key), value=value, key=widget_key)
     if isinstance(value, int):
-        return int(container.number_input(key, value=value, step=1, key=widget_key))
+        return int(container.number_input(md_escape(key), value=value, step=1, key=widget_key))
     if isinstance(value, float):
-        return float(container.number_input(key, value=value, key=widget_key, format="%g"))
-    return container.text_input(key, value=str(value), key=widget_key)
+        return float(container.number_input(md_escape(key), value=value, key=widget_key, format="%g"))
+    return container.text_input(md_escape(key), value=str(value), key=widget_key)
 
 
 def _free_name(graph: TaskGraph, stem: str) -> str:
@@ -219,7 +220,7 @@ def add_task_form(state: AppState, graph: TaskGraph, focus: str | None) -> None:
 
 def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, Any]) -> None:
     """What the what-if changed: the edits, each affected task's metric before and after, keep or reset."""
-    st.markdown("**Not saved yet:** " + "; ".join(whatif["edits"]))
+    st.markdown("**Not saved yet:** " + md_escape("; ".join(whatif["edits"])))
     changes = metric_changes(base, trace, only_affected=True)
     changes = changes.iloc[np.argsort(-np.nan_to_num(np.abs(changes["change"].to_numpy()), nan=np.inf),
                                       kind="stable")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ragviz.safe_text import md_escape
 from ragviz.train import device_label
 from ragviz.ui.runs import adopt_finished_run, run_handled, run_offer
 from ragviz.ui.state import AppState
@@ -17,14 +18,14 @@ def _device() -> str:
 def render_sidebar(state: AppState) -> None:
     graph = state.project.graph
     with st.sidebar:
-        st.markdown(f"**Project:** {state.project.name}")
+        st.markdown(f"**Project:** {md_escape(state.project.name)}")
         st.caption(
             f"{graph.number_of_tasks()} tasks · {graph.number_of_edges()} edges · "
             f"{len(graph.relations)} relations · domain {graph.domain or '—'}"
         )
         st.markdown(f"**Device:** {_device()}")
         model_line = state.source if state.trained else "no trained model yet"
-        st.markdown(f"**Model:** {model_line}")
+        st.markdown(f"**Model:** {md_escape(model_line)}")
         if state.edited_since_training:
             st.caption("The graph was edited after training: pages show the trained model on the edited graph.")
         if state.run is not None and not run_handled(state.run):

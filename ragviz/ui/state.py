@@ -23,6 +23,7 @@ from ragviz.history import History
 from ragviz.model import RAGModel
 from ragviz.project import Project
 from ragviz.runner import TrainingRun
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace, compute_trace
 
 STATE_KEY = "ragviz_state"
@@ -104,13 +105,16 @@ def get_state() -> AppState:
 
 
 def notify(state: AppState, kind: str, text: str) -> None:
-    """Queue a message for the next render (kinds: success, info, warning, error)."""
+    """Queue a message for the next render (kinds: success, info, warning, error).
+
+    The text is shown as plain text (it usually quotes names a user chose), never as markdown.
+    """
     state.notices.append((kind, text))
 
 
 def show_notices(state: AppState) -> None:
     for kind, text in state.notices:
-        getattr(st, kind, st.info)(text)
+        getattr(st, kind, st.info)(md_escape(text))
     state.notices.clear()
 
 

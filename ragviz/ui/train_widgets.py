@@ -26,6 +26,7 @@ from ragviz.models_folder import safe_file_name
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.runner import RunSnapshot, RunStatus, TrainingRun
+from ragviz.safe_text import md_escape
 from ragviz.train import choose_device, evaluation_every
 from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
@@ -169,7 +170,7 @@ def settings_form(state: AppState) -> None:
     running = state.run is not None and state.run.alive
     problem = graph_problem(state.project.graph)
     if problem:
-        st.warning(f"{problem} Edit the graph on the **Task graph** page, or open a sample on **Home**.")
+        st.warning(f"{md_escape(problem)} Edit the graph on the **Task graph** page, or open a sample on **Home**.")
     with st.form("train_settings", border=True, enter_to_submit=False):  # training starts only on a click
         model_col, train_col = st.columns(2, gap="large")
         with model_col:
@@ -201,7 +202,7 @@ def settings_form(state: AppState) -> None:
         try:
             begin_training(state, *widget_values(), baseline)
         except RagvizError as err:
-            st.error(f"Training did not start: {err}")
+            st.error(f"Training did not start: {md_escape(err)}")
 
 
 # ------------------------------------------------------------------------- live run
@@ -295,9 +296,9 @@ def run_outcome(state: AppState) -> None:
     snap = run.snapshot()
     if snap.status == "error":
         if run_from_current_model(state):
-            st.error(f"The model trained, but then: {snap.message}")
+            st.error(f"The model trained, but then: {md_escape(snap.message)}")
         else:
-            st.error(f"The last training run failed: {snap.message} Your previous model is unchanged.")
+            st.error(f"The last training run failed: {md_escape(snap.message)} Your previous model is unchanged.")
         return
     if snap.status == "stopped" and run.result is None:
         st.info(f"{snap.message} Your previous model is unchanged.", icon=":material/stop:")
@@ -305,11 +306,12 @@ def run_outcome(state: AppState) -> None:
     if not run_from_current_model(state):
         return
     if snap.status == "finished":
-        st.success(f"Training finished. {snap.message}", icon=":material/check_circle:")
+        st.success(f"Training finished. {md_escape(snap.message)}", icon=":material/check_circle:")
     elif snap.status == "stopped":
-        st.info(f"{snap.message} The model trained so far is kept: every page shows it.", icon=":material/stop:")
+        st.info(f"{md_escape(snap.message)} The model trained so far is kept: every page shows it.",
+                icon=":material/stop:")
     elif snap.status == "diverged":
-        st.warning(f"Training diverged. {snap.message}", icon=":material/warning:")
+        st.warning(f"Training diverged. {md_escape(snap.message)}", icon=":material/warning:")
 
 
 def _trained_graph(state: AppState) -> TaskGraph:
@@ -323,7 +325,7 @@ def model_panel(state: AppState) -> None:
                 "on **Home** or a checkpoint on **Checkpoints**.", icon=":material/info:")
         return
     st.subheader("Current model")
-    st.caption(f"Source: {state.source} · device: {state.device or 'not recorded'}")
+    st.caption(f"Source: {md_escape(state.source)} · device: {md_escape(state.device or 'not recorded')}")
     history = state.history
     if history is None or not history.steps:
         st.info("This checkpoint stores no training history, so there are no curves or metrics to show.")
@@ -349,8 +351,8 @@ def baseline_panel(state: AppState) -> None:
     """RAG and the baseline side by side: per-task table with means, bars and the baseline's curves."""
     if state.baseline_history is None or state.history is None or not state.baseline_name:
         return
-    st.subheader(f"RAG vs baseline ({state.baseline_name})")
-    st.caption(f"{ABLATIONS.get(state.baseline_name, state.baseline_name)}; same tasks, data and settings. "
+    st.subheader(f"RAG vs baseline ({md_escape(state.baseline_name)})")
+    st.caption(f"{md_escape(ABLATIONS.get(state.baseline_name, state.baseline_name))}; same tasks, data and settings. "
                f"Final {metric_title(state.history.metric)} per task; ★ zero-shot; Δ = baseline − RAG.")
     ours = MetricSet.from_history("RAG", state.history)
     theirs = MetricSet.from_history("baseline", state.baseline_history)
@@ -385,6 +387,6 @@ def save_panel(state: AppState) -> None:
         try:
             _, message = save_for_session(state, name, current_checkpoint_bytes(state))
         except RagvizError as err:
-            st.error(f"Could not save: {err}")
+            st.error(f"Could not save: {md_escape(err)}")
         else:
             st.success(message)

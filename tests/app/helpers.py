@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -40,6 +41,11 @@ def checkpoint_state(project: Project, result: TrainResult) -> AppState:
     ckpt = load_checkpoint(checkpoint_bytes(project, result.model, result.history))
     adopt_checkpoint(state, ckpt, "uploaded: test.safetensors")
     return state
+
+
+def plain(markdown: str) -> str:
+    """Markdown as the reader sees it: backslash escapes (how user text is shown) removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def errors_of(at: AppTest) -> list[str]:

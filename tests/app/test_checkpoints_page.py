@@ -13,7 +13,7 @@ from ragviz.ui.checkpoint_widgets import accept_upload
 from ragviz.ui.state import adopt_run
 from ragviz.ui.train_widgets import save_current
 from tests.app import test_home_page as home
-from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, plain, untrained_state
 
 fake_samples = home.fake_samples  # the same fixture as the Home page tests
 
@@ -53,7 +53,7 @@ def assert_no_server_path(at, folder) -> None:
 
 def _texts(at) -> str:
     parts = [*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.subheader]
-    return "\n".join(str(p.value) for p in parts)
+    return "\n".join(plain(str(p.value)) for p in parts)
 
 
 def _no_loading(monkeypatch) -> None:
@@ -84,14 +84,14 @@ def test_folder_cards_come_from_headers_and_a_broken_file_gets_a_reason(
     _no_loading(monkeypatch)
     at = open_page(PAGE, untrained_state(trained_ring[0]))
     assert errors_of(at) == []
-    assert any(s.value.startswith("Models folder") and s.value.endswith("(3)") for s in at.subheader)
+    assert any(plain(s.value).startswith("Models folder") and plain(s.value).endswith("(3)") for s in at.subheader)
     text = _texts(at)
     assert "**ring a**" in text and "**ring b**" in text
     assert "6 tasks (1 zero-shot) · 6 edges · toy2d" in text
     assert "decoder generated · mult/mean · 2 layers · lr 0.01 · 60 steps" in text
     assert "Project: Test ring" in text
     assert "Test accuracy: seen **" in text and "CPU" in text
-    assert "pickle" in at.warning[0].value
+    assert "pickle" in plain(at.warning[0].value)
     assert [b.label for b in at.button if b.key and b.key.startswith("open:")] == ["Open", "Open"]
     assert len(at.download_button) == 2
     charts = [c.key for c in at.get("plotly_chart")]
@@ -105,7 +105,7 @@ def test_opening_a_card_loads_it_and_marks_it_open(trained_ring, models, no_samp
     at.button(key="open:folder:ring a.safetensors").click().run()
     assert errors_of(at) == []
     assert state.trained and state.source == "file: ring a" and state.device == "CPU"
-    assert at.success[0].value.startswith("Opened 'ring a' (Test ring)")
+    assert plain(at.success[0].value).startswith("Opened 'ring a' (Test ring)")
     assert at.button(key="open:folder:ring a.safetensors").label == "Open ✓"
 
 
@@ -118,7 +118,7 @@ def test_a_file_that_goes_bad_after_listing_gives_a_message_and_changes_nothing(
     at = open_page(PAGE, state)
     path.write_bytes(ring_bytes[:200])  # truncated behind the page's back
     at.button(key="open:folder:ring a.safetensors").click().run()
-    assert "Could not open 'ring a'" in at.error[0].value and "unchanged" in at.error[0].value
+    assert "Could not open 'ring a'" in plain(at.error[0].value) and "unchanged" in plain(at.error[0].value)
     assert state.model is model
 
 
@@ -156,10 +156,10 @@ def test_uploading_through_the_page_opens_and_lists_it(trained_ring, models, no_
     at.file_uploader[0].upload("shared ring.safetensors", ring_bytes).run()
     assert errors_of(at) == []
     assert state.trained and state.source == "uploaded: shared ring"
-    assert at.success[0].value.startswith("Uploaded and opened 'shared ring.safetensors'")
-    assert any(s.value == "Uploaded (1)" for s in at.subheader)
+    assert plain(at.success[0].value).startswith("Uploaded and opened 'shared ring.safetensors'")
+    assert any(plain(s.value) == "Uploaded (1)" for s in at.subheader)
     at.file_uploader[0].set_value(("bad.safetensors", b"garbage!!", "application/octet-stream")).run()
-    assert "'bad.safetensors' was not opened" in at.error[0].value
+    assert "'bad.safetensors' was not opened" in plain(at.error[0].value)
     assert state.source == "uploaded: shared ring"
 
 
@@ -173,8 +173,9 @@ def test_after_training_the_saved_model_is_listed_and_compared(trained_ring, mod
     (models / "older.safetensors").write_bytes(ring_bytes)
     at = open_page(PAGE, state)
     assert errors_of(at) == []
-    assert any(s.value == "Saved in this session (1)" for s in at.subheader)
-    assert any(s.value.startswith("Models folder") and s.value.endswith("(1)") for s in at.subheader)  # no duplicate
+    assert any(plain(s.value) == "Saved in this session (1)" for s in at.subheader)
+    assert any(plain(s.value).startswith("Models folder") and plain(s.value).endswith("(1)")
+               for s in at.subheader)  # no duplicate
     assert at.selectbox(key="compare_a").value == "Current model (trained in this session)"
     assert at.selectbox(key="compare_b").value == "fresh run · saved in this session"
     at.selectbox(key="compare_b").set_value("older · models folder").run()
@@ -246,7 +247,8 @@ def test_the_uploader_states_and_holds_the_configured_checkpoint_limit(trained_r
     assert "A checkpoint may be at most 10.0 kB." in uploader.help
     uploader.upload("big ring.safetensors", ring_bytes).run()
     size = f"{len(ring_bytes) / 1000:.1f} kB"
-    assert at.error[0].value == (f"'big ring.safetensors' was not opened: The checkpoint is {size}; the limit is "
+    assert plain(at.error[0].value) == (f"'big ring.safetensors' was not opened: The checkpoint is {size}; the limit "
+                                        "is "
                                  "10.0 kB. Use a smaller file, or ask the server's administrator to raise the limit. "
                                  "The current project is unchanged.")
     assert not state.trained and "big ring.safetensors" not in checkpoint_widgets.uploads()

@@ -14,7 +14,7 @@ from ragviz.errors import RagvizError
 from ragviz.runner import TrainingRun
 from ragviz.ui.home_widgets import open_sample
 from ragviz.ui.state import adopt_run
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
 
 HOME = "pages/home.py"
 LESSON = "Task **moons 120°** never saw a single training point."
@@ -55,7 +55,7 @@ def no_samples(monkeypatch) -> None:
 
 def _texts(at) -> str:
     parts = [*at.markdown, *at.caption, *at.info, *at.success, *at.title, *at.latex]
-    return "\n".join(str(p.value) for p in parts)
+    return "\n".join(plain(str(p.value)) for p in parts)
 
 
 def test_empty_home_explains_rag_with_equations_and_says_what_to_do(trained_ring, no_samples) -> None:

@@ -14,7 +14,7 @@ from ragviz.model import build_model
 from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
 from ragviz.ui.state import adopt_run
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
 
 PAGE = "pages/message_passing.py"
 
@@ -42,7 +42,7 @@ def bar_chart(at) -> dict:
 
 
 def texts(at) -> str:
-    return "\n".join(str(e.value) for e in [*at.markdown, *at.caption, *at.info])
+    return "\n".join(plain(str(e.value)) for e in [*at.markdown, *at.caption, *at.info])
 
 
 def test_without_a_model_the_page_says_what_to_do(trained_ring) -> None:

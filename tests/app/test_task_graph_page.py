@@ -10,7 +10,7 @@ import pytest
 
 from ragviz.graph import TaskGraph
 from ragviz.project import Project
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
 from tests.conftest import small_ring
 
 PAGE = "pages/task_graph.py"
@@ -22,13 +22,13 @@ def ring_page(n: int = 6):
 
 
 def button(at, label: str):
-    matches = [b for b in at.button if b.label == label]
+    matches = [b for b in at.button if plain(b.label) == label]
     assert matches, f"no button {label!r} among {[b.label for b in at.button]}"
     return matches[0]
 
 
 def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
+    return " ".join(plain(str(e.value)) for e in elements)
 
 
 def test_empty_graph_says_how_to_start():

@@ -14,7 +14,7 @@ from ragviz.project import Project
 from ragviz.runner import RunSlots, TrainingRun
 from ragviz.ui.state import adopt_checkpoint, start_run
 from ragviz.ui.train_widgets import SETTINGS, WIDGET
-from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, plain, untrained_state
 
 TRAIN = "pages/train.py"
 
@@ -49,7 +49,7 @@ def _train(at, state, **fields):
 
 def _texts(at) -> str:
     parts = [*at.markdown, *at.caption, *at.info, *at.success, *at.warning, *at.subheader]
-    return "\n".join(str(p.value) for p in parts)
+    return "\n".join(plain(str(p.value)) for p in parts)
 
 
 @pytest.fixture
@@ -82,14 +82,15 @@ def test_invalid_settings_give_the_config_error_and_lose_nothing(trained_ring) -
     at = open_page(TRAIN, state)
     _set(at, "train.lr", 0.0)
     _start_button(at).click().run()
-    assert [e.value for e in at.error] == [
+    assert [plain(e.value) for e in at.error] == [
         "Training did not start: Learning rate must be above 0.0 and at most 1000000.0, got 0.0."]
     assert state.run is None and state.project.train_config.lr == project.train_config.lr
     assert at.number_input(key=WIDGET + "train.lr").value == 0.0  # what the user typed is still there
     _set(at, "train.lr", 0.01)
     _set(at, "model.layers", 9)
     _start_button(at).click().run()
-    assert [e.value for e in at.error] == ["Training did not start: Number of layers must be between 0 and 6, got 9."]
+    assert [plain(e.value) for e in at.error] == [
+        "Training did not start: Number of layers must be between 0 and 6, got 9."]
     assert state.run is None
 
 
@@ -99,7 +100,7 @@ def test_asking_for_cuda_without_one_is_refused_up_front(trained_ring) -> None:
     at = open_page(TRAIN, state)
     _set(at, "train.device", "cuda")
     _start_button(at).click().run()
-    assert "CUDA was requested" in at.error[0].value and state.run is None
+    assert "CUDA was requested" in plain(at.error[0].value) and state.run is None
 
 
 @pytest.mark.parametrize("graph, reason", [
@@ -109,7 +110,7 @@ def test_asking_for_cuda_without_one_is_refused_up_front(trained_ring) -> None:
 def test_a_graph_that_cannot_train_says_why_and_start_is_off(graph, reason) -> None:
     at = open_page(TRAIN, untrained_state(Project(graph)))
     assert errors_of(at) == []
-    assert reason in at.warning[0].value and "Task graph" in at.warning[0].value
+    assert reason in plain(at.warning[0].value) and "Task graph" in plain(at.warning[0].value)
     assert _start_button(at).disabled
 
 
@@ -118,7 +119,7 @@ def test_a_short_run_from_start_shows_results_and_saves(trained_ring, models) ->
     at = open_page(TRAIN, state)
     _train(at, state, train__steps=20, train__eval_every=10, train__seed=3)
     assert errors_of(at) == []
-    assert at.success[0].value == "Training finished. Trained 20 steps."
+    assert plain(at.success[0].value) == "Training finished. Trained 20 steps."
     assert state.trained and state.source == "trained in this session" and state.device == "CPU"
     assert state.project.train_config.steps == 20 and state.project.train_config.seed == 3
     assert at.subheader[0].value == "Current model"
@@ -165,7 +166,7 @@ def test_live_panel_stop_keeps_the_model_trained_so_far(trained_ring) -> None:
     at.button(key="train_stop").click().run()
     state.run.join(timeout=60)
     at.run()
-    assert "Stopped by the user" in at.info[0].value and "kept" in at.info[0].value
+    assert "Stopped by the user" in plain(at.info[0].value) and "kept" in plain(at.info[0].value)
     assert state.trained and state.history.steps[-1] == state.run.result.steps_done
 
 
@@ -173,7 +174,7 @@ def test_learning_rate_1000_diverges_and_the_page_says_so(trained_ring) -> None:
     state = untrained_state(trained_ring[0])
     at = open_page(TRAIN, state)
     _train(at, state, train__lr=1000.0, train__steps=200, train__eval_every=50)
-    warning = at.warning[0].value
+    warning = plain(at.warning[0].value)
     assert warning.startswith("Training diverged.") and "learning rate 1000" in warning
     assert "kept the last finite weights" in warning
     assert state.trained and all(torch.isfinite(p).all() for p in state.model.parameters())
@@ -185,7 +186,7 @@ def test_a_baseline_trains_beside_it_and_results_sit_side_by_side(trained_ring) 
     at.selectbox(key=WIDGET + "baseline").set_value("independent")
     _train(at, state, train__steps=10, train__eval_every=10)
     assert errors_of(at) == []
-    assert "Baseline (independent)" in at.success[0].value
+    assert "Baseline (independent)" in plain(at.success[0].value)
     assert state.baseline_name == "independent" and state.baseline_model.config.decoder == "independent"
     assert any(s.value == "RAG vs baseline (independent)" for s in at.subheader)
     table = at.dataframe[0].value
@@ -227,7 +228,7 @@ def test_a_failed_run_says_why_and_keeps_the_previous_model(trained_ring) -> Non
     state.project.train_config.steps = 3
     start_run(state, "nonsense").join(timeout=60)
     at = open_page(TRAIN, state)
-    assert at.error[0].value.startswith("The model trained, but then: Unknown baseline 'nonsense'")
+    assert plain(at.error[0].value).startswith("The model trained, but then: Unknown baseline 'nonsense'")
     assert state.model is not model  # the model itself trained fine and was taken in
 
 
@@ -238,8 +239,8 @@ def test_a_run_that_fails_outright_keeps_the_previous_model(trained_ring, monkey
     monkeypatch.setattr("ragviz.runner.train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     start_run(state, None).join(timeout=60)
     at = open_page(TRAIN, state)
-    assert at.error[0].value == ("The last training run failed: Training failed unexpectedly: RuntimeError: boom "
-                                 "Your previous model is unchanged.")
+    assert plain(at.error[0].value) == ("The last training run failed: Training failed unexpectedly: "
+                                        "RuntimeError: boom Your previous model is unchanged.")
     assert state.model is model
 
 

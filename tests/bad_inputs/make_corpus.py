@@ -436,15 +436,48 @@ def make_budget() -> None:
     write("checkpoints/declares_too_many_points.safetensors", safetensors.torch.save(tensors, metadata=meta))
 
 
+def make_bad_names() -> None:
+    """Names that look like another or cannot be shown: each is refused, naming the character."""
+    write("graphs/zero_width_twin.json", mutated(lambda d: _nodes(d).append(
+        {**_nodes(d)[0], "id": "moons 0\u200b", "pos": [0.0, 1.0]})))
+    write("graphs/bidi_override_in_name.json", mutated(lambda d: _nodes(d)[2].update(id="moons \u202e042")))
+    write("graphs/bidi_isolate_in_relation.json", mutated(lambda d: (
+        d["relations"].append({"name": "\u2066near\u2069", "directed": False}))))
+    write("graphs/lone_surrogate_in_name.json", mutated(lambda d: _nodes(d)[0].update(id="moons \ud800")))
+    write("graphs/byte_order_mark_in_name.json", mutated(lambda d: _nodes(d)[1].update(id="\ufeffmoons 120")))
+    write("graphs/control_character_in_parameter_name.json",
+          mutated(lambda d: _nodes(d)[0].update(params={"noise\x07": 0.1})))
+    write("graphs/relation_name_of_20000_characters.json",
+          mutated(lambda d: d["relations"].append({"name": "n" * 20_000})))
+
+
+def make_bad_name_checkpoints(good: bytes) -> None:
+    """Checkpoints whose project or task names are refused (the names come from a stranger's file)."""
+    def project_meta(change: Callable[[dict[str, Any]], None]) -> bytes:
+        header, body = _header(good)
+        project = json.loads(header["__metadata__"]["project"])
+        change(project)
+        header["__metadata__"]["project"] = json.dumps(project)
+        return _with_header(header, body)
+
+    write("checkpoints/project_name_too_long.safetensors", project_meta(lambda p: p.update(name="p" * 5000)))
+    write("checkpoints/project_name_right_to_left_override.safetensors",
+          project_meta(lambda p: p.update(name="report\u202egpj.exe")))
+    write("checkpoints/task_name_zero_width.safetensors", project_meta(
+        lambda p: p["task_graph"]["graph"]["nodes"][0].update(id="moons 0\u200b")))
+
+
 def main() -> None:
     make_graphs()
     make_node_link()
+    make_bad_names()
     make_graphml()
     make_zips()
     make_graph_csv()
     make_tables()
     make_checkpoints()
     make_budget()
+    make_bad_name_checkpoints((HERE / "control" / "good.safetensors").read_bytes())
     files = [p for p in HERE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
     total = sum(p.stat().st_size for p in files)
     print(f"{len(files)} files, {total / 1000:.0f} kB")
