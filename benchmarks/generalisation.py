@@ -146,6 +146,8 @@ def rewired(graph: TaskGraph, fraction: float, seed: int) -> TaskGraph:
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("moons-ring-45", "moons, 45° steps, 2 of 8 zero-shot", _toy("ring", 8, "moons", (2, 6))),
     Setting("moons-ring-60", "moons, 60° steps, 1 of 6 zero-shot", _toy("ring", 6, "moons", (2,))),
+    Setting("moons-ring-90", "moons, 90° steps, 1 of 4 zero-shot (its neighbours are a seen task's too)",
+            _toy("ring", 4, "moons", (1,))),
     Setting("moons-adjacent", "moons, 30° steps, two adjacent zero-shot tasks", _toy("ring", 12, "moons", (3, 4))),
     Setting("moons-chain-interp", "moons chain 0–210°, 30° steps, zero-shot inside (interpolation)",
             _toy("chain", 8, "moons", (4,), stop=210.0)),
