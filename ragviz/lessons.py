@@ -308,8 +308,9 @@ LESSONS: dict[str, Lesson] = {
             contrast_label="no edges",
             metric="zero-shot accuracy (10 classes)",
             measure=zero_shot_mean,
-            quick_graph_kwargs={"train_size": 100, "test_size": 100},
-            quick_steps=200,
+            margin=0.01,  # relations add little on rotated pixels: gaps of 0.023 to 0.097 on tuning seeds 0–5
+            quick_graph_kwargs={"test_size": 100},
+            quick_steps=300,
         ),
         Lesson(
             key="few_shot",

@@ -163,21 +163,29 @@ model believes the edges it is given.
     Sample(
         key="real_digits",
         title="Real data: rotated digits",
-        claim="On scikit-learn's real 8×8 digits, angles the model never saw are classified from their "
-              "neighbours; independent heads can only guess.",
+        claim="On scikit-learn's real 8×8 digits, relations help a little: angles the model never saw are "
+              "classified better than by the same model without edges, but by far less than in the toy lessons.",
         lesson="""\
 **The graph.** scikit-learn's bundled 8×8 handwritten digits, rotated in 30° steps round a ring
 of twelve ten-class tasks. The 90° and 240° tasks are **held out** (zero-shot).
 
 **What to look at.**
-- *Task outputs*: the confusion matrices of the zero-shot angles are clearly diagonal (about
-  two thirds right, ten classes), against about nine in ten for angles with data.
-- The *independent heads* contrast (a shared encoder, one head per task, no graph) has no head for
-  an unseen angle, so it is at chance (0.1).
+- *Task outputs*: the confusion matrices of the zero-shot angles are clearly diagonal, though
+  well below the angles with data.
+- The *no edges* contrast (the same model and data, no relations) already gets roughly half of
+  the held-out digits right: many digits look alike after a turn, and the shared encoder has
+  learned from every other angle. The relations add only a little on top of that: this
+  lesson's rule asks only that the model be better (by 0.01) on every seed, not by the 0.15 of
+  the other accuracy lessons; on the seeds the settings were tuned on, the gain was 0.02 to 0.10
+  (the claims table has the figures of the seeds it reports).
 
-**Be honest about it.** A model with *no edges* still gets about half the held-out digits right —
-many digits look alike after a quarter turn — so the relations add roughly 0.1 on top of that,
-not everything. Rotation is hard to interpolate from pixels; it is real data.
+**Be honest about it.**
+- Rotation is hard to interpolate from pixels; this is real data, and the gain is small.
+- Every task draws its images from the same pool of 1,797 digits, so most of a held-out angle's
+  test digits appear, at other angles, in other tasks' training data. That helps both models
+  alike, but it means the zero-shot accuracy is not accuracy on new handwriting.
+- Independent heads are no contrast here: a zero-shot task has no head of its own, so they
+  always answer class 0.
 
 **What to try.** Train the *no edges* baseline on the *Train* page and compare the zero-shot rows.
 Hold out another angle (set its train size to 0) and retrain.
