@@ -389,7 +389,7 @@ def markdown_table(rows: Sequence[dict[str, Any]], variant_names: Sequence[str] 
 
 
 def report(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]], variant_names: Sequence[str],
-           command: str, seconds: float, steps: int, ensemble_line: str) -> str:
+           command: str, seconds: float, steps: int, ensemble_line: str, load: float | None = None) -> str:
     """The whole GENERALISATION.md text."""
     n = len(rows)
     beats = sum(r["beats_no_edges"] for r in rows)
@@ -397,10 +397,11 @@ def report(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]], va
     below = [r["key"] for r in rows if r["below_chance"]]
     seeds = sorted({s for r in rows for s in r["seeds"]})
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    shared = "" if load is None else f" The 1-minute load average at the end of the run was {load:.1f}."
     return f"""# Zero-shot beyond the lessons: the generalisation suite
 
 Command: `{command}` — run {when}, {seconds:.0f} s on the CPU ({os.cpu_count()} logical cores,
-torch {torch.__version__}, Python {platform.python_version()}, one torch thread per process).
+torch {torch.__version__}, Python {platform.python_version()}, one torch thread per process).{shared}
 
 Every setting is a graph none of the lessons uses. Each is run on seeds {', '.join(map(str, seeds))}: a seed
 sets both the data (every task's seed is `seed·1000 + index`; rewired edges are drawn from it) and the model
@@ -475,7 +476,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = args.out or (None if args.quick else OUT)
     if out is not None:
         command = "python benchmarks/generalisation.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        out.write_text(report(rows, results, names, command.strip(), seconds, steps, line), encoding="utf-8")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        out.write_text(report(rows, results, names, command.strip(), seconds, steps, line, load), encoding="utf-8")
         print(f"wrote {out}")
 
 

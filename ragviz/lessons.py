@@ -1,4 +1,4 @@
-"""The six lessons behind the shipped samples: each a graph, a model, a contrast and a claim.
+"""The lessons behind the shipped samples: each a graph, a model, a contrast and a claim.
 
 A lesson says something true about RAG and measures it: the lesson's model and its
 contrast (the same data with one thing changed: fewer layers, relation-blind messages,
