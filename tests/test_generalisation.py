@@ -103,3 +103,24 @@ def test_spearman_pools_settings(suite) -> None:
 
     found = suite.spearman([fake(1, [0.1, 0.2], [0.0, 0.1]), fake(2, [0.3, 0.4], [0.2, 0.5])])
     assert found["n"] == 4 and found["rho"] == pytest.approx(1.0)
+
+
+def test_ensemble_hook_records_disagreement_of_zero_shot_tasks(suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    class Fake:
+        def __init__(self, graph) -> None:
+            self.graph = graph
+
+        def disagreement(self) -> dict[str, float]:
+            return {t.name: float(i) for i, t in enumerate(self.graph.tasks())}
+
+    def fake_trainer(graph, model_cfg, train_cfg, k, seed):
+        calls.append((k, seed, train_cfg.seed))
+        return Fake(graph)
+
+    monkeypatch.setattr(suite, "ensemble_trainer", lambda: fake_trainer)
+    result = suite.run_job("moons-ring-60", 102, 5, [], ensemble=True)
+    graph = suite.SETTINGS["moons-ring-60"].build(102)
+    assert calls == [(suite.ENSEMBLE_K, 102, 102)]
+    assert set(result["disagreement"]) == {t.name for t in graph.tasks() if t.zero_shot}
