@@ -20,7 +20,8 @@ from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import DomainSpec, TaskData, domain_spec, make_graph_data, task_n_classes
 from ragviz.errors import DataError, TrainingError
 from ragviz.graph import TaskGraph
-from ragviz.model import RNG_LOCK, RAGModel, build_model, cached_on, chunk_size, point_chunks
+from ragviz.layouts import PointLayout, chunk_size
+from ragviz.model import RNG_LOCK, Heads, RAGModel, build_model
 from ragviz.optim import make_adamw
 from ragviz.tensors import GraphTensors, SplitTensors, graph_tensors, make_vocab, split_tensors
 
@@ -152,12 +153,14 @@ def prepare(
     )
 
 
-def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int) -> torch.Tensor:
-    """Mean of per-point values within each task (NaN for a task with no points)."""
+def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int,
+                  counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of per-point values within each task (NaN for a task with no points); ``counts`` if known."""
     total = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, values)
-    count = cached_on(tid, f"_ragviz_count_{n_tasks}_{values.dtype}", lambda: torch.zeros(
-        n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, torch.ones_like(values)))
-    return total / count
+    if counts is None:
+        counts = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(
+            0, tid, torch.ones_like(values))
+    return total / counts.to(values.dtype)
 
 
 def chunked_loss_backward(
@@ -165,7 +168,7 @@ def chunked_loss_backward(
     g: GraphTensors,
     split: SplitTensors,
     drop: torch.Tensor | None,
-    chunks: list[tuple[int, int, int, int]],
+    chunks: list[tuple[tuple[int, int, int, int], PointLayout]],
     weighting: str,
     has_points: torch.Tensor,
 ) -> torch.Tensor:
@@ -180,7 +183,7 @@ def chunked_loss_backward(
     states, _ = model.embed_tasks(g, drop, keep_messages=False)
     heads = model.task_heads(states[-1], g)
     k = has_points.sum()
-    counts = torch.bincount(split.tid, minlength=g.n_tasks).to(states[-1].dtype).clamp_min(1)
+    counts = split.layout.counts.to(states[-1].dtype).clamp_min(1)
     extra = None
     if weighting == "uncertainty":
         s = model.log_vars[g.embed_index.clamp_min(0)]
@@ -188,13 +191,14 @@ def chunked_loss_backward(
         extra = 0.5 * s[has_points].sum() / k
     else:
         coef = 1.0 / (counts * k)
-    tables = (*heads, coef)
+    fields = [name for name, t in heads._asdict().items() if t is not None]
+    tables = [getattr(heads, name) for name in fields] + [coef]
     grads = [torch.zeros_like(t) if t.requires_grad else None for t in tables]
     total = torch.zeros((), dtype=coef.dtype, device=coef.device)
-    for lo, hi, a, b in chunks:
+    for (lo, hi, a, b), layout in chunks:
         part = [t.detach()[lo:hi].requires_grad_(t.requires_grad) for t in tables]
         tid = split.tid[a:b] - lo
-        out = model.decode_points(tuple(part[:-1]), split.x[a:b], tid, g.n_classes[lo:hi])
+        out = model.decode_points(Heads(**dict(zip(fields, part[:-1], strict=True))), split.x[a:b], tid, layout)
         chunk_loss = (model.point_loss(out, split.y[a:b]) * part[-1][tid]).sum()
         chunk_loss.backward()
         for buf, piece in zip(grads, part, strict=True):
@@ -219,17 +223,18 @@ def evaluate(model: RAGModel, prep: Prepared, split: str = "test") -> tuple[np.n
     n = prep.g.n_tasks
     if len(part) == 0:
         return np.full(n, np.nan), np.full(n, np.nan)
-    out = model(prep.g, part.x, part.tid)  # decoded chunk by chunk when there are many points
+    out = model(prep.g, part.x, part.tid, layout=part.layout)  # chunk by chunk when there are many points
     return split_metrics(model, out, part, n)
 
 
 def split_metrics(model: RAGModel, out: torch.Tensor, part: SplitTensors, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-task loss and metric from the model's outputs ``out`` on the points of ``part``."""
-    loss = per_task_mean(model.point_loss(out, part.y), part.tid, n)
+    counts = part.layout.counts
+    loss = per_task_mean(model.point_loss(out, part.y), part.tid, n, counts)
     if model.regression:
         metric = loss
     else:
-        metric = per_task_mean((out.argmax(-1) == part.y).float(), part.tid, n)
+        metric = per_task_mean((out.argmax(-1) == part.y).float(), part.tid, n, counts)
     return loss.cpu().numpy().astype(float), metric.cpu().numpy().astype(float)
 
 
@@ -306,12 +311,12 @@ def _train_on(
     optimizer = make_adamw(params, cfg.lr, cfg.weight_decay, device)
     last_good = [p.detach().clone() for p in params]
     seen = g.embed_index >= 0
-    rows = g.embed_index.clamp_min(0)
+    rows = g.layout.embed_rows
     m = len(train_split)
     batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
-    chunks = None if batch else point_chunks(train_split.tid, n, chunk_size(device))
-    full_has_points = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, train_split.tid, True)
-    full_with_points = full_has_points.nonzero().squeeze(1)  # tasks whose losses count, as indices
+    chunks = None if batch else train_split.layout.chunks(chunk_size(device))
+    full_has_points = train_split.layout.counts > 0
+    full_with_points = train_split.layout.with_points  # tasks whose losses count, as indices
     status, message = "finished", f"Trained {cfg.steps} steps."
     start = time.perf_counter()
     step = 0
@@ -346,8 +351,9 @@ def _train_on(
         if batch:
             pick = torch.randint(0, m, (batch,), generator=gen).to(device)
             x, y, tid = train_split.x[pick], train_split.y[pick], train_split.tid[pick]
+            layout = PointLayout(torch.bincount(tid, minlength=n).to(torch.float32))  # a random draw: no structure
         else:
-            x, y, tid = train_split.x, train_split.y, train_split.tid
+            x, y, tid, layout = train_split.x, train_split.y, train_split.tid, train_split.layout
         drop = None
         if model.config.task_dropout > 0:
             drop = (torch.rand(n, generator=gen) < model.config.task_dropout).to(device) & seen
@@ -355,10 +361,9 @@ def _train_on(
             optimizer.zero_grad(set_to_none=True)
             loss = chunked_loss_backward(model, g, train_split, drop, chunks, cfg.loss_weighting, full_has_points)
         else:
-            out = model(g, x, tid, drop)
-            task_loss = per_task_mean(model.point_loss(out, y), tid, n)
-            with_points = full_with_points if not batch else \
-                torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, tid, True).nonzero().squeeze(1)
+            out = model(g, x, tid, drop, layout)
+            task_loss = per_task_mean(model.point_loss(out, y), tid, n, layout.counts)
+            with_points = layout.with_points if batch else full_with_points
             losses = task_loss.index_select(0, with_points)
             if cfg.loss_weighting == "uncertainty":
                 s = model.log_vars.index_select(0, rows.index_select(0, with_points))

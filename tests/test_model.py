@@ -147,3 +147,47 @@ def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition
         assert torch.allclose(a, b, atol=1e-5)
     monkeypatch.setattr(model_module, "SPARSE_MIN_MESSAGES", 10**9)  # small graphs: per-message tensors
     assert model.embed_tasks(g, keep_messages=False)[1][0].messages is not None
+
+
+def test_layouts_are_worked_out_where_the_tensors_are_made_and_move_with_them() -> None:
+    from ragviz.layouts import counts_layout, point_layout
+
+    graph = chain(4)
+    graph.add_edge("t0", "t2", "next", 0.5)
+    model = build_model(ModelConfig(), domain_spec(graph), make_vocab(graph))
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+    assert g.layout.in_degree[:, 0].tolist() == [3.0, 3.0, 4.0, 2.0]  # both directions and a self-loop
+    assert g.layout.weight_column is not None and float(g.layout.weight_column.min()) == 0.5
+    moved = g.to("meta")
+    assert moved.layout.in_degree.device.type == "meta" and moved.layout.embed_rows.device.type == "meta"
+
+    equal = counts_layout([5, 0, 5, 5])
+    assert equal.block_size == 5 and equal.block_ids.tolist() == [0, 2, 3]
+    assert counts_layout([5, 6]).block_ids is None
+    shuffled = point_layout(torch.tensor([1, 0, 1, 0]), 2)
+    assert shuffled.ends is None and shuffled.block_ids is None and shuffled.counts.tolist() == [2.0, 2.0]
+    chunks = counts_layout([3, 4, 2, 6, 1]).chunks(6)
+    assert [c for c, _ in chunks][0][0] == 0 and [c for c, _ in chunks][-1][1] == 5
+    assert all(part.counts.sum() == b - a for (_, _, a, b), part in chunks)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_heads_are_a_named_record_and_chunked_decoding_matches_one_pass(monkeypatch, decoder: str) -> None:
+    import ragviz.layouts as layouts_module
+    from ragviz.train import prepare
+
+    graph = chain(5)
+    graph.update_task("t2", train_size=0)
+    model = build_model(ModelConfig(decoder=decoder), domain_spec(graph), make_vocab(graph)).eval()
+    prep = prepare(graph, model)
+    with torch.no_grad():
+        states, _ = model.embed_tasks(prep.g)
+        heads = model.task_heads(states[-1], prep.g)
+        assert (heads.weight is None) == (decoder == "film")
+        assert (heads.scale is None) == (decoder == "independent")
+        assert heads.rows(1, 3).n_tasks == 2
+        whole = model.decode_points(heads, prep.test.x, prep.test.tid)  # per point, no layout
+        monkeypatch.setitem(layouts_module.CHUNK_POINTS, "cpu", 30)  # several chunks of whole tasks
+        chunked = model(prep.g, prep.test.x, prep.test.tid, layout=prep.test.layout)
+    assert len(prep.test.layout.chunks(30)) > 1
+    assert torch.allclose(whole, chunked, atol=1e-5)
