@@ -132,7 +132,8 @@ def segment_softmax(scores: Tensor, segment: Tensor, n_segments: int) -> Tensor:
     top = torch.full((n_segments,), -math.inf, dtype=scores.dtype, device=scores.device)
     top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
     exp = torch.exp(scores - top[segment])
-    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add_(0, segment, exp)
+    zeros = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device)
+    total = zeros.index_add(0, segment, exp)  # out of place, so it also runs under vmap
     return exp / total[segment].clamp_min(1e-30)
 
 
@@ -193,9 +194,12 @@ class RAGModel(nn.Module):
             self.gen_bias = nn.Linear(d, c, bias=False)
         elif config.decoder == "film":
             self.head = nn.Linear(hidden, c)
-        else:
+        else:  # independent and mix: a free head per seen task
             self.heads = nn.Parameter(torch.randn(n_seen, hidden, c) / math.sqrt(hidden))
             self.head_bias = nn.Parameter(torch.zeros(n_seen, c))
+        if config.decoder == "mix":
+            self.mix_relation = nn.Parameter(torch.zeros(2 * n_rel + 1))  # b_r: how much a relation's heads count
+            self.mix_flip = nn.Parameter(torch.full((2 * n_rel + 1,), -4.0))  # σ(f_r): how often r flips labels
         self.log_vars = nn.Parameter(torch.zeros(n_seen))
 
     @property
@@ -229,9 +233,15 @@ class RAGModel(nn.Module):
 
     # --- decoders: t_v = h_v^L → each task's predictor on the shared encoder s = enc(x) ------------
 
-    def task_heads(self, t: Tensor, g: GraphTensors) -> Heads:
-        """Everything the decoder needs per task, one row per task of ``g``, computed once."""
+    def task_heads(self, t: Tensor, g: GraphTensors, drop: Tensor | None = None) -> Heads:
+        """Everything the decoder needs per task, one row per task of ``g``, computed once.
+
+        ``drop`` (the tasks dropped this training step) matters only to the mix decoder.
+        """
         mask = self.class_mask(g)
+        if self.config.decoder == "mix":
+            head = self.mixed_heads(g, drop)
+            return Heads(weight=head[:, :-1], bias=head[:, -1], mask=mask)
         if self.config.decoder == "independent":
             rows = g.layout.embed_rows
             known = (g.embed_index >= 0).to(self.heads.dtype)
@@ -242,6 +252,45 @@ class RAGModel(nn.Module):
         weight = torch.einsum("hcd,nd->nhc", self.gen_weight, t) + self.gen_base.weight.t()  # W_v = G·t_v + W_0
         return Heads(1 + gamma, beta, weight, self.gen_bias(t) + self.gen_base.bias, mask=mask)
 
+    def mixed_heads(self, g: GraphTensors, drop: Tensor | None = None) -> Tensor:
+        """Each task's linear head on s, stacked with its bias as an (N, H + 1, C) tensor.
+
+        A seen task uses its own free head. Any other task (zero-shot, or dropped while training)
+        gets the nearest heads' weighted mean: each hop (L of them, at least one), a task not yet
+        settled takes α_uv-weighted heads of its settled in-neighbours, α_uv = softmax over v's
+        edges of log w_uv + b_r, and a head crossing a relation r reverses the task's labels with
+        the learned probability σ(f_r) (so "labels flipped" works in predictor space). Tasks no
+        head reaches get zeros: chance, never a confident guess. A zero-shot prediction is so a
+        blend of real predictors, like averaging the neighbours', but with learned relation weights
+        and with heads trained, through task dropout, to be blended. (Attention over the GNN's
+        task embeddings and a generated residual were tried here too: with ten or so seen tasks
+        they fitted the dropped tasks' neighbourhoods and lost to these fixed weights.)
+        """
+        own = torch.cat([self.heads, self.head_bias.unsqueeze(1)], 1).index_select(0, g.layout.embed_rows)
+        known = g.embed_index >= 0
+        if drop is not None:
+            known = known & ~drop
+        src, dst, n = g.src, g.dst, g.n_tasks
+        score = self.mix_relation.index_select(0, g.rel) + g.weight.clamp_min(1e-6).log()
+        flip = torch.sigmoid(self.mix_flip).index_select(0, g.rel)[:, None, None]
+        classes = torch.arange(own.shape[-1], device=own.device)
+        k = g.n_classes.unsqueeze(1)
+        reverse = torch.where(classes < k, k - 1 - classes, classes)  # (N, C): class j ↔ k-1-j within a task's k
+        not_self = src != dst
+        head = own * known.to(own.dtype)[:, None, None]
+        has_head = known  # settled tasks: seen ones at once, the others at the first hop that reaches them
+        for _ in range(max(len(self.layers), 1)):
+            usable = not_self & has_head.index_select(0, src)
+            alpha = segment_softmax(score.masked_fill(~usable, NEG_INF), dst, n) * usable.to(own.dtype)
+            sent = head.index_select(0, src)
+            reversed_ = sent.gather(2, reverse.index_select(0, src).unsqueeze(1).expand_as(sent))
+            passed = (sent + flip * (reversed_ - sent)) * alpha[:, None, None]
+            mixed = torch.zeros_like(head).index_add_(0, dst, passed)
+            reached = torch.zeros_like(own[:, 0, 0]).index_add_(0, dst, alpha) > 0.5
+            head = torch.where(has_head[:, None, None], head, mixed)
+            has_head = has_head | reached
+        return head
+
     def class_mask(self, g: GraphTensors) -> Tensor | None:
         """Which outputs lie beyond each task's classes; None when every task uses all of them."""
         width = self.spec.n_outputs
@@ -250,41 +299,42 @@ class RAGModel(nn.Module):
         return torch.arange(width, device=g.n_classes.device).unsqueeze(0) >= g.n_classes.unsqueeze(1)
 
     def decode_points(self, heads: Heads, x: Tensor, tid: Tensor, layout: PointLayout | None = None) -> Tensor:
-        """Outputs on points ``x`` of tasks ``tid`` (rows of ``heads``) laid out as ``layout`` says."""
+        """Outputs on points ``x`` of tasks ``tid`` (rows of ``heads``) laid out as ``layout`` says.
+
+        out = head_v(FiLM_v(s)) with s = enc(x): FiLM when the heads have a scale, the task's own
+        linear head when they have a weight (else the shared one), zero where a task has no head.
+        """
         blocks = None if layout is None else layout.block_ids
-        if self.config.decoder == "independent":
-            s = self.encoder(x)
-            out = torch.einsum("mh,mhc->mc", s, heads.weight[tid]) + heads.bias[tid]
-            out = out * heads.known[tid].unsqueeze(-1)  # tasks without a head predict nothing: chance
-            blocks = None
-        elif blocks is not None:
+        if blocks is not None:
             # Each task's points form one contiguous block of equal size (full batches, test splits,
-            # plotting grids): FiLM and the generated head broadcast over a task's block, so no
-            # per-point copies of task parameters are made (nor summed back).
+            # plotting grids): task parameters broadcast over a task's block, so no per-point copies
+            # of them are made (nor summed back).
             n_blocks, per_task = int(blocks.shape[0]), layout.block_size
             xb = x.reshape(n_blocks, per_task, -1)
             if not torch.is_grad_enabled() and n_blocks > 1 and torch.equal(xb, xb[:1].expand_as(xb)):
                 s = self.encoder(x[:per_task]).expand(n_blocks, -1, -1)  # a shared grid: encode it once
             else:
                 s = self.encoder(x).reshape(n_blocks, per_task, -1)
-            s = torch.relu_(torch.addcmul(heads.shift[blocks].unsqueeze(1), heads.scale[blocks].unsqueeze(1), s))
-            if heads.weight is None:
-                out = self.head(s)
-            else:
-                out = torch.baddbmm(heads.bias[blocks].unsqueeze(1), s, heads.weight[blocks])
         else:
-            s = self.encoder(x)
-            s = torch.relu_(torch.addcmul(heads.shift.index_select(0, tid), heads.scale.index_select(0, tid), s))
-            if heads.weight is None:
-                out = self.head(s)
-            else:
-                weight, bias = heads.weight.index_select(0, tid), heads.bias.index_select(0, tid)
-                out = torch.baddbmm(bias.unsqueeze(1), s.unsqueeze(1), weight).squeeze(1)
+            s = self.encoder(x).unsqueeze(1)  # (M, 1, H): every point is its own block
+
+        def rows(table: Tensor) -> Tensor:
+            """A task table's row for each block, as (blocks, 1, …)."""
+            picked = table[blocks] if blocks is not None else table.index_select(0, tid)
+            return picked.unsqueeze(1)
+
+        if heads.scale is not None:
+            s = torch.relu_(torch.addcmul(rows(heads.shift), rows(heads.scale), s))
+        if heads.weight is None:
+            out = self.head(s)
+        else:
+            out = torch.baddbmm(rows(heads.bias), s, rows(heads.weight).squeeze(1))
+        if heads.known is not None:
+            out = out * rows(heads.known).unsqueeze(-1)  # tasks without a head predict nothing: chance
         if self.regression:
             return out.reshape(-1, out.shape[-1])[:, 0]
         if heads.mask is not None:
-            mask = heads.mask[blocks].unsqueeze(1) if blocks is not None else heads.mask.index_select(0, tid)
-            out = out.masked_fill(mask, NEG_INF)
+            out = out.masked_fill(rows(heads.mask), NEG_INF)
         return out.reshape(-1, out.shape[-1])
 
     def decode_all(self, heads: Heads, x: Tensor, tid: Tensor, layout: PointLayout | None = None) -> Tensor:
@@ -302,7 +352,7 @@ class RAGModel(nn.Module):
     def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None = None,
                 layout: PointLayout | None = None) -> Tensor:
         states, _ = self.embed_tasks(g, drop, keep_messages=False)
-        return self.decode_all(self.task_heads(states[-1], g), x, tid, layout)
+        return self.decode_all(self.task_heads(states[-1], g, drop), x, tid, layout)
 
     def point_loss(self, out: Tensor, y: Tensor) -> Tensor:
         """Per-point loss: squared error or cross-entropy over the task's own classes."""

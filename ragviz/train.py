@@ -181,7 +181,7 @@ def chunked_loss_backward(
     twice as fast on large graphs) and peak memory no longer grows with the points.
     """
     states, _ = model.embed_tasks(g, drop, keep_messages=False)
-    heads = model.task_heads(states[-1], g)
+    heads = model.task_heads(states[-1], g, drop)
     k = has_points.sum()
     counts = split.layout.counts.to(states[-1].dtype).clamp_min(1)
     extra = None
