@@ -16,6 +16,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 
+import common  # noqa: F401 - puts the repository on sys.path
 import numpy as np
 import torch
 
