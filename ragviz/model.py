@@ -259,12 +259,14 @@ class RAGModel(nn.Module):
         gets the nearest heads' weighted mean: each hop (L of them, at least one), a task not yet
         settled takes α_uv-weighted heads of its settled in-neighbours, α_uv = softmax over v's
         edges of log w_uv + b_r, and a head crossing a relation r reverses the task's labels with
-        the learned probability σ(f_r) (so "labels flipped" works in predictor space). Tasks no
-        head reaches get zeros: chance, never a confident guess. A zero-shot prediction is so a
-        blend of real predictors, like averaging the neighbours', but with learned relation weights
-        and with heads trained, through task dropout, to be blended. (Attention over the GNN's
-        task embeddings and a generated residual were tried here too: with ten or so seen tasks
-        they fitted the dropped tasks' neighbourhoods and lost to these fixed weights.)
+        the learned probability σ(f_r) (so "labels flipped" works in predictor space). A task no
+        head reaches gets a zero head (equal scores for every class), never a confident guess.
+        So a zero-shot prediction is a blend of real predictors, like averaging the neighbours',
+        but with learned relation weights, and with heads trained (through task dropout) to be
+        blended: dropped tasks' losses reach their neighbours' heads, so few-shot tasks borrow
+        too. The GNN's states do not enter this decoder. (Attention over them and a generated
+        residual were tried: with ten or so seen tasks they fitted the dropped tasks'
+        neighbourhoods and lost to these fixed weights on every tuning setting.)
         """
         own = torch.cat([self.heads, self.head_bias.unsqueeze(1)], 1).index_select(0, g.layout.embed_rows)
         known = g.embed_index >= 0
