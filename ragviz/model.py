@@ -266,7 +266,7 @@ class RAGModel(nn.Module):
         blended: dropped tasks' losses reach their neighbours' heads, so few-shot tasks borrow
         too. The GNN's states do not enter this decoder. (Attention over them and a generated
         residual were tried: with ten or so seen tasks they fitted the dropped tasks'
-        neighbourhoods and lost to these fixed weights on every tuning setting.)
+        neighbourhoods and lost to these fixed weights on the tuning settings tried.)
         """
         own = torch.cat([self.heads, self.head_bias.unsqueeze(1)], 1).index_select(0, g.layout.embed_rows)
         known = g.embed_index >= 0
