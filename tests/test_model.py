@@ -227,13 +227,14 @@ def test_mix_decoder_blends_seen_heads_and_every_parameter_learns() -> None:
     assert learns <= {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 
-def test_mix_decoder_runs_under_vmap_over_stacked_models() -> None:
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_forward_runs_under_vmap_over_stacked_models(decoder: str) -> None:
     """Ensembles stack several models' parameters and vmap one forward over them: no data-dependent branching."""
     from torch.func import functional_call, stack_module_state, vmap
 
     graph = chain(5)
     graph.update_task("t2", train_size=0)
-    models = [build_model(ModelConfig(decoder="mix"), domain_spec(graph), make_vocab(graph), seed=s) for s in (0, 1)]
+    models = [build_model(ModelConfig(decoder=decoder), domain_spec(graph), make_vocab(graph), seed=s) for s in (0, 1)]
     g = graph_tensors(graph, models[0].vocab, {t.name: 2 for t in graph.tasks()})
     x, tid = torch.randn(10, 2), torch.arange(5).repeat_interleave(2)
     params, buffers = stack_module_state(models)
