@@ -14,7 +14,7 @@ from ragviz.errors import ConfigError
 
 COMPOSITIONS = ("mult", "sub", "rgcn", "none")
 AGGREGATIONS = ("mean", "sum", "max", "attention")
-DECODERS = ("generated", "film", "independent")
+DECODERS = ("generated", "film", "independent", "mix")
 WEIGHTINGS = ("equal", "uncertainty")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LAYERS = 6

@@ -1,18 +1,17 @@
 """The RAG model: relation-aware message passing, a shared encoder and generated decoders.
 
-Everything is vectorised over edges with ``index_add_`` / ``scatter_reduce`` and a
-segment softmax; there is no Python loop over tasks, nodes or edges in forward or
-backward. All tasks are decoded in one batched call on the concatenated points.
+Read top-down like the equations (docs/DESIGN.md §2): first one message-passing layer
+(compose → message → aggregate → update), then the model (initial states, message passing,
+task embedding, decoders). Everything is vectorised over edges and points; the index layouts
+it reads (:mod:`ragviz.layouts`) are worked out once where the tensors are made.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import threading
-import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -20,9 +19,13 @@ from torch import Tensor, nn
 
 from ragviz.config import ModelConfig
 from ragviz.data import DomainSpec
+from ragviz.layouts import PointLayout, chunk_size, point_layout, relation_adjacency
 from ragviz.tensors import GraphTensors, Vocab
 
 NEG_INF = -1e9
+#: From this many messages, sum and mean aggregation of mult/sub/none messages run as one sparse
+#: product instead of per-message tensors (see :meth:`RAGLayer.aggregate_sparse`).
+SPARSE_MIN_MESSAGES = 4096
 
 
 @dataclass
@@ -34,138 +37,8 @@ class LayerTrace:
     aggregate: Tensor  # (N, d)
 
 
-def segment_softmax(scores: Tensor, segment: Tensor, n_segments: int) -> Tensor:
-    """Softmax of ``scores`` within each segment (here: each task's incoming edges)."""
-    top = torch.full((n_segments,), -math.inf, dtype=scores.dtype, device=scores.device)
-    top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
-    exp = torch.exp(scores - top[segment])
-    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add_(0, segment, exp)
-    return exp / total[segment].clamp_min(1e-30)
-
-
-MIN_BLOCK = 4  # smaller blocks gain nothing from broadcasting over a task's points
-#: Many points sorted by task are decoded in chunks of whole tasks of about this many points: on a
-#: CPU one chunk's (points × H) activations stay in cache (measured fastest at 8k to 32k points,
-#: about twice as fast as one pass on 300k points); on CUDA only to bound memory.
-CHUNK_POINTS = {"cpu": 16_384, "cuda": 1 << 21}
-
-
-def chunk_size(device: torch.device | str) -> int:
-    """Points per chunk on ``device`` (see :func:`point_chunks`)."""
-    return CHUNK_POINTS.get(torch.device(device).type, CHUNK_POINTS["cpu"])
-
-
-def point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, int, int]] | None:
-    """Split points sorted by task into runs of whole tasks of about ``size`` points.
-
-    Returns ``(first task, end task, first point, end point)`` per chunk, or None when the
-    points fit one chunk or are not sorted by task (random minibatches).
-    """
-    if int(tid.shape[0]) <= size:
-        return None
-    return cached_on(tid, f"_ragviz_chunks_{n_tasks}_{size}", lambda: _point_chunks(tid, n_tasks, size))
-
-
-def _point_chunks(tid: Tensor, n_tasks: int, size: int) -> list[tuple[int, int, int, int]] | None:
-    if not bool((tid[1:] >= tid[:-1]).all()):
-        return None
-    ends = torch.bincount(tid, minlength=n_tasks).cumsum(0).tolist()
-    chunks, lo, a = [], 0, 0
-    while lo < n_tasks:
-        hi = max(bisect.bisect_right(ends, a + size), lo + 1)
-        b = ends[hi - 1]
-        chunks.append((lo, hi, a, b))
-        lo, a = hi, b
-    return chunks
-
-
-def cached_on(tid: Tensor, key: str, compute: Any) -> Any:
-    """``compute()``, remembered on the ``tid`` tensor itself until it is modified in place.
-
-    A training run passes the same index tensor every step: this spares recomputing its layout
-    (and, on CUDA, the host synchronisations that costs) each time.
-    """
-    hit = getattr(tid, key, None)
-    if hit is not None and hit[0] == tid._version:
-        return hit[1]
-    value = compute()
-    try:
-        setattr(tid, key, (tid._version, value))
-    except (AttributeError, RuntimeError):  # tensors that take no attributes: just don't cache
-        pass
-    return value
-
-
-def point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
-    """(task of each block, block size) when ``tid`` is equal-sized contiguous runs of tasks, else None."""
-    return cached_on(tid, "_ragviz_blocks", lambda: _point_blocks(tid))
-
-
-def _point_blocks(tid: Tensor) -> tuple[Tensor, int] | None:
-    m = tid.shape[0]
-    if m < MIN_BLOCK:
-        return None
-    ids, counts = torch.unique_consecutive(tid, return_counts=True)
-    size = m // ids.shape[0]
-    if size < MIN_BLOCK or size * ids.shape[0] != m or not bool((counts == size).all()):
-        return None
-    return ids, size
-
-
-def edge_weight_column(weight: Tensor) -> Tensor | None:
-    """Edge weights as a column to scale messages by, or None when all are 1 (nothing to scale)."""
-    return cached_on(weight, "_ragviz_weight_col",
-                   lambda: (None,) if bool((weight == 1).all()) else (weight.unsqueeze(-1),))[0]
-
-
-def in_degree_column(dst: Tensor, n: int, dtype: torch.dtype) -> Tensor:
-    """Each task's number of incoming messages (at least 1), as a column: the mean's divisor."""
-    def compute() -> Tensor:
-        degree = torch.zeros(n, dtype=dtype, device=dst.device).index_add_(
-            0, dst, torch.ones(dst.shape[0], dtype=dtype, device=dst.device))
-        return degree.clamp_min(1).unsqueeze(-1)
-    return cached_on(dst, f"_ragviz_degree_{n}_{dtype}", compute)
-
-
-def class_mask(n_classes: Tensor, tid: Tensor, width: int) -> Tensor | None:
-    """Which outputs of each point lie beyond its task's classes, or None when every task uses all ``width``."""
-    def compute() -> tuple[Tensor, Tensor | None]:
-        if bool((n_classes >= width).all()):
-            return n_classes, None
-        classes = torch.arange(width, device=n_classes.device)
-        return n_classes, classes.unsqueeze(0) >= n_classes[tid].unsqueeze(1)
-    hit = cached_on(tid, f"_ragviz_class_mask_{width}", compute)
-    if hit[0] is not n_classes or hit[0]._version != n_classes._version:  # another graph's classes: recompute
-        hit = compute()
-    return hit[1]
-
-
-#: From this many messages, sum and mean aggregation of mult/sub/none messages run as one sparse
-#: product instead of per-message tensors (see :meth:`RAGLayer.aggregate_sparse`).
-SPARSE_MIN_MESSAGES = 4096
-
-
-def relation_adjacency(g: GraphTensors, n_slots: int, mean: bool) -> Tensor:
-    """A (N × N·R) sparse CSR matrix: row v, column u·R + r holds w_uv (÷ v's in-degree for the mean).
-
-    Multiplying it with every task's composed state for every relation slot, laid out as
-    (N·R × d), sums each task's incoming messages before W_msg (which is linear) in one product.
-    """
-    def compute() -> Tensor:
-        n = g.n_tasks
-        values = g.weight.to(torch.float32)
-        if mean:
-            values = values / in_degree_column(g.dst, n, torch.float32)[:, 0].index_select(0, g.dst)
-        index = torch.stack([g.dst, g.src * n_slots + g.rel])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "sparse CSR support is in beta": the product used here is stable
-            coo = torch.sparse_coo_tensor(index, values, (n, n * n_slots), check_invariants=True).coalesce()
-            return coo.to_sparse_csr()
-    return cached_on(g.src, f"_ragviz_adjacency_{n_slots}_{mean}", compute)
-
-
 class RAGLayer(nn.Module):
-    """One CompGCN-style layer: compose, transform, weight, aggregate, update (DESIGN 2.3)."""
+    """One CompGCN-style layer: h_v' = LayerNorm(h_v + ReLU(W_self h_v + AGG_u w_uv W_msg φ(h_u, z_r)))."""
 
     def __init__(self, dim: int, composition: str, aggregation: str, n_relation_slots: int, n_bases: int) -> None:
         super().__init__()
@@ -183,6 +56,7 @@ class RAGLayer(nn.Module):
             self.att = nn.Parameter(torch.randn(2 * dim) / math.sqrt(2 * dim))
 
     def compose(self, h: Tensor, z: Tensor, g: GraphTensors) -> Tensor:
+        """φ(h_u, z_r) for every message u → v of relation r: (E', d)."""
         if self.composition == "rgcn":
             transformed = torch.einsum("nd,bde->nbe", h, self.bases)  # each basis once per node
             coefficients = self.coefficients.index_select(0, g.rel).unsqueeze(-1)  # (E', B, 1)
@@ -193,6 +67,41 @@ class RAGLayer(nn.Module):
         if self.composition == "sub":
             return hs - z.index_select(0, g.rel)
         return hs
+
+    def message(self, composed: Tensor, g: GraphTensors) -> Tensor:
+        """m_uv = w_uv · W_msg φ(h_u, z_r)."""
+        m = self.w_msg(composed)
+        weight = g.layout.weight_column
+        return m if weight is None else m * weight
+
+    def aggregate(self, m: Tensor, h: Tensor, g: GraphTensors) -> tuple[Tensor, Tensor | None]:
+        """a_v = AGG over v's incoming messages (sum, mean, max or attention); the attention weights if any."""
+        dst = g.dst
+        if self.aggregation == "max":
+            index = dst.unsqueeze(-1).expand_as(m)
+            return torch.zeros_like(h).scatter_reduce(0, index, m, reduce="amax", include_self=False), None
+        if self.aggregation == "attention":
+            d = h.shape[1]
+            scores = F.leaky_relu(self.w_att(h)[dst] @ self.att[:d] + m @ self.att[d:], 0.2)
+            alpha = segment_softmax(scores, dst, h.shape[0])
+            return torch.zeros_like(h).index_add_(0, dst, m * alpha.unsqueeze(-1)), alpha
+        a = torch.zeros_like(h).index_add_(0, dst, m)
+        if self.aggregation == "mean":
+            a = a / g.layout.in_degree.to(h.dtype)
+        return a, None
+
+    def update(self, h: Tensor, a: Tensor) -> Tensor:
+        """h_v' = LayerNorm(h_v + ReLU(W_self h_v + a_v))."""
+        return self.norm(h + F.relu(self.w_self(h) + a))
+
+    def forward(self, h: Tensor, z: Tensor, g: GraphTensors,
+                keep_messages: bool = True) -> tuple[Tensor, Tensor, LayerTrace]:
+        if not keep_messages and self.sparse_ok(g):
+            a = self.aggregate_sparse(h, z, g)
+            return self.update(h, a), self.w_rel(z), LayerTrace(None, None, a)
+        m = self.message(self.compose(h, z, g), g)
+        a, alpha = self.aggregate(m, h, g)
+        return self.update(h, a), self.w_rel(z), LayerTrace(m, alpha, a)
 
     def sparse_ok(self, g: GraphTensors) -> bool:
         """Whether this layer can aggregate by :meth:`aggregate_sparse` on ``g`` (and it pays off)."""
@@ -214,36 +123,42 @@ class RAGLayer(nn.Module):
             composed = h.unsqueeze(1) - z.unsqueeze(0)
         else:
             composed = h.unsqueeze(1).expand(n, slots, d)
-        adjacency = relation_adjacency(g, slots, self.aggregation == "mean")
+        adjacency = relation_adjacency(g.layout, g.src, g.dst, g.rel, g.weight, slots, self.aggregation == "mean")
         return self.w_msg(torch.sparse.mm(adjacency, composed.reshape(n * slots, d)))
 
-    def forward(self, h: Tensor, z: Tensor, g: GraphTensors,
-                keep_messages: bool = True) -> tuple[Tensor, Tensor, LayerTrace]:
-        n = h.shape[0]
-        if not keep_messages and self.sparse_ok(g):
-            a = self.aggregate_sparse(h, z, g)
-            h_new = self.norm(h + F.relu(self.w_self(h) + a))
-            return h_new, self.w_rel(z), LayerTrace(None, None, a)
-        m = self.w_msg(self.compose(h, z, g))
-        weight = edge_weight_column(g.weight)
-        if weight is not None:
-            m = m * weight
-        alpha = None
-        dst = g.dst
-        if self.aggregation == "max":
-            index = dst.unsqueeze(-1).expand_as(m)
-            a = torch.zeros_like(h).scatter_reduce(0, index, m, reduce="amax", include_self=False)
-        elif self.aggregation == "attention":
-            d = h.shape[1]
-            scores = F.leaky_relu(self.w_att(h)[dst] @ self.att[:d] + m @ self.att[d:], 0.2)
-            alpha = segment_softmax(scores, dst, n)
-            a = torch.zeros_like(h).index_add_(0, dst, m * alpha.unsqueeze(-1))
-        else:
-            a = torch.zeros_like(h).index_add_(0, dst, m)
-            if self.aggregation == "mean":
-                a = a / in_degree_column(dst, n, h.dtype)
-        h_new = self.norm(h + F.relu(self.w_self(h) + a))
-        return h_new, self.w_rel(z), LayerTrace(m, alpha, a)
+
+def segment_softmax(scores: Tensor, segment: Tensor, n_segments: int) -> Tensor:
+    """Softmax of ``scores`` within each segment (here: each task's incoming edges)."""
+    top = torch.full((n_segments,), -math.inf, dtype=scores.dtype, device=scores.device)
+    top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
+    exp = torch.exp(scores - top[segment])
+    zeros = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device)
+    total = zeros.index_add(0, segment, exp)  # out of place, so it also runs under vmap
+    return exp / total[segment].clamp_min(1e-30)
+
+
+class Heads(NamedTuple):
+    """Each task's decoder, one row per task: what :meth:`RAGModel.decode_points` applies to its points.
+
+    generated: FiLM ``scale``/``shift`` on s, then a generated linear head ``weight``/``bias``;
+    film: ``scale``/``shift`` only (the head is shared); independent: a free ``weight``/``bias``
+    per seen task and ``known`` (0 for tasks without a head). ``mask``: outputs beyond a task's classes.
+    """
+
+    scale: Tensor | None = None  # (N, H)
+    shift: Tensor | None = None  # (N, H)
+    weight: Tensor | None = None  # (N, H, C)
+    bias: Tensor | None = None  # (N, C)
+    known: Tensor | None = None  # (N,)
+    mask: Tensor | None = None  # (N, C) bool
+
+    def rows(self, lo: int, hi: int) -> Heads:
+        """The heads of tasks lo … hi-1."""
+        return Heads(*(None if t is None else t[lo:hi] for t in self))
+
+    @property
+    def n_tasks(self) -> int:
+        return next(int(t.shape[0]) for t in self if t is not None)
 
 
 class RAGModel(nn.Module):
@@ -256,7 +171,8 @@ class RAGModel(nn.Module):
         self.vocab = vocab
         d, hidden, c = config.embed_dim, config.hidden, spec.n_outputs
         n_rel = len(vocab.relations)
-        self.task_embedding = nn.Parameter(torch.randn(max(len(vocab.tasks), 1), d) * 0.5)
+        n_seen = max(len(vocab.tasks), 1)
+        self.task_embedding = nn.Parameter(torch.randn(n_seen, d) * 0.5)
         self.unknown_task = nn.Parameter(torch.randn(d) * 0.5)
         self.relation_embedding = nn.Parameter(torch.randn(2 * n_rel + 1, d) * 0.5 + 1.0)
         if config.use_descriptors and vocab.descriptor_keys:
@@ -278,22 +194,26 @@ class RAGModel(nn.Module):
             self.gen_bias = nn.Linear(d, c, bias=False)
         elif config.decoder == "film":
             self.head = nn.Linear(hidden, c)
-        else:
-            self.heads = nn.Parameter(torch.randn(max(len(vocab.tasks), 1), hidden, c) / math.sqrt(hidden))
-            self.head_bias = nn.Parameter(torch.zeros(max(len(vocab.tasks), 1), c))
-        self.log_vars = nn.Parameter(torch.zeros(max(len(vocab.tasks), 1)))
+        else:  # independent and mix: a free head per seen task
+            self.heads = nn.Parameter(torch.randn(n_seen, hidden, c) / math.sqrt(hidden))
+            self.head_bias = nn.Parameter(torch.zeros(n_seen, c))
+        if config.decoder == "mix":
+            self.mix_relation = nn.Parameter(torch.zeros(2 * n_rel + 1))  # b_r: how much a relation's heads count
+            self.mix_flip = nn.Parameter(torch.full((2 * n_rel + 1,), -4.0))  # σ(f_r): how often r flips labels
+        self.log_vars = nn.Parameter(torch.zeros(n_seen))
 
     @property
     def regression(self) -> bool:
         return self.spec.kind == "regression"
+
+    # --- message passing: h⁰ → h^L -------------------------------------------------------------
 
     def initial_states(self, g: GraphTensors, drop: Tensor | None = None) -> Tensor:
         """h⁰: a task's own embedding, or u for zero-shot (and randomly dropped) tasks."""
         use_u = g.embed_index < 0
         if drop is not None:
             use_u = use_u | drop
-        rows = self.task_embedding.index_select(
-            0, cached_on(g.embed_index, "_ragviz_rows", lambda: g.embed_index.clamp_min(0)))
+        rows = self.task_embedding.index_select(0, g.layout.embed_rows)
         h = torch.where(use_u.unsqueeze(-1), self.unknown_task.expand_as(rows), rows)
         if hasattr(self, "descriptor_proj"):
             h = h + self.descriptor_proj(g.descriptors)
@@ -311,78 +231,130 @@ class RAGModel(nn.Module):
             traces.append(trace)
         return states, traces
 
-    def generated_heads(self, t: Tensor) -> tuple[Tensor, Tensor]:
-        """Each task's generated linear head on s': weights (N, H, C) = G·t + base, biases (N, C)."""
-        weight = torch.einsum("hcd,nd->nhc", self.gen_weight, t) + self.gen_base.weight.t()
-        return weight, self.gen_bias(t) + self.gen_base.bias
+    # --- decoders: t_v = h_v^L → each task's predictor on the shared encoder s = enc(x) ------------
 
-    def task_heads(self, t: Tensor, g: GraphTensors) -> tuple[Tensor, ...]:
+    def task_heads(self, t: Tensor, g: GraphTensors, drop: Tensor | None = None) -> Heads:
         """Everything the decoder needs per task, one row per task of ``g``, computed once.
 
-        generated: (1 + γ, β, W_v, b_v); film: (1 + γ, β); independent: (head, bias, known).
-        :meth:`decode_points` then only works on points; rows can be sliced to a subset of tasks.
+        ``drop`` (the tasks dropped this training step) matters only to the mix decoder.
         """
+        mask = self.class_mask(g)
+        if self.config.decoder == "mix":
+            head = self.mixed_heads(g, drop)
+            return Heads(weight=head[:, :-1], bias=head[:, -1], mask=mask)
         if self.config.decoder == "independent":
-            rows = g.embed_index.clamp_min(0)
+            rows = g.layout.embed_rows
             known = (g.embed_index >= 0).to(self.heads.dtype)
-            return self.heads[rows], self.head_bias[rows], known
+            return Heads(weight=self.heads[rows], bias=self.head_bias[rows], known=known, mask=mask)
         gamma, beta = self.film(t).chunk(2, dim=-1)
         if self.config.decoder == "film":
-            return 1 + gamma, beta
-        return (1 + gamma, beta, *self.generated_heads(t))
+            return Heads(scale=1 + gamma, shift=beta, mask=mask)
+        weight = torch.einsum("hcd,nd->nhc", self.gen_weight, t) + self.gen_base.weight.t()  # W_v = G·t_v + W_0
+        return Heads(1 + gamma, beta, weight, self.gen_bias(t) + self.gen_base.bias, mask=mask)
 
-    def decode_points(self, heads: tuple[Tensor, ...], x: Tensor, tid: Tensor, n_classes: Tensor) -> Tensor:
-        """Outputs on points ``x`` of tasks ``tid`` (rows of ``heads`` and ``n_classes``)."""
-        if self.config.decoder == "independent":
-            s = self.encoder(x)
-            head, bias, known = heads
-            out = torch.einsum("mh,mhc->mc", s, head[tid]) + bias[tid]
-            out = out * known[tid].unsqueeze(-1)  # tasks without a head predict nothing: chance
-        else:
-            scale, shift = heads[0], heads[1]
-            blocks = point_blocks(tid)
-            if blocks is not None:
-                # Each task's points form one contiguous block of equal size (full batches, test
-                # splits, plotting grids): FiLM and the generated head broadcast over a task's
-                # block, so no per-point copies of task parameters are made (nor summed back).
-                ids, per_task = blocks
-                xb = x.reshape(ids.shape[0], per_task, -1)
-                if not torch.is_grad_enabled() and ids.shape[0] > 1 and torch.equal(xb, xb[:1].expand_as(xb)):
-                    s = self.encoder(x[:per_task]).expand(ids.shape[0], -1, -1)  # a shared grid: encode it once
-                else:
-                    s = self.encoder(x).reshape(ids.shape[0], per_task, -1)
-                s = torch.relu_(torch.addcmul(shift[ids].unsqueeze(1), scale[ids].unsqueeze(1), s))
-                if self.config.decoder == "film":
-                    out = self.head(s)
-                else:
-                    out = torch.baddbmm(heads[3][ids].unsqueeze(1), s, heads[2][ids])
-                out = out.reshape(-1, out.shape[-1])
+    def mixed_heads(self, g: GraphTensors, drop: Tensor | None = None) -> Tensor:
+        """Each task's linear head on s, stacked with its bias as an (N, H + 1, C) tensor.
+
+        A seen task uses its own free head. Any other task (zero-shot, or dropped while training)
+        gets the nearest heads' weighted mean: each hop (L of them, at least one), a task not yet
+        settled takes α_uv-weighted heads of its settled in-neighbours, α_uv = softmax over v's
+        edges of log w_uv + b_r, and a head crossing a relation r reverses the task's labels with
+        the learned probability σ(f_r) (so "labels flipped" works in predictor space). A task no
+        head reaches gets a zero head (equal scores for every class), never a confident guess.
+        So a zero-shot prediction is a blend of real predictors, like averaging the neighbours',
+        but with learned relation weights, and with heads trained (through task dropout) to be
+        blended: dropped tasks' losses reach their neighbours' heads, so few-shot tasks borrow
+        too. The GNN's states do not enter this decoder. (Attention over them and a generated
+        residual were tried: with ten or so seen tasks they fitted the dropped tasks'
+        neighbourhoods and lost to these fixed weights on the tuning settings tried.)
+        """
+        own = torch.cat([self.heads, self.head_bias.unsqueeze(1)], 1).index_select(0, g.layout.embed_rows)
+        known = g.embed_index >= 0
+        if drop is not None:
+            known = known & ~drop
+        src, dst, n = g.src, g.dst, g.n_tasks
+        score = self.mix_relation.index_select(0, g.rel) + g.weight.clamp_min(1e-6).log()
+        flip = torch.sigmoid(self.mix_flip).index_select(0, g.rel)[:, None, None]
+        classes = torch.arange(own.shape[-1], device=own.device)
+        k = g.n_classes.unsqueeze(1)
+        reverse = torch.where(classes < k, k - 1 - classes, classes)  # (N, C): class j ↔ k-1-j within a task's k
+        not_self = src != dst
+        head = own * known.to(own.dtype)[:, None, None]
+        has_head = known  # settled tasks: seen ones at once, the others at the first hop that reaches them
+        for _ in range(max(len(self.layers), 1)):
+            usable = not_self & has_head.index_select(0, src)
+            alpha = segment_softmax(score.masked_fill(~usable, NEG_INF), dst, n) * usable.to(own.dtype)
+            sent = head.index_select(0, src)
+            reversed_ = sent.gather(2, reverse.index_select(0, src).unsqueeze(1).expand_as(sent))
+            passed = (sent + flip * (reversed_ - sent)) * alpha[:, None, None]
+            mixed = torch.zeros_like(head).index_add_(0, dst, passed)
+            reached = torch.zeros_like(own[:, 0, 0]).index_add_(0, dst, alpha) > 0.5
+            head = torch.where(has_head[:, None, None], head, mixed)
+            has_head = has_head | reached
+        return head
+
+    def class_mask(self, g: GraphTensors) -> Tensor | None:
+        """Which outputs lie beyond each task's classes; None when every task uses all of them."""
+        width = self.spec.n_outputs
+        if self.regression or g.layout.min_classes >= width:
+            return None
+        return torch.arange(width, device=g.n_classes.device).unsqueeze(0) >= g.n_classes.unsqueeze(1)
+
+    def decode_points(self, heads: Heads, x: Tensor, tid: Tensor, layout: PointLayout | None = None) -> Tensor:
+        """Outputs on points ``x`` of tasks ``tid`` (rows of ``heads``) laid out as ``layout`` says.
+
+        out = head_v(FiLM_v(s)) with s = enc(x): FiLM when the heads have a scale, the task's own
+        linear head when they have a weight (else the shared one), zero where a task has no head.
+        """
+        blocks = None if layout is None else layout.block_ids
+        if blocks is not None:
+            # Each task's points form one contiguous block of equal size (full batches, test splits,
+            # plotting grids): task parameters broadcast over a task's block, so no per-point copies
+            # of them are made (nor summed back).
+            n_blocks, per_task = int(blocks.shape[0]), layout.block_size
+            xb = x.reshape(n_blocks, per_task, -1)
+            if not torch.is_grad_enabled() and n_blocks > 1 and torch.equal(xb, xb[:1].expand_as(xb)):
+                s = self.encoder(x[:per_task]).expand(n_blocks, -1, -1)  # a shared grid: encode it once
             else:
-                s = self.encoder(x)
-                s = torch.relu_(torch.addcmul(shift.index_select(0, tid), scale.index_select(0, tid), s))
-                if self.config.decoder == "film":
-                    out = self.head(s)
-                else:
-                    weight, bias = heads[2].index_select(0, tid), heads[3].index_select(0, tid)
-                    out = torch.baddbmm(bias.unsqueeze(1), s.unsqueeze(1), weight).squeeze(1)
+                s = self.encoder(x).reshape(n_blocks, per_task, -1)
+        else:
+            s = self.encoder(x).unsqueeze(1)  # (M, 1, H): every point is its own block
+
+        def rows(table: Tensor) -> Tensor:
+            """A task table's row for each block, as (blocks, 1, …)."""
+            picked = table[blocks] if blocks is not None else table.index_select(0, tid)
+            return picked.unsqueeze(1)
+
+        if heads.scale is not None:
+            s = torch.relu_(torch.addcmul(rows(heads.shift), rows(heads.scale), s))
+        if heads.weight is None:
+            out = self.head(s)
+        else:
+            out = torch.baddbmm(rows(heads.bias), s, rows(heads.weight).squeeze(1))
+        if heads.known is not None:
+            out = out * rows(heads.known).unsqueeze(-1)  # tasks without a head predict nothing: chance
         if self.regression:
-            return out[:, 0]
-        mask = class_mask(n_classes, tid, out.shape[1])
-        return out if mask is None else out.masked_fill(mask, NEG_INF)
+            return out.reshape(-1, out.shape[-1])[:, 0]
+        if heads.mask is not None:
+            out = out.masked_fill(rows(heads.mask), NEG_INF)
+        return out.reshape(-1, out.shape[-1])
 
-    def decode_all(self, heads: tuple[Tensor, ...], g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
-        """:meth:`decode_points` for all tasks of ``g``; inference on many points goes chunk by chunk
-        of whole tasks (same outputs, less memory)."""
+    def decode_all(self, heads: Heads, x: Tensor, tid: Tensor, layout: PointLayout | None = None) -> Tensor:
+        """:meth:`decode_points` for all tasks of ``heads``; inference on many points goes chunk by
+        chunk of whole tasks (same outputs, less memory)."""
+        if layout is None:
+            layout = point_layout(tid, heads.n_tasks)
         if not torch.is_grad_enabled():
-            chunks = point_chunks(tid, g.n_tasks, chunk_size(x.device))
+            chunks = layout.chunks(chunk_size(x.device))
             if chunks is not None:
-                return torch.cat([self.decode_points(tuple(h[lo:hi] for h in heads), x[a:b], tid[a:b] - lo,
-                                                     g.n_classes[lo:hi]) for lo, hi, a, b in chunks])
-        return self.decode_points(heads, x, tid, g.n_classes)
+                return torch.cat([self.decode_points(heads.rows(lo, hi), x[a:b], tid[a:b] - lo, part)
+                                  for (lo, hi, a, b), part in chunks])
+        return self.decode_points(heads, x, tid, layout)
 
-    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None = None) -> Tensor:
+    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None = None,
+                layout: PointLayout | None = None) -> Tensor:
         states, _ = self.embed_tasks(g, drop, keep_messages=False)
-        return self.decode_all(self.task_heads(states[-1], g), g, x, tid)
+        return self.decode_all(self.task_heads(states[-1], g, drop), x, tid, layout)
 
     def point_loss(self, out: Tensor, y: Tensor) -> Tensor:
         """Per-point loss: squared error or cross-entropy over the task's own classes."""

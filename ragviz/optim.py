@@ -6,6 +6,11 @@ parameter and a foreach add over them) before its one kernel call. :class:`Fused
 the same kernel with the same arguments, so the weights it produces are bit-identical, in
 about a seventh of the time. Where the kernel is missing (another torch, another device)
 :func:`make_adamw` falls back to ``torch.optim.AdamW``.
+
+This module is ragviz's only use of a private torch API (``torch._fused_adamw_``). It is kept
+because training the ring sample for 1000 steps on one CPU thread takes 0.96 s with it, 1.11 s
+with ``torch.optim.AdamW(fused=True)`` (+15%) and 1.32 s with ``foreach=True`` (+38%);
+``tests/test_optim.py`` fails when an upgrade removes or changes the kernel.
 """
 
 from __future__ import annotations

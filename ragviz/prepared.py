@@ -17,8 +17,9 @@ import torch
 from ragviz.data import DomainSpec, TaskData, make_graph_data, task_n_classes
 from ragviz.errors import DataError, Stopped
 from ragviz.graph import TaskGraph
+from ragviz.layouts import chunk_size
 from ragviz.limits import check_budget, graph_points
-from ragviz.model import RAGModel, cached_on, chunk_size, point_chunks
+from ragviz.model import RAGModel
 from ragviz.tensors import GraphTensors, SplitTensors, graph_tensors, split_tensors
 
 STOPPED_MESSAGE = "Stopped before training began: nothing was trained."
@@ -82,17 +83,14 @@ def prepare(
     return Prepared(graph, model.spec, data, g, train, split_tensors(names, data, "test", regression))
 
 
-def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int) -> torch.Tensor:
-    """Mean of per-point values within each task (NaN for a task with no points)."""
+def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int,
+                  counts: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of per-point values within each task (NaN for a task with no points); ``counts`` if known."""
     total = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, values)
-    count = cached_on(tid, f"_ragviz_count_{n_tasks}_{values.dtype}", lambda: torch.zeros(
-        n_tasks, dtype=values.dtype, device=values.device).index_add_(0, tid, torch.ones_like(values)))
-    return total / count
-
-
-def head_rows(heads: tuple[torch.Tensor, ...], lo: int, hi: int) -> tuple[torch.Tensor, ...]:
-    """Tasks ``lo``..``hi`` of the per-task decoder tables (one chunk of whole tasks)."""
-    return tuple(h[lo:hi] for h in heads)
+    if counts is None:
+        counts = torch.zeros(n_tasks, dtype=values.dtype, device=values.device).index_add_(
+            0, tid, torch.ones_like(values))
+    return total / counts.to(values.dtype)
 
 
 @torch.no_grad()
@@ -109,20 +107,20 @@ def evaluate(model: RAGModel, prep: Prepared, split: str = "test", stop: Any = N
         return np.full(n, np.nan), np.full(n, np.nan)
     states, _ = model.embed_tasks(g, keep_messages=False)
     heads = model.task_heads(states[-1], g)
-    chunks = point_chunks(part.tid, n, chunk_size(part.x.device)) or [(0, n, 0, len(part))]
+    chunks = part.layout.chunks(chunk_size(part.x.device)) or [((0, n, 0, len(part)), part.layout)]
     outs = []
-    for lo, hi, a, b in chunks:
+    for (lo, hi, a, b), layout in chunks:
         check_stop(stop)
-        outs.append(model.decode_points(head_rows(heads, lo, hi), part.x[a:b], part.tid[a:b] - lo,
-                                        g.n_classes[lo:hi]))
+        outs.append(model.decode_points(heads.rows(lo, hi), part.x[a:b], part.tid[a:b] - lo, layout))
     return split_metrics(model, torch.cat(outs), part, n)
 
 
 def split_metrics(model: RAGModel, out: torch.Tensor, part: SplitTensors, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-task loss and metric from the model's outputs ``out`` on the points of ``part``."""
-    loss = per_task_mean(model.point_loss(out, part.y), part.tid, n)
+    counts = part.layout.counts
+    loss = per_task_mean(model.point_loss(out, part.y), part.tid, n, counts)
     if model.regression:
         metric = loss
     else:
-        metric = per_task_mean((out.argmax(-1) == part.y).float(), part.tid, n)
+        metric = per_task_mean((out.argmax(-1) == part.y).float(), part.tid, n, counts)
     return loss.cpu().numpy().astype(float), metric.cpu().numpy().astype(float)

@@ -17,6 +17,7 @@ import torch
 from ragviz.data import TaskData
 from ragviz.errors import GraphError
 from ragviz.graph import TaskGraph
+from ragviz.layouts import GraphLayout, PointLayout, counts_layout, graph_layout
 
 
 @dataclass
@@ -77,7 +78,7 @@ def make_vocab(graph: TaskGraph) -> Vocab:
 
 @dataclass
 class GraphTensors:
-    """One graph as index tensors; ``embed_index`` is -1 where a task uses u."""
+    """One graph as index tensors; ``embed_index`` is -1 where a task uses u; ``layout`` is read off them once."""
 
     names: list[str]
     embed_index: torch.Tensor
@@ -89,13 +90,15 @@ class GraphTensors:
     descriptors: torch.Tensor
     n_edges: int
     message_labels: list[str]
+    layout: GraphLayout
 
     @property
     def n_tasks(self) -> int:
         return len(self.names)
 
     def to(self, device: torch.device | str) -> GraphTensors:
-        moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
+        moved = {k: (v.to(device) if isinstance(v, (torch.Tensor, GraphLayout)) else v)
+                 for k, v in self.__dict__.items()}
         return GraphTensors(**moved)
 
 
@@ -154,17 +157,20 @@ def graph_tensors(
     for i, name in enumerate(names):
         for j, (key, scale) in enumerate(zip(vocab.descriptor_keys, vocab.descriptor_scales, strict=False)):
             desc[i, j] = params[name].get(key, 0.0) / scale
+    dst_t, weight_t = torch.from_numpy(dst), torch.from_numpy(weight)
+    n_classes_t = torch.tensor([classes.get(n, 0) for n in names], dtype=torch.long)
     return GraphTensors(
         names=names,
         embed_index=embed_index,
         src=torch.from_numpy(src),
-        dst=torch.from_numpy(dst),
+        dst=dst_t,
         rel=torch.from_numpy(rel),
-        weight=torch.from_numpy(weight),
-        n_classes=torch.tensor([classes.get(n, 0) for n in names], dtype=torch.long),
+        weight=weight_t,
+        n_classes=n_classes_t,
         descriptors=torch.from_numpy(desc),
         n_edges=n_edges,
         message_labels=labels,
+        layout=graph_layout(embed_index, dst_t, weight_t, n_classes_t),
     )
 
 
@@ -176,9 +182,11 @@ class SplitTensors:
     y: torch.Tensor
     tid: torch.Tensor
     counts: torch.Tensor
+    layout: PointLayout
 
     def to(self, device: torch.device | str) -> SplitTensors:
-        return SplitTensors(self.x.to(device), self.y.to(device), self.tid.to(device), self.counts.to(device))
+        return SplitTensors(self.x.to(device), self.y.to(device), self.tid.to(device), self.counts.to(device),
+                            self.layout.to(device))
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -194,4 +202,5 @@ def split_tensors(names: list[str], data: dict[str, TaskData], split: str, regre
     y = np.concatenate([np.asarray(a) for a in ys]) if ys else np.zeros(0)
     tid = np.repeat(np.arange(len(names), dtype=np.int64), counts)
     y_t = torch.from_numpy(y.astype(np.float32 if regression else np.int64))
-    return SplitTensors(torch.from_numpy(x.astype(np.float32)), y_t, torch.from_numpy(tid), torch.from_numpy(counts))
+    return SplitTensors(torch.from_numpy(x.astype(np.float32)), y_t, torch.from_numpy(tid), torch.from_numpy(counts),
+                        counts_layout(counts.tolist()))

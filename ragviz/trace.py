@@ -17,7 +17,8 @@ import torch
 from ragviz.data import DomainSpec, plot_grid
 from ragviz.errors import DataError
 from ragviz.graph import TaskGraph
-from ragviz.model import RAGModel
+from ragviz.layouts import counts_layout
+from ragviz.model import Heads, RAGModel
 from ragviz.prepared import check_model_budget, prepare, split_metrics
 
 
@@ -88,10 +89,10 @@ class GridOutputs(Mapping[str, np.ndarray]):
     is not changed after training (a new run builds a new one), so reading later is the same.
     """
 
-    def __init__(self, model: RAGModel, heads: tuple[torch.Tensor, ...], n_classes: torch.Tensor,
-                 grid: np.ndarray, names: list[str]) -> None:
-        self._model, self._heads, self._n_classes = model, heads, n_classes
+    def __init__(self, model: RAGModel, heads: Heads, grid: np.ndarray, names: list[str]) -> None:
+        self._model, self._heads = model, heads
         self._grid = torch.from_numpy(grid)
+        self._layout = counts_layout([len(grid)])
         self._index = {name: i for i, name in enumerate(names)}
         self._done: dict[str, np.ndarray] = {}
 
@@ -99,9 +100,8 @@ class GridOutputs(Mapping[str, np.ndarray]):
         if name not in self._done:
             i = self._index[name]
             with torch.no_grad():
-                out = self._model.decode_points(tuple(h[i:i + 1] for h in self._heads), self._grid,
-                                                torch.zeros(len(self._grid), dtype=torch.long),
-                                                self._n_classes[i:i + 1])
+                out = self._model.decode_all(self._heads.rows(i, i + 1), self._grid,
+                                             torch.zeros(len(self._grid), dtype=torch.long), self._layout)
             self._done[name] = _probabilities(self._model, out)
         return self._done[name]
 
@@ -156,7 +156,7 @@ def compute_trace(
         attention = None
     test_counts = prep.test.counts.numpy()
     train_counts = prep.train.counts.numpy()
-    out_test = model.decode_all(heads, g, prep.test.x, prep.test.tid)
+    out_test = model.decode_all(heads, prep.test.x, prep.test.tid, prep.test.layout)
     if len(prep.test):
         test_loss, test_metric = split_metrics(model, out_test, prep.test, len(names))
     else:
@@ -167,7 +167,7 @@ def compute_trace(
     except DataError:
         grid = None
     outputs_grid: Mapping[str, np.ndarray] = (
-        GridOutputs(model, heads, g.n_classes, grid, list(names)) if grid is not None else {})
+        GridOutputs(model, heads, grid, list(names)) if grid is not None else {})
     embed_index = g.embed_index.numpy()
     return Trace(
         task_names=list(names),

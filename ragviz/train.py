@@ -23,8 +23,9 @@ from ragviz.data import domain_spec
 from ragviz.errors import TrainingError
 from ragviz.graph import TaskGraph
 from ragviz.history import MAX_SNAPSHOTS, History, max_evaluations
+from ragviz.layouts import PointLayout, chunk_size, point_layout
 from ragviz.limits import check_graph_budget, get_limits
-from ragviz.model import RNG_LOCK, RAGModel, build_model, chunk_size, point_chunks
+from ragviz.model import RNG_LOCK, Heads, RAGModel, build_model
 from ragviz.optim import make_adamw
 from ragviz.prepared import (
     Prepared,
@@ -109,10 +110,12 @@ def uncertainty_terms(model: RAGModel, rows: torch.Tensor, weighting: str) -> tu
 
 
 def batch_loss(model: RAGModel, g: GraphTensors, x: torch.Tensor, y: torch.Tensor, tid: torch.Tensor,
-               drop: torch.Tensor | None, with_points: torch.Tensor, weighting: str) -> torch.Tensor:
+               drop: torch.Tensor | None, with_points: torch.Tensor, weighting: str,
+               layout: PointLayout | None = None) -> torch.Tensor:
     """The training loss on a batch: the mean over tasks with points of their (weighted) mean loss."""
-    out = model(g, x, tid, drop)
-    losses = per_task_mean(model.point_loss(out, y), tid, g.n_tasks).index_select(0, with_points)
+    layout = point_layout(tid, g.n_tasks) if layout is None else layout
+    out = model(g, x, tid, drop, layout)
+    losses = per_task_mean(model.point_loss(out, y), tid, g.n_tasks, layout.counts).index_select(0, with_points)
     weight, reg = uncertainty_terms(model, g.embed_index.clamp_min(0).index_select(0, with_points), weighting)
     return losses.mean() if weight is None else (weight * losses + reg).mean()
 
@@ -122,7 +125,7 @@ def chunked_loss_backward(
     g: GraphTensors,
     split: SplitTensors,
     drop: torch.Tensor | None,
-    chunks: list[tuple[int, int, int, int]],
+    chunks: list[tuple[tuple[int, int, int, int], PointLayout]],
     weighting: str,
     has_points: torch.Tensor,
 ) -> torch.Tensor:
@@ -135,19 +138,20 @@ def chunked_loss_backward(
     twice as fast on large graphs) and peak memory no longer grows with the points.
     """
     states, _ = model.embed_tasks(g, drop, keep_messages=False)
-    heads = model.task_heads(states[-1], g)
+    heads = model.task_heads(states[-1], g, drop)
     k = has_points.sum()
-    counts = torch.bincount(split.tid, minlength=g.n_tasks).to(states[-1].dtype).clamp_min(1)
+    counts = split.layout.counts.to(states[-1].dtype).clamp_min(1)
     weight, reg = uncertainty_terms(model, g.embed_index.clamp_min(0), weighting)
     coef = 1.0 / (counts * k) if weight is None else weight / (counts * k)
     extra = None if reg is None else reg[has_points].sum() / k
-    tables = (*heads, coef)
+    fields = [name for name, t in heads._asdict().items() if t is not None]
+    tables = [getattr(heads, name) for name in fields] + [coef]
     grads = [torch.zeros_like(t) if t.requires_grad else None for t in tables]
     total = torch.zeros((), dtype=coef.dtype, device=coef.device)
-    for lo, hi, a, b in chunks:
+    for (lo, hi, a, b), layout in chunks:
         part = [t.detach()[lo:hi].requires_grad_(t.requires_grad) for t in tables]
         tid = split.tid[a:b] - lo
-        out = model.decode_points(tuple(part[:-1]), split.x[a:b], tid, g.n_classes[lo:hi])
+        out = model.decode_points(Heads(**dict(zip(fields, part[:-1], strict=True))), split.x[a:b], tid, layout)
         chunk_loss = (model.point_loss(out, split.y[a:b]) * part[-1][tid]).sum()
         chunk_loss.backward()
         for buf, piece in zip(grads, part, strict=True):
@@ -284,9 +288,9 @@ class TrainingAttempt:
         train_split = self.prep.train
         m = len(train_split)
         self.batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
-        self.chunks = None if self.batch else point_chunks(train_split.tid, n, chunk_size(device))
-        self.has_points = torch.zeros(n, dtype=torch.bool, device=device).index_fill_(0, train_split.tid, True)
-        self.with_points = self.has_points.nonzero().squeeze(1)  # tasks whose losses count, as indices
+        self.chunks = None if self.batch else train_split.layout.chunks(chunk_size(device))
+        self.has_points = train_split.layout.counts > 0
+        self.with_points = train_split.layout.with_points  # tasks whose losses count, as indices
         self.seen = g.embed_index >= 0
         self.start = time.perf_counter()
         self.first_loss: float | None = None
@@ -296,12 +300,12 @@ class TrainingAttempt:
         model, g, split, n = self.model, self.prep.g, self.prep.train, self.prep.g.n_tasks
         if not model.training:  # evaluations leave it in eval mode; setting it every step costs time
             model.train()
-        x, y, tid, with_points = split.x, split.y, split.tid, self.with_points
+        x, y, tid, with_points, layout = split.x, split.y, split.tid, self.with_points, split.layout
         if self.batch:  # the batch is drawn before the dropout mask: the seeded draws keep their order
             pick = torch.randint(0, len(split), (self.batch,), generator=self.gen).to(self.device)
             x, y, tid = x[pick], y[pick], tid[pick]
-            with_points = torch.zeros(n, dtype=torch.bool, device=self.device).index_fill_(0, tid, True)
-            with_points = with_points.nonzero().squeeze(1)
+            layout = PointLayout(torch.bincount(tid, minlength=n).to(torch.float32))  # a random draw: no structure
+            with_points = layout.with_points
         drop = None
         if model.config.task_dropout > 0:
             drop = (torch.rand(n, generator=self.gen) < model.config.task_dropout).to(self.device) & self.seen
@@ -309,7 +313,7 @@ class TrainingAttempt:
         if self.chunks is not None:  # large full batch: gradients are computed chunk by chunk right here
             loss = chunked_loss_backward(model, g, split, drop, self.chunks, self.cfg.loss_weighting, self.has_points)
         else:
-            loss = batch_loss(model, g, x, y, tid, drop, with_points, self.cfg.loss_weighting)
+            loss = batch_loss(model, g, x, y, tid, drop, with_points, self.cfg.loss_weighting, layout)
         value = float(loss.detach())
         if math.isfinite(value) and not self._exploded(value):
             with torch.no_grad():

@@ -83,7 +83,8 @@ def test_segment_softmax_sums_to_one_per_segment() -> None:
 
 @pytest.mark.parametrize(
     "composition,aggregation,decoder",
-    list(itertools.product(COMPOSITIONS, AGGREGATIONS, DECODERS))[::5] + [("rgcn", "attention", "generated")],
+    list(itertools.product(COMPOSITIONS, AGGREGATIONS, DECODERS))[::5]
+    + [("rgcn", "attention", "generated"), ("mult", "mean", "mix")],
 )
 def test_every_option_trains_and_lowers_the_loss(composition: str, aggregation: str, decoder: str) -> None:
     graph = chain(4)
@@ -147,3 +148,121 @@ def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition
         assert torch.allclose(a, b, atol=1e-5)
     monkeypatch.setattr(model_module, "SPARSE_MIN_MESSAGES", 10**9)  # small graphs: per-message tensors
     assert model.embed_tasks(g, keep_messages=False)[1][0].messages is not None
+
+
+def test_layouts_are_worked_out_where_the_tensors_are_made_and_move_with_them() -> None:
+    from ragviz.layouts import counts_layout, point_layout
+
+    graph = chain(4)
+    graph.add_edge("t0", "t2", "next", 0.5)
+    model = build_model(ModelConfig(), domain_spec(graph), make_vocab(graph))
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+    assert g.layout.in_degree[:, 0].tolist() == [3.0, 3.0, 4.0, 2.0]  # both directions and a self-loop
+    assert g.layout.weight_column is not None and float(g.layout.weight_column.min()) == 0.5
+    moved = g.to("meta")
+    assert moved.layout.in_degree.device.type == "meta" and moved.layout.embed_rows.device.type == "meta"
+
+    equal = counts_layout([5, 0, 5, 5])
+    assert equal.block_size == 5 and equal.block_ids.tolist() == [0, 2, 3]
+    assert counts_layout([5, 6]).block_ids is None
+    shuffled = point_layout(torch.tensor([1, 0, 1, 0]), 2)
+    assert shuffled.ends is None and shuffled.block_ids is None and shuffled.counts.tolist() == [2.0, 2.0]
+    chunks = counts_layout([3, 4, 2, 6, 1]).chunks(6)
+    assert [c for c, _ in chunks][0][0] == 0 and [c for c, _ in chunks][-1][1] == 5
+    assert all(part.counts.sum() == b - a for (_, _, a, b), part in chunks)
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_heads_are_a_named_record_and_chunked_decoding_matches_one_pass(monkeypatch, decoder: str) -> None:
+    import ragviz.layouts as layouts_module
+    from ragviz.train import prepare
+
+    graph = chain(5)
+    graph.update_task("t2", train_size=0)
+    model = build_model(ModelConfig(decoder=decoder), domain_spec(graph), make_vocab(graph)).eval()
+    prep = prepare(graph, model)
+    with torch.no_grad():
+        states, _ = model.embed_tasks(prep.g)
+        heads = model.task_heads(states[-1], prep.g)
+        assert (heads.weight is None) == (decoder == "film")
+        assert (heads.scale is None) == (decoder in ("independent", "mix"))
+        assert heads.rows(1, 3).n_tasks == 2
+        whole = model.decode_points(heads, prep.test.x, prep.test.tid)  # per point, no layout
+        monkeypatch.setitem(layouts_module.CHUNK_POINTS, "cpu", 30)  # several chunks of whole tasks
+        chunked = model(prep.g, prep.test.x, prep.test.tid, layout=prep.test.layout)
+    assert len(prep.test.layout.chunks(30)) > 1
+    assert torch.allclose(whole, chunked, atol=1e-5)
+
+
+def test_mix_decoder_blends_seen_heads_and_every_parameter_learns() -> None:
+    """A zero-shot task's head is a weighted mean of the heads arriving along its edges (rows sum to one)."""
+    graph = chain(5)
+    graph.update_task("t2", train_size=0)
+    model = build_model(ModelConfig(decoder="mix"), domain_spec(graph), make_vocab(graph))
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+    with torch.no_grad():
+        model.mix_flip.fill_(-30.0)  # no relation flips labels
+    states, _ = model.embed_tasks(g)
+    heads = model.task_heads(states[-1], g)
+    hidden, classes = model.config.hidden, model.spec.n_outputs
+    assert heads.weight.shape == (5, hidden, classes) and heads.bias.shape == (5, classes)
+    own = torch.cat([model.heads, model.head_bias.unsqueeze(1)], 1).detach()
+    t1, t3 = model.vocab.tasks.index("t1"), model.vocab.tasks.index("t3")
+    mixed = torch.cat([heads.weight[2], heads.bias[2].unsqueeze(0)]).detach()
+    assert torch.allclose(mixed, 0.5 * own[t1] + 0.5 * own[t3], atol=1e-5)  # equal weights, equal shares
+    with torch.no_grad():
+        model.mix_flip.fill_(30.0)  # every relation flips labels: each head arrives with its columns swapped
+    flipped = model.task_heads(states[-1], g)
+    assert torch.allclose(flipped.weight[2], heads.weight[2].flip(-1), atol=1e-5)
+    with torch.no_grad():
+        model.mix_flip.fill_(-30.0)
+    # dropping t1 too: t2's head now comes from t3 alone, one hop further for t1
+    drop = torch.tensor([False, True, False, False, False])
+    heads_dropped = model.task_heads(model.embed_tasks(g, drop)[0][-1], g, drop)
+    assert torch.allclose(heads_dropped.weight[2], model.heads[t3], atol=1e-5)
+    x, tid = torch.randn(10, 2), torch.arange(5).repeat_interleave(2)
+    model(g, x, tid, drop).pow(2).sum().backward()
+    assert model.mix_relation.grad is not None  # zero here: with one relation type its weights cancel out
+    learns = {"heads", "head_bias", "mix_flip", "encoder.0.weight", "encoder.2.weight"}
+    assert learns <= {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_forward_runs_under_vmap_over_stacked_models(decoder: str) -> None:
+    """Ensembles stack several models' parameters and vmap one forward over them: no data-dependent branching."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    graph = chain(5)
+    graph.update_task("t2", train_size=0)
+    models = [build_model(ModelConfig(decoder=decoder), domain_spec(graph), make_vocab(graph), seed=s) for s in (0, 1)]
+    g = graph_tensors(graph, models[0].vocab, {t.name: 2 for t in graph.tasks()})
+    x, tid = torch.randn(10, 2), torch.arange(5).repeat_interleave(2)
+    params, buffers = stack_module_state(models)
+    out = vmap(lambda p, b: functional_call(models[0], (p, b), (g, x, tid)))(params, buffers)
+    for k, model in enumerate(models):
+        assert torch.allclose(out[k], model(g, x, tid), atol=1e-5)
+
+
+def test_zero_shot_with_the_mix_decoder_beats_no_edges_on_a_ring() -> None:
+    graph = _moons_ring()
+    config = ModelConfig(decoder="mix")
+    steps = TrainConfig(steps=300, eval_every=300, seed=0)
+    with_edges = train(graph, config, steps).history.summary()["zero_shot"]
+    no_edges = train(graph, config, steps, edges=[]).history.summary()["zero_shot"]
+    assert with_edges >= 0.85
+    assert with_edges - no_edges >= 0.2
+
+
+def test_a_mix_checkpoint_reloads_the_same_predictions(tmp_path) -> None:
+    from ragviz.checkpoint import load_checkpoint, save_checkpoint
+    from ragviz.project import Project
+    from ragviz.trace import compute_trace
+
+    graph = _moons_ring()
+    project = Project(graph, ModelConfig(decoder="mix"), TrainConfig(steps=30, eval_every=30), name="mix ring")
+    result = train(project.graph, project.model_config, project.train_config)
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "mix.safetensors", project, result.model, result.history))
+    assert ckpt.project.model_config.decoder == "mix"
+    before, after = compute_trace(result.model, graph), compute_trace(ckpt.model, ckpt.project.graph)
+    for name in before.task_names:
+        assert torch.equal(torch.from_numpy(before.outputs_grid[name]), torch.from_numpy(after.outputs_grid[name]))

@@ -42,3 +42,17 @@ def test_make_adamw_picks_the_fused_one_on_the_cpu_and_falls_back_elsewhere() ->
     assert isinstance(make_adamw(params, 0.01, 0.0, torch.device("cpu")), FusedAdamW)
     half = [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))]
     assert isinstance(make_adamw(half, 0.01, 0.0, torch.device("cpu")), torch.optim.AdamW)
+
+
+def test_torch_still_has_the_private_kernel_fused_adamw_calls() -> None:
+    """ragviz.optim is the one place that calls a private torch API; an upgrade that changes it must fail here."""
+    assert hasattr(torch, "_fused_adamw_"), (
+        "torch no longer has torch._fused_adamw_: make ragviz.optim.make_adamw return "
+        "torch.optim.AdamW(fused=True) and delete FusedAdamW (it was ~15% faster on the ring sample)")
+    param = torch.nn.Parameter(torch.ones(3))
+    param.grad = torch.ones(3)
+    try:
+        FusedAdamW([param], lr=0.1, weight_decay=0.0).step()
+    except (RuntimeError, TypeError) as error:  # the kernel's arguments changed
+        pytest.fail(f"torch._fused_adamw_ no longer takes the arguments ragviz.optim passes: {error}")
+    assert torch.allclose(param.detach(), torch.full((3,), 0.9))

@@ -63,7 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
             "only its own embedding (no graph); each layer reaches one hop further.", step=1),
     Setting("model", "decoder", "Decoder", "**generated**: the task embedding generates FiLM (γ, β) and the head "
             "(W_v, b_v): the full RAG. **film**: FiLM from the embedding, one shared head. **independent**: one head "
-            "per task and no graph, the classic multi-task baseline; it cannot do zero-shot.", DECODERS),
+            "per task and no graph, the classic multi-task baseline; it cannot do zero-shot. **mix**: a head per seen "
+            "task; any other task blends the nearest seen tasks' heads along its edges, with learned relation "
+            "weights and label flips: a blend of real predictors, like averaging its neighbours; it cannot "
+            "extrapolate.",
+            DECODERS),
     Setting("model", "task_dropout", "Task dropout p", "While training, each seen task's own embedding is swapped "
             "for the unknown-task vector u with probability p, so the model learns to infer a task from its "
             "neighbours. This is what makes zero-shot tasks work. 0 to 0.95.", step=0.05, fmt="%.2f"),
