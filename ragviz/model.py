@@ -39,7 +39,7 @@ def segment_softmax(scores: Tensor, segment: Tensor, n_segments: int) -> Tensor:
     top = torch.full((n_segments,), -math.inf, dtype=scores.dtype, device=scores.device)
     top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
     exp = torch.exp(scores - top[segment])
-    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add_(0, segment, exp)
+    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add(0, segment, exp)  # out of place: vmaps
     return exp / total[segment].clamp_min(1e-30)
 
 
