@@ -37,10 +37,18 @@ from ragviz.train import EXPLODED_FACTOR, Prepared, Progress, choose_device, per
 
 DEFAULT_K = 5
 MAX_K = 32
-#: A zero-shot task is flagged when its disagreement exceeds this quantile of the seen tasks'
-#: disagreement times :data:`TRUST_MARGIN`: seen tasks show how much members differ where data pins them.
+#: A zero-shot task is flagged when its disagreement exceeds :data:`TRUST_MARGIN` times this quantile
+#: of the seen tasks' disagreement: seen tasks show how much members differ where data pins them down.
 TRUST_QUANTILE = 0.95
 TRUST_MARGIN = 2.0
+#: For classes, the flag also needs members to predict different classes on at least this share of
+#: pairs of members and points: a zero-shot task is always less certain than a seen one, but one on
+#: which the members name the same class nearly everywhere is not a guess (the ring sample's zero-shot
+#: tasks: about 0.1, at 93–100 % accuracy).
+GUESS_FLOOR = 0.2
+#: For regression, the members' std must also reach this share of the std of the seen tasks' targets:
+#: members whose curves differ by a tenth of the data's spread still agree on its shape.
+GUESS_FLOOR_REGRESSION = 0.5
 
 
 class _Member(nn.Module):
@@ -146,18 +154,42 @@ class Ensemble:
     def _probabilities(self, out: Tensor) -> np.ndarray:
         return (out if self.regression else torch.softmax(out, dim=-1)).numpy()
 
-    def disagreement(self) -> dict[str, float]:
-        """Task name → how much the members disagree on its test points (see :func:`disagreement_of`)."""
-        if "disagreement" not in self._cache:
-            per_task = self.predict_tasks()
-            self._cache["disagreement"] = {name: disagreement_of(out, self.regression)
-                                           for name, out in per_task.items()}
-        return dict(self._cache["disagreement"])
+    def _test_outputs(self, graph: TaskGraph | None, tables: dict[str, Any] | None) -> dict[str, np.ndarray]:
+        if graph is not None:
+            return self.predict_tasks(graph, "test", tables)
+        if "test" not in self._cache:
+            self._cache["test"] = self.predict_tasks()
+        return self._cache["test"]
 
-    def untrusted(self, quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN) -> dict[str, bool]:
-        """Zero-shot task name → whether its prediction should not be trusted (see :func:`trust_flags`)."""
-        zero = {t.name for t in self.graph.tasks() if t.zero_shot}
-        return trust_flags(self.disagreement(), zero, quantile, margin)
+    def disagreement(self, graph: TaskGraph | None = None,
+                     tables: dict[str, Any] | None = None) -> dict[str, float]:
+        """Task name → how much the members disagree on its test points (see :func:`disagreement_of`);
+        on the graph it was trained on unless ``graph`` is given."""
+        return {name: disagreement_of(out, self.regression)
+                for name, out in self._test_outputs(graph, tables).items()}
+
+    def class_disagreement(self, graph: TaskGraph | None = None,
+                           tables: dict[str, Any] | None = None) -> dict[str, float]:
+        """Task name → share of member pairs predicting different classes (see :func:`argmax_disagreement`)."""
+        if self.regression:
+            raise ValueError("class disagreement needs classes; this ensemble does regression")
+        return {name: argmax_disagreement(out) for name, out in self._test_outputs(graph, tables).items()}
+
+    def untrusted(self, graph: TaskGraph | None = None, tables: dict[str, Any] | None = None) -> dict[str, bool]:
+        """Zero-shot task name → whether its prediction should not be trusted (see :func:`trust_flags`).
+
+        Classes: judged on :meth:`class_disagreement` with :data:`GUESS_FLOOR`; regression: on
+        :meth:`disagreement`, with :data:`GUESS_FLOOR_REGRESSION` times the spread of the seen tasks' targets.
+        """
+        graph_ = self.graph if graph is None else graph
+        zero = {t.name for t in graph_.tasks() if t.zero_shot}
+        if not self.regression:
+            return trust_flags(self.class_disagreement(graph, tables), zero, floor=GUESS_FLOOR)
+        prep = self._prepared(graph, tables)
+        seen_points = (prep.g.embed_index >= 0).index_select(0, prep.test.tid)
+        targets = prep.test.y[seen_points].numpy()
+        scale = float(targets.std()) if targets.size > 1 else 0.0
+        return trust_flags(self.disagreement(graph, tables), zero, floor=GUESS_FLOOR_REGRESSION * scale)
 
 
 # --------------------------------------------------------------------------- the vectorised step
@@ -348,17 +380,19 @@ def band(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return outputs.mean(axis=0), outputs.min(axis=0), outputs.max(axis=0)
 
 
-def trust_threshold(seen: list[float], quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN) -> float:
+def trust_threshold(seen: list[float], quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN,
+                    floor: float = 0.0) -> float:
     """The disagreement above which a zero-shot task is flagged: ``margin`` × the ``quantile`` of the seen
-    tasks' disagreement (NaN when no seen task has a finite one)."""
+    tasks' disagreement, and at least ``floor`` (NaN when no seen task has a finite one)."""
     values = np.asarray([v for v in seen if np.isfinite(v)], dtype=np.float64)
     if values.size == 0:
         return float("nan")
-    return float(margin * np.quantile(values, quantile))
+    return float(max(margin * np.quantile(values, quantile), floor))
 
 
 def trust_flags(disagreement: dict[str, float], zero_shot: set[str] | list[str],
-                quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN) -> dict[str, bool]:
+                quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN,
+                floor: float = 0.0) -> dict[str, bool]:
     """Zero-shot task → True when its prediction should not be trusted.
 
     The threshold is calibrated on the seen tasks (:func:`trust_threshold`): members trained on
@@ -367,7 +401,8 @@ def trust_flags(disagreement: dict[str, float], zero_shot: set[str] | list[str],
     task is flagged: nothing shows the members can agree.
     """
     zero = set(zero_shot)
-    threshold = trust_threshold([v for name, v in disagreement.items() if name not in zero], quantile, margin)
+    threshold = trust_threshold([v for name, v in disagreement.items() if name not in zero], quantile, margin,
+                                floor)
     flags = {}
     for name, value in disagreement.items():
         if name in zero:

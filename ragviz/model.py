@@ -39,7 +39,8 @@ def segment_softmax(scores: Tensor, segment: Tensor, n_segments: int) -> Tensor:
     top = torch.full((n_segments,), -math.inf, dtype=scores.dtype, device=scores.device)
     top = top.scatter_reduce(0, segment, scores, reduce="amax", include_self=True)
     exp = torch.exp(scores - top[segment])
-    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add(0, segment, exp)  # out of place: vmaps
+    # out of place (index_add, not index_add_): an ensemble vmaps this over stacked parameters
+    total = torch.zeros(n_segments, dtype=scores.dtype, device=scores.device).index_add(0, segment, exp)
     return exp / total[segment].clamp_min(1e-30)
 
 
