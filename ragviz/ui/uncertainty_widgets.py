@@ -95,14 +95,31 @@ def grid_outputs(ensemble: Ensemble, view: dict[str, Any], trace: Trace, tasks: 
     return {t: view["grid"][t] for t in tasks}
 
 
-def guess_warnings(trace: Trace, guesses: dict[str, bool]) -> None:
-    flagged = [name for name in trace.task_names if guesses.get(name, False)]
+def finished_ensemble(state: AppState) -> tuple[dict[str, Any], Ensemble] | None:
+    entry = current_entry(state)
+    if entry is None or not entry["run"].snapshot().done or entry["run"].ensemble is None \
+            or entry["run"].ensemble.status != "finished":
+        return None
+    return entry, entry["run"].ensemble
+
+
+def guess_banner(state: AppState, trace: Trace, graph: TaskGraph) -> None:
+    """At the top of the page, once the models are trained: one warning per zero-shot task that is a guess."""
+    found = finished_ensemble(state)
+    if found is None:
+        return
+    try:
+        view = ensemble_view(found[0], found[1], graph, state.project.tables)
+    except RagvizError:
+        return  # the section below says why
+    flagged = [name for name in trace.task_names if view["guesses"].get(name, False)]
     for name in flagged[:6]:
         st.warning(f"⚠ The {DEFAULT_K} models disagree on **{plain(name)}**: this prediction is a guess. "
-                   "Do not trust it; give the task data, or link it to tasks that have some.",
-                   icon=":material/warning:")
+                   "Do not trust it; give the task data, or link it to tasks that have some. (See *How sure is "
+                   "the model?* below.)", icon=":material/warning:")
     if len(flagged) > 6:
-        st.warning(f"⚠ …and {len(flagged) - 6} more zero-shot task(s) whose predictions are guesses: see the table.")
+        st.warning(f"⚠ …and {len(flagged) - 6} more zero-shot task(s) whose predictions are guesses: see "
+                   "*How sure is the model?* below.", icon=":material/warning:")
 
 
 def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: list[str],
@@ -112,7 +129,9 @@ def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: l
     try:
         view = ensemble_view(entry, ensemble, graph, tables)
         zero = [n for n in trace.task_names if trace.zero_shot[trace.index(n)]]
-        guess_warnings(trace, view["guesses"])
+        flagged = [n for n in zero if view["guesses"].get(n, False)]
+        if flagged:
+            st.markdown(f"**{len(flagged)} zero-shot task(s) flagged as a guess** (warnings at the top of the page).")
         if zero and not any(view["guesses"].get(n, False) for n in zero):
             st.success(f"The {DEFAULT_K} models agree on every zero-shot task about as well as on the tasks "
                        "with data.", icon=":material/check_circle:")
