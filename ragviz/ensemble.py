@@ -351,14 +351,29 @@ def disagreement_of(outputs: np.ndarray, regression: bool = False) -> float:
     return float(spread(outputs).mean())
 
 
-def argmax_disagreement(probabilities: np.ndarray) -> float:
-    """The share of member pairs whose predicted classes differ, averaged over points (0: all agree)."""
+def pair_disagreement(probabilities: np.ndarray) -> np.ndarray:
+    """Per point, the share of pairs of members whose predicted classes differ: (K, n, C) → (n,)."""
     labels = np.asarray(probabilities).argmax(axis=-1)  # (K, n)
     k = labels.shape[0]
-    if k < 2 or labels.shape[1] == 0:
-        return 0.0 if k < 2 else float("nan")
+    if k < 2:
+        return np.zeros(labels.shape[1])
     differ = labels[:, None, :] != labels[None, :, :]
-    return float(differ.sum(axis=(0, 1)).mean() / (k * (k - 1)))
+    return differ.sum(axis=(0, 1)) / (k * (k - 1))
+
+
+def max_pair_disagreement(k: int, n_classes: int) -> float:
+    """The largest :func:`pair_disagreement` K members can reach over C classes (spread as evenly as possible)."""
+    if k < 2:
+        return 0.0
+    groups = min(k, n_classes)
+    sizes = np.full(groups, k // groups) + (np.arange(groups) < k % groups)
+    return float(1.0 - (sizes * (sizes - 1)).sum() / (k * (k - 1)))
+
+
+def argmax_disagreement(probabilities: np.ndarray) -> float:
+    """The share of member pairs whose predicted classes differ, averaged over points (0: all agree)."""
+    per_point = pair_disagreement(probabilities)
+    return float(per_point.mean()) if per_point.size else float("nan")
 
 
 def class_agreement(probabilities: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:

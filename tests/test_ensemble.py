@@ -18,6 +18,7 @@ from ragviz.ensemble import (
     band,
     class_agreement,
     disagreement_of,
+    max_pair_disagreement,
     spread,
     stacked_forward,
     train_ensemble,
@@ -135,6 +136,8 @@ def test_argmax_disagreement_and_class_agreement() -> None:
     assert argmax_disagreement(probs) == pytest.approx((0 + 4 / 6 + 0) / 3)
     agreement = class_agreement(probs, np.array([0, 1, 1]), 3)
     assert agreement[0] == 1.0 and agreement[1] == 0.5 and np.isnan(agreement[2])
+    assert max_pair_disagreement(5, 2) == pytest.approx(0.6)  # a 3–2 split: 12 of 20 ordered pairs differ
+    assert max_pair_disagreement(3, 6) == 1.0 and max_pair_disagreement(1, 2) == 0.0
     mean, low, high = band(np.array([[0.0, 1.0], [2.0, 3.0]]))
     assert mean.tolist() == [1.0, 2.0] and low.tolist() == [0.0, 1.0] and high.tolist() == [2.0, 3.0]
 

@@ -45,20 +45,24 @@ def _opposed(k: int, points: int, classes: int = 2) -> np.ndarray:
     return out
 
 
-def test_the_spread_map_is_the_std_of_p_across_models(ring_trace) -> None:
+def test_the_map_shows_the_share_of_model_pairs_naming_different_classes(ring_trace) -> None:
     names = ring_trace.task_names
     zero = names[2]
     grid = {n: np.tile(ring_trace.outputs_grid[n], (3, 1, 1)) for n in names}  # three identical models…
     grid[zero] = _opposed(2, len(ring_trace.grid))  # …except on the zero-shot task: two that contradict
-    scores = {n: 0.0 for n in names} | {zero: 0.5}
+    scores = {n: 0.0 for n in names} | {zero: 1.0}
     fig = uncertainty_figure(ring_trace, grid, names, scores, {zero: True})
     heatmaps = [t for t in fig.data if t.type == "heatmap"]
     assert len(heatmaps) == len(names)
-    assert np.allclose(heatmaps[2].z, 0.5) and np.allclose(heatmaps[0].z, 0.0, atol=1e-6)
-    assert fig.layout.coloraxis.cmax == 0.5
+    assert np.allclose(heatmaps[2].z, 1.0) and np.allclose(heatmaps[0].z, 0.0)
+    assert fig.layout.coloraxis.cmax == 1.0  # two models can contradict on every point
     titles = [a.text for a in fig.layout.annotations]
     assert f"{GUESS_MARK} models disagree: a guess" in titles[2] and "★" in titles[2]
-    assert "disagreement 0.000" in titles[0] and GUESS_MARK not in titles[0]
+    assert "0% of model pairs differ" in titles[0] and GUESS_MARK not in titles[0]
+    unsure = {n: np.full((3, len(ring_trace.grid), 2), 0.5) for n in names}  # every model unsure, none opposed
+    unsure[zero][1, :, 1] = 0.6  # the second model leans to class 1; a tie is class 0 for the others
+    z = [t for t in uncertainty_figure(ring_trace, unsure, names, scores, {}).data if t.type == "heatmap"]
+    assert np.allclose(z[0].z, 0.0) and np.allclose(z[2].z, 2 / 3)
 
 
 def test_the_band_spans_the_lowest_to_the_highest_model(sine_trace) -> None:
@@ -93,6 +97,7 @@ def test_without_a_grid_classes_show_agreement_and_regression_a_scatter(ring_tra
 
 def test_panel_labels_escape_names() -> None:
     label = panel_label("<script>x</script>", True, 0.1, False)
+    assert "disagreement 0.100" in label and "10% of model pairs differ" in panel_label("a", False, 0.1, False, True)
     assert "<script>" not in label and "&lt;script&gt;" in label
     assert "no test points" in panel_label("a", False, float("nan"), False)
 

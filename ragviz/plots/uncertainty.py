@@ -1,11 +1,12 @@
 """Where an ensemble's members disagree, task by task. Pure: stacked member outputs in, figure out.
 
 One panel per task, laid out like the Task outputs small multiples: for a 2-D classification
-task with a plotting grid, a map of how far the members' P(class) spread at each point of the
-plane; for a 1-D regression task, the band the members' curves span round their mean; for
-classes without a grid (digits, csv), how often all members name the same class, per true
-class; for regression without a grid, the mean prediction against the truth with the
-members' spread as error bars. A task flagged as a guess says so in its title.
+task with a plotting grid, a map of the share of pairs of members that name different classes
+at each point of the plane (dark where they contradict each other, even where each is unsure);
+for a 1-D regression task, the band the members' curves span round their mean; for classes
+without a grid (digits, csv), how often all members name the same class, per true class; for
+regression without a grid, the mean prediction against the truth with the members' spread as
+error bars. A task flagged as a guess says so in its title.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ragviz.ensemble import band, class_agreement, spread
+from ragviz.ensemble import band, class_agreement, max_pair_disagreement, pair_disagreement
 from ragviz.plots.outputs import (
     COLORBAR,
     ZERO_SHOT_MARK,
@@ -33,54 +34,60 @@ from ragviz.trace import Trace
 
 GUESS_MARK = "⚠"
 SPREAD_SCALE = [[0.0, "#ffffff"], [0.15, "#dadaeb"], [0.5, "#9e9ac8"], [1.0, "#3f007d"]]
-MAX_SPREAD = 0.5  # the largest std a probability can have across members (half at 0, half at 1)
 BAND_COLOR = "rgba(31, 119, 180, 0.25)"
 GUESS_COLOR = "#b2182b"
 
 
-def panel_label(name: str, zero_shot: bool, score: float, guess: bool) -> str:
-    """A panel's title: the task's name (escaped, ★ if zero-shot) and its disagreement, or the warning."""
+def panel_label(name: str, zero_shot: bool, score: float, guess: bool, share: bool = False) -> str:
+    """A panel's title: the task's name (escaped, ★ if zero-shot) and its ``score`` (a disagreement, or
+    with ``share`` the share of pairs of models naming different classes), or the warning."""
     star = f" {ZERO_SHOT_MARK}" if zero_shot else ""
     if guess:
         note = f"<span style='color:{GUESS_COLOR}'>{GUESS_MARK} models disagree: a guess</span>"
     elif np.isfinite(score):
-        note = f"disagreement {score:.3f}"
+        note = f"{score:.0%} of model pairs differ" if share else f"disagreement {score:.3f}"
     else:
         note = "no test points"
     return f"<b>{html.escape(name)}</b>{star}<br><span style='font-size:11px'>{note}</span>"
 
 
 def _titled(trace: Trace, tasks: list[str], layout: dict, scores: Mapping[str, float],
-            guesses: Mapping[str, bool]) -> None:
+            guesses: Mapping[str, bool], share: bool = False) -> None:
     for note, name in zip(layout["annotations"], tasks, strict=True):
         note["text"] = panel_label(name, bool(trace.zero_shot[trace.index(name)]),
-                                   float(scores.get(name, np.nan)), bool(guesses.get(name, False)))
+                                   float(scores.get(name, np.nan)), bool(guesses.get(name, False)), share)
 
 
-def spread_map_figure(trace: Trace, grid_outputs: Mapping[str, np.ndarray], tasks: list[str],
-                      scores: Mapping[str, float], guesses: Mapping[str, bool], height: int | None = None) -> go.Figure:
-    """Per task, the std across members of P(class) (largest over classes) at every point of the plane.
+def disagreement_map_figure(trace: Trace, grid_outputs: Mapping[str, np.ndarray], tasks: list[str],
+                            scores: Mapping[str, float], guesses: Mapping[str, bool],
+                            height: int | None = None) -> go.Figure:
+    """Per task, the share of pairs of models naming different classes at every point of the plane.
 
-    ``grid_outputs[name]`` is (K, G, C) on ``trace.grid``; white where the members agree.
+    ``grid_outputs[name]`` is (K, G, C) on ``trace.grid``; white where all models name the same
+    class, darkest where they split as evenly as they can.
     """
     grid = trace.grid
     res = int(round(math.sqrt(len(grid))))
     xs, ys = grid[:res, 0], grid[::res, 1]
     traces = []
+    top = 0.0
     for k, name in enumerate(tasks):
-        z = spread(grid_outputs[name]).reshape(res, res).astype(np.float32)
+        outputs = np.asarray(grid_outputs[name])
+        top = max(top, max_pair_disagreement(outputs.shape[0], task_classes(trace, name)))
+        z = pair_disagreement(outputs).reshape(res, res).astype(np.float32)
         traces.append(_on(k, {"type": "heatmap", "x": xs, "y": ys, "z": z, "coloraxis": "coloraxis",
-                              "hovertemplate": "x %{x:.2f}, y %{y:.2f}<br>spread of P(class) %{z:.2f}"
-                                               "<extra></extra>"}))
+                              "hovertemplate": "x %{x:.2f}, y %{y:.2f}<br>%{z:.0%} of pairs of models name "
+                                               "different classes<extra></extra>"}))
         traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], task_classes(trace, name), True,
                                      k == 0)))
     layout = _grid_layout(trace, tasks, True, None, 0.03, height, square=True)
-    _titled(trace, tasks, layout, scores, guesses)
+    _titled(trace, tasks, layout, scores, guesses, share=True)
     lo, hi = trace.spec.x_range
     _axes(layout, x_range=[lo, hi], y_range=[lo, hi], x_showticklabels=False, y_showticklabels=False,
           x_showgrid=False, y_showgrid=False, x_zeroline=False, y_zeroline=False)
-    layout["coloraxis"] = {"colorscale": SPREAD_SCALE, "cmin": 0.0, "cmax": MAX_SPREAD,
-                           "colorbar": {"title": {"text": "spread of P(class)<br>across the models"}, **COLORBAR}}
+    layout["coloraxis"] = {"colorscale": SPREAD_SCALE, "cmin": 0.0, "cmax": top or 1.0,
+                           "colorbar": {"title": {"text": "pairs of models<br>naming different<br>classes"},
+                                        "tickformat": ".0%", **COLORBAR}}
     return go.Figure(data=traces, layout=layout)
 
 
@@ -131,7 +138,7 @@ def agreement_figure(trace: Trace, test_outputs: Mapping[str, np.ndarray], tasks
                               "hovertemplate": "true class %{x}<br>all models agree on %{customdata:.0%}"
                                                "<extra></extra>"}))
     layout = _grid_layout(trace, tasks, False, None, 0.05, height)
-    _titled(trace, tasks, layout, scores, guesses)
+    _titled(trace, tasks, layout, scores, guesses, share=True)
     _axes(layout, x_title={"text": "true class", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
           x_dtick=1, y_range=[0, 1], y_tickformat=".0%", y_tickfont={"size": 9}, y_gridcolor="#eee")
     layout["showlegend"] = False
@@ -170,9 +177,10 @@ def needs_grid(trace: Trace) -> bool:
 def uncertainty_figure(trace: Trace, outputs: Mapping[str, np.ndarray], tasks: list[str],
                        scores: Mapping[str, float], guesses: Mapping[str, bool]) -> go.Figure:
     """The figure that fits the trace (see the module's docstring); ``outputs`` are on the grid when
-    :func:`needs_grid`, else on the test points."""
+    :func:`needs_grid`, else on the test points; ``scores`` are shares of model pairs naming different
+    classes for classification, disagreements for regression."""
     kind = kind_of(trace)
-    draw = {"boundary": spread_map_figure, "curve": band_figure, "confusion": agreement_figure,
+    draw = {"boundary": disagreement_map_figure, "curve": band_figure, "confusion": agreement_figure,
             "scatter": spread_scatter_figure}[kind]
     return draw(trace, outputs, tasks, scores, guesses)
 

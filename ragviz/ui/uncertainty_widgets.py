@@ -133,13 +133,15 @@ def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: l
         if flagged:
             st.markdown(f"**{len(flagged)} zero-shot task(s) flagged as a guess** (warnings at the top of the page).")
         if zero and not any(view["guesses"].get(n, False) for n in zero):
-            st.success(f"The {DEFAULT_K} models agree on every zero-shot task about as well as on the tasks "
-                       "with data.", icon=":material/check_circle:")
+            st.success(f"No zero-shot task is a guess: on each, the {DEFAULT_K} models mostly agree. They agree "
+                       "less than on tasks with data: darker on the map means more disagreement.",
+                       icon=":material/check_circle:")
         outputs = grid_outputs(ensemble, view, trace, tasks, tables) if needs_grid(trace) else view["test"]
     except RagvizError as err:
         st.error(f"The {DEFAULT_K} models cannot run on this graph: {err}", icon=":material/error:")
         return
-    fig = uncertainty_figure(trace, outputs, tasks, view["scores"], view["guesses"])
+    scores = view["scores"] if ensemble.regression else view["classes"]
+    fig = uncertainty_figure(trace, outputs, tasks, scores, view["guesses"])
     st.plotly_chart(fig, key="to_uncertainty", config={"displaylogo": False, "scrollZoom": False})
     table = trust_table(view["scores"], zero, view["guesses"], view["classes"])
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns

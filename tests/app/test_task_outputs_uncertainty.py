@@ -52,7 +52,7 @@ def test_the_button_trains_five_models_and_shows_where_they_disagree(odd_ring) -
     assert len(figs) == 2
     spread = figs[1]
     assert sum(t["type"] == "heatmap" for t in spread["data"]) == project.graph.number_of_tasks()
-    assert "spread of P(class)" in spread["layout"]["coloraxis"]["colorbar"]["title"]["text"]
+    assert "naming different" in spread["layout"]["coloraxis"]["colorbar"]["title"]["text"]
     flagged = [n for n, bad in ensemble.untrusted().items() if bad]
     warnings = [w.value for w in at.warning]
     assert len(warnings) == len(flagged)
