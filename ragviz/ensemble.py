@@ -36,6 +36,8 @@ from ragviz.tensors import GraphTensors, make_vocab
 from ragviz.train import EXPLODED_FACTOR, Prepared, Progress, choose_device, per_task_mean, prepare
 
 DEFAULT_K = 5
+#: Task-dropout masks are drawn this many steps at a time (the same numbers as one draw per step).
+DROP_BLOCK = 64
 MAX_K = 32
 #: A zero-shot task is flagged when its disagreement exceeds :data:`TRUST_MARGIN` times this quantile
 #: of the seen tasks' disagreement: seen tasks show how much members differ where data pins them down.
@@ -263,6 +265,7 @@ def train_ensemble(
     status, message, vectorised = "finished", f"Trained {k} models for {cfg.steps} steps.", True
     start = time.perf_counter()
     first: float | None = None
+    drops = torch.zeros(k, DROP_BLOCK, n, dtype=torch.bool)
     step = 0
     for step in range(1, cfg.steps + 1):
         if stop is not None and stop.is_set():
@@ -276,9 +279,14 @@ def train_ensemble(
             part = _Batch(split.x[pick], split.y[pick].repeat(k), tid, (tid.unsqueeze(0) + offsets).reshape(-1),
                           _with_points(tid, n))
         drop = None
-        if model_cfg.task_dropout > 0:
-            drop = torch.stack([(torch.rand(n, generator=gen) < model_cfg.task_dropout) & seen
-                                for gen in gens]).to(device)
+        if model_cfg.task_dropout > 0 and batch:  # member 0's generator also draws the minibatches: one step's
+            drop = torch.stack([torch.rand(n, generator=gen) for gen in gens])
+            drop = ((drop < model_cfg.task_dropout) & seen).to(device)
+        elif model_cfg.task_dropout > 0:  # the masks of the next steps at once: the same numbers as step by step
+            if (step - 1) % DROP_BLOCK == 0:
+                drops = torch.stack([torch.rand(DROP_BLOCK, n, generator=gen) for gen in gens])
+                drops = ((drops < model_cfg.task_dropout) & seen).to(device)
+            drop = drops[:, (step - 1) % DROP_BLOCK]
         out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop)
         vectorised = vectorised and ok
         point = skeleton.point_loss(out.reshape(-1) if regression else out.reshape(-1, out.shape[-1]), part.y)
