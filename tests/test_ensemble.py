@@ -25,8 +25,10 @@ from ragviz.ensemble import (
     trust_flags,
     trust_threshold,
 )
+from ragviz.ensemble_run import EnsembleRun
 from ragviz.errors import ConfigError
 from ragviz.generators import generate_graph
+from ragviz.project import Project
 from ragviz.train import prepare, train
 
 TINY = ModelConfig(embed_dim=8, hidden=16)
@@ -154,3 +156,19 @@ def test_trust_flags_are_calibrated_on_the_seen_tasks() -> None:
     assert trust_flags(scores, ["z_high"], quantile=1.0, margin=2.0, floor=0.3) == {"z_high": False}
     assert trust_flags({"z": 0.0}, ["z"]) == {"z": True}  # nothing seen to calibrate on: a guess
     assert trust_flags({"a": 0.0, "b": 0.0}, []) == {}
+
+
+# --------------------------------------------------------------------------- the app's worker
+def test_a_run_nobody_polls_stops_and_errors_are_reported() -> None:
+    project = Project(small_ring(n=4), TINY, TrainConfig(steps=200, device="cpu"))
+    run = EnsembleRun(project, k=2, heartbeat_timeout=0.0).start()
+    run.join(timeout=60)
+    snap = run.snapshot()
+    assert snap.status == "stopped" and snap.done and run.ensemble is not None and run.ensemble.steps_done < 200
+    done = EnsembleRun(Project(small_ring(n=4), TINY, TrainConfig(steps=3, device="cpu")), k=2).start()
+    done.join(timeout=60)
+    assert done.snapshot().status == "finished" and done.snapshot().fraction == 1.0
+    if not torch.cuda.is_available():
+        failed = EnsembleRun(Project(small_ring(n=4), TINY, TrainConfig(steps=3, device="cuda")), k=2).start()
+        failed.join(timeout=60)
+        assert failed.snapshot().status == "error" and "CUDA" in failed.snapshot().message
