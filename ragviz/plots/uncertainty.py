@@ -64,7 +64,8 @@ def disagreement_map_figure(trace: Trace, grid_outputs: Mapping[str, np.ndarray]
     """Per task, the share of pairs of models naming different classes at every point of the plane.
 
     ``grid_outputs[name]`` is (K, G, C) on ``trace.grid``; white where all models name the same
-    class, darkest where they split as evenly as they can.
+    class, darkest where they split as evenly as they can. The test points (crosses) are where the
+    task's score is measured; away from any data the models may disagree more.
     """
     grid = trace.grid
     res = int(round(math.sqrt(len(grid))))
@@ -78,8 +79,9 @@ def disagreement_map_figure(trace: Trace, grid_outputs: Mapping[str, np.ndarray]
         traces.append(_on(k, {"type": "heatmap", "x": xs, "y": ys, "z": z, "coloraxis": "coloraxis",
                               "hovertemplate": "x %{x:.2f}, y %{y:.2f}<br>%{z:.0%} of pairs of models name "
                                                "different classes<extra></extra>"}))
-        traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], task_classes(trace, name), True,
-                                     k == 0)))
+        classes = task_classes(trace, name)
+        traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], classes, True, k == 0)))
+        traces.append(_on(k, _points(trace.x_test[name], trace.y_test[name], classes, False, k == 0)))
     layout = _grid_layout(trace, tasks, True, None, 0.03, height, square=True)
     _titled(trace, tasks, layout, scores, guesses, share=True)
     lo, hi = trace.spec.x_range

@@ -147,12 +147,15 @@ def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: l
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                if c not in ("task", "zero-shot", "verdict")}
     st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_trust")
+    rule = ("spreading by at least half as much as the data itself" if ensemble.regression else
+            "naming different classes on at least a fifth of the pairs of models and points")
+    maps = ("" if ensemble.regression or not needs_grid(trace) else
+            " The maps cover the whole plane: far from the test points (crosses), where the scores are measured, "
+            "the models often disagree even on tasks with data.")
     st.caption(f"Disagreement: how far the {DEFAULT_K} models' outputs spread (std across models, averaged over "
-               "the task's test points). A zero-shot task is flagged as a guess when its models disagree far more "
-               "than on any task with data, " + ("spreading by at least half as much as the data itself"
-                                                 if ensemble.regression else
-                                                 "naming different classes on at least a fifth of its points") +
-               ". Agreement is not proof: all five can be wrong together, for example when the relations are wrong.")
+               f"the task's test points). A zero-shot task is flagged as a guess when its models disagree far more "
+               f"than on any task with data, {rule}.{maps} Agreement is not proof: all five can be wrong together, "
+               "for example when the relations are wrong.")
 
 
 def uncertainty_section(state: AppState, trace: Trace, tasks: list[str], graph: TaskGraph) -> None:
