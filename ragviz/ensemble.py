@@ -70,7 +70,7 @@ class _Member(nn.Module):
         return model.decode_all(model.task_heads(states[-1], g), g, x, tid)
 
 
-@dataclass
+@dataclass(eq=False)  # tensors and a graph: compared by identity
 class Ensemble:
     """K trained RAG models of one architecture, their parameters stacked along a first axis of size K."""
 
