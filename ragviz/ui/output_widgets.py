@@ -23,6 +23,7 @@ from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_f
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
+from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
 
 WHATIF_KEY = "to_whatif"
 PAGE_SIZE = 24
@@ -273,9 +274,11 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
                             "edit the graph and see the outputs change, without retraining")
     with st.expander(title, expanded=True, icon=":material/science:"):
         whatif_panel(state, base, trace, whatif)
+    guess_banner(state, trace, whatif["graph"] if whatif else state.project.graph)
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
     outputs_panel(trace, base, whatif, opts, tasks)
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
+    uncertainty_section(state, trace, tasks, whatif["graph"] if whatif else state.project.graph)

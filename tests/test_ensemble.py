@@ -1,0 +1,174 @@
+"""The vectorised ensemble: members match their own forward, seeds differ, disagreement and the trust flag."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from conftest import small_ring
+from torch.func import stack_module_state
+
+from ragviz.config import ModelConfig, TrainConfig
+from ragviz.ensemble import (
+    Ensemble,
+    _Member,
+    argmax_disagreement,
+    band,
+    class_agreement,
+    disagreement_of,
+    max_pair_disagreement,
+    spread,
+    stacked_forward,
+    train_ensemble,
+    trust_flags,
+    trust_threshold,
+)
+from ragviz.ensemble_run import EnsembleRun
+from ragviz.errors import ConfigError
+from ragviz.generators import generate_graph
+from ragviz.project import Project
+from ragviz.train import prepare, train
+
+TINY = ModelConfig(embed_dim=8, hidden=16)
+STEPS = TrainConfig(steps=15, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def ensemble() -> Ensemble:
+    return train_ensemble(small_ring(), TINY, STEPS, k=3, seed=4)
+
+
+def test_vectorised_outputs_equal_each_members_own_forward(ensemble) -> None:
+    members = ensemble.members()
+    prep = prepare(ensemble.graph, members[0])
+    stacked = ensemble.outputs(prep.g, prep.test.x, prep.test.tid)
+    assert stacked.shape == (3, len(prep.test), 2)
+    drop = torch.tensor([[True, False, False, True, False, False],  # each member its own dropped tasks
+                         [False, True, False, False, False, False],
+                         [False] * 6])
+    with torch.no_grad():
+        params, buffers = stack_module_state(members)
+        dropped = stacked_forward(_Member(members[0]), params, buffers, prep.g, prep.test.x, prep.test.tid, drop)[0]
+    for k, member in enumerate(members):
+        with torch.no_grad():
+            torch.testing.assert_close(stacked[k], member(prep.g, prep.test.x, prep.test.tid), atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(dropped[k], member(prep.g, prep.test.x, prep.test.tid, drop[k]),
+                                       atol=1e-5, rtol=1e-5)
+    probabilities = ensemble.predict()
+    assert probabilities.shape == (3, len(prep.test), 2)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+
+
+def test_member_zero_follows_train_with_the_same_seed_and_a_run_repeats(ensemble) -> None:
+    steps = TrainConfig(steps=70, device="cpu", seed=4)  # past the first block of dropout masks
+    alone = train(ensemble.graph, TINY, steps).model
+    member = train_ensemble(ensemble.graph, TINY, steps, k=2, seed=4).members()[0]
+    for (name, theirs), ours in zip(alone.named_parameters(), member.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs.detach(), atol=1e-4, rtol=1e-4, msg=name)
+    again = train_ensemble(small_ring(), TINY, STEPS, k=3, seed=4)
+    for name, value in ensemble.params.items():
+        assert torch.equal(value, again.params[name]), name
+
+
+def test_different_seeds_give_different_members(ensemble) -> None:
+    first, second, _ = ensemble.members()
+    assert not torch.equal(first.encoder[0].weight, second.encoder[0].weight)
+    outputs = ensemble.predict()
+    assert not np.allclose(outputs[0], outputs[1], atol=1e-4)
+    assert all(v > 0 for v in ensemble.disagreement().values())
+
+
+def test_identical_members_never_disagree(ensemble) -> None:
+    same = {name: value[:1].expand(4, *value.shape[1:]).clone() for name, value in ensemble.params.items()}
+    clones = Ensemble(ensemble.graph, ensemble.model_config, ensemble.train_config, ensemble.spec, same, {},
+                      ensemble.seed)
+    assert clones.k == 4
+    assert all(v == pytest.approx(0.0, abs=1e-6) for v in clones.disagreement().values())
+    assert all(v == 0.0 for v in clones.class_disagreement().values())
+    assert clones.untrusted() == {"moons 120°": False}
+
+
+@pytest.mark.parametrize("model", [ModelConfig(aggregation="attention"), ModelConfig(aggregation="max"),
+                                   ModelConfig(composition="rgcn", aggregation="sum"), ModelConfig(decoder="film"),
+                                   ModelConfig(decoder="independent"), ModelConfig(use_descriptors=True)])
+def test_every_architecture_runs_vectorised(model) -> None:
+    result = train_ensemble(small_ring(n=4), model, TrainConfig(steps=2, device="cpu"), k=2)
+    assert result.vectorised and result.status == "finished" and result.steps_done == 2
+
+
+def test_minibatches_uncertainty_weighting_and_regression() -> None:
+    graph = generate_graph("chain", 5, "sine", vary="phase", start=0.0, stop=3.0, train_size=20, test_size=10,
+                           zero_shot=[2])
+    result = train_ensemble(graph, TINY, TrainConfig(steps=4, batch_size=16, loss_weighting="uncertainty",
+                                                     device="cpu"), k=2)
+    assert result.regression and result.vectorised
+    assert result.predict().shape == (2, 50)
+    grid = np.linspace(-5, 5, 7, dtype=np.float32)[:, None]
+    zero = graph.task_names()[2]
+    assert result.predict_grid(grid, [zero])[zero].shape == (2, 7)
+    assert set(result.untrusted()) == {zero}
+
+
+def test_stop_and_bad_k() -> None:
+    stop = threading.Event()
+    stop.set()
+    result = train_ensemble(small_ring(n=4), TINY, STEPS, k=2, stop=stop)
+    assert result.status == "stopped" and result.steps_done == 0
+    with pytest.raises(ConfigError, match="between 1 and"):
+        train_ensemble(small_ring(n=4), TINY, STEPS, k=0)
+
+
+# --------------------------------------------------------------------------- pure measures
+def test_spread_and_disagreement_of() -> None:
+    agree = np.tile(np.array([[0.7, 0.3], [0.2, 0.8]]), (5, 1, 1))
+    assert disagreement_of(agree) == 0.0
+    split = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])  # two members, one point, opposite certainties
+    assert disagreement_of(split) == pytest.approx(0.5)
+    assert spread(np.array([[1.0, 2.0], [3.0, 2.0]])).tolist() == [1.0, 0.0]
+    assert disagreement_of(np.array([[1.0, 2.0], [3.0, 2.0]]), regression=True) == pytest.approx(0.5)
+    assert np.isnan(disagreement_of(np.zeros((3, 0, 2))))
+    with pytest.raises(ValueError):
+        disagreement_of(agree, regression=True)
+
+
+def test_argmax_disagreement_and_class_agreement() -> None:
+    probs = np.array([[[0.9, 0.1], [0.9, 0.1], [0.4, 0.6]],
+                      [[0.8, 0.2], [0.1, 0.9], [0.3, 0.7]],
+                      [[0.6, 0.4], [0.2, 0.8], [0.1, 0.9]]])  # point 1: one member of three says class 0
+    assert argmax_disagreement(probs) == pytest.approx((0 + 4 / 6 + 0) / 3)
+    agreement = class_agreement(probs, np.array([0, 1, 1]), 3)
+    assert agreement[0] == 1.0 and agreement[1] == 0.5 and np.isnan(agreement[2])
+    assert max_pair_disagreement(5, 2) == pytest.approx(0.6)  # a 3–2 split: 12 of 20 ordered pairs differ
+    assert max_pair_disagreement(3, 6) == 1.0 and max_pair_disagreement(1, 2) == 0.0
+    mean, low, high = band(np.array([[0.0, 1.0], [2.0, 3.0]]))
+    assert mean.tolist() == [1.0, 2.0] and low.tolist() == [0.0, 1.0] and high.tolist() == [2.0, 3.0]
+
+
+def test_trust_flags_are_calibrated_on_the_seen_tasks() -> None:
+    seen = {f"s{i}": 0.01 * i for i in range(1, 11)}  # 0.01 … 0.10
+    threshold = trust_threshold(list(seen.values()), quantile=1.0, margin=2.0)
+    assert threshold == pytest.approx(0.2)
+    scores = {**seen, "z_low": 0.15, "z_high": 0.25, "z_nan": float("nan")}
+    flags = trust_flags(scores, ["z_low", "z_high", "z_nan"], quantile=1.0, margin=2.0)
+    assert flags == {"z_low": False, "z_high": True, "z_nan": True}
+    assert trust_flags(scores, ["z_high"], quantile=1.0, margin=2.0, floor=0.3) == {"z_high": False}
+    assert trust_flags({"z": 0.0}, ["z"]) == {"z": True}  # nothing seen to calibrate on: a guess
+    assert trust_flags({"a": 0.0, "b": 0.0}, []) == {}
+
+
+# --------------------------------------------------------------------------- the app's worker
+def test_a_run_nobody_polls_stops_and_errors_are_reported() -> None:
+    project = Project(small_ring(n=4), TINY, TrainConfig(steps=200, device="cpu"))
+    run = EnsembleRun(project, k=2, heartbeat_timeout=0.0).start()
+    run.join(timeout=60)
+    snap = run.snapshot()
+    assert snap.status == "stopped" and snap.done and run.ensemble is not None and run.ensemble.steps_done < 200
+    done = EnsembleRun(Project(small_ring(n=4), TINY, TrainConfig(steps=3, device="cpu")), k=2).start()
+    done.join(timeout=60)
+    assert done.snapshot().status == "finished" and done.snapshot().fraction == 1.0
+    if not torch.cuda.is_available():
+        failed = EnsembleRun(Project(small_ring(n=4), TINY, TrainConfig(steps=3, device="cuda")), k=2).start()
+        failed.join(timeout=60)
+        assert failed.snapshot().status == "error" and "CUDA" in failed.snapshot().message
