@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ragviz import checks
 from ragviz.errors import DataError
 from ragviz.graph import FAMILY_DOMAIN, MAX_SEED, MAX_TASK_SIZE, Task, TaskGraph
 from ragviz.limits import max_upload_bytes
@@ -67,26 +68,11 @@ class DomainSpec:
 
 # --------------------------------------------------------------------------- parameters
 def _number(params: dict[str, Any], key: str, task: Task) -> float:
-    value = params.get(key)
-    if isinstance(value, bool):
-        raise DataError(f"Task '{task.name}': parameter '{key}' must be a number, got {value!r}.")
-    try:
-        number = float(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        raise DataError(f"Task '{task.name}': parameter '{key}' must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise DataError(f"Task '{task.name}': parameter '{key}' must be a finite number, got {value!r}.")
-    return number
+    return checks.real(params.get(key), f"Task '{task.name}': parameter '{key}'", DataError)
 
 
 def _whole(params: dict[str, Any], key: str, task: Task, low: int, high: int) -> int:
-    number = _number(params, key, task)
-    if number != int(number) or not low <= number <= high:
-        raise DataError(
-            f"Task '{task.name}': parameter '{key}' must be a whole number from {low} to {high}, "
-            f"got {params.get(key)!r}."
-        )
-    return int(number)
+    return checks.whole(params.get(key), f"Task '{task.name}': parameter '{key}'", DataError, low, high)
 
 
 def _noise(params: dict[str, Any], task: Task) -> float:
@@ -97,14 +83,7 @@ def _noise(params: dict[str, Any], task: Task) -> float:
 
 
 def _flag(params: dict[str, Any], key: str, task: Task) -> bool:
-    value = params.get(key, False)
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0", ""):
-        return value.strip().lower() in ("true", "yes", "1")
-    raise DataError(f"Task '{task.name}': parameter '{key}' must be true or false, got {value!r}.")
+    return checks.flag(params.get(key, False), f"Task '{task.name}': parameter '{key}'", DataError, empty=False)
 
 
 def _sizes(task: Task) -> tuple[int, int, int]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import networkx as nx
 
+from ragviz import checks
 from ragviz.errors import GraphError
 from ragviz.limits import check_budget, check_graph_budget, declared_points
 from ragviz.safe_text import HIDDEN_CATEGORIES, char_code, visible
@@ -159,18 +160,7 @@ def _lookup(name: Any) -> Any:
 
 
 def _check_size(value: Any, what: str, task: str, limit: int = MAX_TASK_SIZE) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = float(value)
-        if not math.isfinite(number) or number != int(number):
-            raise ValueError
-        size = int(number)
-    except (TypeError, ValueError, OverflowError):
-        raise GraphError(f"Task '{task}': {what} must be a whole number, got {value!r}.") from None
-    if size < 0 or size > limit:
-        raise GraphError(f"Task '{task}': {what} must be between 0 and {limit}, got {size}.")
-    return size
+    return checks.whole(value, f"Task '{task}': {what}", GraphError, 0, limit)
 
 
 def _check_params(params: Any, task: str) -> dict[str, Any]:
@@ -223,13 +213,11 @@ def make_task(
 
 
 def _check_weight(weight: Any, source: str, target: str) -> float:
+    what = f"Edge {source} → {target}: weight"
     try:
-        w = float(weight)
-    except (TypeError, ValueError, OverflowError):
-        raise GraphError(f"Edge {source} → {target}: weight must be a number, got {weight!r}.") from None
-    if not math.isfinite(w) or w <= 0:
-        raise GraphError(f"Edge {source} → {target}: weight must be a positive finite number, got {weight!r}.")
-    return w
+        return checks.real(weight, what, GraphError, 0.0, low_open=True)
+    except GraphError:
+        raise GraphError(f"{what} must be a positive finite number, got {weight!r}.") from None
 
 
 def _task_from_attrs(name: str, attrs: dict[str, Any]) -> Task:

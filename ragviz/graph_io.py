@@ -20,6 +20,7 @@ import defusedxml.ElementTree
 import networkx as nx
 from defusedxml import DefusedXmlException
 
+from ragviz import checks
 from ragviz.errors import GraphError, RagvizError
 from ragviz.graph import RELATION_PALETTE, TaskGraph, make_task
 from ragviz.limits import check_budget, declared_points, max_upload_bytes, too_big_message
@@ -275,12 +276,7 @@ def _param_value(cell: str) -> Any:
 
 
 def _bool(cell: str, what: str) -> bool:
-    text = cell.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise GraphError(f"{what}: 'directed' must be true or false, got {cell!r}.")
+    return checks.flag(cell, f"{what}: 'directed'", GraphError)
 
 
 def graph_from_csv(nodes_csv: str | bytes, edges_csv: str | bytes | None = None) -> TaskGraph:
@@ -411,11 +407,8 @@ def _from_zip(data: bytes, max_bytes: int) -> TaskGraph:
             what = f"file {info.filename} unpacked from the zip"
             if info.file_size > max_bytes:
                 raise GraphError(too_big_message(what, info.file_size, max_bytes))
-            with archive.open(info) as member:
-                content = member.read(max_bytes + 1)  # the header's size may lie: read no further than the limit
-            if len(content) > max_bytes:
-                raise GraphError(too_big_message(what, None, max_bytes))
-            return content
+            with archive.open(info) as member:  # the header's size may lie: read no further than the limit
+                return read_upload(member, "graph", max_bytes=max_bytes, what=what)
 
         if graphs:
             info = graphs[0]

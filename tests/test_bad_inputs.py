@@ -208,14 +208,13 @@ def _session() -> AppState:
     """A session that has opened the good control checkpoint: what a bad file must not disturb."""
     ckpt = load_checkpoint(CORPUS / "control" / "good.safetensors")
     state = AppState(project=ckpt.project, edits=EditHistory(ckpt.project.graph))
-    state._run_box = [None]  # type: ignore[attr-defined]
     adopt_checkpoint(state, ckpt, "control")
     return state
 
 
 def _fingerprint(state: AppState) -> tuple[Any, ...]:
     return (json.dumps(state.project.graph.to_dict(), sort_keys=True), id(state.model), id(state.history),
-            state.source, state.project.name, state.project.model_config, state.project.train_config,
+            state.trained.source if state.trained else None, state.project.name, state.project.model_config, state.project.train_config,
             sorted(state.project.tables), state.edits.can_undo, state.edits.can_redo)
 
 

@@ -30,8 +30,7 @@ def open_page(page: str | None = None, state: AppState | None = None, timeout: f
 
 def untrained_state(project: Project) -> AppState:
     state = AppState(project=project.copy(), edits=EditHistory(project.graph))
-    state._run_box = [None]  # type: ignore[attr-defined]
-    set_project(state, project.copy(), "new project")
+    set_project(state, project.copy())
     return state
 
 

@@ -120,7 +120,7 @@ def test_a_short_run_from_start_shows_results_and_saves(trained_ring, models) ->
     _train(at, state, train__steps=20, train__eval_every=10, train__seed=3)
     assert errors_of(at) == []
     assert plain(at.success[0].value) == "Training finished. Trained 20 steps."
-    assert state.trained and state.source == "trained in this session" and state.device == "CPU"
+    assert state.trained and state.trained.source == "trained in this session" and state.trained.device == "CPU"
     assert state.project.train_config.steps == 20 and state.project.train_config.seed == 3
     assert at.subheader[0].value == "Current model"
     metrics = {m.label: m.value for m in at.metric}
@@ -187,7 +187,7 @@ def test_a_baseline_trains_beside_it_and_results_sit_side_by_side(trained_ring) 
     _train(at, state, train__steps=10, train__eval_every=10)
     assert errors_of(at) == []
     assert "Baseline (independent)" in plain(at.success[0].value)
-    assert state.baseline_name == "independent" and state.baseline_model.config.decoder == "independent"
+    assert state.baseline.name == "independent" and state.baseline.model.config.decoder == "independent"
     assert any(s.value == "RAG vs baseline (independent)" for s in at.subheader)
     table = at.dataframe[0].value
     assert list(table.columns) == ["task", "zero-shot", "RAG", "baseline", "Δ"]
