@@ -25,11 +25,9 @@ import torch
 from ragviz.ablations import ablation_setup
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.generators import generate_graph, ring_of_moons
-from ragviz.graph import Relation, Task, TaskGraph
+from ragviz.graph import Edges, Relation, Task, TaskGraph
 from ragviz.history import History
 from ragviz.train import TrainResult, train
-
-Edges = list[tuple[str, str, str, float]]
 
 #: A claim on accuracy holds when the model's worst seed beats the contrast's best seed by this much.
 ACCURACY_MARGIN = 0.15

@@ -234,10 +234,8 @@ def test_a_session_that_stops_polling_stops_its_run(monkeypatch: pytest.MonkeyPa
     state = _state(Project(_graph(), MODEL, TrainConfig(steps=1_000_000, eval_every=1000)))
     run = start_run(state, None)
     assert run.heartbeat_timeout == 0.5
-    started = time.monotonic()
     run.join(timeout=60)  # nobody polls
     assert not run.alive and run.result.status == "stopped"
-    assert time.monotonic() - started < 30
     assert state.run is run  # the session still has a consistent, usable (partial) model to adopt
     adopt_run(state, run)
     assert _finite(state.model)

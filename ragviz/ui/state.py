@@ -20,7 +20,7 @@ import streamlit as st
 from ragviz.checkpoint import Checkpoint, checkpoint_bytes
 from ragviz.editing import EditHistory
 from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edges, TaskGraph
 from ragviz.history import History
 from ragviz.model import RAGModel
 from ragviz.project import Project
