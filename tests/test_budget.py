@@ -6,7 +6,6 @@ import json
 import struct
 
 import pytest
-from conftest import small_ring
 
 import ragviz.generators as generators_module
 import ragviz.graph as graph_module
@@ -35,6 +34,7 @@ from ragviz.runner import TrainingRun
 from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
 from ragviz.train import prepare, train
+from tests.helpers import small_ring
 
 SMALL = ModelConfig(embed_dim=8, hidden=16)
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import small_ring
 
 import ragviz.train as train_module
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
@@ -34,6 +33,7 @@ from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
 from ragviz.train import train
 from ragviz.ui.state import AppState, _stop_run_when_gone, adopt_run, current_checkpoint_bytes, start_run
+from tests.helpers import small_ring
 
 MODEL = ModelConfig(embed_dim=8, hidden=16)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragviz.checkpoint import checkpoint_bytes
-from tests.app.helpers import errors_of, open_page, untrained_state
-from tests.app.test_train_page import _set, _start_button
+from tests.app.helpers import errors_of, open_page, set_setting, start_button, untrained_state
 
 TRAIN = "pages/train.py"
 CHECKPOINTS = "pages/checkpoints.py"
@@ -26,9 +25,9 @@ def other_checkpoint(monkeypatch, tmp_path, trained_ring) -> str:
 def _open_during_a_run(trained_ring, open_key: str):
     state = untrained_state(trained_ring[0])
     at = open_page(TRAIN, state)
-    _set(at, "train.steps", 100_000)
-    _set(at, "train.eval_every", 50)
-    _start_button(at).click().run()
+    set_setting(at, "train.steps", 100_000)
+    set_setting(at, "train.eval_every", 50)
+    start_button(at).click().run()
     assert errors_of(at) == [] and state.run is not None and state.run.alive
     at.switch_page(CHECKPOINTS).run()
     at.button(key=open_key).click().run()
