@@ -32,7 +32,7 @@ from ragviz.runner import TrainingRun
 from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
 from ragviz.train import train
-from ragviz.ui.state import AppState, _stop_run_when_gone, adopt_run, current_checkpoint_bytes, start_run
+from ragviz.ui.state import AppState, adopt_run, current_checkpoint_bytes, start_run
 from tests.helpers import small_ring
 
 MODEL = ModelConfig(embed_dim=8, hidden=16)
@@ -208,9 +208,7 @@ def test_a_real_cuda_out_of_memory_falls_back_to_the_cpu() -> None:
 
 # ------------------------------------------------------------------------------------------ sessions
 def _state(project: Project) -> AppState:
-    state = AppState(project=project.copy(), edits=EditHistory(project.graph))
-    _stop_run_when_gone(state)
-    return state
+    return AppState(project=project.copy(), edits=EditHistory(project.graph))  # stops its run when dropped
 
 
 def test_a_session_that_ends_stops_its_run() -> None:
