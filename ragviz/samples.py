@@ -25,7 +25,7 @@ import numpy as np
 
 from ragviz.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ragviz.errors import CheckpointError
-from ragviz.lessons import LESSON_TEXTS, LESSONS, LessonRun, run_lesson, single_threaded
+from ragviz.lessons import LESSONS, LessonRun, run_lesson, single_threaded
 from ragviz.project import Project
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_models"
@@ -40,11 +40,7 @@ class Sample:
     key: str  # file stem, e.g. "zero_shot_ring"
     title: str
     claim: str  # one sentence
-
-    @property
-    def lesson(self) -> str:
-        """Markdown: what to look at, what to try, what you should see (kept with the lesson's settings)."""
-        return LESSON_TEXTS[self.key]
+    lesson: str  # markdown: what to look at, what to try, what you should see
 
     @property
     def path(self) -> Path:
@@ -57,36 +53,141 @@ SAMPLES: list[Sample] = [
         title="Message passing reaches k hops per layer",
         claim="A zero-shot task three hops from the nearest data is solved with 3 message-passing layers "
               "but not with 1.",
+        lesson="""\
+**The graph.** 61 sine tasks on a chain; the phase turns once round the circle along it.
+Only every third task has data, and two of those were held out — so the tasks at the
+held-out positions (φ ≈ 1.85 and φ ≈ 4.33) are **three hops** from the nearest data, with two
+data-less tasks on each side.
+
+**What to look at.**
+- *Task outputs*: the curves of the two three-hop tasks match their dashed truth.
+- *Message passing*: select a three-hop task and step the layer slider. Its receptive field
+  grows one hop per layer; only at layer 3 does it reach a task that has data.
+- The 1-layer contrast, trained on the same data, predicts a near-flat curve there: its MSE on
+  the three-hop tasks is about 0.45, against well under 0.1 with 3 layers.
+
+**What to try.** Retrain with *layers = 2*: the three-hop tasks stay unsolved. After two layers
+they have heard only from data-less tasks, so both get the same prediction, however the model
+is trained. Then go back to 3.
+
+**Why these settings.** Aggregation is *sum* and the chain's edges weigh 3: a data-less task
+starts from the same shared vector as every other one, and a *mean* over its mostly data-less
+neighbours dilutes the one message that carries information until it is too faint to learn
+from. Task dropout 0.4 gives many training examples of "infer me from three hops away".
+""",
     ),
     Sample(
         key="zero_shot_ring",
         title="Zero-shot tasks from relations",
         claim="Held-out tasks with no training data are classified from their relations alone; "
               "without edges they are at chance.",
+        lesson="""\
+**The graph.** Twelve two-moons tasks, each rotated 30° more than the last, linked in a ring by
+a *near* relation. Two of them (90° and 240°) have **no training data** at all.
+
+**What to look at.**
+- *Task outputs*: the zero-shot tasks' decision boundaries are rotated correctly, half-way between
+  their neighbours', although the model never saw a point of them.
+- *Embeddings*: the task embeddings lie on a loop in rotation order, and each zero-shot task sits
+  between its two neighbours.
+- *Message passing*: a zero-shot task starts as the shared "unknown" vector; its neighbours'
+  messages move it into place.
+- The *no edges* contrast (same data, no relations) gets ≈ 0.5 on the zero-shot tasks: chance.
+
+**What to try.** In *Task graph*, delete one edge of a zero-shot task, or add a new task with
+train size 0 between two others, and look at *Task outputs* again: the prediction changes
+without retraining. Retrain with *no edges* as a baseline on the *Train* page.
+""",
     ),
     Sample(
         key="relation_types",
         title="Relations have types",
         claim='A relation-aware model tells "same" from "labels flipped" and solves both zero-shot tasks; '
               "a relation-blind one cannot.",
+        lesson="""\
+**The graph.** Three groups of rotated moons (0°, 60°, 120°). In each group a task has a copy
+linked by **same** (green) and a twin with its labels flipped, linked by **labels flipped** (red).
+Each group also has two **zero-shot** tasks linked to the same task: one by *same*, one by
+*labels flipped*.
+
+**What to look at.**
+- *Task outputs*: "new … (same)" and "new … (flipped)" get opposite decision regions — same
+  neighbour, different relation.
+- *Message passing*: the two zero-shot tasks of a group receive a message from the same
+  neighbour; the message vectors differ because each is composed with its relation's embedding
+  (h ⊙ z_r).
+- The relation-blind contrast (composition *none*) gives both zero-shot tasks of a group the
+  same predictor, so it is right on one and wrong on the other: ≈ 0.5 on average.
+
+**What to try.** Retrain with *composition = none*. Then, on the trained model, change a zero-shot
+task's edge from *same* to *labels flipped* in *Task graph*: its prediction flips without retraining.
+""",
     ),
     Sample(
         key="wrong_relations",
         title="Wrong relations hurt",
         claim="The same tasks trained with shuffled edges lose the zero-shot tasks: only the right "
               "relations carry the right information.",
+        lesson="""\
+**The graph.** 24 two-moons tasks rotated in 15° steps round a ring, five of them zero-shot.
+
+**What to look at.**
+- *Task outputs*: with the right edges every zero-shot task is classified almost perfectly.
+- The *shuffled edges* contrast keeps the same number of *near* edges but joins random tasks:
+  the seen tasks are still learned (they have data), but a zero-shot task now hears from tasks
+  rotated by anything.
+
+- The *shuffled edges* contrast's zero-shot accuracy depends on where the random edges fell,
+  from about 0.4 to about 0.75; with the right edges it is above 0.95 on every seed.
+
+**What to try.** On the *Train* page, train the *shuffled edges* baseline beside the model and
+compare the zero-shot rows. In *Task graph*, remove both edges of a zero-shot task and link it to
+a task on the far side of the ring instead: without retraining, its accuracy collapses — the
+model believes the edges it is given.
+""",
     ),
     Sample(
         key="real_digits",
         title="Real data: rotated digits",
         claim="On scikit-learn's real 8×8 digits, angles the model never saw are classified from their "
               "neighbours; independent heads can only guess.",
+        lesson="""\
+**The graph.** scikit-learn's bundled 8×8 handwritten digits, rotated in 30° steps round a ring
+of twelve ten-class tasks. The 90° and 240° tasks are **held out** (zero-shot).
+
+**What to look at.**
+- *Task outputs*: the confusion matrices of the zero-shot angles are clearly diagonal (about
+  two thirds right, ten classes), against about nine in ten for angles with data.
+- The *independent heads* contrast (a shared encoder, one head per task, no graph) has no head for
+  an unseen angle, so it is at chance (0.1).
+
+**Be honest about it.** A model with *no edges* still gets about half the held-out digits right —
+many digits look alike after a quarter turn — so the relations add roughly 0.1 on top of that,
+not everything. Rotation is hard to interpolate from pixels; it is real data.
+
+**What to try.** Train the *no edges* baseline on the *Train* page and compare the zero-shot rows.
+Hold out another angle (set its train size to 0) and retrain.
+""",
     ),
     Sample(
         key="few_shot",
         title="Few-shot tasks borrow from their neighbours",
         claim="With five training points per task, RAG beats independent heads on the same shared "
               "encoder by a wide margin.",
+        lesson="""\
+**The graph.** 24 three-armed spirals rotated in 15° steps round a ring. Every task has **five**
+training points — fewer than two per class.
+
+**What to look at.**
+- *Task outputs*: RAG draws whole spiral arms from five points, because a task's predictor is
+  generated from an embedding shaped by its neighbours, not fitted from its own points alone.
+- The *independent heads* contrast (one linear head per task on the same shared encoder) fits
+  its five points and little else.
+
+**What to try.** Train the *independent heads* baseline beside the model on the *Train* page and
+compare the per-task rows. Then set every train size to 40 and retrain both: the gap narrows,
+because each task then has enough data of its own.
+""",
     ),
 ]
 
