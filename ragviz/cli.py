@@ -223,10 +223,13 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
-    if any(s < 0 for s in args.seeds):
+    from ragviz.lessons import LESSON_SEEDS
+
+    seeds = LESSON_SEEDS if args.seeds is None else args.seeds
+    if any(s < 0 for s in seeds):
         raise UsageError("--seeds must be whole numbers ≥ 0.")
     start = time.perf_counter()
-    results = build_samples(Path(args.out), seeds=args.seeds, quick=args.quick,
+    results = build_samples(Path(args.out), seeds=seeds, quick=args.quick,
                             progress=lambda msg: print(msg, file=sys.stderr, flush=True), jobs=args.jobs)
     seconds = time.perf_counter() - start
     print(results_table(results))
@@ -280,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("samples", help="rebuild sample_models/ and print the claims table")
     p.add_argument("--out", default=str(_default_sample_dir()), metavar="DIR")
-    p.add_argument("--seeds", type=_positive_int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=_positive_int, nargs="+", default=None,
+                   help="seeds that set the data and the model (default: the lessons' report seeds, 11 to 15)")
     p.add_argument("--quick", action="store_true", help="small, fast versions of the lessons (a smoke test)")
     p.add_argument("--jobs", type=_positive_int, default=None, help="worker processes (default: up to 2)")
     p.set_defaults(func=_cmd_samples)

@@ -11,17 +11,25 @@ import torch
 
 from ragviz import samples as samples_module
 from ragviz.errors import CheckpointError, RagvizError
-from ragviz.lessons import LESSONS
+from ragviz.lessons import LESSON_SEEDS, LESSONS, run_lesson
 from ragviz.samples import (
     DEFAULT_SAMPLE,
+    README,
+    README_END,
+    README_START,
+    RESULTS_MD,
     SAMPLE_DIR,
     SAMPLES,
+    STALE,
     ClaimResult,
     build_samples,
     describe,
     load_sample,
+    recorded_build,
     recorded_results,
     results_table,
+    training_fingerprint,
+    update_readme,
 )
 from ragviz.trace import compute_trace
 
@@ -72,7 +80,7 @@ def test_sample_loads_with_its_lesson_and_recorded_numbers(sample: samples_modul
     assert set(contrast["metrics"]) == set(ckpt.project.graph.task_names())
 
     recorded = recorded_results()[sample.key]
-    assert recorded.holds and len(recorded.seeds) >= 3
+    assert recorded.holds and recorded.seeds == list(LESSON_SEEDS)
     lesson = LESSONS[sample.key]
     # The checkpoint's own history, the catalogue and a fresh evaluation of the weights agree.
     from_history = lesson.measure(ckpt.project.graph, ckpt.history)
@@ -114,6 +122,68 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
     assert first[0].model == again[0].model and first[0].contrast == again[0].contrast
 
 
+def test_shipped_samples_were_built_by_the_current_training_code() -> None:
+    recorded = recorded_build().get("fingerprint", {})
+    assert recorded.get("sha256") == training_fingerprint()["sha256"], STALE
+
+
+def test_quick_rebuild_matches_the_recorded_quick_figures() -> None:
+    """The current code rebuilds one lesson's quick version to exactly what the last build recorded."""
+    record = recorded_build()
+    figures = record.get("quick_figures", {})
+    key = "relation_types"
+    assert key in figures, STALE
+    run = run_lesson(key, seed=figures[key]["seed"], quick=True)
+    assert run.model_value == pytest.approx(figures[key]["model"], abs=1e-6), STALE
+    assert run.contrast_value == pytest.approx(figures[key]["contrast"], abs=1e-6), STALE
+    if record.get("quick"):  # a quick build: its results are those figures
+        assert recorded_results()[key].model[0] == pytest.approx(figures[key]["model"], abs=1e-6)
+
+
+def test_fingerprint_follows_the_training_code(tmp_path: Path) -> None:
+    folder = Path(samples_module.__file__).parent
+    for name in ("model.py", "train.py", "lessons.py"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    first = training_fingerprint(tmp_path)
+    assert first["files"] == ["model.py", "train.py", "lessons.py"]
+    assert training_fingerprint(tmp_path) == first
+    (tmp_path / "train.py").write_text((folder / "train.py").read_text(encoding="utf-8") + "\n# changed\n")
+    assert training_fingerprint(tmp_path)["sha256"] != first["sha256"]
+    (tmp_path / "ensemble.py").write_text("x = 1\n")
+    assert "ensemble.py" in training_fingerprint(tmp_path)["files"]
+    assert set(training_fingerprint()["files"]) >= {"model.py", "train.py", "tensors.py", "data.py", "lessons.py"}
+
+
+def test_readme_table_is_the_generated_one() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert README_START in text and README_END in text
+    section = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
+    table = (SAMPLE_DIR / RESULTS_MD).read_text(encoding="utf-8").split("\n", 2)[2].strip()
+    assert section == table, "run `python -m ragviz samples` (it rewrites README's samples table)"
+
+
+def test_update_readme(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{README_START}\nold\n{README_END}\nafter\n", encoding="utf-8")
+    assert update_readme("| new |", readme)
+    assert readme.read_text(encoding="utf-8") == f"# x\n\nbefore\n{README_START}\n| new |\n{README_END}\nafter\n"
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers\n", encoding="utf-8")
+    assert not update_readme("| new |", plain) and plain.read_text(encoding="utf-8") == "no markers\n"
+
+
+def test_quick_build_records_fingerprint_and_readme(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{README_START}\n{README_END}\n", encoding="utf-8")
+    build_samples(tmp_path / "out", seeds=(11,), quick=True, progress=None, keys=["relation_types"], jobs=1,
+                  readme=readme)
+    record = recorded_build(tmp_path / "out")
+    assert record["fingerprint"] == training_fingerprint()
+    assert record["quick_figures"]["relation_types"]["seed"] == 11
+    assert record["quick_figures"]["relation_types"]["model"] == pytest.approx(record["results"][0]["model"][0])
+    assert "Relations have types" in readme.read_text(encoding="utf-8")
+
+
 def test_table_and_spread() -> None:
     result = ClaimResult("k", "Title", "A claim.", "accuracy", "model", "contrast", [0, 1, 2], [0.9, 0.92, 0.94],
                          [0.5, 0.5, 0.52], True, "req")
@@ -121,5 +191,7 @@ def test_table_and_spread() -> None:
     assert describe([0.5]) == "0.500" and describe([]) == "n/a"
     table = results_table([result])
     assert "| 1 | Title | A claim. | accuracy (higher is better) | model: 0.920 ± 0.016" in table
-    assert table.rstrip().endswith("| yes |")
+    assert table.rstrip().endswith("| yes (req) | — |")
+    result.also = {"other": {"model": [0.1], "contrast": [0.2]}}
+    assert "other: model 0.100, contrast 0.200 |" in results_table([result])
     assert ClaimResult.from_dict(result.to_dict()) == result
