@@ -70,7 +70,6 @@ def page_state(ckpt_path: Path) -> Any:
 
     ckpt = load_checkpoint(ckpt_path)
     state = AppState(project=ckpt.project.copy(), edits=EditHistory(ckpt.project.graph))
-    state._run_box = [None]  # type: ignore[attr-defined]
     adopt_checkpoint(state, ckpt, "benchmark")
     return state
 

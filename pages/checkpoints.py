@@ -4,14 +4,15 @@ import streamlit as st
 
 from ragviz.safe_text import md_escape
 from ragviz.ui.checkpoint_widgets import compare_panel, gallery, gallery_sections, upload_box
-from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.routing import page_state
+from ragviz.ui.state import show_notices
 
-state = get_state()
+state = page_state()
 st.title("Checkpoints")
 st.caption("Every trained model is one .safetensors file: open one to explore it on every page, download "
            "it, upload your own, or compare two task by task.")
 show_notices(state)
-st.markdown(f"**Open now:** {md_escape(state.source) if state.trained else 'no trained model yet'}")
+st.markdown(f"**Open now:** {md_escape(state.trained.source) if state.trained else 'no trained model yet'}")
 upload_box(state)
 sections = gallery_sections(state)
 gallery_tab, compare_tab = st.tabs(["Gallery", "Compare two models"])

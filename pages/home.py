@@ -3,9 +3,10 @@
 import streamlit as st
 
 from ragviz.ui.home_widgets import lesson, next_steps, rag_explainer, sample_list
-from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.routing import page_state
+from ragviz.ui.state import show_notices
 
-state = get_state()
+state = page_state()
 st.title("ragviz: the RAG lab")
 st.markdown("Learn and explore **RAG, the Relation-Aware Generative model**: draw a graph of tasks, train, and "
             "look inside.  \n:gray[RAG here is not retrieval-augmented generation.]")

@@ -4,9 +4,10 @@ import streamlit as st
 
 from ragviz.ui.inside_widgets import current_trace
 from ragviz.ui.message_widgets import HOW_TO, message_passing_view
-from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.routing import page_state
+from ragviz.ui.state import show_notices
 
-state = get_state()
+state = page_state()
 st.title("Message passing")
 st.caption(HOW_TO)
 show_notices(state)

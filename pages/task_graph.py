@@ -5,9 +5,10 @@ import streamlit as st
 from ragviz.ui.graph_editor import HOW_TO, action_panel, graph_version, graph_view, model_note, toolbar
 from ragviz.ui.graph_tables import tables_tab
 from ragviz.ui.graph_tools import generate_tab, io_tab, layout_tab, preview_tab
-from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.routing import page_state
+from ragviz.ui.state import show_notices
 
-state = get_state()
+state = page_state()
 st.title("Task graph")
 st.caption(HOW_TO)
 show_notices(state)

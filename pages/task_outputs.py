@@ -4,9 +4,10 @@ import streamlit as st
 
 from ragviz.ui.inside_widgets import current_trace
 from ragviz.ui.output_widgets import HOW_TO, task_outputs_view
-from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.routing import page_state
+from ragviz.ui.state import show_notices
 
-state = get_state()
+state = page_state()
 st.title("Task outputs")
 st.caption(HOW_TO)
 show_notices(state)

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.routing import page_state
+from ragviz.ui.state import show_notices
 from ragviz.ui.train_widgets import (
     baseline_panel,
     live_panel,
@@ -13,7 +14,7 @@ from ragviz.ui.train_widgets import (
     settings_form,
 )
 
-state = get_state()
+state = page_state()
 st.title("Train")
 st.caption("Pick settings, press **Start training**, and watch every task learn. Training runs in the "
            "background: other pages stay usable, and Stop keeps what was learned so far.")

@@ -12,7 +12,7 @@ import numpy as np
 
 from ragviz.config import ModelConfig
 from ragviz.errors import ConfigError
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edge, Edges, TaskGraph
 
 ABLATIONS: dict[str, str] = {
     "independent": "Independent heads: a shared encoder with one linear head per task, no graph",
@@ -21,20 +21,17 @@ ABLATIONS: dict[str, str] = {
     "shuffled edges": "Shuffled edges: the same number of edges of each relation between random tasks",
 }
 
-Edges = list[tuple[str, str, str, float]]
-
-
 def shuffled_edges(graph: TaskGraph, seed: int = 0) -> Edges:
     """Rewire every edge to random distinct endpoints, keeping relation types and weights."""
     names = graph.task_names()
     edges = graph.edges()
     if len(names) < 2:
-        return [(e.source, e.target, e.relation, e.weight) for e in edges]
+        return edges
     rng = np.random.default_rng(seed)
     src = rng.integers(0, len(names), len(edges))
     offset = rng.integers(1, len(names), len(edges))
     dst = (src + offset) % len(names)
-    return [(names[s], names[t], e.relation, e.weight) for s, t, e in zip(src, dst, edges, strict=False)]
+    return [Edge(names[s], names[t], e.relation, e.weight) for s, t, e in zip(src, dst, edges, strict=False)]
 
 
 def ablation_setup(name: str, config: ModelConfig, graph: TaskGraph, seed: int = 0) -> tuple[ModelConfig, Edges | None]:

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from ragviz.data import make_graph_data
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edge, TaskGraph
 
 Predict = Callable[[str, np.ndarray], np.ndarray]
 
 
 def propagation_weights(
-    graph: TaskGraph, edges: Sequence[tuple[str, str, str, float]] | None = None,
+    graph: TaskGraph, edges: Sequence[Edge] | None = None,
 ) -> tuple[list[str], list[str], np.ndarray]:
     """How much each seen task's prediction counts in each zero-shot task's average.
 
@@ -83,7 +83,7 @@ def neighbour_average(
     graph: TaskGraph,
     predict: Predict,
     points: Mapping[str, np.ndarray],
-    edges: Sequence[tuple[str, str, str, float]] | None = None,
+    edges: Sequence[Edge] | None = None,
 ) -> dict[str, np.ndarray]:
     """Each zero-shot task's baseline outputs on its ``points``.
 
@@ -161,7 +161,7 @@ def model_predictor(model: Any, graph: TaskGraph, tables: dict[str, Any] | None 
 
 def baseline_zero_shot(
     model: Any, graph: TaskGraph, tables: dict[str, Any] | None = None,
-    edges: Sequence[tuple[str, str, str, float]] | None = None,
+    edges: Sequence[Edge] | None = None,
 ) -> dict[str, float]:
     """Per zero-shot task metric of the neighbour average of ``model``'s seen-task heads.
 

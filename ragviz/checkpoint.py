@@ -24,7 +24,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from ragviz import __version__
+from ragviz import __version__, checks
 from ragviz.config import ModelConfig
 from ragviz.data import DomainSpec, domain_spec
 from ragviz.errors import CheckpointError, RagvizError
@@ -355,12 +355,7 @@ def _restore_history(raw: Any, snapshots: torch.Tensor | None) -> History | None
 
 
 def _check_numbers(values: Any, key: str, length: int | None = None, whole: bool = False) -> None:
-    ok = isinstance(values, list) and (length is None or len(values) == length) and all(
-        isinstance(v, int if whole else (int, float)) and not isinstance(v, bool) for v in values)
-    if not ok:
-        size = "" if length is None else f" of {length}"
-        raise CheckpointError(f"The training history's '{key}' must be a list{size} of "
-                              f"{'whole numbers' if whole else 'numbers'}.")
+    checks.numbers(values, f"The training history's '{key}'", CheckpointError, length, whole)
 
 
 def _check_snapshots(history: History | None, project: Project, model: RAGModel) -> None:

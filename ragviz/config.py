@@ -6,10 +6,10 @@ a form in the app can edit them field by field.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ragviz import checks
 from ragviz.errors import ConfigError
 
 COMPOSITIONS = ("mult", "sub", "rgcn", "none")
@@ -21,32 +21,11 @@ MAX_LAYERS = 6
 
 
 def _whole(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = float(value)
-        if not math.isfinite(number) or number != int(number):
-            raise ValueError
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}.") from None
-    if not low <= int(number) <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {int(number)}.")
-    return int(number)
+    return checks.whole(value, name, ConfigError, low, high)
 
 
 def _real(value: Any, name: str, low: float, high: float, low_open: bool = False) -> float:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{name} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}.")
-    if number < low or number > high or (low_open and number == low):
-        bound = f"above {low}" if low_open else f"at least {low}"
-        raise ConfigError(f"{name} must be {bound} and at most {high}, got {number}.")
-    return number
+    return checks.real(value, name, ConfigError, low, high, low_open)
 
 
 def _choice(value: Any, name: str, options: tuple[str, ...]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from ragviz import checks
 from ragviz.errors import GraphError
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, Relation, TaskGraph, check_name, make_task
 from ragviz.limits import check_budget
@@ -206,15 +207,7 @@ def ring_of_moons(
 
 
 def _check_number(value: Any, what: str) -> float:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise GraphError(f"{what} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise GraphError(f"{what} must be finite, got {value!r}.")
-    return number
+    return checks.real(value, what, GraphError)
 
 
 def _check_zero_shot(zero_shot: Any, n: int) -> set[int]:

@@ -1,4 +1,4 @@
-"""Import and export of task graphs as JSON, GraphML and CSV, losing nothing on the way.
+"""Import and export of task graphs as JSON, GraphML and CSV (:mod:`ragviz.graph_csv`), losing nothing on the way.
 
 Files come from strangers, so every reader turns any malformed input into a
 :class:`~ragviz.errors.GraphError` that names the problem, and the GraphML reader refuses
@@ -7,12 +7,9 @@ DTDs and entities (billion laughs, XXE) before networkx sees the text.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
@@ -20,9 +17,11 @@ import defusedxml.ElementTree
 import networkx as nx
 from defusedxml import DefusedXmlException
 
-from ragviz.errors import GraphError, RagvizError
-from ragviz.graph import RELATION_PALETTE, TaskGraph, make_task
-from ragviz.limits import check_budget, declared_points, max_upload_bytes, too_big_message
+from ragviz.errors import GraphError
+from ragviz.graph import TaskGraph
+from ragviz.graph_csv import graph_from_csv, graph_to_csv
+from ragviz.graph_schema import as_text, reading
+from ragviz.limits import check_budget, max_upload_bytes, too_big_message
 from ragviz.node_link import graph_from_node_link, is_node_link
 from ragviz.uploads import read_upload
 
@@ -31,35 +30,6 @@ SCHEMA_VERSION = 1
 FORMATS: tuple[str, ...] = ("json", "graphml", "csv")
 EXTENSIONS: tuple[str, ...] = (".json", ".graphml", ".xml", ".csv", ".zip")
 
-NODE_COLUMNS: tuple[str, ...] = ("name", "family", "train_size", "test_size", "seed", "x", "y")
-EDGE_COLUMNS: tuple[str, ...] = ("source", "target", "relation", "weight", "directed", "color")
-PARAM_PREFIX = "param:"
-_REQUIRED_NODE_COLUMNS = ("name", "family", "train_size", "test_size", "seed")
-_REQUIRED_EDGE_COLUMNS = ("source", "target", "relation")
-
-
-@contextmanager
-def _reading(what: str) -> Iterator[None]:
-    """Let GraphErrors through and turn anything else a parser throws into one."""
-    try:
-        yield
-    except RagvizError:
-        raise
-    except RecursionError:
-        raise GraphError(f"The {what} is nested too deeply to read.") from None
-    except Exception as exc:  # noqa: BLE001 - a stranger's file must never surface a raw traceback
-        raise GraphError(f"The {what} could not be read: {type(exc).__name__}: {exc}") from None
-
-
-def _text(data: str | bytes, what: str) -> str:
-    if isinstance(data, str):
-        return data
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise GraphError(f"The {what} must be text or bytes, got {type(data).__name__}.")
-    try:
-        return bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise GraphError(f"The {what} is not UTF-8 text (bad byte at position {exc.start}).") from None
 
 
 def _check_header(data: dict[str, Any], what: str, required: bool = True) -> None:
@@ -86,8 +56,8 @@ def graph_to_json(graph: TaskGraph) -> str:
 def graph_from_json(text: str | bytes) -> TaskGraph:
     """Read :func:`graph_to_json` output, a bare :meth:`TaskGraph.to_dict`, or plain networkx
     node-link data (``json.dumps(nx.node_link_data(G))``); refuse other schemas and newer versions."""
-    text = _text(text, "JSON file")
-    with _reading("JSON file"):
+    text = as_text(text, "JSON file")
+    with reading("JSON file"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -156,7 +126,7 @@ def graph_from_graphml(text: str | bytes) -> TaskGraph:
         raise GraphError(f"The GraphML file must be text or bytes, got {type(text).__name__}.")
     if not isinstance(text, str):
         text = bytes(text)
-    with _reading("GraphML file"):
+    with reading("GraphML file"):
         _safe_xml(text)
         try:
             plain = nx.parse_graphml(text, node_type=str, edge_key_type=str, force_multigraph=True)
@@ -192,156 +162,6 @@ def graph_from_graphml(text: str | bytes) -> TaskGraph:
                 raise GraphError(f"GraphML edge {u} → {v} has no relation (edge id or 'relation' attribute).")
             edges.append({"source": u, "target": v, "key": relation, "weight": attrs.get("weight", 1.0)})
         return TaskGraph.from_dict({"relations": relations, "graph": {"nodes": nodes, "edges": edges}})
-
-
-# -------------------------------------------------------------------------------------- CSV
-def _cell(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def graph_to_csv(graph: TaskGraph) -> tuple[str, str]:
-    """Two tables: tasks (one ``param:<name>`` column per parameter, JSON cells) and edges.
-
-    The edges table opens with one row per relation (empty source and target) in declared
-    order, so relation order and relations without edges survive the round trip.
-    """
-    tasks = graph.tasks()
-    param_names: list[str] = []
-    seen: set[str] = set()
-    for task in tasks:
-        for key in task.params:
-            if key not in seen:
-                seen.add(key)
-                param_names.append(key)
-    nodes = io.StringIO()
-    writer = csv.writer(nodes, lineterminator="\n")
-    writer.writerow([*NODE_COLUMNS, *(PARAM_PREFIX + k for k in param_names)])
-    for task in tasks:
-        pos = ["", ""] if task.pos is None else [repr(float(task.pos[0])), repr(float(task.pos[1]))]
-        params = [_cell(task.params[k]) if k in task.params else "" for k in param_names]
-        writer.writerow([task.name, task.family, task.train_size, task.test_size, task.seed, *pos, *params])
-
-    edges = io.StringIO()
-    writer = csv.writer(edges, lineterminator="\n")
-    writer.writerow(EDGE_COLUMNS)
-    for rel in graph.relations.values():
-        writer.writerow(["", "", rel.name, "", _cell(rel.directed), rel.color])
-    for edge in graph.edges():
-        rel = graph.relations[edge.relation]
-        writer.writerow([edge.source, edge.target, edge.relation, repr(float(edge.weight)), _cell(rel.directed),
-                         rel.color])
-    return nodes.getvalue(), edges.getvalue()
-
-
-def _rows(text: str, what: str, required: tuple[str, ...], allowed: tuple[str, ...],
-          prefix: str | None = None) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Parse a table into (header, [(line number, row dict)]) with every structural check."""
-    try:
-        lines = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise GraphError(f"The {what} is not a readable CSV table: {exc}.") from None
-    lines = [(i + 1, row) for i, row in enumerate(lines) if any(cell.strip() for cell in row)]
-    if not lines:
-        raise GraphError(f"The {what} is empty: it needs a header row with the columns {', '.join(required)}.")
-    _, header = lines[0]
-    header = [h.strip() for h in header]
-    if "" in header:
-        raise GraphError(f"The {what} has a column without a name in its header.")
-    duplicates = sorted({h for h in header if header.count(h) > 1})
-    if duplicates:
-        raise GraphError(f"The {what} has duplicate columns: {', '.join(duplicates)}.")
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise GraphError(f"The {what} is missing the column(s) {', '.join(missing)}.")
-    unknown = [h for h in header if h not in allowed and not (prefix and h.startswith(prefix) and len(h) > len(prefix))]
-    if unknown:
-        hint = f" (parameters go in columns named '{prefix}<name>')" if prefix else ""
-        raise GraphError(f"The {what} has unknown column(s) {', '.join(unknown)}{hint}.")
-    rows = []
-    for number, row in lines[1:]:
-        if len(row) != len(header):
-            raise GraphError(f"The {what}, line {number}: {len(row)} cells but the header has {len(header)} columns.")
-        rows.append((number, dict(zip(header, row, strict=True))))
-    return header, rows
-
-
-def _param_value(cell: str) -> Any:
-    """JSON-decode a parameter cell, keeping the raw text when it is not a JSON scalar."""
-    try:
-        value = json.loads(cell)
-    except (json.JSONDecodeError, RecursionError):
-        return cell
-    return value if isinstance(value, (str, int, float, bool)) else cell
-
-
-def _bool(cell: str, what: str) -> bool:
-    text = cell.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise GraphError(f"{what}: 'directed' must be true or false, got {cell!r}.")
-
-
-def graph_from_csv(nodes_csv: str | bytes, edges_csv: str | bytes | None = None) -> TaskGraph:
-    """Read :func:`graph_to_csv` tables; without an edges table the graph has no edges."""
-    nodes_text = _text(nodes_csv, "nodes table")
-    edges_text = None if edges_csv is None else _text(edges_csv, "edges table")
-    with _reading("CSV tables"):
-        header, rows = _rows(nodes_text, "nodes table", _REQUIRED_NODE_COLUMNS, NODE_COLUMNS, PARAM_PREFIX)
-        if ("x" in header) != ("y" in header):
-            raise GraphError("The nodes table has only one of the columns x and y.")
-        params = [h for h in header if h.startswith(PARAM_PREFIX)]
-        check_budget(tasks=len(rows), points=declared_points(row for _, row in rows))  # before building
-        graph = TaskGraph()
-        for number, row in rows:
-            where = f"nodes table, line {number}"
-            x, y = row.get("x", "").strip(), row.get("y", "").strip()
-            if bool(x) != bool(y):
-                raise GraphError(f"The {where}: give both x and y, or neither.")
-            task_params = {h[len(PARAM_PREFIX):]: _param_value(row[h]) for h in params if row[h].strip() != ""}
-            try:
-                graph.add_task(make_task(row["name"], row["family"].strip(), task_params, row["train_size"].strip(),
-                                         row["test_size"].strip(), row["seed"].strip(), (x, y) if x else None))
-            except GraphError as exc:
-                raise GraphError(f"The {where}: {exc}") from None
-        if edges_text is None:
-            return graph
-        _, rows = _rows(edges_text, "edges table", _REQUIRED_EDGE_COLUMNS, EDGE_COLUMNS)
-        check_budget(tasks=graph.number_of_tasks(), edges=sum(1 for _, row in rows if row["source"].strip()))
-        for number, row in rows:
-            where = f"The edges table, line {number}"
-            try:
-                _csv_edge_row(graph, row, where)
-            except GraphError as exc:
-                message = str(exc)
-                raise GraphError(message if message.startswith(where) else f"{where}: {message}") from None
-        return graph
-
-
-def _csv_edge_row(graph: TaskGraph, row: dict[str, str], where: str) -> None:
-    source, target = row["source"].strip(), row["target"].strip()
-    name = row["relation"].strip()
-    if not name:
-        raise GraphError(f"{where}: the relation is empty.")
-    directed_cell = row.get("directed", "").strip()
-    color = row.get("color", "").strip() or None
-    if name in graph.relations:
-        rel = graph.relations[name]
-        if directed_cell and _bool(directed_cell, where) != rel.directed:
-            raise GraphError(f"{where}: relation '{name}' is declared both directed and undirected.")
-        if color is not None and color.lower() != rel.color.lower():
-            raise GraphError(f"{where}: relation '{name}' is given two colours, {rel.color} and {color}.")
-    else:
-        directed = _bool(directed_cell, where) if directed_cell else False
-        graph.add_relation(name, directed, color if color is not None else
-                           RELATION_PALETTE[len(graph.relations) % len(RELATION_PALETTE)])
-    if not source and not target:
-        return  # a relation declaration row
-    if not source or not target:
-        raise GraphError(f"{where}: an edge needs both a source and a target.")
-    weight = row.get("weight", "").strip() or 1.0
-    graph.add_edge(source, target, name, weight)
 
 
 # ------------------------------------------------------------------------------ bytes, files
@@ -411,11 +231,8 @@ def _from_zip(data: bytes, max_bytes: int) -> TaskGraph:
             what = f"file {info.filename} unpacked from the zip"
             if info.file_size > max_bytes:
                 raise GraphError(too_big_message(what, info.file_size, max_bytes))
-            with archive.open(info) as member:
-                content = member.read(max_bytes + 1)  # the header's size may lie: read no further than the limit
-            if len(content) > max_bytes:
-                raise GraphError(too_big_message(what, None, max_bytes))
-            return content
+            with archive.open(info) as member:  # the header's size may lie: read no further than the limit
+                return read_upload(member, "graph", max_bytes=max_bytes, what=what)
 
         if graphs:
             info = graphs[0]
@@ -451,7 +268,7 @@ def import_graph(data: bytes, filename: str, max_bytes: int | None = None) -> Ta
                ".csv": graph_from_csv, ".zip": lambda d: _from_zip(d, limit)}
     if extension not in readers:
         raise GraphError(f"Cannot open '{name}': the file type must be one of {', '.join(EXTENSIONS)}.")
-    with _reading(f"file '{name}'"):
+    with reading(f"file '{name}'"):
         graph = readers[extension](data)
     if graph.number_of_tasks() == 0:  # importing replaces the user's graph: never with nothing
         raise GraphError(f"'{name}' holds no tasks, so importing it would leave an empty graph. A graph file needs "

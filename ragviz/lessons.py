@@ -11,14 +11,13 @@ The settings below were tuned on seeds 0–5. Claims are measured on other seeds
 (:data:`LESSON_SEEDS`), each of which sets both the data (every task's seed) and the model
 (initialisation and training draws). For zero-shot claims the contrast is the same model with no
 edges (or with one thing about the edges changed), never independent heads, whose zero-shot
-output is a constant class. The lesson texts (in :mod:`ragviz.samples`) explain each setting.
+output is a constant class. The lesson texts (:data:`LESSON_TEXTS`, at the end) explain each setting;
+the graphs and measures are in :mod:`ragviz.lesson_graphs`.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,12 +27,22 @@ import torch
 
 from ragviz.ablations import ablation_setup
 from ragviz.config import ModelConfig, TrainConfig
-from ragviz.generators import generate_graph, ring_of_moons
-from ragviz.graph import Relation, Task, TaskGraph
+from ragviz.generators import ring_of_moons
+from ragviz.graph import Edges, TaskGraph
 from ragviz.history import History
+from ragviz.lesson_graphs import (
+    few_shot_spirals,
+    group_zero_shot_mean,
+    hop_chain,
+    hop_mean,
+    rotated_digits,
+    seen_mean,
+    three_hop_mean,
+    typed_relations,
+    works_and_fails,
+    zero_shot_mean,
+)
 from ragviz.train import TrainResult, train
-
-Edges = list[tuple[str, str, str, float]]
 
 #: Seeds the claims are measured on (the shipped checkpoints are the first); tuning used 0–5.
 LESSON_SEEDS = (11, 12, 13, 14, 15)
@@ -41,147 +50,6 @@ LESSON_SEEDS = (11, 12, 13, 14, 15)
 ACCURACY_MARGIN = 0.15
 #: A claim on MSE holds when, on every seed, the contrast's MSE is at least this many times the model's.
 MSE_RATIO = 3.0
-
-
-# ----------------------------------------------------------------------------------- graphs
-def hop_chain(n: int = 61, held_out: tuple[int, ...] = (18, 42), train_size: int = 30, test_size: int = 50,
-              weight: float = 3.0, seed: int = 0) -> TaskGraph:
-    """A chain of sine tasks whose phase turns once along the chain; every third task has data.
-
-    Tasks between data tasks have none, so a held-out data position (a multiple of 3) is
-    exactly three hops from the nearest data. Edges weigh ``weight`` so that, summed, the
-    neighbours' messages outweigh a data-less task's own (shared, uninformative) state.
-    """
-    zero = [k for k in range(n) if k % 3 != 0 or k in held_out]
-    graph = generate_graph("chain", n, "sine", vary="phase", start=0.0, stop=2 * math.pi * (n - 1) / n,
-                           relation="next", train_size=train_size, test_size=test_size, zero_shot=zero, seed=seed)
-    for edge in graph.edges():
-        graph.set_edge_weight(edge.source, edge.target, edge.relation, weight)
-    return graph
-
-
-def typed_relations(rotations: tuple[int, ...] = (0, 60, 120), train_size: int = 40,
-                    test_size: int = 100, seed: int = 0) -> TaskGraph:
-    """Groups of rotated moons: a task, its copy ("same"), its flipped twin ("labels flipped"),
-    and two zero-shot tasks linked to the task, one by each relation.
-
-    The two zero-shot tasks of a group have the same neighbour; only the relation type tells
-    them apart, so a relation-blind model must give them the same predictor.
-    """
-    graph = TaskGraph([Relation("same", False, "#2ca02c"), Relation("labels flipped", False, "#d62728")])
-    task_seed = seed * 1000
-    for g, rot in enumerate(rotations):
-        x = 3.0 * g
-        base = f"moons {rot}°"
-        members = [
-            (base, False, train_size, (x, 0.0), None),
-            (f"{base} copy", False, train_size, (x - 1.0, 1.0), "same"),
-            (f"{base} flipped", True, train_size, (x + 1.0, 1.0), "labels flipped"),
-            (f"new {rot}° (same)", False, 0, (x - 1.0, -1.0), "same"),
-            (f"new {rot}° (flipped)", True, 0, (x + 1.0, -1.0), "labels flipped"),
-        ]
-        for name, flip, size, pos, relation in members:
-            graph.add_task(Task(name, "moons", {"rotate": float(rot), "flip": flip, "noise": 0.1}, size, test_size,
-                                task_seed, pos))
-            task_seed += 1
-            if relation is not None:
-                graph.add_edge(base, name, relation)
-    return graph
-
-
-def rotated_digits(train_size: int = 200, test_size: int = 200, zero_shot: tuple[int, ...] = (3, 8),
-                   seed: int = 0) -> TaskGraph:
-    """scikit-learn's 8×8 digits rotated in 30° steps round a ring; ``zero_shot`` angles held out.
-
-    Every task draws its images from the same pool of 1,797 digits, so most of a held-out
-    angle's test digits appear, at other angles, in other tasks' training data.
-    """
-    return generate_graph("ring", 12, "digits_rotated", vary="rotate", start=0.0, stop=360.0, relation="near",
-                          train_size=train_size, test_size=test_size, zero_shot=list(zero_shot), name_prefix="digits",
-                          seed=seed)
-
-
-def few_shot_spirals(n: int = 24, train_size: int = 5, test_size: int = 100, seed: int = 0) -> TaskGraph:
-    """Three-armed spirals rotated round a ring, five training points each."""
-    return generate_graph("ring", n, "spiral", base_params={"n_classes": 3, "noise": 0.1}, vary="rotate",
-                          start=0.0, stop=360.0, relation="near", train_size=train_size, test_size=test_size, seed=seed)
-
-
-def works_and_fails(works_n: int = 12, fails_n: int = 4, works_zero: tuple[int, ...] = (3,),
-                    fails_zero: tuple[int, ...] = (1,), train_size: int = 40, test_size: int = 100,
-                    seed: int = 0, fails_kind: str = "ring", fails_stop: float = 360.0) -> TaskGraph:
-    """Two rings of rotated moons in one graph and one model: in the "works" ring neighbours are
-    360°/works_n apart (30° by default), in the "fails" ring 360°/fails_n (90°).
-
-    Task names start with "works" or "fails"; each ring has its own zero-shot task(s) at 90°. In
-    the 90° ring that task's two neighbours (0° and 180°) are also the two neighbours of the seen
-    270° task: its relations cannot tell it from a task it is not.
-    """
-    graph = TaskGraph([Relation("near", False, "#1f77b4")])
-    for ring, n, zero, dx, kind, stop in (("works", works_n, works_zero, -1.3, "ring", 360.0),
-                                          ("fails", fails_n, fails_zero, 1.3, fails_kind, fails_stop)):
-        part = generate_graph(kind, n, "moons", base_params={"noise": 0.1}, vary="rotate", start=0.0, stop=stop,
-                              relation="near", train_size=train_size, test_size=test_size, zero_shot=list(zero),
-                              seed=seed * 2 + (ring == "fails"), name_prefix=ring)
-        for task in part.tasks():
-            x, y = task.pos
-            graph.add_task(replace(task, pos=(x + dx, y)))
-        for edge in part.edges():
-            graph.add_edge(edge.source, edge.target, edge.relation, edge.weight)
-    return graph
-
-
-# ----------------------------------------------------------------------------------- metrics
-def hop_distance(graph: TaskGraph) -> dict[str, int]:
-    """Hops from each task to the nearest task with training data (edges count both ways)."""
-    simple = graph.nx.to_undirected(as_view=True)
-    dist = {t.name: 0 for t in graph.tasks() if not t.zero_shot}
-    queue = deque(dist)
-    while queue:
-        u = queue.popleft()
-        for v in simple.neighbors(u):
-            if v not in dist:
-                dist[v] = dist[u] + 1
-                queue.append(v)
-    return dist
-
-
-def _mean_of(history: History, names: list[str]) -> float:
-    final = history.final_metrics()
-    values = [final[n] for n in names if n in final and np.isfinite(final[n])]
-    return float(np.mean(values)) if values else float("nan")
-
-
-def zero_shot_mean(graph: TaskGraph, history: History) -> float:
-    return _mean_of(history, [t.name for t in graph.tasks() if t.zero_shot])
-
-
-def seen_mean(graph: TaskGraph, history: History) -> float:
-    return _mean_of(history, [t.name for t in graph.tasks() if not t.zero_shot])
-
-
-def hop_mean(hops: int) -> Callable[[TaskGraph, History], float]:
-    """The mean metric of the zero-shot tasks exactly ``hops`` hops from data."""
-
-    def measure(graph: TaskGraph, history: History) -> float:
-        dist = hop_distance(graph)
-        return _mean_of(history, [name for name, d in dist.items() if d == hops and graph.task(name).zero_shot])
-
-    measure.__name__ = f"hop_{hops}_mean"
-    return measure
-
-
-three_hop_mean = hop_mean(3)
-
-
-def group_zero_shot_mean(prefix: str) -> Callable[[TaskGraph, History], float]:
-    """The mean metric of the zero-shot tasks whose names start with ``prefix``."""
-
-    def measure(graph: TaskGraph, history: History) -> float:
-        return _mean_of(history, [t.name for t in graph.tasks() if t.zero_shot and t.name.startswith(prefix)])
-
-    measure.__name__ = f"{prefix}_zero_shot_mean"
-    return measure
 
 
 # ----------------------------------------------------------------------------------- lessons
@@ -403,3 +271,152 @@ def single_threaded() -> Any:
             torch.set_num_threads(self.before)
 
     return _Threads()
+
+
+#: Each lesson's text, shown beside its sample: what to look at, what to try, what you should see.
+LESSON_TEXTS: dict[str, str] = {
+    "message_passing_hops": """\
+**The graph.** 61 sine tasks on a chain; the phase turns once round the circle along it.
+Only every third task has data, and two of those were held out — so the tasks at the
+held-out positions (φ ≈ 1.85 and φ ≈ 4.33) are **three hops** from the nearest data, with two
+data-less tasks on each side.
+
+**What to look at.**
+- *Task outputs*: the curves of the two three-hop tasks match their dashed truth.
+- *Message passing*: select a three-hop task and step the layer slider. Its receptive field
+  grows one hop per layer; only at layer 3 does it reach a task that has data.
+- The 1-layer contrast, trained on the same data, predicts a near-flat curve there: its MSE on
+  the three-hop tasks is several times the 3-layer model's (the claims table has the figures).
+- The claim is about those two tasks only. The other zero-shot tasks, one and two hops from data,
+  are reported beside it in the claims table for both models; look at them in *Task outputs* too:
+  the 3-layer model does not fit every one of them equally well.
+
+**What to try.** Retrain with *layers = 2*: the three-hop tasks stay unsolved. After two layers
+they have heard only from data-less tasks, so both get the same prediction, however the model
+is trained. Then go back to 3.
+
+**Why these settings.** Aggregation is *sum* and the chain's edges weigh 3: a data-less task
+starts from the same shared vector as every other one, and a *mean* over its mostly data-less
+neighbours dilutes the one message that carries information until it is too faint to learn
+from. Task dropout 0.4 gives many training examples of "infer me from three hops away".
+""",
+    "zero_shot_ring": """\
+**The graph.** Twelve two-moons tasks, each rotated 30° more than the last, linked in a ring by
+a *near* relation. Two of them (90° and 240°) have **no training data** at all.
+
+**What to look at.**
+- *Task outputs*: the zero-shot tasks' decision boundaries are rotated correctly, half-way between
+  their neighbours', although the model never saw a point of them.
+- *Embeddings*: the task embeddings lie on a loop in rotation order, and each zero-shot task sits
+  between its two neighbours.
+- *Message passing*: a zero-shot task starts as the shared "unknown" vector; its neighbours'
+  messages move it into place.
+- The *no edges* contrast (the same model and data, no relations) has nothing that tells a
+  zero-shot task from any other, and scores around chance on them (the claims table has the figures).
+
+**What to try.** In *Task graph*, delete one edge of a zero-shot task, or add a new task with
+train size 0 between two others, and look at *Task outputs* again: the prediction changes
+without retraining. Retrain with *no edges* as a baseline on the *Train* page.
+""",
+    "relation_types": """\
+**The graph.** Three groups of rotated moons (0°, 60°, 120°). In each group a task has a copy
+linked by **same** (green) and a twin with its labels flipped, linked by **labels flipped** (red).
+Each group also has two **zero-shot** tasks linked to the same task: one by *same*, one by
+*labels flipped*.
+
+**What to look at.**
+- *Task outputs*: "new … (same)" and "new … (flipped)" get opposite decision regions — same
+  neighbour, different relation.
+- *Message passing*: the two zero-shot tasks of a group receive a message from the same
+  neighbour; the message vectors differ because each is composed with its relation's embedding
+  (h ⊙ z_r).
+- The relation-blind contrast (composition *none*) gives both zero-shot tasks of a group the
+  same predictor, so where it is right on one it is wrong on the other: about half right on average.
+
+**What to try.** Retrain with *composition = none*. Then, on the trained model, change a zero-shot
+task's edge from *same* to *labels flipped* in *Task graph*: its prediction flips without retraining.
+""",
+    "wrong_relations": """\
+**The graph.** 24 two-moons tasks rotated in 15° steps round a ring, five of them zero-shot.
+
+**What to look at.**
+- *Task outputs*: with the right edges every zero-shot task is classified almost perfectly.
+- The *shuffled edges* contrast keeps the same number of *near* edges but joins random tasks:
+  the seen tasks are still learned (they have data), but a zero-shot task now hears from tasks
+  rotated by anything.
+- The *shuffled edges* contrast's zero-shot accuracy depends on where the random edges fell and
+  varies a lot from seed to seed; with the right edges it is high on every seed (the claims table
+  has the figures).
+
+**What to try.** On the *Train* page, train the *shuffled edges* baseline beside the model and
+compare the zero-shot rows. In *Task graph*, remove both edges of a zero-shot task and link it to
+a task on the far side of the ring instead: without retraining, its accuracy collapses — the
+model believes the edges it is given.
+""",
+    "real_digits": """\
+**The graph.** scikit-learn's bundled 8×8 handwritten digits, rotated in 30° steps round a ring
+of twelve ten-class tasks. The 90° and 240° tasks are **held out** (zero-shot).
+
+**What to look at.**
+- *Task outputs*: the confusion matrices of the zero-shot angles are clearly diagonal, though
+  well below the angles with data. Chance is 0.1 (ten classes).
+- The *no edges* contrast (the same model and data, no relations) gets nearly as many of the
+  held-out digits right: many digits look alike after a turn, and the shared encoder has learned
+  from every other angle. Across seeds the relations add from nothing to about 0.1 — so this
+  lesson's claim is judged against chance, and the no-edges figures are shown beside it (the
+  claims table has both).
+
+**Be honest about it.**
+- Rotation is hard to interpolate from pixels; on this real data the graph helps little.
+- Every task draws its images from the same pool of 1,797 digits, so most of a held-out angle's
+  test digits appear, at other angles, in other tasks' training data. That helps both models
+  alike, but it means the zero-shot accuracy is not accuracy on new handwriting.
+- Independent heads are no contrast here: a zero-shot task has no head of its own, so they
+  always answer class 0.
+
+**What to try.** Train the *no edges* baseline on the *Train* page and compare the zero-shot rows.
+Hold out another angle (set its train size to 0) and retrain.
+""",
+    "few_shot": """\
+**The graph.** 24 three-armed spirals rotated in 15° steps round a ring. Every task has **five**
+training points — fewer than two per class.
+
+**What to look at.**
+- *Task outputs*: RAG draws whole spiral arms from five points, because a task's predictor is
+  generated from an embedding shaped by its neighbours, not fitted from its own points alone.
+- The *independent heads* contrast (one linear head per task on the same shared encoder) fits
+  its five points and little else.
+
+**What to try.** Train the *independent heads* baseline beside the model on the *Train* page and
+compare the per-task rows. Then set every train size to 40 and retrain both: the gap narrows,
+because each task then has enough data of its own.
+""",
+    "when_zero_shot_fails": """\
+**The graph.** Two rings of rotated two-moons tasks, trained together as one model. The *works*
+ring has twelve tasks 30° apart; the *fails* ring has four tasks 90° apart (0°, 90°, 180°, 270°).
+In both rings the 90° task has **no training data**.
+
+**What to look at.**
+- *Task outputs*: "fails 90°" gets a sharp boundary that is wrong: its accuracy is far below
+  chance, because its labels come out swapped. "works 90°" is classified well in this sample.
+- Why: in the fails ring the 90° task's neighbours are 0° and 180°, and so are the neighbours of
+  the seen 270° task. The relations say the same thing about both, so the model gives the
+  zero-shot task the 270° task's predictor, which is the 90° task's with its labels swapped. No
+  model that reads only these relations can tell the two apart, and averaging the neighbours'
+  predictions does no better: 0° and 180° disagree almost everywhere.
+- *Embeddings*: "fails 90°" lands next to "fails 270°".
+- The claims table gives both rings' zero-shot accuracy, from the same trained model on each
+  seed. The 90° ring's is judged (below chance on every seed); the 30° ring's is shown beside it,
+  and it is not good on every seed either (when this lesson was written, it came out wrong on
+  one of the five report seeds): a zero-shot task can fail even where the relations are right.
+
+**Be honest about it.** A zero-shot prediction is an inference from the relations. When they do
+not pin the task down (too few neighbours, neighbours too far apart, symmetric places, wrong
+edges) it can be confidently wrong, and the seen tasks' good accuracy says nothing about it.
+`benchmarks/GENERALISATION.md` lists more such cases, measured on graphs nobody tuned for.
+
+**What to try.** In *Task graph*, add a task at 45° with training data to the fails ring, link it
+to "fails 0°" and "fails 90°", and retrain: the 90° task's relations now tell it apart from the
+270° task. Compare its row in *Task outputs* before and after.
+""",
+}

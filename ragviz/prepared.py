@@ -16,7 +16,7 @@ import torch
 
 from ragviz.data import DomainSpec, TaskData, make_graph_data, task_n_classes
 from ragviz.errors import DataError, Stopped
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edges, TaskGraph
 from ragviz.layouts import chunk_size
 from ragviz.limits import check_budget, graph_points
 from ragviz.model import RAGModel
@@ -58,7 +58,7 @@ def prepare(
     graph: TaskGraph,
     model: RAGModel,
     tables: dict[str, Any] | None = None,
-    edges: list[tuple[str, str, str, float]] | None = None,
+    edges: Edges | None = None,
     stop: Any = None,
 ) -> Prepared:
     """Make every task's data and index it for ``model``; refuses over-budget work before making any."""

@@ -32,7 +32,7 @@ QUEUE_POLL_S = 0.25  # how often a queued run re-checks its stop flag (and its h
 
 
 class RunStatus(StrEnum):
-    """Where a run is; equal to its plain-text name, so ``status == "finished"`` reads naturally."""
+    """Where a run is; equal to its plain-text name, so it prints and stores as that name."""
 
     IDLE = "idle"
     QUEUED = "queued"

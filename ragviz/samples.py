@@ -27,7 +27,7 @@ import numpy as np
 
 from ragviz.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ragviz.errors import CheckpointError
-from ragviz.lessons import LESSON_SEEDS, LESSONS, LessonRun, run_lesson, single_threaded
+from ragviz.lessons import LESSON_SEEDS, LESSON_TEXTS, LESSONS, LessonRun, run_lesson, single_threaded
 from ragviz.project import Project
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_models"
@@ -39,7 +39,8 @@ README_START = "<!-- samples table: generated from sample_models/RESULTS.md by `
 README_END = "<!-- end of samples table -->"
 #: The source files whose change can change what the samples train to (those that exist are hashed).
 TRAINING_CODE = ("model.py", "train.py", "tensors.py", "data.py", "optim.py", "lessons.py", "history.py",
-                 "ensemble.py", "config.py", "ablations.py", "generators.py", "graph.py")
+                 "ensemble.py", "config.py", "ablations.py", "generators.py", "graph.py", "tasks.py", "checks.py",
+                 "digits.py", "data_cache.py", "table_io.py", "lesson_graphs.py")
 STALE = "training code changed: rebuild the samples with python -m ragviz samples"
 
 
@@ -50,7 +51,11 @@ class Sample:
     key: str  # file stem, e.g. "zero_shot_ring"
     title: str
     claim: str  # one sentence
-    lesson: str  # markdown: what to look at, what to try, what you should see
+
+    @property
+    def lesson(self) -> str:
+        """Markdown: what to look at, what to try, what you should see (kept with the lesson's settings)."""
+        return LESSON_TEXTS[self.key]
 
     @property
     def path(self) -> Path:
@@ -63,102 +68,24 @@ SAMPLES: list[Sample] = [
         title="Message passing reaches k hops per layer",
         claim="The two zero-shot tasks three hops from the nearest data are solved with 3 message-passing "
               "layers but not with 1.",
-        lesson="""\
-**The graph.** 61 sine tasks on a chain; the phase turns once round the circle along it.
-Only every third task has data, and two of those were held out — so the tasks at the
-held-out positions (φ ≈ 1.85 and φ ≈ 4.33) are **three hops** from the nearest data, with two
-data-less tasks on each side.
-
-**What to look at.**
-- *Task outputs*: the curves of the two three-hop tasks match their dashed truth.
-- *Message passing*: select a three-hop task and step the layer slider. Its receptive field
-  grows one hop per layer; only at layer 3 does it reach a task that has data.
-- The 1-layer contrast, trained on the same data, predicts a near-flat curve there: its MSE on
-  the three-hop tasks is several times the 3-layer model's (the claims table has the figures).
-- The claim is about those two tasks only. The other zero-shot tasks, one and two hops from data,
-  are reported beside it in the claims table for both models; look at them in *Task outputs* too:
-  the 3-layer model does not fit every one of them equally well.
-
-**What to try.** Retrain with *layers = 2*: the three-hop tasks stay unsolved. After two layers
-they have heard only from data-less tasks, so both get the same prediction, however the model
-is trained. Then go back to 3.
-
-**Why these settings.** Aggregation is *sum* and the chain's edges weigh 3: a data-less task
-starts from the same shared vector as every other one, and a *mean* over its mostly data-less
-neighbours dilutes the one message that carries information until it is too faint to learn
-from. Task dropout 0.4 gives many training examples of "infer me from three hops away".
-""",
     ),
     Sample(
         key="zero_shot_ring",
         title="Zero-shot tasks from relations",
         claim="Held-out tasks with no training data are classified from their relations alone, far better "
               "than by the same model without edges.",
-        lesson="""\
-**The graph.** Twelve two-moons tasks, each rotated 30° more than the last, linked in a ring by
-a *near* relation. Two of them (90° and 240°) have **no training data** at all.
-
-**What to look at.**
-- *Task outputs*: the zero-shot tasks' decision boundaries are rotated correctly, half-way between
-  their neighbours', although the model never saw a point of them.
-- *Embeddings*: the task embeddings lie on a loop in rotation order, and each zero-shot task sits
-  between its two neighbours.
-- *Message passing*: a zero-shot task starts as the shared "unknown" vector; its neighbours'
-  messages move it into place.
-- The *no edges* contrast (the same model and data, no relations) has nothing that tells a
-  zero-shot task from any other, and scores around chance on them (the claims table has the figures).
-
-**What to try.** In *Task graph*, delete one edge of a zero-shot task, or add a new task with
-train size 0 between two others, and look at *Task outputs* again: the prediction changes
-without retraining. Retrain with *no edges* as a baseline on the *Train* page.
-""",
     ),
     Sample(
         key="relation_types",
         title="Relations have types",
         claim='A relation-aware model tells "same" from "labels flipped" and solves both zero-shot tasks; '
               "a relation-blind one cannot.",
-        lesson="""\
-**The graph.** Three groups of rotated moons (0°, 60°, 120°). In each group a task has a copy
-linked by **same** (green) and a twin with its labels flipped, linked by **labels flipped** (red).
-Each group also has two **zero-shot** tasks linked to the same task: one by *same*, one by
-*labels flipped*.
-
-**What to look at.**
-- *Task outputs*: "new … (same)" and "new … (flipped)" get opposite decision regions — same
-  neighbour, different relation.
-- *Message passing*: the two zero-shot tasks of a group receive a message from the same
-  neighbour; the message vectors differ because each is composed with its relation's embedding
-  (h ⊙ z_r).
-- The relation-blind contrast (composition *none*) gives both zero-shot tasks of a group the
-  same predictor, so where it is right on one it is wrong on the other: about half right on average.
-
-**What to try.** Retrain with *composition = none*. Then, on the trained model, change a zero-shot
-task's edge from *same* to *labels flipped* in *Task graph*: its prediction flips without retraining.
-""",
     ),
     Sample(
         key="wrong_relations",
         title="Wrong relations hurt",
         claim="The same tasks trained with shuffled edges lose the zero-shot tasks: only the right "
               "relations carry the right information.",
-        lesson="""\
-**The graph.** 24 two-moons tasks rotated in 15° steps round a ring, five of them zero-shot.
-
-**What to look at.**
-- *Task outputs*: with the right edges every zero-shot task is classified almost perfectly.
-- The *shuffled edges* contrast keeps the same number of *near* edges but joins random tasks:
-  the seen tasks are still learned (they have data), but a zero-shot task now hears from tasks
-  rotated by anything.
-- The *shuffled edges* contrast's zero-shot accuracy depends on where the random edges fell and
-  varies a lot from seed to seed; with the right edges it is high on every seed (the claims table
-  has the figures).
-
-**What to try.** On the *Train* page, train the *shuffled edges* baseline beside the model and
-compare the zero-shot rows. In *Task graph*, remove both edges of a zero-shot task and link it to
-a task on the far side of the ring instead: without retraining, its accuracy collapses — the
-model believes the edges it is given.
-""",
     ),
     Sample(
         key="real_digits",
@@ -166,50 +93,12 @@ model believes the edges it is given.
         claim="On scikit-learn's real 8×8 digits, angles the model never saw are classified far above chance, "
               "but the relations add little: the same model without edges does nearly as well, on some seeds "
               "as well.",
-        lesson="""\
-**The graph.** scikit-learn's bundled 8×8 handwritten digits, rotated in 30° steps round a ring
-of twelve ten-class tasks. The 90° and 240° tasks are **held out** (zero-shot).
-
-**What to look at.**
-- *Task outputs*: the confusion matrices of the zero-shot angles are clearly diagonal, though
-  well below the angles with data. Chance is 0.1 (ten classes).
-- The *no edges* contrast (the same model and data, no relations) gets nearly as many of the
-  held-out digits right: many digits look alike after a turn, and the shared encoder has learned
-  from every other angle. Across seeds the relations add from nothing to about 0.1 — so this
-  lesson's claim is judged against chance, and the no-edges figures are shown beside it (the
-  claims table has both).
-
-**Be honest about it.**
-- Rotation is hard to interpolate from pixels; on this real data the graph helps little.
-- Every task draws its images from the same pool of 1,797 digits, so most of a held-out angle's
-  test digits appear, at other angles, in other tasks' training data. That helps both models
-  alike, but it means the zero-shot accuracy is not accuracy on new handwriting.
-- Independent heads are no contrast here: a zero-shot task has no head of its own, so they
-  always answer class 0.
-
-**What to try.** Train the *no edges* baseline on the *Train* page and compare the zero-shot rows.
-Hold out another angle (set its train size to 0) and retrain.
-""",
     ),
     Sample(
         key="few_shot",
         title="Few-shot tasks borrow from their neighbours",
         claim="With five training points per task, RAG beats independent heads on the same shared "
               "encoder by a wide margin.",
-        lesson="""\
-**The graph.** 24 three-armed spirals rotated in 15° steps round a ring. Every task has **five**
-training points — fewer than two per class.
-
-**What to look at.**
-- *Task outputs*: RAG draws whole spiral arms from five points, because a task's predictor is
-  generated from an embedding shaped by its neighbours, not fitted from its own points alone.
-- The *independent heads* contrast (one linear head per task on the same shared encoder) fits
-  its five points and little else.
-
-**What to try.** Train the *independent heads* baseline beside the model on the *Train* page and
-compare the per-task rows. Then set every train size to 40 and retrain both: the gap narrows,
-because each task then has enough data of its own.
-""",
     ),
     Sample(
         key="when_zero_shot_fails",
@@ -217,34 +106,6 @@ because each task then has enough data of its own.
         claim="A zero-shot task whose relations cannot tell it from a seen task is classified wrongly, far below "
               "chance; the same model does well on a zero-shot task between neighbours 30° apart on most seeds, "
               "but not on every one.",
-        lesson="""\
-**The graph.** Two rings of rotated two-moons tasks, trained together as one model. The *works*
-ring has twelve tasks 30° apart; the *fails* ring has four tasks 90° apart (0°, 90°, 180°, 270°).
-In both rings the 90° task has **no training data**.
-
-**What to look at.**
-- *Task outputs*: "fails 90°" gets a sharp boundary that is wrong: its accuracy is far below
-  chance, because its labels come out swapped. "works 90°" is classified well in this sample.
-- Why: in the fails ring the 90° task's neighbours are 0° and 180°, and so are the neighbours of
-  the seen 270° task. The relations say the same thing about both, so the model gives the
-  zero-shot task the 270° task's predictor, which is the 90° task's with its labels swapped. No
-  model that reads only these relations can tell the two apart, and averaging the neighbours'
-  predictions does no better: 0° and 180° disagree almost everywhere.
-- *Embeddings*: "fails 90°" lands next to "fails 270°".
-- The claims table gives both rings' zero-shot accuracy, from the same trained model on each
-  seed. The 90° ring's is judged (below chance on every seed); the 30° ring's is shown beside it,
-  and it is not good on every seed either (when this lesson was written, it came out wrong on
-  one of the five report seeds): a zero-shot task can fail even where the relations are right.
-
-**Be honest about it.** A zero-shot prediction is an inference from the relations. When they do
-not pin the task down (too few neighbours, neighbours too far apart, symmetric places, wrong
-edges) it can be confidently wrong, and the seen tasks' good accuracy says nothing about it.
-`benchmarks/GENERALISATION.md` lists more such cases, measured on graphs nobody tuned for.
-
-**What to try.** In *Task graph*, add a task at 45° with training data to the fails ring, link it
-to "fails 0°" and "fails 90°", and retrain: the 90° task's relations now tell it apart from the
-270° task. Compare its row in *Task outputs* before and after.
-""",
     ),
 ]
 

@@ -16,13 +16,19 @@ import pandas as pd
 
 from ragviz.errors import GraphError
 from ragviz.graph import Task, TaskGraph, make_task
+from ragviz.graph_schema import (
+    EDGE_COLUMNS,
+    NODE_COLUMNS,
+    ZERO_SHOT_COLUMN,
+    edge_row,
+    param_column,
+    param_key,
+    task_row,
+)
 
 MAX_SELECTED = 2
 #: Hidden column holding each row's original identity, so renames and deletions map back.
 ROW_ID = "_id"
-PARAM_PREFIX = "p."
-NODE_COLUMNS = ("name", "family", "train_size", "test_size", "seed", "x", "y", "zero_shot")
-EDGE_COLUMNS = ("source", "target", "relation", "weight", "directed")
 _EDGE_SEP = "\x1f"
 
 
@@ -93,21 +99,17 @@ def _param_keys(tasks: list[Task]) -> list[str]:
 
 
 def node_table(graph: TaskGraph) -> pd.DataFrame:
-    """One row per task: editable fields, one ``p.<name>`` column per parameter, hidden id."""
+    """One row per task: the schema's columns (:mod:`ragviz.graph_schema`), zero-shot, hidden id."""
     tasks = graph.tasks()
     keys = _param_keys(tasks)
     rows = []
     for task in tasks:
-        x, y = task.pos if task.pos is not None else (None, None)
-        row: dict[str, Any] = {
-            ROW_ID: task.name, "name": task.name, "family": task.family, "train_size": task.train_size,
-            "test_size": task.test_size, "seed": task.seed, "x": x, "y": y, "zero_shot": task.zero_shot,
-        }
+        row: dict[str, Any] = {ROW_ID: task.name, **task_row(task), ZERO_SHOT_COLUMN: task.zero_shot}
         full = task.full_params()
         for key in keys:
-            row[PARAM_PREFIX + key] = full.get(key)
+            row[param_column(key)] = full.get(key)
         rows.append(row)
-    columns = [ROW_ID, *NODE_COLUMNS, *(PARAM_PREFIX + k for k in keys)]
+    columns = [ROW_ID, *NODE_COLUMNS, ZERO_SHOT_COLUMN, *(param_column(k) for k in keys)]
     table = pd.DataFrame(rows, columns=columns)
     for column in ("train_size", "test_size", "seed"):
         table[column] = table[column].astype("int64")
@@ -117,13 +119,8 @@ def node_table(graph: TaskGraph) -> pd.DataFrame:
 
 
 def edge_table(graph: TaskGraph) -> pd.DataFrame:
-    """One row per edge (source, target, relation, weight, directed) plus a hidden id."""
-    rows = [
-        {ROW_ID: _EDGE_SEP.join((e.source, e.target, e.relation)), "source": e.source, "target": e.target,
-         "relation": e.relation, "weight": e.weight, "directed": graph.relations[e.relation].directed
-         if e.relation in graph.relations else False}
-        for e in graph.edges()
-    ]
+    """One row per edge in the schema's columns (the relation's direction and colour) plus a hidden id."""
+    rows = [{ROW_ID: _EDGE_SEP.join((e.source, e.target, e.relation)), **edge_row(graph, e)} for e in graph.edges()]
     table = pd.DataFrame(rows, columns=[ROW_ID, *EDGE_COLUMNS])
     table["weight"] = table["weight"].astype("float64")
     return table
@@ -190,7 +187,7 @@ def _row_params(row: Mapping[str, Any], old: Task | None, columns: list[str]) ->
     params = dict(old.params) if old is not None else {}
     full = old.full_params() if old is not None else {}
     for column in columns:
-        key = column[len(PARAM_PREFIX):]
+        key = param_key(column)
         value = _plain(row.get(column))
         if value is None:
             params.pop(key, None)
@@ -246,7 +243,7 @@ def apply_node_table(graph: TaskGraph, edited: pd.DataFrame) -> TaskGraph:
     _check_columns(edited, ("name",), "task")
     new = graph.copy()
     originals = set(graph.task_names())
-    param_columns = [c for c in edited.columns if str(c).startswith(PARAM_PREFIX)]
+    param_columns = [c for c in edited.columns if param_key(c) is not None]
     default_family = next(iter(t.family for t in graph.tasks()), None)
     rows = [(i + 1, dict(row)) for i, (_, row) in enumerate(edited.iterrows())]
     kept_ids = {_plain(r.get(ROW_ID)) for _, r in rows} & originals
@@ -255,7 +252,7 @@ def apply_node_table(graph: TaskGraph, edited: pd.DataFrame) -> TaskGraph:
         row_id = _plain(row.get(ROW_ID))
         if row_id in originals:
             existing.append((position, row, row_id))
-        elif any(not _missing(row.get(c)) for c in row if c not in (ROW_ID, "zero_shot")):
+        elif any(not _missing(row.get(c)) for c in row if c not in (ROW_ID, ZERO_SHOT_COLUMN)):
             added.append((position, row))
     _check_unique_names(existing, added)
     for name in originals - kept_ids:

@@ -16,7 +16,7 @@ import torch
 
 from ragviz.data import TaskData
 from ragviz.errors import GraphError
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edges, TaskGraph
 from ragviz.layouts import GraphLayout, PointLayout, counts_layout, graph_layout
 
 
@@ -106,7 +106,7 @@ def graph_tensors(
     graph: TaskGraph,
     vocab: Vocab,
     n_classes: dict[str, int] | None = None,
-    edges: list[tuple[str, str, str, float]] | None = None,
+    edges: Edges | None = None,
 ) -> GraphTensors:
     """Index a graph against a model's vocabulary; ``edges`` overrides the graph's edges (ablations)."""
     names = graph.task_names()

@@ -16,7 +16,7 @@ import torch
 
 from ragviz.data import DomainSpec, plot_grid
 from ragviz.errors import DataError
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edges, TaskGraph
 from ragviz.layouts import counts_layout
 from ragviz.model import Heads, RAGModel
 from ragviz.prepared import check_model_budget, prepare, split_metrics
@@ -128,7 +128,7 @@ def compute_trace(
     graph: TaskGraph,
     tables: dict[str, Any] | None = None,
     grid_resolution: int = 50,
-    edges: list[tuple[str, str, str, float]] | None = None,
+    edges: Edges | None = None,
 ) -> Trace:
     """Run the model once on ``graph`` and keep everything the pages show."""
     # The pages draw decision surfaces on a grid: count its points in the budget before any data is made.

@@ -21,7 +21,7 @@ import torch
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import domain_spec
 from ragviz.errors import TrainingError
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edges, TaskGraph
 from ragviz.history import MAX_SNAPSHOTS, History, max_evaluations
 from ragviz.layouts import PointLayout, chunk_size, point_layout
 from ragviz.limits import check_graph_budget, get_limits
@@ -185,7 +185,7 @@ def train(
     *,
     callback: Callable[[Progress], None] | None = None,
     stop: Any = None,
-    edges: list[tuple[str, str, str, float]] | None = None,
+    edges: Edges | None = None,
     model: RAGModel | None = None,
     report_every: int = 1,
 ) -> TrainResult:
@@ -230,7 +230,7 @@ class TrainingAttempt:
     model: RAGModel
     cfg: TrainConfig
     tables: dict[str, Any] | None
-    edges: list[tuple[str, str, str, float]] | None
+    edges: Edges | None
     callback: Callable[[Progress], None] | None
     stop: Any
     report_every: int

@@ -21,12 +21,13 @@ import pytest
 
 from ragviz.checkpoint import load_checkpoint
 from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import MAX_CSV_CLASSES, domain_spec, load_table, make_graph_data
+from ragviz.data import domain_spec, make_graph_data
 from ragviz.editing import EditHistory
 from ragviz.errors import CheckpointError, DataError, GraphError, RagvizError
 from ragviz.graph import Task, TaskGraph
 from ragviz.limits import get_limits, max_upload_bytes
 from ragviz.safe_text import md_escape, visible
+from ragviz.table_io import MAX_CSV_CLASSES, load_table
 from ragviz.train import train
 from ragviz.ui.state import AppState, adopt_checkpoint, set_graph, undo
 
@@ -208,14 +209,14 @@ def _session() -> AppState:
     """A session that has opened the good control checkpoint: what a bad file must not disturb."""
     ckpt = load_checkpoint(CORPUS / "control" / "good.safetensors")
     state = AppState(project=ckpt.project, edits=EditHistory(ckpt.project.graph))
-    state._run_box = [None]  # type: ignore[attr-defined]
     adopt_checkpoint(state, ckpt, "control")
     return state
 
 
 def _fingerprint(state: AppState) -> tuple[Any, ...]:
+    source = state.trained.source if state.trained else None
     return (json.dumps(state.project.graph.to_dict(), sort_keys=True), id(state.model), id(state.history),
-            state.source, state.project.name, state.project.model_config, state.project.train_config,
+            source, state.project.name, state.project.model_config, state.project.train_config,
             sorted(state.project.tables), state.edits.can_undo, state.edits.can_redo)
 
 
@@ -327,7 +328,7 @@ def test_a_task_with_one_class_trains_and_predicts_that_class() -> None:
 
 
 def test_more_classes_than_allowed_makes_a_regression_task() -> None:
-    """Documented (ragviz.data.MAX_CSV_CLASSES): more whole-number targets than that means regression."""
+    """Documented (ragviz.table_io.MAX_CSV_CLASSES): more whole-number targets than that means regression."""
     tables = {"data": load_table(CORPUS / "tables" / "too_many_classes.csv")}
     assert tables["data"]["target"].nunique() > MAX_CSV_CLASSES
     spec = domain_spec(_csv_graph(("t", "data", "t")), tables)
@@ -418,7 +419,7 @@ def test_graph_size_limit_is_configurable(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_graphs_that_import_but_cannot_train_say_why() -> None:
     graph = _import((CORPUS / "graphs" / "too_many_classes.json").read_bytes(), "too_many_classes.json")
-    with pytest.raises(DataError, match="n_classes.*from 2 to 6"):
+    with pytest.raises(DataError, match="n_classes.*between 2 and 6"):
         domain_spec(graph)
     graph = _import((CORPUS / "graphs" / "every_task_zero_shot.json").read_bytes(), "every_task_zero_shot.json")
     with pytest.raises(GraphError, match="train size 0"):

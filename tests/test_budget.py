@@ -6,11 +6,10 @@ import json
 import struct
 
 import pytest
-from conftest import small_ring
 
 import ragviz.generators as generators_module
 import ragviz.graph as graph_module
-import ragviz.graph_io as graph_io_module
+import ragviz.graph_csv as graph_csv_module
 import ragviz.prepared as prepared_module
 import ragviz.trace as trace_module
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
@@ -35,6 +34,7 @@ from ragviz.runner import TrainingRun
 from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
 from ragviz.train import prepare, train
+from tests.helpers import small_ring
 
 SMALL = ModelConfig(embed_dim=8, hidden=16)
 
@@ -105,7 +105,7 @@ def test_every_importer_refuses_before_building_tasks(monkeypatch, fmt) -> None:
     assert import_graph(data, name) == (graph if fmt != "csv" else graph_from_csv(graph_to_csv(graph)[0]))
     monkeypatch.setenv("RAGVIZ_MAX_TASKS", "5")
     monkeypatch.setattr(graph_module, "make_task", _never)
-    monkeypatch.setattr(graph_io_module, "make_task", _never)
+    monkeypatch.setattr(graph_csv_module, "make_task", _never)
     with pytest.raises(BudgetError, match="number of tasks is 6"):
         import_graph(data, name)
 

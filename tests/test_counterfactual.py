@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import small_ring
 
 from ragviz.counterfactual import free_seed, metric_changes, with_edge, with_zero_shot_task, without_edge
 from ragviz.errors import GraphError
 from ragviz.trace import compute_trace
+from tests.helpers import small_ring
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import small_ring
 
 import ragviz.train as train_module
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
@@ -33,7 +32,8 @@ from ragviz.runner import TrainingRun
 from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
 from ragviz.train import train
-from ragviz.ui.state import AppState, _stop_run_when_gone, adopt_run, current_checkpoint_bytes, start_run
+from ragviz.ui.state import AppState, adopt_run, current_checkpoint_bytes, start_run
+from tests.helpers import small_ring
 
 MODEL = ModelConfig(embed_dim=8, hidden=16)
 
@@ -208,9 +208,7 @@ def test_a_real_cuda_out_of_memory_falls_back_to_the_cpu() -> None:
 
 # ------------------------------------------------------------------------------------------ sessions
 def _state(project: Project) -> AppState:
-    state = AppState(project=project.copy(), edits=EditHistory(project.graph))
-    _stop_run_when_gone(state)
-    return state
+    return AppState(project=project.copy(), edits=EditHistory(project.graph))  # stops its run when dropped
 
 
 def test_a_session_that_ends_stops_its_run() -> None:
@@ -234,10 +232,8 @@ def test_a_session_that_stops_polling_stops_its_run(monkeypatch: pytest.MonkeyPa
     state = _state(Project(_graph(), MODEL, TrainConfig(steps=1_000_000, eval_every=1000)))
     run = start_run(state, None)
     assert run.heartbeat_timeout == 0.5
-    started = time.monotonic()
     run.join(timeout=60)  # nobody polls
     assert not run.alive and run.result.status == "stopped"
-    assert time.monotonic() - started < 30
     assert state.run is run  # the session still has a consistent, usable (partial) model to adopt
     adopt_run(state, run)
     assert _finite(state.model)

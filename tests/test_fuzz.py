@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ragviz.checkpoint import load_checkpoint
-from ragviz.data import domain_spec, load_table
+from ragviz.data import domain_spec
 from ragviz.errors import CheckpointError, DataError, GraphError, RagvizError
 from ragviz.gallery import summarize_bytes
 from ragviz.graph import FAMILY_DOMAIN, TaskGraph
 from ragviz.graph_io import import_graph
+from ragviz.table_io import load_table
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 GOOD_CKPT = (CORPUS / "control" / "good.safetensors").read_bytes()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -147,17 +146,15 @@ def test_tasks_without_positions_are_placed_deterministically(graph):
     assert len(set(node_positions(unplaced).values())) == 3
 
 
-def test_thousand_tasks_use_a_fixed_number_of_traces_and_build_quickly():
+def test_thousand_tasks_use_a_fixed_number_of_traces():
+    """Build time is a benchmark figure (benchmarks/bench_app.py); here: the traces do not grow."""
     g = big_graph(1000, 3000)
-    start = time.perf_counter()
     fig = graph_figure(g)
-    elapsed = time.perf_counter() - start
     assert len(fig.data) == len(graph_figure(big_graph(50, 100)).data)  # traces do not grow with the graph
     assert len(fig.data) <= 3 * len(g.relations) + 5
     assert all(isinstance(t, (go.Scattergl, go.Scatter)) for t in fig.data)
     assert sum(len(t.customdata) for t in fig.data if t.legendgroup == "tasks" and t.customdata is not None) == 1000
     assert drawing_note(g) is None
-    assert elapsed < 3.0
 
 
 def test_too_big_graph_draws_a_sample_of_tasks_and_says_so(monkeypatch):

@@ -7,7 +7,6 @@ import time
 
 import pytest
 import torch
-from conftest import small_ring
 
 import ragviz.data as data_module
 from ragviz.config import ModelConfig, TrainConfig
@@ -17,6 +16,7 @@ from ragviz.model import RAGModel
 from ragviz.project import Project
 from ragviz.runner import RunSlots, TrainingRun
 from ragviz.train import train
+from tests.helpers import small_ring
 
 
 def _project(steps: int = 20, **train_settings) -> Project:

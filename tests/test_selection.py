@@ -7,8 +7,8 @@ import pytest
 
 from ragviz.errors import GraphError
 from ragviz.graph import Relation, Task, TaskGraph
+from ragviz.graph_schema import PARAM_PREFIX
 from ragviz.selection import (
-    PARAM_PREFIX,
     ROW_ID,
     apply_edge_table,
     apply_node_table,

@@ -7,13 +7,13 @@ import threading
 import numpy as np
 import pytest
 import torch
-from conftest import small_ring
 
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.errors import ConfigError, GraphError, TrainingError
 from ragviz.graph import Task, TaskGraph
 from ragviz.history import MAX_SNAPSHOTS, SNAPSHOT_BUDGET_FLOATS, History, snapshots_kept
 from ragviz.train import choose_device, evaluation_every, train
+from tests.helpers import small_ring
 
 
 def _weights(model) -> list[torch.Tensor]:

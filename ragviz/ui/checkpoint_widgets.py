@@ -63,7 +63,7 @@ class Entry:
 
     @property
     def source_label(self) -> str:
-        """The ``state.source`` text this checkpoint gets when opened (marks the open card)."""
+        """The ``TrainedModel.source`` text this checkpoint gets when opened (marks the open card)."""
         kind = {"sample": "sample", "session": "saved", "folder": "file", "upload": "uploaded"}[self.summary.source]
         return f"{kind}: {self.title}"
 
@@ -277,7 +277,7 @@ def is_current(state: AppState, entry: Entry) -> bool:
         return False
     if entry.sample_key is not None:
         return state.sample_key == entry.sample_key
-    return state.source == entry.source_label
+    return state.trained.source == entry.source_label
 
 
 def checkpoint_card(state: AppState, entry: Entry) -> None:
@@ -337,7 +337,7 @@ def metric_sets(state: AppState, entries: list[Entry]) -> dict[str, MetricSet]:
     """Every model with per-task metrics, by a display name: the current model first."""
     sets: dict[str, MetricSet] = {}
     if state.trained and state.history is not None and state.history.steps:
-        sets[f"{CURRENT} ({state.source})"] = MetricSet.from_history(CURRENT, state.history)
+        sets[f"{CURRENT} ({state.trained.source})"] = MetricSet.from_history(CURRENT, state.history)
     for entry in entries:
         s = entry.summary
         if s.error is None and s.metrics:

@@ -73,7 +73,7 @@ def training_frames(state: AppState, layer: int) -> Frames | None:
     if history is None or not history.snapshots:
         return None
     arrays, labels, metric = snapshot_frames(history, layer)
-    graph = state.trained_graph or state.project.graph
+    graph = state.trained.graph if state.trained else state.project.graph
     zero = set(history.zero_shot)
     return Frames(arrays, list(history.tasks), [n in zero for n in history.tasks], labels, metric, graph)
 

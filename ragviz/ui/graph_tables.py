@@ -13,8 +13,9 @@ import streamlit as st
 
 from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DOMAIN
+from ragviz.graph_schema import ZERO_SHOT_COLUMN, param_key
 from ragviz.safe_text import md_escape
-from ragviz.selection import PARAM_PREFIX, ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
+from ragviz.selection import ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
 
@@ -48,7 +49,7 @@ def _apply(state: AppState, which: str, table: pd.DataFrame, edited: pd.DataFram
 def node_editor(state: AppState, version: str) -> None:
     graph = state.project.graph
     table = node_table(graph)
-    params = [c for c in table.columns if c.startswith(PARAM_PREFIX)]
+    params = [c for c in table.columns if param_key(c) is not None]
     domain = graph.domain
     families = [f for f, d in FAMILY_DOMAIN.items() if domain is None or d == domain]
     config = {
@@ -59,14 +60,14 @@ def node_editor(state: AppState, version: str) -> None:
                                                     help="0 = zero-shot"),
         "test_size": st.column_config.NumberColumn("test", min_value=0, max_value=100_000, step=1),
         "seed": st.column_config.NumberColumn("seed", min_value=0, step=1),
-        "zero_shot": st.column_config.CheckboxColumn("zero-shot ★", disabled=True,
+        ZERO_SHOT_COLUMN: st.column_config.CheckboxColumn("zero-shot ★", disabled=True,
                                                      help="Set train to 0 to make a task zero-shot"),
         "x": st.column_config.NumberColumn("x", format="%.2f"),
         "y": st.column_config.NumberColumn("y", format="%.2f"),
-        **{c: st.column_config.Column(c[len(PARAM_PREFIX):], help="Parameter; empty = family default")
+        **{c: st.column_config.Column(param_key(c), help="Parameter; empty = family default")
            for c in params},
     }
-    order = ["name", "family", "train_size", "test_size", "seed", "zero_shot", *params, "x", "y"]
+    order = ["name", "family", "train_size", "test_size", "seed", ZERO_SHOT_COLUMN, *params, "x", "y"]
     st.markdown(f"**Tasks** ({len(table)})")
     edited = st.data_editor(table, key=f"tg_nodes_{version}_{_nonce()}", num_rows="dynamic", hide_index=True,
                             column_order=order, column_config=config, width="stretch",

@@ -9,6 +9,7 @@ import streamlit as st
 
 from ragviz.errors import RagvizError
 from ragviz.safe_text import md_escape
+from ragviz.ui.routing import CHECKPOINTS, EMBEDDINGS, MESSAGE_PASSING, TASK_GRAPH, TASK_OUTPUTS, TRAIN, AppPage
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 
 EQUATIONS: tuple[tuple[str, str], ...] = (
@@ -32,13 +33,13 @@ EQUATIONS: tuple[tuple[str, str], ...] = (
 )
 
 BUILD_HINT = "Build the samples with `python -m ragviz samples`."
-NEXT_PAGES: tuple[tuple[str, str, str], ...] = (
-    ("pages/task_graph.py", "Task graph", "draw tasks and relations"),
-    ("pages/train.py", "Train", "live curves, a baseline"),
-    ("pages/message_passing.py", "Message passing", "layer by layer"),
-    ("pages/embeddings.py", "Embeddings", "where tasks land"),
-    ("pages/task_outputs.py", "Task outputs", "every task's predictions"),
-    ("pages/checkpoints.py", "Checkpoints", "open, save, compare"),
+NEXT_PAGES: tuple[tuple[AppPage, str], ...] = (
+    (TASK_GRAPH, "draw tasks and relations"),
+    (TRAIN, "live curves, a baseline"),
+    (MESSAGE_PASSING, "layer by layer"),
+    (EMBEDDINGS, "where tasks land"),
+    (TASK_OUTPUTS, "every task's predictions"),
+    (CHECKPOINTS, "open, save, compare"),
 )
 
 
@@ -125,7 +126,7 @@ def lesson(state: AppState) -> None:
 def next_steps() -> None:
     st.markdown("### Where to go next")
     cols = st.columns(3)
-    for i, (page, label, what) in enumerate(NEXT_PAGES):
+    for i, (page, what) in enumerate(NEXT_PAGES):
         with cols[i % 3], st.container(border=True):
-            st.page_link(page, label=f"**{label}**", width="stretch")
+            st.page_link(page.path, label=f"**{page.title}**", width="stretch")
             st.caption(what)

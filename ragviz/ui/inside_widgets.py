@@ -17,6 +17,7 @@ from ragviz.graph import TaskGraph
 from ragviz.plots.messages import focus_from_event
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.routing import CHECKPOINTS, HOME, TRAIN
 from ragviz.ui.state import AppState, get_trace
 
 FOCUS_KEY = "inside_focus"
@@ -26,12 +27,9 @@ NO_MODEL = ("There is no trained model yet, so there is nothing to look inside. 
 
 def _links() -> None:
     cols = st.columns(3)
-    for col, (page, label, icon) in zip(cols, (
-        ("pages/train.py", "Train a model", ":material/model_training:"),
-        ("pages/home.py", "Open a sample", ":material/home:"),
-        ("pages/checkpoints.py", "Open a checkpoint", ":material/inventory_2:"),
-    ), strict=True):
-        col.page_link(page, label=label, icon=icon)
+    for col, (page, label) in zip(cols, ((TRAIN, "Train a model"), (HOME, "Open a sample"),
+                                         (CHECKPOINTS, "Open a checkpoint")), strict=True):
+        col.page_link(page.path, label=label, icon=page.icon)
 
 
 def current_trace(state: AppState, graph: TaskGraph | None = None) -> Trace | None:

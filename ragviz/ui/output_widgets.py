@@ -68,10 +68,10 @@ def keep_whatif(state: AppState, whatif: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- traces
 def baseline_trace(state: AppState, graph: TaskGraph) -> Trace | None:
     """The baseline on ``graph`` with the edges it was trained with (none, shuffled, or the graph's own)."""
-    if state.baseline_model is None or not state.baseline_name:
+    if state.baseline is None:
         return None
     try:
-        _, edges = ablation_setup(state.baseline_name, state.project.model_config, graph,
+        _, edges = ablation_setup(state.baseline.name, state.project.model_config, graph,
                                   state.project.train_config.seed)
         return get_trace(state, graph, baseline=True, edges=edges)
     except RagvizError:
@@ -132,13 +132,13 @@ def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts
 
 def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, Any] | None, graph: TaskGraph) -> None:
     baseline = baseline_trace(state, graph)
-    name = f"baseline ({state.baseline_name})" if baseline is not None else "baseline"
+    name = f"baseline ({state.baseline.name})" if baseline is not None else "baseline"
     table = metrics_table(trace, baseline, name, before=base if whatif else None)
     title = metric_title(trace.metric)
     st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})")
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
     st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics")
-    if state.baseline_model is not None and baseline is None:
+    if state.baseline is not None and baseline is None:
         st.caption("The baseline cannot run on this graph (it may use a relation it never saw).")
 
 

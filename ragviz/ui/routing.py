@@ -1,14 +1,22 @@
-"""The app's navigation and sidebar, and keeping every page behind them.
+"""The app's navigation table and sidebar, and keeping every page behind them.
 
-Streamlit sees the ``pages/`` folder and, until a script calls ``st.navigation``, runs its old
-multipage discovery: on a server's first run (and on every ``AppTest`` run, which resets that
-mode) a URL or ``switch_page`` that names a page runs the page file alone, with raw file names as
-navigation and no sidebar. A page that finds itself run that way sets up :func:`app_navigation`
-itself (the same menu and sidebar ``app.py`` gives) and carries on: no rerun, so the click or
-edit that started the run is not lost.
+Every page file starts with ``state = page_state()``. Streamlit sees the ``pages/`` folder
+and, until a script calls ``st.navigation``, runs its old multipage discovery: on a server's
+first run (and on every ``AppTest`` run, which resets that mode) a URL or ``switch_page`` that
+names a page runs the page file alone, with raw file names as navigation and no sidebar.
+:func:`ensure_app_navigation` is the one place that handles this: a page run that way sets up
+:func:`app_navigation` itself (the same menu and sidebar ``app.py`` gives) and carries on, with
+no rerun, so the click or edit that started the run is not lost. It reads two Streamlit runtime
+internals (``PagesManager.uses_pages_directory`` and the script thread's active page hash);
+``tests/app/test_navigation.py`` fails loudly if an upgrade changes either.
+
+The page table (:data:`PAGES`) is the only place a page's file path is written; links elsewhere
+name its entries (``TRAIN.path``).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import streamlit as st
 import torch
@@ -16,24 +24,33 @@ from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
+from ragviz.ui.sidebar import render_sidebar
+from ragviz.ui.state import AppState, get_state
+
 PAGE_TITLE = "ragviz · Relation-Aware Generative model lab"
-#: (file, title, icon) of every page, in menu order; the first is the home page.
-PAGES = [
-    ("pages/home.py", "Home", ":material/home:"),
-    ("pages/task_graph.py", "Task graph", ":material/hub:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-    ("pages/message_passing.py", "Message passing", ":material/share:"),
-    ("pages/embeddings.py", "Embeddings", ":material/scatter_plot:"),
-    ("pages/task_outputs.py", "Task outputs", ":material/grid_view:"),
-    ("pages/checkpoints.py", "Checkpoints", ":material/inventory_2:"),
-]
+
+
+class AppPage(NamedTuple):
+    """One page of the app: its file under ``pages/``, its menu title and icon."""
+
+    path: str
+    title: str
+    icon: str
+
+
+HOME = AppPage("pages/home.py", "Home", ":material/home:")
+TASK_GRAPH = AppPage("pages/task_graph.py", "Task graph", ":material/hub:")
+TRAIN = AppPage("pages/train.py", "Train", ":material/model_training:")
+MESSAGE_PASSING = AppPage("pages/message_passing.py", "Message passing", ":material/share:")
+EMBEDDINGS = AppPage("pages/embeddings.py", "Embeddings", ":material/scatter_plot:")
+TASK_OUTPUTS = AppPage("pages/task_outputs.py", "Task outputs", ":material/grid_view:")
+CHECKPOINTS = AppPage("pages/checkpoints.py", "Checkpoints", ":material/inventory_2:")
+#: Every page, in menu order; the first is the home page.
+PAGES: tuple[AppPage, ...] = (HOME, TASK_GRAPH, TRAIN, MESSAGE_PASSING, EMBEDDINGS, TASK_OUTPUTS, CHECKPOINTS)
 
 
 def app_navigation() -> StreamlitPage:
     """Page config, the navigation menu and the sidebar; returns the page the URL asks for."""
-    from ragviz.ui.sidebar import render_sidebar
-    from ragviz.ui.state import get_state
-
     st.set_page_config(page_title=PAGE_TITLE, page_icon="🕸️", layout="wide")
     torch.set_num_threads(1)  # many small sessions: one thread each trains fastest
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
@@ -50,3 +67,9 @@ def ensure_app_navigation() -> None:
         # st.navigation switched the active script to app.py's; the rest of this run is the page's,
         # so its widgets keep the identities they have when app.py runs the page (clicks survive).
         ThreadState.update(active_script_hash=page_hash)
+
+
+def page_state() -> AppState:
+    """What every page calls first: the app's navigation around it, then the session's state."""
+    ensure_app_navigation()
+    return get_state()

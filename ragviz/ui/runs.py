@@ -69,7 +69,7 @@ def take_offered_run(state: AppState) -> None:
     st.session_state.pop(OFFER_KEY, None)
     if run is None:
         return
-    set_project(state, run.project.copy(), "trained in this session")
+    set_project(state, run.project.copy())
     adopt_run(state, run)
     notify(state, "success", "Now using the model the training run produced, with the task graph it was trained on.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ragviz.runner import RunStatus
 from ragviz.safe_text import md_escape
 from ragviz.train import device_label
 from ragviz.ui.runs import adopt_finished_run, run_handled, run_offer
@@ -24,7 +25,7 @@ def render_sidebar(state: AppState) -> None:
             f"{len(graph.relations)} relations · domain {graph.domain or '—'}"
         )
         st.markdown(f"**Device:** {_device()}")
-        model_line = state.source if state.trained else "no trained model yet"
+        model_line = state.trained.source if state.trained else "no trained model yet"
         st.markdown(f"**Model:** {md_escape(model_line)}")
         if state.edited_since_training:
             st.caption("The graph was edited after training: pages show the trained model on the edited graph.")
@@ -48,10 +49,10 @@ def _run_status(state: AppState) -> None:
     if adopt_finished_run(state):  # the run just ended: take its model, redraw every page once
         st.rerun()
     snap = run.snapshot()
-    if snap.status == "running":
+    if snap.status == RunStatus.RUNNING:
         label = "baseline" if snap.phase == "baseline" else "model"
         st.progress(snap.fraction, text=f"Training {label}: step {snap.step}/{snap.total}")
-    elif snap.status == "queued":
+    elif snap.status == RunStatus.QUEUED:
         st.caption(f"Queued: number {snap.queue_place} in line; training starts when the server has a free slot.")
     elif snap.done:
         st.caption(f"Last run: {snap.status}")

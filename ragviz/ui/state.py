@@ -2,6 +2,8 @@
 
 Pages read and change the session's project, model and run only through these helpers.
 Traces are cached per session, keyed by the model and the graph they were computed for.
+This module draws nothing and imports no other ``ragviz.ui`` module: pages reach it through
+:func:`ragviz.ui.routing.page_state`, which sets up navigation first.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import streamlit as st
 from ragviz.checkpoint import Checkpoint, checkpoint_bytes
 from ragviz.editing import EditHistory
 from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
+from ragviz.graph import Edges, TaskGraph
 from ragviz.history import History
 from ragviz.model import RAGModel
 from ragviz.project import Project
@@ -28,6 +30,33 @@ from ragviz.trace import Trace, compute_trace
 
 STATE_KEY = "ragviz_state"
 TRACE_CACHE_SIZE = 6
+TRAINED_HERE = "trained in this session"  # the source of a model this session trained
+
+
+@dataclass
+class TrainedModel:
+    """A trained model with what belongs to it: its history, the graph it was trained on, where it ran
+    and where it came from (a sample, an upload, this session)."""
+
+    model: RAGModel
+    history: History | None
+    graph: TaskGraph
+    source: str
+    device: str | None = None  # where it was trained, when known
+
+
+@dataclass
+class Baseline:
+    """The ablation trained after the model on the same data, to compare against."""
+
+    name: str
+    model: RAGModel
+    history: History | None
+
+
+def _stop_boxed_run(run_box: list[TrainingRun | None]) -> None:
+    if run_box[0] is not None:
+        run_box[0].stop()
 
 
 @dataclass
@@ -36,32 +65,39 @@ class AppState:
 
     project: Project
     edits: EditHistory
-    model: RAGModel | None = None
-    history: History | None = None
-    trained_graph: TaskGraph | None = None
-    baseline_name: str | None = None
-    baseline_model: RAGModel | None = None
-    baseline_history: History | None = None
-    source: str = "new project"
-    sample_key: str | None = None
-    device: str | None = None  # where the current model was trained, when known
-    run: TrainingRun | None = None
+    trained: TrainedModel | None = None
+    baseline: Baseline | None = None
+    sample_key: str | None = None  # the shipped sample that is open, if one is
     saved: dict[str, bytes] = field(default_factory=dict)
     selection: list[str] = field(default_factory=list)
     notices: list[tuple[str, str]] = field(default_factory=list)
     traces: OrderedDict[tuple[int, str], Trace] = field(default_factory=OrderedDict)
+    #: The session's training run, boxed so that a session that ends stops it (the finaliser holds
+    #: the box, not the state; the run's heartbeat is the second line of defence).
+    run_box: list[TrainingRun | None] = field(default_factory=lambda: [None], repr=False)
+
+    def __post_init__(self) -> None:
+        weakref.finalize(self, _stop_boxed_run, self.run_box)
+
+    @property
+    def run(self) -> TrainingRun | None:
+        return self.run_box[0]
 
     @property
     def graph(self) -> TaskGraph:
         return self.project.graph
 
     @property
-    def trained(self) -> bool:
-        return self.model is not None
+    def model(self) -> RAGModel | None:
+        return self.trained.model if self.trained is not None else None
+
+    @property
+    def history(self) -> History | None:
+        return self.trained.history if self.trained is not None else None
 
     @property
     def edited_since_training(self) -> bool:
-        return self.trained_graph is not None and self.trained_graph != self.project.graph
+        return self.trained is not None and self.trained.graph != self.project.graph
 
 
 def _default_project() -> tuple[Project, Checkpoint | None, str | None]:
@@ -77,27 +113,12 @@ def _default_project() -> tuple[Project, Checkpoint | None, str | None]:
         return Project(ring_of_moons(), name="Ring of rotated moons"), None, None
 
 
-def _stop_run_when_gone(state: AppState) -> None:
-    """A session that ends stops its run (the heartbeat is the second line of defence)."""
-
-    def stop(run_box: list[TrainingRun | None]) -> None:
-        if run_box and run_box[0] is not None:
-            run_box[0].stop()
-
-    state._run_box = [None]  # type: ignore[attr-defined]
-    weakref.finalize(state, stop, state._run_box)  # type: ignore[attr-defined]
-
-
 def get_state() -> AppState:
     """This session's state, created on first use with the default sample loaded."""
-    from ragviz.ui.routing import ensure_app_navigation  # routing draws the sidebar, which reads the state
-
-    ensure_app_navigation()
     state = st.session_state.get(STATE_KEY)
     if state is None:
         project, ckpt, key = _default_project()
         state = AppState(project=project, edits=EditHistory(project.graph))
-        _stop_run_when_gone(state)
         if ckpt is not None:
             adopt_checkpoint(state, ckpt, f"sample: {project.name}", sample_key=key)
         st.session_state[STATE_KEY] = state
@@ -134,45 +155,35 @@ def redo(state: AppState) -> None:
     state.selection = [s for s in state.selection if s in state.project.graph.nx]
 
 
-def set_project(state: AppState, project: Project, source: str, sample_key: str | None = None) -> None:
+def set_project(state: AppState, project: Project, sample_key: str | None = None) -> None:
     """Replace the project (a new or imported graph); the trained model is dropped."""
     state.project = project
     state.edits.reset(project.graph)
-    state.model = state.history = state.trained_graph = None
-    state.baseline_name = state.baseline_model = state.baseline_history = None
-    state.source, state.sample_key = source, sample_key
-    state.device = None
+    state.trained = state.baseline = None
+    state.sample_key = sample_key
     state.selection = []
     state.traces.clear()
 
 
 def adopt_checkpoint(state: AppState, ckpt: Checkpoint, source: str, sample_key: str | None = None) -> None:
     """Open a loaded checkpoint: its project, model and history become the session's."""
-    set_project(state, ckpt.project, source, sample_key)
-    state.model = ckpt.model
-    state.history = ckpt.history
-    state.trained_graph = ckpt.project.graph.copy()
-    state.device = str(ckpt.info.get("device") or "") or None
+    set_project(state, ckpt.project, sample_key)
+    device = str(ckpt.info.get("device") or "") or None
+    state.trained = TrainedModel(ckpt.model, ckpt.history, ckpt.project.graph.copy(), source, device)
 
 
 def adopt_run(state: AppState, run: TrainingRun) -> None:
     """Take a finished (or stopped) run's model; a diverged run keeps its last finite weights."""
     if run.result is None:
         return
-    state.model = run.result.model
-    state.history = run.result.history
-    state.trained_graph = run.project.graph.copy()
+    result = run.result
+    state.trained = TrainedModel(result.model, result.history, run.project.graph.copy(), TRAINED_HERE,
+                                 result.device)
     state.project.model_config = run.project.model_config
     state.project.train_config = run.project.train_config
-    state.source = "trained in this session"
     state.sample_key = None
-    state.device = run.result.device
-    if run.baseline_result is not None:
-        state.baseline_name = run.baseline
-        state.baseline_model = run.baseline_result.model
-        state.baseline_history = run.baseline_result.history
-    else:
-        state.baseline_name = state.baseline_model = state.baseline_history = None
+    base = run.baseline_result
+    state.baseline = Baseline(run.baseline, base.model, base.history) if base is not None and run.baseline else None
     state.traces.clear()
 
 
@@ -180,8 +191,7 @@ def start_run(state: AppState, baseline: str | None) -> TrainingRun:
     if state.run is not None and state.run.alive:
         raise RagvizError("A training run is already going; stop it first.")
     run = TrainingRun(state.project, baseline).start()
-    state.run = run
-    state._run_box[0] = run  # type: ignore[attr-defined]
+    state.run_box[0] = run
     return run
 
 
@@ -194,10 +204,10 @@ def get_trace(
     state: AppState,
     graph: TaskGraph | None = None,
     baseline: bool = False,
-    edges: list[tuple[str, str, str, float]] | None = None,
+    edges: Edges | None = None,
 ) -> Trace | None:
     """The trace of the session's model (or baseline) on ``graph`` (default: the current graph)."""
-    model = state.baseline_model if baseline else state.model
+    model = (state.baseline.model if state.baseline is not None else None) if baseline else state.model
     if model is None:
         return None
     graph = graph if graph is not None else state.project.graph
@@ -219,10 +229,10 @@ def get_trace(
 
 
 def current_checkpoint_bytes(state: AppState) -> bytes:
-    if state.model is None:
+    trained = state.trained
+    if trained is None:
         raise RagvizError("There is no trained model to save yet: train one or open a checkpoint.")
     project = state.project.copy()
-    if state.trained_graph is not None:
-        project.graph = state.trained_graph.copy()
-    extra = {"source": state.source, **({"device": state.device} if state.device else {})}
-    return checkpoint_bytes(project, state.model, state.history, extra)
+    project.graph = trained.graph.copy()
+    extra = {"source": trained.source, **({"device": trained.device} if trained.device else {})}
+    return checkpoint_bytes(project, trained.model, trained.history, extra)

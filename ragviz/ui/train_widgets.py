@@ -298,28 +298,28 @@ def run_outcome(state: AppState) -> None:
     if run is None or not run_handled(run):
         return
     snap = run.snapshot()
-    if snap.status == "error":
+    if snap.status == RunStatus.ERROR:
         if run_from_current_model(state):
             st.error(f"The model trained, but then: {md_escape(snap.message)}")
         else:
             st.error(f"The last training run failed: {md_escape(snap.message)} Your previous model is unchanged.")
         return
-    if snap.status == "stopped" and run.result is None:
+    if snap.status == RunStatus.STOPPED and run.result is None:
         st.info(f"{snap.message} Your previous model is unchanged.", icon=":material/stop:")
         return
     if not run_from_current_model(state):
         return
-    if snap.status == "finished":
+    if snap.status == RunStatus.FINISHED:
         st.success(f"Training finished. {md_escape(snap.message)}", icon=":material/check_circle:")
-    elif snap.status == "stopped":
+    elif snap.status == RunStatus.STOPPED:
         st.info(f"{md_escape(snap.message)} The model trained so far is kept: every page shows it.",
                 icon=":material/stop:")
-    elif snap.status == "diverged":
+    elif snap.status == RunStatus.DIVERGED:
         st.warning(f"Training diverged. {md_escape(snap.message)}", icon=":material/warning:")
 
 
 def _trained_graph(state: AppState) -> TaskGraph:
-    return state.trained_graph if state.trained_graph is not None else state.project.graph
+    return state.trained.graph if state.trained is not None else state.project.graph
 
 
 def model_panel(state: AppState) -> None:
@@ -329,7 +329,8 @@ def model_panel(state: AppState) -> None:
                 "on **Home** or a checkpoint on **Checkpoints**.", icon=":material/info:")
         return
     st.subheader("Current model")
-    st.caption(f"Source: {md_escape(state.source)} · device: {md_escape(state.device or 'not recorded')}")
+    trained = state.trained
+    st.caption(f"Source: {md_escape(trained.source)} · device: {md_escape(trained.device or 'not recorded')}")
     history = state.history
     if history is None or not history.steps:
         st.info("This checkpoint stores no training history, so there are no curves or metrics to show.")
@@ -353,19 +354,20 @@ def model_panel(state: AppState) -> None:
 
 def baseline_panel(state: AppState) -> None:
     """RAG and the baseline side by side: per-task table with means, bars and the baseline's curves."""
-    if state.baseline_history is None or state.history is None or not state.baseline_name:
+    baseline = state.baseline
+    if baseline is None or baseline.history is None or state.history is None:
         return
-    st.subheader(f"RAG vs baseline ({md_escape(state.baseline_name)})")
-    st.caption(f"{md_escape(ABLATIONS.get(state.baseline_name, state.baseline_name))}; same tasks, data and settings. "
+    st.subheader(f"RAG vs baseline ({md_escape(baseline.name)})")
+    st.caption(f"{md_escape(ABLATIONS.get(baseline.name, baseline.name))}; same tasks, data and settings. "
                f"Final {metric_title(state.history.metric)} per task; ★ zero-shot; Δ = baseline − RAG.")
     ours = MetricSet.from_history("RAG", state.history)
-    theirs = MetricSet.from_history("baseline", state.baseline_history)
+    theirs = MetricSet.from_history("baseline", baseline.history)
     table_col, bars_col = st.columns([5, 4])
     with table_col:
         comparison_dataframe(comparison_table(ours, theirs))
     bars_col.plotly_chart(comparison_figure([ours, theirs]), key="baseline_bars")
     with st.expander("The baseline's training curves"):
-        _curves(state.baseline_history, task_colors(_trained_graph(state)), "test", "baseline")
+        _curves(baseline.history, task_colors(_trained_graph(state)), "test", "baseline")
 
 
 def save_current(state: AppState, name: str, folder: str | Path | None = None) -> Path:

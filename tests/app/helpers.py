@@ -12,6 +12,7 @@ from ragviz.editing import EditHistory
 from ragviz.project import Project
 from ragviz.train import TrainResult
 from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, set_project
+from ragviz.ui.train_widgets import WIDGET
 
 APP = Path(__file__).resolve().parents[2] / "app.py"  # AppTest resolves relative paths against this file
 
@@ -30,8 +31,7 @@ def open_page(page: str | None = None, state: AppState | None = None, timeout: f
 
 def untrained_state(project: Project) -> AppState:
     state = AppState(project=project.copy(), edits=EditHistory(project.graph))
-    state._run_box = [None]  # type: ignore[attr-defined]
-    set_project(state, project.copy(), "new project")
+    set_project(state, project.copy())
     return state
 
 
@@ -67,3 +67,15 @@ def all_element_text(at: AppTest) -> str:
     walk(at.main)
     walk(at.sidebar)
     return "\n".join(parts)
+
+
+def start_button(at: AppTest):
+    """The Train page's Start button."""
+    return next(b for b in at.button if b.label == "Start training")
+
+
+def set_setting(at: AppTest, field: str, value) -> None:
+    """Type into one Train page settings widget, e.g. ``set_setting(at, "train.lr", 0)``."""
+    key = WIDGET + field
+    widget = next(w for w in [*at.number_input, *at.selectbox, *at.checkbox] if w.key == key)
+    widget.set_value(value)

@@ -104,7 +104,7 @@ def test_opening_a_card_loads_it_and_marks_it_open(trained_ring, models, no_samp
     at = open_page(PAGE, state)
     at.button(key="open:folder:ring a.safetensors").click().run()
     assert errors_of(at) == []
-    assert state.trained and state.source == "file: ring a" and state.device == "CPU"
+    assert state.trained and state.trained.source == "file: ring a" and state.trained.device == "CPU"
     assert plain(at.success[0].value).startswith("Opened 'ring a' (Test ring)")
     assert at.button(key="open:folder:ring a.safetensors").label == "Open ✓"
 
@@ -127,17 +127,17 @@ def test_samples_are_listed_and_open_by_key(trained_ring, models, fake_samples) 
     at = open_page(PAGE, state)
     assert "**A ring of rotated moons**" in _texts(at)
     at.button(key="open:sample:ring").click().run()
-    assert state.sample_key == "ring" and state.source == "sample: Ring sample"
+    assert state.sample_key == "ring" and state.trained.source == "sample: Ring sample"
     assert at.button(key="open:sample:ring").label == "Open ✓"
 
 
 def test_upload_handler_refuses_bad_bytes_and_leaves_the_project_alone(trained_ring) -> None:
     state = checkpoint_state(*trained_ring)
-    project, model, source = state.project, state.model, state.source
+    project, model, source = state.project, state.model, state.trained.source
     files: dict[str, bytes] = {}
     assert not accept_upload(state, files, "evil.pt", b"\x80\x04\x95 pickle")
     assert not accept_upload(state, files, "junk.safetensors", b"not a checkpoint at all")
-    assert state.project is project and state.model is model and state.source == source and files == {}
+    assert state.project is project and state.model is model and state.trained.source == source and files == {}
     kinds = [kind for kind, _ in state.notices]
     assert kinds == ["error", "error"]
     assert "never unpickles" in state.notices[0][1] or "pickle" in state.notices[0][1]
@@ -155,12 +155,12 @@ def test_uploading_through_the_page_opens_and_lists_it(trained_ring, models, no_
     at = open_page(PAGE, state)
     at.file_uploader[0].upload("shared ring.safetensors", ring_bytes).run()
     assert errors_of(at) == []
-    assert state.trained and state.source == "uploaded: shared ring"
+    assert state.trained and state.trained.source == "uploaded: shared ring"
     assert plain(at.success[0].value).startswith("Uploaded and opened 'shared ring.safetensors'")
     assert any(plain(s.value) == "Uploaded (1)" for s in at.subheader)
     at.file_uploader[0].set_value(("bad.safetensors", b"garbage!!", "application/octet-stream")).run()
     assert "'bad.safetensors' was not opened" in plain(at.error[0].value)
-    assert state.source == "uploaded: shared ring"
+    assert state.trained.source == "uploaded: shared ring"
 
 
 def test_after_training_the_saved_model_is_listed_and_compared(trained_ring, models, no_samples, ring_bytes) -> None:

@@ -84,7 +84,7 @@ def test_samples_are_listed_with_their_claims_and_open_in_one_click(trained_ring
     at.button(key="sample:ring").click().run()
     assert errors_of(at) == []
     assert state.trained and state.sample_key == "ring" and state.project.name == "Ring sample"
-    assert state.device == "CPU"
+    assert state.trained.device == "CPU"
     assert any("Opened the sample" in s.value for s in at.success)
     assert "Lesson: A ring of rotated moons" in _texts(at) and LESSON in _texts(at)
     assert at.button(key="sample:ring").label == "Open ✓ (open now)"
@@ -93,14 +93,14 @@ def test_samples_are_listed_with_their_claims_and_open_in_one_click(trained_ring
 def test_an_unbuilt_sample_says_how_to_build_it_and_changes_nothing(trained_ring, fake_samples) -> None:
     project, result = trained_ring
     state = checkpoint_state(project, result)
-    model, source = state.model, state.source
+    model, source = state.model, state.trained.source
     at = open_page(HOME, state)
     assert at.button(key="sample:gone").disabled and not at.button(key="sample:ring").disabled
     assert "Not built yet. Build the samples with `python -m ragviz samples`." in _texts(at)
     assert not open_sample(state, "gone")  # say the file vanished between drawing and clicking
     assert state.notices == [("error", "Could not open the sample: The sample file gone.safetensors is missing. "
                                        "The current project is unchanged.")]
-    assert state.model is model and state.source == source
+    assert state.model is model and state.trained.source == source
 
 
 def test_home_after_loading_a_checkpoint_shows_its_lesson_if_it_has_one(trained_ring, no_samples) -> None:

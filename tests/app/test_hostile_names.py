@@ -17,13 +17,13 @@ from google.protobuf.json_format import MessageToDict
 
 from ragviz.checkpoint import load_checkpoint
 from ragviz.safe_text import md_escape
+from ragviz.ui import routing
 from ragviz.ui.checkpoint_widgets import UPLOADS_KEY
 from ragviz.ui.state import adopt_checkpoint
 from tests.app.helpers import errors_of, open_page, plain, untrained_state
 from tests.app.hostile import ALL, LESSON, PARAM, PROJECT, RELATIONS, TASKS, hostile_checkpoint, hostile_project
 
-PAGES = ["pages/home.py", "pages/task_graph.py", "pages/train.py", "pages/message_passing.py",
-         "pages/embeddings.py", "pages/task_outputs.py", "pages/checkpoints.py"]
+PAGES = [page.path for page in routing.PAGES]
 FILE = "<img src=q onerror=alert(10)> [f](javascript:alert(11)).safetensors"
 SOURCE = f"uploaded: {FILE.removesuffix('.safetensors')}"
 HOSTILE = (*ALL, PARAM, FILE)

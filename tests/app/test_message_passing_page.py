@@ -13,7 +13,7 @@ from ragviz.data import domain_spec
 from ragviz.model import build_model
 from ragviz.tensors import make_vocab
 from ragviz.trace import compute_trace
-from ragviz.ui.state import adopt_run
+from ragviz.ui.state import TrainedModel, adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
 
 PAGE = "pages/message_passing.py"
@@ -100,8 +100,8 @@ def test_a_model_without_layers_is_explained(trained_ring) -> None:
     project, _ = trained_ring
     state = untrained_state(project)
     graph = state.project.graph
-    state.model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph))
-    state.trained_graph = graph.copy()
+    model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph))
+    state.trained = TrainedModel(model, None, graph.copy(), "built in this test")
     at = open_page(PAGE, state)
     assert errors_of(at) == []
     assert "no message-passing layers" in at.info[0].value

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ragviz.checkpoint import checkpoint_bytes
-from tests.app.helpers import errors_of, open_page, untrained_state
-from tests.app.test_train_page import _set, _start_button
+from tests.app.helpers import errors_of, open_page, set_setting, start_button, untrained_state
 
 TRAIN = "pages/train.py"
 CHECKPOINTS = "pages/checkpoints.py"
@@ -26,13 +25,13 @@ def other_checkpoint(monkeypatch, tmp_path, trained_ring) -> str:
 def _open_during_a_run(trained_ring, open_key: str):
     state = untrained_state(trained_ring[0])
     at = open_page(TRAIN, state)
-    _set(at, "train.steps", 100_000)
-    _set(at, "train.eval_every", 50)
-    _start_button(at).click().run()
+    set_setting(at, "train.steps", 100_000)
+    set_setting(at, "train.eval_every", 50)
+    start_button(at).click().run()
     assert errors_of(at) == [] and state.run is not None and state.run.alive
     at.switch_page(CHECKPOINTS).run()
     at.button(key=open_key).click().run()
-    assert errors_of(at) == [] and state.source == "file: other"
+    assert errors_of(at) == [] and state.trained.source == "file: other"
     opened_model = state.model
     state.run.stop()
     state.run.join(timeout=60)
@@ -43,12 +42,12 @@ def _open_during_a_run(trained_ring, open_key: str):
 
 def test_a_checkpoint_opened_during_a_run_is_kept_and_the_run_is_offered(trained_ring, other_checkpoint) -> None:
     at, state, opened_model = _open_during_a_run(trained_ring, other_checkpoint)
-    assert state.source == "file: other" and state.model is opened_model  # not replaced by the run
+    assert state.trained.source == "file: other" and state.model is opened_model  # not replaced by the run
     assert any(i.value.startswith("A training run finished: use its model?") for i in at.sidebar.info)
     at.sidebar.button(key="run_offer_take").click().run()
     assert errors_of(at) == []
     run = state.run
-    assert state.source == "trained in this session" and state.model is run.result.model
+    assert state.trained.source == "trained in this session" and state.model is run.result.model
     assert state.history is run.result.history and state.project.graph == run.project.graph
     assert not any(i.value.startswith("A training run finished") for i in at.sidebar.info)
 
@@ -57,7 +56,7 @@ def test_keeping_the_opened_model_dismisses_the_offer(trained_ring, other_checkp
     at, state, opened_model = _open_during_a_run(trained_ring, other_checkpoint)
     at.sidebar.button(key="run_offer_keep").click().run()
     assert errors_of(at) == []
-    assert state.source == "file: other" and state.model is opened_model
+    assert state.trained.source == "file: other" and state.model is opened_model
     assert not any(i.value.startswith("A training run finished") for i in at.sidebar.info)
     at.run()
     assert state.model is opened_model  # later redraws never bring the run back

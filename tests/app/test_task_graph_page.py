@@ -11,7 +11,7 @@ import pytest
 from ragviz.graph import TaskGraph
 from ragviz.project import Project
 from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
-from tests.conftest import small_ring
+from tests.helpers import small_ring
 
 PAGE = "pages/task_graph.py"
 

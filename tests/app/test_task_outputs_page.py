@@ -7,12 +7,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import small_ring
 
 from ragviz.counterfactual import with_edge
 from ragviz.trace import compute_trace
 from ragviz.ui.state import adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.helpers import small_ring
 
 PAGE = "pages/task_outputs.py"
 

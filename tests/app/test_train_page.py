@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import small_ring
 
 import ragviz.runner as runner_module
 from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
@@ -14,7 +13,17 @@ from ragviz.project import Project
 from ragviz.runner import RunSlots, TrainingRun
 from ragviz.ui.state import adopt_checkpoint, start_run
 from ragviz.ui.train_widgets import SETTINGS, WIDGET
-from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page, plain, untrained_state
+from tests.app.helpers import (
+    all_element_text,
+    checkpoint_state,
+    errors_of,
+    open_page,
+    plain,
+    set_setting,
+    start_button,
+    untrained_state,
+)
+from tests.helpers import small_ring
 
 TRAIN = "pages/train.py"
 
@@ -24,22 +33,11 @@ def small_project(steps: int) -> Project:
                    TrainConfig(steps=steps, eval_every=steps), name="another student's")
 
 
-def _start_button(at):
-    return next(b for b in at.button if b.label == "Start training")
-
-
-def _set(at, field: str, value) -> None:
-    """Type into one settings widget, e.g. _set(at, "train.lr", 0)."""
-    key = WIDGET + field
-    widget = next(w for w in [*at.number_input, *at.selectbox, *at.checkbox] if w.key == key)
-    widget.set_value(value)
-
-
 def _train(at, state, **fields):
     """Fill in settings, press Start, wait for the worker, and redraw once it is done."""
     for field, value in fields.items():
-        _set(at, field.replace("__", "."), value)
-    _start_button(at).click().run()
+        set_setting(at, field.replace("__", "."), value)
+    start_button(at).click().run()
     assert errors_of(at) == [], errors_of(at)
     assert state.run is not None
     state.run.join(timeout=120)
@@ -72,7 +70,7 @@ def test_empty_page_shows_every_setting_with_help_and_what_to_do(trained_ring) -
     assert widgets[WIDGET + "model.composition"].options == ["mult", "sub", "rgcn", "none"]
     assert widgets[WIDGET + "train.device"].options == ["auto", "cpu", "cuda"]
     assert "No trained model yet" in _texts(at)
-    assert not _start_button(at).disabled
+    assert not start_button(at).disabled
     assert len(at.download_button) == 0
 
 
@@ -80,15 +78,15 @@ def test_invalid_settings_give_the_config_error_and_lose_nothing(trained_ring) -
     project, _ = trained_ring
     state = untrained_state(project)
     at = open_page(TRAIN, state)
-    _set(at, "train.lr", 0.0)
-    _start_button(at).click().run()
+    set_setting(at, "train.lr", 0.0)
+    start_button(at).click().run()
     assert [plain(e.value) for e in at.error] == [
         "Training did not start: Learning rate must be above 0.0 and at most 1000000.0, got 0.0."]
     assert state.run is None and state.project.train_config.lr == project.train_config.lr
     assert at.number_input(key=WIDGET + "train.lr").value == 0.0  # what the user typed is still there
-    _set(at, "train.lr", 0.01)
-    _set(at, "model.layers", 9)
-    _start_button(at).click().run()
+    set_setting(at, "train.lr", 0.01)
+    set_setting(at, "model.layers", 9)
+    start_button(at).click().run()
     assert [plain(e.value) for e in at.error] == [
         "Training did not start: Number of layers must be between 0 and 6, got 9."]
     assert state.run is None
@@ -98,8 +96,8 @@ def test_invalid_settings_give_the_config_error_and_lose_nothing(trained_ring) -
 def test_asking_for_cuda_without_one_is_refused_up_front(trained_ring) -> None:
     state = untrained_state(trained_ring[0])
     at = open_page(TRAIN, state)
-    _set(at, "train.device", "cuda")
-    _start_button(at).click().run()
+    set_setting(at, "train.device", "cuda")
+    start_button(at).click().run()
     assert "CUDA was requested" in plain(at.error[0].value) and state.run is None
 
 
@@ -111,7 +109,7 @@ def test_a_graph_that_cannot_train_says_why_and_start_is_off(graph, reason) -> N
     at = open_page(TRAIN, untrained_state(Project(graph)))
     assert errors_of(at) == []
     assert reason in plain(at.warning[0].value) and "Task graph" in plain(at.warning[0].value)
-    assert _start_button(at).disabled
+    assert start_button(at).disabled
 
 
 def test_a_short_run_from_start_shows_results_and_saves(trained_ring, models) -> None:
@@ -120,7 +118,7 @@ def test_a_short_run_from_start_shows_results_and_saves(trained_ring, models) ->
     _train(at, state, train__steps=20, train__eval_every=10, train__seed=3)
     assert errors_of(at) == []
     assert plain(at.success[0].value) == "Training finished. Trained 20 steps."
-    assert state.trained and state.source == "trained in this session" and state.device == "CPU"
+    assert state.trained and state.trained.source == "trained in this session" and state.trained.device == "CPU"
     assert state.project.train_config.steps == 20 and state.project.train_config.seed == 3
     assert at.subheader[0].value == "Current model"
     metrics = {m.label: m.value for m in at.metric}
@@ -162,7 +160,7 @@ def test_live_panel_stop_keeps_the_model_trained_so_far(trained_ring) -> None:
     at = open_page(TRAIN, state)
     assert errors_of(at) == []
     assert "Training RAG: step" in at.get("progress")[0].proto.text
-    assert _start_button(at).disabled
+    assert start_button(at).disabled
     at.button(key="train_stop").click().run()
     state.run.join(timeout=60)
     at.run()
@@ -187,7 +185,7 @@ def test_a_baseline_trains_beside_it_and_results_sit_side_by_side(trained_ring) 
     _train(at, state, train__steps=10, train__eval_every=10)
     assert errors_of(at) == []
     assert "Baseline (independent)" in plain(at.success[0].value)
-    assert state.baseline_name == "independent" and state.baseline_model.config.decoder == "independent"
+    assert state.baseline.name == "independent" and state.baseline.model.config.decoder == "independent"
     assert any(s.value == "RAG vs baseline (independent)" for s in at.subheader)
     table = at.dataframe[0].value
     assert list(table.columns) == ["task", "zero-shot", "RAG", "baseline", "Δ"]
@@ -252,13 +250,13 @@ def test_over_the_server_cap_the_run_is_queued_with_its_place_then_starts(traine
         state = untrained_state(trained_ring[0])
         state.project.train_config.steps, state.project.train_config.eval_every = 10, 5
         at = open_page(TRAIN, state)
-        _start_button(at).click().run()
+        start_button(at).click().run()
         assert errors_of(at) == []
         text = at.info[0].value
         assert "The server is busy: 1 training run(s) are going" in text and "number 1 in the queue" in text
         assert "you are next" in text
         at.run()  # the next redraw (the fragment's poll) keeps the place and Start stays off
-        assert "number 1 in the queue" in at.info[0].value and _start_button(at).disabled
+        assert "number 1 in the queue" in at.info[0].value and start_button(at).disabled
         assert any(b.label == "Leave queue" for b in at.button)
     finally:
         other.stop()
@@ -277,7 +275,7 @@ def test_leaving_the_queue_keeps_the_previous_model(trained_ring, monkeypatch) -
         state = checkpoint_state(project, result)
         model = state.model
         at = open_page(TRAIN, state)
-        _start_button(at).click().run()
+        start_button(at).click().run()
         next(b for b in at.button if b.label == "Leave queue").click().run()
         state.run.join(timeout=30)
         at.run()

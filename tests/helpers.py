@@ -1,0 +1,21 @@
+"""Plain test helpers (not fixtures): import them as ``from tests.helpers import ...``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragviz.graph import Relation, Task, TaskGraph
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_ring(n: int = 6, zero_shot: tuple[int, ...] = (2,), train_size: int = 30) -> TaskGraph:
+    """A ring of rotated moons, built by hand so the fixture depends on the core alone."""
+    graph = TaskGraph([Relation("near", False, "#1f77b4")])
+    for k in range(n):
+        graph.add_task(Task(f"moons {360 * k // n}°", "moons", {"rotate": 360.0 * k / n, "noise": 0.1},
+                            0 if k in zero_shot else train_size, 50, k, (float(k), float(k % 2))))
+    names = graph.task_names()
+    for k in range(n):
+        graph.add_edge(names[k], names[(k + 1) % n], "near")
+    return graph
