@@ -322,6 +322,14 @@ def _digits_data(task: Task) -> TaskData:
     return TaskData(x_tr, y_tr.astype(np.int64), x_te, y_te.astype(np.int64), n_classes)
 
 
+# --------------------------------------------------------------------------- text
+def _text_data(task: Task) -> TaskData:
+    """A shipped-corpus text task (ragviz.text_data): sentence vectors in, labels out."""
+    from ragviz.text_data import text_task_data
+
+    return text_task_data(task)
+
+
 # --------------------------------------------------------------------------- csv
 @dataclass
 class _TableInfo:
@@ -476,6 +484,10 @@ def task_n_classes(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
             if a == b:
                 raise DataError(f"Task '{task.name}': digits a and b must differ, both are {a}.")
         return 2
+    if domain == "text":
+        from ragviz.text_data import text_n_classes
+
+        return text_n_classes(task, tables)
     info = _table_info(_csv_params(task)[0], tables, task)
     return 0 if info.classes is None else len(info.classes)
 
@@ -488,10 +500,14 @@ def make_task_data(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
     domain = _domain_of(task)
     if domain == "csv":
         return _freeze(_csv_data(task, tables))
+    if task.family == "text_table":
+        from ragviz.text_data import text_task_data
+
+        return _freeze(text_task_data(task, tables))
     key = _cache_key(task)
     cached = _CACHE.get(key) if key is not None else None
     if cached is None:
-        maker = {"toy2d": _toy_data, "sine": _sine_data, "digits": _digits_data}[domain]
+        maker = {"toy2d": _toy_data, "sine": _sine_data, "digits": _digits_data, "text": _text_data}[domain]
         cached = _freeze(maker(task))
         if key is not None:
             _CACHE.put(key, cached)
@@ -541,6 +557,11 @@ def domain_spec(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None)
         for t in tasks:
             task_n_classes(t)
         return DomainSpec("digits", 64, 10, "classification", (0.0, 1.0))
+    if domain == "text":
+        from ragviz.text_encoder import EMBED_DIM
+
+        n_out = max(2, max(task_n_classes(t, tables) for t in tasks))
+        return DomainSpec("text", EMBED_DIM, n_out, "classification", (-1.0, 1.0))
     infos: dict[str, _TableInfo] = {}
     for t in tasks:
         name = _csv_params(t)[0]

@@ -430,3 +430,47 @@ def build_samples(
 #: Rough relative training cost of each lesson (for scheduling only).
 _COST = {"message_passing_hops": 4.0, "real_digits": 3.0, "wrong_relations": 1.2, "few_shot": 1.0,
          "zero_shot_ring": 1.0, "relation_types": 1.0}
+
+
+# ------------------------------------------------------------------------- text lesson
+# The eighth lesson lives in ragviz.text_lesson (its graph, its claim over seeds 11–15 that
+# vary data and model); importing it registers its Lesson, and its Sample joins the catalogue.
+from ragviz import text_lesson  # noqa: E402
+
+TEXT_SAMPLE = Sample(
+    key=text_lesson.KEY,
+    title="Text tasks share one transformer",
+    claim="Hotel reviews with no training data are classified from relations to other domains' tasks on "
+          "shared sentence vectors; with no edges the same model is near chance.",
+    lesson="""\
+**The graph.** 2,350 short English reviews (movies, restaurants, hotels, electronics, books),
+each turned into a 384-number sentence vector by one frozen pretrained transformer
+(all-MiniLM-L6-v2). Every task reads those vectors: *sentiment* in each domain, *complaint*
+(sentiment with the labels flipped) in three, *question?* in four and *formal vs casual* in
+three. Tasks of one kind are linked by **same task, other domain** (green); each complaint task
+is linked to its domain's sentiment task by **opposite labels** (red). The three **hotel** tasks
+have **no training data**.
+
+**What to look at.**
+- *Task outputs*: the hotel tasks' confusion matrices are clearly diagonal, and the complaint
+  task's is the mirror of the sentiment task's. Type a sentence in **Try your own sentence** and
+  watch every task answer at once: sentiment and complaint disagree, as their relation says.
+- *Message passing*: a hotel task starts as the shared "unknown" vector; messages from the same
+  task in other domains move it next to them.
+- The *no edges* contrast (same data, no relations) gives every hotel task the same "unknown"
+  predictor: it cannot know which of four kinds of task it is, so it is near chance.
+
+**Be honest about it.** Zero-shot sentiment reaches about what a linear probe trained on the
+other four domains gets (about 0.7 on hotels); the transformer, not the graph, knows that
+"mould around the bath" is bad. The graph's part is telling the model *which* task a data-less
+task is. A bag-of-words classifier trained on the other domains gets about 0.52 on hotel
+sentiment: domain words do not transfer, sentence vectors do.
+
+**What to try.** In *Task graph*, change the edge between "sentiment · hotels" and
+"complaint · hotels" to *same task, other domain*: without retraining, the complaint task's
+answers flip. Retrain with *no edges* as a baseline on the *Train* page.
+""",
+)
+SAMPLES.append(TEXT_SAMPLE)
+_BY_KEY[TEXT_SAMPLE.key] = TEXT_SAMPLE
+_COST[text_lesson.KEY] = 1.5
