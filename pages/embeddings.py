@@ -5,6 +5,7 @@ import streamlit as st
 from ragviz.ui.embedding_widgets import HOW_TO, embeddings_view
 from ragviz.ui.inside_widgets import current_trace
 from ragviz.ui.state import get_state, show_notices
+from ragviz.ui.text_widgets import sentence_vectors_section
 
 state = get_state()
 st.title("Embeddings")
@@ -13,3 +14,4 @@ show_notices(state)
 trace = current_trace(state)
 if trace is not None:
     embeddings_view(state, trace)
+    sentence_vectors_section(state, trace)

@@ -19,6 +19,7 @@ from ragviz.limits import size_text
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
+from ragviz.ui.text_widgets import text_preview
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
 LAYOUT_LABELS = {"spring": "Spring", "circular": "Circular", "kamada_kawai": "Kamada-Kawai", "shell": "Shell",
@@ -201,6 +202,9 @@ def preview_tab(state: AppState, version: str) -> None:
     default = list(dict.fromkeys([*state.selection, *names[:PREVIEW_DEFAULT]]))[:PREVIEW_DEFAULT]
     chosen = st.multiselect("Tasks to preview", names, default=default, max_selections=12,
                             key=f"tg_preview_{version}")
+    if graph.domain == "text":
+        text_preview(state, chosen)
+        return
     st.caption("Training points (test points for zero-shot tasks ★), coloured by class.")
     st.plotly_chart(data_preview_figure(graph, chosen, state.project.tables), key=f"tg_preview_fig_{version}",
                     config={"displayModeBar": False})

@@ -22,6 +22,7 @@ from ragviz.plots.graph import with_positions
 from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
+from ragviz.ui.text_widgets import text_outputs_section
 
 WHATIF_KEY = "to_whatif"
 PAGE_SIZE = 24
@@ -278,3 +279,4 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
+    text_outputs_section(state, trace, whatif["graph"] if whatif else None)

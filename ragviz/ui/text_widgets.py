@@ -1,0 +1,127 @@
+"""Text tasks in the app: example texts, test texts with predictions, and "try your own sentence".
+
+User text (typed sentences, uploaded texts, task and class names) is shown through
+``st.dataframe`` and Plotly data only: never as markdown or HTML.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ragviz.errors import RagvizError
+from ragviz.graph import TaskGraph
+from ragviz.plots.text import examples_table, sentence_bars_figure, sentence_pca_figure
+from ragviz.trace import Trace
+from ragviz.ui.state import AppState
+
+MAX_SENTENCE_CHARS = 1000
+EXAMPLE = "The room was tiny and the shower never got warm."
+
+
+def _texts(graph: TaskGraph, name: str, tables: dict | None) -> object:
+    from ragviz.text_data import text_examples
+
+    return text_examples(graph.task(name), tables)
+
+
+def text_preview(state: AppState, names: list[str]) -> None:
+    """Data preview of text tasks: a few training texts (test texts for zero-shot tasks) with labels."""
+    graph = state.project.graph
+    rows = []
+    for name in names:
+        try:
+            ex = _texts(graph, name, state.project.tables)
+        except RagvizError as err:
+            st.error(f"Task '{name}': {err}", icon=":material/error:")
+            continue
+        zero = graph.task(name).zero_shot
+        texts, labels = (ex.test_texts, ex.test_labels) if zero else (ex.train_texts, ex.train_labels)
+        table = examples_table(texts, labels, ex.classes, limit=4)
+        table.insert(0, "task", name + (" ★" if zero else ""))
+        rows.append(table)
+    if rows:
+        st.caption("Example texts with their labels: training texts, or test texts for zero-shot tasks ★.")
+        st.dataframe(pd.concat(rows, ignore_index=True), hide_index=True, width="stretch", key="tg_text_preview")
+
+
+def _encode_one(sentence: str) -> np.ndarray:
+    from ragviz import text_cache, text_encoder
+
+    if text_cache.lookup([sentence])[1] and not text_encoder.is_loaded():
+        with st.spinner("Loading the sentence transformer (once per server)…"):
+            return text_cache.encode([sentence])[0]
+    return text_cache.encode([sentence])[0]
+
+
+def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
+    """Type a sentence; every task's class probabilities at once, zero-shot tasks included."""
+    from ragviz.text_data import class_names, sentence_probabilities
+
+    st.markdown("**Try your own sentence**: every task answers at once (★ = zero-shot).")
+    with st.form("to_try_sentence", border=False):
+        sentence = st.text_input("Sentence", value=EXAMPLE, max_chars=MAX_SENTENCE_CHARS, key="to_sentence")
+        st.form_submit_button("Predict", icon=":material/send:")
+    sentence = (sentence or "").strip()
+    if not sentence:
+        st.caption("Type a sentence to see every task's prediction.")
+        return
+    try:
+        vector = _encode_one(sentence)
+        probs = sentence_probabilities(state.model, graph, state.project.tables, vector)
+        classes = {n: class_names(graph.task(n), state.project.tables) for n in probs}
+    except RagvizError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
+    st.plotly_chart(sentence_bars_figure(probs, classes, zero), key="to_sentence_bars",
+                    config={"displayModeBar": False})
+
+
+def test_examples(state: AppState, trace: Trace, graph: TaskGraph) -> None:
+    """A few test texts of one task with true and predicted labels."""
+    name = st.selectbox("Test texts of task", trace.task_names, key="to_text_task")
+    try:
+        ex = _texts(graph, name, state.project.tables)
+    except RagvizError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    probs = trace.outputs_test.get(name)
+    if probs is None or len(probs) != len(ex.test_texts):
+        st.caption("No test predictions for this task.")
+        return
+    table = examples_table(ex.test_texts, ex.test_labels, ex.classes, probs)
+    st.dataframe(table, hide_index=True, width="stretch", key="to_text_examples",
+                 column_config={"P(predicted)": st.column_config.NumberColumn(format="%.2f")})
+
+
+def text_outputs_section(state: AppState, trace: Trace, graph: TaskGraph | None = None) -> None:
+    """The Task outputs page's text part (the confusion matrices above are the generic ones)."""
+    if trace.spec.name != "text" or state.model is None:
+        return
+    graph = graph if graph is not None else state.project.graph
+    st.divider()
+    st.subheader("Text tasks")
+    try_sentence(state, trace, graph)
+    test_examples(state, trace, graph)
+
+
+def sentence_vectors_section(state: AppState, trace: Trace) -> None:
+    """Embeddings page: one task's sentence vectors (PCA) coloured by label."""
+    if trace.spec.name != "text":
+        return
+    graph = state.project.graph
+    with st.expander("Sentence vectors of a task's data (PCA)", icon=":material/scatter_plot:"):
+        name = st.selectbox("Task", trace.task_names, key="emb_text_task")
+        try:
+            ex = _texts(graph, name, state.project.tables)
+        except RagvizError as err:
+            st.error(str(err), icon=":material/error:")
+            return
+        x = np.concatenate([trace.x_train[name], trace.x_test[name]])
+        y = np.concatenate([trace.y_train[name], trace.y_test[name]]).astype(int)
+        texts = ex.train_texts + ex.test_texts
+        st.plotly_chart(sentence_pca_figure(x, y, ex.classes, texts if len(texts) == len(x) else None, name),
+                        key="emb_text_pca", config={"displayModeBar": False})
+        st.caption("The frozen transformer's 384-number vectors of this task's sentences, on their two main axes.")
