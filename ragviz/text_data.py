@@ -334,7 +334,7 @@ def sentence_probabilities(model: Any, graph: Any, tables: dict[str, pd.DataFram
         states, _ = model.embed_tasks(g)
         heads = model.task_heads(states[-1], g)
         n = len(g.names)
-        x = torch.as_tensor(np.asarray(vector, dtype=np.float32).reshape(1, -1)).expand(n, -1).contiguous()
+        x = torch.tensor(np.array(vector, dtype=np.float32).reshape(1, -1)).expand(n, -1).contiguous()
         out = model.decode_points(heads, x, torch.arange(n), g.n_classes)
         probs = torch.softmax(out, dim=-1).numpy()
     counts = g.n_classes.numpy()

@@ -61,7 +61,8 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
 
     st.markdown("**Try your own sentence**: every task answers at once (★ = zero-shot).")
     with st.form("to_try_sentence", border=False):
-        sentence = st.text_input("Sentence", value=EXAMPLE, max_chars=MAX_SENTENCE_CHARS, key="to_sentence")
+        sentence = st.text_input("Sentence", placeholder=EXAMPLE, max_chars=MAX_SENTENCE_CHARS, key="to_sentence",
+                                 help="The first new sentence loads the transformer (a few seconds, once per server).")
         st.form_submit_button("Predict", icon=":material/send:")
     sentence = (sentence or "").strip()
     if not sentence:
