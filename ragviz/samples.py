@@ -445,11 +445,11 @@ TEXT_SAMPLE = Sample(
     lesson="""\
 **The graph.** 2,350 short English reviews (movies, restaurants, hotels, electronics, books),
 each turned into a 384-number sentence vector by one frozen pretrained transformer
-(all-MiniLM-L6-v2). Every task reads those vectors: *sentiment* in each domain, *complaint*
-(sentiment with the labels flipped) in three, *question?* in four and *formal vs casual* in
-three. Tasks of one kind are linked by **same task, other domain** (green); each complaint task
-is linked to its domain's sentiment task by **opposite labels** (red). The three **hotel** tasks
-have **no training data**.
+(all-MiniLM-L6-v2). Every task reads those vectors: *sentiment* and *complaint* (sentiment
+with the labels flipped) in each domain, *question?* in four and *formal vs casual* in three.
+Tasks of one kind are linked by **same task, other domain** (green); each complaint task is
+linked to its domain's sentiment task by **opposite labels** (red). The hotel sentiment,
+complaint and question tasks have **no training data**.
 
 **What to look at.**
 - *Task outputs*: the hotel tasks' confusion matrices are clearly diagonal, and the complaint

@@ -3,8 +3,8 @@
 Review sentences from five product domains, each a vector from the frozen all-MiniLM-L6-v2
 transformer. Sentiment in four domains has data; sentiment of hotel reviews has none and is
 linked to the others by *same task, other domain*. "Complaint" tasks (sentiment with the labels
-flipped) are linked to their domain's sentiment task by *opposite labels*, and the hotel
-complaint task is zero-shot too. Question and register (formal vs casual) tasks on the same
+flipped) are linked to their domain's sentiment task by *opposite labels*; the hotel
+complaint and question tasks are zero-shot too. Question and register (formal vs casual) tasks on the same
 texts share the encoder and have their own relations. The contrast is the same model with no
 edges: a data-less task then gets the shared "unknown" predictor, which cannot know whether
 it is a sentiment, a complaint, a question or a register task.
@@ -17,7 +17,6 @@ the claims table.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,6 @@ DOMAINS = ("movies", "restaurants", "hotels", "electronics", "books")
 HELD_OUT = "hotels"
 SAME = "same task, other domain"
 OPPOSITE = "opposite labels"
-RESULTS_FILE = "TEXT_RESULTS.json"
 
 
 def _ring_edges(graph: TaskGraph, names: Sequence[str]) -> None:
@@ -125,12 +123,32 @@ def measure_claim(seeds: Sequence[int] = SEEDS, quick: bool = False, save_to: Pa
                          extra={"seen": [r.model.history.summary()["seen"] for r in runs],
                                 "data": "each seed also draws its own train/test split"})
     if save_to is not None:
-        folder = Path(save_to)
-        _save(runs[0], sample, folder, result)
-        payload = {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
-                   for k, v in result.to_dict().items()}
-        (folder / RESULTS_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        _save(runs[0], sample, Path(save_to), result)
+        record(result, Path(save_to))
     return result.to_dict()
+
+
+def record(result: object, folder: Path) -> None:
+    """Put this lesson's row into the samples' claims table (RESULTS.json and RESULTS.md)."""
+    from ragviz.samples import RESULTS_JSON, RESULTS_MD, ClaimResult, _json_safe, results_table
+
+    path = folder / RESULTS_JSON
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        payload = {"seeds": list(SEEDS), "quick": False, "seconds": 0, "results": []}
+    rows = [r for r in payload.get("results", []) if r.get("key") != KEY] + [_json_safe(result.to_dict())]
+    payload["results"] = rows
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    md = folder / RESULTS_MD
+    try:
+        head = md.read_text(encoding="utf-8").split("\n| # |", 1)[0].rstrip() + "\n\n"
+    except OSError:
+        head = "# Sample models: claims and measurements\n\n"
+    note = (f"\n\nThe text lesson ({KEY}) is built by `python -m ragviz.text_lesson`: its values are over seeds "
+            f"{', '.join(map(str, result.seeds))}, and each of its seeds also draws its own train/test split of the "
+            "reviews corpus, so data and model vary together.\n")
+    md.write_text(head + results_table([ClaimResult.from_dict(r) for r in rows]) + note, encoding="utf-8")
 
 
 def seen_and_zero(run: LessonRun) -> tuple[float, float]:
