@@ -339,3 +339,22 @@ def sentence_probabilities(model: Any, graph: Any, tables: dict[str, pd.DataFram
         probs = torch.softmax(out, dim=-1).numpy()
     counts = g.n_classes.numpy()
     return {name: probs[i, :max(int(counts[i]), 1)] for i, name in enumerate(g.names)}
+
+
+def text_table_graph(table: pd.DataFrame, table_name: str = "texts", test_fraction: float = 0.3) -> Any:
+    """One ``text_table`` task per task value of a loaded text table, no edges yet.
+
+    Each task tests on ``test_fraction`` of its rows (at least one) and trains on the rest;
+    the user links tasks (and makes some zero-shot) on the Task graph page.
+    """
+    import math
+
+    from ragviz.graph import TaskGraph, make_task
+
+    graph = TaskGraph()
+    counts = table["task"].astype(str).value_counts(sort=False)
+    for i, (value, n) in enumerate(sorted(counts.items())):
+        test = max(1, math.ceil(n * test_fraction))
+        graph.add_task(make_task(str(value)[:80], "text_table", {"table": table_name, "task": str(value)},
+                                 int(n) - test, test, i))
+    return graph

@@ -278,3 +278,26 @@ def test_every_task_answers_one_sentence_zero_shot_included() -> None:
     assert list(probs) == graph.task_names()
     for p in probs.values():
         assert p.shape == (2,) and np.isclose(p.sum(), 1) and (p >= 0).all()
+
+
+def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.text_data import text_table_graph
+    from ragviz.train import train
+
+    rows = [(f"{w} hotel {i}", "hotel", "pos" if i % 2 else "neg") for i, w in enumerate(["nice", "bad"] * 5)]
+    rows += [(f"film {i}", "film", "pos" if i % 2 else "neg") for i in range(6)]
+    table = load_text_table(_csv(rows))
+    graph = text_table_graph(table, "texts")
+    assert graph.task_names() == ["film", "hotel"]
+    assert [(t.train_size, t.test_size) for t in graph.tasks()] == [(4, 2), (7, 3)]
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=3, device="cpu"), {"texts": table})
+    assert set(result.history.final_metrics()) == {"film", "hotel"}
+    from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
+    from ragviz.project import Project
+
+    project = Project(graph, ModelConfig(hidden=8), TrainConfig(steps=3), {"texts": table})
+    ckpt = load_checkpoint(checkpoint_bytes(project, result.model, result.history))
+    reopened = make_graph_data(ckpt.project.graph, ckpt.project.tables)
+    assert np.allclose(reopened["hotel"].x_test, make_graph_data(graph, {"texts": table})["hotel"].x_test)
+    assert text_examples(ckpt.project.graph.task("hotel"), ckpt.project.tables).test_texts[0] == "(text not stored)"

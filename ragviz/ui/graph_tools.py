@@ -19,7 +19,7 @@ from ragviz.limits import size_text
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
-from ragviz.ui.text_widgets import text_preview
+from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
 LAYOUT_LABELS = {"spring": "Spring", "circular": "Circular", "kamada_kawai": "Kamada-Kawai", "shell": "Shell",
@@ -137,6 +137,7 @@ def io_tab(state: AppState, version: str) -> None:
         export_panel(state, version)
     with right:
         import_panel(state, version)
+        text_table_import(state)
 
 
 def export_panel(state: AppState, version: str) -> None:

@@ -126,3 +126,41 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
         st.plotly_chart(sentence_pca_figure(x, y, ex.classes, texts if len(texts) == len(x) else None, name),
                         key="emb_text_pca", config={"displayModeBar": False})
         st.caption("The frozen transformer's 384-number vectors of this task's sentences, on their two main axes.")
+
+
+def text_table_import(state: AppState) -> None:
+    """Import a CSV of (text, task, label) rows as a new project of text tasks."""
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.project import Project
+    from ragviz.text_data import load_text_table, text_table_graph
+    from ragviz.ui.state import notify, set_project
+    from ragviz.ui.upload_widgets import file_uploader, real_limit
+
+    st.markdown("**Text tasks from a CSV**")
+    st.caption("A CSV with a text column, a task column and a label column becomes one text task per task value "
+               "(a new project; your current one is replaced). New texts are run through the sentence "
+               "transformer once and cached.")
+    upload = file_uploader("Text table", "table", type=["csv", "tsv", "txt"], key="tg_text_upload")
+    c_text, c_task, c_label = st.columns(3)
+    text_col = c_text.text_input("Text column", value="text", key="tg_text_col")
+    task_col = c_task.text_input("Task column", value="task", key="tg_text_task_col")
+    label_col = c_label.text_input("Label column", value="label", key="tg_text_label_col")
+    if upload is None or not st.button(f"Make text tasks from {upload.name}", key="tg_text_import",
+                                       icon=":material/upload_file:"):
+        return
+    bar = st.progress(0.0, text="Encoding sentences…")
+    try:
+        table = load_text_table(upload, text_col, task_col, label_col, max_bytes=real_limit("table"),
+                                progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                                          text=f"Encoding sentences: {done}/{total}"))
+        graph = text_table_graph(table, "texts")
+    except RagvizError as err:
+        bar.empty()
+        st.error(f"Could not make text tasks: {err} Your project was not changed.", icon=":material/error:")
+        return
+    bar.empty()
+    set_project(state, Project(graph, ModelConfig(), TrainConfig(), {"texts": table}, name="text tasks"),
+                f"text tasks from {upload.name}")
+    notify(state, "success", f"Made {graph.number_of_tasks()} text tasks. Link them, make some zero-shot "
+                             "(train size 0), then train.")
+    st.rerun()
