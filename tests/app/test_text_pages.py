@@ -101,3 +101,11 @@ def test_embeddings_shows_sentence_vectors_by_label(trained_text, encoder_calls)
            if json.loads(c.proto.spec)["layout"].get("title", {}).get("text") == first]
     assert pca and {t["name"] for t in pca[0]["data"]} <= {"pos", "neg", "yes", "no", "formal", "casual"}
     assert encoder_calls == []
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/train.py", "pages/message_passing.py",
+                                  "pages/checkpoints.py"])
+def test_the_other_pages_work_unchanged_for_text(trained_text, encoder_calls, page: str) -> None:
+    at = open_page(page, checkpoint_state(*trained_text))
+    assert errors_of(at) == []
+    assert encoder_calls == []
