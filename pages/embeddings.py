@@ -6,6 +6,7 @@ from ragviz.ui.embedding_widgets import HOW_TO, embeddings_view
 from ragviz.ui.inside_widgets import current_trace
 from ragviz.ui.routing import page_state
 from ragviz.ui.state import show_notices
+from ragviz.ui.text_widgets import sentence_vectors_section
 
 state = page_state()
 st.title("Embeddings")
@@ -14,3 +15,4 @@ show_notices(state)
 trace = current_trace(state)
 if trace is not None:
     embeddings_view(state, trace)
+    sentence_vectors_section(state, trace)

@@ -24,8 +24,11 @@ from ragviz import checks
 from ragviz.data_cache import ByteLRU
 from ragviz.digits import digit_images, rotate_images
 from ragviz.errors import DataError
-from ragviz.graph import FAMILY_DOMAIN, MAX_SEED, MAX_TASK_SIZE, Task, TaskGraph
+from ragviz.graph import FAMILY_DOMAIN, Task, TaskGraph
 from ragviz.table_io import TableInfo, table_info
+from ragviz.task_data import TaskData, csv_params, split_sizes, task_sizes
+from ragviz.text_data import text_n_classes, text_task_data
+from ragviz.text_encoder import EMBED_DIM
 
 TOY_FAMILIES = ("moons", "circles", "xor", "blobs", "spiral", "linear")
 MIN_CLASSES, MAX_CLASSES = 2, 6
@@ -35,17 +38,6 @@ MAX_NOISE = 100.0
 MAX_GRID_RESOLUTION = 1000
 
 _CACHE_BYTES = 256 * 2**20
-
-
-@dataclass
-class TaskData:
-    """One task's train and test split."""
-
-    x_train: np.ndarray  # (n, D) float32
-    y_train: np.ndarray  # (n,) int64 for classification, float32 for regression
-    x_test: np.ndarray
-    y_test: np.ndarray
-    n_classes: int  # classes this task uses; 0 for regression
 
 
 @dataclass(frozen=True)
@@ -79,36 +71,12 @@ def _flag(params: dict[str, Any], key: str, task: Task) -> bool:
     return checks.flag(params.get(key, False), f"Task '{task.name}': parameter '{key}'", DataError, empty=False)
 
 
-def _sizes(task: Task) -> tuple[int, int, int]:
-    """Validated (train_size, test_size, seed): a raw Task may not have gone through make_task."""
-    out = []
-    for what, value, high in (("train size", task.train_size, MAX_TASK_SIZE),
-                              ("test size", task.test_size, MAX_TASK_SIZE), ("seed", task.seed, MAX_SEED)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= high:
-            raise DataError(f"Task '{task.name}': {what} must be a whole number from 0 to {high}, got {value!r}.")
-        out.append(int(value))
-    return out[0], out[1], out[2]
-
-
 def _domain_of(task: Task) -> str:
     if task.family not in FAMILY_DOMAIN:
         raise DataError(
             f"Task '{task.name}': unknown data family {task.family!r}; choose one of {', '.join(FAMILY_DOMAIN)}."
         )
     return FAMILY_DOMAIN[task.family]
-
-
-def _split_sizes(n: int, train: int, test: int) -> tuple[int, int]:
-    """Fit the requested sizes into a pool of ``n`` items without overlap.
-
-    When both fit they are used as asked. Otherwise the test split keeps what the train
-    split leaves, but never less than half the pool (a score on a handful of points means
-    little); train gets the rest. Zero-shot tasks (train 0) may use the whole pool for test.
-    """
-    if train + test <= n:
-        return train, test
-    test = min(test, max(n - train, n // 2))
-    return min(train, n - test), test
 
 
 # --------------------------------------------------------------------------- toy2d
@@ -179,7 +147,7 @@ def _toy_split(task: Task, p: dict[str, Any], m: int, rng: np.random.Generator) 
 
 def _toy_data(task: Task) -> TaskData:
     p = _toy_params(task)
-    train, test, seed = _sizes(task)
+    train, test, seed = task_sizes(task)
     rng = np.random.default_rng(seed)
     # Train is drawn first, so changing test_size never changes the training data.
     x_tr, y_tr = _toy_split(task, p, train, rng)
@@ -192,7 +160,7 @@ def _sine_data(task: Task) -> TaskData:
     p = task.full_params()
     amp, freq, phase = (_number(p, key, task) for key in ("amplitude", "frequency", "phase"))
     noise = _noise(p, task)
-    train, test, seed = _sizes(task)
+    train, test, seed = task_sizes(task)
     rng = np.random.default_rng(seed)
 
     def split(m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -209,11 +177,11 @@ def _sine_data(task: Task) -> TaskData:
 def _digits_data(task: Task) -> TaskData:
     p = task.full_params()
     rotate = _number(p, "rotate", task)
-    train, test, seed = _sizes(task)
+    train, test, seed = task_sizes(task)
     images, labels = digit_images()
     rng = np.random.default_rng(seed)
     if task.family == "digits_rotated":
-        train, test = _split_sizes(len(labels), train, test)
+        train, test = split_sizes(len(labels), train, test)
         order = rng.permutation(len(labels))
         idx_tr, idx_te = order[:train], order[train:train + test]
         y_tr, y_te = labels[idx_tr], labels[idx_te]
@@ -227,7 +195,7 @@ def _digits_data(task: Task) -> TaskData:
             if a == b:
                 raise DataError(f"Task '{task.name}': digits a and b must differ, both are {a}.")
             pos, neg = np.flatnonzero(labels == b), np.flatnonzero(labels == a)
-        train, test = _split_sizes(2 * min(len(pos), len(neg)), train, test)
+        train, test = split_sizes(2 * min(len(pos), len(neg)), train, test)
         # Each split is half positives: an odd train split gets the extra positive and an odd
         # test split the extra negative, so both pools always suffice.
         tr_pos, te_pos = (train + 1) // 2, test // 2
@@ -249,31 +217,21 @@ def _digits_data(task: Task) -> TaskData:
 
 
 # --------------------------------------------------------------------------- csv
-def _csv_params(task: Task) -> tuple[str, str]:
-    p = task.full_params()
-    table, value = p.get("table"), p.get("task")
-    if not isinstance(table, str) or not table.strip():
-        raise DataError(f"Task '{task.name}': parameter 'table' must name an uploaded table.")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise DataError(f"Task '{task.name}': parameter 'task' must name a value of the table's task column.")
-    return table.strip(), str(value).strip()
-
-
 def _csv_data(task: Task, tables: dict[str, pd.DataFrame] | None, info: TableInfo | None = None) -> TaskData:
     """One task's rows of a user table: a seeded permutation, train first, then test.
 
-    Sizes larger than the task's rows are shrunk by :func:`_split_sizes` (test keeps at
+    Sizes larger than the task's rows are shrunk by :func:`ragviz.task_data.split_sizes` (test keeps at
     least half the rows unless train asks for fewer).
     """
-    table_name, value = _csv_params(task)
+    table_name, value = csv_params(task)
     info = info or table_info(table_name, tables, task.name)
     rows = np.flatnonzero(info.tasks == value)
     if len(rows) == 0:
         present = sorted(set(info.tasks.tolist()))
         shown = ", ".join(f"'{t}'" for t in present[:10]) + (" …" if len(present) > 10 else "")
         raise DataError(f"Task '{task.name}': table '{table_name}' has no rows for task '{value}' (tasks: {shown}).")
-    train, test, seed = _sizes(task)
-    train, test = _split_sizes(len(rows), train, test)
+    train, test, seed = task_sizes(task)
+    train, test = split_sizes(len(rows), train, test)
     order = np.random.default_rng(seed).permutation(rows)
     idx_tr, idx_te = order[:train], order[train:train + test]
     n_classes = 0 if info.classes is None else len(info.classes)
@@ -325,7 +283,9 @@ def task_n_classes(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
             if a == b:
                 raise DataError(f"Task '{task.name}': digits a and b must differ, both are {a}.")
         return 2
-    info = table_info(_csv_params(task)[0], tables, task.name)
+    if domain == "text":
+        return text_n_classes(task, tables)
+    info = table_info(csv_params(task)[0], tables, task.name)
     return 0 if info.classes is None else len(info.classes)
 
 
@@ -337,10 +297,12 @@ def make_task_data(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
     domain = _domain_of(task)
     if domain == "csv":
         return _freeze(_csv_data(task, tables))
+    if task.family == "text_table":
+        return _freeze(text_task_data(task, tables))
     key = _cache_key(task)
     cached = _CACHE.get(key) if key is not None else None
     if cached is None:
-        maker = {"toy2d": _toy_data, "sine": _sine_data, "digits": _digits_data}[domain]
+        maker = {"toy2d": _toy_data, "sine": _sine_data, "digits": _digits_data, "text": text_task_data}[domain]
         cached = _freeze(maker(task))
         if key is not None:
             arrays = (cached.x_train, cached.y_train, cached.x_test, cached.y_test)
@@ -361,7 +323,7 @@ def make_graph_data(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = N
         if before_task is not None:
             before_task()
         if _domain_of(task) == "csv":
-            name = _csv_params(task)[0]
+            name = csv_params(task)[0]
             if name not in infos:
                 infos[name] = table_info(name, tables, task.name)
             out[task.name] = _freeze(_csv_data(task, tables, infos[name]))
@@ -397,9 +359,12 @@ def domain_spec(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None)
         for t in tasks:
             task_n_classes(t)
         return DomainSpec("digits", 64, 10, "classification", (0.0, 1.0))
+    if domain == "text":
+        n_out = max(2, max(task_n_classes(t, tables) for t in tasks))
+        return DomainSpec("text", EMBED_DIM, n_out, "classification", (-1.0, 1.0))
     infos: dict[str, TableInfo] = {}
     for t in tasks:
-        name = _csv_params(t)[0]
+        name = csv_params(t)[0]
         if name not in infos:
             infos[name] = table_info(name, tables, t.name)
     dims = {len(i.features) for i in infos.values()}

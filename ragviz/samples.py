@@ -405,3 +405,20 @@ def build_samples(
 #: Rough relative training cost of each lesson (for scheduling only).
 _COST = {"message_passing_hops": 4.0, "real_digits": 3.0, "wrong_relations": 1.2, "few_shot": 1.0,
          "zero_shot_ring": 1.0, "relation_types": 1.0, "when_zero_shot_fails": 1.0}
+
+
+# ------------------------------------------------------------------------- text lesson
+# The eighth lesson lives in ragviz.text_lesson (its graph, its claim over seeds 11–15 that
+# vary data and model); importing it registers its Lesson, and its Sample joins the catalogue.
+from ragviz import text_lesson  # noqa: E402
+
+TEXT_SAMPLE = Sample(
+    key=text_lesson.KEY,
+    title="Text tasks share one transformer",
+    claim="Hotel reviews with no training data are classified from relations to other domains' tasks on "
+          "shared sentence vectors; with no edges the same model is near chance.",
+)
+LESSON_TEXTS[TEXT_SAMPLE.key] = text_lesson.LESSON_TEXT
+SAMPLES.append(TEXT_SAMPLE)
+_BY_KEY[TEXT_SAMPLE.key] = TEXT_SAMPLE
+_COST[text_lesson.KEY] = 1.5

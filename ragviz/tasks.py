@@ -30,8 +30,10 @@ FAMILY_DOMAIN: dict[str, str] = {
     "digits_one_vs_rest": "digits",
     "digits_pair": "digits",
     "csv": "csv",
+    "text": "text",
+    "text_table": "text",
 }
-DOMAINS: tuple[str, ...] = ("toy2d", "sine", "digits", "csv")
+DOMAINS: tuple[str, ...] = ("toy2d", "sine", "digits", "csv", "text")
 
 #: Default parameters of each family; a task's params override these.
 FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -48,6 +50,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "digits_one_vs_rest": {"digit": 0, "rotate": 0.0},
     "digits_pair": {"a": 3, "b": 8, "rotate": 0.0},
     "csv": {"table": "data", "task": ""},
+    # Labelled sentences: a shipped corpus (ragviz.text_data) or a user text table.
+    "text": {"corpus": "reviews", "label": "sentiment", "domain": "movies", "flip": False},
+    "text_table": {"table": "data", "task": ""},
 }
 
 #: Colours given to relations that are declared without one (Plotly's default cycle).

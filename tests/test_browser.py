@@ -246,3 +246,34 @@ def test_hostile_names_on_every_page_stay_text_run_no_script_and_fetch_nothing(s
     assert dialogs == [], dialogs
     assert outside == [], outside
     context.close()
+
+
+def test_a_user_opens_the_text_sample_and_types_a_sentence(server, browser) -> None:
+    """The text lesson opens without the transformer; a typed sentence gets every task's answer."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(server)
+    settle(page)
+    card = page.locator('[data-testid="stVerticalBlock"]').filter(has_text="Text tasks share one transformer") \
+        .filter(has=page.get_by_role("button", name=re.compile(r"^Open"))).last
+    card.get_by_role("button", name=re.compile(r"^Open")).click()
+    settle(page)
+    assert_no_exception(page, "Home after opening the text sample")
+    page.get_by_text("same task, other domain", exact=False).first.wait_for(timeout=60_000)
+
+    go_to(page, "Task graph")
+    page.get_by_role("tab", name="Data preview").click()
+    settle(page)
+    assert_no_exception(page, "Task graph data preview")
+
+    go_to(page, "Task outputs")
+    box = page.get_by_label("Sentence", exact=True)
+    box.wait_for(timeout=60_000)
+    box.fill("The receptionist was rude and the room smelled of smoke.")
+    box.press("Enter")
+    page.get_by_text("Every task's answer", exact=False).first.wait_for(timeout=180_000)
+    settle(page)
+    assert_no_exception(page, "Task outputs after a typed sentence")
+    assert page.get_by_text("sentiment · hotels ★", exact=False).count() > 0
+    page.screenshot(path=str(SHOTS / "text_sentence.png"), full_page=True)
+    page.context.close()

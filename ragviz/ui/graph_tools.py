@@ -20,6 +20,7 @@ from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safe_text import md_escape
 from ragviz.ui.graph_editor import commit
 from ragviz.ui.state import AppState
+from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
 LAYOUT_LABELS = {"spring": "Spring", "circular": "Circular", "kamada_kawai": "Kamada-Kawai", "shell": "Shell",
@@ -137,6 +138,7 @@ def io_tab(state: AppState, version: str) -> None:
         export_panel(state, version)
     with right:
         import_panel(state, version)
+        text_table_import(state)
 
 
 def export_panel(state: AppState, version: str) -> None:
@@ -202,6 +204,9 @@ def preview_tab(state: AppState, version: str) -> None:
     default = list(dict.fromkeys([*state.selection, *names[:PREVIEW_DEFAULT]]))[:PREVIEW_DEFAULT]
     chosen = st.multiselect("Tasks to preview", names, default=default, max_selections=12,
                             key=f"tg_preview_{version}")
+    if graph.domain == "text":
+        text_preview(state, chosen)
+        return
     st.caption("Training points (test points for zero-shot tasks ★), coloured by class.")
     st.plotly_chart(data_preview_figure(graph, chosen, state.project.tables), key=f"tg_preview_fig_{version}",
                     config={"displayModeBar": False})

@@ -23,6 +23,7 @@ from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_f
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
+from ragviz.ui.text_widgets import text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
 
 WHATIF_KEY = "to_whatif"
@@ -282,3 +283,4 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
     uncertainty_section(state, trace, tasks, whatif["graph"] if whatif else state.project.graph)
+    text_outputs_section(state, trace, whatif["graph"] if whatif else None)
