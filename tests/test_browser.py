@@ -246,3 +246,57 @@ def test_hostile_names_on_every_page_stay_text_run_no_script_and_fetch_nothing(s
     assert dialogs == [], dialogs
     assert outside == [], outside
     context.close()
+
+
+def test_shift_click_right_after_an_edit_selects_both_tasks(server, browser) -> None:
+    """After an edit the page reruns with a notice; the next click and shift-click still select two tasks."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    go_to(page, "Task graph")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text(re.compile(r"^Relations \(\d+\)")).first.click()
+    settle(page)
+    main.get_by_label("New relation").fill("opposite")
+    main.get_by_role("button", name="Add relation").click()
+    settle(page)
+    page.get_by_text("Added relation 'opposite'", exact=False).first.wait_for(timeout=30_000)
+    nodes = task_nodes(page)
+    first, second = nodes[0], nodes[len(nodes) // 2]
+    page.mouse.click(first["x"], first["y"])
+    settle(page)
+    nodes = {n["name"]: n for n in task_nodes(page)}  # where the chart is now, after the rerun
+    page.keyboard.down("Shift")
+    page.mouse.click(nodes[second["name"]]["x"], nodes[second["name"]]["y"])
+    page.keyboard.up("Shift")
+    settle(page)
+    page.get_by_role("button", name=re.compile("Connect")).wait_for(timeout=30_000)
+    picked = main.locator('[data-testid="stMultiSelect"]').first.inner_text()
+    assert first["name"] in picked and second["name"] in picked, picked
+    assert_no_exception(page, "Task graph after an edit and a shift-click")
+    context.close()
+
+
+def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> None:
+    """Apply a layout (an edit, with its notice), then pick another: the Layout tab stays open throughout."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    go_to(page, "Task graph")
+    main = page.locator('[data-testid="stMain"]')
+    layout_tab = main.get_by_role("tab", name="Layout")
+    layout_tab.click()
+    settle(page)
+    for choice in ("Kamada-Kawai", "Circular"):
+        main.get_by_text(choice, exact=True).click()
+        settle(page)
+        assert layout_tab.get_attribute("aria-selected") == "true", f"after choosing {choice}"
+        main.get_by_role("button", name=re.compile("Apply layout")).click()
+        settle(page)
+        page.wait_for_timeout(800)
+        assert layout_tab.get_attribute("aria-selected") == "true", f"after applying {choice}"
+        assert main.get_by_role("button", name=re.compile("Apply layout")).is_visible()
+    assert_no_exception(page, "Task graph after laying out twice")
+    context.close()

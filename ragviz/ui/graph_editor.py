@@ -64,6 +64,26 @@ def try_edit(state: AppState, edit: Any, message: str, select: list[str] | None 
         st.error(md_escape(err))
 
 
+# --------------------------------------------------------------------------- notices
+TOAST_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
+               "error": ":material/error:"}
+
+
+def notice_toasts(state: AppState) -> None:
+    """Show queued notices as toasts, which float over the page instead of taking a place in it.
+
+    A notice above the chart that is there on one rerun and gone on the next moves the chart
+    and makes the browser draw it afresh, forgetting the task a user just clicked (so a
+    shift-click then selects one task, not two). Toasts leave the page's layout unchanged;
+    warnings and errors stay until closed.
+    """
+    for kind, text in state.notices:
+        lasting = kind in ("warning", "error")
+        st.toast(md_escape(text), icon=TOAST_ICONS.get(kind, TOAST_ICONS["info"]),
+                 duration="infinite" if lasting else "long")
+    state.notices.clear()
+
+
 # --------------------------------------------------------------------------- toolbar
 def toolbar(state: AppState) -> str:
     """Undo/redo with step counts, a one-line summary, and the colour choice (returned)."""
@@ -130,9 +150,6 @@ def graph_view(state: AppState, color_by: str) -> None:
         st.info("This graph has no tasks yet. Add one with **Add a task** on the right, make a whole graph in "
                 "the **Generate** tab, or import a file in **Import / export**.", icon=":material/hub:")
         return
-    note = drawing_note(graph)
-    if note:
-        st.warning(md_escape(note), icon=":material/warning:")
     drawn = [n for n in st.session_state.get(DRAWN_KEY, []) if n in graph.nx]
     key = _chart_key(state, color_by, drawn)
     shown = _follow_clicks(state, key, st.session_state.get(key), drawn)
@@ -144,6 +161,9 @@ def graph_view(state: AppState, color_by: str) -> None:
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": False,
                             "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    note = drawing_note(graph)
+    if note:  # below the chart: a note that comes and goes above it would move (and reset) the chart
+        st.caption(md_escape(note))
 
 
 def _follow_clicks(state: AppState, key: str, event: Any, drawn: list[str]) -> list[str]:
