@@ -300,3 +300,22 @@ def test_metrics_table_marks_zero_shot_and_puts_the_baseline_beside(ring, attent
     assert list(table["task"].iloc[n:]) == ["Mean (seen tasks)", "Mean (zero-shot tasks)"]
     seen = ~np.asarray(trace.zero_shot)
     assert table["accuracy"].iloc[n] == pytest.approx(np.mean(trace.test_metric[seen]))
+
+
+def test_panel_titles_clear_the_axis_titles_of_the_row_above() -> None:
+    """Rows of confusion matrices: the gap between rows holds the ticks, 'predicted' and a two-line title."""
+    from ragviz.plots.outputs import AXIS_TITLE_GAP_PX, _grid_layout
+
+    class FakeTrace:
+        metric = "accuracy"
+        zero_shot = [False] * 8
+        test_metric = [0.5] * 8
+
+        def index(self, name):
+            return int(name)
+
+    layout = _grid_layout(FakeTrace(), [str(k) for k in range(8)], False, None, 0.06, gap_px=AXIS_TITLE_GAP_PX)
+    plot_px = layout["height"] - layout["margin"]["t"] - 8
+    row_above_bottom = layout["yaxis"]["domain"][0]
+    next_row_top = layout["yaxis5"]["domain"][1]
+    assert (row_above_bottom - next_row_top) * plot_px >= AXIS_TITLE_GAP_PX - 1

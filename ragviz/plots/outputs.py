@@ -26,6 +26,8 @@ WIDE_COLUMNS = 6
 PANEL_HEIGHT = 290
 WIDE_PANEL_HEIGHT = 215
 TOP = 70  # pixels above the panels: legend, then the first row's titles
+#: Between rows of panels with axis titles: the row above's ticks and title, then the next titles.
+AXIS_TITLE_GAP_PX = 100.0
 CLASS_COLORS = ("#2166ac", "#b2182b", *qualitative.Dark2)  # class 0 blue, class 1 red, then a qualitative cycle
 BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
 MODES = ("probability", "argmax")
@@ -88,16 +90,20 @@ def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None)
 
 
 def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str, float] | None,
-                 spacing: float = 0.05, height: int | None = None, square: bool = False) -> dict[str, Any]:
+                 spacing: float = 0.05, height: int | None = None, square: bool = False,
+                 gap_px: float = 50.0) -> dict[str, Any]:
     """Axes and titles for one panel per task, laid out like ``make_subplots`` but built as one dict.
+
+    ``gap_px`` is the room between rows for the next row's two-line title (plus, for panels
+    with axis titles, the row above's tick labels and axis title), so titles never overlap.
 
     Building the layout (and adding traces) in one go keeps a 24-panel figure well under a
     second on a slow CPU, where ``make_subplots`` + ``add_trace`` take several times longer.
     """
     rows, cols = grid_shape(len(tasks))
-    total = height or int(TOP + panel_height(cols) * rows)
+    total = height or int(TOP + panel_height(cols) * rows + max(gap_px - 50.0, 0.0) * (rows - 1))
     plot_height = total - TOP - 8
-    v_space = min(0.15, 50 / plot_height)
+    v_space = min(0.25, gap_px / plot_height) if rows > 1 else 0.0
     w = (1.0 - (cols - 1) * spacing) / cols
     h = (1.0 - (rows - 1) * v_space) / rows
     layout: dict[str, Any] = {"annotations": []}
@@ -251,7 +257,7 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
             "textfont": {"size": 9}, "customdata": counts,
             "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} points<extra></extra>",
         }))
-    layout = _grid_layout(trace, tasks, False, before, 0.06, height)
+    layout = _grid_layout(trace, tasks, False, before, 0.06, height, gap_px=AXIS_TITLE_GAP_PX)
     _axes(layout, x_title={"text": "predicted", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
           x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
           y_autorange="reversed")
@@ -278,7 +284,7 @@ def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | No
                     "legendgroup": "test", "showlegend": k == 0,
                     "hovertemplate": "true %{x:.3g}<br>predicted %{y:.3g}<extra></extra>"}),
         ]
-    layout = _grid_layout(trace, tasks, True, before, 0.05, height)
+    layout = _grid_layout(trace, tasks, True, before, 0.05, height, gap_px=AXIS_TITLE_GAP_PX)
     _axes(layout, x_title={"text": "true", "font": {"size": 10}}, y_title={"text": "predicted", "font": {"size": 10}},
           x_gridcolor="#eee", y_gridcolor="#eee")
     return go.Figure(data=traces, layout=layout)

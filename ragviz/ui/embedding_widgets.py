@@ -167,7 +167,7 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
     if len(trace.task_names) < 2:
         st.caption("There is only one task.")
         return
-    st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch",
+    st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch", placeholder="",
                  column_config={"distance": st.column_config.NumberColumn(format="%.3f")})
     st.caption("Measured on the task embeddings t = h^L of the current model in all their dimensions, not on "
                "the 2-D picture. Hops: how many edges apart the two tasks are in the graph (— : not connected). "

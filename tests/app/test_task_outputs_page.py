@@ -52,6 +52,8 @@ def test_small_multiples_and_metrics_from_a_checkpoint(trained_ring) -> None:
     names = project.graph.task_names()
     assert sum(t["type"] == "heatmap" for t in fig["data"]) == len(names)
     assert len(fig["layout"]["annotations"]) == len(names)
+    whatif = next(e for e in at.expander if e.label.startswith("What if"))
+    assert not whatif.proto.expanded  # collapsed until used: the outputs fill the first screen
     table = metrics(at)
     zero = [t.name for t in project.graph.tasks() if t.zero_shot]
     assert list(table.loc[table["zero-shot"] == "★", "task"]) == [*zero, "Mean (zero-shot tasks)"]
