@@ -96,9 +96,10 @@ def controls(state: AppState, trace: Trace) -> dict:
     focus = focus_picker(trace, PREFIX, "Focus task", c_focus)
     layer = trace.n_layers
     if view == "training" and trace.n_layers:
-        layer = int(c_layer.select_slider("Layer of each snapshot", list(range(trace.n_layers + 1)),
-                                          value=trace.n_layers, key=f"em_snap_layer_{trace.n_layers}",
-                                          format_func=lambda k: layer_label(k, trace.n_layers).split(":")[0]))
+        # A horizontal radio names every layer (a slider labels only the ends and the current one).
+        layer = int(c_layer.radio("Layer of each snapshot", list(range(trace.n_layers + 1)),
+                                  index=trace.n_layers, key=f"em_snap_layer_{trace.n_layers}", horizontal=True,
+                                  format_func=lambda k: layer_label(k, trace.n_layers).split(":")[0]))
     paths = c_paths.checkbox("Show paths", value=True, key="em_paths", help="Each task's path through the frames.")
     return {"view": view, "method": method, "seed": seed, "color_by": color_by, "focus": focus, "layer": layer,
             "paths": paths}
