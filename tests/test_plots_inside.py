@@ -247,6 +247,20 @@ def test_boundary_heatmaps_are_the_grid_outputs(ring) -> None:
                           trace.outputs_grid[tasks[0]].argmax(1).reshape(res, res))
 
 
+def test_after_an_edit_each_panel_overlays_the_old_decision_boundary(ring) -> None:
+    _, trace = ring
+    tasks = trace.task_names[:3]
+    assert not [t for t in boundary_figure(trace, tasks).data if t.type == "contour"]
+    fig = boundary_figure(trace, tasks, "probability", 1, old=trace)
+    contours = [t for t in fig.data if t.type == "contour"]
+    assert len(contours) == len(tasks) and [t.xaxis for t in contours] == ["x", "x2", "x3"]
+    assert contours[0].contours.start == contours[0].contours.end == 0.5  # the old P = 0.5 line
+    assert contours[0].line.dash == "dash" and [t.showlegend for t in contours] == [True, False, False]
+    res = int(math.sqrt(len(trace.grid)))
+    assert np.allclose(np.asarray(contours[1].z, dtype=float), trace.outputs_grid[tasks[1]][:, 1].reshape(res, res),
+                       atol=1e-6)
+
+
 def test_titles_show_the_metric_before_and_after_an_edit(ring) -> None:
     _, trace = ring
     name = trace.task_names[0]

@@ -125,7 +125,8 @@ def tasks_to_show(trace: Trace) -> list[str]:
 def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts: dict[str, Any],
                   tasks: list[str]) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
-    fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"])
+    fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
+                         old=base if whatif else None)
     st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 

@@ -86,6 +86,7 @@ def test_adding_an_edge_changes_the_metrics_then_reset_and_keep(trained_ring) ->
     assert errors_of(at) == []
     after = metrics(at)
     assert "accuracy before edit" in after.columns
+    assert any(t["type"] == "contour" for t in figure(at)["data"])  # the old boundaries, dashed
     assert np.allclose(after["accuracy before edit"], before["accuracy"])
     expected = compute_trace(state.model, with_edge(project.graph, source, zero, "near"))
     mine = after.set_index("task").loc[zero]
