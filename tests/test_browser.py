@@ -299,4 +299,17 @@ def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> N
         assert layout_tab.get_attribute("aria-selected") == "true", f"after applying {choice}"
         assert main.get_by_role("button", name=re.compile("Apply layout")).is_visible()
     assert_no_exception(page, "Task graph after laying out twice")
+
+    go_to(page, "Checkpoints")  # the samples give two models to compare
+    compare = main.get_by_role("tab", name="Compare two models")
+    compare.click()
+    settle(page)
+    main.get_by_label("Model A").click()
+    page.get_by_role("option").nth(1).click()
+    settle(page)
+    page.wait_for_timeout(800)
+    assert compare.get_attribute("aria-selected") == "true", "after choosing model A"
+    assert main.get_by_label("Model B").is_visible()
+    assert page.get_by_role("button", name="Deploy").count() == 0  # the developer toolbar is hidden
+    assert_no_exception(page, "Checkpoints after choosing model A")
     context.close()

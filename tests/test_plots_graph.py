@@ -280,3 +280,16 @@ def test_a_thousand_tasks_keep_visible_markers_when_one_is_selected():
     seen = next(t for t in fig.data if t.name == "seen tasks")
     assert seen.marker.line.width == 0  # a white outline would cover a small marker
     assert seen.unselected.marker.opacity >= 0.6 and seen.marker.size >= 5
+
+
+def test_a_chain_stored_on_one_line_is_drawn_as_a_snake_and_kept_so_after_an_edit():
+    from ragviz.generators import generate_graph
+
+    graph = generate_graph("chain", 40, "moons")
+    graph.set_positions({n: (float(k), 0.0) for k, n in enumerate(graph.task_names())})  # an old, flat drawing
+    drawn = G.drawing_positions(graph)
+    xs, ys = zip(*drawn.values(), strict=True)
+    assert max(ys) - min(ys) > 0.25 * (max(xs) - min(xs))
+    kept = with_positions(graph)
+    assert node_positions(kept) == drawn  # the next edit stores the snake
+    assert G.drawing_positions(small := generate_graph("chain", 5, "moons")) == node_positions(small)

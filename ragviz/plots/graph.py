@@ -14,6 +14,7 @@ import math
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
@@ -43,6 +44,8 @@ LABEL_HEIGHT_PX = 15.0
 LABEL_SPOTS = ("top center", "bottom center", "middle right", "middle left")
 #: Above this many drawn tasks the markers lose their white outline, which would hide them.
 OUTLINE_MAX_TASKS = 300
+#: Chains of at least this many tasks stored on one straight line are drawn as an arc or snake.
+CHAIN_REDRAW_MIN = 8
 #: New tasks are kept out of line with two others while the graph has at most this many tasks.
 COLLINEAR_CHECK_MAX = 120
 #: Plotly checks every value it is given (about 0.1 ms per colour): above this many tasks plus
@@ -141,6 +144,32 @@ def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray, exclude:
     return float(np.min(np.linalg.norm(others - (a + t[:, None] * ab), axis=1)))
 
 
+def drawing_positions(graph: TaskGraph) -> dict[str, tuple[float, float]]:
+    """Where the figure draws each task: the stored positions, unless they put a chain on one line.
+
+    A chain stored as a straight line (as older graphs and checkpoints have it) squashes its
+    names together and draws any added edge through the tasks between; it is drawn as an
+    arc or snake instead (the stored positions are kept, and a layout chosen later wins).
+    """
+    pos = node_positions(graph)
+    n = len(pos)
+    if n < CHAIN_REDRAW_MIN:
+        return pos
+    points = np.array(list(pos.values()), dtype=float)
+    spread = np.ptp(points, axis=0)
+    if spread.min() > 0.02 * max(spread.max(), 1e-12):
+        return pos
+    from ragviz.generators import chain_positions, path_order  # the layouts live with the generators
+
+    simple = nx.Graph()
+    simple.add_nodes_from(pos)
+    simple.add_edges_from((u, v) for u, v in graph.nx.edges() if u != v)
+    order = path_order(simple)
+    if order is None:
+        return pos
+    return dict(zip(order, chain_positions(n), strict=True))
+
+
 def nx_neighbours(graph: TaskGraph, name: str) -> list[str]:
     """Tasks linked to ``name`` by an edge in either direction."""
     g = graph.nx
@@ -148,10 +177,13 @@ def nx_neighbours(graph: TaskGraph, name: str) -> list[str]:
 
 
 def with_positions(graph: TaskGraph) -> TaskGraph:
-    """A copy in which every task has a stored position, so the layout is kept from now on."""
+    """A copy in which every task has a stored position (the drawn one), so the drawing is kept from now on."""
     out = graph.copy()
     if any(p is None for _, p in out.nx.nodes(data="pos")):
         out.set_positions(node_positions(graph))
+    drawn = drawing_positions(out)
+    if drawn != node_positions(out):
+        out.set_positions(drawn)
     return out
 
 
@@ -439,7 +471,7 @@ def graph_figure(
     by = color_by if color_by in options else (options[1] if len(options) > 1 else "family")
     colors = colors if colors is not None else task_colors(graph, by)
     selected = [s for s in selected if s in graph.nx]
-    pos = node_positions(graph)
+    pos = drawing_positions(graph)
     note = drawing_note(graph)
     too_big = note is not None
     names = _sample(list(pos), MAX_DRAWN_TASKS)

@@ -24,7 +24,7 @@ from ragviz.graph import (
     make_task,
 )
 from ragviz.plots.colors import color_options, default_color_by, relation_colors
-from ragviz.plots.graph import drawing_note, graph_figure, node_positions, with_positions
+from ragviz.plots.graph import drawing_note, drawing_positions, graph_figure, node_positions, with_positions
 from ragviz.safe_text import md_escape
 from ragviz.selection import event_tasks, selected_tasks
 from ragviz.ui.state import AppState, graph_key, notify, redo, set_graph, undo
@@ -436,6 +436,7 @@ def _add_task(state: AppState, name: str, family: str, params: dict[str, Any], s
     graph = state.project.graph
 
     def edit(g: TaskGraph) -> None:
+        g.set_positions(drawing_positions(g))  # place the new task beside the tasks as they are drawn
         task = g.add_task(make_task(name, family, params, *sizes))
         if anchor is not None and link not in (None, "(no edge)"):
             g.add_edge(anchor, task.name, link)
