@@ -297,7 +297,9 @@ def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> N
         settle(page)
         page.wait_for_timeout(800)
         assert layout_tab.get_attribute("aria-selected") == "true", f"after applying {choice}"
-        assert main.get_by_role("button", name=re.compile("Apply layout")).is_visible()
+        apply = main.get_by_role("button", name=re.compile("Apply layout"))
+        playwright.expect(apply).to_have_count(1, timeout=30_000)  # the old run's button has gone
+        assert apply.is_visible()
     assert_no_exception(page, "Task graph after laying out twice")
 
     go_to(page, "Checkpoints")  # the samples give two models to compare
