@@ -77,8 +77,12 @@ def project_name(text: str) -> str:
 
 
 def try_edit(state: AppState, edit: Any, message: str, select: list[str] | None = None) -> None:
-    """Apply ``edit(copy)`` to a copy of the graph and commit it, or show why it was refused."""
+    """Apply ``edit(copy)`` to a copy of the graph and commit it, or show why it was refused.
+
+    The copy starts from the positions as drawn, so a chain drawn as a snake stays one.
+    """
     graph = state.project.graph.copy()
+    graph.set_positions(drawing_positions(graph))
     try:
         edit(graph)
         commit(state, graph, message, select)
@@ -375,15 +379,16 @@ def _existing_edges(state: AppState, a: str, b: str, version: str) -> None:
         st.caption(f"Linked: {md_escape(edge.source)} {arrow} {md_escape(edge.target)} · "
                    f"{md_escape(edge.relation)} · weight {edge.weight:g}")
         others = [r for r in graph.relations if r != edge.relation]
-        pick, change, remove = st.columns([3, 2, 2], vertical_alignment="bottom")
-        new = pick.selectbox("Change its relation to", others, key=f"tg_rel_to_{version}_{i}",
-                             format_func=lambda r: _relation_label(graph, r), disabled=not others)
-        if change.button("Change", key=f"tg_rechange_{version}_{i}", icon=":material/sync_alt:",
-                         disabled=not others):
+        if others:  # only when there is another relation to change to
+            new = st.selectbox("Change its relation to", others, key=f"tg_rel_to_{version}_{i}",
+                               format_func=lambda r: _relation_label(graph, r))
+        change, remove = st.columns(2)
+        if others and change.button("Change", key=f"tg_rechange_{version}_{i}", icon=":material/sync_alt:",
+                                    width="stretch"):
             try_edit(state, lambda g, e=edge, r=new: change_relation(g, e, r),
                      f"Changed the edge {edge.source} {arrow} {edge.target} from '{edge.relation}' to '{new}'.",
                      select=[a, b])
-        if remove.button("Remove", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:",
+        if remove.button("Remove", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:", width="stretch",
                          help="Remove this edge"):
             try_edit(state, lambda g, e=edge: g.remove_edge(e.source, e.target, e.relation),
                      f"Removed the '{edge.relation}' edge {edge.source} {arrow} {edge.target}.", select=[a, b])

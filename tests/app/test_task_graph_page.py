@@ -222,3 +222,20 @@ def test_table_edits_apply_once_and_a_bad_edit_is_refused():
     assert state.graph == before
     button(at, "Discard the edge table's edits").click().run()
     assert not errors_of(at) and state.graph == before
+
+
+def test_connecting_two_tasks_of_a_flat_chain_keeps_the_snake_it_was_drawn_as():
+    from ragviz.generators import generate_graph
+    from ragviz.plots.graph import drawing_positions
+
+    graph = generate_graph("chain", 20, "moons")
+    graph.set_positions({n: (float(k), 0.0) for k, n in enumerate(graph.task_names())})  # an old, flat drawing
+    drawn = drawing_positions(graph)
+    state = untrained_state(Project(graph, name="chain"))
+    at = open_page(PAGE, state)
+    a, c = graph.task_names()[0], graph.task_names()[10]
+    state.selection = [a, c]
+    at.run()
+    button(at, "Connect").click().run()
+    assert not errors_of(at) and state.graph.number_of_edges() == 20
+    assert {n: tuple(state.graph.task(n).pos) for n in graph.task_names()} == drawn
