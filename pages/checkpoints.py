@@ -15,7 +15,7 @@ show_notices(state)
 st.markdown(f"**Open now:** {md_escape(state.trained.source) if state.trained else 'no trained model yet'}")
 upload_box(state)
 sections = gallery_sections(state)
-gallery_tab, compare_tab = st.tabs(["Gallery", "Compare two models"])
+gallery_tab, compare_tab = st.tabs(["Gallery", "Compare two models"], key="ckpt_tabs", on_change="rerun")
 with gallery_tab:
     gallery(state, sections)
 with compare_tab:

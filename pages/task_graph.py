@@ -2,16 +2,23 @@
 
 import streamlit as st
 
-from ragviz.ui.graph_editor import HOW_TO, action_panel, graph_version, graph_view, model_note, toolbar
+from ragviz.ui.graph_editor import (
+    HOW_TO,
+    action_panel,
+    graph_version,
+    graph_view,
+    model_note,
+    notice_toasts,
+    toolbar,
+)
 from ragviz.ui.graph_tables import tables_tab
 from ragviz.ui.graph_tools import generate_tab, io_tab, layout_tab, preview_tab
 from ragviz.ui.routing import page_state
-from ragviz.ui.state import show_notices
 
 state = page_state()
 st.title("Task graph")
 st.caption(HOW_TO)
-show_notices(state)
+notice_toasts(state)
 model_note(state)
 version = graph_version(state)
 color_by = toolbar(state)
@@ -22,8 +29,9 @@ with figure_col:
 with panel_col:
     action_panel(state, version)
 
+# Keyed and tracked, so a widget changed inside a tab reruns the page with that tab still open.
 tables, generate, layout, io, preview = st.tabs(
-    ["Tables", "Generate", "Layout", "Import / export", "Data preview"])
+    ["Tables", "Generate", "Layout", "Import / export", "Data preview"], key="tg_tabs", on_change="rerun")
 with tables:
     tables_tab(state, version)
 with generate:

@@ -31,8 +31,8 @@ MAX_GENERATED_EDGES = 2_000_000
 KAMADA_KAWAI_MAX = 300
 #: Spring and spectral take from seconds to minutes above this: they fall back to circular.
 FORCE_LAYOUT_MAX = 1000
-#: Random graphs up to this size get a spring layout; larger ones a circular one.
-_GENERATOR_SPRING_MAX = 300
+#: Random graphs up to this size get a spring layout (a few seconds at most); larger ones a circular one.
+_GENERATOR_SPRING_MAX = 1000
 
 
 # ------------------------------------------------------------------------------- generators
@@ -140,8 +140,8 @@ def _generate(kind: str, n: int, family: str, base_params: dict | None, vary: st
             simple = nx.Graph()
             simple.add_nodes_from(range(n))
             simple.add_edges_from(edges)
-            layout = nx.spring_layout(simple, seed=seed) if n > 1 else {0: (0.0, 0.0)}
-            positions = [(float(layout[k][0]), float(layout[k][1])) for k in range(n)]
+            layout = _spring(simple, seed) if n > 1 else {0: (0.0, 0.0)}
+            positions = _fill_area(np.array([layout[k] for k in range(n)]))
         else:
             positions = _circle(n)
 
@@ -282,8 +282,7 @@ def _positions(kind: str, n: int, rows: int, cols: int) -> list[tuple[float, flo
     if kind in ("ring", "complete"):
         return _circle(n)
     if kind == "chain":
-        xs = np.linspace(-1.0, 1.0, n) if n > 1 else np.zeros(1)
-        return [(x, 0.0) for x in xs.tolist()]
+        return chain_positions(n)
     if kind == "star":
         return [(0.0, 0.0)] + (_circle(n - 1) if n > 2 else [(1.0, 0.0)] * (n - 1))
     if kind == "grid":
@@ -321,6 +320,61 @@ def _edges(kind: str, n: int, rows: int, cols: int, p: float, seed: int, directe
 
 
 # ---------------------------------------------------------------------------------- layouts
+#: Chains up to this many tasks are drawn on an arc; longer ones as a snake of rows.
+ARC_MAX = 16
+#: The plot area's width over its height: layouts are turned and stretched to fill it.
+PLOT_ASPECT = 1.5
+
+
+def chain_positions(n: int) -> list[tuple[float, float]]:
+    """Positions along a chain: an arc when short, a snake of gently curved rows when long.
+
+    A straight line squashes a long chain's labels together, and three tasks in a line let
+    an added edge run straight through the middle one: on an arc no three tasks are in a
+    line (a snake's rows are only shallow arches). Rows alternate direction so neighbours
+    stay side by side.
+    """
+    if n <= 0:
+        return []
+    if n == 1:
+        return [(0.0, 0.0)]
+    if n <= ARC_MAX:
+        span = min(math.pi * 1.25, 0.35 * n)  # a gentle bow for a few tasks, most of a circle for more
+        angles = math.pi / 2 + span / 2 - span * np.arange(n) / (n - 1)
+        points = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    else:
+        cols = max(int(math.ceil(math.sqrt(n * PLOT_ASPECT * 1.6))), 4)  # rows 1.6 apart: a wide snake
+        k = np.arange(n)
+        row, col = k // cols, k % cols
+        col = np.where(row % 2 == 0, col, cols - 1 - col)
+        bow = 0.3 * np.sin(math.pi * (col + 0.5) / cols)  # each row a shallow arch: no three in a line
+        points = np.stack([col.astype(float), -1.6 * row + bow], axis=1)
+    return _fill_area(points)
+
+
+def _fill_area(points: np.ndarray) -> list[tuple[float, float]]:
+    """Centre the points, turn their long axis horizontal, and scale them into [-1, 1]²."""
+    points = np.asarray(points, dtype=float)
+    if len(points) > 2:
+        centred = points - points.mean(axis=0)
+        spread = np.ptp(centred, axis=0)
+        if spread.min() > 1e-9 and spread[1] > spread[0] * 1.05:  # taller than wide: a quarter turn
+            centred = np.stack([centred[:, 1], -centred[:, 0]], axis=1)
+        points = centred
+    low, high = points.min(axis=0), points.max(axis=0)
+    mid, half = (low + high) / 2, max(float((high - low).max()) / 2, 1e-9)
+    return [(round(float(x), 6), round(float(y), 6)) for x, y in (points - mid) / half]
+
+
+def path_order(simple: nx.Graph) -> list[Any] | None:
+    """The tasks in order when the whole graph is one chain of three or more tasks, else None."""
+    n = simple.number_of_nodes()
+    if n < 3 or simple.number_of_edges() != n - 1 or max(d for _, d in simple.degree()) > 2:
+        return None
+    if not nx.is_connected(simple):
+        return None
+    start = next(node for node, d in simple.degree() if d == 1)
+    return list(nx.dfs_preorder_nodes(simple, start))
 def layout_positions(graph: TaskGraph, layout: str = "spring", seed: int = 0) -> dict[str, tuple[float, float]]:
     """Positions for every task, roughly within [-1, 1]², by a networkx layout.
 
@@ -344,12 +398,15 @@ def layout_positions(graph: TaskGraph, layout: str = "spring", seed: int = 0) ->
     if layout in ("spring", "spectral") and n > FORCE_LAYOUT_MAX:
         layout = "circular"
 
-    if layout == "circular":
+    chain = path_order(simple) if layout in ("spring", "kamada_kawai", "spectral") else None
+    if chain is not None:  # these would draw a chain as one long line (or a tangle): use a snake
+        pos = dict(zip(chain, chain_positions(n), strict=True))
+    elif layout == "circular":
         pos = dict(zip(names, _circle(n), strict=True))
     elif layout == "shell":
         pos = nx.shell_layout(simple)
     elif layout == "spring":
-        pos = nx.spring_layout(simple, seed=seed) if n > 1 else {names[0]: (0.0, 0.0)}
+        pos = _spring(simple, seed) if n > 1 else {names[0]: (0.0, 0.0)}
     elif layout == "kamada_kawai":
         pos = _packed(simple, nx.kamada_kawai_layout)
     else:
@@ -357,7 +414,20 @@ def layout_positions(graph: TaskGraph, layout: str = "spring", seed: int = 0) ->
     out = {name: (float(pos[name][0]), float(pos[name][1])) for name in names}
     if n > 1 and len(set(out.values())) == 1:  # a degenerate layout: fall back rather than stack tasks
         out = dict(zip(names, _circle(n), strict=True))
+    if layout in ("spring", "kamada_kawai", "spectral") and n > 2:
+        out = dict(zip(names, _fill_area(np.array([out[name] for name in names])), strict=True))
     return out
+
+
+def _spring(simple: nx.Graph, seed: int) -> dict[Any, np.ndarray]:
+    """Fruchterman-Reingold with room between tasks (k) and enough steps to untangle.
+
+    networkx's default spacing (1/√n) and 50 steps leave a dense graph a tight hairball; a
+    wider spacing spreads the tasks over the plot, and small graphs get more steps.
+    """
+    n = simple.number_of_nodes()
+    iterations = 300 if n <= 100 else 120 if n <= 400 else 50
+    return nx.spring_layout(simple, seed=seed, k=2.0 / math.sqrt(n), iterations=iterations)
 
 
 def _component_layout(sub: nx.Graph, fn: Callable[[nx.Graph], dict]) -> dict[Any, np.ndarray]:

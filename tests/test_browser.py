@@ -277,3 +277,72 @@ def test_a_user_opens_the_text_sample_and_types_a_sentence(server, browser) -> N
     assert page.get_by_text("sentiment · hotels ★", exact=False).count() > 0
     page.screenshot(path=str(SHOTS / "text_sentence.png"), full_page=True)
     page.context.close()
+
+
+def test_shift_click_right_after_an_edit_selects_both_tasks(server, browser) -> None:
+    """After an edit the page reruns with a notice; the next click and shift-click still select two tasks."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    go_to(page, "Task graph")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text(re.compile(r"^Relations \(\d+\)")).first.click()
+    settle(page)
+    main.get_by_label("New relation").fill("opposite")
+    main.get_by_role("button", name="Add relation").click()
+    settle(page)
+    page.get_by_text("Added relation 'opposite'", exact=False).first.wait_for(timeout=30_000)
+    nodes = task_nodes(page)
+    first, second = nodes[0], nodes[len(nodes) // 2]
+    page.mouse.click(first["x"], first["y"])
+    settle(page)
+    nodes = {n["name"]: n for n in task_nodes(page)}  # where the chart is now, after the rerun
+    page.keyboard.down("Shift")
+    page.mouse.click(nodes[second["name"]]["x"], nodes[second["name"]]["y"])
+    page.keyboard.up("Shift")
+    settle(page)
+    page.get_by_role("button", name=re.compile("Connect")).wait_for(timeout=30_000)
+    picked = main.locator('[data-testid="stMultiSelect"]').first.inner_text()
+    assert first["name"] in picked and second["name"] in picked, picked
+    assert_no_exception(page, "Task graph after an edit and a shift-click")
+    context.close()
+
+
+def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> None:
+    """Apply a layout (an edit, with its notice), then pick another: the Layout tab stays open throughout."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    go_to(page, "Task graph")
+    main = page.locator('[data-testid="stMain"]')
+    layout_tab = main.get_by_role("tab", name="Layout")
+    layout_tab.click()
+    settle(page)
+    for choice in ("Kamada-Kawai", "Circular"):
+        main.get_by_text(choice, exact=True).click()
+        settle(page)
+        assert layout_tab.get_attribute("aria-selected") == "true", f"after choosing {choice}"
+        main.get_by_role("button", name=re.compile("Apply layout")).click()
+        settle(page)
+        page.wait_for_timeout(800)
+        assert layout_tab.get_attribute("aria-selected") == "true", f"after applying {choice}"
+        apply = main.get_by_role("button", name=re.compile("Apply layout"))
+        playwright.expect(apply).to_have_count(1, timeout=30_000)  # the old run's button has gone
+        assert apply.is_visible()
+    assert_no_exception(page, "Task graph after laying out twice")
+
+    go_to(page, "Checkpoints")  # the samples give two models to compare
+    compare = main.get_by_role("tab", name="Compare two models")
+    compare.click()
+    settle(page)
+    main.get_by_label("Model A").click()
+    page.get_by_role("option").nth(1).click()
+    settle(page)
+    page.wait_for_timeout(800)
+    assert compare.get_attribute("aria-selected") == "true", "after choosing model A"
+    assert main.get_by_label("Model B").is_visible()
+    assert page.get_by_role("button", name="Deploy").count() == 0  # the developer toolbar is hidden
+    assert_no_exception(page, "Checkpoints after choosing model A")
+    context.close()

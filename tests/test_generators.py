@@ -175,3 +175,42 @@ def test_layout_is_seeded_and_validated():
     assert layout_positions(g, "spring", seed=3) == layout_positions(g, "spring", seed=3)
     with pytest.raises(GraphError, match="Unknown layout"):
         layout_positions(g, "hairball")
+
+
+# ------------------------------------------------------------------ readable layouts
+def _spans(positions) -> tuple[float, float]:
+    xs, ys = zip(*positions, strict=True)
+    return max(xs) - min(xs), max(ys) - min(ys)
+
+
+def _area(a, b, c) -> float:
+    return abs((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])) / 2
+
+
+@pytest.mark.parametrize("n", [5, 12, 30, 61])
+def test_a_chain_is_an_arc_or_snake_wider_than_tall(n):
+    from ragviz.generators import chain_positions
+
+    pos = chain_positions(n)
+    width, height = _spans(pos)
+    assert math.isclose(max(width, height), 2.0, rel_tol=1e-6)  # fills [-1, 1] along its long side
+    assert width >= height > (0.1 if n < 12 else 0.25) * width  # landscape, not a thin line (a bow when short)
+    if n <= 16:  # an arc: no three tasks in a line
+        assert all(_area(*pos[k:k + 3]) > 1e-4 for k in range(n - 2))
+
+
+@pytest.mark.parametrize("layout", ["spring", "kamada_kawai", "spectral"])
+def test_force_layouts_draw_a_long_chain_as_a_snake_not_a_line(layout):
+    graph = generate_graph("chain", 40, "moons")
+    width, height = _spans(layout_positions(graph, layout).values())
+    assert width >= height > 0.25 * width
+
+
+def test_spring_spreads_a_random_graph_over_the_plot():
+    graph = generate_graph("random", 40, "moons", p=0.2)
+    pos = layout_positions(graph, "spring")
+    width, height = _spans(pos.values())
+    assert math.isclose(max(width, height), 2.0, rel_tol=1e-6) and width >= height
+    points = list(pos.values())
+    nearest = [min(math.dist(p, q) for q in points if q is not p) for p in points]
+    assert sorted(nearest)[len(nearest) // 2] > 0.08  # the typical task has room around it

@@ -207,3 +207,86 @@ def test_preview_csv_and_bad_task_say_what_is_wrong():
 
 def test_preview_empty():
     assert "No tasks" in data_preview_figure(TaskGraph()).layout.annotations[0].text
+
+
+# ------------------------------------------------------------------ readable figures
+def _boxes(pos, spots, marker_px):
+    """The label boxes the figure would draw, in the same pixel space as label_spots."""
+    xr, yr = G._ranges(pos.values(), G.label_reach(pos))
+    scale = G._px_per_unit(xr, yr, G.PLOT_PX)
+    half, boxes = marker_px / 2, []
+    for name, spot in spots.items():
+        if spot is None:
+            continue
+        x, y = pos[name][0] * scale, pos[name][1] * scale
+        w, h = G.LABEL_CHAR_PX * len(name) + 4, G.LABEL_HEIGHT_PX
+        dx, dy = {"top center": (0, half + 2 + h / 2), "bottom center": (0, -(half + 2 + h / 2)),
+                  "middle right": (half + 3 + w / 2, 0), "middle left": (-(half + 3 + w / 2), 0)}[spot]
+        boxes.append((x + dx - w / 2, y + dy - h / 2, x + dx + w / 2, y + dy + h / 2))
+    return boxes
+
+
+def test_task_names_never_overlap_and_crowded_ones_go_to_the_hover():
+    rng = np.random.default_rng(0)
+    pos = {f"task number {k}": tuple(rng.uniform(-1, 1, 2)) for k in range(40)}
+    pos |= {f"crowd {k}": (0.001 * k, 0.0) for k in range(6)}
+    spots = G.label_spots(pos, 16.0, first=["crowd 3"])
+    boxes = _boxes(pos, spots, 16.0)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    assert spots["crowd 3"] is not None  # named first, placed first
+    assert sum(spots[f"crowd {k}"] is None for k in range(6)) >= 2
+    assert sum(s is not None for s in spots.values()) >= 20
+
+
+def test_the_figure_writes_only_placed_names():
+    from ragviz.generators import ring_of_moons
+
+    graph = ring_of_moons()
+    fig = graph_figure(graph)
+    texts = [t for tr in fig.data if tr.text is not None for t in tr.text]
+    assert set(texts) - {""} == set(graph.task_names())  # a ring has room for every name
+
+
+def test_a_new_task_is_never_drawn_in_line_with_two_others():
+    from ragviz.generators import generate_graph
+    from ragviz.graph import make_task
+
+    graph = generate_graph("chain", 8, "moons")
+    first = graph.task_names()[0]
+    for k in range(5):
+        graph.add_task(make_task(f"new {k}", "moons", {}, 10, 10, 0))
+        if k % 2:
+            graph.add_edge(first, f"new {k}", "near")
+        spot = np.array(node_positions(graph)[f"new {k}"])
+        graph.set_positions({f"new {k}": tuple(spot)})
+        others = np.array([p for n, p in node_positions(graph).items() if n != f"new {k}"])
+        for end in others:  # an edge from the new task to any task passes clear of every other task
+            ab = end - spot
+            rest = others[np.linalg.norm(others - end, axis=1) > 1e-9]
+            t = np.clip((rest - spot) @ ab / (ab @ ab), 0, 1)
+            assert np.min(np.linalg.norm(rest - (spot + t[:, None] * ab), axis=1)) > 0.02
+
+
+def test_a_thousand_tasks_keep_visible_markers_when_one_is_selected():
+    from ragviz.generators import generate_graph
+
+    graph = generate_graph("random", 1000, "moons", p=0.002, zero_shot=[0, 500])
+    fig = graph_figure(graph, selected=[graph.task_names()[1]])
+    seen = next(t for t in fig.data if t.name == "seen tasks")
+    assert seen.marker.line.width == 0  # a white outline would cover a small marker
+    assert seen.unselected.marker.opacity >= 0.6 and seen.marker.size >= 5
+
+
+def test_a_chain_stored_on_one_line_is_drawn_as_a_snake_and_kept_so_after_an_edit():
+    from ragviz.generators import generate_graph
+
+    graph = generate_graph("chain", 40, "moons")
+    graph.set_positions({n: (float(k), 0.0) for k, n in enumerate(graph.task_names())})  # an old, flat drawing
+    drawn = G.drawing_positions(graph)
+    xs, ys = zip(*drawn.values(), strict=True)
+    assert max(ys) - min(ys) > 0.25 * (max(xs) - min(xs))
+    kept = with_positions(graph)
+    assert node_positions(kept) == drawn  # the next edit stores the snake
+    assert G.drawing_positions(small := generate_graph("chain", 5, "moons")) == node_positions(small)

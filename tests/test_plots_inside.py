@@ -247,6 +247,20 @@ def test_boundary_heatmaps_are_the_grid_outputs(ring) -> None:
                           trace.outputs_grid[tasks[0]].argmax(1).reshape(res, res))
 
 
+def test_after_an_edit_each_panel_overlays_the_old_decision_boundary(ring) -> None:
+    _, trace = ring
+    tasks = trace.task_names[:3]
+    assert not [t for t in boundary_figure(trace, tasks).data if t.type == "contour"]
+    fig = boundary_figure(trace, tasks, "probability", 1, old=trace)
+    contours = [t for t in fig.data if t.type == "contour"]
+    assert len(contours) == len(tasks) and [t.xaxis for t in contours] == ["x", "x2", "x3"]
+    assert contours[0].contours.start == contours[0].contours.end == 0.5  # the old P = 0.5 line
+    assert contours[0].line.dash == "dash" and [t.showlegend for t in contours] == [True, False, False]
+    res = int(math.sqrt(len(trace.grid)))
+    assert np.allclose(np.asarray(contours[1].z, dtype=float), trace.outputs_grid[tasks[1]][:, 1].reshape(res, res),
+                       atol=1e-6)
+
+
 def test_titles_show_the_metric_before_and_after_an_edit(ring) -> None:
     _, trace = ring
     name = trace.task_names[0]
@@ -300,3 +314,22 @@ def test_metrics_table_marks_zero_shot_and_puts_the_baseline_beside(ring, attent
     assert list(table["task"].iloc[n:]) == ["Mean (seen tasks)", "Mean (zero-shot tasks)"]
     seen = ~np.asarray(trace.zero_shot)
     assert table["accuracy"].iloc[n] == pytest.approx(np.mean(trace.test_metric[seen]))
+
+
+def test_panel_titles_clear_the_axis_titles_of_the_row_above() -> None:
+    """Rows of confusion matrices: the gap between rows holds the ticks, 'predicted' and a two-line title."""
+    from ragviz.plots.outputs import AXIS_TITLE_GAP_PX, _grid_layout
+
+    class FakeTrace:
+        metric = "accuracy"
+        zero_shot = [False] * 8
+        test_metric = [0.5] * 8
+
+        def index(self, name):
+            return int(name)
+
+    layout = _grid_layout(FakeTrace(), [str(k) for k in range(8)], False, None, 0.06, gap_px=AXIS_TITLE_GAP_PX)
+    plot_px = layout["height"] - layout["margin"]["t"] - 8
+    row_above_bottom = layout["yaxis"]["domain"][0]
+    next_row_top = layout["yaxis5"]["domain"][1]
+    assert (row_above_bottom - next_row_top) * plot_px >= AXIS_TITLE_GAP_PX - 1

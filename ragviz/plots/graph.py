@@ -14,6 +14,7 @@ import math
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import plotly.graph_objects as go
 
@@ -35,6 +36,18 @@ LABEL_LIMIT = 40  # task names are written on the figure up to this many tasks
 SELECTED_COLOR = "#111111"
 DEFAULT_HEIGHT = 620
 COMPACT_HEIGHT = 180
+#: The task graph's plot area in the app, in pixels: used to keep task names from overlapping.
+PLOT_PX = (880.0, DEFAULT_HEIGHT - 70.0)
+LABEL_CHAR_PX = 6.8  # width of one character of a 12 px label, on average
+LABEL_HEIGHT_PX = 15.0
+#: Where a task's name may go, tried in this order; a name that fits nowhere is left to the hover.
+LABEL_SPOTS = ("top center", "bottom center", "middle right", "middle left")
+#: Above this many drawn tasks the markers lose their white outline, which would hide them.
+OUTLINE_MAX_TASKS = 300
+#: Chains of at least this many tasks stored on one straight line are drawn as an arc or snake.
+CHAIN_REDRAW_MIN = 8
+#: New tasks are kept out of line with two others while the graph has at most this many tasks.
+COLLINEAR_CHECK_MAX = 120
 #: Plotly checks every value it is given (about 0.1 ms per colour): above this many tasks plus
 #: edges the traces, built only from values made here, skip that check to keep big graphs fast.
 VALIDATE_MAX_ITEMS = 400
@@ -62,19 +75,99 @@ def node_positions(graph: TaskGraph) -> dict[str, tuple[float, float]]:
     xs = [p[0] for p in pos.values()] or [0.0]
     ys = [p[1] for p in pos.values()] or [0.0]
     span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
-    free_row = 0
     for i, name in enumerate(missing):
         near = [pos[m] for m in nx_neighbours(graph, name) if m in pos]
         if near:
-            cx, cy = float(np.mean([p[0] for p in near])), float(np.mean([p[1] for p in near]))
-            angle = 2.399963 * (i + 1)  # golden angle: successive new tasks fan out
-            pos[name] = (cx + 0.12 * span * math.cos(angle), cy + 0.12 * span * math.sin(angle))
-        elif pos or i:
-            pos[name] = (max(xs) + 0.2 * span, max(ys) - 0.15 * span * free_row)
-            free_row += 1
+            centre = (float(np.mean([p[0] for p in near])), float(np.mean([p[1] for p in near])))
+        elif pos:
+            centre = (max(xs) + 0.2 * span, float(np.mean(ys)))
         else:
-            pos[name] = (0.0, 0.0)
+            centre = (0.0, 0.0)
+        pos[name] = _clear_spot(centre, near, pos, 0.12 * span, i) if pos else centre
     return pos
+
+
+def _clear_spot(centre: tuple[float, float], near: list[tuple[float, float]], pos: dict[str, tuple[float, float]],
+                radius: float, turn: int) -> tuple[float, float]:
+    """A free spot around ``centre``: off every task and off the line through any two tasks.
+
+    Spots are tried on a spiral (golden angle, growing radius). A spot is clear when no task
+    is nearer than a fraction of ``radius`` to it or to its edges to ``near`` (so no edge is
+    drawn through a task), and it is not in line with two tasks. The best spot tried is
+    used when none is fully clear.
+    """
+    points = np.array(list(pos.values()), dtype=float)
+    gap = 0.25 * radius
+    best, best_score = None, -1.0
+    for k in range(48):
+        angle = 2.399963 * (turn + k + 1)
+        r = radius * (1.0 + 0.15 * k)
+        spot = np.array([centre[0] + r * math.cos(angle), centre[1] + r * math.sin(angle)])
+        score = _clearance(spot, points, np.array(near, dtype=float).reshape(-1, 2))
+        if score >= gap:
+            return (float(spot[0]), float(spot[1]))
+        if score > best_score:
+            best, best_score = spot, score
+    assert best is not None
+    return (float(best[0]), float(best[1]))
+
+
+def _clearance(spot: np.ndarray, points: np.ndarray, ends: np.ndarray) -> float:
+    """The smallest distance from any task to ``spot`` or to an edge from it to ``ends``.
+
+    While there are few tasks, an edge from ``spot`` to any task must also pass clear of the
+    others: that is the "three in a line" that makes a later edge run through a task.
+    """
+    if len(points) == 0:
+        return math.inf
+    dist = float(np.min(np.linalg.norm(points - spot, axis=1)))
+    for end in ends:
+        dist = min(dist, _segment_distance(points, spot, end, exclude=end))
+    if 2 <= len(points) <= COLLINEAR_CHECK_MAX:
+        ab = points - spot  # one row per possible edge spot → task i
+        ap = points - spot  # one row per other task j
+        t = np.clip((ap @ ab.T) / np.maximum((ab * ab).sum(axis=1), 1e-12)[None, :], 0.0, 1.0)  # [j, i]
+        nearest = spot + t[:, :, None] * ab[None, :, :]
+        gaps = np.linalg.norm(points[:, None, :] - nearest, axis=2)
+        np.fill_diagonal(gaps, np.inf)
+        dist = min(dist, float(np.min(gaps)))
+    return dist
+
+
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray, exclude: np.ndarray) -> float:
+    """Distance from the segment a–b to the nearest point other than ``exclude``."""
+    others = points[np.linalg.norm(points - exclude, axis=1) > 1e-12]
+    if len(others) == 0:
+        return math.inf
+    ab = b - a
+    t = np.clip(((others - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+    return float(np.min(np.linalg.norm(others - (a + t[:, None] * ab), axis=1)))
+
+
+def drawing_positions(graph: TaskGraph) -> dict[str, tuple[float, float]]:
+    """Where the figure draws each task: the stored positions, unless they put a chain on one line.
+
+    A chain stored as a straight line (as older graphs and checkpoints have it) squashes its
+    names together and draws any added edge through the tasks between; it is drawn as an
+    arc or snake instead (the stored positions are kept, and a layout chosen later wins).
+    """
+    pos = node_positions(graph)
+    n = len(pos)
+    if n < CHAIN_REDRAW_MIN:
+        return pos
+    points = np.array(list(pos.values()), dtype=float)
+    spread = np.ptp(points, axis=0)
+    if spread.min() > 0.02 * max(spread.max(), 1e-12):
+        return pos
+    from ragviz.generators import chain_positions, path_order  # the layouts live with the generators
+
+    simple = nx.Graph()
+    simple.add_nodes_from(pos)
+    simple.add_edges_from((u, v) for u, v in graph.nx.edges() if u != v)
+    order = path_order(simple)
+    if order is None:
+        return pos
+    return dict(zip(order, chain_positions(n), strict=True))
 
 
 def nx_neighbours(graph: TaskGraph, name: str) -> list[str]:
@@ -84,10 +177,13 @@ def nx_neighbours(graph: TaskGraph, name: str) -> list[str]:
 
 
 def with_positions(graph: TaskGraph) -> TaskGraph:
-    """A copy in which every task has a stored position, so the layout is kept from now on."""
+    """A copy in which every task has a stored position (the drawn one), so the drawing is kept from now on."""
     out = graph.copy()
     if any(p is None for _, p in out.nx.nodes(data="pos")):
         out.set_positions(node_positions(graph))
+    drawn = drawing_positions(out)
+    if drawn != node_positions(out):
+        out.set_positions(drawn)
     return out
 
 
@@ -114,6 +210,55 @@ def drawing_note(graph: TaskGraph) -> str | None:
     shown = f"a sample of {MAX_DRAWN_TASKS:,} of its {n:,} tasks" if n > MAX_DRAWN_TASKS else f"its {n:,} tasks"
     return (f"This graph is too big to draw in full ({n:,} tasks, {e:,} edges): showing {shown} without edges. "
             "The tables below still list everything.")
+
+
+# --------------------------------------------------------------------------- labels
+def _px_per_unit(xr: list[float], yr: list[float], plot_px: tuple[float, float]) -> float:
+    """Screen pixels per data unit with equal axis scales (the tighter of the two fits)."""
+    return min(plot_px[0] / max(xr[1] - xr[0], 1e-9), plot_px[1] / max(yr[1] - yr[0], 1e-9))
+
+
+def _overlaps(box: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]]) -> bool:
+    x0, y0, x1, y1 = box
+    return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in boxes)
+
+
+def label_reach(names: Iterable[str]) -> float:
+    """How far (pixels) a name may reach past its task: the room kept at the plot's edges."""
+    return max((LABEL_CHAR_PX * len(n) / 2 for n in names), default=0.0) + 12
+
+
+def label_spots(pos: dict[str, tuple[float, float]], marker_px: float, first: Iterable[str] = (),
+                plot_px: tuple[float, float] = PLOT_PX) -> dict[str, str | None]:
+    """Where each task's name goes so that no two names overlap each other or a task's marker.
+
+    Names are placed greedily (``first`` ones first, then in order), each at the first of
+    :data:`LABEL_SPOTS` that is free; a name with no free spot gets None and is shown
+    only on hover. Sizes are estimated from the plot's size in pixels.
+    """
+    if not pos:
+        return {}
+    xr, yr = _ranges(pos.values(), label_reach(pos), plot_px)  # the ranges the figure will have
+    scale = _px_per_unit(xr, yr, plot_px)
+    screen = {n: (p[0] * scale, p[1] * scale) for n, p in pos.items()}
+    half = marker_px / 2
+    boxes = [(x - half, y - half, x + half, y + half) for x, y in screen.values()]
+    order = list(dict.fromkeys([*(n for n in first if n in pos), *pos]))
+    spots: dict[str, str | None] = {}
+    for name in order:
+        x, y = screen[name]
+        w, h = LABEL_CHAR_PX * len(name) + 4, LABEL_HEIGHT_PX
+        offsets = {"top center": (0.0, half + 2 + h / 2), "bottom center": (0.0, -(half + 2 + h / 2)),
+                   "middle right": (half + 3 + w / 2, 0.0), "middle left": (-(half + 3 + w / 2), 0.0)}
+        spots[name] = None
+        for spot in LABEL_SPOTS:
+            dx, dy = offsets[spot]
+            box = (x + dx - w / 2, y + dy - h / 2, x + dx + w / 2, y + dy + h / 2)
+            if not _overlaps(box, boxes):
+                boxes.append(box)
+                spots[name] = spot
+                break
+    return spots
 
 
 # --------------------------------------------------------------------------- traces
@@ -212,15 +357,19 @@ def _edge_marker_trace(edges: list[tuple], start: np.ndarray, end: np.ndarray, r
 
 
 def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: dict[str, str], zero_shot: bool,
-                size: float, labels: bool, selected: list[str], highlight: Collection[str] | None,
-                compact: bool, validate: bool = True) -> go.Scattergl:
-    """One trace for all seen (or all zero-shot) tasks; customdata is the task name."""
+                size: float, labels: dict[str, str | None] | None, selected: list[str],
+                highlight: Collection[str] | None, compact: bool, validate: bool = True) -> go.Scattergl:
+    """One trace for all seen (or all zero-shot) tasks; customdata is the task name.
+
+    ``labels`` maps each task to where its name is written (None: on hover only).
+    """
     names = [t.name for t in tasks]
+    crowded = len(pos) > OUTLINE_MAX_TASKS
     marker: dict[str, Any] = {
         "color": np.array([colors.get(n, "#888888") for n in names]),
         "symbol": ZERO_SHOT_SYMBOL if zero_shot else SEEN_SYMBOL,
         "size": size * (1.35 if zero_shot else 1.0),
-        "line": {"color": "white", "width": 0.5 if compact else 1.5},
+        "line": {"color": "white", "width": 0.0 if crowded else 0.5 if compact else 1.5},
     }
     if highlight is not None:
         marker["opacity"] = [1.0 if n in highlight else 0.25 for n in names]
@@ -230,8 +379,10 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
         validate, x=np.array([pos[n][0] for n in names]), y=np.array([pos[n][1] for n in names]),
         customdata=np.array(names),
         mode="markers+text" if labels else "markers",
-        text=names if labels else None,  # WebGL draws text as plain characters: no HTML, so no escaping
-        textposition="top center", textfont={"size": 12, "color": "#333"},
+        # WebGL draws text as plain characters: no HTML, so no escaping.
+        text=[n if labels.get(n) else "" for n in names] if labels else None,
+        textposition=[labels.get(n) or "top center" for n in names] if labels else "top center",
+        textfont={"size": 12, "color": "#333"},
         marker=marker, name="zero-shot tasks ★" if zero_shot else "seen tasks",
         legendgroup="tasks", showlegend=False,
         hovertext=None if compact else np.array([task_hover(t) for t in tasks]),
@@ -239,7 +390,8 @@ def _node_trace(tasks: list[Task], pos: dict[str, tuple[float, float]], colors: 
         hoverinfo="skip" if compact else None,
         # Plotly's own selection style: a click highlights at once, before the page reruns.
         selected={"marker": {"opacity": 1.0, "size": marker["size"] * 1.45}, "textfont": {"color": SELECTED_COLOR}},
-        unselected={"marker": {"opacity": 0.35}, "textfont": {"color": "#b0b0b0"}},
+        # Small crowded markers faded as far as few big ones would vanish: fade them less.
+        unselected={"marker": {"opacity": 0.6 if crowded else 0.35}, "textfont": {"color": "#b0b0b0"}},
     )
     chosen = [i for i, n in enumerate(names) if n in selected]
     if chosen:
@@ -285,12 +437,17 @@ def _color_key_traces(graph: TaskGraph, by: str, compact: bool) -> list[Any]:
 
 
 # --------------------------------------------------------------------------- figure
-def _ranges(points: Iterable[tuple[float, float]]) -> tuple[list[float], list[float]]:
+def _ranges(points: Iterable[tuple[float, float]], margin_px: float = 0.0,
+            plot_px: tuple[float, float] = PLOT_PX) -> tuple[list[float], list[float]]:
+    """Axis ranges around the points, with room for ``margin_px`` (a label's reach) at each side."""
     arr = np.array(list(points), dtype=float).reshape(-1, 2)
     if len(arr) == 0:
         return [-1.0, 1.0], [-1.0, 1.0]
     low, high = arr.min(axis=0), arr.max(axis=0)
     pad = np.maximum((high - low) * 0.1, 0.3)
+    if margin_px:
+        scale = _px_per_unit([low[0], high[0]], [low[1], high[1]], plot_px)
+        pad = np.maximum(pad, margin_px / max(scale, 1e-9))
     return [float(low[0] - pad[0]), float(high[0] + pad[0])], [float(low[1] - pad[1]), float(high[1] + pad[1])]
 
 
@@ -314,14 +471,15 @@ def graph_figure(
     by = color_by if color_by in options else (options[1] if len(options) > 1 else "family")
     colors = colors if colors is not None else task_colors(graph, by)
     selected = [s for s in selected if s in graph.nx]
-    pos = node_positions(graph)
+    pos = drawing_positions(graph)
     note = drawing_note(graph)
     too_big = note is not None
     names = _sample(list(pos), MAX_DRAWN_TASKS)
     drawn = {n: pos[n] for n in names}
     tasks = [graph.task(n) for n in names]
     size = _node_size(len(names), compact)
-    labels = not compact and len(names) <= LABEL_LIMIT
+    labels = label_spots(drawn, size * 1.45, first=[*selected, *(t.name for t in tasks if t.zero_shot)]) \
+        if not compact and len(names) <= LABEL_LIMIT else None
     validate = len(names) + (0 if too_big else graph.number_of_edges()) <= VALIDATE_MAX_ITEMS
     traces: list[Any] = [] if too_big else _edge_traces(graph, drawn, compact, highlight is not None, validate)
     for zero in (False, True):
@@ -333,13 +491,14 @@ def graph_figure(
         traces.extend(_legend_traces(tasks))
     traces.extend(_color_key_traces(graph, by, compact))
     fig = go.Figure(traces, _validate=validate)
-    _layout(fig, note, drawn, compact, height)
+    reach = label_reach(names) if labels else 0.0
+    _layout(fig, note, drawn, compact, height, reach)
     return fig
 
 
 def _layout(fig: go.Figure, note: str | None, pos: dict[str, tuple[float, float]], compact: bool,
-            height: int | None) -> None:
-    xr, yr = _ranges(pos.values())
+            height: int | None, reach: float = 0.0) -> None:
+    xr, yr = _ranges(pos.values(), reach)
     axis = {"visible": False, "showgrid": False, "zeroline": False}
     fig.update_layout(
         height=height or (COMPACT_HEIGHT if compact else DEFAULT_HEIGHT),

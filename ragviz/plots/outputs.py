@@ -26,6 +26,8 @@ WIDE_COLUMNS = 6
 PANEL_HEIGHT = 290
 WIDE_PANEL_HEIGHT = 215
 TOP = 70  # pixels above the panels: legend, then the first row's titles
+#: Between rows of panels with axis titles: the row above's ticks and title, then the next titles.
+AXIS_TITLE_GAP_PX = 100.0
 CLASS_COLORS = ("#2166ac", "#b2182b", *qualitative.Dark2)  # class 0 blue, class 1 red, then a qualitative cycle
 BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
 MODES = ("probability", "argmax")
@@ -88,16 +90,20 @@ def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None)
 
 
 def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str, float] | None,
-                 spacing: float = 0.05, height: int | None = None, square: bool = False) -> dict[str, Any]:
+                 spacing: float = 0.05, height: int | None = None, square: bool = False,
+                 gap_px: float = 50.0) -> dict[str, Any]:
     """Axes and titles for one panel per task, laid out like ``make_subplots`` but built as one dict.
+
+    ``gap_px`` is the room between rows for the next row's two-line title (plus, for panels
+    with axis titles, the row above's tick labels and axis title), so titles never overlap.
 
     Building the layout (and adding traces) in one go keeps a 24-panel figure well under a
     second on a slow CPU, where ``make_subplots`` + ``add_trace`` take several times longer.
     """
     rows, cols = grid_shape(len(tasks))
-    total = height or int(TOP + panel_height(cols) * rows)
+    total = height or int(TOP + panel_height(cols) * rows + max(gap_px - 50.0, 0.0) * (rows - 1))
     plot_height = total - TOP - 8
-    v_space = min(0.15, 50 / plot_height)
+    v_space = min(0.25, gap_px / plot_height) if rows > 1 else 0.0
     w = (1.0 - (cols - 1) * spacing) / cols
     h = (1.0 - (rows - 1) * v_space) / rows
     layout: dict[str, Any] = {"annotations": []}
@@ -166,8 +172,12 @@ def _points(x: np.ndarray, y: np.ndarray, n_classes: int, train: bool, legend: b
 # --------------------------------------------------------------------------- figures
 def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", target_class: int = 1,
                     before: dict[str, float] | None = None, show_test: bool = True,
-                    height: int | None = None) -> go.Figure:
-    """Decision-boundary heatmaps on ``trace.grid``: P(``target_class``) or the predicted class (argmax)."""
+                    height: int | None = None, old: Trace | None = None) -> go.Figure:
+    """Decision-boundary heatmaps on ``trace.grid``: P(``target_class``) or the predicted class (argmax).
+
+    With ``old`` (the model's outputs before a what-if edit) each panel also draws the old
+    decision boundary as a dashed line, so what the edit moved is visible at a glance.
+    """
     grid = trace.grid
     res = int(round(math.sqrt(len(grid))))
     xs, ys = grid[:res, 0], grid[::res, 1]
@@ -185,6 +195,10 @@ def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", t
             hover = f"x %{{x:.2f}}, y %{{y:.2f}}<br>P(class {target_class}) = %{{z:.2f}}<extra></extra>"
         traces.append(_on(k, {"type": "heatmap", "x": xs, "y": ys, "z": z, "coloraxis": "coloraxis",
                               "hovertemplate": hover, "opacity": 0.5 if mode == "argmax" else 1.0}))
+        was = old.outputs_grid.get(name) if old is not None else None
+        if was is not None and len(was) == len(grid):
+            traces.append(_on(k, _old_boundary(was, xs, ys, res, mode, target_class, n_classes, legend=not any(
+                t.get("name") == OLD_BOUNDARY for t in traces))))
         traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], n_classes, True, k == 0)))
         if show_test:
             traces.append(_on(k, _points(trace.x_test[name], trace.y_test[name], n_classes, False, k == 0)))
@@ -201,6 +215,23 @@ def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", t
         layout["coloraxis"] = {"colorscale": BINARY_SCALE, "cmin": 0.0, "cmax": 1.0,
                                "colorbar": {"title": {"text": f"P(class {target_class})"}, **COLORBAR}}
     return go.Figure(data=traces, layout=layout)
+
+
+OLD_BOUNDARY = "boundary before the edit"
+
+
+def _old_boundary(probs: np.ndarray, xs: np.ndarray, ys: np.ndarray, res: int, mode: str, target_class: int,
+                  n_classes: int, legend: bool) -> dict[str, Any]:
+    """A dashed contour where the old model's decision changes (P = 0.5, or between predicted classes)."""
+    if mode == "argmax":
+        z = probs.argmax(axis=1).reshape(res, res).astype(np.float32)
+        contours = {"start": 0.5, "end": max(n_classes - 1.5, 0.5), "size": 1.0, "coloring": "none"}
+    else:
+        z = probs[:, target_class].reshape(res, res).astype(np.float32)
+        contours = {"start": 0.5, "end": 0.5, "size": 1.0, "coloring": "none"}
+    return {"type": "contour", "x": xs, "y": ys, "z": z, "contours": contours, "showscale": False,
+            "line": {"color": "#222", "width": 1.5, "dash": "dash"}, "hoverinfo": "skip",
+            "name": OLD_BOUNDARY, "legendgroup": "old", "showlegend": legend}
 
 
 def curve_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
@@ -251,7 +282,7 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
             "textfont": {"size": 9}, "customdata": counts,
             "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} points<extra></extra>",
         }))
-    layout = _grid_layout(trace, tasks, False, before, 0.06, height)
+    layout = _grid_layout(trace, tasks, False, before, 0.06, height, gap_px=AXIS_TITLE_GAP_PX)
     _axes(layout, x_title={"text": "predicted", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
           x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
           y_autorange="reversed")
@@ -278,19 +309,23 @@ def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | No
                     "legendgroup": "test", "showlegend": k == 0,
                     "hovertemplate": "true %{x:.3g}<br>predicted %{y:.3g}<extra></extra>"}),
         ]
-    layout = _grid_layout(trace, tasks, True, before, 0.05, height)
+    layout = _grid_layout(trace, tasks, True, before, 0.05, height, gap_px=AXIS_TITLE_GAP_PX)
     _axes(layout, x_title={"text": "true", "font": {"size": 10}}, y_title={"text": "predicted", "font": {"size": 10}},
           x_gridcolor="#eee", y_gridcolor="#eee")
     return go.Figure(data=traces, layout=layout)
 
 
 def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability", target_class: int = 1,
-                   before: dict[str, float] | None = None, show_test: bool = True) -> go.Figure:
-    """The small multiple that fits the trace's domain, for ``tasks`` (in that order)."""
+                   before: dict[str, float] | None = None, show_test: bool = True,
+                   old: Trace | None = None) -> go.Figure:
+    """The small multiple that fits the trace's domain, for ``tasks`` (in that order).
+
+    ``old``: the outputs before a what-if edit, drawn as dashed boundaries where the figure can.
+    """
     tasks = [t for t in tasks if t in trace.task_names]
     kind = kind_of(trace)
     if kind == "boundary":
-        return boundary_figure(trace, tasks, mode, target_class, before, show_test)
+        return boundary_figure(trace, tasks, mode, target_class, before, show_test, old=old)
     if kind == "curve":
         return curve_figure(trace, tasks, before)
     if kind == "confusion":

@@ -346,6 +346,24 @@ def metric_sets(state: AppState, entries: list[Entry]) -> dict[str, MetricSet]:
     return sets
 
 
+COMPARED_A_KEY = "compare_last_a"
+
+
+def comparable_partner(sets: dict[str, MetricSet], a: str) -> str | None:
+    """The first other model that can be compared with ``a`` task by task (same metric, shared tasks)."""
+    return next((b for b in sets if b != a and comparable(sets[a], sets[b]) is None), None)
+
+
+def comparable_pair(sets: dict[str, MetricSet]) -> tuple[str, str]:
+    """The first two models (in order) that can be compared; the first two when no pair can."""
+    names = list(sets)
+    for a in names:
+        b = comparable_partner(sets, a)
+        if b is not None:
+            return a, b
+    return names[0], names[1]
+
+
 def compare_panel(state: AppState, entries: list[Entry]) -> None:
     """Two checkpoints' per-task test metrics side by side: a table with means and grouped bars."""
     sets = metric_sets(state, entries)
@@ -354,9 +372,15 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
                 "then come back here.", icon=":material/info:")
         return
     names = list(sets)
+    first, second = comparable_pair(sets)
     a_col, b_col = st.columns(2)
-    a = a_col.selectbox("Model A", names, index=0, key="compare_a")
-    b = b_col.selectbox("Model B", names, index=1, key="compare_b")
+    a = a_col.selectbox("Model A", names, index=names.index(first), key="compare_a")
+    # B starts at a model comparable with A, and moves to one when a new A is chosen.
+    partner = comparable_partner(sets, a) or next(n for n in names if n != a)
+    if st.session_state.get(COMPARED_A_KEY) != a or st.session_state.get("compare_b") not in names:
+        st.session_state["compare_b"] = partner
+    st.session_state[COMPARED_A_KEY] = a
+    b = b_col.selectbox("Model B", names, key="compare_b")
     if a == b:
         st.info("Pick two different models to compare.")
         return

@@ -96,9 +96,10 @@ def controls(state: AppState, trace: Trace) -> dict:
     focus = focus_picker(trace, PREFIX, "Focus task", c_focus)
     layer = trace.n_layers
     if view == "training" and trace.n_layers:
-        layer = int(c_layer.select_slider("Layer of each snapshot", list(range(trace.n_layers + 1)),
-                                          value=trace.n_layers, key=f"em_snap_layer_{trace.n_layers}",
-                                          format_func=lambda k: layer_label(k, trace.n_layers).split(":")[0]))
+        # A horizontal radio names every layer (a slider labels only the ends and the current one).
+        layer = int(c_layer.radio("Layer of each snapshot", list(range(trace.n_layers + 1)),
+                                  index=trace.n_layers, key=f"em_snap_layer_{trace.n_layers}", horizontal=True,
+                                  format_func=lambda k: layer_label(k, trace.n_layers).split(":")[0]))
     paths = c_paths.checkbox("Show paths", value=True, key="em_paths", help="Each task's path through the frames.")
     return {"view": view, "method": method, "seed": seed, "color_by": color_by, "focus": focus, "layer": layer,
             "paths": paths}
@@ -167,7 +168,7 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
     if len(trace.task_names) < 2:
         st.caption("There is only one task.")
         return
-    st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch",
+    st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch", placeholder="",
                  column_config={"distance": st.column_config.NumberColumn(format="%.3f")})
     st.caption("Measured on the task embeddings t = h^L of the current model in all their dimensions, not on "
                "the 2-D picture. Hops: how many edges apart the two tasks are in the graph (— : not connected). "

@@ -14,9 +14,17 @@ from typing import Any
 import streamlit as st
 
 from ragviz.errors import RagvizError
-from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, TaskGraph, make_task
+from ragviz.graph import (
+    FAMILY_DEFAULTS,
+    FAMILY_DOMAIN,
+    PROJECT_NAME_MAX,
+    RELATION_PALETTE,
+    TaskGraph,
+    check_name,
+    make_task,
+)
 from ragviz.plots.colors import color_options, default_color_by, relation_colors
-from ragviz.plots.graph import drawing_note, graph_figure, node_positions, with_positions
+from ragviz.plots.graph import drawing_note, drawing_positions, graph_figure, node_positions, with_positions
 from ragviz.safe_text import md_escape
 from ragviz.selection import event_tasks, selected_tasks
 from ragviz.ui.state import AppState, graph_key, notify, redo, set_graph, undo
@@ -25,6 +33,7 @@ COUNTER_KEY = "tg_edit_counter"
 CHART_SEEN_KEY = "tg_chart_seen"
 DRAWN_KEY = "tg_drawn_selection"
 COLOR_CHOICE_KEY = "tg_color_choice"
+ADD_OPEN_KEY = "tg_add_open"
 HOW_TO = ("Click a task to select it; shift-click a second to connect them. Hover for details; drag to pan, "
           "zoom with the + and − buttons above the graph, double-click empty space to reset the view.")
 
@@ -39,13 +48,18 @@ def _bump() -> None:
     st.session_state[COUNTER_KEY] = st.session_state.get(COUNTER_KEY, 0) + 1
 
 
-def commit(state: AppState, graph: TaskGraph, message: str, select: list[str] | None = None) -> None:
+def commit(state: AppState, graph: TaskGraph, message: str, select: list[str] | None = None,
+           name: str | None = None) -> None:
     """Record a validated edit for undo, say what happened, and redraw the page.
 
+    ``name`` renames the project when the edit makes a new graph (generated, imported, new),
+    so the project is not still called after the graph it replaced.
     Raises RagvizError (and changes nothing) when the new graph is invalid.
     """
     graph = with_positions(graph)
     graph.validate(need_tasks=False)
+    if name is not None:
+        state.project.name = project_name(name)
     set_graph(state, graph)
     if select is not None:
         state.selection = [s for s in select if s in state.project.graph.nx]
@@ -54,9 +68,21 @@ def commit(state: AppState, graph: TaskGraph, message: str, select: list[str] | 
     st.rerun()
 
 
+def project_name(text: str) -> str:
+    """A valid project name from ``text`` (a file name, say): shortened if long, "untitled" if unusable."""
+    try:
+        return check_name(" ".join(str(text).split())[:PROJECT_NAME_MAX], "project", PROJECT_NAME_MAX)
+    except RagvizError:
+        return "untitled"
+
+
 def try_edit(state: AppState, edit: Any, message: str, select: list[str] | None = None) -> None:
-    """Apply ``edit(copy)`` to a copy of the graph and commit it, or show why it was refused."""
+    """Apply ``edit(copy)`` to a copy of the graph and commit it, or show why it was refused.
+
+    The copy starts from the positions as drawn, so a chain drawn as a snake stays one.
+    """
     graph = state.project.graph.copy()
+    graph.set_positions(drawing_positions(graph))
     try:
         edit(graph)
         commit(state, graph, message, select)
@@ -64,12 +90,36 @@ def try_edit(state: AppState, edit: Any, message: str, select: list[str] | None 
         st.error(md_escape(err))
 
 
+# --------------------------------------------------------------------------- notices
+TOAST_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
+               "error": ":material/error:"}
+
+
+def notice_toasts(state: AppState) -> None:
+    """Show queued notices as toasts, which float over the page instead of taking a place in it.
+
+    A notice above the chart that is there on one rerun and gone on the next moves the chart
+    and makes the browser draw it afresh, forgetting the task a user just clicked (so a
+    shift-click then selects one task, not two). Toasts leave the page's layout unchanged;
+    warnings and errors stay until closed.
+    """
+    for kind, text in state.notices:
+        lasting = kind in ("warning", "error")
+        st.toast(md_escape(text), icon=TOAST_ICONS.get(kind, TOAST_ICONS["info"]),
+                 duration="infinite" if lasting else "long")
+    state.notices.clear()
+
+
 # --------------------------------------------------------------------------- toolbar
 def toolbar(state: AppState) -> str:
     """Undo/redo with step counts, a one-line summary, and the colour choice (returned)."""
     graph = state.project.graph
     edits = state.edits
-    c_undo, c_redo, c_info, c_color = st.columns([1, 1, 3, 2], vertical_alignment="bottom")
+    c_new, c_undo, c_redo, c_info, c_color = st.columns([1, 1, 1, 3, 2], vertical_alignment="bottom")
+    if c_new.button("New graph", icon=":material/note_add:", key="tg_new", width="stretch",
+                    help="Start again from an empty graph (Undo brings this one back)"):
+        commit(state, TaskGraph(), "Started a new, empty graph (Undo brings the old one back).", select=[],
+               name="New graph")
     if c_undo.button(f"Undo ({edits.undo_steps})", icon=":material/undo:", disabled=not edits.can_undo,
                      key="tg_undo", width="stretch", help="Go back one edit"):
         undo(state)
@@ -130,9 +180,6 @@ def graph_view(state: AppState, color_by: str) -> None:
         st.info("This graph has no tasks yet. Add one with **Add a task** on the right, make a whole graph in "
                 "the **Generate** tab, or import a file in **Import / export**.", icon=":material/hub:")
         return
-    note = drawing_note(graph)
-    if note:
-        st.warning(md_escape(note), icon=":material/warning:")
     drawn = [n for n in st.session_state.get(DRAWN_KEY, []) if n in graph.nx]
     key = _chart_key(state, color_by, drawn)
     shown = _follow_clicks(state, key, st.session_state.get(key), drawn)
@@ -144,6 +191,9 @@ def graph_view(state: AppState, color_by: str) -> None:
     st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": False,
                             "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    note = drawing_note(graph)
+    if note:  # below the chart: a note that comes and goes above it would move (and reset) the chart
+        st.caption(md_escape(note))
 
 
 def _follow_clicks(state: AppState, key: str, event: Any, drawn: list[str]) -> list[str]:
@@ -193,10 +243,12 @@ def action_panel(state: AppState, version: str) -> None:
         connect_panel(state, state.selection, version)
     elif graph.number_of_tasks():
         st.caption("Select one task to edit or delete it; select two to connect them.")
-    with st.expander("Add a task", icon=":material/add_circle:", expanded=graph.number_of_tasks() == 0):
+    # Keyed and tracked: an expander a user opened stays open after the edit it was opened for.
+    with st.expander("Add a task", icon=":material/add_circle:", expanded=graph.number_of_tasks() == 0,
+                     key=ADD_OPEN_KEY, on_change="rerun"):
         add_task_form(state, version)
     with st.expander(f"Relations ({len(graph.relations)})", icon=":material/timeline:",
-                     expanded=not graph.relations):
+                     expanded=not graph.relations, key="tg_relations_open", on_change="rerun"):
         relations_panel(state, version)
 
 
@@ -326,10 +378,26 @@ def _existing_edges(state: AppState, a: str, b: str, version: str) -> None:
         arrow = "→" if graph.relations.get(edge.relation) and graph.relations[edge.relation].directed else "—"
         st.caption(f"Linked: {md_escape(edge.source)} {arrow} {md_escape(edge.target)} · "
                    f"{md_escape(edge.relation)} · weight {edge.weight:g}")
-        if st.button("Remove this edge", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:",
-                     type="tertiary"):
+        others = [r for r in graph.relations if r != edge.relation]
+        if others:  # only when there is another relation to change to
+            new = st.selectbox("Change its relation to", others, key=f"tg_rel_to_{version}_{i}",
+                               format_func=lambda r: _relation_label(graph, r))
+        change, remove = st.columns(2)
+        if others and change.button("Change", key=f"tg_rechange_{version}_{i}", icon=":material/sync_alt:",
+                                    width="stretch"):
+            try_edit(state, lambda g, e=edge, r=new: change_relation(g, e, r),
+                     f"Changed the edge {edge.source} {arrow} {edge.target} from '{edge.relation}' to '{new}'.",
+                     select=[a, b])
+        if remove.button("Remove", key=f"tg_unlink_{version}_{i}", icon=":material/link_off:", width="stretch",
+                         help="Remove this edge"):
             try_edit(state, lambda g, e=edge: g.remove_edge(e.source, e.target, e.relation),
                      f"Removed the '{edge.relation}' edge {edge.source} {arrow} {edge.target}.", select=[a, b])
+
+
+def change_relation(graph: TaskGraph, edge: Any, relation: str) -> None:
+    """Give an edge another relation, keeping its ends and weight (refused if that edge exists)."""
+    graph.remove_edge(edge.source, edge.target, edge.relation)
+    graph.add_edge(edge.source, edge.target, relation, edge.weight)
 
 
 def _free_task_name(graph: TaskGraph, stem: str) -> str:
@@ -337,6 +405,10 @@ def _free_task_name(graph: TaskGraph, stem: str) -> str:
     while f"{stem} {k}" in graph.nx:
         k += 1
     return f"{stem} {k}"
+
+
+def _keep_open(key: str) -> None:
+    st.session_state[key] = True
 
 
 def add_task_form(state: AppState, version: str) -> None:
@@ -355,7 +427,9 @@ def add_task_form(state: AppState, version: str) -> None:
         if state.selection and graph.relations:
             options = ["(no edge)", *graph.relations]
             link = st.selectbox(f"Link it to '{md_escape(state.selection[0])}' with", options, key=f"{prefix}_link")
-        submitted = st.form_submit_button("Add task", icon=":material/add:", type="primary")
+        # Runs before the rerun the press causes: the panel is still open for the next task.
+        submitted = st.form_submit_button("Add task", icon=":material/add:", type="primary",
+                                          on_click=_keep_open, args=(ADD_OPEN_KEY,))
     if submitted:
         params = {k: v for k, v in values.items() if v != FAMILY_DEFAULTS.get(family, {}).get(k)}
         anchor = state.selection[0] if state.selection else None
@@ -367,6 +441,7 @@ def _add_task(state: AppState, name: str, family: str, params: dict[str, Any], s
     graph = state.project.graph
 
     def edit(g: TaskGraph) -> None:
+        g.set_positions(drawing_positions(g))  # place the new task beside the tasks as they are drawn
         task = g.add_task(make_task(name, family, params, *sizes))
         if anchor is not None and link not in (None, "(no edge)"):
             g.add_edge(anchor, task.name, link)

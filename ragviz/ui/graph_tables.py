@@ -71,7 +71,7 @@ def node_editor(state: AppState, version: str) -> None:
     st.markdown(f"**Tasks** ({len(table)})")
     edited = st.data_editor(table, key=f"tg_nodes_{version}_{_nonce()}", num_rows="dynamic", hide_index=True,
                             column_order=order, column_config=config, width="stretch",
-                            height=min(38 + 35 * (len(table) + 1), 420))
+                            height=min(38 + 35 * (len(table) + 1), 420), placeholder="")
     _apply(state, "task", table, edited)
 
 
@@ -90,7 +90,8 @@ def edge_editor(state: AppState, version: str) -> None:
     st.markdown(f"**Edges** ({len(table)})")
     edited = st.data_editor(table, key=f"tg_edges_{version}_{_nonce()}", num_rows="dynamic", hide_index=True,
                             column_order=["source", "target", "relation", "weight", "directed"],
-                            column_config=config, width="stretch", height=min(38 + 35 * (len(table) + 1), 420))
+                            column_config=config, width="stretch", height=min(38 + 35 * (len(table) + 1), 420),
+                            placeholder="")
     _apply(state, "edge", table, edited)
 
 

@@ -7,6 +7,7 @@ brings the old one back); a file that cannot be read changes nothing and says wh
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -33,6 +34,8 @@ MAX_GENERATE = 2000
 EXPORTS = {"json": ("JSON", "json", "application/json"), "graphml": ("GraphML", "graphml", "application/xml"),
            "csv": ("CSV (zip)", "zip", "application/zip")}
 PREVIEW_DEFAULT = 8
+#: The file name pasted JSON is read as; a paste keeps the project's name (a file renames it).
+PASTED = "pasted.json"
 
 
 # --------------------------------------------------------------------------- generate
@@ -90,20 +93,21 @@ def generate_tab(state: AppState, version: str) -> None:
                   "zero_shot": spread_indices(zero, n), "seed": seed, "p": p}
         _generate(state, kind, n, family, recipe)
     if st.button("Load the ring of rotated moons", icon=":material/donut_large:", key="tg_gen_ring"):
-        _replace(state, ring_of_moons, "Loaded the ring of rotated moons.")
+        _replace(state, ring_of_moons, "Loaded the ring of rotated moons.", "Ring of rotated moons")
 
 
 def _generate(state: AppState, kind: str, n: int, family: str, recipe: dict[str, Any]) -> None:
     accepted = inspect.signature(generate_graph).parameters
     kwargs = {k: v for k, v in recipe.items() if k in accepted}
     _replace(state, lambda: generate_graph(kind, n, family, **kwargs),
-             f"Generated a {kind} graph of {n} {family} tasks (Undo brings the old graph back).")
+             f"Generated a {kind} graph of {n} {family} tasks (Undo brings the old graph back).",
+             f"A {kind} of {n} {family} tasks")
 
 
-def _replace(state: AppState, make: Any, message: str) -> None:
+def _replace(state: AppState, make: Any, message: str, name: str) -> None:
     try:
         graph = make()
-        commit(state, graph, message, select=[])
+        commit(state, graph, message, select=[], name=name)
     except RagvizError as err:
         st.error(f"Could not make that graph: {md_escape(err)}")
 
@@ -173,7 +177,7 @@ def import_panel(state: AppState, version: str) -> None:
         text = st.text_area("Graph JSON", key=f"tg_paste_{version}", height=140,
                             placeholder='{"relations": [...], "graph": {"nodes": [...], "edges": [...]}}')
         if st.button("Import pasted JSON", key=f"tg_paste_go_{version}", disabled=not text.strip()):
-            import_bytes(state, text.encode("utf-8"), "pasted.json")
+            import_bytes(state, text.encode("utf-8"), PASTED)
 
 
 def import_bytes(state: AppState, data: bytes, filename: str) -> None:
@@ -188,7 +192,8 @@ def import_bytes(state: AppState, data: bytes, filename: str) -> None:
         return
     try:
         commit(state, graph, f"Imported {filename}: {graph.number_of_tasks()} tasks, {graph.number_of_edges()} "
-                             "edges (Undo brings the old graph back).", select=[])
+                             "edges (Undo brings the old graph back).", select=[],
+               name=Path(filename).stem if filename != PASTED else None)
     except RagvizError as err:
         st.error(f"Could not import {md_escape(filename)}: {md_escape(err)} Your graph was not changed.")
 

@@ -44,16 +44,17 @@ def controls(trace: Trace) -> tuple[int, str, str]:
 
 
 def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> int:
-    """A slider over layers 1…L (layer l turns h^{l−1} into h^l)."""
+    """A choice of layer 1…L, every one named (layer l turns h^{l−1} into h^l)."""
     options = list(range(1, trace.n_layers + 1))
     if len(options) == 1:
         container.markdown("**Layer 1** (this model has one message-passing layer)")
         return 1
     if st.session_state.get(LAYER_KEY) not in options:
         st.session_state[LAYER_KEY] = 1
-    return int(container.select_slider("Layer", options=options, key=LAYER_KEY,
-                                       format_func=lambda k: f"layer {k}",
-                                       help="Layer l turns every task's state h^(l−1) into h^l."))
+    # A horizontal radio names every layer (a slider labels only the ends and the current one).
+    return int(container.radio("Layer", options=options, key=LAYER_KEY, horizontal=True,
+                               format_func=lambda k: f"layer {k}",
+                               help="Layer l turns every task's state h^(l−1) into h^l."))
 
 
 def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:

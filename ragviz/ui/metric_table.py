@@ -22,4 +22,4 @@ def comparison_dataframe(table: pd.DataFrame) -> None:
         **{c: st.column_config.NumberColumn(c, format="%.3f", width=NUMBER_PX, help=md_escape(c))
            for c in table.columns[2:]},
     }
-    st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=config)
+    st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=config, placeholder="")

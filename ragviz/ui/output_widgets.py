@@ -127,7 +127,8 @@ def tasks_to_show(trace: Trace) -> list[str]:
 def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts: dict[str, Any],
                   tasks: list[str]) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
-    fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"])
+    fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
+                         old=base if whatif else None)
     st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 
@@ -138,7 +139,7 @@ def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, 
     title = metric_title(trace.metric)
     st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})")
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics")
+    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics", placeholder="")
     if state.baseline is not None and baseline is None:
         st.caption("The baseline cannot run on this graph (it may use a relation it never saw).")
 
@@ -230,7 +231,8 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
     table = changes.assign(task=[f"{t} ★" if z else t for t, z in zip(changes["task"], changes["zero_shot"],
                                                                        strict=True)])[
         ["task", "before", "after", "change"]]
-    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", height=min(35 * (len(table) + 1) + 3, 250),
+    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", placeholder="",
+                 height=min(35 * (len(table) + 1) + 3, 250),
                  column_config={"before": st.column_config.NumberColumn(f"{title} before", format="%.3f"),
                                 "after": st.column_config.NumberColumn(f"{title} after", format="%.3f"),
                                 "change": st.column_config.NumberColumn("change", format="%+.3f")})
@@ -273,7 +275,8 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     whatif = pending_whatif(state)
     title = "What if…? " + ("**showing an edit, not saved yet**" if whatif else
                             "edit the graph and see the outputs change, without retraining")
-    with st.expander(title, expanded=True, icon=":material/science:"):
+    # Collapsed until used, so the outputs themselves fill the first screen; open while an edit is shown.
+    with st.expander(title, expanded=whatif is not None, icon=":material/science:"):
         whatif_panel(state, base, trace, whatif)
     guess_banner(state, trace, whatif["graph"] if whatif else state.project.graph)
     opts = display_controls(trace)

@@ -259,3 +259,19 @@ def test_samples_open_whatever_the_upload_limit(trained_ring, monkeypatch) -> No
 
     monkeypatch.setenv("RAGVIZ_MAX_CHECKPOINT_MB", "0.00001")  # 10 bytes: no upload could pass
     assert load_sample(DEFAULT_SAMPLE).project.graph.number_of_tasks() > 0
+
+
+def test_compare_defaults_to_a_pair_that_can_be_compared() -> None:
+    from ragviz.gallery import MetricSet
+    from ragviz.ui.checkpoint_widgets import comparable_pair, comparable_partner
+
+    sets = {
+        "digits": MetricSet("digits", "accuracy", {"digits 0°": 0.9}),
+        "regression": MetricSet("regression", "mse", {"sine 1": 0.1}),
+        "ring a": MetricSet("ring a", "accuracy", {"moons 0°": 0.8, "moons 60°": 0.7}),
+        "ring b": MetricSet("ring b", "accuracy", {"moons 60°": 0.9}),
+    }
+    assert comparable_pair(sets) == ("ring a", "ring b")  # the first two share no metric or task
+    assert comparable_partner(sets, "ring b") == "ring a"
+    assert comparable_partner(sets, "regression") is None
+    assert comparable_pair({k: sets[k] for k in ("digits", "regression")}) == ("digits", "regression")

@@ -138,4 +138,4 @@ def test_importing_a_graph_with_hostile_names_says_so_in_plain_text(hostile) -> 
     area.input(pasted).run()
     next(b for b in at.button if b.label == "Import pasted JSON").click().run()
     assert_plain(at, "after import")
-    assert "Imported pasted.json: 4 tasks, 4 edges" in plain(at.success[0].value)
+    assert "Imported pasted.json: 4 tasks, 4 edges" in plain(at.toast[0].value)

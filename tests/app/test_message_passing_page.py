@@ -71,7 +71,7 @@ def test_from_a_checkpoint_it_shows_graph_bars_equation_and_states(trained_ring)
 
     other = project.graph.task_names()[0]
     at.selectbox(key="mp_focus").set_value(other)
-    at.select_slider(key="mp_layer").set_value(2).run()
+    at.radio(key="mp_layer").set_value(2).run()
     assert errors_of(at) == []
     assert f"#### {other}" in texts(at) and "layer 2" in bar_chart(at)["layout"]["title"]["text"]
     assert np.allclose(np.sort(values(bar_chart(at)["data"][0]["x"])), np.sort(trace.incoming(other, 2)["norm"]),
@@ -106,3 +106,10 @@ def test_a_model_without_layers_is_explained(trained_ring) -> None:
     assert errors_of(at) == []
     assert "no message-passing layers" in at.info[0].value
     assert len(charts(at)) == 1
+
+
+def test_the_layer_choice_names_every_layer(trained_ring) -> None:
+    project, result = trained_ring
+    at = open_page(PAGE, checkpoint_state(project, result))
+    layers = at.radio(key="mp_layer")
+    assert list(layers.options) == [f"layer {k}" for k in range(1, project.model_config.layers + 1)]

@@ -58,7 +58,7 @@ def test_add_task_with_the_form():
     at.text_input(key=next(t.key for t in at.text_input if t.label == "Name")).set_value("extra moons")
     button(at, "Add task").click().run()
     assert not errors_of(at)
-    assert "Added task 'extra moons'" in texts(at.success)
+    assert "Added task 'extra moons'" in texts(at.toast)
     assert state.graph.number_of_tasks() == 7 and state.graph.task("extra moons").pos is not None
     assert state.selection == ["extra moons"]
     assert button(at, "Undo (1)").disabled is False
@@ -71,7 +71,7 @@ def test_connect_two_selected_tasks_then_a_duplicate_is_refused():
     at.run()
     assert f"**① {a}** → **② {c}**" in texts(at.markdown)
     button(at, "Connect").click().run()
-    assert f"Connected '{a}' → '{c}' with 'near'." in texts(at.success)
+    assert f"Connected '{a}' → '{c}' with 'near'." in texts(at.toast)
     assert state.graph.nx.has_edge(a, c, key="near") and state.graph.number_of_edges() == 7
     button(at, "Connect").click().run()
     assert "already linked by 'near'" in texts(at.error)
@@ -88,10 +88,10 @@ def test_delete_needs_its_edges_then_undo_and_redo():
     assert "has 2 edge(s)" in texts(at.error) and state.graph == original
     next(c for c in at.checkbox if c.label.startswith("Also delete its 2 edge")).check().run()
     button(at, "Delete task").click().run()
-    assert f"Deleted task '{name}'." in texts(at.success)
+    assert f"Deleted task '{name}'." in texts(at.toast)
     assert name not in state.graph.nx and state.selection == []
     button(at, "Undo (1)").click().run()
-    assert state.graph == original and "Undid" in texts(at.info)
+    assert state.graph == original and "Undid" in texts(at.toast)
     button(at, "Redo (1)").click().run()
     assert name not in state.graph.nx and state.graph.number_of_tasks() == 5
 
@@ -104,9 +104,51 @@ def test_generate_replaces_the_graph_and_undo_brings_it_back():
     button(at, "Generate (replaces the graph)").click().run()
     assert not errors_of(at)
     assert state.graph.number_of_tasks() == 5 and state.graph.number_of_edges() == 4
-    assert "Generated a chain graph of 5 moons tasks" in texts(at.success)
+    assert "Generated a chain graph of 5 moons tasks" in texts(at.toast)
+    assert state.project.name == "A chain of 5 moons tasks"  # not still named after the graph it replaced
     button(at, "Undo (1)").click().run()
     assert state.graph == original
+
+
+def test_new_graph_starts_empty_and_undo_brings_the_old_one_back():
+    at, state = ring_page()
+    original = state.graph.copy()
+    button(at, "New graph").click().run()
+    assert not errors_of(at)
+    assert state.graph.number_of_tasks() == 0 and state.project.name == "New graph"
+    assert "no tasks yet" in texts(at.info)
+    button(at, "Undo (1)").click().run()
+    assert state.graph == original
+
+
+def test_the_add_task_panel_stays_open_for_the_next_task():
+    state = untrained_state(Project(TaskGraph(), name="empty"))
+    at = open_page(PAGE, state)
+    for k, name in enumerate(["first", "second", "third"]):
+        adder = next(e for e in at.expander if e.label == "Add a task")
+        assert adder.proto.expanded, f"before task {k + 1}"
+        at.text_input(key=next(t.key for t in at.text_input if t.key.startswith("tg_add_"))).set_value(name)
+        button(at, "Add task").click().run()
+        assert not errors_of(at)
+    assert state.graph.task_names() == ["first", "second", "third"]
+
+
+def test_the_two_task_panel_changes_an_edges_relation():
+    graph = small_ring(6)
+    graph.add_relation("opposite", False, "#d62728")
+    state = untrained_state(Project(graph, name="ring"))
+    at = open_page(PAGE, state)
+    a, b = state.graph.task_names()[:2]
+    state.selection = [a, b]
+    at.run()
+    assert at.selectbox(key=next(s.key for s in at.selectbox if s.label == "Change its relation to")).value \
+        == "opposite"
+    button(at, "Change").click().run()
+    assert not errors_of(at)
+    assert state.graph.nx.has_edge(a, b, key="opposite") and not state.graph.nx.has_edge(a, b, key="near")
+    assert "from 'near' to 'opposite'" in texts(at.toast)
+    button(at, "Undo (1)").click().run()
+    assert state.graph.nx.has_edge(a, b, key="near")
 
 
 EVIL_XML = (b'<?xml version="1.0"?><!DOCTYPE g [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
@@ -167,7 +209,7 @@ def test_table_edits_apply_once_and_a_bad_edit_is_refused():
     nodes_key = at.data_editor[0].key
     at.session_state[nodes_key] = {"edited_rows": {1: {"train_size": 0}}, "added_rows": [], "deleted_rows": []}
     at.run()
-    assert "Applied your edits to the task table." in texts(at.success)
+    assert "Applied your edits to the task table." in texts(at.toast)
     assert state.graph.task(names[1]).zero_shot and state.edits.undo_steps == 1
     at.run()  # the editor starts afresh from the new graph: the edit is not applied twice
     assert at.data_editor[0].key != nodes_key and state.edits.undo_steps == 1
@@ -180,3 +222,20 @@ def test_table_edits_apply_once_and_a_bad_edit_is_refused():
     assert state.graph == before
     button(at, "Discard the edge table's edits").click().run()
     assert not errors_of(at) and state.graph == before
+
+
+def test_connecting_two_tasks_of_a_flat_chain_keeps_the_snake_it_was_drawn_as():
+    from ragviz.generators import generate_graph
+    from ragviz.plots.graph import drawing_positions
+
+    graph = generate_graph("chain", 20, "moons")
+    graph.set_positions({n: (float(k), 0.0) for k, n in enumerate(graph.task_names())})  # an old, flat drawing
+    drawn = drawing_positions(graph)
+    state = untrained_state(Project(graph, name="chain"))
+    at = open_page(PAGE, state)
+    a, c = graph.task_names()[0], graph.task_names()[10]
+    state.selection = [a, c]
+    at.run()
+    button(at, "Connect").click().run()
+    assert not errors_of(at) and state.graph.number_of_edges() == 20
+    assert {n: tuple(state.graph.task(n).pos) for n in graph.task_names()} == drawn

@@ -52,6 +52,8 @@ def test_small_multiples_and_metrics_from_a_checkpoint(trained_ring) -> None:
     names = project.graph.task_names()
     assert sum(t["type"] == "heatmap" for t in fig["data"]) == len(names)
     assert len(fig["layout"]["annotations"]) == len(names)
+    whatif = next(e for e in at.expander if e.label.startswith("What if"))
+    assert not whatif.proto.expanded  # collapsed until used: the outputs fill the first screen
     table = metrics(at)
     zero = [t.name for t in project.graph.tasks() if t.zero_shot]
     assert list(table.loc[table["zero-shot"] == "★", "task"]) == [*zero, "Mean (zero-shot tasks)"]
@@ -84,6 +86,7 @@ def test_adding_an_edge_changes_the_metrics_then_reset_and_keep(trained_ring) ->
     assert errors_of(at) == []
     after = metrics(at)
     assert "accuracy before edit" in after.columns
+    assert any(t["type"] == "contour" for t in figure(at)["data"])  # the old boundaries, dashed
     assert np.allclose(after["accuracy before edit"], before["accuracy"])
     expected = compute_trace(state.model, with_edge(project.graph, source, zero, "near"))
     mine = after.set_index("task").loc[zero]
