@@ -1,4 +1,4 @@
-"""Ablations the app trains beside a RAG on the same data (DESIGN section 2.7).
+"""Ablations the app trains beside a RAG on the same data (docs/DESIGN.md §2).
 
 Each ablation is a change of model config and/or of the edges the model sees; the
 project's graph itself is never touched, so the comparison is like for like.

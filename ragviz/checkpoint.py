@@ -1,4 +1,4 @@
-"""Checkpoints: one ``.safetensors`` file, never a pickle (DESIGN section 5).
+"""Checkpoints: one ``.safetensors`` file, never a pickle (docs/DESIGN.md §5).
 
 Tensors: the model's state dict under ``model.``, embedding snapshots, and user tables.
 Header metadata: JSON strings for the project, vocabulary, domain, history, metrics and

@@ -1,4 +1,4 @@
-"""Model and training settings (DESIGN sections 2 and 3), validated in one place.
+"""Model and training settings (docs/DESIGN.md §2 and §3), validated in one place.
 
 Both configs round-trip through plain dicts so a checkpoint can store them as JSON and
 a form in the app can edit them field by field.

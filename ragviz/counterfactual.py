@@ -1,6 +1,6 @@
 """What-ifs on a trained model: edit a COPY of the graph, recompute the trace, compare.
 
-Nothing is retrained: a trained model runs on an edited graph (DESIGN section 4), so
+Nothing is retrained: a trained model runs on an edited graph (docs/DESIGN.md §4), so
 adding an edge into a zero-shot task changes that task's embedding and hence its
 generated predictor. Every function here returns a new graph and never touches the
 one it was given; a refused edit raises :class:`~ragviz.errors.GraphError`.

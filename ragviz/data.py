@@ -1,4 +1,4 @@
-"""Domains and data families (DESIGN section 1).
+"""Domains and data families (docs/DESIGN.md §1).
 
 Every generated family is a pure function of the task's family, parameters, sizes and
 seed, so a checkpoint need not store generated data: the same task always gives the same

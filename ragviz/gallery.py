@@ -1,4 +1,4 @@
-"""Listing and comparing checkpoints without loading their weights (DESIGN section 5).
+"""Listing and comparing checkpoints without loading their weights (docs/DESIGN.md §5).
 
 A gallery may hold many files; reading a summary parses only the safetensors header
 (8 bytes of length, then the JSON with ``__metadata__``), never the tensors, so the

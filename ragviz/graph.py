@@ -1,4 +1,4 @@
-"""The task graph: tasks as nodes, typed weighted relations as edges (DESIGN section 1).
+"""The task graph: tasks as nodes, typed weighted relations as edges (docs/DESIGN.md §1).
 
 A :class:`TaskGraph` wraps a ``networkx.MultiDiGraph`` whose node keys are task names and
 whose edge keys are relation names, so one ordered pair of tasks carries at most one edge

@@ -1,4 +1,4 @@
-"""Training in a worker thread that never calls Streamlit (DESIGN section 3).
+"""Training in a worker thread that never calls Streamlit (docs/DESIGN.md §3).
 
 The page starts a :class:`TrainingRun`, then polls :meth:`TrainingRun.snapshot` from a
 fragment. All shared state sits behind one lock; at evaluations the worker hands the page a

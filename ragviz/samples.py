@@ -40,7 +40,8 @@ README_END = "<!-- end of samples table -->"
 #: The source files whose change can change what the samples train to (those that exist are hashed).
 TRAINING_CODE = ("model.py", "train.py", "tensors.py", "data.py", "optim.py", "lessons.py", "history.py",
                  "ensemble.py", "config.py", "ablations.py", "generators.py", "graph.py", "tasks.py", "checks.py",
-                 "digits.py", "data_cache.py", "table_io.py", "lesson_graphs.py")
+                 "digits.py", "data_cache.py", "table_io.py", "lesson_graphs.py", "prepared.py", "layouts.py",
+                 "task_data.py", "text_data.py", "text_lesson.py", "graph_layout.py")
 STALE = "training code changed: rebuild the samples with python -m ragviz samples"
 
 

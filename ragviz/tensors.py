@@ -2,7 +2,7 @@
 
 Message edges are laid out as [forward edges | reverse edges | self-loops], so every
 message index maps back to a graph edge (or a self-loop) for the trace. Relation
-indices follow DESIGN 2.2: r for forward, R + r for a directed relation's inverse
+indices follow docs/DESIGN.md §2: r for forward, R + r for a directed relation's inverse
 (an undirected relation reuses r), 2R for the self-loop relation.
 """
 

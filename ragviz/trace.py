@@ -1,4 +1,4 @@
-"""Looking inside a trained model (DESIGN section 4): what every page draws from.
+"""Looking inside a trained model (docs/DESIGN.md §4): what every page draws from.
 
 A trace is computed for a model and a graph that may have been edited after training
 (an edge added or removed, a new zero-shot task): inference only, no retraining. All

@@ -1,4 +1,4 @@
-"""Training loop (DESIGN section 3): AdamW, batches across tasks, evaluation, snapshots, stop.
+"""Training loop (docs/DESIGN.md §3): AdamW, batches across tasks, evaluation, snapshots, stop.
 
 The loop never touches Streamlit. It reports through an optional callback and checks
 an optional ``threading.Event`` between steps (and between tasks while data is prepared,

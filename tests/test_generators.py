@@ -189,7 +189,7 @@ def _area(a, b, c) -> float:
 
 @pytest.mark.parametrize("n", [5, 12, 30, 61])
 def test_a_chain_is_an_arc_or_snake_wider_than_tall(n):
-    from ragviz.generators import chain_positions
+    from ragviz.graph_layout import chain_positions
 
     pos = chain_positions(n)
     width, height = _spans(pos)

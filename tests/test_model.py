@@ -1,4 +1,4 @@
-"""The model uses the graph as DESIGN section 2 says: locality, relation types, zero-shot."""
+"""The model uses the graph as docs/DESIGN.md §2 says: locality, relation types, zero-shot."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Training: reproducible, stoppable, safe on divergence, every option of DESIGN section 3."""
+"""Training: reproducible, stoppable, safe on divergence, every option of docs/DESIGN.md §3."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def drawing_positions(graph: TaskGraph) -> dict[str, tuple[float, float]]:
     spread = np.ptp(points, axis=0)
     if spread.min() > 0.02 * max(spread.max(), 1e-12):
         return pos
-    from ragviz.generators import chain_positions, path_order  # the layouts live with the generators
+    from ragviz.graph_layout import chain_positions, path_order
 
     simple = nx.Graph()
     simple.add_nodes_from(pos)
