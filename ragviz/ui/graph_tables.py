@@ -16,7 +16,7 @@ from ragviz.graph import FAMILY_DOMAIN
 from ragviz.graph_schema import ZERO_SHOT_COLUMN, param_key
 from ragviz.safe_text import md_escape
 from ragviz.selection import ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
-from ragviz.ui.graph_editor import commit
+from ragviz.ui.graph_edits import commit
 from ragviz.ui.state import AppState
 
 NONCE_KEY = "tg_table_nonce"

@@ -19,7 +19,7 @@ from ragviz.graph_io import EXTENSIONS, export_graph, import_graph
 from ragviz.limits import size_text
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safe_text import md_escape
-from ragviz.ui.graph_editor import commit
+from ragviz.ui.graph_edits import commit
 from ragviz.ui.state import AppState
 from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
