@@ -58,7 +58,7 @@ cp "$ROOT/deploy/nginx/ragviz-http.conf" "$RUN_DIR/ragviz/ragviz-http.conf"
 } >"$RUN_DIR/ragviz/listen.conf"
 : >"$RUN_DIR/ragviz/replicas.conf"
 for ((k = 0; k < N; k++)); do
-  echo "server 127.0.0.1:$((FIRST_PORT + k)) max_fails=1 fail_timeout=10s;" >>"$RUN_DIR/ragviz/replicas.conf"
+  echo "server 127.0.0.1:$((FIRST_PORT + k)) max_fails=0;" >>"$RUN_DIR/ragviz/replicas.conf"
 done
 NGINX_ARGS=(-p "$RUN_DIR/" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/logs/error.log")
 

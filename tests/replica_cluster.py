@@ -103,6 +103,11 @@ def replica_cluster(n: int, streamlit_args: list[str] | None = None, env: dict[s
         yield cluster
     finally:
         _stop_group(proc)
+        keep = os.environ.get("RAGVIZ_KEEP_LOGS")
+        if keep:  # for a post-mortem: nginx's and every replica's log
+            import shutil
+
+            shutil.copytree(run_dir / "logs", Path(keep) / run_dir.name, dirs_exist_ok=True)
         leftovers = [pid for pid in cluster.pids if _alive(pid)]
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):

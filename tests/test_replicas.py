@@ -47,7 +47,7 @@ from ragviz.models_folder import save_to_folder
 
 REPLICAS = 3
 SESSIONS_PER_REPLICA = int(os.environ.get("RAGVIZ_REPLICA_SESSIONS", "3"))
-STEPS = 1500  # long enough that every run is still going when the replica is killed
+STEPS = int(os.environ.get("RAGVIZ_REPLICA_STEPS", "600"))  # runs long enough to straddle the kill
 RETRAIN_STEPS = 40  # what a moved session trains once it is back
 LONG_STEPS = 1_000_000  # the killed replica's runs: still running at the kill, whatever the load
 FIRST_SEED = 201
@@ -211,6 +211,7 @@ class Visit:
     recovered_at: float = 0.0
     replica_after: int = -1
     kept_run: bool = False
+    signals: int = 0  # how many of its two "ready" signals (page open, run started) it has sent
     errors: list[str] = field(default_factory=list)
 
 
@@ -238,6 +239,45 @@ async def _open_train_page(browser, url: str, cookie: str):
     return context, page
 
 
+APP = '[data-testid="stApp"]'
+
+
+async def _wait_until_back(page, start) -> None:
+    """The tab noticed the lost connection, reconnected, and a live replica drew its page.
+
+    Widgets are disabled while a run goes on and while the tab is disconnected, so an enabled
+    Start button on a connected, idle page means a replica with no run for this tab drew it.
+    """
+    lost = page.locator(f'{APP}:not([data-test-connection-state="CONNECTED"])')
+    try:
+        await lost.wait_for(state="attached", timeout=30_000)
+    except Exception:  # noqa: BLE001 - it may have reconnected between two polls
+        pass
+    back = page.locator(f'{APP}[data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]')
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        await back.wait_for(state="attached", timeout=TIMEOUT_MS)
+        if await start.is_enabled():
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the tab did not get a live page back")
+
+
+async def _type_settings(page, steps: int, seed: int, tries: int = 5) -> None:
+    """Type steps and seed, and check they are still there (a late rerun may redraw the form)."""
+    from load_client import set_number
+
+    for _ in range(tries):
+        await set_number(page, "Steps", steps)
+        await set_number(page, "Seed", seed)
+        await asyncio.sleep(0.5)
+        shown = (await page.locator('input[aria-label="Steps"]').input_value(),
+                 await page.locator('input[aria-label="Seed"]').input_value())
+        if [x.replace(",", "") for x in shown] == [str(steps), str(seed)]:
+            return
+    raise AssertionError(f"the form kept showing {shown} instead of steps {steps}, seed {seed}")
+
+
 async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyncio.Semaphore,
                  ready: asyncio.Queue, go: asyncio.Event, killed: asyncio.Event) -> Visit:
     """Open the sample's Train page, edit steps and seed, train, read the result back.
@@ -245,17 +285,15 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
     A session on the victim replica starts a long run, waits for the kill, waits until a
     surviving replica has drawn its page again, then trains a short run there.
     """
-    from load_client import set_number
-
     context = None
     try:
         async with opening:
             v.stage = "opening"
             context, page = await _open_train_page(browser, cluster.url, v.cookie)
         v.stage = "typing"
-        await set_number(page, "Steps", LONG_STEPS if v.replica == victim else STEPS)
-        await set_number(page, "Seed", v.seed)
+        await _type_settings(page, LONG_STEPS if v.replica == victim else STEPS, v.seed)
         v.stage = "ready"
+        v.signals += 1
         await ready.put(v.seed)
         await go.wait()
         v.clicked_at = time.monotonic()
@@ -263,6 +301,7 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
         await start.click()
         v.stage = "training"
         await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").wait_for(timeout=TIMEOUT_MS)
+        v.signals += 1
         await ready.put(v.seed)  # running: the replica may be killed now
         if v.replica != victim:
             v.result = await _read_result(page, STEPS)
@@ -270,17 +309,12 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
         else:
             await killed.wait()
             v.stage = "reconnecting"
-            # Widgets are disabled while the run goes on and while the tab is disconnected; an
-            # enabled Start button means a replica with no run for this tab has drawn the page.
-            deadline = time.monotonic() + TIMEOUT_MS / 1000
-            while not await start.is_enabled() and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
+            await _wait_until_back(page, start)
             v.recovered_at = time.monotonic()
             v.kept_run = await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").count() > 0
             v.replica_after = await asyncio.to_thread(served_by, cluster, v.cookie)
             v.stage = "training again"
-            await set_number(page, "Steps", RETRAIN_STEPS)
-            await set_number(page, "Seed", v.seed)
+            await _type_settings(page, RETRAIN_STEPS, v.seed)
             await start.click()
             v.result = await _read_result(page, RETRAIN_STEPS)
             v.done_at = time.monotonic()
@@ -290,7 +324,7 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
         v.stage = "done"
     except Exception as err:  # noqa: BLE001 - reported per session by the test
         v.errors.append(f"{v.stage}: {type(err).__name__}: {err}"[:500])
-        if not go.is_set():
+        for _ in range(v.signals, 2):
             await ready.put(-1)  # never leave the others waiting for this one
     finally:
         if context is not None:
