@@ -333,11 +333,12 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
 
 
 async def run_scenario(cluster: Cluster, visits: list[Visit], victim: int, budget_s: float,
-                       figures: dict[str, float]) -> float:
+                       figures: dict[str, float], during=None) -> float:
     """Everyone opens and edits, everyone presses Start, the victim replica is killed mid-run.
 
     Returns the monotonic time of the kill; each visit records what it saw. Bounded by
-    ``budget_s``: whatever is unfinished then is cancelled and says where it was.
+    ``budget_s``: whatever is unfinished then is cancelled and says where it was. ``during``
+    (a coroutine function taking the browser) runs from Start to the end, then is cancelled.
     """
     from load_client import launch, rss_mb
     from playwright.async_api import async_playwright
@@ -362,6 +363,7 @@ async def run_scenario(cluster: Cluster, visits: list[Visit], victim: int, budge
             figures["rss_per_session_mb"] = round((sum(rss_open) - sum(rss_before)) / len(visits), 1)
             figures["rss_per_replica_mb"] = round(statistics.mean(rss_open), 1)
             go.set()
+            side = asyncio.create_task(during(browser)) if during else None
             for _ in visits:  # every run started (or failed)
                 await asyncio.wait_for(ready.get(), left())
             killed_at = await asyncio.to_thread(kill_replica, cluster, victim)
@@ -369,6 +371,12 @@ async def run_scenario(cluster: Cluster, visits: list[Visit], victim: int, budge
             _, pending = await asyncio.wait(tasks, timeout=left())
             for task in pending:
                 task.cancel()
+            if side is not None:
+                side.cancel()
+            alive = [k for k in range(len(cluster.pids)) if k != victim]
+            figures["rss_after_runs_per_session_mb"] = round(
+                sum(rss_mb(cluster.pids[k]) - rss_before[k] for k in alive)
+                / len(visits), 1)  # every session, the moved ones included, now lives on a survivor
             for v in visits:
                 if v.stage != "done" and not v.errors:
                     v.errors.append(f"still {v.stage} after {budget_s:.0f} s")
