@@ -35,10 +35,6 @@ FIRST_PORT="${RAGVIZ_REPLICA_PORT:-8501}"
 START_TIMEOUT="${RAGVIZ_START_TIMEOUT:-180}"
 PYTHON="${PYTHON:-python3}"
 NGINX="${NGINX:-nginx}"
-export RAGVIZ_MODELS_DIR="${RAGVIZ_MODELS_DIR:-$ROOT/models}"
-mkdir -p "$RAGVIZ_MODELS_DIR"
-export RAGVIZ_MODELS_DIR="$(cd "$RAGVIZ_MODELS_DIR" && pwd)"
-export STREAMLIT_SERVER_COOKIE_SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}"
 
 if [[ -n "${RAGVIZ_RUN_DIR:-}" ]]; then
   RUN_DIR="$RAGVIZ_RUN_DIR"; KEEP_RUN_DIR=1; mkdir -p "$RUN_DIR"
@@ -71,6 +67,10 @@ if ((CHECK_ONLY)); then
 fi
 
 # ---------------------------------------------------------------- start, watch, stop
+export RAGVIZ_MODELS_DIR="${RAGVIZ_MODELS_DIR:-$ROOT/models}"
+mkdir -p "$RAGVIZ_MODELS_DIR"
+RAGVIZ_MODELS_DIR="$(cd "$RAGVIZ_MODELS_DIR" && pwd)"
+export STREAMLIT_SERVER_COOKIE_SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}"
 PIDS=()
 cleanup() {
   trap - EXIT INT TERM
