@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from replica_cluster import (
     COOKIE,
+    REPLICA_HEADER,
     ROOT,
     SCRIPT,
     Cluster,
@@ -183,10 +184,12 @@ async def _warm_up(cluster: Cluster) -> None:
 
 @pytest.mark.slow
 def test_nginx_hands_out_an_affinity_cookie_and_keeps_a_browser_on_one_replica(cluster) -> None:
-    status, _, set_cookies = get(cluster.url + "/")
+    status, headers, set_cookies = get(cluster.url + "/")
     cookie = set_cookie_value(set_cookies)
     assert status == 200 and cookie is not None and re.fullmatch(r"[0-9a-f]{32}", cookie), set_cookies
     home = served_by(cluster, cookie)
+    first = cluster.replica_index(headers[REPLICA_HEADER].split(",")[-1].strip())
+    assert first == home, "the cookie-less first request should be routed by the id it is handed"
     for _ in range(10):
         _, _, again = get(cluster.url + "/_stcore/health", cookie)
         assert set_cookie_value(again) is None, "a browser with a valid cookie should keep it"
