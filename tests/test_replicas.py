@@ -332,6 +332,13 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
             v.recovered_at = time.monotonic()
             v.kept_run = await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").count() > 0
             v.replica_after = await asyncio.to_thread(served_by, cluster, v.cookie)
+            # Then the student reloads (F5) and works on: in the reconnected tab itself a new run's
+            # live progress was seen to stop updating at times (the page still polls the lost
+            # session's progress fragment, "fragment ... does not exist" in the new replica's log).
+            v.stage = "reloading"
+            await page.reload(timeout=TIMEOUT_MS, wait_until="commit")
+            await page.locator('input[aria-label="Steps"]').wait_for(timeout=TIMEOUT_MS)
+            await start.wait_for(timeout=TIMEOUT_MS)
             v.stage = "training again"
             await _settle(page)
             await _type_settings(page, RETRAIN_STEPS, v.seed)
