@@ -330,7 +330,6 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
             v.stage = "reconnecting"
             await _wait_until_back(page, start)
             v.recovered_at = time.monotonic()
-            v.kept_run = await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").count() > 0
             v.replica_after = await asyncio.to_thread(served_by, cluster, v.cookie)
             # Then the student reloads (F5) and works on: in the reconnected tab itself a new run's
             # live progress was seen to stop updating at times (the page still polls the lost
@@ -339,8 +338,9 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
             await page.reload(timeout=TIMEOUT_MS, wait_until="commit")
             await page.locator('input[aria-label="Steps"]').wait_for(timeout=TIMEOUT_MS)
             await start.wait_for(timeout=TIMEOUT_MS)
-            v.stage = "training again"
             await _settle(page)
+            v.kept_run = await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").count() > 0
+            v.stage = "training again"
             await _type_settings(page, RETRAIN_STEPS, v.seed)
             await start.click()
             started = page.locator('[data-testid="stProgress"], [data-testid="stAlert"]').filter(
