@@ -1,0 +1,479 @@
+"""More than one replica: nginx in front of Streamlit processes that share one models folder.
+
+- The deploy configs lint (``nginx -t``), for the local script and the compose layout.
+- Two separate processes saving the same checkpoint name at once both succeed, with distinct
+  files, whole (the models folder is shared by every replica).
+- Through nginx on loopback (``deploy/run_replicas.sh 3``, marked slow, run by CI): a browser
+  gets an affinity cookie and stays on one replica; real browser sessions spread over the
+  three replicas each open the sample, edit the training settings, train and read their own
+  result; one replica is killed while all are training: the sessions on the others finish
+  with the right results, and the killed replica's sessions reconnect to another replica,
+  lose what lived in the lost process (their run and in-memory view), and can train again.
+
+Figures are printed (``pytest -s``) and kept in ``REPLICA_FIGURES``; the 60-session run is
+``benchmarks/bench_replicas.py``. Every wait is bounded and the fixture stops the script's
+whole process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from replica_cluster import (
+    COOKIE,
+    REPLICA_HEADER,
+    ROOT,
+    SCRIPT,
+    Cluster,
+    cookies_per_replica,
+    get,
+    kill_replica,
+    nginx_available,
+    replica_cluster,
+    served_by,
+    set_cookie_value,
+)
+
+from ragviz.models_folder import save_to_folder
+
+REPLICAS = 3
+SESSIONS_PER_REPLICA = int(os.environ.get("RAGVIZ_REPLICA_SESSIONS", "3"))
+STEPS = int(os.environ.get("RAGVIZ_REPLICA_STEPS", "600"))  # runs long enough to straddle the kill
+RETRAIN_STEPS = 40  # what a moved session trains once it is back
+LONG_STEPS = 1_000_000  # the killed replica's runs: still running at the kill, whatever the load
+FIRST_SEED = 201
+OPENING_AT_ONCE = 3
+SCENARIO_BUDGET_S = 330.0
+TIMEOUT_MS = 150_000
+SESSION_TTL_S = 30
+REPLICA_FIGURES: dict[str, float] = {}
+
+needs_nginx = pytest.mark.skipif(not nginx_available(), reason="nginx is not installed (apt-get install -y nginx)")
+
+
+# --------------------------------------------------------------------------------- configs
+@needs_nginx
+def test_local_nginx_config_passes_nginx_t() -> None:
+    done = subprocess.run(["bash", str(SCRIPT), "--check", str(REPLICAS)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "nginx config OK" in done.stdout
+
+
+def _compose_prefix(tmp_path: Path, http_conf: str) -> list[str]:
+    """The compose layout (image's conf.d + ragviz/) in a prefix, replicas' names made local."""
+    deploy = ROOT / "deploy" / "nginx"
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "ragviz").mkdir()
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "nginx.conf").write_text(
+        "pid nginx.pid;\nevents {}\nhttp {\n client_body_temp_path tmp/body;\n proxy_temp_path tmp/proxy;\n"
+        " fastcgi_temp_path tmp/f;\n uwsgi_temp_path tmp/u;\n scgi_temp_path tmp/s;\n include conf.d/*.conf;\n}\n")
+    shutil.copy(deploy / "compose" / "default.conf", tmp_path / "conf.d" / "default.conf")
+    shutil.copy(deploy / "compose" / "listen.conf", tmp_path / "ragviz" / "listen.conf")
+    (tmp_path / "ragviz" / "ragviz-http.conf").write_text(http_conf)
+    replicas = (deploy / "compose" / "replicas.conf").read_text()
+    assert re.search(r"server app\d:8501", replicas), "compose replicas should be the app services"
+    (tmp_path / "ragviz" / "replicas.conf").write_text(re.sub(r"app(\d):8501", r"127.0.0.1:850\1", replicas))
+    return ["nginx", "-t", "-q", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf"),
+            "-e", str(tmp_path / "logs" / "error.log")]
+
+
+@needs_nginx
+def test_compose_nginx_config_passes_nginx_t(tmp_path: Path) -> None:
+    command = _compose_prefix(tmp_path, (ROOT / "deploy" / "nginx" / "ragviz-http.conf").read_text())
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@needs_nginx
+def test_nginx_t_rejects_a_broken_config(tmp_path: Path) -> None:
+    """The lint above can fail: the same layout with a typo in a directive does."""
+    broken = (ROOT / "deploy" / "nginx" / "ragviz-http.conf").read_text().replace("proxy_pass ", "proxy_passs ", 1)
+    done = subprocess.run(_compose_prefix(tmp_path, broken), capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "proxy_passs" in done.stderr
+
+
+# --------------------------------------------------------------------- shared models folder
+SAVERS = 4
+SAVES_EACH = 10
+
+
+def _save_many(folder: str, worker: int, start: multiprocessing.synchronize.Barrier,
+               results: multiprocessing.Queue) -> None:
+    """One "replica": wait for the others, then save SAVES_EACH checkpoints all named alike."""
+    start.wait(timeout=60)
+    for i in range(SAVES_EACH):
+        data = f"worker {worker} save {i} ".encode() * 50
+        path = save_to_folder(folder, "class model", data)
+        results.put((worker, i, str(path)))
+
+
+def test_two_processes_saving_one_name_at_once_get_distinct_whole_files(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")  # separate interpreters, as separate replicas are
+    start = ctx.Barrier(SAVERS)
+    results = ctx.Queue()
+    workers = [ctx.Process(target=_save_many, args=(str(tmp_path), w, start, results)) for w in range(SAVERS)]
+    for w in workers:
+        w.start()
+    saved = []
+    try:
+        for _ in range(SAVERS * SAVES_EACH):
+            saved.append(results.get(timeout=120))
+    finally:
+        for w in workers:
+            w.join(timeout=30)
+            if w.is_alive():
+                w.kill()
+                w.join(timeout=10)
+    assert all(w.exitcode == 0 for w in workers)
+    paths = [Path(p) for _, _, p in saved]
+    assert len(set(paths)) == SAVERS * SAVES_EACH, "two saves got the same file"
+    for worker, i, path in saved:
+        assert Path(path).read_bytes() == f"worker {worker} save {i} ".encode() * 50
+    on_disk = sorted(p.name for p in tmp_path.iterdir())
+    assert on_disk == sorted(p.name for p in paths), "temporary files left behind or files lost"
+    assert "class model.safetensors" in on_disk and "class model-40.safetensors" in on_disk
+
+
+# ------------------------------------------------------------------------ through nginx
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    """Three replicas behind nginx, each warmed up by one short training (as the first student would)."""
+    if not nginx_available():
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    pytest.importorskip("playwright")
+    from load_client import CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    env = {"RAGVIZ_MODELS_DIR": str(tmp_path_factory.mktemp("models")), "RAGVIZ_HEARTBEAT_S": "60",
+           "RAGVIZ_MAX_RUNS": str(2 * SESSIONS_PER_REPLICA), "OMP_NUM_THREADS": "1"}
+    with replica_cluster(REPLICAS, [f"--server.disconnectedSessionTTL={SESSION_TTL_S}"], env=env) as running:
+        started = time.monotonic()
+        asyncio.run(_warm_up(running))
+        REPLICA_FIGURES["warm_up_s"] = round(time.monotonic() - started, 1)
+        yield running
+
+
+async def _warm_up(cluster: Cluster) -> None:
+    from load_client import launch, short_session
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await launch(p)
+        try:
+            async def one(url: str) -> None:
+                await short_session(await browser.new_context(), url, 180_000, train_steps=1)
+
+            await asyncio.gather(*(one(url) for url in cluster.replica_urls))
+        finally:
+            await browser.close()
+
+
+@pytest.mark.slow
+def test_nginx_hands_out_an_affinity_cookie_and_keeps_a_browser_on_one_replica(cluster) -> None:
+    status, headers, set_cookies = get(cluster.url + "/")
+    cookie = set_cookie_value(set_cookies)
+    assert status == 200 and cookie is not None and re.fullmatch(r"[0-9a-f]{32}", cookie), set_cookies
+    home = served_by(cluster, cookie)
+    first = cluster.replica_index(headers[REPLICA_HEADER].split(",")[-1].strip())
+    assert first == home, "the cookie-less first request should be routed by the id it is handed"
+    for _ in range(10):
+        _, _, again = get(cluster.url + "/_stcore/health", cookie)
+        assert set_cookie_value(again) is None, "a browser with a valid cookie should keep it"
+        assert served_by(cluster, cookie) == home
+    assert set_cookie_value(get(cluster.url + "/", "not-an-id")[2]) is not None, "a forged id is replaced"
+    # Fresh browsers are spread over every replica (30 random ids miss one with p < 1e-4).
+    spread = {served_by(cluster, set_cookie_value(get(cluster.url + "/")[2])) for _ in range(30)}
+    assert spread == set(range(REPLICAS))
+
+
+@dataclass
+class Visit:
+    """One browser session through nginx, pinned to a replica by its affinity cookie."""
+
+    seed: int
+    cookie: str
+    replica: int
+    stage: str = "waiting to open"
+    result: tuple[str, str] = ("", "")
+    clicked_at: float = 0.0
+    done_at: float = 0.0
+    recovered_at: float = 0.0
+    replica_after: int = -1
+    kept_run: bool = False
+    clicks_lost: int = 0  # Start clicks after reconnecting that started nothing (then clicked once more)
+    signals: int = 0  # how many of its two "ready" signals (page open, run started) it has sent
+    errors: list[str] = field(default_factory=list)
+
+
+async def _read_result(page, steps: int) -> tuple[str, str]:
+    from load_client import metric_value
+
+    done = page.locator('[data-testid="stAlert"]').filter(has_text="Training finished")
+    await done.wait_for(timeout=TIMEOUT_MS)
+    if f"Trained {steps} steps" not in await done.inner_text():
+        raise AssertionError(f"expected {steps} steps: {await done.inner_text()}")
+    accuracy = page.locator(metric_value("Test accuracy, seen"))
+    await accuracy.wait_for(timeout=TIMEOUT_MS)
+    steps_trained = await page.locator(metric_value("Steps trained")).inner_text()
+    return (await accuracy.inner_text()).strip(), steps_trained.strip()
+
+
+async def _open_train_page(browser, url: str, cookie: str):
+    """A new browser (context) that already holds this affinity cookie, on the Train page."""
+    context = await browser.new_context(viewport={"width": 1000, "height": 800}, reduced_motion="reduce")
+    await context.add_cookies([{"name": COOKIE, "value": cookie, "url": url}])
+    page = await context.new_page()
+    await page.goto(url + "/train", timeout=TIMEOUT_MS, wait_until="commit")
+    await page.locator('input[aria-label="Steps"]').wait_for(timeout=TIMEOUT_MS)
+    await page.get_by_role("button", name="Start training").wait_for(timeout=TIMEOUT_MS)
+    return context, page
+
+
+APP = '[data-testid="stApp"]'
+
+
+async def _wait_until_back(page, start) -> None:
+    """The tab noticed the lost connection, reconnected, and a live replica drew its page.
+
+    Widgets are disabled while a run goes on and while the tab is disconnected, so an enabled
+    Start button on a connected, idle page means a replica with no run for this tab drew it.
+    """
+    lost = page.locator(f'{APP}:not([data-test-connection-state="CONNECTED"])')
+    try:
+        await lost.wait_for(state="attached", timeout=30_000)
+    except Exception:  # noqa: BLE001 - it may have reconnected between two polls
+        pass
+    back = page.locator(f'{APP}[data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]')
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        await back.wait_for(state="attached", timeout=TIMEOUT_MS)
+        if await start.is_enabled():
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the tab did not get a live page back")
+
+
+async def _settle(page, quiet_s: float = 2.0, timeout_s: float = 60.0) -> None:
+    """Wait until the page has been connected and idle for ``quiet_s`` in a row (reruns after a reconnection)."""
+    idle = page.locator(f'{APP}[data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]')
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:
+        if await idle.count():
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= quiet_s:
+                return
+        else:
+            quiet_since = None
+        await asyncio.sleep(0.2)
+
+
+async def _type_settings(page, steps: int, seed: int, tries: int = 5) -> None:
+    """Type steps and seed, and check they are still there (a late rerun may redraw the form)."""
+    from load_client import set_number
+
+    for _ in range(tries):
+        await set_number(page, "Steps", steps)
+        await set_number(page, "Seed", seed)
+        await asyncio.sleep(0.5)
+        shown = (await page.locator('input[aria-label="Steps"]').input_value(),
+                 await page.locator('input[aria-label="Seed"]').input_value())
+        if [x.replace(",", "") for x in shown] == [str(steps), str(seed)]:
+            return
+    raise AssertionError(f"the form kept showing {shown} instead of steps {steps}, seed {seed}")
+
+
+async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyncio.Semaphore,
+                 ready: asyncio.Queue, go: asyncio.Event, killed: asyncio.Event) -> Visit:
+    """Open the sample's Train page, edit steps and seed, train, read the result back.
+
+    A session on the victim replica starts a long run, waits for the kill, waits until a
+    surviving replica has drawn its page again, then trains a short run there.
+    """
+    context = None
+    try:
+        async with opening:
+            v.stage = "opening"
+            context, page = await _open_train_page(browser, cluster.url, v.cookie)
+        v.stage = "typing"
+        await _type_settings(page, LONG_STEPS if v.replica == victim else STEPS, v.seed)
+        v.stage = "ready"
+        v.signals += 1
+        await ready.put(v.seed)
+        await go.wait()
+        v.clicked_at = time.monotonic()
+        start = page.get_by_role("button", name="Start training")
+        await start.click()
+        v.stage = "training"
+        await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").wait_for(timeout=TIMEOUT_MS)
+        v.signals += 1
+        await ready.put(v.seed)  # running: the replica may be killed now
+        if v.replica != victim:
+            v.result = await _read_result(page, STEPS)
+            v.done_at = time.monotonic()
+        else:
+            await killed.wait()
+            v.stage = "reconnecting"
+            await _wait_until_back(page, start)
+            v.recovered_at = time.monotonic()
+            v.replica_after = await asyncio.to_thread(served_by, cluster, v.cookie)
+            # Then the student reloads (F5) and works on: in the reconnected tab itself a new run's
+            # live progress was seen to stop updating at times (the page still polls the lost
+            # session's progress fragment, "fragment ... does not exist" in the new replica's log).
+            v.stage = "reloading"
+            await page.reload(timeout=TIMEOUT_MS, wait_until="commit")
+            await page.locator('input[aria-label="Steps"]').wait_for(timeout=TIMEOUT_MS)
+            await start.wait_for(timeout=TIMEOUT_MS)
+            await _settle(page)
+            v.kept_run = await page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG").count() > 0
+            v.stage = "training again"
+            await _type_settings(page, RETRAIN_STEPS, v.seed)
+            await start.click()
+            started = page.locator('[data-testid="stProgress"], [data-testid="stAlert"]').filter(
+                has_text=re.compile("Training RAG|Training finished"))
+            try:
+                await started.first.wait_for(timeout=45_000)
+            except Exception:  # noqa: BLE001 - counted and reported: a click lost right after reconnecting
+                v.clicks_lost += 1
+                await _settle(page)
+                await start.click()
+            v.result = await _read_result(page, RETRAIN_STEPS)
+            v.done_at = time.monotonic()
+        exceptions = page.locator('[data-testid="stException"]')
+        for k in range(await exceptions.count()):
+            v.errors.append((await exceptions.nth(k).inner_text())[:300])
+        v.stage = "done"
+    except Exception as err:  # noqa: BLE001 - reported per session by the test
+        v.errors.append(f"{v.stage}: {type(err).__name__}: {err}"[:500])
+        for _ in range(v.signals, 2):
+            await ready.put(-1)  # never leave the others waiting for this one
+    finally:
+        if context is not None:
+            await context.close()
+    return v
+
+
+async def run_scenario(cluster: Cluster, visits: list[Visit], victim: int, budget_s: float,
+                       figures: dict[str, float], during=None) -> float:
+    """Everyone opens and edits, everyone presses Start, the victim replica is killed mid-run.
+
+    Returns the monotonic time of the kill; each visit records what it saw. Bounded by
+    ``budget_s``: whatever is unfinished then is cancelled and says where it was. ``during``
+    (a coroutine function taking the browser) runs from Start to the end, then is cancelled.
+    """
+    from load_client import launch, rss_mb
+    from playwright.async_api import async_playwright
+
+    deadline = time.monotonic() + budget_s
+    left = lambda: max(1.0, deadline - time.monotonic())  # noqa: E731
+    killed_at = 0.0
+    async with async_playwright() as p:
+        browser = await launch(p)
+        try:
+            rss_before = [rss_mb(pid) for pid in cluster.pids]
+            ready: asyncio.Queue = asyncio.Queue()
+            go, killed = asyncio.Event(), asyncio.Event()
+            opening = asyncio.Semaphore(OPENING_AT_ONCE)
+            started = time.monotonic()
+            tasks = [asyncio.create_task(_visit(v, browser, cluster, victim, opening, ready, go, killed))
+                     for v in visits]
+            for _ in visits:  # every page open with its settings typed in (or failed)
+                await asyncio.wait_for(ready.get(), left())
+            figures["open_s"] = round(time.monotonic() - started, 1)
+            rss_open = [rss_mb(pid) for pid in cluster.pids]
+            figures["rss_per_session_mb"] = round((sum(rss_open) - sum(rss_before)) / len(visits), 1)
+            figures["rss_per_replica_mb"] = round(statistics.mean(rss_open), 1)
+            go.set()
+            side = asyncio.create_task(during(browser)) if during else None
+            for _ in visits:  # every run started (or failed)
+                await asyncio.wait_for(ready.get(), left())
+            killed_at = await asyncio.to_thread(kill_replica, cluster, victim)
+            killed.set()
+            _, pending = await asyncio.wait(tasks, timeout=left())
+            for task in pending:
+                task.cancel()
+            if side is not None:
+                side.cancel()
+            alive = [k for k in range(len(cluster.pids)) if k != victim]
+            figures["rss_after_runs_per_session_mb"] = round(
+                sum(rss_mb(cluster.pids[k]) - rss_before[k] for k in alive)
+                / len(visits), 1)  # every session, the moved ones included, now lives on a survivor
+            for v in visits:
+                if v.stage != "done" and not v.errors:
+                    v.errors.append(f"still {v.stage} after {budget_s:.0f} s")
+        finally:
+            await browser.close()
+    return killed_at
+
+
+def expected_results(seeds_steps: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, str]]:
+    """What the Train page must show for each (seed, steps): the sample trained here, formatted alike."""
+    import torch
+
+    from ragviz.config import TrainConfig
+    from ragviz.train import train
+    from ragviz.ui.state import _default_project
+
+    torch.set_num_threads(1)  # as app.py does, so runs are bit-identical
+    project = _default_project()[0]
+    out = {}
+    for seed, steps in seeds_steps:
+        config = TrainConfig(**{**project.train_config.to_dict(), "steps": steps, "seed": seed})
+        result = train(project.graph, project.model_config, config, project.tables)
+        out[seed, steps] = (f"{result.history.summary()['seen']:.1%}", f"{result.history.steps[-1]:,}")
+    return out
+
+
+def plan_visits(cluster: Cluster, per_replica: int, first_seed: int) -> list[Visit]:
+    """``per_replica`` sessions on each replica, each with its own seed and affinity cookie."""
+    buckets = cookies_per_replica(cluster, per_replica)
+    visits, seed = [], first_seed
+    for replica, cookies in enumerate(buckets):
+        for cookie in cookies:
+            visits.append(Visit(seed, cookie, replica))
+            seed += 1
+    return visits
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_sessions_through_nginx_survive_the_loss_of_a_replica(cluster) -> None:
+    victim = REPLICAS - 1
+    visits = plan_visits(cluster, SESSIONS_PER_REPLICA, FIRST_SEED)
+    wanted = [(v.seed, RETRAIN_STEPS if v.replica == victim else STEPS) for v in visits]
+    expected = expected_results(wanted)
+    assert len(set(expected.values())) > 1, "seeds should give different results, or the check proves nothing"
+    killed_at = asyncio.run(run_scenario(cluster, visits, victim, SCENARIO_BUDGET_S, REPLICA_FIGURES))
+    failed = {v.seed: v.errors for v in visits if v.errors}
+    assert not failed, f"sessions failed: {failed}\nfigures: {REPLICA_FIGURES}\n{cluster.log_tail(1500)}"
+    survivors = [v for v in visits if v.replica != victim]
+    moved = [v for v in visits if v.replica == victim]
+    for v, (_, steps) in zip(visits, wanted, strict=True):
+        assert v.result == expected[v.seed, steps], f"session {v.seed} (replica {v.replica}) got another result"
+    # The survivors' runs went on across the kill and finished, each with its own result.
+    assert all(v.clicked_at < killed_at < v.done_at for v in survivors)
+    # The killed replica's sessions came back on a live replica, without their old run.
+    assert all(v.replica_after not in (victim, -1) for v in moved)
+    assert not any(v.kept_run for v in moved)
+    recover = [v.recovered_at - killed_at for v in moved]
+    REPLICA_FIGURES.update(sessions=len(visits), sessions_moved=len(moved),
+                           clicks_lost_after_reconnecting=sum(v.clicks_lost for v in moved),
+                           recover_median_s=round(statistics.median(recover), 1),
+                           recover_max_s=round(max(recover), 1))
+    print(f"\nreplicas: {len(visits)} sessions on {REPLICAS} replicas, one killed mid-run; {len(survivors)} finished "
+          f"undisturbed, {len(moved)} reconnected in {REPLICA_FIGURES['recover_median_s']} s (median), "
+          f"max {REPLICA_FIGURES['recover_max_s']} s; figures {REPLICA_FIGURES}")
