@@ -172,3 +172,20 @@ def test_a_run_nobody_polls_stops_and_errors_are_reported() -> None:
         failed = EnsembleRun(Project(small_ring(n=4), TINY, TrainConfig(steps=3, device="cuda")), k=2).start()
         failed.join(timeout=60)
         assert failed.snapshot().status == "error" and "CUDA" in failed.snapshot().message
+
+
+def test_an_ensemble_is_one_run_in_the_servers_queue() -> None:
+    """Over the server's cap the 5 models wait their turn like any training run, then train."""
+    from ragviz.runner import RunSlots, TrainingRun
+
+    slots = RunSlots(capacity=1)
+    other = TrainingRun(Project(small_ring(n=4), TINY, TrainConfig(steps=100_000, device="cpu")), slots=slots).start()
+    try:
+        run = EnsembleRun(Project(small_ring(n=4), TINY, TrainConfig(steps=3, device="cpu")), k=2, slots=slots).start()
+        snap = run.snapshot()
+        assert snap.queue_place == 1 and not snap.done and run.ensemble is None
+    finally:
+        other.stop()
+    run.join(timeout=60)
+    assert run.snapshot().status == "finished" and run.ensemble is not None
+

@@ -19,6 +19,7 @@ from ragviz.ensemble_run import EnsembleRun
 from ragviz.errors import RagvizError
 from ragviz.graph import TaskGraph
 from ragviz.plots.uncertainty import needs_grid, trust_table, uncertainty_figure
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, graph_key
 
@@ -55,7 +56,7 @@ def start_ensemble(state: AppState) -> None:
     try:
         run = EnsembleRun(state.project, DEFAULT_K).start()
     except RagvizError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md_escape(err), icon=":material/error:")
         return
     st.session_state[ENSEMBLE_KEY] = {"key": ensemble_key(state), "run": run, "views": {}}
 
@@ -67,8 +68,12 @@ def ensemble_progress(entry: dict[str, Any]) -> None:
     if snap.done:
         st.rerun()
     bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
-    bar_col.progress(snap.fraction, text=f"Training {DEFAULT_K} models at once: step {snap.step:,} of "
-                                         f"{snap.total:,} · {snap.elapsed:.0f} s")
+    if snap.queue_place:
+        bar_col.info(f"The server is busy ({snap.runs_going} training run(s) going): the {DEFAULT_K} models are "
+                     f"number {snap.queue_place} in the queue and start by themselves.", icon=":material/schedule:")
+    else:
+        bar_col.progress(snap.fraction, text=f"Training {DEFAULT_K} models at once: step {snap.step:,} of "
+                                             f"{snap.total:,} · {snap.elapsed:.0f} s")
     stop_col.button("Stop", on_click=entry["run"].stop, key="to_ens_stop", icon=":material/stop:", width="stretch")
 
 
