@@ -55,6 +55,7 @@ from ragviz.data import make_graph_data, task_n_classes  # noqa: E402
 from ragviz.errors import RagvizError  # noqa: E402
 from ragviz.generators import generate_graph  # noqa: E402
 from ragviz.graph import TaskGraph  # noqa: E402
+from ragviz.selection import text_value  # noqa: E402
 from ragviz.train import train  # noqa: E402
 
 REPORT_SEEDS = (101, 102, 103, 104, 105)  # never used for tuning (the lessons were tuned on 0–5)
@@ -185,19 +186,8 @@ def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
         if "=" not in part:
             raise SystemExit(f"Unknown variant {spec!r}: use one of {', '.join(VARIANTS)} or field=value.")
         key, value = (s.strip() for s in part.split("=", 1))
-        changes[key] = _literal(value)
+        changes[key] = text_value(value)
     return spec, changes
-
-
-def _literal(text: str) -> Any:
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def variant_configs(changes: dict[str, Any], model: ModelConfig, train_cfg: TrainConfig

@@ -279,14 +279,19 @@ def test_a_user_opens_the_text_sample_and_types_a_sentence(server, browser) -> N
     page.context.close()
 
 
-def test_shift_click_right_after_an_edit_selects_both_tasks(server, browser) -> None:
-    """After an edit the page reruns with a notice; the next click and shift-click still select two tasks."""
+def open_at(browser, server: str, title: str):
+    """A fresh tab (its own session) on the app's page ``title``: (context, page, main area)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(server)
     settle(page)
-    go_to(page, "Task graph")
-    main = page.locator('[data-testid="stMain"]')
+    go_to(page, title)
+    return context, page, page.locator('[data-testid="stMain"]')
+
+
+def test_shift_click_right_after_an_edit_selects_both_tasks(server, browser) -> None:
+    """After an edit the page reruns with a notice; the next click and shift-click still select two tasks."""
+    context, page, main = open_at(browser, server, "Task graph")
     main.get_by_text(re.compile(r"^Relations \(\d+\)")).first.click()
     settle(page)
     main.get_by_label("New relation").fill("opposite")
@@ -311,12 +316,7 @@ def test_shift_click_right_after_an_edit_selects_both_tasks(server, browser) -> 
 
 def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> None:
     """Apply a layout (an edit, with its notice), then pick another: the Layout tab stays open throughout."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.goto(server)
-    settle(page)
-    go_to(page, "Task graph")
-    main = page.locator('[data-testid="stMain"]')
+    context, page, main = open_at(browser, server, "Task graph")
     layout_tab = main.get_by_role("tab", name="Layout")
     layout_tab.click()
     settle(page)
