@@ -65,18 +65,17 @@ def toolbar(state: AppState) -> str:
                     help="Start again from an empty graph (Undo brings this one back)"):
         commit(state, TaskGraph(), "Started a new, empty graph (Undo brings the old one back).", select=[],
                name="New graph")
-    if c_undo.button(f"Undo ({edits.undo_steps})", icon=":material/undo:", disabled=not edits.can_undo,
-                     key="tg_undo", width="stretch", help="Go back one edit"):
-        undo(state)
-        bump_version()
-        notify(state, "info", "Undid the last edit.")
-        st.rerun()
-    if c_redo.button(f"Redo ({edits.redo_steps})", icon=":material/redo:", disabled=not edits.can_redo,
-                     key="tg_redo", width="stretch", help="Repeat the edit you undid"):
-        redo(state)
-        bump_version()
-        notify(state, "info", "Redid the edit.")
-        st.rerun()
+    for col, label, steps, able, step, key, tip, said in (
+            (c_undo, "Undo", edits.undo_steps, edits.can_undo, undo, "tg_undo", "Go back one edit",
+             "Undid the last edit."),
+            (c_redo, "Redo", edits.redo_steps, edits.can_redo, redo, "tg_redo", "Repeat the edit you undid",
+             "Redid the edit.")):
+        if col.button(f"{label} ({steps})", icon=f":material/{label.lower()}:", disabled=not able, key=key,
+                      width="stretch", help=tip):
+            step(state)
+            bump_version()
+            notify(state, "info", said)
+            st.rerun()
     zero = sum(1 for t in graph.tasks() if t.zero_shot)
     c_info.markdown(
         f"**{graph.number_of_tasks()}** tasks ({zero} zero-shot ★) · **{graph.number_of_edges()}** edges · "

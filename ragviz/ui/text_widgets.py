@@ -6,6 +6,8 @@ User text (typed sentences, uploaded texts, task and class names) is shown throu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,6 +15,7 @@ import streamlit as st
 from ragviz.errors import RagvizError
 from ragviz.graph import TaskGraph
 from ragviz.plots.text import examples_table, sentence_bars_figure, sentence_pca_figure
+from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState
 
@@ -81,13 +84,20 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
                     config={"displayModeBar": False})
 
 
+def _texts_or_say_why(graph: TaskGraph, name: str, tables: Any) -> Any:
+    """A task's example texts, or None after saying (as plain text) why there are none."""
+    try:
+        return _texts(graph, name, tables)
+    except RagvizError as err:
+        st.error(md_escape(err), icon=":material/error:")
+        return None
+
+
 def test_examples(state: AppState, trace: Trace, graph: TaskGraph) -> None:
     """A few test texts of one task with true and predicted labels."""
     name = st.selectbox("Test texts of task", trace.task_names, key="to_text_task")
-    try:
-        ex = _texts(graph, name, state.project.tables)
-    except RagvizError as err:
-        st.error(str(err), icon=":material/error:")
+    ex = _texts_or_say_why(graph, name, state.project.tables)
+    if ex is None:
         return
     probs = trace.outputs_test.get(name)
     if probs is None or len(probs) != len(ex.test_texts):
@@ -116,10 +126,8 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
     graph = state.project.graph
     with st.expander("Sentence vectors of a task's data (PCA)", icon=":material/scatter_plot:"):
         name = st.selectbox("Task", trace.task_names, key="emb_text_task")
-        try:
-            ex = _texts(graph, name, state.project.tables)
-        except RagvizError as err:
-            st.error(str(err), icon=":material/error:")
+        ex = _texts_or_say_why(graph, name, state.project.tables)
+        if ex is None:
             return
         x = np.concatenate([trace.x_train[name], trace.x_test[name]])
         y = np.concatenate([trace.y_train[name], trace.y_test[name]]).astype(int)
@@ -157,7 +165,7 @@ def text_table_import(state: AppState) -> None:
         graph = text_table_graph(table, "texts")
     except RagvizError as err:
         bar.empty()
-        st.error(f"Could not make text tasks: {err} Your project was not changed.", icon=":material/error:")
+        st.error(f"Could not make text tasks: {md_escape(err)} Your project was not changed.", icon=":material/error:")
         return
     bar.empty()
     set_project(state, Project(graph, ModelConfig(), TrainConfig(), {"texts": table}, name="text tasks"),

@@ -178,7 +178,8 @@ def uncertainty_section(state: AppState, trace: Trace, tasks: list[str], graph: 
         ensemble_progress(entry)
         return
     if snap.status != "finished" or entry["run"].ensemble is None:
-        st.warning(f"The {DEFAULT_K} models were not trained to the end: {snap.message}", icon=":material/warning:")
+        st.warning(f"The {DEFAULT_K} models were not trained to the end: {md_escape(snap.message)}",
+                   icon=":material/warning:")
         if st.button(BUTTON, key="to_ens_again", icon=":material/stacks:"):
             start_ensemble(state)
             st.rerun()
