@@ -157,23 +157,18 @@ def test_thousand_tasks_use_a_fixed_number_of_traces():
     assert drawing_note(g) is None
 
 
-def test_too_big_graph_draws_a_sample_of_tasks_and_says_so(monkeypatch):
-    monkeypatch.setattr(G, "MAX_DRAWN_TASKS", 50)
-    g = big_graph(120, 100)
+@pytest.mark.parametrize(("limit", "value", "tasks", "edges", "drawn", "note"), [
+    ("MAX_DRAWN_TASKS", 50, 120, 100, 50, "50 of its 120 tasks"),  # a sample of the tasks
+    ("MAX_DRAWN_EDGES", 10, 30, 20, 30, "its 30 tasks without edges"),  # every task, no edges
+])
+def test_too_big_graph_draws_without_edges_and_says_so(monkeypatch, limit, value, tasks, edges, drawn, note):
+    monkeypatch.setattr(G, limit, value)
+    g = big_graph(tasks, edges)
     fig = graph_figure(g)
     assert not [t for t in fig.data if t.mode == "lines"]
-    assert sum(len(t.customdata) for t in fig.data if t.legendgroup == "tasks" and t.customdata is not None) == 50
+    assert sum(len(t.customdata) for t in fig.data if t.legendgroup == "tasks" and t.customdata is not None) == drawn
     assert "too big to draw in full" in fig.layout.annotations[0].text
-    assert "50 of its 120 tasks" in drawing_note(g)
-
-
-def test_too_many_edges_drops_only_the_edges(monkeypatch):
-    monkeypatch.setattr(G, "MAX_DRAWN_EDGES", 10)
-    g = big_graph(30, 20)
-    fig = graph_figure(g)
-    assert not [t for t in fig.data if t.mode == "lines"]
-    assert sum(len(t.customdata) for t in fig.data if t.legendgroup == "tasks" and t.customdata is not None) == 30
-    assert "its 30 tasks without edges" in drawing_note(g)
+    assert note in drawing_note(g)
 
 
 # --------------------------------------------------------------------------- data preview
