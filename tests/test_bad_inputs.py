@@ -1,4 +1,4 @@
-"""Issue 6: every file in ``tests/bad_inputs/`` is refused with a message that names the problem.
+"""Every file in ``tests/bad_inputs/`` is refused with a message that names the problem.
 
 Each case asserts the words the user reads (``match=``) and that nothing the user had
 changed: the session's graph, model and uploads are the same objects and values after

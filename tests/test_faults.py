@@ -1,4 +1,4 @@
-"""Issue 6: faults while training and writing leave nothing broken and nothing running.
+"""Faults while training and writing leave nothing broken and nothing running.
 
 * a non-finite (or exploding) loss stops the run and keeps the weights that last gave a finite loss;
 * Stop in the middle gives the same model a shorter run would have, usable everywhere;

@@ -1,4 +1,4 @@
-"""Many users on one server (issue 6): real browser sessions against ``streamlit run app.py``.
+"""Many users on one server: real browser sessions against ``streamlit run app.py``.
 
 1. ``N_CONCURRENT`` (20) sessions open the Train page at once, each sets a small number of
    steps and its own seed, all press Start together, and each reads back its own result:

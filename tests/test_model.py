@@ -108,7 +108,7 @@ def _moons_ring(seed_offset: int = 0) -> TaskGraph:
 
 
 def test_zero_shot_moons_ring_solved_from_relations_alone() -> None:
-    """Issue 2's acceptance check: ≥ 0.85 zero-shot accuracy, ≥ 0.2 above the same model without edges."""
+    """The zero-shot bar: ≥ 0.85 zero-shot accuracy, ≥ 0.2 above the same model without edges."""
     graph = _moons_ring()
     config = ModelConfig(layers=2)
     steps = TrainConfig(steps=500, eval_every=500, seed=0)
