@@ -386,7 +386,7 @@ def report(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]], va
     base = sum(r["at_least_baseline"] for r in rows)
     below = [r["key"] for r in rows if r["below_chance"]]
     seeds = sorted({s for r in rows for s in r["seeds"]})
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     shared = "" if load is None else f" The 1-minute load average at the end of the run was {load:.1f}."
     return f"""# Zero-shot beyond the lessons: the generalisation suite
 

@@ -106,7 +106,7 @@ def checkpoint_bytes(
         "tables": json.dumps(table_meta),
         "versions": json.dumps({"ragviz": __version__, "torch": torch.__version__, "python": platform.python_version(),
                                 "safetensors": safetensors.__version__}),
-        "created": info.pop("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+        "created": info.pop("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")),
         "info": json.dumps(info),
     }
     return safetensors.torch.save(tensors, metadata=metadata)

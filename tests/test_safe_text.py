@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 import re
 import string
+import tomllib
 import unicodedata
 from pathlib import Path
 
 import pytest
-import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 
