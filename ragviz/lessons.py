@@ -405,6 +405,10 @@ In both rings the 90° task has **no training data**.
   model that reads only these relations can tell the two apart, and averaging the neighbours'
   predictions does no better: 0° and 180° disagree almost everywhere.
 - *Embeddings*: "fails 90°" lands next to "fails 270°".
+- *Task outputs → How sure is the model?*: train 5 models and look at "fails 90°". It is **not**
+  flagged: all five read the same misleading relations and agree on the wrong answer (on the
+  shipped sample its disagreement was 0.001, no more than the seen tasks'). Disagreement catches
+  guesses the models make differently; it cannot catch a graph that describes the wrong task.
 - The claims table gives both rings' zero-shot accuracy, from the same trained model on each
   seed. The 90° ring's is judged (below chance on every seed); the 30° ring's is shown beside it,
   and it is not good on every seed either (when this lesson was written, it came out wrong on
