@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from ragviz.graph import Relation, Task, TaskGraph
 
@@ -19,3 +22,12 @@ def small_ring(n: int = 6, zero_shot: tuple[int, ...] = (2,), train_size: int = 
     for k in range(n):
         graph.add_edge(names[k], names[(k + 1) % n], "near")
     return graph
+
+
+def missing_tool(what: str) -> None:
+    """Skip a test whose tool (Chromium, nginx) is absent on a developer's machine; fail in CI,
+    where ``.ci/run`` installs every tool, so a skip there would hide a broken install."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI installs it: see .ci/run)")
+    pytest.skip(what)
+

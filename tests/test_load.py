@@ -36,6 +36,8 @@ from load_client import (
     train_session,
 )
 
+from tests.helpers import missing_tool
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 N_CONCURRENT = int(os.environ.get("RAGVIZ_LOAD_SESSIONS", "20"))
@@ -62,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     """
     pytest.importorskip("playwright")
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        missing_tool(f"no Chromium at {CHROMIUM}")
     # Every session's run trains at once, as the figures above were measured (the server's default
     # cap, RAGVIZ_MAX_RUNS=4, would queue 16 of them: the queue has its own tests).
     env = {"RAGVIZ_MODELS_DIR": str(tmp_path_factory.mktemp("models")), "RAGVIZ_HEARTBEAT_S": "60",
