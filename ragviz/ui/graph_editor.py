@@ -60,7 +60,7 @@ def toolbar(state: AppState) -> str:
     """Undo/redo with step counts, a one-line summary, and the colour choice (returned)."""
     graph = state.project.graph
     edits = state.edits
-    c_new, c_undo, c_redo, c_info, c_color = st.columns([1.4, 1, 1, 2.6, 2], vertical_alignment="bottom")
+    c_new, c_undo, c_redo, c_info, c_color = st.columns([1.25, 1.15, 1.15, 2.2, 1.6], vertical_alignment="bottom")
     if c_new.button("New graph", icon=":material/note_add:", key="tg_new", width="stretch",
                     help="Start again from an empty graph (Undo brings this one back)"):
         commit(state, TaskGraph(), "Started a new, empty graph (Undo brings the old one back).", select=[],
