@@ -123,9 +123,20 @@ def save_checkpoint(
 
 
 # ---------------------------------------------------------------------------------- load
+def looks_like_pickle(prefix: bytes) -> bool:
+    """A zip (torch.save) or raw pickle, not a safetensors file whose header length starts with 0x80.
+
+    A safetensors file starts with its header's length (8 bytes, little-endian) and then ``{``;
+    a header of 128, 384, … 31,104 bytes makes the first byte 0x80 like a pickle's, so the ``{``
+    decides.
+    """
+    if len(prefix) >= 9 and prefix[8:9] == b"{":
+        return False
+    return prefix[:2] == b"PK" or prefix[:1] == b"\x80"
+
+
 def _read_header(data: bytes) -> dict[str, Any]:
-    looks_like_safetensors = len(data) >= 10 and data[8:9] == b"{"
-    if not looks_like_safetensors and (data[:2] == b"PK" or data[:1] == b"\x80"):
+    if looks_like_pickle(data[:9]):
         raise CheckpointError(
             "This looks like a PyTorch pickle file (.pt/.pth). ragviz never unpickles files, because a "
             "pickle can run code; save a ragviz checkpoint as .safetensors instead."

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ragviz.checkpoint import FORMAT, MAX_HEADER_BYTES, _read_header
+from ragviz.checkpoint import FORMAT, MAX_HEADER_BYTES, _read_header, looks_like_pickle
 from ragviz.errors import CheckpointError
 from ragviz.history import History
 
@@ -174,15 +174,16 @@ def summary_from_header(header: dict[str, Any], name: str, source: str, size: in
 def read_header_bytes(path: str | Path) -> bytes:
     """Only the header of a safetensors file: its 8-byte length and the JSON after it."""
     with open(path, "rb") as handle:
-        prefix = handle.read(8)
-        if prefix[:2] == b"PK" or prefix[:1] == b"\x80":
+        prefix = handle.read(9)
+        if looks_like_pickle(prefix):
             return prefix  # a pickle: _read_header explains why it is refused
+        prefix, first = prefix[:8], prefix[8:]
         if len(prefix) < 8:
             raise CheckpointError("The file is too short to be a .safetensors checkpoint.")
         (size,) = struct.unpack("<Q", prefix)
         if size > MAX_HEADER_BYTES:
             raise CheckpointError(f"The checkpoint header claims {size:,} bytes, more than allowed.")
-        body = handle.read(size)
+        body = (first + handle.read(max(size - len(first), 0)))[:size]
     if len(body) < size:
         raise CheckpointError("The checkpoint is truncated: its header runs past the end of the file.")
     return prefix + body
