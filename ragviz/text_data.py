@@ -250,10 +250,6 @@ def _user_table(task: Task, tables: dict[str, pd.DataFrame] | None) -> tuple[pd.
     return table, rows
 
 
-def is_text_table(table: Any) -> bool:
-    return isinstance(table, pd.DataFrame) and all(c in table.columns for c in ("task", "target", *VECTOR_COLUMNS))
-
-
 def load_text_table(source: Any, text_column: str = "text", task_column: str = "task", label_column: str = "label",
                     max_bytes: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
     """Read a user's (text, task, label) CSV and encode its texts once (cached).

@@ -88,13 +88,6 @@ def is_loaded() -> bool:
     return _LOADED is not None
 
 
-def unload() -> None:
-    """Forget the loaded transformer (tests)."""
-    global _LOADED
-    with _LOCK:
-        _LOADED = None
-
-
 def encode_uncached(texts: Sequence[str], progress: Progress | None = None,
                     batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Sentence vectors (n, 384), float32, unit length: mean of the token states, L2-normalised.
