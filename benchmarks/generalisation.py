@@ -70,6 +70,8 @@ METHODS = ("RAG", "no edges", "independent", "neighbour average")
 VARIANTS: dict[str, dict[str, Any]] = {
     "film": {"decoder": "film"},
     "mix": {"decoder": "mix"},
+    "generated": {"decoder": "generated"},
+    "blended": {"decoder": "blended"},
     "relation-blind": {"composition": "none"},
     "3 layers": {"layers": 3},
     "sum": {"aggregation": "sum"},

@@ -14,7 +14,7 @@ from ragviz.errors import ConfigError
 
 COMPOSITIONS = ("mult", "sub", "rgcn", "none")
 AGGREGATIONS = ("mean", "sum", "max", "attention")
-DECODERS = ("generated", "film", "independent", "mix")
+DECODERS = ("generated", "film", "independent", "mix", "blended")
 WEIGHTINGS = ("equal", "uncertainty")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LAYERS = 6
@@ -58,7 +58,7 @@ class ModelConfig(_DictMixin):
     layers: int = 2
     composition: str = "mult"
     aggregation: str = "mean"
-    decoder: str = "generated"
+    decoder: str = "blended"
     task_dropout: float = 0.3
     n_bases: int = 4
     use_descriptors: bool = False

@@ -30,6 +30,7 @@ from ragviz.config import ModelConfig, TrainConfig
 from ragviz.data import DomainSpec, domain_spec
 from ragviz.errors import ConfigError
 from ragviz.graph import TaskGraph
+from ragviz.layouts import PointLayout
 from ragviz.model import RAGModel, build_model
 from ragviz.optim import make_adamw
 from ragviz.tensors import GraphTensors, make_vocab
@@ -64,10 +65,11 @@ class _Member(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None) -> Tensor:
+    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None,
+                layout: PointLayout | None = None) -> Tensor:
         model = self.model
         states, _ = model.embed_tasks(g, drop, keep_messages=True)
-        return model.decode_all(model.task_heads(states[-1], g, drop), x, tid)
+        return model.decode_all(model.task_heads(states[-1], g, drop), x, tid, layout)
 
 
 @dataclass(eq=False)  # tensors and a graph: compared by identity
@@ -196,14 +198,16 @@ class Ensemble:
 
 # --------------------------------------------------------------------------- the vectorised step
 def stacked_forward(module: _Member, params: dict[str, Tensor], buffers: dict[str, Tensor], g: GraphTensors,
-                    x: Tensor, tid: Tensor, drop: Tensor | None) -> tuple[Tensor, bool]:
+                    x: Tensor, tid: Tensor, drop: Tensor | None,
+                    layout: PointLayout | None = None) -> tuple[Tensor, bool]:
     """All members' outputs (K, …) in one vmapped call; (outputs, True), or one by one (…, False) when the
-    forward has an op without a batching rule."""
+    forward has an op without a batching rule. ``layout``: the points' layout when known (the full
+    training split), so it is not read off ``tid`` again every step."""
     named = {f"model.{k}": v for k, v in params.items()}
     named_buffers = {f"model.{k}": v for k, v in buffers.items()}
 
     def one(p: dict[str, Tensor], b: dict[str, Tensor], d: Tensor | None, xs: Tensor) -> Tensor:
-        return functional_call(module, (p, b), (g, xs, tid, d), tie_weights=False, strict=False)
+        return functional_call(module, (p, b), (g, xs, tid, d, layout), tie_weights=False, strict=False)
 
     k = next(iter(params.values())).shape[0]
     # Training: x as a batched (stride-0) input makes every layer's activations (K, M, H), the
@@ -287,7 +291,7 @@ def train_ensemble(
                 drops = torch.stack([torch.rand(DROP_BLOCK, n, generator=gen) for gen in gens])
                 drops = ((drops < model_cfg.task_dropout) & seen).to(device)
             drop = drops[:, (step - 1) % DROP_BLOCK]
-        out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop)
+        out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop, None if batch else split.layout)
         vectorised = vectorised and ok
         point = skeleton.point_loss(out.reshape(-1) if regression else out.reshape(-1, out.shape[-1]), part.y)
         losses = per_task_mean(point, part.flat_tid, k * n).reshape(k, n).index_select(1, part.with_points)

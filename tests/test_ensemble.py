@@ -66,6 +66,8 @@ def test_member_zero_follows_train_with_the_same_seed_and_a_run_repeats(ensemble
     alone = train(ensemble.graph, TINY, steps).model
     member = train_ensemble(ensemble.graph, TINY, steps, k=2, seed=4).members()[0]
     for (name, theirs), ours in zip(alone.named_parameters(), member.parameters(), strict=True):
+        if name == "mix_relation" and len(ensemble.graph.relations) == 1:
+            continue  # one relation type: its weight cancels in the softmax, Adam only scales rounding noise
         torch.testing.assert_close(ours, theirs.detach(), atol=1e-4, rtol=1e-4, msg=name)
     again = train_ensemble(small_ring(), TINY, STEPS, k=3, seed=4)
     for name, value in ensemble.params.items():

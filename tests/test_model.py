@@ -6,12 +6,13 @@ import itertools
 
 import pytest
 import torch
+from torch import Tensor
 
 from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, ModelConfig, TrainConfig
 from ragviz.data import domain_spec
 from ragviz.graph import Relation, Task, TaskGraph
 from ragviz.model import build_model, segment_softmax
-from ragviz.tensors import graph_tensors, make_vocab
+from ragviz.tensors import GraphTensors, graph_tensors, make_vocab
 from ragviz.train import train
 
 
@@ -185,7 +186,7 @@ def test_heads_are_a_named_record_and_chunked_decoding_matches_one_pass(monkeypa
         states, _ = model.embed_tasks(prep.g)
         heads = model.task_heads(states[-1], prep.g)
         assert (heads.weight is None) == (decoder == "film")
-        assert (heads.scale is None) == (decoder in ("independent", "mix"))
+        assert (heads.scale is None) == (decoder in ("independent", "mix", "blended"))
         assert heads.rows(1, 3).n_tasks == 2
         whole = model.decode_points(heads, prep.test.x, prep.test.tid)  # per point, no layout
         monkeypatch.setitem(layouts_module.CHUNK_POINTS, "cpu", 30)  # several chunks of whole tasks
@@ -224,6 +225,38 @@ def test_mix_decoder_blends_seen_heads_and_every_parameter_learns() -> None:
     model(g, x, tid, drop).pow(2).sum().backward()
     assert model.mix_relation.grad is not None  # zero here: with one relation type its weights cancel out
     learns = {"heads", "head_bias", "mix_flip", "encoder.0.weight", "encoder.2.weight"}
+    assert learns <= {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+def test_blended_decoder_blends_generated_heads_and_an_isolated_task_keeps_its_own() -> None:
+    """blended: heads come from task embeddings; a zero-shot head is the blend, or W(t_v) when nothing reaches it."""
+    graph = chain(5)
+    graph.update_task("t2", train_size=0)
+    model = build_model(ModelConfig(decoder="blended"), domain_spec(graph), make_vocab(graph))
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+
+    def head_rows(graph_tensors_: GraphTensors) -> tuple[Tensor, Tensor]:
+        with torch.no_grad():
+            model.mix_flip.fill_(-30.0)
+            t = model.embed_tasks(graph_tensors_)[0][-1]
+            heads = model.task_heads(t, graph_tensors_)
+            return torch.cat([heads.weight, heads.bias.unsqueeze(1)], 1), model.own_heads(t, graph_tensors_)
+
+    blended, own = head_rows(g)
+    assert torch.allclose(blended[[0, 1, 3, 4]], own[[0, 1, 3, 4]])  # seen tasks: their generated heads
+    assert torch.allclose(blended[2], 0.5 * own[1] + 0.5 * own[3], atol=1e-5)  # zero-shot: the blend
+    with torch.no_grad():
+        model.task_embedding.add_(0.5)  # seen tasks' embeddings change, so do their heads and the blend
+    assert not torch.allclose(head_rows(g)[0][2], blended[2])
+    graph.remove_task("t1")
+    graph.remove_task("t3")  # t2 is now isolated: no head reaches it
+    isolated = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+    alone, own_alone = head_rows(isolated)
+    index = isolated.names.index("t2")
+    assert torch.allclose(alone[index], own_alone[index]) and own_alone[index].abs().sum() > 0
+    x, tid = torch.randn(10, 2), torch.arange(5).repeat_interleave(2)
+    model(g, x, tid, torch.tensor([False, True, False, False, False])).pow(2).sum().backward()
+    learns = {"task_embedding", "gen_weight", "mix_flip", "layers.0.w_msg.weight", "encoder.0.weight"}
     assert learns <= {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
 
 

@@ -61,12 +61,14 @@ SETTINGS: tuple[Setting, ...] = (
             "**max**, or **attention** (GAT-style learned weights over its incoming edges).", AGGREGATIONS),
     Setting("model", "layers", "Message-passing layers L", "Rounds of message passing, 0 to 6. With 0 a task sees "
             "only its own embedding (no graph); each layer reaches one hop further.", step=1),
-    Setting("model", "decoder", "Decoder", "**generated**: the task embedding generates FiLM (γ, β) and the head "
-            "(W_v, b_v): the full RAG. **film**: FiLM from the embedding, one shared head. **independent**: one head "
-            "per task and no graph, the classic multi-task baseline; it cannot do zero-shot. **mix**: a head per seen "
-            "task; any other task blends the nearest seen tasks' heads along its edges, with learned relation "
-            "weights and label flips: a blend of real predictors, like averaging its neighbours; it cannot "
-            "extrapolate.",
+    Setting("model", "decoder", "Decoder",
+            "**blended** (default): the task embedding generates each task's head (W_v, b_v); a task without "
+            "data blends the nearest seen tasks' generated heads along its edges, with learned relation weights "
+            "and label flips: the full RAG; it cannot extrapolate far beyond the seen tasks. **generated**: the "
+            "embedding generates FiLM (γ, β) and the head for every task, zero-shot ones too (the earlier default; "
+            "weaker on new graphs). **film**: FiLM from the embedding, one shared head. **independent**: one head "
+            "per task and no graph, the classic multi-task baseline; it cannot do zero-shot. **mix**: like blended "
+            "with a free head per seen task; the embeddings do not enter it.",
             DECODERS),
     Setting("model", "task_dropout", "Task dropout p", "While training, each seen task's own embedding is swapped "
             "for the unknown-task vector u with probability p, so the model learns to infer a task from its "
