@@ -69,6 +69,7 @@ def run_outcome(state: AppState) -> None:
         _held_outcome(state, snap.message)
         return
     if not run_from_current_model(state):
+        restore_control(state)  # after a restore: the run's model is one click back
         return
     if snap.status == RunStatus.FINISHED:
         st.success(f"Training finished. {md_escape(snap.message)}", icon=":material/check_circle:")
