@@ -124,9 +124,9 @@ def fit_message(fit: ModelFit, training: bool = False) -> str | None:
     what += [_count(len(fit.changed), "task") + " with changed data"] if fit.changed else []
     what += [_count(fit.edges_changed, "edge or relation", "edges or relations") + " changed"] \
         if fit.edges_changed else []
-    text = (f"The graph changed since the model was trained ({', '.join(what)}). Pages show the trained model "
-            "on the edited graph without retraining")
+    text = (f"The graph changed since the model was trained ({', '.join(what)}): pages show the trained model "
+            "on it without retraining")
     if fit.untrained:
-        text += (f"; {_count(len(fit.untrained), 'task')} with training data the model never trained on "
-                 f"{'is' if len(fit.untrained) == 1 else 'are'} zero-shot ★ for it")
+        n = len(fit.untrained)
+        text += f", and {_count(n, 'task')} it never trained on {'is' if n == 1 else 'are'} zero-shot ★ for it"
     return f"{text}. {then}"

@@ -33,7 +33,7 @@ def test_an_added_task_with_data_is_counted_as_untrained_and_zero_shot_for_the_m
     assert fit.added == ("moons new",) and fit.untrained == ("moons new",) and fit.edges_changed == 1
     message = fit_message(fit)
     assert "1 task added" in message and "1 edge or relation changed" in message
-    assert "1 task with training data the model never trained on is zero-shot ★" in message
+    assert "1 task it never trained on is zero-shot ★ for it" in message
 
 
 def test_removed_tasks_changed_data_and_edges_are_each_reported() -> None:

@@ -44,7 +44,7 @@ def model_banner(state: AppState, train_page: str | None) -> None:
     if train_page is None or training:
         show(message, icon=icon)
         return
-    text_col, link_col = st.columns([5, 1], vertical_alignment="center")
+    text_col, link_col = st.columns([3.4, 1], vertical_alignment="center")
     with text_col:
         show(message, icon=icon)
     link_col.page_link(train_page, label="Train on this graph", icon=":material/model_training:")
