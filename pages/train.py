@@ -21,12 +21,13 @@ st.caption("Pick settings, press **Start training**, and watch every task learn.
            "background: other pages stay usable, and Stop keeps what was learned so far.")
 show_notices(state)
 active = run_active(state)
+reported = False
 if active:
     live_panel(state)  # on screen at once, above the settings
 else:
-    run_outcome(state)
+    reported = run_outcome(state)
 settings_form(state)
 if not active:
-    model_panel(state)
+    model_panel(state, watch=not reported)
     baseline_panel(state)
     save_panel(state)

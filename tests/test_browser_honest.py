@@ -66,6 +66,7 @@ def test_after_generating_a_new_graph_every_page_says_the_model_does_not_fit(app
             assert link.is_visible(), title
         assert_no_exception(page, title)
         if title == "Message passing":
+            page.wait_for_timeout(4500)  # the Generate toast fades
             page.screenshot(path=str(SHOTS / "banner_message_passing.png"))
     page.get_by_role("link", name=re.compile("Train on this graph")).count()  # the link leads to Train
     go_to(page, "Home")
@@ -99,7 +100,14 @@ def test_the_live_curves_are_on_screen_while_a_run_trains(app_server, chromium) 
     assert main.get_by_role("button", name=re.compile("Restore previous model")).count() == 1
     assert_no_exception(page, "Train after a stopped run")
     page.screenshot(path=str(SHOTS / "train_after_run.png"))
-    replay.scroll_into_view_if_needed()
+    thumb = main.get_by_role("slider").first
+    thumb.focus()
+    thumb.press("ArrowLeft")  # one evaluation back: the run as it stood then
+    settle(page)
+    main.get_by_text(re.compile(r"task embeddings at step \d")).first.wait_for(timeout=30_000)
+    shown = main.get_by_text(re.compile(r"Each task's test metric at step")).first
+    shown.scroll_into_view_if_needed()
     page.wait_for_timeout(800)
+    assert_no_exception(page, "Train after replaying a step")
     page.screenshot(path=str(SHOTS / "train_replay.png"))
     context.close()

@@ -105,5 +105,6 @@ def test_replayed_embeddings_show_the_snapshot_at_that_step_on_shared_axes() -> 
     assert early.layout.xaxis.range == late.layout.xaxis.range
     assert list(early.data[0].x) != list(late.data[0].x)
     assert "step 30" in late.layout.title.text
+    assert not late.frames and not late.layout.updatemenus  # the page's slider scrubs, no second player
     empty = History(["a"], [], "accuracy", steps=[0])
     assert replay_embedding(empty, 0) is None

@@ -49,5 +49,6 @@ def replay_embedding(history: History, step: int, colors: dict[str, str] | None 
                            frame_labels=[f"task embeddings at {label}" for label in labels],
                            trajectories=False, height=height)
     fig.frames = ()  # the page's slider scrubs; no second play button
-    fig.update_layout(updatemenus=[], margin={"b": 8})
+    fig.layout.updatemenus = ()
+    fig.update_layout(margin={"b": 8})
     return fig

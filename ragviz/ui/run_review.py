@@ -50,27 +50,30 @@ def watch_lines(history: History | None) -> None:
 
 
 # -------------------------------------------------------------------------- outcome
-def run_outcome(state: AppState) -> None:
-    """How the last run ended (finished, stopped, diverged, failed) and what it did to the session's model."""
+def run_outcome(state: AppState) -> bool:
+    """How the last run ended (finished, stopped, diverged, failed) and what it did to the session's model.
+
+    True when it reported the session's model's best and last steps (so the model panel need not).
+    """
     run = state.run
     if run is None or not run_handled(run):
-        return
+        return False
     snap = run.snapshot()
     if snap.status == RunStatus.ERROR:
         if run_from_current_model(state):
             st.error(f"The model trained, but then: {md_escape(snap.message)}")
         else:
             st.error(f"The last training run failed: {md_escape(snap.message)} Your previous model is unchanged.")
-        return
+        return False
     if snap.status == RunStatus.STOPPED and run.result is None:
         st.info(f"{snap.message} Your previous model is unchanged.", icon=":material/stop:")
-        return
+        return False
     if held_run(state) is run:
         _held_outcome(state, snap.message)
-        return
+        return False
     if not run_from_current_model(state):
         restore_control(state)  # after a restore: the run's model is one click back
-        return
+        return False
     if snap.status == RunStatus.FINISHED:
         st.success(f"Training finished. {md_escape(snap.message)}", icon=":material/check_circle:")
     elif snap.status == RunStatus.STOPPED:
@@ -78,7 +81,9 @@ def run_outcome(state: AppState) -> None:
                 icon=":material/stop:")
     elif snap.status == RunStatus.DIVERGED:
         st.warning(f"Training diverged. {md_escape(snap.message)}", icon=":material/warning:")
+    watch_lines(state.history)
     restore_control(state)
+    return True
 
 
 def _held_outcome(state: AppState, message: str) -> None:

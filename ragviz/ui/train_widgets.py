@@ -302,8 +302,11 @@ def _trained_graph(state: AppState) -> TaskGraph:
     return state.trained.graph if state.trained is not None else state.project.graph
 
 
-def model_panel(state: AppState) -> None:
-    """The current model's final metrics and its per-task training curves."""
+def model_panel(state: AppState, watch: bool = True) -> None:
+    """The current model's final metrics and its per-task training curves, with a replay slider.
+
+    ``watch``: report best against last step here (False when the run's outcome above already did).
+    """
     if not state.trained:
         st.info("No trained model yet. Choose settings above and press **Start training**, or open a sample "
                 "on **Home** or a checkpoint on **Checkpoints**.", icon=":material/info:")
@@ -325,7 +328,8 @@ def model_panel(state: AppState) -> None:
                         "alone.")
     cols[2].metric("Steps trained", f"{history.steps[-1]:,}")
     cols[3].metric("Training time", f"{history.wall_time[-1]:.1f} s" if history.wall_time else "—")
-    watch_lines(history)
+    if watch:
+        watch_lines(history)
     split = st.segmented_control("Curves on the", ("test", "train"), default="test", key="train_curve_split",
                                  help="Zero-shot tasks have no training split, so they only appear on test.")
     replay_panel(history, _trained_graph(state), split or "test")
