@@ -26,7 +26,7 @@ def session_fit(state: AppState) -> ModelFit:
 def training_this_graph(state: AppState) -> bool:
     """A run is going (or queued) on exactly the graph on screen."""
     run = state.run
-    return run is not None and run.alive and run.project.graph == state.project.graph
+    return run is not None and run.alive and model_fit(state.project.graph, run.project.graph).matches
 
 
 def model_banner(state: AppState, train_page: str | None) -> None:

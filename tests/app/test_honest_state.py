@@ -126,3 +126,35 @@ def test_the_train_page_reports_best_beside_last_and_a_falling_zero_shot_metric(
     falling = zero_shot_decline(result.history)
     flagged = [w for w in at.warning if "Zero-shot accuracy is getting worse" in w.value]
     assert len(flagged) == (falling is not None)
+
+
+def test_a_diverged_run_never_replaces_the_model_unless_asked(trained_ring) -> None:
+    project, result = trained_ring
+    state = checkpoint_state(project, result)
+    good = state.model
+    at = open_page(TRAIN.path, state)
+    _retrain(at, state, train__lr=1000.0, train__steps=200, train__eval_every=50)
+    assert state.run.result.status == "diverged"
+    assert state.model is good  # held back
+    assert "Your previous model is kept: a diverged run never replaces it on its own" in _banner(at)
+    at.button(key="train_use_held").click().run()
+    assert errors_of(at) == [] and state.model is state.run.result.model
+    at.button(key="train_restore_previous").click().run()
+    assert errors_of(at) == [] and state.model is good
+
+
+def test_while_a_run_trains_the_new_graph_the_banner_says_to_wait(trained_ring) -> None:
+    from ragviz.ui.state import start_run
+
+    project, result = trained_ring
+    state = checkpoint_state(project, result)
+    set_graph(state, _renamed(state.graph))
+    state.project.train_config.steps, state.project.train_config.eval_every = 100_000, 50
+    start_run(state, None)
+    try:
+        at = open_page("pages/embeddings.py", state)
+        waiting = [i.value for i in at.info if "A model is training on this graph now" in i.value]
+        assert errors_of(at) == [] and len(waiting) == 1 and not _train_links(at)
+    finally:
+        state.run.stop()
+        state.run.join(timeout=60)
