@@ -7,6 +7,7 @@ decided in one place. Moving tasks on the drawing is not a change: positions are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,18 +51,20 @@ class ModelFit:
         return self.fit in (Fit.MATCH, Fit.EDITED)
 
 
-def _task_key(graph: TaskGraph, name: str) -> tuple:
-    task = graph.task(name)
-    return (task.family, sorted(task.full_params().items()), task.train_size, task.test_size, task.seed)
+def _task_keys(graph: TaskGraph) -> dict[str, str]:
+    """Each task's data as a comparable key: everything but its position on the drawing."""
+    return {name: json.dumps({k: v for k, v in attrs.items() if k != "pos"}, sort_keys=True, default=str)
+            for name, attrs in graph.nx.nodes(data=True)}
 
 
 def _edge_set(graph: TaskGraph) -> set[tuple[str, str, str, float, bool]]:
     directed = {name: rel.directed for name, rel in graph.relations.items()}
     out = set()
-    for e in graph.edges():
-        d = directed.get(e.relation, True)
-        u, v = (e.source, e.target) if d else tuple(sorted((e.source, e.target)))
-        out.add((u, v, e.relation, round(float(e.weight), 9), d))
+    for u, v, relation, data in graph.nx.edges(keys=True, data=True):
+        d = directed.get(relation, True)
+        if not d and v < u:
+            u, v = v, u
+        out.add((u, v, relation, float(data.get("weight", 1.0)), d))
     return out
 
 
@@ -75,13 +78,15 @@ def model_fit(graph: TaskGraph, trained_graph: TaskGraph | None, model_domain: s
     if trained_graph is None:
         return ModelFit(Fit.NO_MODEL)
     domain = model_domain if model_domain is not None else trained_graph.domain
-    names, old_names = graph.task_names(), set(trained_graph.task_names())
+    keys, old_keys = _task_keys(graph), _task_keys(trained_graph)
+    names = list(keys)
+    trains = {name: int(attrs.get("train_size", 0)) for name, attrs in graph.nx.nodes(data=True)}
     known = set(known_tasks) if known_tasks is not None else {
-        t.name for t in trained_graph.tasks() if not t.zero_shot}
-    added = tuple(n for n in names if n not in old_names)
-    removed = tuple(n for n in trained_graph.task_names() if n not in set(names))
-    changed = tuple(n for n in names if n in old_names and _task_key(graph, n) != _task_key(trained_graph, n))
-    untrained = tuple(t.name for t in graph.tasks() if not t.zero_shot and t.name not in known)
+        name for name, attrs in trained_graph.nx.nodes(data=True) if int(attrs.get("train_size", 0)) > 0}
+    added = tuple(n for n in names if n not in old_keys)
+    removed = tuple(n for n in old_keys if n not in keys)
+    changed = tuple(n for n in names if n in old_keys and keys[n] != old_keys[n])
+    untrained = tuple(n for n in names if trains[n] > 0 and n not in known)
     edges_changed = len(_edge_set(graph) ^ _edge_set(trained_graph))
     relations_changed = ({n: r.directed for n, r in graph.relations.items()}
                          != {n: r.directed for n, r in trained_graph.relations.items()})
