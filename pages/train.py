@@ -1,15 +1,16 @@
-"""Train: settings, Start/Stop, live per-task curves, an optional baseline, and saving the model."""
+"""Train: a running run's live curves at the top, then settings and Start/Stop, then the model, a replay
+of its run, an optional baseline, and saving the model."""
 
 import streamlit as st
 
 from ragviz.ui.routing import page_state
+from ragviz.ui.run_review import run_outcome
 from ragviz.ui.state import show_notices
 from ragviz.ui.train_widgets import (
     baseline_panel,
     live_panel,
     model_panel,
     run_active,
-    run_outcome,
     save_panel,
     settings_form,
 )
@@ -19,11 +20,14 @@ st.title("Train")
 st.caption("Pick settings, press **Start training**, and watch every task learn. Training runs in the "
            "background: other pages stay usable, and Stop keeps what was learned so far.")
 show_notices(state)
-settings_form(state)
-if run_active(state):
-    live_panel(state)
+active = run_active(state)
+reported = False
+if active:
+    live_panel(state)  # on screen at once, above the settings
 else:
-    run_outcome(state)
-    model_panel(state)
+    reported = run_outcome(state)
+settings_form(state)
+if not active:
+    model_panel(state, watch=not reported)
     baseline_panel(state)
     save_panel(state)

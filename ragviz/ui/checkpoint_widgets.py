@@ -31,6 +31,7 @@ from ragviz.gallery import (
 )
 from ragviz.graph import TaskGraph
 from ragviz.limits import get_limits, keep_bounded, size_text
+from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.plots.training import comparison_figure
 from ragviz.safe_text import md_escape
@@ -389,8 +390,8 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
         st.warning(md_escape(problem))
         return
     table = comparison_table(sets[a], sets[b])
-    st.caption(f"Final {metric_label(sets[a].metric)} per task. ★ zero-shot tasks; Δ = B − A. "
-               "Blank cells: a task the model does not have.")
+    st.caption(f"Final {metric_label(sets[a].metric)} per task; Δ = B − A. Blank cells: a task the model does not "
+               f"have. {ZERO_SHOT_MEANING}.")
     table_col, bars_col = st.columns([5, 4])
     with table_col:
         comparison_dataframe(table)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from ragviz.graph import TaskGraph
+from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.colors import default_color_by
 from ragviz.plots.embeddings import color_choices, embedding_colors, embedding_figure, hover_texts
 from ragviz.plots.messages import hop_distances
@@ -141,8 +142,8 @@ def map_panel(trace: Trace, frames: Frames, opts: dict) -> None:
                            opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]))
     st.plotly_chart(fig, key=chart_key(PREFIX, opts["focus"]), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
-    st.caption("★ zero-shot task · grey lines: each task's path through the frames (dotted black: the focus "
-               "task's) · ▶ animates every frame.")
+    st.caption("Grey lines: each task's path through the frames (dotted black: the focus task's) · ▶ animates "
+               f"every frame · {ZERO_SHOT_MEANING}.")
 
 
 def neighbours_table(trace: Trace, focus: str, metric: str, k: int) -> pd.DataFrame:
@@ -172,7 +173,7 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
                  column_config={"distance": st.column_config.NumberColumn(format="%.3f")})
     st.caption("Measured on the task embeddings t = h^L of the current model in all their dimensions, not on "
                "the 2-D picture. Hops: how many edges apart the two tasks are in the graph (— : not connected). "
-               "★ zero-shot.")
+               f"{ZERO_SHOT_MEANING}.")
 
 
 def embeddings_view(state: AppState, trace: Trace) -> None:

@@ -22,6 +22,7 @@ from ragviz.plots.graph import drawing_note, graph_figure
 from ragviz.safe_text import md_escape
 from ragviz.selection import event_tasks, selected_tasks
 from ragviz.ui.graph_edits import bump_version, commit, graph_version, project_name, try_edit
+from ragviz.ui.model_banner import session_fit
 from ragviz.ui.state import AppState, graph_key, notify, redo, undo
 from ragviz.ui.task_forms import ADD_OPEN_KEY, add_task_form, change_relation, connect_panel, task_card
 
@@ -93,14 +94,7 @@ def model_note(state: AppState) -> None:
     """What editing means when the project already has a trained model."""
     if not state.trained:
         return
-    if state.edited_since_training:
-        st.info(
-            "This project has a trained model and the graph has changed since training. The other pages show "
-            "the trained model on the edited graph (inference only, nothing is retrained); tasks added since "
-            "training are zero-shot. Train again on the Train page to learn from the changes.",
-            icon=":material/info:",
-        )
-    else:
+    if session_fit(state).matches:  # otherwise the banner at the top of the page says what changed
         st.caption("This project has a trained model. Edits keep it: the other pages then show it on the edited "
                    "graph (inference only), and new tasks are zero-shot.")
 

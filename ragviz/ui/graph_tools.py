@@ -17,6 +17,7 @@ from ragviz.generators import GENERATORS, LAYOUTS, generate_graph, layout_positi
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.graph_io import EXTENSIONS, export_graph, import_graph
 from ragviz.limits import size_text
+from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
@@ -212,6 +213,6 @@ def preview_tab(state: AppState, version: str) -> None:
     if graph.domain == "text":
         text_preview(state, chosen)
         return
-    st.caption("Training points (test points for zero-shot tasks ★), coloured by class.")
+    st.caption(f"Training points (test points for zero-shot tasks), coloured by class. {ZERO_SHOT_MEANING}.")
     st.plotly_chart(data_preview_figure(graph, chosen, state.project.tables), key=f"tg_preview_fig_{version}",
                     config={"displayModeBar": False})

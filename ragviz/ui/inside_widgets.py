@@ -14,9 +14,11 @@ import streamlit as st
 
 from ragviz.errors import RagvizError
 from ragviz.graph import TaskGraph
+from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.messages import focus_from_event
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.model_banner import session_fit
 from ragviz.ui.routing import CHECKPOINTS, HOME, TRAIN
 from ragviz.ui.state import AppState, get_trace
 
@@ -45,6 +47,12 @@ def current_trace(state: AppState, graph: TaskGraph | None = None) -> Trace | No
         st.info("The task graph has no tasks. Add tasks on the **Task graph** page, or open a sample on **Home**.",
                 icon=":material/hub:")
         return None
+    if graph is None and not session_fit(state).can_look_inside:
+        # The banner above says why; showing the same guess for every task would look like a result.
+        st.info("Nothing to show here until a model is trained on this graph (or the trained one's graph is "
+                "back: **Undo** on the Task graph page).", icon=":material/sync_problem:")
+        _links()
+        return None
     try:
         trace = get_trace(state, shown)
     except RagvizError as err:
@@ -52,9 +60,6 @@ def current_trace(state: AppState, graph: TaskGraph | None = None) -> Trace | No
         st.caption("Undo the edit on the **Task graph** page, or train again on the **Train** page so the model "
                    "learns the new relations.")
         return None
-    if graph is None and state.edited_since_training:
-        st.caption(":material/info: The graph was edited after training: this is the trained model on the edited "
-                   "graph (inference only); tasks added since training are zero-shot.")
     return trace
 
 
@@ -95,7 +100,7 @@ def focus_picker(trace: Trace, prefix: str, label: str = "Task", container: Any 
     st.session_state[widget] = focus
     zero = _zero(trace)
     container.selectbox(label, names, key=widget, format_func=lambda n: f"{n} ★" if n in zero else n,
-                        help="Pick a task here or click one in the figure. ★ marks zero-shot tasks.")
+                        help=f"Pick a task here or click one in the figure. {ZERO_SHOT_MEANING}.")
     return focus
 
 

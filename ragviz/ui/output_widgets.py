@@ -18,6 +18,7 @@ from ragviz.ablations import ablation_setup
 from ragviz.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
 from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
+from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.graph import with_positions
 from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure
 from ragviz.safe_text import md_escape
@@ -29,8 +30,8 @@ from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
 WHATIF_KEY = "to_whatif"
 PAGE_SIZE = 24
 KINDS = ("Add an edge", "Remove an edge", "Add a zero-shot task")
-HOW_TO = ("Every task's predictions at once, with its test metric (★ = zero-shot: no training data, its predictor "
-          "comes from its relations alone). Use **What if…?** to add or remove an edge or add a new zero-shot task "
+HOW_TO = (f"Every task's predictions at once, with its test metric ({ZERO_SHOT_MEANING}). "
+          "Use **What if…?** to add or remove an edge or add a new zero-shot task "
           "and watch the outputs change without retraining.")
 
 
@@ -137,7 +138,8 @@ def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, 
     name = f"baseline ({state.baseline.name})" if baseline is not None else "baseline"
     table = metrics_table(trace, baseline, name, before=base if whatif else None)
     title = metric_title(trace.metric)
-    st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})")
+    st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})",
+                help=f"{ZERO_SHOT_MEANING}.")
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
     st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics", placeholder="")
     if state.baseline is not None and baseline is None:

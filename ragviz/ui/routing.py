@@ -24,6 +24,7 @@ from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
+from ragviz.ui.model_banner import model_banner
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
 
@@ -56,6 +57,7 @@ def app_navigation() -> StreamlitPage:
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
                                 for i, (path, title, icon) in enumerate(PAGES)])
     render_sidebar(get_state())
+    model_banner(get_state(), None if navigation.title == TRAIN.title else TRAIN.path)
     return navigation
 
 

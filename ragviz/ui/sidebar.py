@@ -27,8 +27,6 @@ def render_sidebar(state: AppState) -> None:
         st.markdown(f"**Device:** {_device()}")
         model_line = state.trained.source if state.trained else "no trained model yet"
         st.markdown(f"**Model:** {md_escape(model_line)}")
-        if state.edited_since_training:
-            st.caption("The graph was edited after training: pages show the trained model on the edited graph.")
         if state.run is not None and not run_handled(state.run):
             _run_status(state)
         elif state.run is not None:

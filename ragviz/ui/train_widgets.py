@@ -22,6 +22,7 @@ from ragviz.errors import RagvizError
 from ragviz.gallery import MetricSet, comparison_table
 from ragviz.graph import TaskGraph
 from ragviz.history import History
+from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.models_folder import safe_file_name
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
@@ -30,7 +31,8 @@ from ragviz.safe_text import md_escape
 from ragviz.train import choose_device, evaluation_every
 from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
-from ragviz.ui.runs import adopt_finished_run, begin_run, run_from_current_model, run_handled
+from ragviz.ui.run_review import replay_panel, watch_lines
+from ragviz.ui.runs import adopt_finished_run, begin_run, run_handled
 from ragviz.ui.state import AppState, current_checkpoint_bytes
 
 WIDGET = "train_w."
@@ -209,6 +211,8 @@ def settings_form(state: AppState) -> None:
             begin_training(state, *widget_values(), baseline)
         except RagvizError as err:
             st.error(f"Training did not start: {md_escape(err)}")
+        else:
+            st.rerun()  # the live panel sits above the form: draw the page again with it
 
 
 # ------------------------------------------------------------------------- live run
@@ -279,7 +283,9 @@ def live_panel(state: AppState) -> None:
         st.caption("Preparing the data and the first evaluation… (Stop works at any time.)")
         return
     _live_curves(history, run.project.graph)
-    st.caption("Test-split curves, updated at every evaluation. Dashed ★ lines: zero-shot tasks (no training data).")
+    st.caption("Test-split curves, updated at every evaluation; dashed lines are zero-shot tasks. "
+               f"{ZERO_SHOT_MEANING}.")
+    watch_lines(history)
 
 
 def queued_panel(run: TrainingRun, snap: RunSnapshot) -> None:
@@ -294,38 +300,15 @@ def queued_panel(run: TrainingRun, snap: RunSnapshot) -> None:
 
 
 # -------------------------------------------------------------------------- results
-def run_outcome(state: AppState) -> None:
-    """How the last run ended: finished, stopped by the user, diverged (with the reason) or failed."""
-    run = state.run
-    if run is None or not run_handled(run):
-        return
-    snap = run.snapshot()
-    if snap.status == RunStatus.ERROR:
-        if run_from_current_model(state):
-            st.error(f"The model trained, but then: {md_escape(snap.message)}")
-        else:
-            st.error(f"The last training run failed: {md_escape(snap.message)} Your previous model is unchanged.")
-        return
-    if snap.status == RunStatus.STOPPED and run.result is None:
-        st.info(f"{snap.message} Your previous model is unchanged.", icon=":material/stop:")
-        return
-    if not run_from_current_model(state):
-        return
-    if snap.status == RunStatus.FINISHED:
-        st.success(f"Training finished. {md_escape(snap.message)}", icon=":material/check_circle:")
-    elif snap.status == RunStatus.STOPPED:
-        st.info(f"{md_escape(snap.message)} The model trained so far is kept: every page shows it.",
-                icon=":material/stop:")
-    elif snap.status == RunStatus.DIVERGED:
-        st.warning(f"Training diverged. {md_escape(snap.message)}", icon=":material/warning:")
-
-
 def _trained_graph(state: AppState) -> TaskGraph:
     return state.trained.graph if state.trained is not None else state.project.graph
 
 
-def model_panel(state: AppState) -> None:
-    """The current model's final metrics and its per-task training curves."""
+def model_panel(state: AppState, watch: bool = True) -> None:
+    """The current model's final metrics and its per-task training curves, with a replay slider.
+
+    ``watch``: report best against last step here (False when the run's outcome above already did).
+    """
     if not state.trained:
         st.info("No trained model yet. Choose settings above and press **Start training**, or open a sample "
                 "on **Home** or a checkpoint on **Checkpoints**.", icon=":material/info:")
@@ -347,11 +330,11 @@ def model_panel(state: AppState) -> None:
                         "alone.")
     cols[2].metric("Steps trained", f"{history.steps[-1]:,}")
     cols[3].metric("Training time", f"{history.wall_time[-1]:.1f} s" if history.wall_time else "—")
+    if watch:
+        watch_lines(history)
     split = st.segmented_control("Curves on the", ("test", "train"), default="test", key="train_curve_split",
                                  help="Zero-shot tasks have no training split, so they only appear on test.")
-    _curves(history, task_colors(_trained_graph(state)), split or "test", "model")
-    st.caption("One line per task in its own colour; the bold line is the mean over seen tasks. "
-               "Dashed ★ lines are zero-shot tasks.")
+    replay_panel(history, _trained_graph(state), split or "test")
 
 
 def baseline_panel(state: AppState) -> None:
@@ -361,7 +344,7 @@ def baseline_panel(state: AppState) -> None:
         return
     st.subheader(f"RAG vs baseline ({md_escape(baseline.name)})")
     st.caption(f"{md_escape(ABLATIONS.get(baseline.name, baseline.name))}; same tasks, data and settings. "
-               f"Final {metric_title(state.history.metric)} per task; ★ zero-shot; Δ = baseline − RAG.")
+               f"Final {metric_title(state.history.metric)} per task; Δ = baseline − RAG. {ZERO_SHOT_MEANING}.")
     ours = MetricSet.from_history("RAG", state.history)
     theirs = MetricSet.from_history("baseline", baseline.history)
     table_col, bars_col = st.columns([5, 4])

@@ -200,7 +200,9 @@ def test_trained_model_note_after_an_edit(trained_ring):
     at = open_page(PAGE, state)
     assert "has a trained model" in texts(at.caption)
     button(at, "Connect").click().run()
-    assert "inference only" in texts(at.info) and "zero-shot" in texts(at.info)
+    banner = texts(at.warning)  # the banner at the top of every page says what changed, and offers Train
+    assert "changed since the model was trained (1 edge or relation changed)" in banner
+    assert "without retraining" in banner and any(link.label == "Train on this graph" for link in at.get("page_link"))
 
 
 def test_table_edits_apply_once_and_a_bad_edit_is_refused():

@@ -125,7 +125,7 @@ def test_a_short_run_from_start_shows_results_and_saves(trained_ring, models) ->
     assert metrics["Steps trained"] == "20"
     assert metrics["Test accuracy, seen"].endswith("%")
     assert metrics["Test accuracy, zero-shot"].endswith("%")
-    assert len(at.get("plotly_chart")) == 2
+    assert [c.key for c in at.get("plotly_chart")] == ["model_loss", "model_metric", "replay_embedding", "replay_bars"]
     assert [b.label for b in at.download_button] == ["Download"]
     at.text_input[0].set_value("my run").run()
     next(b for b in at.button if b.label == "Save to models folder").click().run()
@@ -174,8 +174,12 @@ def test_learning_rate_1000_diverges_and_the_page_says_so(trained_ring) -> None:
     _train(at, state, train__lr=1000.0, train__steps=200, train__eval_every=50)
     warning = plain(at.warning[0].value)
     assert warning.startswith("Training diverged.") and "learning rate 1000" in warning
-    assert "kept the last finite weights" in warning
-    assert state.trained and all(torch.isfinite(p).all() for p in state.model.parameters())
+    assert "kept the last finite weights" in warning and "never adopted on its own" in warning
+    assert state.trained is None  # a diverged run is held back, not taken in
+    at.button(key="train_use_held").click().run()
+    assert errors_of(at) == []
+    assert state.trained and state.model is state.run.result.model
+    assert all(torch.isfinite(p).all() for p in state.model.parameters())
 
 
 def test_a_baseline_trains_beside_it_and_results_sit_side_by_side(trained_ring) -> None:
@@ -192,7 +196,8 @@ def test_a_baseline_trains_beside_it_and_results_sit_side_by_side(trained_ring) 
     assert "Mean (seen tasks)" in set(table["task"]) and "Mean (zero-shot tasks)" in set(table["task"])
     assert set(table.loc[table["task"] == "moons 120°", "zero-shot"]) == {"★"}
     assert [c.key for c in at.get("plotly_chart")] == [
-        "model_loss", "model_metric", "baseline_bars", "baseline_loss", "baseline_metric"]
+        "model_loss", "model_metric", "replay_embedding", "replay_bars", "baseline_bars", "baseline_loss",
+        "baseline_metric"]
 
 
 def test_from_a_checkpoint_without_training(trained_ring) -> None:
@@ -204,8 +209,10 @@ def test_from_a_checkpoint_without_training(trained_ring) -> None:
     assert {m.label: m.value for m in at.metric}["Steps trained"] == "60"
     assert at.number_input(key=WIDGET + "train.steps").value == 60
     assert at.number_input(key=WIDGET + "model.layers").value == 2
-    assert len(at.get("plotly_chart")) == 2 and len(at.download_button) == 1
-    assert not at.success and not at.warning  # no run happened: no run outcome
+    assert [c.key for c in at.get("plotly_chart")] == ["model_loss", "model_metric", "replay_embedding",
+                                                       "replay_bars"]
+    assert len(at.download_button) == 1
+    assert not at.success and not [w for w in at.warning if w.value.startswith("Training")]  # no run outcome
 
 
 def test_from_a_sample_and_from_a_checkpoint_without_history(trained_ring) -> None:

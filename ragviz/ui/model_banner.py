@@ -1,0 +1,50 @@
+"""The banner at the top of every page when the graph on screen is not what the model was trained on.
+
+The verdict and its words come from :mod:`ragviz.model_fit`; this draws them as a warning with
+a link to the Train page (left out on the Train page itself, where Start is right below).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ragviz.model_fit import Fit, ModelFit, fit_message, model_fit
+from ragviz.ui.state import AppState
+
+
+def session_fit(state: AppState) -> ModelFit:
+    """How the session's graph relates to its trained model."""
+    trained = state.trained
+    if trained is None:
+        return model_fit(state.project.graph, None)
+    model = trained.model
+    spec, vocab = getattr(model, "spec", None), getattr(model, "vocab", None)
+    return model_fit(state.project.graph, trained.graph, getattr(spec, "name", None),
+                     list(vocab.tasks) if vocab is not None else None)
+
+
+def training_this_graph(state: AppState) -> bool:
+    """A run is going (or queued) on exactly the graph on screen."""
+    run = state.run
+    return run is not None and run.alive and model_fit(state.project.graph, run.project.graph).matches
+
+
+def model_banner(state: AppState, train_page: str | None) -> None:
+    """Draw the banner when the graph and the model disagree; ``train_page`` is the Train page's path
+    (None on the Train page)."""
+    fit = session_fit(state)
+    if fit.fit in (Fit.MATCH, Fit.NO_MODEL) or state.project.graph.number_of_tasks() == 0:
+        return  # with no model at all, the pages that need one say so themselves, with links
+    training = training_this_graph(state)
+    message = fit_message(fit, training)
+    if message is None:
+        return
+    show = st.info if training else st.warning
+    icon = ":material/model_training:" if training else ":material/sync_problem:"
+    if train_page is None or training:
+        show(message, icon=icon)
+        return
+    text_col, link_col = st.columns([3.4, 1], vertical_alignment="center")
+    with text_col:
+        show(message, icon=icon)
+    link_col.page_link(train_page, label="Train on this graph", icon=":material/model_training:")
