@@ -101,7 +101,7 @@ def graph_patch(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     patch: dict[str, Any] = {
         "n-": [i for i in old_nodes if i not in new_nodes],
         "n+": [n for i, n in new_nodes.items() if old_nodes.get(i) != n],
-        "e-": [list(k) for k in old_edges if k not in new_edges or old_edges[k] != new_edges[k]],
+        "e-": [list(k) for k in old_edges if k not in new_edges],
         "e+": [e for k, e in new_edges.items() if old_edges.get(k) != e],
     }
     if base["relations"] != new["relations"]:
@@ -132,8 +132,12 @@ def apply_patch(base: dict[str, Any], patch: Any) -> dict[str, Any]:
     gone = set(removed_nodes)
     nodes = [replaced.pop(n["id"], n) for n in base["graph"]["nodes"] if n["id"] not in gone]
     nodes += list(replaced.values())
+    if not all(isinstance(e, dict) for e in added_edges):
+        raise ViewLinkError("The link's what-if is damaged: an edge in it is not an object.")
     cut = {tuple(e) for e in removed_edges}
-    edges = [e for e in base["graph"]["edges"] if _edge_id(e) not in cut] + added_edges
+    changed = {_edge_id(e): e for e in added_edges}
+    edges = [changed.pop(_edge_id(e), e) for e in base["graph"]["edges"] if _edge_id(e) not in cut]
+    edges += list(changed.values())
     relations = patch.get("r", base["relations"])
     return {"relations": relations, "graph": {"nodes": nodes, "edges": edges}}
 
