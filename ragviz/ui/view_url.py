@@ -46,6 +46,8 @@ PROJECTOR_KEY = "projector"
 OPENED_KEY = "view_link_opened"  # set once the session has read its URL
 LAYER_SEEN_KEY = "view_link_layer"  # the layer last picked (the radio's own key goes when its page is left)
 CACHE_KEY = "view_link_cache"
+SLOT_KEY = "view_link_slot"  # this run's place for "Copy link" at the top of the sidebar
+DRAWN_KEY = "view_link_drawn"  # the link drawn in this run's slot: redrawn only for a new link
 RETRAIN_KEY = "view_link_retrain"  # the session came from a link that could not carry its model
 RETRAIN_TEXT = ("Opened from a link: the task graph and its settings are back, but a link cannot carry a trained "
                 "model. Train it again on the **Train** page to see the model's pages.")
@@ -53,22 +55,22 @@ RETRAIN_TEXT = ("Opened from a link: the task graph and its settings are back, b
 
 # ------------------------------------------------------------------------------ reading a link
 def open_view_link(page: StreamlitPage, home_path: str) -> None:
-    """On a session's first run, open the view its URL holds; a bad link gives a message and Home."""
-    if OPENED_KEY in st.session_state:
-        return
-    st.session_state[OPENED_KEY] = True
-    token = st.query_params.get(PARAM)
-    if not token:
-        return
-    try:
-        state = _state_from_link(token)
-    except RagvizError as err:
-        notify(get_state(), "error", f"This link could not be opened: {err} Here is the home page instead; "
-                                     "nothing was changed.")
-        if page.url_path:  # not already the home page (the default page's path is empty)
-            st.switch_page(home_path)
-        return
-    st.session_state[STATE_KEY] = state
+    """Before the page: on a session's first run, open the view its URL holds (a bad link gives a
+    message and Home); then the view into the URL and "Copy link" at the top of the sidebar."""
+    if OPENED_KEY not in st.session_state:
+        st.session_state[OPENED_KEY] = True
+        token = st.query_params.get(PARAM)
+        if token:
+            try:
+                st.session_state[STATE_KEY] = _state_from_link(token)
+            except RagvizError as err:
+                notify(get_state(), "error", f"This link could not be opened: {err} Here is the home page "
+                                             "instead; nothing was changed.")
+                if page.url_path:  # not already the home page (the default page's path is empty)
+                    st.switch_page(home_path)
+    st.session_state[SLOT_KEY] = st.sidebar.empty()
+    st.session_state[DRAWN_KEY] = None  # a new run: the slot is empty
+    keep_view_link()
 
 
 def _state_from_link(token: str) -> AppState:
@@ -178,25 +180,34 @@ def current_link(state: AppState) -> EncodedView:
 
 
 def keep_view_link() -> None:
-    """After the page: the current view into the URL, and the sidebar's "Copy link"."""
+    """The current view into the URL and "Copy link" into its sidebar slot (again after the page,
+    from ``app.py``, when the page changed the view: a click that moved the focus, say)."""
     state = get_state()
     encoded = current_link(state)
     if encoded.token and st.query_params.get(PARAM) != encoded.token:
         st.query_params[PARAM] = encoded.token
-    with st.sidebar:
-        if st.session_state.get(RETRAIN_KEY) and state.trained is None:
-            st.warning(RETRAIN_TEXT, icon=":material/model_training:")
-        if not encoded.fits:
-            st.warning(f"This task graph is too big for a link (about {size_text(encoded.full_chars)} of the "
-                       f"{size_text(LINK_BUDGET)} a link holds): a reload or a copied link keeps the sample, page and "
-                       "settings, not the graph. Save a checkpoint on the **Train** page to keep it.",
-                       icon=":material/link_off:")
-        with st.popover("Copy link", icon=":material/link:", width="stretch"):
-            st.caption("This link opens this view on any ragviz server: the " + ("sample" if state.sample_key else
-                       "task graph") + ", settings, page, layer, focus task and what-if edits. A trained model "
-                       "cannot travel in a link: a shipped sample's comes from the server; any other is trained "
-                       "again. Copy it with the button at the right of the box.")
-            st.code(f"{st.context.url or ''}?{PARAM}={encoded.token}", language=None, wrap_lines=True, height=160)
+    slot = st.session_state.get(SLOT_KEY)
+    if slot is None or st.session_state.get(DRAWN_KEY) == encoded.token:
+        return
+    st.session_state[DRAWN_KEY] = encoded.token
+    with slot.container():
+        _link_controls(state, encoded)
+
+
+def _link_controls(state: AppState, encoded: EncodedView) -> None:
+    if st.session_state.get(RETRAIN_KEY) and state.trained is None:
+        st.warning(RETRAIN_TEXT, icon=":material/model_training:")
+    if not encoded.fits:
+        st.warning(f"This task graph is too big for a link (about {size_text(encoded.full_chars)} of the "
+                   f"{size_text(LINK_BUDGET)} a link holds): a reload or a copied link keeps the sample, page and "
+                   "settings, not the graph. Save a checkpoint on the **Train** page to keep it.",
+                   icon=":material/link_off:")
+    with st.popover("Copy link", icon=":material/link:", width="stretch"):
+        st.caption("This link opens this view on any ragviz server: the " + ("sample" if state.sample_key else
+                   "task graph") + ", settings, page, layer, focus task and what-if edits. A trained model "
+                   "cannot travel in a link: a shipped sample's comes from the server; any other is trained "
+                   "again. Copy it with the button at the right of the box.")
+        st.code(f"{st.context.url or ''}?{PARAM}={encoded.token}", language=None, wrap_lines=True, height=160)
         if state.sample_key is None and state.trained is not None:
             st.caption(f":material/info: The model ({md_escape(state.trained.source)}) is not in the link: save a "
                        "checkpoint on the **Train** page to keep it.")
