@@ -56,13 +56,12 @@ def view_of(page) -> dict:
     main = page.locator('[data-testid="stMain"]')
     main.get_by_role("radio", name="layer 2").wait_for(timeout=60_000)
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-    focus = main.locator('[data-testid="stSelectbox"]').filter(has_text="Focus task").first.inner_text()
     return {
         "page": main.get_by_role("heading", level=1).first.inner_text(),
         "size": re.search(r"\d+ tasks · \d+ edges", sidebar).group(0),
         "model": re.search(r"Model: ([^\n]+)", sidebar).group(1),
         "layer 2": main.get_by_role("radio", name="layer 2").is_checked(),
-        "focus": focus.replace("Focus task", "").strip(),
+        "focus": main.get_by_role("combobox", name="Focus task").input_value(),
     }
 
 
@@ -81,7 +80,7 @@ def make_a_view(page, server: str) -> dict:
     go_to(page, "Message passing")
     main.get_by_text("layer 2", exact=True).click()
     settle(page)
-    main.get_by_label("Focus task").click()
+    main.get_by_role("combobox", name="Focus task").click()
     page.get_by_role("option", name=re.compile(re.escape(NEW_TASK))).click()
     settle(page)
     no_exception(page, "Message passing")
@@ -131,5 +130,5 @@ def test_a_damaged_link_shows_a_message_and_the_home_page(server, browser) -> No
     main.get_by_text("This link could not be opened").first.wait_for(timeout=30_000)
     assert "cut short" in main.locator('[data-testid="stAlert"]').first.inner_text()
     assert main.get_by_role("heading", level=1).first.inner_text().startswith("ragviz")  # Home
-    assert page.get_by_role("button", name=re.compile(r"^Open")).count() > 0  # the samples, ready to open
+    page.get_by_role("button", name=re.compile(r"^Open")).first.wait_for(timeout=30_000)  # samples, ready to open
     context.close()
