@@ -9,11 +9,13 @@ from ragviz.config import ModelConfig, TrainConfig
 from ragviz.counterfactual import with_edge
 from ragviz.generators import generate_graph
 from ragviz.project import Project
+from ragviz.safe_text import md_escape
 from ragviz.samples import load_sample
 from ragviz.ui import inside_widgets, message_widgets, output_widgets, view_url
 from ragviz.ui.state import STATE_KEY
 from ragviz.view_link import View, build_view, encode_view, read_link
 from tests.app.helpers import APP, open_page, plain, untrained_state
+from tests.app.hostile import PROJECT, RELATIONS, TASKS, hostile_project
 from tests.helpers import small_ring
 
 SAMPLE = "zero_shot_ring"
@@ -131,3 +133,17 @@ def test_a_rerun_with_nothing_changed_does_not_encode_the_graph_again() -> None:
     at.session_state[message_widgets.LAYER_KEY] = 1
     at.run()
     assert at.session_state[view_url.CACHE_KEY][2] is not first and url_view(at).layer == 1
+
+
+def test_a_link_full_of_hostile_names_opens_them_as_plain_text() -> None:
+    project = hostile_project()
+    whatif = with_edge(project.graph, TASKS[0], TASKS[2], RELATIONS[1])
+    view = View(name=PROJECT, graph=project.graph, whatif=whatif, whatif_edits=[TASKS[1]], focus=TASKS[3])
+    at = open_link(encode_view(view).token)
+    state = at.session_state[STATE_KEY]
+    assert [e.value for e in at.exception] == [] and list(at.error) == []
+    assert state.project.graph == project.graph and at.session_state[view_url.FOCUS_KEY] == TASKS[3]
+    assert f"**Project:** {md_escape(PROJECT)}" in [m.value for m in at.sidebar.markdown]
+    # the what-if needs a model: its edit is named, escaped, in the warning
+    assert any(md_escape(TASKS[1]) in w.value for w in at.warning)
+    assert not any(TASKS[1] in w.value for w in at.warning)
