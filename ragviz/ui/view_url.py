@@ -104,11 +104,13 @@ def _state_from_link(token: str) -> AppState:
                           name=view.name)
         state = AppState(project=project, edits=EditHistory(graph))
         set_project(state, project)
-        st.session_state[RETRAIN_KEY] = True
-        notify(state, "warning", missing + RETRAIN_TEXT.replace("**", ""))
+        if view.graph is not None:
+            st.session_state[RETRAIN_KEY] = True
+            notify(state, "warning", missing + RETRAIN_TEXT.replace("**", ""))
     if view.graph_omitted:
-        notify(state, "warning", "The task graph was too big to keep in the link, so it is not here: open it from "
-                                 "a saved checkpoint (Checkpoints page) or a graph file (Task graph page).")
+        notify(state, "warning", "The task graph was too big to keep in the link, so it is not here (the link kept "
+                                 + ("the sample as shipped" if ckpt is not None else "its settings") + "): open it "
+                                 "from a saved checkpoint (Checkpoints page) or a graph file (Task graph page).")
     _restore_widgets(state, view)
     return state
 
@@ -195,7 +197,9 @@ def keep_view_link() -> None:
 
 
 def _link_controls(state: AppState, encoded: EncodedView) -> None:
-    if st.session_state.get(RETRAIN_KEY) and state.trained is None:
+    if state.trained is not None:
+        st.session_state.pop(RETRAIN_KEY, None)  # trained since: the link's missing model is history
+    elif st.session_state.get(RETRAIN_KEY):
         st.warning(RETRAIN_TEXT, icon=":material/model_training:")
     if not encoded.fits:
         st.warning(f"This task graph is too big for a link (about {size_text(encoded.full_chars)} of the "
