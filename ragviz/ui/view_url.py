@@ -107,6 +107,9 @@ def _state_from_link(token: str) -> AppState:
         if view.graph is not None:
             st.session_state[RETRAIN_KEY] = True
             notify(state, "warning", missing + RETRAIN_TEXT.replace("**", ""))
+    if state.project.graph.domain == "csv":
+        notify(state, "warning", "A link cannot carry data tables: upload this graph's CSV tables again on the "
+                                 "Task graph page (or open a checkpoint, which keeps them).")
     if view.graph_omitted:
         notify(state, "warning", "The task graph was too big to keep in the link, so it is not here (the link kept "
                                  + ("the sample as shipped" if ckpt is not None else "its settings") + "): open it "

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from ragviz.config import ModelConfig, TrainConfig
 from ragviz.counterfactual import with_edge
 from ragviz.generators import generate_graph
+from ragviz.graph import TaskGraph, make_task
 from ragviz.project import Project
 from ragviz.safe_text import md_escape
 from ragviz.samples import load_sample
@@ -147,3 +148,12 @@ def test_a_link_full_of_hostile_names_opens_them_as_plain_text() -> None:
     # the what-if needs a model: its edit is named, escaped, in the warning
     assert any(md_escape(TASKS[1]) in w.value for w in at.warning)
     assert not any(TASKS[1] in w.value for w in at.warning)
+
+
+def test_a_link_to_a_graph_of_table_tasks_says_the_tables_must_be_uploaded_again() -> None:
+    graph = TaskGraph()
+    graph.add_task(make_task("from my table", "csv", {"table": "data", "task": ""}, 10, 10, 0))
+    at = open_link(encode_view(View(name="tables", graph=graph)).token)
+    assert [e.value for e in at.exception] == []
+    assert at.session_state[STATE_KEY].project.graph == graph
+    assert "A link cannot carry data tables" in texts(at)
