@@ -27,6 +27,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 from ragviz.ui.model_banner import model_banner
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
+from ragviz.ui.view_url import open_view_link
 
 PAGE_TITLE = "ragviz · Relation-Aware Generative model lab"
 
@@ -56,6 +57,7 @@ def app_navigation() -> StreamlitPage:
     torch.set_num_threads(1)  # many small sessions: one thread each trains fastest
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
                                 for i, (path, title, icon) in enumerate(PAGES)])
+    open_view_link(navigation, HOME.path)  # a reload or a shared link: the view the URL holds
     render_sidebar(get_state())
     model_banner(get_state(), None if navigation.title == TRAIN.title else TRAIN.path)
     return navigation

@@ -1,0 +1,220 @@
+"""The view in the URL: a reload restores it, and "Copy link" hands it to anyone on any server.
+
+:func:`open_view_link` runs before the sidebar on a session's first run: it reads the URL's
+view (:mod:`ragviz.view_link`, untrusted input) and makes it the session's state, or says why
+the link cannot be opened and shows the home page. :func:`keep_view_link` runs after the page:
+it writes the current view into the URL (only when it changed; the encoding is cached on the
+graph objects, so a rerun of a big graph does not re-encode it) and draws "Copy link".
+
+The keys below are other modules' session keys (the focus task, the message-passing layer,
+the what-if); they are named here, not imported, because those modules import the routing
+that calls this one. ``tests/test_view_link_ui.py`` checks they still match.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from ragviz.config import ModelConfig, TrainConfig
+from ragviz.editing import EditHistory
+from ragviz.errors import RagvizError
+from ragviz.graph import TaskGraph
+from ragviz.limits import size_text
+from ragviz.project import Project
+from ragviz.safe_text import md_escape
+from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, get_state, graph_key, notify, set_graph, set_project
+from ragviz.view_link import (
+    LINK_BUDGET,
+    EncodedView,
+    View,
+    ViewLinkError,
+    build_view,
+    encode_view,
+    payload_sample,
+    read_link,
+)
+
+PARAM = "view"
+FOCUS_KEY = "inside_focus"  # ragviz.ui.inside_widgets.FOCUS_KEY
+LAYER_KEY = "mp_layer"  # ragviz.ui.message_widgets.LAYER_KEY
+WHATIF_KEY = "to_whatif"  # ragviz.ui.output_widgets.WHATIF_KEY
+PROJECTOR_KEY = "projector"
+OPENED_KEY = "view_link_opened"  # set once the session has read its URL
+LAYER_SEEN_KEY = "view_link_layer"  # the layer last picked (the radio's own key goes when its page is left)
+CACHE_KEY = "view_link_cache"
+SLOT_KEY = "view_link_slot"  # this run's place for "Copy link" at the top of the sidebar
+DRAWN_KEY = "view_link_drawn"  # the link drawn in this run's slot: redrawn only for a new link
+RETRAIN_KEY = "view_link_retrain"  # the session came from a link that could not carry its model
+RETRAIN_TEXT = ("Opened from a link: the task graph and its settings are back, but a link cannot carry a trained "
+                "model. Train it again on the **Train** page to see the model's pages.")
+
+
+# ------------------------------------------------------------------------------ reading a link
+def open_view_link(page: StreamlitPage, home_path: str) -> None:
+    """Before the page: on a session's first run, open the view its URL holds (a bad link gives a
+    message and Home); then the view into the URL and "Copy link" at the top of the sidebar."""
+    if OPENED_KEY not in st.session_state:
+        st.session_state[OPENED_KEY] = True
+        token = st.query_params.get(PARAM)
+        if token:
+            try:
+                st.session_state[STATE_KEY] = _state_from_link(token)
+            except RagvizError as err:
+                notify(get_state(), "error", f"This link could not be opened: {err} Here is the home page "
+                                             "instead; nothing was changed.")
+                if page.url_path:  # not already the home page (the default page's path is empty)
+                    st.switch_page(home_path)
+    st.session_state[SLOT_KEY] = st.sidebar.empty()
+    st.session_state[DRAWN_KEY] = None  # a new run: the slot is empty
+    keep_view_link()
+
+
+def _state_from_link(token: str) -> AppState:
+    """A new session state holding the link's view; raises RagvizError (a message) for a bad link."""
+    payload = read_link(token)
+    key = payload_sample(payload)
+    ckpt, missing = None, ""
+    if key is not None:
+        from ragviz.samples import load_sample  # the samples' lessons are heavy: load them only when named
+
+        try:
+            ckpt = load_sample(key)
+        except RagvizError as err:
+            if "g" not in payload:
+                raise ViewLinkError(f"The link opens the sample '{key}', which this server cannot open: "
+                                    f"{err}") from None
+            missing = f"The link's sample '{key}' is not on this server, so its trained model is not either. "
+    view = build_view(payload, ckpt.project.graph if ckpt is not None else None)
+    if ckpt is not None:
+        state = AppState(project=ckpt.project, edits=EditHistory(ckpt.project.graph))
+        adopt_checkpoint(state, ckpt, f"sample: {ckpt.project.name}", sample_key=key)
+        if view.graph is not None:
+            set_graph(state, view.graph)  # undo goes back to the sample's own graph
+            notify(state, "info", f"Opened from a link: the sample '{ckpt.project.name}' with its trained model, "
+                                  "and the task graph as it was edited (the model was trained on the sample's "
+                                  "own graph, as before).")
+        state.project.name = view.name
+    else:
+        graph = view.graph if view.graph is not None else TaskGraph()
+        project = Project(graph, view.model_config or ModelConfig(), view.train_config or TrainConfig(),
+                          name=view.name)
+        state = AppState(project=project, edits=EditHistory(graph))
+        set_project(state, project)
+        if view.graph is not None:
+            st.session_state[RETRAIN_KEY] = True
+            notify(state, "warning", missing + RETRAIN_TEXT.replace("**", ""))
+    if state.project.graph.domain == "csv":
+        notify(state, "warning", "A link cannot carry data tables: upload this graph's CSV tables again on the "
+                                 "Task graph page (or open a checkpoint, which keeps them).")
+    if view.graph_omitted:
+        notify(state, "warning", "The task graph was too big to keep in the link, so it is not here (the link kept "
+                                 + ("the sample as shipped" if ckpt is not None else "its settings") + "): open it "
+                                 "from a saved checkpoint (Checkpoints page) or a graph file (Task graph page).")
+    _restore_widgets(state, view)
+    return state
+
+
+def _restore_widgets(state: AppState, view: View) -> None:
+    if view.whatif is not None and state.model is not None:
+        st.session_state[WHATIF_KEY] = {"base": graph_key(state.project.graph), "model": id(state.model),
+                                        "graph": view.whatif, "edits": view.whatif_edits}
+    elif view.whatif_edits:
+        notify(state, "warning", "The link's what-if edits need a trained model, so they are not shown: "
+                                 + "; ".join(view.whatif_edits) + ". Make them again once a model is trained.")
+    if view.layer is not None:
+        st.session_state[LAYER_KEY] = st.session_state[LAYER_SEEN_KEY] = view.layer
+    if view.focus is not None:
+        st.session_state[FOCUS_KEY] = view.focus
+    if view.projector is not None:
+        st.session_state[PROJECTOR_KEY] = view.projector
+
+
+# ------------------------------------------------------------------------------ writing the link
+def _pending_whatif(state: AppState) -> dict[str, Any] | None:
+    whatif = st.session_state.get(WHATIF_KEY)
+    if (isinstance(whatif, dict) and whatif.get("model") == id(state.model) and state.model is not None
+            and whatif.get("base") == graph_key(state.project.graph)):
+        return whatif
+    return None
+
+
+def _small_fields(state: AppState) -> dict[str, Any]:
+    """What changes often and costs nothing to read; the graph objects are compared by identity."""
+    layer = st.session_state.get(LAYER_KEY)
+    if isinstance(layer, int):
+        st.session_state[LAYER_SEEN_KEY] = layer
+    projector = st.session_state.get(PROJECTOR_KEY)
+    graph = state.project.graph
+    return {"name": state.project.name, "sample": state.sample_key, "model": state.project.model_config.to_dict(),
+            "train": state.project.train_config.to_dict(), "layer": st.session_state.get(LAYER_SEEN_KEY),
+            "focus": st.session_state.get(FOCUS_KEY),
+            "projector": projector if isinstance(projector, bool) else None,
+            "size": [graph.number_of_tasks(), graph.number_of_edges()], "trained": id(state.model)}
+
+
+def current_link(state: AppState) -> EncodedView:
+    """The session's view as link text, re-encoded only when something in it changed."""
+    small = json.dumps(_small_fields(state), sort_keys=True, default=str)
+    whatif = st.session_state.get(WHATIF_KEY)
+    objects = (state.project.graph, state.trained.graph if state.trained else None, whatif)
+    cached = st.session_state.get(CACHE_KEY)
+    if cached is not None and cached[1] == small and all(a is b for a, b in zip(cached[0], objects, strict=True)):
+        return cached[2]
+    fields = json.loads(small)
+    pending = _pending_whatif(state)
+    unedited_sample = state.sample_key is not None and state.trained is not None and not state.edited_since_training
+    view = View(name=state.project.name, sample=state.sample_key,
+                graph=None if unedited_sample else state.project.graph,
+                model_config=None if state.sample_key else state.project.model_config,
+                train_config=None if state.sample_key else state.project.train_config,
+                whatif=pending["graph"] if pending else None,
+                whatif_edits=[str(e) for e in pending["edits"]] if pending else [],
+                layer=fields["layer"] if isinstance(fields["layer"], int) else None,
+                focus=fields["focus"] if isinstance(fields["focus"], str) else None,
+                projector=fields["projector"])
+    try:
+        encoded = encode_view(view, base=state.project.graph)
+    except RagvizError:  # a view that cannot be written (it should not happen): keep the last link
+        encoded = cached[2] if cached is not None else EncodedView("", False, 0)
+    st.session_state[CACHE_KEY] = (objects, small, encoded)
+    return encoded
+
+
+def keep_view_link() -> None:
+    """The current view into the URL and "Copy link" into its sidebar slot (again after the page,
+    from ``app.py``, when the page changed the view: a click that moved the focus, say)."""
+    state = get_state()
+    encoded = current_link(state)
+    if encoded.token and st.query_params.get(PARAM) != encoded.token:
+        st.query_params[PARAM] = encoded.token
+    slot = st.session_state.get(SLOT_KEY)
+    if slot is None or st.session_state.get(DRAWN_KEY) == encoded.token:
+        return
+    st.session_state[DRAWN_KEY] = encoded.token
+    with slot.container():
+        _link_controls(state, encoded)
+
+
+def _link_controls(state: AppState, encoded: EncodedView) -> None:
+    if state.trained is not None:
+        st.session_state.pop(RETRAIN_KEY, None)  # trained since: the link's missing model is history
+    elif st.session_state.get(RETRAIN_KEY):
+        st.warning(RETRAIN_TEXT, icon=":material/model_training:")
+    if not encoded.fits:
+        st.warning(f"This task graph is too big for a link (about {size_text(encoded.full_chars)} of the "
+                   f"{size_text(LINK_BUDGET)} a link holds): a reload or a copied link keeps the sample, page and "
+                   "settings, not the graph. Save a checkpoint on the **Train** page to keep it.",
+                   icon=":material/link_off:")
+    with st.popover("Copy link", icon=":material/link:", width="stretch"):
+        st.caption("This link opens this view on any ragviz server: the " + ("sample" if state.sample_key else
+                   "task graph") + ", settings, page, layer, focus task and what-if edits. A trained model "
+                   "cannot travel in a link: a shipped sample's comes from the server; any other is trained "
+                   "again. Copy it with the button at the right of the box.")
+        st.code(f"{st.context.url or ''}?{PARAM}={encoded.token}", language=None, wrap_lines=True, height=160)
+        if state.sample_key is None and state.trained is not None:
+            st.caption(f":material/info: The model ({md_escape(state.trained.source)}) is not in the link: save a "
+                       "checkpoint on the **Train** page to keep it.")

@@ -1,0 +1,134 @@
+"""The view in the URL, in real headless Chromium against ``streamlit run app.py``.
+
+A reload ends the Streamlit session; the view must come back from the URL alone. The link
+from "Copy link" must open the same view in a browser context that shares nothing with the
+first (no cookies, no storage), and a damaged link must give a message and the home page.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright import sync_api as playwright
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
+NEW_TASK = "my own task"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server(timeout=90) as (url, _proc):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished rerunning (no running indicator), then a beat more."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout,
+    )
+    page.wait_for_timeout(800)
+
+
+def no_exception(page, where: str) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:500]}"
+
+
+def go_to(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    settle(page)
+
+
+def view_of(page) -> dict:
+    """What the user sees of the view: page, graph size, model, layer, focus task."""
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("radio", name="layer 2").wait_for(timeout=60_000)
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    return {
+        "page": main.get_by_role("heading", level=1).first.inner_text(),
+        "size": re.search(r"\d+ tasks · \d+ edges", sidebar).group(0),
+        "model": re.search(r"Model: ([^\n]+)", sidebar).group(1),
+        "layer 2": main.get_by_role("radio", name="layer 2").is_checked(),
+        "focus": main.get_by_role("combobox", name="Focus task").input_value(),
+    }
+
+
+def make_a_view(page, server: str) -> dict:
+    """On the default sample: add a task, go to Message passing, pick layer 2 and the new task."""
+    page.goto(server)
+    settle(page)
+    go_to(page, "Task graph")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("Add a task").first.click()
+    settle(page)
+    main.get_by_label("Name", exact=True).fill(NEW_TASK)
+    main.get_by_role("button", name=re.compile("Add task")).click()
+    settle(page)
+    no_exception(page, "Task graph after adding a task")
+    go_to(page, "Message passing")
+    main.get_by_text("layer 2", exact=True).click()
+    settle(page)
+    main.get_by_role("combobox", name="Focus task").click()
+    page.get_by_role("option", name=re.compile(re.escape(NEW_TASK))).click()
+    settle(page)
+    no_exception(page, "Message passing")
+    page.wait_for_url(re.compile(r"[?&]view="), timeout=30_000)
+    view = view_of(page)
+    assert view["page"] == "Message passing" and view["layer 2"] and NEW_TASK in view["focus"], view
+    assert view["size"].startswith("13 tasks"), view  # the sample's 12 and the new one
+    return view
+
+
+def test_a_reload_restores_the_view(server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    before = make_a_view(page, server)
+    page.reload()
+    settle(page)
+    no_exception(page, "after the reload")
+    assert view_of(page) == before
+    context.close()
+
+
+def test_the_copied_link_opens_the_same_view_in_a_fresh_browser(server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    before = make_a_view(page, server)
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name=re.compile("Copy link")).click()
+    link = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').first.inner_text().strip()
+    assert link.startswith(server) and "/message_passing?view=" in link, link[:200]
+    context.close()
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})  # shares nothing with the first
+    page = fresh.new_page()
+    page.goto(link)
+    settle(page)
+    no_exception(page, "the opened link")
+    assert view_of(page) == before
+    fresh.close()
+
+
+def test_a_damaged_link_shows_a_message_and_the_home_page(server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server}/train?view=eNqrVipTsjLUUcpTslKKSi3K1y3OyC9RKE")
+    settle(page)
+    no_exception(page, "a damaged link")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("This link could not be opened").first.wait_for(timeout=30_000)
+    assert "cut short" in main.locator('[data-testid="stAlert"]').first.inner_text()
+    assert main.get_by_role("heading", level=1).first.inner_text().startswith("ragviz")  # Home
+    page.get_by_role("button", name=re.compile(r"^Open")).first.wait_for(timeout=30_000)  # samples, ready to open
+    context.close()
