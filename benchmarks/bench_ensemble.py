@@ -25,6 +25,7 @@ from collections.abc import Callable
 from common import describe, median, setup, sync, table, verdict
 from workloads import ring_project
 
+from ragviz.config import ModelConfig
 from ragviz.ensemble import train_ensemble
 from ragviz.train import train
 
@@ -38,10 +39,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--decoder", default=None, help="override the sample's decoder (default: the current default)")
     args = parser.parse_args()
     device = setup(args.threads, args.device)
     project, source = ring_project()
-    mc = project.model_config
+    mc = dataclasses.replace(project.model_config, decoder=args.decoder or ModelConfig().decoder)
     tc = dataclasses.replace(project.train_config, steps=args.steps, eval_every=args.steps,
                              device=args.device)
     graph = project.graph
@@ -78,7 +80,7 @@ def main() -> None:
               "sequential": f"K = {args.k} one after another (`train` × {args.k})"}
     rows = [[labels[name], median(wall[name]), median(wall[name]) / median(wall["one"]), median(cpu[name]),
              median(cpu[name]) / median(cpu["one"])] for name in runs]
-    print(f"Workload: {source}, {graph.number_of_tasks()} tasks, {args.steps} steps, full batch; "
+    print(f"Workload: {source} (decoder {mc.decoder}), {graph.number_of_tasks()} tasks, {args.steps} steps, full batch; "
           f"{args.repeats} interleaved repeats; 1-minute load average {load:.1f} → {os.getloadavg()[0]:.1f}.")
     print(describe(device))
     print()
