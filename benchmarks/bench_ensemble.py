@@ -80,7 +80,8 @@ def main() -> None:
               "sequential": f"K = {args.k} one after another (`train` × {args.k})"}
     rows = [[labels[name], median(wall[name]), median(wall[name]) / median(wall["one"]), median(cpu[name]),
              median(cpu[name]) / median(cpu["one"])] for name in runs]
-    print(f"Workload: {source} (decoder {mc.decoder}), {graph.number_of_tasks()} tasks, {args.steps} steps, full batch; "
+    print(f"Workload: {source} (decoder {mc.decoder}), {graph.number_of_tasks()} tasks, {args.steps} steps, "
+          "full batch; "
           f"{args.repeats} interleaved repeats; 1-minute load average {load:.1f} → {os.getloadavg()[0]:.1f}.")
     print(describe(device))
     print()
