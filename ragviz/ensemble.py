@@ -34,15 +34,7 @@ from ragviz.layouts import PointLayout
 from ragviz.model import RAGModel, build_model
 from ragviz.optim import make_adamw
 from ragviz.tensors import GraphTensors, make_vocab
-from ragviz.train import (
-    EXPLODED_FACTOR,
-    Prepared,
-    Progress,
-    choose_device,
-    inferred_task_loss,
-    per_task_mean,
-    prepare,
-)
+from ragviz.train import EXPLODED_FACTOR, Prepared, Progress, choose_device, per_task_mean, prepare
 
 DEFAULT_K = 5
 #: Task-dropout masks are drawn this many steps at a time (the same numbers as one draw per step).
@@ -74,13 +66,10 @@ class _Member(nn.Module):
         self.model = model
 
     def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None,
-                layout: PointLayout | None = None, with_inferred: bool = False) -> Tensor:
+                layout: PointLayout | None = None) -> Tensor:
         model = self.model
         states, _ = model.embed_tasks(g, drop, keep_messages=True)
-        out = model.decode_all(model.task_heads(states[-1], g, drop), x, tid, layout)
-        if with_inferred:  # training: also every task's own head, for the inferred-task loss
-            return torch.stack([out, model.decode_all(model.inferred_heads(states[-1], g), x, tid, layout)])
-        return out
+        return model.decode_all(model.task_heads(states[-1], g, drop), x, tid, layout)
 
 
 @dataclass(eq=False)  # tensors and a graph: compared by identity
@@ -210,16 +199,15 @@ class Ensemble:
 # --------------------------------------------------------------------------- the vectorised step
 def stacked_forward(module: _Member, params: dict[str, Tensor], buffers: dict[str, Tensor], g: GraphTensors,
                     x: Tensor, tid: Tensor, drop: Tensor | None,
-                    layout: PointLayout | None = None, with_inferred: bool = False) -> tuple[Tensor, bool]:
+                    layout: PointLayout | None = None) -> tuple[Tensor, bool]:
     """All members' outputs (K, …) in one vmapped call; (outputs, True), or one by one (…, False) when the
     forward has an op without a batching rule. ``layout``: the points' layout when known (the full
-    training split), so it is not read off ``tid`` again every step. ``with_inferred``: each member's
-    outputs are (2, …), the decoder's and the tasks' own generated heads' (the inferred-task loss)."""
+    training split), so it is not read off ``tid`` again every step."""
     named = {f"model.{k}": v for k, v in params.items()}
     named_buffers = {f"model.{k}": v for k, v in buffers.items()}
 
     def one(p: dict[str, Tensor], b: dict[str, Tensor], d: Tensor | None, xs: Tensor) -> Tensor:
-        return functional_call(module, (p, b), (g, xs, tid, d, layout, with_inferred), tie_weights=False, strict=False)
+        return functional_call(module, (p, b), (g, xs, tid, d, layout), tie_weights=False, strict=False)
 
     k = next(iter(params.values())).shape[0]
     # Training: x as a batched (stride-0) input makes every layer's activations (K, M, H), the
@@ -303,17 +291,8 @@ def train_ensemble(
                 drops = torch.stack([torch.rand(DROP_BLOCK, n, generator=gen) for gen in gens])
                 drops = ((drops < model_cfg.task_dropout) & seen).to(device)
             drop = drops[:, (step - 1) % DROP_BLOCK]
-        with_inferred = skeleton.trains_inferred_heads(drop)
-        out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop, None if batch else split.layout,
-                                  with_inferred)
+        out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop, None if batch else split.layout)
         vectorised = vectorised and ok
-        inferred = None
-        if with_inferred:
-            out, own = out[:, 0], out[:, 1]
-            own_point = skeleton.point_loss(own.reshape(-1) if regression else own.reshape(-1, own.shape[-1]), part.y)
-            counts = torch.bincount(part.tid, minlength=n).to(own_point.dtype)
-            per_task = per_task_mean(own_point, part.flat_tid, k * n, counts.repeat(k).clamp_min(1)).reshape(k, n)
-            inferred = inferred_task_loss(per_task, drop, counts)
         point = skeleton.point_loss(out.reshape(-1) if regression else out.reshape(-1, out.shape[-1]), part.y)
         losses = per_task_mean(point, part.flat_tid, k * n).reshape(k, n).index_select(1, part.with_points)
         if cfg.loss_weighting == "uncertainty":
@@ -321,8 +300,6 @@ def train_ensemble(
             member_loss = (torch.exp(-s) * losses + 0.5 * s).mean(1)
         else:
             member_loss = losses.mean(1)
-        if inferred is not None:
-            member_loss = member_loss + inferred
         total = member_loss.sum()  # each member's parameters get the gradient of its own loss
         value = float(total.detach()) / k
         first = value if first is None else first

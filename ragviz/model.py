@@ -373,30 +373,6 @@ class RAGModel(nn.Module):
         states, _ = self.embed_tasks(g, drop, keep_messages=False)
         return self.decode_all(self.task_heads(states[-1], g, drop), x, tid, layout)
 
-    def trains_inferred_heads(self, drop: Tensor | None) -> bool:
-        """Whether a training step also fits dropped tasks' own generated heads (:meth:`inferred_heads`)."""
-        return self.config.decoder == "blended" and drop is not None
-
-    def inferred_heads(self, t: Tensor, g: GraphTensors) -> Heads:
-        """Every task's own generated head W(t_v), blended or not.
-
-        The blended decoder predicts a dropped task from its neighbours' heads, so on its own
-        nothing would teach the GNN to place a data-less task: its state t_v would drive nothing
-        and drift. Training also fits a dropped task's data with W(t_v) (the inferred-task loss,
-        as the generated decoder does), so every state the pages show is trained to identify its
-        task, and a task no seen head reaches has a head worth using.
-        """
-        own = self.own_heads(t, g)
-        return Heads(weight=own[:, :-1], bias=own[:, -1], mask=self.class_mask(g))
-
-    def forward_with_inferred(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor,
-                              layout: PointLayout | None = None) -> tuple[Tensor, Tensor]:
-        """Training outputs of the decoder, and of every task's own generated head on the same points."""
-        states, _ = self.embed_tasks(g, drop, keep_messages=False)
-        t = states[-1]
-        return (self.decode_all(self.task_heads(t, g, drop), x, tid, layout),
-                self.decode_all(self.inferred_heads(t, g), x, tid, layout))
-
     def point_loss(self, out: Tensor, y: Tensor) -> Tensor:
         """Per-point loss: squared error or cross-entropy over the task's own classes."""
         if self.regression:

@@ -114,31 +114,10 @@ def batch_loss(model: RAGModel, g: GraphTensors, x: torch.Tensor, y: torch.Tenso
                layout: PointLayout | None = None) -> torch.Tensor:
     """The training loss on a batch: the mean over tasks with points of their (weighted) mean loss."""
     layout = point_layout(tid, g.n_tasks) if layout is None else layout
-    inferred = None
-    if model.trains_inferred_heads(drop):
-        out, own = model.forward_with_inferred(g, x, tid, drop, layout)
-        inferred = per_task_mean(model.point_loss(own, y), tid, g.n_tasks, layout.counts.clamp_min(1))
-    else:
-        out = model(g, x, tid, drop, layout)
+    out = model(g, x, tid, drop, layout)
     losses = per_task_mean(model.point_loss(out, y), tid, g.n_tasks, layout.counts).index_select(0, with_points)
     weight, reg = uncertainty_terms(model, g.embed_index.clamp_min(0).index_select(0, with_points), weighting)
-    loss = losses.mean() if weight is None else (weight * losses + reg).mean()
-    if inferred is not None:
-        loss = loss + inferred_task_loss(inferred, drop, layout.counts)
-    return loss
-
-
-def inferred_task_weights(drop: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """Each task's weight in the inferred-task loss: 1/(number of dropped tasks with points) for
-    the dropped tasks with points, 0 for the others (a plain mean over them; zero when none)."""
-    picked = (drop & (counts > 0)).to(counts.dtype)
-    return picked / picked.sum(-1, keepdim=True).clamp_min(1)  # per row: one mask per ensemble member
-
-
-def inferred_task_loss(per_task: torch.Tensor, drop: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """The mean, over the dropped tasks with points, of their loss under their own generated heads
-    (docs/DESIGN.md §3): what teaches the GNN to infer a task with no data from its neighbours."""
-    return (per_task * inferred_task_weights(drop, counts)).sum(-1)
+    return losses.mean() if weight is None else (weight * losses + reg).mean()
 
 
 def chunked_loss_backward(
@@ -167,23 +146,13 @@ def chunked_loss_backward(
     extra = None if reg is None else reg[has_points].sum() / k
     fields = [name for name, t in heads._asdict().items() if t is not None]
     tables = [getattr(heads, name) for name in fields] + [coef]
-    inferred = model.trains_inferred_heads(drop)
-    if inferred:  # the inferred-task loss: the own heads' tables and their per-task weights ride along
-        own = model.inferred_heads(states[-1], g)
-        tables += [own.weight, own.bias, inferred_task_weights(drop, split.layout.counts) / counts]
-    n_head = len(fields)
     grads = [torch.zeros_like(t) if t.requires_grad else None for t in tables]
     total = torch.zeros((), dtype=coef.dtype, device=coef.device)
     for (lo, hi, a, b), layout in chunks:
         part = [t.detach()[lo:hi].requires_grad_(t.requires_grad) for t in tables]
         tid = split.tid[a:b] - lo
-        out = model.decode_points(Heads(**dict(zip(fields, part[:n_head], strict=True))), split.x[a:b], tid, layout)
-        chunk_loss = (model.point_loss(out, split.y[a:b]) * part[n_head][tid]).sum()
-        if inferred:
-            own_heads = Heads(weight=part[n_head + 1], bias=part[n_head + 2],
-                              mask=None if heads.mask is None else heads.mask[lo:hi])
-            own_out = model.decode_points(own_heads, split.x[a:b], tid, layout)
-            chunk_loss = chunk_loss + (model.point_loss(own_out, split.y[a:b]) * part[n_head + 3][tid]).sum()
+        out = model.decode_points(Heads(**dict(zip(fields, part[:-1], strict=True))), split.x[a:b], tid, layout)
+        chunk_loss = (model.point_loss(out, split.y[a:b]) * part[-1][tid]).sum()
         chunk_loss.backward()
         for buf, piece in zip(grads, part, strict=True):
             if buf is not None and piece.grad is not None:
