@@ -204,16 +204,18 @@ def embedding_figure(
     zero = np.asarray(zero_shot, dtype=bool)
 
     def dynamic(i: int) -> list[dict[str, Any]]:
+        rings = [ring_trace(dict(zip(names, points[i].tolist(), strict=True)), marked, 36.0).to_plotly_json()
+                 ] if marked else []
         return [_current_trace(points[i], names, _frame_colors(colors, names, i), zero,
                                hover[i] if hover is not None else None, focus),
-                _focus_trace(points[i], names, focus),
-                ring_trace(dict(zip(names, points[i].tolist(), strict=True)), marked, 36.0).to_plotly_json()]
+                _focus_trace(points[i], names, focus), *rings]
 
     static = _trajectory_traces(points, colors, names, focus) if trajectories and k > 1 else []
     first = len(static)
-    fig = go.Figure([*static, *dynamic(current), *key_traces])
+    shown = dynamic(current)
+    fig = go.Figure([*static, *shown, *key_traces])
     if k > 1:
-        fig.frames = [go.Frame(name=labels[i], traces=[first, first + 1, first + 2], data=dynamic(i),
+        fig.frames = [go.Frame(name=labels[i], traces=list(range(first, first + len(shown))), data=dynamic(i),
                                layout={"title": {"text": f"<b>{labels[i]}</b>"}}) for i in range(k)]
     fig.update_layout(
         title={"text": f"<b>{labels[current]}</b>", "x": 0.01, "font": {"size": 14}}, height=height,

@@ -251,8 +251,8 @@ def message_figure(
     node_style = {"pos": pos, "colors": colors, "focus": focus, "hover": hover, "hops": hops}
     layer = int(np.clip(layer, 0, trace.n_layers))
     dynamic = _dynamic_traces(trace, geo, layer, weight_by, labels, rel_colors, node_style)
-    fig = go.Figure([*dynamic, _focus_ring(pos, focus), ring_trace(pos, marked, 38.0),
-                     *_legend_traces(labels, rel_colors)])
+    rings = [ring_trace(pos, marked, 38.0)] if marked else []
+    fig = go.Figure([*dynamic, _focus_ring(pos, focus), *rings, *_legend_traces(labels, rel_colors)])
     layers = list(range(1, trace.n_layers + 1))
     if len(layers) > 1:
         fig.frames = [go.Frame(name=str(k), traces=list(range(len(dynamic))),
