@@ -12,7 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 MARK_COLOR = "#ff8c00"  # orange: not a class, relation or focus colour
-MARK_NAME = "the lesson's claim"
+MARK_NAME = "the lesson's tasks"
 
 
 def marked_names(names: Collection[str], marked: Collection[str] | None) -> list[str]:

@@ -7,7 +7,6 @@ has been trained here (one click, through the normal run queue).
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from ragviz.lesson_view import claim_tasks, per_task_comparison
@@ -23,8 +22,8 @@ def _metrics(trace: Trace) -> dict[str, float]:
     return dict(zip(trace.task_names, trace.test_metric.astype(float).tolist(), strict=True))
 
 
-def _live_table(state: AppState, trace: Trace, key: str, model_label: str, contrast_label: str) -> None:
-    """This session's model and contrast side by side on the claim's tasks, or the button that trains the contrast."""
+def _live_table(state: AppState, trace: Trace, key: str, model_label: str, contrast_label: str) -> bool:
+    """This session's model and contrast side by side on the claim's tasks; False when the contrast is not here."""
     contrast = lesson_contrast(key)
     graph = state.project.graph
     claim = claim_tasks(key, graph)
@@ -32,46 +31,47 @@ def _live_table(state: AppState, trace: Trace, key: str, model_label: str, contr
     if contrast == SAME_MODEL:
         table = per_task_comparison(trace.task_names, trace.zero_shot, ours, ours, claim, "this model", "_")
         table = table.drop(columns="_").iloc[:-1]
-        st.markdown("**This model now**, on both rings' zero-shot tasks")
+        what = "This model now, on both rings' zero-shot tasks"
     elif state.baseline is not None and state.baseline.name == contrast:
         base = baseline_trace(state, graph)
         if base is None:
             st.caption("The contrast trained here cannot run on the graph as it is now (edited since?). Train it "
                        "again to compare.")
-            contrast_button(state, key, "page")
-            return
+            return False
         table = per_task_comparison(trace.task_names, trace.zero_shot, ours, _metrics(base), claim, model_label,
                                     contrast_label)
-        st.markdown("**Trained in this session**, same data and seed")
+        what = "Trained in this session, same data and seed"
     else:
-        st.markdown("**In this session**")
-        st.caption("Train the contrast to see it here beside the model, task by task (a minute or less).")
-        contrast_button(state, key, "page")
-        return
+        return False
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
+    st.markdown(f"**{what}** (★ zero-shot; {'lower is better' if trace.metric == 'mse' else 'accuracy'})")
     st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="lesson_live",
                  height=min(35 * (len(table) + 1) + 3, 250))
-    st.caption("★ zero-shot. " + ("Lower is better (MSE)." if trace.metric == "mse" else "Accuracy."))
+    return True
 
 
 def lesson_contrast_section(state: AppState, trace: Trace) -> None:
-    """The open lesson's model vs contrast: recorded over seeds, and live once trained here."""
+    """The open lesson's model vs contrast: recorded over seeds, and live, task by task, once trained here."""
     key = open_lesson(state)
     figures = contrast_figures(key)
     if key is None or figures is None:
         return
     with st.container(border=True, key="lesson_contrast"):
-        st.markdown(f"**The lesson's contrast: {md_escape(figures.model_label)} vs "
-                    f"{md_escape(figures.contrast_label)}** · {md_escape(figures.metric)} · tasks framed in orange")
-        recorded_col, live_col = st.columns([1.1, 1], gap="medium")
-        with recorded_col:
-            st.markdown(f"**Recorded** over seeds {', '.join(map(str, figures.seeds))}")
+        text_col, button_col = st.columns([3, 1.1], vertical_alignment="center")
+        with text_col:
+            verdict = "holds on every seed" if figures.holds else "does not hold on every seed"
+            st.markdown(f"**The lesson's contrast: {md_escape(figures.model_label)} vs "
+                        f"{md_escape(figures.contrast_label)}** · {md_escape(figures.metric)} · the claim's tasks "
+                        "are framed in orange")
+            st.caption(md_escape(f"Recorded over seeds {', '.join(map(str, figures.seeds))}: {figures.summary()} "
+                                 f"Rule: {figures.requirement}; it {verdict}."))
+        with button_col:
+            contrast_button(state, key, "page")
+        live_col, seeds_col = st.columns([1.2, 1], gap="medium")
+        with live_col:
+            if not _live_table(state, trace, key, figures.model_label, figures.contrast_label):
+                st.caption("Train the contrast to see it here beside the model, task by task.")
+        with seeds_col, st.expander("Every seed, as recorded"):
             table = figures.table()
             st.dataframe(table, hide_index=True, width="stretch", key="lesson_recorded",
                          column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
-            verdict = "holds on every seed" if figures.holds else "does not hold on every seed"
-            st.caption(md_escape(f"Rule: {figures.requirement}. It {verdict}. Means: {figures.model_label} "
-                                 f"{np.nanmean(figures.model):.3f}, {figures.contrast_label} "
-                                 f"{np.nanmean(figures.contrast):.3f}."))
-        with live_col:
-            _live_table(state, trace, key, figures.model_label, figures.contrast_label)

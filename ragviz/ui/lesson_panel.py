@@ -114,7 +114,7 @@ def figures_block(figures: ContrastFigures) -> None:
                 f"is better)")
     st.caption(md_escape(figures.summary()) + f" Rule: {md_escape(figures.requirement)}: "
                + ("holds." if figures.holds else "**does not hold**."))
-    table = figures.table()
+    table = figures.table().iloc[:, :3]  # seed, model, contrast: what fits beside a page
     st.dataframe(table, hide_index=True, width="stretch", key="lesson_seeds",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
 

@@ -20,6 +20,7 @@ def _device() -> str:
 def render_sidebar(state: AppState) -> None:
     graph = state.project.graph
     with st.sidebar:
+        lesson_sidebar(state)
         st.markdown(f"**Project:** {md_escape(state.project.name)}")
         st.caption(
             f"{graph.number_of_tasks()} tasks · {graph.number_of_edges()} edges · "
@@ -35,7 +36,6 @@ def render_sidebar(state: AppState) -> None:
         elif state.run is not None:
             st.caption(f"Last run: {state.run.snapshot().status}")
             run_offer(state)
-        lesson_sidebar(state)
 
 
 @st.fragment(run_every=1.0)
