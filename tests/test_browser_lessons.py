@@ -104,4 +104,11 @@ def test_a_lesson_shows_its_contrast_and_a_go_there_link_lands_on_the_task_at_it
         picked = main.locator('[data-testid="stMultiSelect"]').first.inner_text()
         assert all(name in picked for name in three_hops), picked
         shoot(page, "lesson_task_outputs.png", figures=1)
+
+        # One click trains the contrast through the run queue; then both sit side by side, task by task.
+        main.get_by_role("button", name=re.compile(r"Train the contrast \(1 layer\)")).click()
+        main.get_by_text("Trained in this session", exact=False).first.wait_for(timeout=240_000)
+        settle(page)
+        assert_no_exception(page, "Task outputs after training the contrast")
+        shoot(page, "lesson_task_outputs_contrast.png", figures=1)
         context.close()

@@ -10,11 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.lesson_view import claim_tasks, per_task_comparison
+from ragviz.runner import RunStatus
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.lesson_panel import SAME_MODEL, contrast_button, contrast_figures, lesson_contrast
 from ragviz.ui.lesson_state import open_lesson
 from ragviz.ui.output_widgets import baseline_trace
+from ragviz.ui.runs import adopt_finished_run
 from ragviz.ui.state import AppState
 
 
@@ -50,6 +52,22 @@ def _live_table(state: AppState, trace: Trace, key: str, model_label: str, contr
     return True
 
 
+@st.fragment(run_every=1.0)
+def _progress(state: AppState) -> None:
+    """Where the run is, here where it was started; when it ends, its model and contrast are taken in."""
+    if adopt_finished_run(state):
+        st.rerun()
+    run = state.run
+    if run is None:
+        return
+    snap = run.snapshot()
+    if snap.status == RunStatus.QUEUED:
+        st.caption(f"Queued: number {snap.queue_place} in line.")
+    elif not snap.done:
+        what = "the contrast" if snap.phase == "baseline" else "the model"
+        st.progress(snap.fraction, text=f"Training {what}: step {snap.step}/{snap.total}")
+
+
 def lesson_contrast_section(state: AppState, trace: Trace) -> None:
     """The open lesson's model vs contrast: recorded over seeds, and live, task by task, once trained here."""
     key = open_lesson(state)
@@ -66,7 +84,10 @@ def lesson_contrast_section(state: AppState, trace: Trace) -> None:
             st.caption(md_escape(f"Recorded over seeds {', '.join(map(str, figures.seeds))}: {figures.summary()} "
                                  f"Rule: {figures.requirement}; it {verdict}."))
         with button_col:
-            contrast_button(state, key, "page")
+            if state.run is not None and state.run.alive:
+                _progress(state)
+            else:
+                contrast_button(state, key, "page")
         live_col, seeds_col = st.columns([1.2, 1], gap="medium")
         with live_col:
             if not _live_table(state, trace, key, figures.model_label, figures.contrast_label):
