@@ -168,13 +168,13 @@ class ContrastFigures:
         ranked = [-np.inf if np.isnan(m) else m for m in margins]
         return self.seeds[int(np.argmin(ranked))]
 
-    def table(self) -> pd.DataFrame:
-        """One row per seed: the model, the contrast, and the rule's margin; the weakest seed marked."""
+    def table(self, weakest: str = " (weakest)") -> pd.DataFrame:
+        """One row per seed: the model, the contrast, and the rule's margin; the weakest seed marked ``weakest``."""
         worst = self.worst_seed()
         margin = "contrast ÷ model" if self.lower_is_better and self.chance is None else (
             "distance from chance" if self.chance is not None else "model − contrast")
         return pd.DataFrame({
-            "seed": [f"{s} (weakest)" if s == worst else str(s) for s in self.seeds],
+            "seed": [f"{s}{weakest}" if s == worst else str(s) for s in self.seeds],
             self.model_label: self.model, self.contrast_label: self.contrast, margin: self.margins()})
 
     def summary(self) -> str:

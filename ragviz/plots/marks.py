@@ -34,7 +34,11 @@ def ring_trace(pos: Mapping[str, Any], marked: Collection[str] | None, size: flo
                         "line": {"color": MARK_COLOR, "width": 3}})
 
 
-def outline_shape(x0: float, x1: float, y0: float, y1: float) -> dict[str, Any]:
-    """An orange frame round one small-multiple panel (paper coordinates)."""
-    return {"type": "rect", "xref": "paper", "yref": "paper", "x0": x0, "x1": x1, "y0": y0, "y1": y1,
-            "line": {"color": MARK_COLOR, "width": 3}, "fillcolor": "rgba(0,0,0,0)", "layer": "above"}
+def outline_shape(suffix: str = "", pad: float = 0.015) -> dict[str, Any]:
+    """An orange frame round the plot area of panel ``x{suffix}``/``y{suffix}``.
+
+    In the axes' own domain coordinates, so it follows a square panel that Plotly shrinks to keep its scale.
+    """
+    return {"type": "rect", "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x0": -pad, "x1": 1 + pad,
+            "y0": -pad, "y1": 1 + pad, "line": {"color": MARK_COLOR, "width": 3}, "fillcolor": "rgba(0,0,0,0)",
+            "layer": "above"}

@@ -127,7 +127,7 @@ def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str,
             layout[f"xaxis{suffix}"]["constrain"] = "domain"
             layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", constraintoward="top")
         if name in marked:
-            layout["shapes"].append(outline_shape(x0, x0 + w, max(top - h, 0.0), top))
+            layout["shapes"].append(outline_shape(suffix))
         layout["annotations"].append({
             "text": panel_title(trace, name, before, name in marked), "x": x0 + w / 2, "y": top, "xref": "paper",
             "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 12},

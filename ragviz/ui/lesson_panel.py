@@ -8,6 +8,7 @@ rather than imported because the pages' modules import the navigation, which dra
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from ragviz.errors import RagvizError
@@ -114,9 +115,11 @@ def figures_block(figures: ContrastFigures) -> None:
                 f"is better)")
     st.caption(md_escape(figures.summary()) + f" Rule: {md_escape(figures.requirement)}: "
                + ("holds." if figures.holds else "**does not hold**."))
-    table = figures.table().iloc[:, :3]  # seed, model, contrast: what fits beside a page
-    st.dataframe(table, hide_index=True, width="stretch", key="lesson_seeds",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
+    table = figures.table(weakest=" ▼").iloc[:, :3]  # seed, model, contrast: what fits beside a page
+    for column in table.columns[1:]:
+        table[column] = [f"{v:.3f}" if np.isfinite(v) else "n/a" for v in table[column]]
+    st.table(table.set_index("seed"), border="horizontal")
+    st.caption("▼ the weakest seed.")
 
 
 # ----------------------------------------------------------------------------- the panel
