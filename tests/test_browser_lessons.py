@@ -104,6 +104,10 @@ def test_a_lesson_shows_its_contrast_and_a_go_there_link_lands_on_the_task_at_it
         picked = main.locator('[data-testid="stMultiSelect"]').first.inner_text()
         assert all(name in picked for name in three_hops), picked
         shoot(page, "lesson_task_outputs.png", figures=1)
+        main.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        shoot(page, "lesson_task_outputs_curves.png", figures=1)
+        page.evaluate("window.scrollTo(0, 0)")
+        main.evaluate("e => e.scrollTop = 0")
 
         # One click trains the contrast through the run queue; then both sit side by side, task by task.
         main.get_by_role("button", name=re.compile(r"Train the contrast \(1 layer\)")).click()
