@@ -196,3 +196,18 @@ def test_one_class_palette_colours_every_figure() -> None:
     assert [t.marker.color for t in bars.data] == class_palette(2)
     traces, _ = task_traces(Task("spiral", "spiral", {"n_classes": 3}, 60, 10, 0))
     assert [t.marker.color for t in traces] == class_palette(3)
+
+
+def test_a_lessons_layer_contrast_is_a_baseline_the_run_queue_can_train() -> None:
+    from ragviz.errors import ConfigError
+    from ragviz.runner import baseline_setup
+
+    graph = small_ring()
+    config, edges = baseline_setup("layers=1", ModelConfig(layers=3), graph)
+    assert config.layers == 1 and edges is None
+    assert baseline_setup("no edges", ModelConfig(), graph)[1] == []
+    with pytest.raises(ConfigError):
+        baseline_setup("layers=many", ModelConfig(), graph)
+    for key, lesson in LESSONS.items():  # every lesson's contrast but "same model" goes through the queue
+        if lesson.contrast != "same model":
+            assert baseline_setup(lesson.contrast, lesson.model, lesson.build_graph(quick=True))[0] is not None, key
