@@ -7,6 +7,8 @@ another project closes it. Pages read only :func:`open_lesson` and :func:`marked
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -59,15 +61,24 @@ def lesson_sample(key: str | None) -> Any | None:
         return None
 
 
+@functools.lru_cache(maxsize=2)
+def _recorded(path: str, version: int) -> dict[str, Any]:
+    """RESULTS.json's claims, read once per version of the file (every sidebar draw asks for them)."""
+    from ragviz.samples import recorded_results
+
+    return recorded_results(Path(path).parent)
+
+
 def lesson_record(key: str | None) -> tuple[Any, Any] | None:
     """(the recorded claim from RESULTS.json, the Lesson) for ``key``, or None if not recorded."""
     if not key:
         return None
     try:
         from ragviz.lessons import LESSONS
-        from ragviz.samples import recorded_results
+        from ragviz.samples import RESULTS_JSON, SAMPLE_DIR
 
-        record = recorded_results().get(key)
-    except (ImportError, AttributeError):
+        path = Path(SAMPLE_DIR) / RESULTS_JSON
+        record = _recorded(str(path), path.stat().st_mtime_ns).get(key)
+    except (ImportError, AttributeError, OSError):
         return None
     return (record, LESSONS.get(key)) if record is not None else None

@@ -137,3 +137,11 @@ def test_closing_the_lesson_or_opening_another_project_takes_it_away() -> None:
     open_sample(at.session_state[STATE_KEY], "few_shot")
     at.run()
     assert "**Lesson:** Few-shot tasks borrow from their neighbours" in _sidebar_text(at)
+
+
+def test_go_there_opens_embeddings_on_the_failing_zero_shot_task() -> None:
+    at = _opened("when_zero_shot_fails")
+    _button(at, "Where it lands").click().run()
+    assert errors_of(at) == []
+    assert [t.value for t in at.title] == ["Embeddings"]
+    assert at.selectbox(key="em_focus").value.startswith("fails")
