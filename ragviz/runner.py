@@ -21,14 +21,27 @@ from enum import StrEnum
 from typing import Any
 
 from ragviz.ablations import ablation_setup
+from ragviz.config import ModelConfig
 from ragviz.data import domain_spec
-from ragviz.errors import RagvizError, Stopped
+from ragviz.errors import ConfigError, RagvizError, Stopped
+from ragviz.graph import Edges, TaskGraph
 from ragviz.history import History
 from ragviz.limits import check_graph_budget, get_limits
 from ragviz.project import Project
 from ragviz.train import Progress, TrainResult, train
 
 QUEUE_POLL_S = 0.25  # how often a queued run re-checks its stop flag (and its heartbeat)
+
+
+def baseline_setup(name: str, config: ModelConfig, graph: TaskGraph, seed: int = 0) -> tuple[ModelConfig, Edges | None]:
+    """An ablation by name, or ``layers=N``: a lesson's contrast that is the same model with N layers."""
+    if name.startswith("layers="):
+        try:
+            layers = int(name.split("=", 1)[1])
+        except ValueError as err:
+            raise ConfigError(f"Unknown baseline {name!r}: layers=N needs a whole number.") from err
+        return replace(config, layers=layers), None
+    return ablation_setup(name, config, graph, seed)
 
 
 class RunStatus(StrEnum):
@@ -234,7 +247,7 @@ class TrainingRun:
         self.result = result
         message, status = result.message, RunStatus(result.status)
         if self.baseline and result.status == "finished":
-            config, edges = ablation_setup(self.baseline, project.model_config, project.graph,
+            config, edges = baseline_setup(self.baseline, project.model_config, project.graph,
                                            project.train_config.seed)
             try:
                 base = train(project.graph, config, project.train_config, project.tables,

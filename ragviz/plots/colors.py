@@ -19,6 +19,18 @@ FAMILY_COLORS: dict[str, str] = {
     family: qualitative.Safe[i % len(qualitative.Safe)] for i, family in enumerate(FAMILY_DOMAIN)
 }
 CYCLIC = {"rotate", "phase"}
+#: Class k's colour on every page and figure: class 0 blue, class 1 red, then a qualitative cycle.
+CLASS_COLORS: tuple[str, ...] = ("#2166ac", "#b2182b", *qualitative.Dark2)
+
+
+def class_color(k: int) -> str:
+    """The colour of class ``k`` (the same in outputs, data previews, text figures and legends)."""
+    return CLASS_COLORS[int(k) % len(CLASS_COLORS)]
+
+
+def class_palette(n_classes: int) -> list[str]:
+    """The colours of classes 0…n−1, in order."""
+    return [class_color(k) for k in range(max(int(n_classes), 0))]
 
 
 def varying_parameters(graph: TaskGraph) -> list[str]:

@@ -12,15 +12,14 @@ import math
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from ragviz.data import TaskData, make_task_data
 from ragviz.errors import RagvizError
 from ragviz.graph import Task, TaskGraph
+from ragviz.plots.colors import class_color
 from ragviz.safe_text import html_text
 
-CLASS_COLORS = qualitative.D3
 MAX_POINTS = 300  # per panel: enough to see the shape, light enough for many panels
 DIGIT_IMAGES = 4
 PANEL_HEIGHT = 210
@@ -40,7 +39,7 @@ def _class_traces(x: np.ndarray, y: np.ndarray, classes: int) -> list[go.Scatter
         if mask.any():
             traces.append(go.Scatter(
                 x=x[mask, 0], y=x[mask, 1], mode="markers", showlegend=False, name=f"class {k}",
-                marker={"size": 4, "color": CLASS_COLORS[k % len(CLASS_COLORS)]},
+                marker={"size": 4, "color": class_color(k)},
                 hovertemplate=f"class {k}<br>(%{{x:.2f}}, %{{y:.2f}})<extra></extra>",
             ))
     return traces
@@ -49,7 +48,7 @@ def _class_traces(x: np.ndarray, y: np.ndarray, classes: int) -> list[go.Scatter
 def _sine_traces(x: np.ndarray, y: np.ndarray) -> list[go.Scatter]:
     order = np.argsort(x[:, 0])
     return [go.Scatter(x=x[order, 0], y=y[order], mode="markers", showlegend=False, name="points",
-                       marker={"size": 4, "color": CLASS_COLORS[0]},
+                       marker={"size": 4, "color": class_color(0)},
                        hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<extra></extra>")]
 
 
@@ -71,7 +70,7 @@ def _csv_traces(x: np.ndarray, y: np.ndarray, classes: int) -> list[go.Scatter]:
         return _class_traces(x[:, :2], y, classes)
     second = x[:, 1] if x.shape[1] >= 2 else y
     return [go.Scatter(x=x[:, 0], y=second, mode="markers", showlegend=False, name="rows",
-                       marker={"size": 4, "color": y if not classes else CLASS_COLORS[0], "colorscale": "Viridis"},
+                       marker={"size": 4, "color": y if not classes else class_color(0), "colorscale": "Viridis"},
                        hovertemplate="%{x:.2f}, %{y:.2f}<extra></extra>")]
 
 

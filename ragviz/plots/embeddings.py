@@ -8,7 +8,7 @@ faint line. Node ``customdata`` is the task name, so a click maps back to a task
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from plotly.colors import sample_colorscale
 
 from ragviz.graph import TaskGraph
 from ragviz.plots.colors import FAMILY_COLORS, SEEN_SYMBOL, ZERO_SHOT_SYMBOL, task_colors, varying_parameters
+from ragviz.plots.marks import ring_trace
 from ragviz.safe_text import html_text
 
 ZERO_SHOT_COLOR = "#d62728"
@@ -189,10 +190,12 @@ def embedding_figure(
     key_traces: Sequence[Any] = (),
     axis_titles: tuple[str, str] = ("component 1", "component 2"),
     height: int = 600,
+    marked: Collection[str] | None = None,
 ) -> go.Figure:
     """Tasks at frame ``current`` of ``points`` (K, N, 2), one animation frame per K, trajectories behind.
 
-    ``hover`` is per frame and task (K × N strings); ``key_traces`` explain the colours.
+    ``hover`` is per frame and task (K × N strings); ``key_traces`` explain the colours; ``marked``
+    tasks (an open lesson's) get a ring in every frame.
     """
     points = np.asarray(points, dtype=float)
     k = points.shape[0]
@@ -201,15 +204,18 @@ def embedding_figure(
     zero = np.asarray(zero_shot, dtype=bool)
 
     def dynamic(i: int) -> list[dict[str, Any]]:
+        rings = [ring_trace(dict(zip(names, points[i].tolist(), strict=True)), marked, 36.0).to_plotly_json()
+                 ] if marked else []
         return [_current_trace(points[i], names, _frame_colors(colors, names, i), zero,
                                hover[i] if hover is not None else None, focus),
-                _focus_trace(points[i], names, focus)]
+                _focus_trace(points[i], names, focus), *rings]
 
     static = _trajectory_traces(points, colors, names, focus) if trajectories and k > 1 else []
     first = len(static)
-    fig = go.Figure([*static, *dynamic(current), *key_traces])
+    shown = dynamic(current)
+    fig = go.Figure([*static, *shown, *key_traces])
     if k > 1:
-        fig.frames = [go.Frame(name=labels[i], traces=[first, first + 1], data=dynamic(i),
+        fig.frames = [go.Frame(name=labels[i], traces=list(range(first, first + len(shown))), data=dynamic(i),
                                layout={"title": {"text": f"<b>{labels[i]}</b>"}}) for i in range(k)]
     fig.update_layout(
         title={"text": f"<b>{labels[current]}</b>", "x": 0.01, "font": {"size": 14}}, height=height,

@@ -26,6 +26,7 @@ from ragviz.plots.colors import (
     relation_colors,
     task_colors,
 )
+from ragviz.plots.marks import ring_trace
 from ragviz.plots.positions import drawing_positions, node_positions, nx_neighbours, with_positions
 from ragviz.safe_text import html_text
 
@@ -324,13 +325,14 @@ def graph_figure(
     highlight: Collection[str] | None = None,
     compact: bool = False,
     height: int | None = None,
+    marked: Collection[str] | None = None,
 ) -> go.Figure:
     """The task graph: tasks coloured by family or a parameter, edges coloured by relation.
 
     ``colors`` overrides the per-task colours (default :func:`task_colors` by ``color_by``);
     ``selected`` tasks become Plotly's own selection (bigger, the rest faded), so a later
     shift-click in the browser extends it; ``highlight`` fades every other task; ``compact``
-    draws a thumbnail without legend, labels or hover.
+    draws a thumbnail without legend, labels or hover; ``marked`` tasks (an open lesson's) get a ring.
     """
     options = color_options(graph)  # ["family", *varying parameters]: the default is the first varying one
     by = color_by if color_by in options else (options[1] if len(options) > 1 else "family")
@@ -352,6 +354,8 @@ def graph_figure(
         if group:
             traces.append(_node_trace(group, drawn, colors, zero, size, labels, selected, highlight, compact,
                                       validate))
+    if marked and not compact:
+        traces.append(ring_trace(drawn, marked, size * 2.0, gl=validate))
     if not compact:
         traces.extend(_legend_traces(tasks))
     traces.extend(_color_key_traces(graph, by, compact))

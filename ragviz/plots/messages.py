@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from ragviz.graph import TaskGraph
 from ragviz.plots.colors import SEEN_SYMBOL, ZERO_SHOT_SYMBOL, relation_colors, task_colors
 from ragviz.plots.graph import node_positions, task_hover
+from ragviz.plots.marks import ring_trace
 from ragviz.safe_text import html_text
 from ragviz.trace import Trace
 
@@ -231,11 +232,12 @@ def message_figure(
     weight_by: str = "norm",
     colors: dict[str, str] | None = None,
     height: int = 560,
+    marked: Collection[str] | None = None,
 ) -> go.Figure:
     """The graph with every message of ``layer`` drawn; one frame per layer and a play button.
 
     ``focus`` fades tasks outside its receptive field at each layer; ``weight_by`` is
-    'norm' or 'attention' (when the model aggregates by attention).
+    'norm' or 'attention' (when the model aggregates by attention); ``marked`` tasks get a ring.
     """
     pos = node_positions(graph)
     for i, name in enumerate(trace.task_names):  # a trace on a graph without the task: park it on a circle
@@ -249,7 +251,8 @@ def message_figure(
     node_style = {"pos": pos, "colors": colors, "focus": focus, "hover": hover, "hops": hops}
     layer = int(np.clip(layer, 0, trace.n_layers))
     dynamic = _dynamic_traces(trace, geo, layer, weight_by, labels, rel_colors, node_style)
-    fig = go.Figure([*dynamic, _focus_ring(pos, focus), *_legend_traces(labels, rel_colors)])
+    rings = [ring_trace(pos, marked, 38.0)] if marked else []
+    fig = go.Figure([*dynamic, _focus_ring(pos, focus), *rings, *_legend_traces(labels, rel_colors)])
     layers = list(range(1, trace.n_layers + 1))
     if len(layers) > 1:
         fig.frames = [go.Frame(name=str(k), traces=list(range(len(dynamic))),

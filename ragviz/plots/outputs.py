@@ -10,14 +10,16 @@ colour axis, so the figure carries a single colour bar however many tasks it sho
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
+from ragviz.graph import TaskGraph
+from ragviz.plots.colors import class_palette
+from ragviz.plots.marks import MARK_COLOR, outline_shape
 from ragviz.safe_text import html_text
 from ragviz.trace import Trace
 
@@ -28,7 +30,6 @@ WIDE_PANEL_HEIGHT = 215
 TOP = 70  # pixels above the panels: legend, then the first row's titles
 #: Between rows of panels with axis titles: the row above's ticks and title, then the next titles.
 AXIS_TITLE_GAP_PX = 100.0
-CLASS_COLORS = ("#2166ac", "#b2182b", *qualitative.Dark2)  # class 0 blue, class 1 red, then a qualitative cycle
 BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
 MODES = ("probability", "argmax")
 ZERO_SHOT_MARK = "★"
@@ -75,8 +76,11 @@ def metric_text(metric: str, value: float) -> str:
     return f"MSE {value:.3g}" if metric == "mse" else f"acc {value:.2f}"
 
 
-def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None) -> str:
-    """Task name (★ if zero-shot) and its metric; with ``before``, the metric before an edit → now."""
+def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None, marked: bool = False) -> str:
+    """Task name (★ if zero-shot) and its metric; with ``before``, the metric before an edit → now.
+
+    ``marked``: the task is one an open lesson's claim is about; its name is written in the mark's colour.
+    """
     i = trace.index(name)
     star = f" {ZERO_SHOT_MARK}" if trace.zero_shot[i] else ""
     now = float(trace.test_metric[i])
@@ -86,16 +90,18 @@ def panel_title(trace: Trace, name: str, before: dict[str, float] | None = None)
         text = f"{text.split(' ')[0]} {was} → {text.split(' ')[-1]}"
     elif before is not None and name not in before:
         text += " (new)"
-    return f"<b>{html_text(name)}</b>{star}<br><span style='font-size:11px'>{text}</span>"
+    name_html = f"<span style='color:{MARK_COLOR}'>{html_text(name)}</span>" if marked else html_text(name)
+    return f"<b>{name_html}</b>{star}<br><span style='font-size:11px'>{text}</span>"
 
 
 def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str, float] | None,
                  spacing: float = 0.05, height: int | None = None, square: bool = False,
-                 gap_px: float = 50.0) -> dict[str, Any]:
+                 gap_px: float = 50.0, marked: Collection[str] | None = None) -> dict[str, Any]:
     """Axes and titles for one panel per task, laid out like ``make_subplots`` but built as one dict.
 
     ``gap_px`` is the room between rows for the next row's two-line title (plus, for panels
     with axis titles, the row above's tick labels and axis title), so titles never overlap.
+    ``marked`` panels (an open lesson's tasks) get an orange frame and an orange title.
 
     Building the layout (and adding traces) in one go keeps a 24-panel figure well under a
     second on a slow CPU, where ``make_subplots`` + ``add_trace`` take several times longer.
@@ -106,7 +112,8 @@ def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str,
     v_space = min(0.25, gap_px / plot_height) if rows > 1 else 0.0
     w = (1.0 - (cols - 1) * spacing) / cols
     h = (1.0 - (rows - 1) * v_space) / rows
-    layout: dict[str, Any] = {"annotations": []}
+    layout: dict[str, Any] = {"annotations": [], "shapes": []}
+    marked = set(marked or ())
     for k, name in enumerate(tasks):
         r, c = divmod(k, cols)
         x0, top = c * (w + spacing), 1.0 - r * (h + v_space)
@@ -119,9 +126,11 @@ def _grid_layout(trace: Trace, tasks: list[str], shared: bool, before: dict[str,
         if square:  # equal scales on a square domain: a 2-D input space is not stretched
             layout[f"xaxis{suffix}"]["constrain"] = "domain"
             layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain", constraintoward="top")
+        if name in marked:
+            layout["shapes"].append(outline_shape(suffix))
         layout["annotations"].append({
-            "text": panel_title(trace, name, before), "x": x0 + w / 2, "y": top, "xref": "paper", "yref": "paper",
-            "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 12},
+            "text": panel_title(trace, name, before, name in marked), "x": x0 + w / 2, "y": top, "xref": "paper",
+            "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 12},
         })
     layout.update(height=total, margin={"l": 8, "r": 8, "t": TOP, "b": 8}, plot_bgcolor="white",
                   hovermode="closest", showlegend=True,
@@ -146,7 +155,7 @@ def _on(k: int, trace: dict[str, Any]) -> dict[str, Any]:
 
 def _class_colorscale(n_classes: int) -> list[list[Any]]:
     """Discrete colours for labels 0…C−1 when used as numbers with cmin=0, cmax=C−1."""
-    colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for c in range(n_classes)]
+    colors = class_palette(n_classes)
     if n_classes == 1:
         return [[0.0, colors[0]], [1.0, colors[0]]]
     scale = []
@@ -172,7 +181,8 @@ def _points(x: np.ndarray, y: np.ndarray, n_classes: int, train: bool, legend: b
 # --------------------------------------------------------------------------- figures
 def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", target_class: int = 1,
                     before: dict[str, float] | None = None, show_test: bool = True,
-                    height: int | None = None, old: Trace | None = None) -> go.Figure:
+                    height: int | None = None, old: Trace | None = None,
+                    marked: Collection[str] | None = None) -> go.Figure:
     """Decision-boundary heatmaps on ``trace.grid``: P(``target_class``) or the predicted class (argmax).
 
     With ``old`` (the model's outputs before a what-if edit) each panel also draws the old
@@ -202,7 +212,7 @@ def boundary_figure(trace: Trace, tasks: list[str], mode: str = "probability", t
         traces.append(_on(k, _points(trace.x_train[name], trace.y_train[name], n_classes, True, k == 0)))
         if show_test:
             traces.append(_on(k, _points(trace.x_test[name], trace.y_test[name], n_classes, False, k == 0)))
-    layout = _grid_layout(trace, tasks, True, before, 0.03, height, square=True)
+    layout = _grid_layout(trace, tasks, True, before, 0.03, height, square=True, marked=marked)
     lo, hi = trace.spec.x_range
     _axes(layout, x_range=[lo, hi], y_range=[lo, hi], x_showticklabels=False, y_showticklabels=False,
           x_showgrid=False, y_showgrid=False, x_zeroline=False, y_zeroline=False)
@@ -234,13 +244,41 @@ def _old_boundary(probs: np.ndarray, xs: np.ndarray, ys: np.ndarray, res: int, m
             "name": OLD_BOUNDARY, "legendgroup": "old", "showlegend": legend}
 
 
+def sine_truth(graph: TaskGraph, names: Sequence[str], xs: np.ndarray) -> dict[str, np.ndarray]:
+    """Each sine task's true curve a·sin(f·x + φ) at ``xs``, from its parameters (other tasks are left out)."""
+    out = {}
+    for name in names:
+        if name not in graph.nx or graph.task(name).family != "sine":
+            continue
+        p = graph.task(name).full_params()
+        try:
+            amp, freq, phase = (float(p[key]) for key in ("amplitude", "frequency", "phase"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        out[name] = amp * np.sin(freq * np.asarray(xs, dtype=float) + phase)
+    return out
+
+
 def curve_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
-                 height: int | None = None) -> go.Figure:
-    """The predicted curve on ``trace.grid`` with each task's train and test points (1-D regression)."""
+                 height: int | None = None, truth: Mapping[str, np.ndarray] | None = None,
+                 marked: Collection[str] | None = None) -> go.Figure:
+    """The predicted curve (solid) on ``trace.grid`` with each task's train and test points (1-D regression).
+
+    ``truth``: each task's true curve on the same grid, drawn dashed, so a zero-shot task's
+    prediction can be judged against what it should be.
+    """
     xs = trace.grid[:, 0]
     traces = []
+    shown_truth = False
     for k, name in enumerate(tasks):
         first = k == 0
+        true_y = truth.get(name) if truth is not None else None
+        if true_y is not None and len(true_y) == len(xs):
+            traces.append(_on(k, {"type": "scatter", "x": xs, "y": np.asarray(true_y, dtype=float), "mode": "lines",
+                                  "line": {"color": "#333333", "width": 1.5, "dash": "dash"}, "name": "truth",
+                                  "legendgroup": "truth", "showlegend": not shown_truth,
+                                  "hovertemplate": "x %{x:.2f}<br>y %{y:.3f} (truth)<extra></extra>"}))
+            shown_truth = True
         traces += [
             _on(k, {"type": "scatter", "x": trace.x_test[name][:, 0], "y": trace.y_test[name], "mode": "markers",
                     "marker": {"color": "#9e9e9e", "size": 4}, "name": "test points", "legendgroup": "test",
@@ -252,7 +290,7 @@ def curve_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None
                     "line": {"color": "#1f77b4", "width": 2}, "name": "prediction", "legendgroup": "pred",
                     "showlegend": first, "hovertemplate": "x %{x:.2f}<br>ŷ %{y:.3f}<extra></extra>"}),
         ]
-    layout = _grid_layout(trace, tasks, True, before, 0.04, height)
+    layout = _grid_layout(trace, tasks, True, before, 0.04, height, marked=marked)
     _axes(layout, x_tickfont={"size": 9}, y_tickfont={"size": 9}, x_gridcolor="#eee", y_gridcolor="#eee")
     return go.Figure(data=traces, layout=layout)
 
@@ -267,7 +305,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
 
 
 def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
-                     height: int | None = None) -> go.Figure:
+                     height: int | None = None, marked: Collection[str] | None = None) -> go.Figure:
     """One confusion matrix per task (row-normalised colour, counts as text)."""
     traces = []
     for k, name in enumerate(tasks):
@@ -282,7 +320,7 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
             "textfont": {"size": 9}, "customdata": counts,
             "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} points<extra></extra>",
         }))
-    layout = _grid_layout(trace, tasks, False, before, 0.06, height, gap_px=AXIS_TITLE_GAP_PX)
+    layout = _grid_layout(trace, tasks, False, before, 0.06, height, gap_px=AXIS_TITLE_GAP_PX, marked=marked)
     _axes(layout, x_title={"text": "predicted", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
           x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
           y_autorange="reversed")
@@ -293,7 +331,7 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
 
 
 def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
-                   height: int | None = None) -> go.Figure:
+                   height: int | None = None, marked: Collection[str] | None = None) -> go.Figure:
     """Predicted versus true on each task's test points (regression), with the diagonal."""
     values = [np.concatenate([trace.y_test[t], trace.outputs_test[t]]) for t in tasks]
     flat = np.concatenate(values) if values else np.zeros(0)
@@ -309,7 +347,7 @@ def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | No
                     "legendgroup": "test", "showlegend": k == 0,
                     "hovertemplate": "true %{x:.3g}<br>predicted %{y:.3g}<extra></extra>"}),
         ]
-    layout = _grid_layout(trace, tasks, True, before, 0.05, height, gap_px=AXIS_TITLE_GAP_PX)
+    layout = _grid_layout(trace, tasks, True, before, 0.05, height, gap_px=AXIS_TITLE_GAP_PX, marked=marked)
     _axes(layout, x_title={"text": "true", "font": {"size": 10}}, y_title={"text": "predicted", "font": {"size": 10}},
           x_gridcolor="#eee", y_gridcolor="#eee")
     return go.Figure(data=traces, layout=layout)
@@ -317,20 +355,22 @@ def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | No
 
 def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability", target_class: int = 1,
                    before: dict[str, float] | None = None, show_test: bool = True,
-                   old: Trace | None = None) -> go.Figure:
+                   old: Trace | None = None, truth: Mapping[str, np.ndarray] | None = None,
+                   marked: Collection[str] | None = None) -> go.Figure:
     """The small multiple that fits the trace's domain, for ``tasks`` (in that order).
 
     ``old``: the outputs before a what-if edit, drawn as dashed boundaries where the figure can.
+    ``truth``: true curves on the grid (drawn dashed on curve panels); ``marked``: tasks framed in orange.
     """
     tasks = [t for t in tasks if t in trace.task_names]
     kind = kind_of(trace)
     if kind == "boundary":
-        return boundary_figure(trace, tasks, mode, target_class, before, show_test, old=old)
+        return boundary_figure(trace, tasks, mode, target_class, before, show_test, old=old, marked=marked)
     if kind == "curve":
-        return curve_figure(trace, tasks, before)
+        return curve_figure(trace, tasks, before, truth=truth, marked=marked)
     if kind == "confusion":
-        return confusion_figure(trace, tasks, before)
-    return scatter_figure(trace, tasks, before)
+        return confusion_figure(trace, tasks, before, marked=marked)
+    return scatter_figure(trace, tasks, before, marked=marked)
 
 
 # --------------------------------------------------------------------------- table

@@ -13,13 +13,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ragviz.plots.outputs import CLASS_COLORS
+from ragviz.plots.colors import class_color
 
 MAX_EXAMPLES = 8
-
-
-def class_color(k: int) -> str:
-    return CLASS_COLORS[k % len(CLASS_COLORS)]
 
 
 def _plain(text: str, limit: int = 120) -> str:

@@ -24,6 +24,7 @@ from ragviz.projection import (
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
+from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.state import AppState
 
 PREFIX = "em"
@@ -139,7 +140,8 @@ def map_panel(trace: Trace, frames: Frames, opts: dict) -> None:
                          frames.metric[i] if frames.metric.ndim == 2 else frames.metric, trace.metric,
                          frames.zero_shot) for i, label in enumerate(frames.labels)]
     fig = embedding_figure(points, frames.names, colors, frames.zero_shot, current, frames.labels, hover,
-                           opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]))
+                           opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]),
+                           marked=opts.get("marked"))
     st.plotly_chart(fig, key=chart_key(PREFIX, opts["focus"]), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Grey lines: each task's path through the frames (dotted black: the focus task's) · ▶ animates "
@@ -178,6 +180,7 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
 
 def embeddings_view(state: AppState, trace: Trace) -> None:
     opts = controls(state, trace)
+    opts["marked"] = marked_tasks(state)
     if opts["view"] == "layers":
         frames = layer_frames(state, trace)
     else:

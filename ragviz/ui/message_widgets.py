@@ -16,6 +16,7 @@ from ragviz.plots.messages import (
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
+from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.state import AppState
 
 PREFIX = "mp"
@@ -58,7 +59,7 @@ def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> 
 
 
 def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
-    fig = message_figure(trace, state.project.graph, layer, focus, weight_by)
+    fig = message_figure(trace, state.project.graph, layer, focus, weight_by, marked=marked_tasks(state))
     st.plotly_chart(fig, key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Every message is a line from its sender, offset to the right of its edge, arrow at the receiver; "

@@ -8,21 +8,23 @@ resets it. If the project graph or the model changes meanwhile, the what-if is d
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from ragviz.ablations import ablation_setup
 from ragviz.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
 from ragviz.errors import RagvizError
 from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
 from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.graph import with_positions
-from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure
+from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure, sine_truth
+from ragviz.runner import baseline_setup
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
@@ -73,7 +75,7 @@ def baseline_trace(state: AppState, graph: TaskGraph) -> Trace | None:
     if state.baseline is None:
         return None
     try:
-        _, edges = ablation_setup(state.baseline.name, state.project.model_config, graph,
+        _, edges = baseline_setup(state.baseline.name, state.project.model_config, graph,
                                   state.project.train_config.seed)
         return get_trace(state, graph, baseline=True, edges=edges)
     except RagvizError:
@@ -98,7 +100,9 @@ def display_controls(trace: Trace) -> dict[str, Any]:
     if kind_of(trace) != "boundary":
         return opts
     c_mode, c_class, c_test = st.columns([2, 1.2, 1.2], vertical_alignment="bottom")
-    choice = c_mode.radio("Heatmap", ("P(class)", "predicted class"), key="to_mode", horizontal=True,
+    many = trace.spec.n_outputs > 2  # more than two classes: one class's probability hides the others
+    choice = c_mode.radio("Heatmap", ("P(class)", "predicted class"), index=1 if many else 0,
+                          key="to_mode_many" if many else "to_mode", horizontal=True,
                           help="P(class): the model's probability of one class at each point. Predicted class: "
                                "the most likely class (argmax).")
     opts["mode"] = "argmax" if choice == "predicted class" else "probability"
@@ -107,6 +111,11 @@ def display_controls(trace: Trace) -> dict[str, Any]:
     opts["show_test"] = c_test.checkbox("Test points", value=True, key="to_test",
                                         help="Filled dots: training points; crosses: test points.")
     return opts
+
+
+def tasks_pick_key(names: list[str]) -> str:
+    """The "Or pick tasks" widget's key: one per list of task names, the same in every server process."""
+    return "to_pick_" + hashlib.sha1("\x1f".join(names).encode()).hexdigest()[:10]
 
 
 def tasks_to_show(trace: Trace) -> list[str]:
@@ -119,17 +128,18 @@ def tasks_to_show(trace: Trace) -> list[str]:
     page = c_page.selectbox("Tasks", range(len(pages)), key=f"to_page_{len(names)}",
                             format_func=lambda p: f"{p * PAGE_SIZE + 1}–{p * PAGE_SIZE + len(pages[p])} "
                                                   f"of {len(names)}")
-    picked = c_pick.multiselect("Or pick tasks", names, key=f"to_pick_{hash(tuple(names)) % 10**8}",
+    picked = c_pick.multiselect("Or pick tasks", names, key=tasks_pick_key(names),
                                 max_selections=PAGE_SIZE,
                                 placeholder="Pick up to 24 tasks to compare")
     return list(picked) if picked else pages[page]
 
 
 def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts: dict[str, Any],
-                  tasks: list[str]) -> None:
+                  tasks: list[str], graph: TaskGraph, marked: set[str] | None = None) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
+    truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind_of(trace) == "curve" else None
     fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
-                         old=base if whatif else None)
+                         old=base if whatif else None, truth=truth, marked=marked)
     st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 
@@ -283,7 +293,8 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     guess_banner(state, trace, whatif["graph"] if whatif else state.project.graph)
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
-    outputs_panel(trace, base, whatif, opts, tasks)
+    outputs_panel(trace, base, whatif, opts, tasks, whatif["graph"] if whatif else state.project.graph,
+                  marked_tasks(state))
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)

@@ -7,6 +7,7 @@ import streamlit as st
 from ragviz.runner import RunStatus
 from ragviz.safe_text import md_escape
 from ragviz.train import device_label
+from ragviz.ui.lesson_panel import lesson_sidebar
 from ragviz.ui.runs import adopt_finished_run, run_handled, run_offer
 from ragviz.ui.state import AppState
 
@@ -19,6 +20,7 @@ def _device() -> str:
 def render_sidebar(state: AppState) -> None:
     graph = state.project.graph
     with st.sidebar:
+        lesson_sidebar(state)
         st.markdown(f"**Project:** {md_escape(state.project.name)}")
         st.caption(
             f"{graph.number_of_tasks()} tasks · {graph.number_of_edges()} edges · "
