@@ -15,8 +15,9 @@ from ragviz.plots.messages import (
 )
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
-from ragviz.ui.state import AppState
+from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "mp"
 LAYER_KEY = "mp_layer"
@@ -58,7 +59,9 @@ def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> 
 
 
 def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
-    fig = message_figure(trace, state.project.graph, layer, focus, weight_by)
+    graph = state.project.graph
+    fig = cached_figure("message_passing", (trace,), (graph_key(graph), layer, focus, weight_by),
+                        lambda: message_figure(trace, graph, layer, focus, weight_by))
     st.plotly_chart(fig, key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Every message is a line from its sender, offset to the right of its edge, arrow at the receiver; "
