@@ -7,14 +7,14 @@ training thread can keep it for a switch interval or, on a loaded machine, for a
 operating system leaves that thread waiting for a core. On a 1,000-task graph this made a page
 switch several times slower than the same page with no training (``benchmarks/bench_app.py``).
 
-So every page run holds the gate (:meth:`PageGate.page_running`, around ``app.py``; a page
-that Streamlit runs without ``app.py``, as on a server's first request, takes a lease of
-``LEASE_S`` instead with :meth:`PageGate.page_started`, as nothing tells it when it ends), and a
-training thread calls :meth:`PageGate.yield_to_pages` between steps (the runner's stop flag
-does, which the loop checks every step and between chunks of work): while a page runs, the
-thread sleeps without the lock. It sleeps at most ``max_pause`` seconds at a time and then
-works at least ``min_work`` seconds, so a server that draws pages without a break still
-trains. Nothing in the computation changes: training does the same steps, later.
+So every page run holds the gate (:meth:`PageGate.page_running`, around ``app.py``: all runs
+but a server's first request, which Streamlit gives the page file alone, see
+``ragviz.ui.routing``; fragment reruns are not gated either), and a training thread calls
+:meth:`PageGate.yield_to_pages` between steps (the runner's stop flag does, which the loop
+checks every step and between chunks of work): while a page runs, the thread sleeps without
+the lock. It sleeps at most ``max_pause`` seconds at a time and then works at least
+``min_work`` seconds, so a server that draws pages without a break still trains. Nothing in
+the computation changes: training does the same steps, later.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from contextlib import contextmanager
 
 MAX_PAUSE_S = 1.0  # the longest a training thread waits for pages at once
 MIN_WORK_S = 0.25  # after waiting that long, how long it works before it waits again
-LEASE_S = 1.0  # how long a page run whose end nothing reports holds the gate
 
 
 class PageGate:
@@ -37,7 +36,6 @@ class PageGate:
         self.min_work = min_work
         self._cond = threading.Condition()
         self._pages = 0
-        self._lease_until = 0.0
         self._work_until = 0.0
 
     @contextmanager
@@ -50,21 +48,15 @@ class PageGate:
         finally:
             with self._cond:
                 self._pages -= 1
-                self._lease_until = 0.0  # a page that ended says so: no lease needs to wait out
                 if self._pages == 0:
                     self._cond.notify_all()
-
-    def page_started(self, lease: float = LEASE_S) -> None:
-        """A page run began that :meth:`page_running` does not wrap: hold the gate ``lease`` seconds."""
-        with self._cond:
-            self._lease_until = max(self._lease_until, time.monotonic() + lease)
 
     @property
     def pages_running(self) -> int:
         return self._pages
 
     def _busy(self) -> bool:
-        return self._pages > 0 or time.monotonic() < self._lease_until
+        return self._pages > 0
 
     def yield_to_pages(self) -> float:
         """Wait while a page runs (at most ``max_pause``); the seconds waited."""

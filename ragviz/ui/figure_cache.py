@@ -11,23 +11,24 @@ graph's content hash).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 import streamlit as st
 
 CACHE_KEY = "ragviz_figure_cache"
 #: Figures kept per session: each page's current one and a few it came from (a few MB at most).
-MAX_FIGURES = 8
+MAX_FIGURES = 4
 
 T = TypeVar("T")
 
 
-def _cache() -> OrderedDict[Hashable, tuple[tuple[Any, ...], Any]]:
-    cache = st.session_state.get(CACHE_KEY)
+def _cache(store: MutableMapping[str, Any] | None) -> OrderedDict[Hashable, tuple[tuple[Any, ...], Any]]:
+    store = st.session_state if store is None else store
+    cache = store.get(CACHE_KEY)
     if cache is None:
         cache = OrderedDict()
-        st.session_state[CACHE_KEY] = cache
+        store[CACHE_KEY] = cache
     return cache
 
 
@@ -36,13 +37,15 @@ def figure_key(name: str, objects: Sequence[Any], values: Sequence[Hashable]) ->
     return (name, tuple(id(o) for o in objects), tuple(values))
 
 
-def cached_figure(name: str, objects: Sequence[Any], values: Sequence[Hashable], build: Callable[[], T]) -> T:
+def cached_figure(name: str, objects: Sequence[Any], values: Sequence[Hashable], build: Callable[[], T],
+                  store: MutableMapping[str, Any] | None = None) -> T:
     """``build()``, or the figure built earlier from the same objects and values in this session.
 
     ``objects`` are compared by identity and held by the entry; ``values`` must be hashable and
     name everything else the figure depends on. The caller must not change the returned figure.
+    ``store`` is where the cache lives (default: the session's state).
     """
-    cache = _cache()
+    cache = _cache(store)
     key = figure_key(name, objects, values)
     entry = cache.get(key)
     if entry is not None and all(a is b for a, b in zip(entry[0], objects, strict=True)):
@@ -53,8 +56,3 @@ def cached_figure(name: str, objects: Sequence[Any], values: Sequence[Hashable],
     while len(cache) > MAX_FIGURES:
         cache.popitem(last=False)
     return figure
-
-
-def clear_figures() -> None:
-    """Forget every kept figure (nothing needs it: keys already change with what they show)."""
-    st.session_state.pop(CACHE_KEY, None)

@@ -24,7 +24,6 @@ from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
-from ragviz.page_gate import GATE
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
 
@@ -63,7 +62,6 @@ def app_navigation() -> StreamlitPage:
 def ensure_app_navigation() -> None:
     """Give a page run by Streamlit's legacy discovery the app's navigation and sidebar."""
     if PagesManager.uses_pages_directory:
-        GATE.page_started()  # no app.py around this run to hold the page gate: a lease instead
         page_hash = ThreadState.get().active_script_hash
         app_navigation()  # st.navigation clears the legacy mode for the rest of this process
         # st.navigation switched the active script to app.py's; the rest of this run is the page's,
