@@ -248,10 +248,11 @@ def bench_switch(before: str, runs: int) -> tuple[list[list[Any]], list[Any], st
     rows = []
     for page in PAGES:
         row: list[Any] = [page]
-        for visit in (0, 1):
-            b = median([r["seconds"][page][visit] for r in results["before"]])
-            a = median([r["seconds"][page][visit] for r in results["after"]])
-            row += [b, a, f"{b / a:.1f}×"]
+        for field in ("seconds", "cpu_seconds"):
+            for visit in (0, 1):
+                b = median([r[field][page][visit] for r in results["before"]])
+                a = median([r[field][page][visit] for r in results["after"]])
+                row += [b, a, f"{b / a:.1f}×"]
         rows.append(row)
     worst = {k: max(median([r["seconds"][p][v] for r in results[k]]) for p in PAGES for v in (0, 1))
              for k in results}
@@ -261,6 +262,7 @@ def bench_switch(before: str, runs: int) -> tuple[list[list[Any]], list[Any], st
                f"{worst['before'] / worst['after']:.1f}×", "training steps/s meanwhile", rates["before"],
                rates["after"]]
     note = "; ".join(errors) if errors else "no page raised"
+    print("raw runs:", json.dumps(results), file=sys.stderr)
     return rows, summary, note
 
 
@@ -306,7 +308,8 @@ def main() -> None:
             rows, summary, note = bench_switch(args.before, args.switch_runs)
             print(f"Page switches while a 1,000-task ring trains: before = `{args.before}`, after = this tree; "
                   f"{args.switch_runs} runs each, alternating, medians; {note}.\n")
-            print(table(["page", "first visit before s", "after s", "ratio", "return before s", "after s", "ratio"],
+            print(table(["page", "first visit before s", "after s", "ratio", "return before s", "after s", "ratio",
+                         "script CPU first before s", "after s", "ratio", "CPU return before s", "after s", "ratio"],
                         rows))
             print()
             print(table(["", "before s", "after s", "ratio", "", "before", "after"], [summary]))
