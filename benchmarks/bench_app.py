@@ -8,17 +8,22 @@
   target ≤ 50 ms;
 - ``streamlit run app.py`` until ``/_stcore/health`` answers and the page is served,
   target ≤ 10 s;
-- ``ragviz.plots.graph.graph_figure`` on 1,000 tasks: build time and figure JSON size.
+- ``ragviz.plots.graph.graph_figure`` on 1,000 tasks: build time and figure JSON size;
+- a page switch while a 1,000-task graph trains (``benchmarks/page_switch.py``: every page, first
+  visit and return, one session), target ≤ 1 s, timed side by side against an older tree
+  (``--before``, default the commit before the fix) in alternating runs, with the ratio.
 
 Prints markdown tables.
 
     python benchmarks/bench_app.py
     python benchmarks/bench_app.py --skip server pages   # library figures only
+    python benchmarks/bench_app.py --skip load pages whatif server drawing --switch-runs 3  # page switches
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import subprocess
 import sys
@@ -39,6 +44,8 @@ from ragviz.trace import compute_trace
 from ragviz.train import train
 
 APP = ROOT / "app.py"
+#: The tree the page-switch figures are compared with: main before training stopped slowing page switches.
+SWITCH_BEFORE = "09b3f5e"
 
 
 def times(fn: Callable[[], Any], repeats: int) -> list[float]:
@@ -211,11 +218,62 @@ def bench_graph_figure(repeats: int) -> list[list[Any]]:
              1000 * median(to_json), f"{size / 1e6:.2f} MB", f"{len(fig.data)} ({', '.join(kinds)})"]]
 
 
+# ----------------------------------------------------------------------- switch while training
+def export_tree(rev: str, folder: Path) -> Path:
+    """``rev`` of this repository, exported (no .git) under ``folder``."""
+    out = folder / f"tree-{rev}"
+    out.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
+
+
+def switch_once(tree: Path) -> dict[str, Any]:
+    """One ``page_switch.py`` run on ``tree``, in its own process (its own ragviz, its own training thread)."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "page_switch.py"), "--tree", str(tree)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=tree).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_switch(before: str, runs: int) -> tuple[list[list[Any]], list[Any], str]:
+    """Page switches during a 1,000-task training: ``before`` and this tree, alternating, ``runs`` each."""
+    from page_switch import PAGES
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {"before": export_tree(before, Path(tmp)), "after": ROOT}
+        results: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+        for _ in range(runs):
+            for name, tree in trees.items():
+                results[name].append(switch_once(tree))
+    rows = []
+    for page in PAGES:
+        row: list[Any] = [page]
+        for field in ("seconds", "cpu_seconds"):
+            for visit in (0, 1):
+                b = median([r[field][page][visit] for r in results["before"]])
+                a = median([r[field][page][visit] for r in results["after"]])
+                row += [b, a, f"{b / a:.1f}×"]
+        rows.append(row)
+    worst = {k: max(median([r["seconds"][p][v] for r in results[k]]) for p in PAGES for v in (0, 1))
+             for k in results}
+    rates = {k: median([r["steps_per_s"] for r in results[k]]) for k in results}
+    errors = sorted({e for k in results for r in results[k] for e in r["errors"]})
+    summary = ["slowest page (median of runs)", worst["before"], worst["after"],
+               f"{worst['before'] / worst['after']:.1f}×", "training steps/s meanwhile", rates["before"],
+               rates["after"]]
+    note = "; ".join(errors) if errors else "no page raised"
+    print("raw runs:", json.dumps(results), file=sys.stderr)
+    return rows, summary, note
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
-    parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: load pages whatif server drawing")
+    parser.add_argument("--skip", nargs="*", default=[],
+                        help="parts to leave out: load pages whatif server switch drawing")
+    parser.add_argument("--before", default=SWITCH_BEFORE, help="the git revision page switches are compared with")
+    parser.add_argument("--switch-runs", type=int, default=3, help="page_switch.py runs per tree (alternating)")
     args = parser.parse_args()
     device = setup(args.threads, "cpu")
     print("## App latency\n")
@@ -246,6 +304,18 @@ def main() -> None:
             targets.append(["`streamlit run app.py` ready ≤ 10 s",
                             f"{median(starts):.1f} s (runs: {', '.join(f'{s:.1f}' for s in starts)})",
                             verdict(median(starts) <= 10)])
+        if "switch" not in args.skip:
+            rows, summary, note = bench_switch(args.before, args.switch_runs)
+            print(f"Page switches while a 1,000-task ring trains: before = `{args.before}`, after = this tree; "
+                  f"{args.switch_runs} runs each, alternating, medians; {note}.\n")
+            print(table(["page", "first visit before s", "after s", "ratio", "return before s", "after s", "ratio",
+                         "script CPU first before s", "after s", "ratio", "CPU return before s", "after s", "ratio"],
+                        rows))
+            print()
+            print(table(["", "before s", "after s", "ratio", "", "before", "after"], [summary]))
+            print()
+            targets.append(["a page switch during a 1,000-task training ≤ 1 s",
+                            f"slowest page {summary[2]:.2f} s (before {summary[1]:.2f} s)", verdict(summary[2] <= 1)])
     print(table(["target", "figure", "status"], targets))
     if "drawing" not in args.skip:
         print("\n## Drawing a large graph\n")

@@ -8,7 +8,8 @@ it for ``heartbeat_timeout`` seconds (its browser tab is gone).
 
 One server runs at most ``RAGVIZ_MAX_RUNS`` runs at once (:class:`RunSlots`); a run started
 beyond that waits in a first-come queue, shows its place, and starts when a slot frees. A run
-that is stopped, or whose tab closes, leaves the queue.
+that is stopped, or whose tab closes, leaves the queue. While the server draws a page, a
+running worker waits (:mod:`ragviz.page_gate`), so training never slows a page switch.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ragviz.errors import ConfigError, RagvizError, Stopped
 from ragviz.graph import Edges, TaskGraph
 from ragviz.history import History
 from ragviz.limits import check_graph_budget, get_limits
+from ragviz.page_gate import GATE, PageGate
 from ragviz.project import Project
 from ragviz.train import Progress, TrainResult, train
 
@@ -149,8 +151,9 @@ class TrainingRun:
     """One training run, optionally followed by a baseline on the same data."""
 
     def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float | None = None,
-                 slots: RunSlots | None = None) -> None:
+                 slots: RunSlots | None = None, gate: PageGate | None = None) -> None:
         self.project = project.copy()
+        self.gate = GATE if gate is None else gate  # pages drawn meanwhile come first
         self.baseline = baseline
         # Default: RAGVIZ_HEARTBEAT_S (90 s), so a server can reclaim abandoned runs sooner.
         self.heartbeat_timeout = get_limits().heartbeat_s if heartbeat_timeout is None else heartbeat_timeout
@@ -266,12 +269,17 @@ class TrainingRun:
 
 
 class _StopFlag:
-    """Set by the user's Stop, or when the page has stopped polling (tab closed)."""
+    """Set by the user's Stop, or when the page has stopped polling (tab closed).
+
+    The loop asks it every step and between chunks of work, so it is also where the worker
+    steps aside while the server draws a page (:mod:`ragviz.page_gate`).
+    """
 
     def __init__(self, run: TrainingRun) -> None:
         self.run = run
 
     def is_set(self) -> bool:
+        self.run.gate.yield_to_pages()
         if self.run._stop.is_set():
             return True
         if time.monotonic() - self.run._last_poll > self.run.heartbeat_timeout:

@@ -24,6 +24,11 @@ MEAN_COLOR = "#222222"
 FALLBACK_COLOR = "#636efa"
 SET_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")
 HEIGHT = 340
+#: Above this many tasks the curves are drawn as two bundles (seen, zero-shot), not one line each:
+#: a thousand traces take seconds to build and to draw, and their legend is unreadable.
+MAX_TASK_CURVES = 60
+SEEN_BUNDLE_COLOR = "rgba(99, 110, 250, 0.3)"
+ZERO_SHOT_BUNDLE_COLOR = "rgba(214, 39, 40, 0.55)"
 
 
 def metric_title(metric: str, split: str = "test") -> str:
@@ -58,7 +63,8 @@ def curves_figure(
     """One line per task over training steps; zero-shot tasks dashed; bold mean of seen tasks.
 
     ``kind`` is "loss" or "metric", ``split`` "test" or "train". Tasks with no value on
-    the split (zero-shot tasks on train) get no line.
+    the split (zero-shot tasks on train) get no line. Past ``MAX_TASK_CURVES`` tasks the lines
+    come in two bundles, seen and zero-shot, each with its mean (hover names the task).
     """
     fig = go.Figure()
     if kind not in ("loss", "metric") or split not in ("train", "test"):
@@ -69,6 +75,11 @@ def curves_figure(
     colors = colors or {}
     values = _series(history, kind, split)
     zero = set(history.zero_shot)
+    if len(history.tasks) > MAX_TASK_CURVES:
+        _bundled_curves(fig, history, values, zero, show_mean)
+        if kind == "metric" and history.metric == "accuracy":
+            fig.update_yaxes(range=[0, 1.02])
+        return _layout(fig, title or y_title, y_title)
     for i, task in enumerate(history.tasks):
         column = values[:, i]
         if not np.isfinite(column).any():
@@ -91,6 +102,59 @@ def curves_figure(
     if kind == "metric" and history.metric == "accuracy":
         fig.update_yaxes(range=[0, 1.02])
     return _layout(fig, title or y_title, y_title)
+
+
+def _bundle(history: History, values: np.ndarray, columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The lines of ``columns`` joined into one trace's x and y, a gap (NaN) between tasks.
+
+    Single precision: the figure travels to the browser at every evaluation.
+    """
+    steps = np.asarray(history.steps, dtype=np.float32)
+    k = len(steps)
+    x = np.tile(np.append(steps, np.nan), len(columns)).astype(np.float32)
+    y = np.full((len(columns), k + 1), np.nan, dtype=np.float32)
+    y[:, :k] = values[:, columns].T
+    return x, y.ravel()
+
+
+def _last_points(history: History, values: np.ndarray, columns: list[int]) -> tuple[list, list, list[str]]:
+    """Where each task's line ends (its last finite value), with the task's name for the hover."""
+    xs, ys, names = [], [], []
+    for i in columns:
+        finite = np.flatnonzero(np.isfinite(values[:, i]))
+        xs.append(history.steps[finite[-1]])
+        ys.append(float(values[finite[-1], i]))
+        names.append(html_text(history.tasks[i]))
+    return xs, ys, names
+
+
+def _bundled_curves(fig: go.Figure, history: History, values: np.ndarray, zero: set[str], show_mean: bool) -> None:
+    """Seen tasks in one trace and zero-shot tasks in another (dashed), each group's mean in bold.
+
+    Each line ends in a small dot whose hover names its task (a name on every point would make
+    the figure megabytes).
+    """
+    drawn = [i for i in range(len(history.tasks)) if np.isfinite(values[:, i]).any()]
+    groups = (("seen tasks", [i for i in drawn if history.tasks[i] not in zero], SEEN_BUNDLE_COLOR, SEEN_DASH,
+               MEAN_COLOR),
+              ("zero-shot tasks ★", [i for i in drawn if history.tasks[i] in zero], ZERO_SHOT_BUNDLE_COLOR,
+               ZERO_SHOT_DASH, "#b2182b"))
+    for label, columns, color, dash, mean_color in groups:
+        if not columns:
+            continue
+        x, y = _bundle(history, values, columns)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{label} ({len(columns):,})", legendgroup=label,
+                                 line={"color": color, "dash": dash, "width": 1}, connectgaps=False,
+                                 hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>"))
+        end_x, end_y, names = _last_points(history, values, columns)
+        fig.add_trace(go.Scatter(x=end_x, y=end_y, text=names, mode="markers", legendgroup=label, showlegend=False,
+                                 marker={"color": color, "size": 4},
+                                 hovertemplate="%{text}<br>step %{x}<br>%{y:.3g}<extra></extra>"))
+        if show_mean and len(columns) > 1:
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(values[:, columns], axis=1)
+            fig.add_trace(go.Scatter(x=history.steps, y=mean, mode="lines", name=f"mean ({label})",
+                                     legendgroup=label, line={"color": mean_color, "width": 3.2, "dash": dash}))
 
 
 def comparison_figure(sets: Sequence[MetricSet], title: str | None = None) -> go.Figure:

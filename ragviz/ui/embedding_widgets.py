@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from ragviz.graph import TaskGraph
+from ragviz.history import History
 from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.colors import default_color_by
 from ragviz.plots.embeddings import color_choices, embedding_colors, embedding_figure, hover_texts
@@ -23,9 +25,10 @@ from ragviz.projection import (
 )
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
-from ragviz.ui.state import AppState
+from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "em"
 VIEWS = {"Across layers": "layers", "Across training": "training"}
@@ -124,7 +127,20 @@ def _axis_titles(arrays: np.ndarray, method: str) -> tuple[str, str]:
     return f"PC 1 ({ratio[0]:.0%} of variance)", f"PC 2 ({ratio[1]:.0%})"
 
 
-def map_panel(trace: Trace, frames: Frames, opts: dict) -> None:
+def map_figure(trace: Trace, frames: Frames, opts: dict, current: int) -> go.Figure:
+    """The projected frames with their colours and hover, frame ``current`` shown."""
+    points = projected(np.ascontiguousarray(frames.arrays, dtype=np.float32), opts["method"], opts["seed"])
+    colors, key = embedding_colors(frames.names, opts["color_by"], frames.graph, frames.zero_shot, frames.metric,
+                                   trace.metric)
+    hover = [hover_texts(frames.names, frames.graph, label,
+                         frames.metric[i] if frames.metric.ndim == 2 else frames.metric, trace.metric,
+                         frames.zero_shot) for i, label in enumerate(frames.labels)]
+    return embedding_figure(points, frames.names, colors, frames.zero_shot, current, frames.labels, hover,
+                            opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]),
+                            marked=opts.get("marked"))
+
+
+def map_panel(trace: Trace, frames: Frames, opts: dict, history: History | None = None) -> None:
     """The projected frames, with the frame slider and the play button."""
     keep = frame_subset(len(frames.labels), len(frames.names)) if opts["method"] == "tsne" else \
         list(range(len(frames.labels)))
@@ -133,15 +149,11 @@ def map_panel(trace: Trace, frames: Frames, opts: dict) -> None:
     frames = Frames(frames.arrays[keep], frames.names, frames.zero_shot, [frames.labels[i] for i in keep],
                     frames.metric[keep] if frames.metric.ndim == 2 else frames.metric, frames.graph)
     current = frame_picker(frames, opts["view"])
-    points = projected(np.ascontiguousarray(frames.arrays, dtype=np.float32), opts["method"], opts["seed"])
-    colors, key = embedding_colors(frames.names, opts["color_by"], frames.graph, frames.zero_shot, frames.metric,
-                                   trace.metric)
-    hover = [hover_texts(frames.names, frames.graph, label,
-                         frames.metric[i] if frames.metric.ndim == 2 else frames.metric, trace.metric,
-                         frames.zero_shot) for i, label in enumerate(frames.labels)]
-    fig = embedding_figure(points, frames.names, colors, frames.zero_shot, current, frames.labels, hover,
-                           opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]),
-                           marked=opts.get("marked"))
+    # What the figure shows: the trace or the history its frames come from, the graph, every option.
+    values = (opts["view"], opts["method"], opts["seed"], opts["color_by"], opts["focus"], opts["layer"],
+              opts["paths"], current, tuple(keep), tuple(sorted(opts.get("marked") or ())),
+              graph_key(frames.graph) if frames.graph is not None else "")
+    fig = cached_figure("embeddings", (trace, history), values, lambda: map_figure(trace, frames, opts, current))
     st.plotly_chart(fig, key=chart_key(PREFIX, opts["focus"]), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Grey lines: each task's path through the frames (dotted black: the focus task's) · ▶ animates "
@@ -192,6 +204,6 @@ def embeddings_view(state: AppState, trace: Trace) -> None:
             opts["view"] = "layers"
     map_col, table_col = st.columns([3, 1.6], gap="medium")
     with map_col:
-        map_panel(trace, frames, opts)
+        map_panel(trace, frames, opts, state.history if opts["view"] == "training" else None)
     with table_col:
         neighbours_panel(trace, opts["focus"])

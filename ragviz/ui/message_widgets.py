@@ -15,9 +15,10 @@ from ragviz.plots.messages import (
 )
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
-from ragviz.ui.state import AppState
+from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "mp"
 LAYER_KEY = "mp_layer"
@@ -59,7 +60,11 @@ def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> 
 
 
 def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
-    fig = message_figure(trace, state.project.graph, layer, focus, weight_by, marked=marked_tasks(state))
+    graph = state.project.graph
+    marked = marked_tasks(state)
+    values = (graph_key(graph), layer, focus, weight_by, tuple(sorted(marked or ())))
+    fig = cached_figure("message_passing", (trace,), values,
+                        lambda: message_figure(trace, graph, layer, focus, weight_by, marked=marked))
     st.plotly_chart(fig, key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Every message is a line from its sender, offset to the right of its edge, arrow at the receiver; "

@@ -1,0 +1,58 @@
+"""Built figures kept per session, so a page switch or a rerun redraws without rebuilding them.
+
+On a 1,000-task graph building a page's main figure (message passing, the embedding map, the
+training curves) takes a second or more of Python; switching back to a page, or a click that
+changes nothing the figure shows, must not pay that again. A figure is kept under a key made
+of what it shows: objects by identity (a trace, a history: never changed once made, and kept
+alive by the entry so their ids cannot be reused) and plain values (layer, focus, options, a
+graph's content hash).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
+from typing import Any, TypeVar
+
+import streamlit as st
+
+CACHE_KEY = "ragviz_figure_cache"
+#: Figures kept per session: each page's current one and a few it came from (a few MB at most).
+MAX_FIGURES = 4
+
+T = TypeVar("T")
+
+
+def _cache(store: MutableMapping[str, Any] | None) -> OrderedDict[Hashable, tuple[tuple[Any, ...], Any]]:
+    store = st.session_state if store is None else store
+    cache = store.get(CACHE_KEY)
+    if cache is None:
+        cache = OrderedDict()
+        store[CACHE_KEY] = cache
+    return cache
+
+
+def figure_key(name: str, objects: Sequence[Any], values: Sequence[Hashable]) -> Hashable:
+    """The key of one figure: its name, the ids of the objects it was built from, and plain values."""
+    return (name, tuple(id(o) for o in objects), tuple(values))
+
+
+def cached_figure(name: str, objects: Sequence[Any], values: Sequence[Hashable], build: Callable[[], T],
+                  store: MutableMapping[str, Any] | None = None) -> T:
+    """``build()``, or the figure built earlier from the same objects and values in this session.
+
+    ``objects`` are compared by identity and held by the entry; ``values`` must be hashable and
+    name everything else the figure depends on. The caller must not change the returned figure.
+    ``store`` is where the cache lives (default: the session's state).
+    """
+    cache = _cache(store)
+    key = figure_key(name, objects, values)
+    entry = cache.get(key)
+    if entry is not None and all(a is b for a, b in zip(entry[0], objects, strict=True)):
+        cache.move_to_end(key)
+        return entry[1]
+    figure = build()
+    cache[key] = (tuple(objects), figure)
+    while len(cache) > MAX_FIGURES:
+        cache.popitem(last=False)
+    return figure
