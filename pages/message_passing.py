@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ragviz.ui.inside_widgets import current_trace
+from ragviz.ui.inside_widgets import blend_note, current_trace
 from ragviz.ui.message_widgets import HOW_TO, message_passing_view
 from ragviz.ui.routing import page_state
 from ragviz.ui.state import show_notices
@@ -13,4 +13,5 @@ st.caption(HOW_TO)
 show_notices(state)
 trace = current_trace(state)
 if trace is not None:
+    blend_note(state)
     message_passing_view(state, trace)

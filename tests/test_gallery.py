@@ -42,7 +42,7 @@ def test_summary_reads_name_tasks_metrics_device_and_settings(trained_ring, ring
     assert s.metrics == pytest.approx(result.history.final_metrics())
     assert s.means["seen"] == pytest.approx(result.history.summary()["seen"])
     assert s.model_config["layers"] == 2 and s.train_config["steps"] == 60
-    assert s.settings_line == "decoder generated · mult/mean · 2 layers · lr 0.01"
+    assert s.settings_line == f"decoder {project.model_config.decoder} · mult/mean · 2 layers · lr 0.01"
     assert s.created and s.size == len(ring_bytes)
 
 

@@ -63,6 +63,20 @@ def current_trace(state: AppState, graph: TaskGraph | None = None) -> Trace | No
     return trace
 
 
+#: What a blending decoder means for the states these pages draw (docs/DESIGN.md §2).
+BLEND_NOTE = ("With the **{decoder}** decoder a task without data is predicted by blending the heads of its "
+              "nearest tasks with data along its edges. Its own state, "
+              "drawn here, is computed by the same layers but no loss trains it: it decides its prediction only "
+              "when no task with data can be reached. Read the ★ tasks' positions here with that in mind.")
+
+
+def blend_note(state: AppState) -> None:
+    """Say so when the trained model's zero-shot predictions come from blended heads, not their own states."""
+    decoder = state.trained.model.config.decoder if state.trained else None
+    if decoder in ("blended", "mix"):
+        st.caption(BLEND_NOTE.format(decoder=decoder))
+
+
 def default_focus(trace: Trace) -> str:
     """A zero-shot task when there is one (the interesting case), else the first task."""
     zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]

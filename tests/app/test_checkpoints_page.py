@@ -88,7 +88,7 @@ def test_folder_cards_come_from_headers_and_a_broken_file_gets_a_reason(
     text = _texts(at)
     assert "**ring a**" in text and "**ring b**" in text
     assert "6 tasks (1 zero-shot) · 6 edges · toy2d" in text
-    assert "decoder generated · mult/mean · 2 layers · lr 0.01 · 60 steps" in text
+    assert f"decoder {trained_ring[0].model_config.decoder} · mult/mean · 2 layers · lr 0.01 · 60 steps" in text
     assert "Project: Test ring" in text
     assert "Test accuracy: seen **" in text and "CPU" in text
     assert "pickle" in plain(at.warning[0].value)
