@@ -24,7 +24,7 @@ import pandas as pd
 
 from ragviz import checks
 from ragviz.errors import DataError
-from ragviz.graph import Task
+from ragviz.graph import Task, TaskGraph
 from ragviz.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.text_encoder import EMBED_DIM, ENCODER_ID, Progress
 
@@ -221,6 +221,26 @@ def class_names(task: Task, tables: dict[str, pd.DataFrame] | None = None) -> li
     if task.family == "text":
         return _corpus_rows(task)[3]
     return _table_classes(_user_table(task, tables)[0])
+
+
+def class_names_by_task(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None,
+                        names: list[str] | None = None) -> dict[str, list[str]]:
+    """Class names of the graph's text tasks (those named, default all), for plots' axes.
+
+    A task whose data cannot be read is left out: its plot falls back to class numbers, and
+    the page that reads its data says what is wrong.
+    """
+    out: dict[str, list[str]] = {}
+    present = set(graph.task_names())
+    for name in graph.task_names() if names is None else names:
+        task = graph.task(name) if name in present else None
+        if task is None or task.family not in ("text", "text_table"):
+            continue
+        try:
+            out[name] = class_names(task, tables)
+        except DataError:
+            continue
+    return out
 
 
 # --------------------------------------------------------------------------- user tables

@@ -300,4 +300,86 @@ def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
     ckpt = load_checkpoint(checkpoint_bytes(project, result.model, result.history))
     reopened = make_graph_data(ckpt.project.graph, ckpt.project.tables)
     assert np.allclose(reopened["hotel"].x_test, make_graph_data(graph, {"texts": table})["hotel"].x_test)
-    assert text_examples(ckpt.project.graph.task("hotel"), ckpt.project.tables).test_texts[0] == "(text not stored)"
+    before = text_examples(graph.task("hotel"), {"texts": table})
+    after = text_examples(ckpt.project.graph.task("hotel"), ckpt.project.tables)
+    assert after.test_texts == before.test_texts and after.train_texts == before.train_texts  # texts kept
+    assert after.classes == ["neg", "pos"] and "(text not stored)" not in after.test_texts
+
+
+def _text_table_checkpoint(fake_rows: list[tuple[str, str, str]]) -> tuple[object, bytes]:
+    from ragviz.checkpoint import checkpoint_bytes
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.project import Project
+    from ragviz.text_data import text_table_graph
+    from ragviz.train import train
+
+    table = load_text_table(_csv(fake_rows))
+    graph = text_table_graph(table, "texts")
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=2, device="cpu"), {"texts": table})
+    project = Project(graph, ModelConfig(hidden=8), TrainConfig(steps=2), {"texts": table})
+    return project, checkpoint_bytes(project, result.model, result.history)
+
+
+def test_a_text_table_keeps_unusual_texts_through_a_checkpoint(fake: FakeEncoder) -> None:
+    from ragviz.checkpoint import load_checkpoint
+
+    odd = ["naïve café ☕ — très bien", "<b>bold</b> **star**", "emoji 🏨 and \t tab", "", "x" * 300]
+    rows = [(t or "plain", "a", "good" if i % 2 else "bad") for i, t in enumerate(odd)]
+    project, data = _text_table_checkpoint(rows + [("z", "b", "bad"), ("y", "b", "good")])
+    table = load_checkpoint(data).project.tables["texts"]
+    assert table.attrs["texts"] == project.tables["texts"].attrs["texts"]
+    assert table.attrs["classes"] == ["bad", "good"]
+
+
+def test_damaged_stored_texts_are_a_clear_checkpoint_error(fake: FakeEncoder) -> None:
+    import torch
+
+    from ragviz.checkpoint import _tables_from, _tables_to_tensors
+    from ragviz.errors import CheckpointError
+
+    project, _ = _text_table_checkpoint([("good", "a", "p"), ("bad", "a", "n"), ("ok", "b", "p"), ("no", "b", "n")])
+    tensors, meta = _tables_to_tensors(project.tables)
+    assert _tables_from(dict(tensors), meta)["texts"].attrs["texts"] == ["good", "bad", "ok", "no"]
+    cut = dict(tensors, **{"table_text_ends.texts": tensors["table_text_ends.texts"][:-1]})
+    with pytest.raises(CheckpointError, match="do not match its rows"):
+        _tables_from(cut, meta)
+    broken = dict(tensors, **{"table_texts.texts": torch.full_like(tensors["table_texts.texts"], 0xFF)})
+    with pytest.raises(CheckpointError, match="not valid UTF-8"):
+        _tables_from(broken, meta)
+    with pytest.raises(CheckpointError, match="no text tensors"):
+        _tables_from({"table.texts": tensors["table.texts"]}, meta)
+
+
+def test_a_table_without_texts_says_what_is_missing(fake: FakeEncoder) -> None:
+    from ragviz.text_checkpoint import missing_texts_note
+    from ragviz.text_data import text_table_graph
+
+    table = load_text_table(_csv([("good", "a", "p"), ("bad", "a", "n")]))
+    task = text_table_graph(table, "texts").task("a")
+    assert missing_texts_note(task, {"texts": table}) == ""
+    bare = table.copy()
+    bare.attrs = {}
+    note = missing_texts_note(task, {"texts": bare})
+    assert "without its texts and class names" in note and "(text not stored)" in note
+    assert text_examples(task, {"texts": bare}).test_texts == ["(text not stored)"]
+
+
+def test_confusion_matrices_name_the_classes() -> None:
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.plots.outputs import class_axis_labels, confusion_figure
+    from ragviz.text_data import class_names_by_task
+    from ragviz.text_lesson import text_task_graph
+    from ragviz.trace import compute_trace
+    from ragviz.train import train
+
+    graph = text_task_graph(train_size=20, test_size=10)
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=2, device="cpu"))
+    trace = compute_trace(result.model, graph)
+    names = class_names_by_task(graph, None, ["complaint · hotels", "question · books", "missing"])
+    assert names == {"complaint · hotels": ["pos", "neg"], "question · books": ["no", "yes"]}
+    fig = confusion_figure(trace, ["complaint · hotels", "sentiment · hotels"], class_names=names)
+    assert list(fig.data[0].x) == ["pos", "neg"] and list(fig.data[0].y) == ["pos", "neg"]
+    assert fig.layout.xaxis.type == "category" and list(fig.layout.yaxis.categoryarray) == ["pos", "neg"]
+    assert list(fig.data[1].x) == [0, 1]  # no names given: class numbers
+    assert class_axis_labels(["<b>a</b>", "a" * 40, "1", "1"], 4) == ["&lt;b&gt;a&lt;/b&gt;", "a" * 23 + "…", "1",
+                                                                     "1 (3)"]

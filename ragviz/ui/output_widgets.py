@@ -23,7 +23,7 @@ from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_f
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
-from ragviz.ui.text_widgets import text_outputs_section
+from ragviz.ui.text_widgets import text_class_names, text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
 
 WHATIF_KEY = "to_whatif"
@@ -125,10 +125,10 @@ def tasks_to_show(trace: Trace) -> list[str]:
 
 
 def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts: dict[str, Any],
-                  tasks: list[str]) -> None:
+                  tasks: list[str], class_names: dict[str, list[str]] | None = None) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
     fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
-                         old=base if whatif else None)
+                         old=base if whatif else None, class_names=class_names)
     st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 
@@ -281,7 +281,8 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     guess_banner(state, trace, whatif["graph"] if whatif else state.project.graph)
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
-    outputs_panel(trace, base, whatif, opts, tasks)
+    outputs_panel(trace, base, whatif, opts, tasks, text_class_names(state, trace, whatif["graph"] if whatif else None,
+                                                                     tasks))
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
