@@ -21,6 +21,7 @@ from ragviz.text_data import (
     text_examples,
 )
 from ragviz.text_encoder import EMBED_DIM
+from ragviz.text_features import FEATURE_DIM, fit_projection
 from ragviz.text_predict import sentence_probabilities
 
 
@@ -184,9 +185,34 @@ def test_opening_text_tasks_never_loads_the_transformer(monkeypatch: pytest.Monk
     graph = text_task_graph()
     data = make_graph_data(graph)
     spec = domain_spec(graph)
-    assert spec.name == "text" and spec.input_dim == EMBED_DIM and spec.n_outputs == 2
+    assert spec.name == "text" and spec.input_dim == FEATURE_DIM and spec.n_outputs == 2
     hotels = data["sentiment · hotels"]
     assert len(hotels.x_train) == 0 and len(hotels.x_test) == 150
+
+
+def test_the_feature_map_is_fixed_and_keeps_the_corpus_structure() -> None:
+    from ragviz.text_data import feature_projection, text_features
+
+    vectors = load_corpus("reviews").vectors
+    projection, explained = fit_projection(vectors)
+    again, _ = fit_projection(-(-vectors))  # refitting gives the same map, signs included
+    assert np.array_equal(projection.basis, again.basis) and projection.basis.shape == (EMBED_DIM, FEATURE_DIM)
+    assert 0.6 < explained < 0.9  # most of the variance, not all of it
+    assert np.allclose(projection.basis.T @ projection.basis, np.eye(FEATURE_DIM), atol=1e-6)  # orthonormal
+    features = text_features(vectors)
+    assert features.shape == (len(vectors), FEATURE_DIM) and features.dtype == np.float32
+    assert np.sqrt((features.astype(np.float64) ** 2).sum(axis=1).mean()) == pytest.approx(1.0, abs=1e-4)
+    assert np.allclose(projection.apply(vectors), features, atol=1e-6)
+    assert feature_projection() is feature_projection()  # fitted once per process
+    task = Task("s", "text", {"label": "sentiment", "domain": "books"}, 50, 50, 3)
+    rows = np.flatnonzero(load_corpus("reviews").table["domain"].to_numpy() == "books")
+    assert np.allclose(make_task_data(task).x_test[0], features[rows][_books_split(task)[1][0]], atol=1e-6)
+
+
+def _books_split(task: Task) -> tuple[np.ndarray, np.ndarray]:
+    from ragviz.text_data import _split
+
+    return _split(task, int((load_corpus("reviews").table["domain"] == "books").sum()))
 
 
 def test_flip_mirrors_labels_and_class_names() -> None:
@@ -231,7 +257,7 @@ def test_a_user_text_table_becomes_text_tasks(fake: FakeEncoder) -> None:
     graph.add_task(Task("film", "text_table", {"table": "mine", "task": "film"}, 2, 1, 0))
     graph.add_task(Task("hotel", "text_table", {"table": "mine", "task": "hotel"}, 0, 2, 0))
     data = make_graph_data(graph, {"mine": table})
-    assert data["film"].x_train.shape == (2, EMBED_DIM) and data["hotel"].x_test.shape == (2, EMBED_DIM)
+    assert data["film"].x_train.shape == (2, FEATURE_DIM) and data["hotel"].x_test.shape == (2, FEATURE_DIM)
     assert domain_spec(graph, {"mine": table}).name == "text"
     assert text_examples(graph.task("hotel"), {"mine": table}).test_texts[0] in ("great stay", "awful stay")
     load_text_table(_csv(GOOD))
@@ -278,6 +304,16 @@ def test_every_task_answers_one_sentence_zero_shot_included() -> None:
     assert list(probs) == graph.task_names()
     for p in probs.values():
         assert p.shape == (2,) and np.isclose(p.sum(), 1) and (p >= 0).all()
+    # A typed sentence goes through the same feature map as the data: a test sentence's raw vector
+    # gets exactly the probabilities the trace computed for it.
+    from ragviz.trace import compute_trace
+
+    trace = compute_trace(result.model, graph)
+    task = graph.task("sentiment · books")
+    rows = np.flatnonzero(load_corpus("reviews").table["domain"].to_numpy() == "books")
+    first_test = rows[_books_split(task)[1][0]]
+    typed = sentence_probabilities(result.model, graph, None, load_corpus("reviews").vectors[first_test])
+    assert np.allclose(typed["sentiment · books"], trace.outputs_test["sentiment · books"][0], atol=1e-5)
 
 
 def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:

@@ -154,7 +154,8 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
         texts = ex.train_texts + ex.test_texts
         st.plotly_chart(sentence_pca_figure(x, y, ex.classes, texts if len(texts) == len(x) else None, name),
                         key="emb_text_pca", config={"displayModeBar": False})
-        st.caption("The frozen transformer's 384-number vectors of this task's sentences, on their two main axes.")
+        st.caption("What the model reads for this task's sentences (the frozen transformer's 384-number vectors on "
+                   "the corpus's 64 main directions), drawn on their two main axes.")
 
 
 def text_table_import(state: AppState) -> None:
