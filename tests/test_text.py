@@ -195,8 +195,9 @@ def test_the_feature_map_is_fixed_and_keeps_the_corpus_structure() -> None:
 
     vectors = load_corpus("reviews").vectors
     projection, explained = fit_projection(vectors)
-    again, _ = fit_projection(-(-vectors))  # refitting gives the same map, signs included
-    assert np.array_equal(projection.basis, again.basis) and projection.basis.shape == (EMBED_DIM, FEATURE_DIM)
+    again, _ = fit_projection(vectors[np.random.default_rng(0).permutation(len(vectors))])
+    assert np.allclose(projection.basis, again.basis, atol=1e-5)  # the same map from reordered rows, signs too
+    assert projection.basis.shape == (EMBED_DIM, FEATURE_DIM)
     assert 0.6 < explained < 0.9  # most of the variance, not all of it
     assert np.allclose(projection.basis.T @ projection.basis, np.eye(FEATURE_DIM), atol=1e-6)  # orthonormal
     features = text_features(vectors)
