@@ -295,6 +295,10 @@ def _check_matches_project(project: Project, spec: DomainSpec, vocab: Vocab) -> 
         derived = domain_spec(project.graph, project.tables)
     except RagvizError as err:
         raise CheckpointError(f"The checkpoint's project is invalid: {err}") from None
+    if spec.name == derived.name == "text" and spec.input_dim != derived.input_dim:
+        raise CheckpointError(f"This text checkpoint's model reads {spec.input_dim} numbers per sentence, but this "
+                              f"version of ragviz gives text models {derived.input_dim} (the sentence vectors' main "
+                              "directions): train the task graph again to use it here.")
     for key in ("name", "input_dim", "n_outputs", "kind"):
         if getattr(spec, key) != getattr(derived, key):
             raise CheckpointError(f"The checkpoint's domain description says {key} = {getattr(spec, key)!r}, but its "

@@ -420,3 +420,27 @@ def test_confusion_matrices_name_the_classes() -> None:
     assert list(fig.data[1].x) == [0, 1]  # no names given: class numbers
     assert class_axis_labels(["<b>a</b>", "a" * 40, "1", "1"], 4) == ["&lt;b&gt;a&lt;/b&gt;", "a" * 23 + "…", "1",
                                                                      "1 (3)"]
+
+
+def test_a_text_checkpoint_for_other_inputs_is_a_clear_error() -> None:
+    import json
+    import struct
+
+    from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.errors import CheckpointError
+    from ragviz.project import Project
+    from ragviz.text_lesson import text_task_graph
+    from ragviz.train import train
+
+    graph = text_task_graph(train_size=10, test_size=5)
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=1, device="cpu"))
+    data = checkpoint_bytes(Project(graph, ModelConfig(hidden=8), TrainConfig(steps=1)), result.model, result.history)
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    spec = json.loads(header["__metadata__"]["spec"])
+    header["__metadata__"]["spec"] = json.dumps({**spec, "input_dim": EMBED_DIM})  # as saved before the feature map
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with pytest.raises(CheckpointError, match=f"reads {EMBED_DIM} numbers per sentence.*train the task graph again"):
+        load_checkpoint(struct.pack("<Q", len(raw)) + raw + data[8 + size:])
