@@ -94,30 +94,32 @@ def bench_open(repeats: int) -> list[list]:
             for key, rs in runs.items()]
 
 
-def bench_training(steps: int, repeats: int, batch: int = 512) -> tuple[list[list], float]:
-    from ragviz.samples import load_sample
+def bench_training(steps: int, repeats: int) -> tuple[list[list], float]:
+    """The lessons' own graphs and settings (not the shipped checkpoints, which may predate a change)."""
+    from ragviz.lessons import LESSON_SEEDS, LESSONS
+    from ragviz.text_lesson import KEY
     from ragviz.train import train
 
-    text = load_sample("text_tasks").project
-    ring = load_sample("zero_shot_ring").project
-    config = replace(text.train_config, steps=steps, eval_every=max(steps, 1), device="cpu")
-    runs = {"ring sample graph": (ring, config), "text sample graph": (text, config),
-            f"text sample graph, batch_size {batch}": (text, replace(config, batch_size=batch))}
+    lesson = LESSONS[KEY]
+    model_config, train_config = lesson.configs(LESSON_SEEDS[0])
+    config = replace(train_config, steps=steps, eval_every=max(steps, 1), device="cpu")
+    runs = {"ring sample graph": LESSONS["zero_shot_ring"].build_graph(), "text sample graph": lesson.build_graph()}
     rates: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):  # interleaved, so drift in the machine's load hits all
-        for name, (project, cfg) in runs.items():
-            train(project.graph, text.model_config, replace(cfg, steps=5), project.tables)  # warm caches
-            start = time.perf_counter()
-            train(project.graph, text.model_config, cfg, project.tables)
+        for name, graph in runs.items():
+            train(graph, model_config, replace(config, steps=5))  # warm caches
+            start, start_cpu = time.perf_counter(), time.process_time()
+            train(graph, model_config, config)
             rates[name].append(steps / (time.perf_counter() - start))
-    ring_rate = median(rates["ring sample graph"])
+            cpu[name].append(steps / (time.process_time() - start_cpu))
+    ring_rate, ring_cpu = median(rates["ring sample graph"]), median(cpu["ring sample graph"])
     rows = []
-    for name, (project, cfg) in runs.items():
-        g = project.graph
-        points = sum(t.train_size for t in g.tasks())
-        per_step = min(points, cfg.batch_size) if cfg.batch_size else points
-        rows.append([name, g.number_of_tasks(), per_step, f"{median(rates[name]):.1f}",
-                     f"{median(rates[name]) / ring_rate:.0%}"])
+    for name, graph in runs.items():
+        points = sum(t.train_size for t in graph.tasks())
+        per_step = min(points, config.batch_size) if config.batch_size else points
+        rows.append([name, graph.number_of_tasks(), per_step, f"{median(rates[name]):.1f}",
+                     f"{median(rates[name]) / ring_rate:.0%}", f"{median(cpu[name]) / ring_cpu:.0%}"])
     return rows, median(rates["text sample graph"]) / ring_rate
 
 
@@ -144,8 +146,9 @@ def main() -> None:
     if "train" not in args.skip:
         rows, ratio = bench_training(args.steps, args.repeats)
         print(f"## Training steps per second ({args.steps} steps, the text lesson's model on both graphs)\n")
-        print(table(["graph", "tasks", "points per step", "steps/s (median)", "of the ring"], rows))
-        print(f"\ntext sample (its own settings: full batch) / ring = {ratio:.0%} (target ≥ 50%): "
+        print(table(["graph", "tasks", "points per step", "steps/s (median, wall clock)", "of the ring",
+                     "of the ring (CPU time)"], rows))
+        print(f"\ntext sample (its own settings) / ring, wall clock = {ratio:.0%} (target ≥ 50%): "
               f"{verdict(ratio >= 0.5)}\n")
 
 

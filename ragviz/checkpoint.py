@@ -1,6 +1,7 @@
 """Checkpoints: one ``.safetensors`` file, never a pickle (docs/DESIGN.md §5).
 
-Tensors: the model's state dict under ``model.``, embedding snapshots, and user tables.
+Tensors: the model's state dict under ``model.``, embedding snapshots, and user tables (a text
+table's texts too, :mod:`ragviz.text_checkpoint`).
 Header metadata: JSON strings for the project, vocabulary, domain, history, metrics and
 provenance. Loading parses the header by hand first (so a huge or broken header is refused
 before anything is allocated), then validates every field against the tensors.
@@ -34,6 +35,7 @@ from ragviz.model import RAGModel
 from ragviz.models_folder import atomic_write
 from ragviz.project import Project
 from ragviz.tensors import Vocab, make_vocab
+from ragviz.text_checkpoint import restore_table_texts, table_text_tensors
 from ragviz.uploads import read_upload
 
 FORMAT = "ragviz-checkpoint"
@@ -78,6 +80,9 @@ def _tables_to_tensors(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, torch
         numeric = [c for c in table.columns if c != "task"]
         tensors[f"table.{name}"] = torch.from_numpy(table[numeric].to_numpy(dtype=np.float64).copy())
         meta[name] = {"columns": numeric, "tasks": table["task"].astype(str).tolist()}
+        text_tensors, text_meta = table_text_tensors(name, table)  # a text table's texts and class names
+        tensors.update(text_tensors)
+        meta[name].update(text_meta)
     return tensors, meta
 
 
@@ -190,6 +195,7 @@ def _tables_from(tensors: dict[str, torch.Tensor], meta: Any) -> dict[str, pd.Da
             raise CheckpointError(f"Table '{name}' contains NaN or infinite values.")
         frame = pd.DataFrame(values, columns=columns)
         frame.insert(0, "task", [str(t) for t in tasks])
+        restore_table_texts(name, frame, tensors, info)
         tables[name] = frame
     return tables
 
@@ -289,6 +295,10 @@ def _check_matches_project(project: Project, spec: DomainSpec, vocab: Vocab) -> 
         derived = domain_spec(project.graph, project.tables)
     except RagvizError as err:
         raise CheckpointError(f"The checkpoint's project is invalid: {err}") from None
+    if spec.name == derived.name == "text" and spec.input_dim != derived.input_dim:
+        raise CheckpointError(f"This text checkpoint's model reads {spec.input_dim} numbers per sentence, but this "
+                              f"version of ragviz gives text models {derived.input_dim} (the sentence vectors' main "
+                              "directions): train the task graph again to use it here.")
     for key in ("name", "input_dim", "n_outputs", "kind"):
         if getattr(spec, key) != getattr(derived, key):
             raise CheckpointError(f"The checkpoint's domain description says {key} = {getattr(spec, key)!r}, but its "

@@ -28,7 +28,7 @@ from ragviz.graph import FAMILY_DOMAIN, Task, TaskGraph
 from ragviz.table_io import TableInfo, table_info
 from ragviz.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.text_data import text_n_classes, text_task_data
-from ragviz.text_encoder import EMBED_DIM
+from ragviz.text_features import FEATURE_DIM
 
 TOY_FAMILIES = ("moons", "circles", "xor", "blobs", "spiral", "linear")
 MIN_CLASSES, MAX_CLASSES = 2, 6
@@ -361,7 +361,7 @@ def domain_spec(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None)
         return DomainSpec("digits", 64, 10, "classification", (0.0, 1.0))
     if domain == "text":
         n_out = max(2, max(task_n_classes(t, tables) for t in tasks))
-        return DomainSpec("text", EMBED_DIM, n_out, "classification", (-1.0, 1.0))
+        return DomainSpec("text", FEATURE_DIM, n_out, "classification", (-1.0, 1.0))
     infos: dict[str, TableInfo] = {}
     for t in tasks:
         name = csv_params(t)[0]

@@ -41,7 +41,7 @@ README_END = "<!-- end of samples table -->"
 TRAINING_CODE = ("model.py", "train.py", "tensors.py", "data.py", "optim.py", "lessons.py", "history.py",
                  "ensemble.py", "config.py", "ablations.py", "generators.py", "graph.py", "tasks.py", "checks.py",
                  "digits.py", "data_cache.py", "table_io.py", "lesson_graphs.py", "prepared.py", "layouts.py",
-                 "task_data.py", "text_data.py", "text_lesson.py", "graph_layout.py", "nx_fill.py")
+                 "task_data.py", "text_data.py", "text_features.py", "text_lesson.py", "graph_layout.py", "nx_fill.py")
 STALE = "training code changed: rebuild the samples with python -m ragviz samples"
 
 

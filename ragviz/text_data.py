@@ -1,5 +1,9 @@
 """The text domain: labelled sentences as tasks, their inputs the frozen transformer's vectors.
 
+What a model reads is :func:`text_features`: each vector's coordinates on the corpus's 64
+main directions (a fixed map, :mod:`ragviz.text_features`); the vectors themselves are what
+is cached, shipped and stored in user tables.
+
 Two families feed it. ``text`` tasks read a corpus shipped with the app (its labels in
 columns, a task picks one label column, optionally one ``domain`` of the corpus, and may
 flip a two-class label); the corpus ships its sentence vectors beside it, so these tasks
@@ -24,9 +28,10 @@ import pandas as pd
 
 from ragviz import checks
 from ragviz.errors import DataError
-from ragviz.graph import Task
+from ragviz.graph import Task, TaskGraph
 from ragviz.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.text_encoder import EMBED_DIM, ENCODER_ID, Progress
+from ragviz.text_features import Projection, fit_projection
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora"
 #: Shipped corpora: name -> CSV file (a ``<name>.vectors.safetensors`` beside it holds the vectors).
@@ -37,6 +42,8 @@ FILTER_COLUMN = "domain"
 VECTOR_COLUMNS = [f"vec{i}" for i in range(EMBED_DIM)]
 MAX_TEXT_CLASSES = 20
 MAX_TEXT_CHARS = 5000
+#: The corpus whose vectors fix the feature projection (:func:`feature_projection`).
+FEATURE_CORPUS = "reviews"
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,25 @@ def load_corpus(name: str) -> Corpus:
     return Corpus(name, table, vectors)
 
 
+@functools.lru_cache(maxsize=1)
+def feature_projection() -> Projection:
+    """The frozen map from sentence vectors to the model's inputs, fitted once per process on the
+    shipped reviews corpus's vectors (texts only; see :mod:`ragviz.text_features`)."""
+    return fit_projection(load_corpus(FEATURE_CORPUS).vectors)[0]
+
+
+def text_features(vectors: np.ndarray) -> np.ndarray:
+    """What the model reads for sentence vectors: their main-direction coordinates (64 numbers each)."""
+    return feature_projection().apply(vectors)
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus_features(name: str) -> np.ndarray:
+    features = text_features(load_corpus(name).vectors)
+    features.flags.writeable = False
+    return features
+
+
 # --------------------------------------------------------------------------- tasks
 def _text_params(task: Task) -> tuple[str, str, str, bool]:
     p = task.full_params()
@@ -171,15 +197,15 @@ def text_n_classes(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
 
 
 def text_task_data(task: Task, tables: dict[str, pd.DataFrame] | None = None) -> Any:
-    """One text task's split: sentence vectors in, class indices out."""
+    """One text task's split: sentence features (:func:`text_features`) in, class indices out."""
     if task.family == "text":
         corpus, rows, y, classes = _corpus_rows(task)
         tr, te = _split(task, len(rows))
-        x = corpus.vectors[rows]
+        x = _corpus_features(corpus.name)[rows]
         return TaskData(x[tr], y[tr], x[te], y[te], len(classes))
     table, rows = _user_table(task, tables)
     tr, te = _split(task, len(rows))
-    x = table[VECTOR_COLUMNS].to_numpy(dtype=np.float32)[rows]
+    x = text_features(table[VECTOR_COLUMNS].to_numpy(dtype=np.float32)[rows])
     y = table["target"].to_numpy(dtype=np.float64)[rows].astype(np.int64)
     return TaskData(x[tr], y[tr], x[te], y[te], len(_table_classes(table)))
 
@@ -221,6 +247,26 @@ def class_names(task: Task, tables: dict[str, pd.DataFrame] | None = None) -> li
     if task.family == "text":
         return _corpus_rows(task)[3]
     return _table_classes(_user_table(task, tables)[0])
+
+
+def class_names_by_task(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None,
+                        names: list[str] | None = None) -> dict[str, list[str]]:
+    """Class names of the graph's text tasks (those named, default all), for plots' axes.
+
+    A task whose data cannot be read is left out: its plot falls back to class numbers, and
+    the page that reads its data says what is wrong.
+    """
+    out: dict[str, list[str]] = {}
+    present = set(graph.task_names())
+    for name in graph.task_names() if names is None else names:
+        task = graph.task(name) if name in present else None
+        if task is None or task.family not in ("text", "text_table"):
+            continue
+        try:
+            out[name] = class_names(task, tables)
+        except DataError:
+            continue
+    return out
 
 
 # --------------------------------------------------------------------------- user tables

@@ -13,7 +13,10 @@ from ragviz.prepared import prepare
 
 def sentence_probabilities(model: Any, graph: Any, tables: dict[str, pd.DataFrame] | None,
                            vector: np.ndarray) -> dict[str, np.ndarray]:
-    """Every task's class probabilities for one sentence vector, zero-shot tasks included."""
+    """Every task's class probabilities for one sentence vector (the transformer's 384 numbers),
+    zero-shot tasks included: the vector goes through the same frozen feature map as the training data."""
+    from ragviz.text_data import text_features
+
     model = model.to("cpu").eval()
     with torch.no_grad():
         prep = prepare(graph, model, tables)
@@ -21,7 +24,7 @@ def sentence_probabilities(model: Any, graph: Any, tables: dict[str, pd.DataFram
         states, _ = model.embed_tasks(g)
         heads = model.task_heads(states[-1], g)
         n = len(g.names)
-        x = torch.tensor(np.array(vector, dtype=np.float32).reshape(1, -1)).expand(n, -1).contiguous()
+        x = torch.tensor(text_features(np.array(vector, dtype=np.float32).reshape(1, -1))).expand(n, -1).contiguous()
         out = model.decode_all(heads, x, torch.arange(n))
         probs = torch.softmax(out, dim=-1).numpy()
     counts = g.n_classes.numpy()

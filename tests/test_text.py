@@ -21,6 +21,7 @@ from ragviz.text_data import (
     text_examples,
 )
 from ragviz.text_encoder import EMBED_DIM
+from ragviz.text_features import FEATURE_DIM, fit_projection
 from ragviz.text_predict import sentence_probabilities
 
 
@@ -184,9 +185,35 @@ def test_opening_text_tasks_never_loads_the_transformer(monkeypatch: pytest.Monk
     graph = text_task_graph()
     data = make_graph_data(graph)
     spec = domain_spec(graph)
-    assert spec.name == "text" and spec.input_dim == EMBED_DIM and spec.n_outputs == 2
+    assert spec.name == "text" and spec.input_dim == FEATURE_DIM and spec.n_outputs == 2
     hotels = data["sentiment · hotels"]
     assert len(hotels.x_train) == 0 and len(hotels.x_test) == 150
+
+
+def test_the_feature_map_is_fixed_and_keeps_the_corpus_structure() -> None:
+    from ragviz.text_data import feature_projection, text_features
+
+    vectors = load_corpus("reviews").vectors
+    projection, explained = fit_projection(vectors)
+    again, _ = fit_projection(vectors[np.random.default_rng(0).permutation(len(vectors))])
+    assert np.allclose(projection.basis, again.basis, atol=1e-5)  # the same map from reordered rows, signs too
+    assert projection.basis.shape == (EMBED_DIM, FEATURE_DIM)
+    assert 0.6 < explained < 0.9  # most of the variance, not all of it
+    assert np.allclose(projection.basis.T @ projection.basis, np.eye(FEATURE_DIM), atol=1e-6)  # orthonormal
+    features = text_features(vectors)
+    assert features.shape == (len(vectors), FEATURE_DIM) and features.dtype == np.float32
+    assert np.sqrt((features.astype(np.float64) ** 2).sum(axis=1).mean()) == pytest.approx(1.0, abs=1e-4)
+    assert np.allclose(projection.apply(vectors), features, atol=1e-6)
+    assert feature_projection() is feature_projection()  # fitted once per process
+    task = Task("s", "text", {"label": "sentiment", "domain": "books"}, 50, 50, 3)
+    rows = np.flatnonzero(load_corpus("reviews").table["domain"].to_numpy() == "books")
+    assert np.allclose(make_task_data(task).x_test[0], features[rows][_books_split(task)[1][0]], atol=1e-6)
+
+
+def _books_split(task: Task) -> tuple[np.ndarray, np.ndarray]:
+    from ragviz.text_data import _split
+
+    return _split(task, int((load_corpus("reviews").table["domain"] == "books").sum()))
 
 
 def test_flip_mirrors_labels_and_class_names() -> None:
@@ -231,7 +258,7 @@ def test_a_user_text_table_becomes_text_tasks(fake: FakeEncoder) -> None:
     graph.add_task(Task("film", "text_table", {"table": "mine", "task": "film"}, 2, 1, 0))
     graph.add_task(Task("hotel", "text_table", {"table": "mine", "task": "hotel"}, 0, 2, 0))
     data = make_graph_data(graph, {"mine": table})
-    assert data["film"].x_train.shape == (2, EMBED_DIM) and data["hotel"].x_test.shape == (2, EMBED_DIM)
+    assert data["film"].x_train.shape == (2, FEATURE_DIM) and data["hotel"].x_test.shape == (2, FEATURE_DIM)
     assert domain_spec(graph, {"mine": table}).name == "text"
     assert text_examples(graph.task("hotel"), {"mine": table}).test_texts[0] in ("great stay", "awful stay")
     load_text_table(_csv(GOOD))
@@ -278,6 +305,16 @@ def test_every_task_answers_one_sentence_zero_shot_included() -> None:
     assert list(probs) == graph.task_names()
     for p in probs.values():
         assert p.shape == (2,) and np.isclose(p.sum(), 1) and (p >= 0).all()
+    # A typed sentence goes through the same feature map as the data: a test sentence's raw vector
+    # gets exactly the probabilities the trace computed for it.
+    from ragviz.trace import compute_trace
+
+    trace = compute_trace(result.model, graph)
+    task = graph.task("sentiment · books")
+    rows = np.flatnonzero(load_corpus("reviews").table["domain"].to_numpy() == "books")
+    first_test = rows[_books_split(task)[1][0]]
+    typed = sentence_probabilities(result.model, graph, None, load_corpus("reviews").vectors[first_test])
+    assert np.allclose(typed["sentiment · books"], trace.outputs_test["sentiment · books"][0], atol=1e-5)
 
 
 def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
@@ -300,4 +337,110 @@ def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
     ckpt = load_checkpoint(checkpoint_bytes(project, result.model, result.history))
     reopened = make_graph_data(ckpt.project.graph, ckpt.project.tables)
     assert np.allclose(reopened["hotel"].x_test, make_graph_data(graph, {"texts": table})["hotel"].x_test)
-    assert text_examples(ckpt.project.graph.task("hotel"), ckpt.project.tables).test_texts[0] == "(text not stored)"
+    before = text_examples(graph.task("hotel"), {"texts": table})
+    after = text_examples(ckpt.project.graph.task("hotel"), ckpt.project.tables)
+    assert after.test_texts == before.test_texts and after.train_texts == before.train_texts  # texts kept
+    assert after.classes == ["neg", "pos"] and "(text not stored)" not in after.test_texts
+
+
+def _text_table_checkpoint(fake_rows: list[tuple[str, str, str]]) -> tuple[object, bytes]:
+    from ragviz.checkpoint import checkpoint_bytes
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.project import Project
+    from ragviz.text_data import text_table_graph
+    from ragviz.train import train
+
+    table = load_text_table(_csv(fake_rows))
+    graph = text_table_graph(table, "texts")
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=2, device="cpu"), {"texts": table})
+    project = Project(graph, ModelConfig(hidden=8), TrainConfig(steps=2), {"texts": table})
+    return project, checkpoint_bytes(project, result.model, result.history)
+
+
+def test_a_text_table_keeps_unusual_texts_through_a_checkpoint(fake: FakeEncoder) -> None:
+    from ragviz.checkpoint import load_checkpoint
+
+    odd = ["naïve café ☕ — très bien", "<b>bold</b> **star**", "emoji 🏨 and \t tab", "", "x" * 300]
+    rows = [(t or "plain", "a", "good" if i % 2 else "bad") for i, t in enumerate(odd)]
+    project, data = _text_table_checkpoint(rows + [("z", "b", "bad"), ("y", "b", "good")])
+    table = load_checkpoint(data).project.tables["texts"]
+    assert table.attrs["texts"] == project.tables["texts"].attrs["texts"]
+    assert table.attrs["classes"] == ["bad", "good"]
+
+
+def test_damaged_stored_texts_are_a_clear_checkpoint_error(fake: FakeEncoder) -> None:
+    import torch
+
+    from ragviz.checkpoint import _tables_from, _tables_to_tensors
+    from ragviz.errors import CheckpointError
+
+    project, _ = _text_table_checkpoint([("good", "a", "p"), ("bad", "a", "n"), ("ok", "b", "p"), ("no", "b", "n")])
+    tensors, meta = _tables_to_tensors(project.tables)
+    assert _tables_from(dict(tensors), meta)["texts"].attrs["texts"] == ["good", "bad", "ok", "no"]
+    cut = dict(tensors, **{"table_text_ends.texts": tensors["table_text_ends.texts"][:-1]})
+    with pytest.raises(CheckpointError, match="do not match its rows"):
+        _tables_from(cut, meta)
+    broken = dict(tensors, **{"table_texts.texts": torch.full_like(tensors["table_texts.texts"], 0xFF)})
+    with pytest.raises(CheckpointError, match="not valid UTF-8"):
+        _tables_from(broken, meta)
+    with pytest.raises(CheckpointError, match="no text tensors"):
+        _tables_from({"table.texts": tensors["table.texts"]}, meta)
+
+
+def test_a_table_without_texts_says_what_is_missing(fake: FakeEncoder) -> None:
+    from ragviz.text_checkpoint import missing_texts_note
+    from ragviz.text_data import text_table_graph
+
+    table = load_text_table(_csv([("good", "a", "p"), ("bad", "a", "n")]))
+    task = text_table_graph(table, "texts").task("a")
+    assert missing_texts_note(task, {"texts": table}) == ""
+    bare = table.copy()
+    bare.attrs = {}
+    note = missing_texts_note(task, {"texts": bare})
+    assert "without its texts and class names" in note and "(text not stored)" in note
+    assert text_examples(task, {"texts": bare}).test_texts == ["(text not stored)"]
+
+
+def test_confusion_matrices_name_the_classes() -> None:
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.plots.outputs import class_axis_labels, confusion_figure
+    from ragviz.text_data import class_names_by_task
+    from ragviz.text_lesson import text_task_graph
+    from ragviz.trace import compute_trace
+    from ragviz.train import train
+
+    graph = text_task_graph(train_size=20, test_size=10)
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=2, device="cpu"))
+    trace = compute_trace(result.model, graph)
+    names = class_names_by_task(graph, None, ["complaint · hotels", "question · books", "missing"])
+    assert names == {"complaint · hotels": ["pos", "neg"], "question · books": ["no", "yes"]}
+    fig = confusion_figure(trace, ["complaint · hotels", "sentiment · hotels"], class_names=names)
+    assert list(fig.data[0].x) == ["pos", "neg"] and list(fig.data[0].y) == ["pos", "neg"]
+    assert fig.layout.xaxis.type == "category" and list(fig.layout.yaxis.categoryarray) == ["pos", "neg"]
+    assert list(fig.data[1].x) == [0, 1]  # no names given: class numbers
+    assert class_axis_labels(["<b>a</b>", "a" * 40, "1", "1"], 4) == ["&lt;b&gt;a&lt;/b&gt;", "a" * 23 + "…", "1",
+                                                                     "1 (3)"]
+
+
+def test_a_text_checkpoint_for_other_inputs_is_a_clear_error() -> None:
+    import json
+    import struct
+
+    from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.errors import CheckpointError
+    from ragviz.project import Project
+    from ragviz.text_lesson import text_task_graph
+    from ragviz.train import train
+
+    graph = text_task_graph(train_size=10, test_size=5)
+    result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=1, device="cpu"))
+    data = checkpoint_bytes(Project(graph, ModelConfig(hidden=8), TrainConfig(steps=1)), result.model, result.history)
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + size])
+    spec = json.loads(header["__metadata__"]["spec"])
+    header["__metadata__"]["spec"] = json.dumps({**spec, "input_dim": EMBED_DIM})  # as saved before the feature map
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with pytest.raises(CheckpointError, match=f"reads {EMBED_DIM} numbers per sentence.*train the task graph again"):
+        load_checkpoint(struct.pack("<Q", len(raw)) + raw + data[8 + size:])

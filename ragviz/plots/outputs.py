@@ -33,6 +33,7 @@ AXIS_TITLE_GAP_PX = 100.0
 BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
 MODES = ("probability", "argmax")
 ZERO_SHOT_MARK = "★"
+CLASS_LABEL_CHARS = 24  # longer class names are shortened on the axes
 COLORBAR = {"thickness": 12, "lenmode": "pixels", "len": 200, "y": 1.0, "yanchor": "top"}
 
 
@@ -304,18 +305,45 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     return matrix
 
 
+def class_axis_labels(names: Sequence[str], n_classes: int) -> list[str]:
+    """Tick labels for a task's classes: its class names (escaped for Plotly, shortened), else numbers.
+
+    Labels are categories of the axis, so they are kept distinct: a name that would repeat an
+    earlier label (after shortening) gets its class number appended.
+    """
+    labels: list[str] = []
+    for i in range(n_classes):
+        raw = str(names[i]) if i < len(names) else str(i)
+        short = raw if len(raw) <= CLASS_LABEL_CHARS else raw[:CLASS_LABEL_CHARS - 1] + "…"
+        label = html_text(short)
+        while label in labels:
+            label = f"{label} ({i})"
+        labels.append(label)
+    return labels
+
+
 def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
-                     height: int | None = None, marked: Collection[str] | None = None) -> go.Figure:
-    """One confusion matrix per task (row-normalised colour, counts as text)."""
+                     height: int | None = None, marked: Collection[str] | None = None,
+                     class_names: Mapping[str, Sequence[str]] | None = None) -> go.Figure:
+    """One confusion matrix per task (row-normalised colour, counts as text).
+
+    ``class_names``: each task's class names in class-index order (labels from its data, e.g. a
+    text corpus's "neg"/"pos"); the axes show them instead of class numbers.
+    """
     traces = []
+    named = {}
     for k, name in enumerate(tasks):
         c = task_classes(trace, name)
         out = trace.outputs_test[name]
         pred = out.argmax(axis=1) if len(out) else np.zeros(0, dtype=int)
         counts = confusion_matrix(trace.y_test[name], pred, c)
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        names = (class_names or {}).get(name)
+        ticks: list[Any] = class_axis_labels(names, c) if names else list(range(c))
+        if names:
+            named["" if k == 0 else str(k + 1)] = ticks
         traces.append(_on(k, {
-            "type": "heatmap", "z": share.astype(np.float32), "x": list(range(c)), "y": list(range(c)),
+            "type": "heatmap", "z": share.astype(np.float32), "x": ticks, "y": ticks,
             "coloraxis": "coloraxis", "text": counts, "texttemplate": "%{text}" if c <= 10 else None,
             "textfont": {"size": 9}, "customdata": counts,
             "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} points<extra></extra>",
@@ -324,6 +352,9 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
     _axes(layout, x_title={"text": "predicted", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
           x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
           y_autorange="reversed")
+    for suffix, ticks in named.items():  # names as categories, in class order, even where they look like numbers
+        for axis in ("xaxis", "yaxis"):
+            layout[axis + suffix].update(type="category", categoryorder="array", categoryarray=ticks)
     layout["coloraxis"] = {"colorscale": "Blues", "cmin": 0.0, "cmax": 1.0,
                            "colorbar": {"title": {"text": "share of row"}, **COLORBAR}}
     layout["showlegend"] = False
@@ -356,11 +387,13 @@ def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | No
 def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability", target_class: int = 1,
                    before: dict[str, float] | None = None, show_test: bool = True,
                    old: Trace | None = None, truth: Mapping[str, np.ndarray] | None = None,
-                   marked: Collection[str] | None = None) -> go.Figure:
+                   marked: Collection[str] | None = None,
+                   class_names: Mapping[str, Sequence[str]] | None = None) -> go.Figure:
     """The small multiple that fits the trace's domain, for ``tasks`` (in that order).
 
     ``old``: the outputs before a what-if edit, drawn as dashed boundaries where the figure can.
     ``truth``: true curves on the grid (drawn dashed on curve panels); ``marked``: tasks framed in orange.
+    ``class_names``: tasks' class names for the confusion matrices' axes.
     """
     tasks = [t for t in tasks if t in trace.task_names]
     kind = kind_of(trace)
@@ -369,7 +402,7 @@ def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability"
     if kind == "curve":
         return curve_figure(trace, tasks, before, truth=truth, marked=marked)
     if kind == "confusion":
-        return confusion_figure(trace, tasks, before, marked=marked)
+        return confusion_figure(trace, tasks, before, marked=marked, class_names=class_names)
     return scatter_figure(trace, tasks, before, marked=marked)
 
 

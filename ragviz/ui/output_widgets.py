@@ -26,7 +26,7 @@ from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
-from ragviz.ui.text_widgets import text_outputs_section
+from ragviz.ui.text_widgets import text_class_names, text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
 
 WHATIF_KEY = "to_whatif"
@@ -135,11 +135,12 @@ def tasks_to_show(trace: Trace) -> list[str]:
 
 
 def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts: dict[str, Any],
-                  tasks: list[str], graph: TaskGraph, marked: set[str] | None = None) -> None:
+                  tasks: list[str], graph: TaskGraph, marked: set[str] | None = None,
+                  class_names: dict[str, list[str]] | None = None) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
     truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind_of(trace) == "curve" else None
     fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
-                         old=base if whatif else None, truth=truth, marked=marked)
+                         old=base if whatif else None, truth=truth, marked=marked, class_names=class_names)
     st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 
@@ -294,7 +295,7 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
     outputs_panel(trace, base, whatif, opts, tasks, whatif["graph"] if whatif else state.project.graph,
-                  marked_tasks(state))
+                  marked_tasks(state), text_class_names(state, trace, whatif["graph"] if whatif else None, tasks))
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)

@@ -84,6 +84,15 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
                     config={"displayModeBar": False})
 
 
+def _say_missing_texts(graph: TaskGraph, name: str, tables: Any) -> None:
+    """Say (as plain text) when a text table came without its texts, so "(text not stored)" is explained."""
+    from ragviz.text_checkpoint import missing_texts_note
+
+    note = missing_texts_note(graph.task(name), tables)
+    if note:
+        st.info(md_escape(note), icon=":material/info:")
+
+
 def _texts_or_say_why(graph: TaskGraph, name: str, tables: Any) -> Any:
     """A task's example texts, or None after saying (as plain text) why there are none."""
     try:
@@ -99,6 +108,7 @@ def test_examples(state: AppState, trace: Trace, graph: TaskGraph) -> None:
     ex = _texts_or_say_why(graph, name, state.project.tables)
     if ex is None:
         return
+    _say_missing_texts(graph, name, state.project.tables)
     probs = trace.outputs_test.get(name)
     if probs is None or len(probs) != len(ex.test_texts):
         st.caption("No test predictions for this task.")
@@ -106,6 +116,15 @@ def test_examples(state: AppState, trace: Trace, graph: TaskGraph) -> None:
     table = examples_table(ex.test_texts, ex.test_labels, ex.classes, probs)
     st.dataframe(table, hide_index=True, width="stretch", key="to_text_examples",
                  column_config={"P(predicted)": st.column_config.NumberColumn(format="%.2f")})
+
+
+def text_class_names(state: AppState, trace: Trace, graph: TaskGraph | None, tasks: list[str]) -> dict[str, list[str]]:
+    """Text tasks' class names for the confusion matrices' axes (empty for other domains)."""
+    from ragviz.text_data import class_names_by_task
+
+    if trace.spec.name != "text":
+        return {}
+    return class_names_by_task(graph if graph is not None else state.project.graph, state.project.tables, tasks)
 
 
 def text_outputs_section(state: AppState, trace: Trace, graph: TaskGraph | None = None) -> None:
@@ -129,12 +148,14 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
         ex = _texts_or_say_why(graph, name, state.project.tables)
         if ex is None:
             return
+        _say_missing_texts(graph, name, state.project.tables)
         x = np.concatenate([trace.x_train[name], trace.x_test[name]])
         y = np.concatenate([trace.y_train[name], trace.y_test[name]]).astype(int)
         texts = ex.train_texts + ex.test_texts
         st.plotly_chart(sentence_pca_figure(x, y, ex.classes, texts if len(texts) == len(x) else None, name),
                         key="emb_text_pca", config={"displayModeBar": False})
-        st.caption("The frozen transformer's 384-number vectors of this task's sentences, on their two main axes.")
+        st.caption("What the model reads for this task's sentences (the frozen transformer's 384-number vectors on "
+                   "the corpus's 64 main directions), drawn on their two main axes.")
 
 
 def text_table_import(state: AppState) -> None:

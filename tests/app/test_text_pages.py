@@ -109,3 +109,45 @@ def test_the_other_pages_work_unchanged_for_text(trained_text, encoder_calls, pa
     at = open_page(page, checkpoint_state(*trained_text))
     assert errors_of(at) == []
     assert encoder_calls == []
+
+
+def test_confusion_matrices_show_class_names(trained_text, encoder_calls) -> None:
+    at = open_page("pages/task_outputs.py", checkpoint_state(*trained_text))
+    assert errors_of(at) == []
+    heatmaps = [t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"] if t["type"] == "heatmap"]
+    axes = {tuple(t["x"]) for t in heatmaps}
+    assert heatmaps and axes <= {("neg", "pos"), ("pos", "neg"), ("no", "yes"), ("casual", "formal")}
+    assert ("pos", "neg") in axes  # complaint tasks: sentiment flipped
+
+
+def _text_table_project(encoder_calls) -> tuple[Project, object]:
+    from ragviz.text_data import load_text_table, text_table_graph
+
+    corpus = load_corpus("reviews").table
+    rows = corpus[corpus["domain"].isin(["hotels", "books"])].groupby("domain").head(12)
+    table = load_text_table(rows.rename(columns={"domain": "task"}), "text", "task", "sentiment")
+    project = Project(text_table_graph(table, "texts"), ModelConfig(hidden=8), TrainConfig(steps=5, eval_every=5),
+                      {"texts": table}, name="My texts")
+    return project, train(project.graph, project.model_config, project.train_config, project.tables)
+
+
+def test_a_reopened_text_table_checkpoint_shows_its_texts(encoder_calls) -> None:
+    project, result = _text_table_project(encoder_calls)
+    at = open_page("pages/task_outputs.py", checkpoint_state(project, result))
+    assert errors_of(at) == []
+    examples = next(d.value for d in at.dataframe if "predicted" in d.value.columns)
+    assert "(text not stored)" not in set(examples["text"])
+    assert set(examples["text"]) <= set(project.tables["texts"].attrs["texts"])
+    assert set(examples["true"]) <= {"neg", "pos"}
+    assert not [i for i in at.info if "came without" in i.value]
+
+
+def test_a_text_table_without_texts_says_what_is_missing(encoder_calls) -> None:
+    project, result = _text_table_project(encoder_calls)
+    state = checkpoint_state(project, result)
+    state.project.tables["texts"].attrs.clear()  # as an older checkpoint opens: vectors only
+    at = open_page("pages/task_outputs.py", state)
+    assert errors_of(at) == []
+    assert any("came without its texts and class names" in i.value for i in at.info)
+    examples = next(d.value for d in at.dataframe if "predicted" in d.value.columns)
+    assert set(examples["text"]) == {"(text not stored)"}
