@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ragviz.ui.projector import tucked
 from ragviz.ui.routing import page_state
 from ragviz.ui.state import show_notices
 from ragviz.ui.train_widgets import (
@@ -19,7 +20,8 @@ st.title("Train")
 st.caption("Pick settings, press **Start training**, and watch every task learn. Training runs in the "
            "background: other pages stay usable, and Stop keeps what was learned so far.")
 show_notices(state)
-settings_form(state)
+with tucked("Training settings and Start"):
+    settings_form(state)
 if run_active(state):
     live_panel(state)
 else:

@@ -23,6 +23,7 @@ from ragviz.projection import (
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
+from ragviz.ui.projector import beside_figure, for_screen
 from ragviz.ui.state import AppState
 
 PREFIX = "em"
@@ -139,8 +140,8 @@ def map_panel(trace: Trace, frames: Frames, opts: dict) -> None:
                          frames.zero_shot) for i, label in enumerate(frames.labels)]
     fig = embedding_figure(points, frames.names, colors, frames.zero_shot, current, frames.labels, hover,
                            opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]))
-    st.plotly_chart(fig, key=chart_key(PREFIX, opts["focus"]), on_select="rerun", selection_mode=("points",),
-                    config=plotly_config())
+    st.plotly_chart(for_screen(fig), key=chart_key(PREFIX, opts["focus"]), on_select="rerun",
+                    selection_mode=("points",), config=plotly_config())
     st.caption("★ zero-shot task · grey lines: each task's path through the frames (dotted black: the focus "
                "task's) · ▶ animates every frame.")
 
@@ -186,7 +187,7 @@ def embeddings_view(state: AppState, trace: Trace) -> None:
                     "big to snapshot). Showing the layers instead.", icon=":material/info:")
             frames = layer_frames(state, trace)
             opts["view"] = "layers"
-    map_col, table_col = st.columns([3, 1.6], gap="medium")
+    map_col, table_col = beside_figure([3, 1.6], "Nearest neighbours")
     with map_col:
         map_panel(trace, frames, opts)
     with table_col:

@@ -20,6 +20,7 @@ from ragviz.limits import size_text
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState
 from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
@@ -213,5 +214,5 @@ def preview_tab(state: AppState, version: str) -> None:
         text_preview(state, chosen)
         return
     st.caption("Training points (test points for zero-shot tasks ★), coloured by class.")
-    st.plotly_chart(data_preview_figure(graph, chosen, state.project.tables), key=f"tg_preview_fig_{version}",
-                    config={"displayModeBar": False})
+    st.plotly_chart(for_screen(data_preview_figure(graph, chosen, state.project.tables)),
+                    key=f"tg_preview_fig_{version}", config={"displayModeBar": False})

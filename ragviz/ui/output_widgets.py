@@ -22,6 +22,7 @@ from ragviz.plots.graph import with_positions
 from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
@@ -129,7 +130,7 @@ def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
     fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
                          old=base if whatif else None)
-    st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
+    st.plotly_chart(for_screen(fig), key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 
 def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, Any] | None, graph: TaskGraph) -> None:
