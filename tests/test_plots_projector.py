@@ -12,6 +12,7 @@ from ragviz.plots.projector import (
     SCREENS,
     TALL_PX,
     for_projector,
+    grid_rows,
     projector_height,
     screen_for,
 )
@@ -102,3 +103,24 @@ def test_an_app_figure_comes_out_larger_and_valid() -> None:
 def test_an_unknown_screen_name_gets_the_default() -> None:
     assert screen_for("800×600") == SCREENS[DEFAULT_SCREEN] == screen_for(None)
     assert screen_for("1280×720") == SMALL
+
+
+def test_small_multiples_grow_with_their_type_and_a_single_plot_fits_a_screen() -> None:
+    from plotly.subplots import make_subplots
+
+    grid = make_subplots(rows=4, cols=3)
+    grid.update_layout(height=700)
+    assert grid_rows(grid.to_dict()["layout"]) == 4
+    assert for_projector(grid, LARGE).layout.height == int(700 * LARGE.scale)
+    single = go.Figure(go.Scatter(x=[0], y=[0]), layout={"height": 700})
+    assert grid_rows(single.to_dict()["layout"]) == 1
+    assert for_projector(single, LARGE).layout.height == LARGE.figure_height
+
+
+def test_points_and_lines_grow_less_than_the_type() -> None:
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], marker={"size": [10, 20]}, line={"width": 2},
+                               selected={"marker": {"size": 15}}))
+    out = for_projector(fig, LARGE).data[0]
+    assert 10 < out.marker.size[0] < 10 * LARGE.scale and out.marker.size[1] == pytest.approx(2 * out.marker.size[0], abs=0.2)
+    assert 2 < out.line.width < 2 * LARGE.scale
+    assert out.selected.marker.size > 15

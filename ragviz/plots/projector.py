@@ -9,6 +9,7 @@ scrolling shows one whole figure at a time. Pure: a figure in, a new figure out.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ PLOTLY_FONT_PX = 12
 CHROME_PX = 110
 #: A figure taller than this was more than a desk screen already (a grid of many tasks).
 TALL_PX = 1000
+#: A grid of more rows than this is small multiples, not one figure.
+GRID_ROWS = 2
 INLINE_SIZE = re.compile(r"font-size:\s*(\d+(?:\.\d+)?)px")
 
 
@@ -55,16 +58,24 @@ def screen_for(label: str | None) -> Screen:
     return SCREENS.get(label or DEFAULT_SCREEN, SCREENS[DEFAULT_SCREEN])
 
 
-def projector_height(natural: float | None, screen: Screen, share: float = 1.0) -> int:
+def projector_height(natural: float | None, screen: Screen, share: float = 1.0, rows: int = 1) -> int:
     """A figure's height on ``screen``: ``share`` of the screen, or taller if it needs more room.
 
-    A figure that was taller than a desk screen (:data:`TALL_PX`, a grid of many tasks) keeps
-    its rows readable: it grows with its fonts rather than being squeezed into one screen.
+    A figure that was taller than a desk screen (:data:`TALL_PX`), or a grid of panels in more
+    than :data:`GRID_ROWS` rows, keeps its rows readable: it grows with its type rather than
+    being squeezed into one screen, and the class scrolls it row by row.
     """
     target = int(screen.figure_height * share)
-    if natural is None or natural <= TALL_PX:
+    if natural is None or (natural <= TALL_PX and rows <= GRID_ROWS):
         return target
     return max(target, int(natural * screen.scale))
+
+
+def grid_rows(layout: dict[str, Any]) -> int:
+    """How many rows of panels a figure's y axes make (1 for a single plot)."""
+    domains = {tuple(axis.get("domain") or (0, 1)) for name, axis in layout.items()
+               if name.startswith("yaxis") and isinstance(axis, dict)}
+    return max(len(domains), 1)
 
 
 def _scaled(size: Any, scale: float, default: float | None = None) -> Any:
@@ -80,17 +91,25 @@ def _scaled(size: Any, scale: float, default: float | None = None) -> Any:
 
 def _fonts(layout: dict[str, Any], defaults: bool) -> Iterator[tuple[dict[str, Any], float | None]]:
     """Every font object in a layout, with the size Plotly draws when none is set (if ``defaults``)."""
-    if defaults:
+    if defaults:  # Streamlit's theme sizes what the figure leaves unset: set it, so it grows too
         yield layout.setdefault("font", {}), PLOTLY_FONT_PX
         yield layout.setdefault("hoverlabel", {}).setdefault("font", {}), 13
-    for part in ("title", "legend"):
-        if isinstance(layout.get(part), dict) and "font" in layout[part]:
-            yield layout[part]["font"], None
+        yield layout.setdefault("title", {}).setdefault("font", {}), 16
+        yield layout.setdefault("legend", {}).setdefault("font", {}), PLOTLY_FONT_PX
+    else:
+        for part in ("title", "legend"):
+            if isinstance(layout.get(part), dict) and "font" in layout[part]:
+                yield layout[part]["font"], None
     for name, axis in layout.items():
         if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
-            for font in (axis.get("tickfont"), (axis.get("title") or {}).get("font")):
+            if defaults:
+                axis.setdefault("tickfont", {})
+                if isinstance(axis.setdefault("title", {}), dict):
+                    axis["title"].setdefault("font", {})
+            for font, default in ((axis.get("tickfont"), PLOTLY_FONT_PX),
+                                  ((axis.get("title") or {}).get("font"), 13)):
                 if isinstance(font, dict):
-                    yield font, None
+                    yield font, default if defaults else None
     for item in [*(layout.get("annotations") or []), *(layout.get("updatemenus") or []),
                  *(layout.get("sliders") or [])]:
         for font in (item.get("font"), (item.get("currentvalue") or {}).get("font")):
@@ -115,7 +134,15 @@ def _scale_layout(layout: dict[str, Any], scale: float, defaults: bool) -> None:
 
 
 def _scale_traces(traces: list[dict[str, Any]], scale: float) -> None:
+    """Labels on the points grow with the type; markers and lines by its square root (less ink)."""
     for trace in traces:
+        if trace.get("type", "scatter") in ("scatter", "scattergl"):
+            for marker in (trace.get("marker"), (trace.get("selected") or {}).get("marker")):
+                if isinstance(marker, dict) and marker.get("size") is not None:
+                    marker["size"] = _scaled(marker["size"], math.sqrt(scale))
+            line = trace.get("line")
+            if isinstance(line, dict) and isinstance(line.get("width"), (int, float)):
+                line["width"] = round(line["width"] * math.sqrt(scale), 2)
         for key in ("textfont", "insidetextfont", "outsidetextfont"):
             if isinstance(trace.get(key), dict) and trace[key].get("size") is not None:
                 trace[key]["size"] = _scaled(trace[key]["size"], scale)
@@ -123,6 +150,9 @@ def _scale_traces(traces: list[dict[str, Any]], scale: float) -> None:
         if isinstance(colorbar, dict):
             tickfont = colorbar.setdefault("tickfont", {})
             tickfont["size"] = _scaled(tickfont.get("size"), scale, PLOTLY_FONT_PX)
+            if isinstance(colorbar.get("title"), dict):
+                title_font = colorbar["title"].setdefault("font", {})
+                title_font["size"] = _scaled(title_font.get("size"), scale, PLOTLY_FONT_PX)
 
 
 def _scale_margins(layout: dict[str, Any], scale: float) -> None:
@@ -147,5 +177,5 @@ def for_projector(fig: go.Figure, screen: Screen, share: float = 1.0) -> go.Figu
         _scale_traces(frame.get("data") or [], screen.scale)
     scale = screen.scale
     _scale_margins(layout, scale)
-    layout["height"] = projector_height(layout.get("height"), screen, share)
+    layout["height"] = projector_height(layout.get("height"), screen, share, grid_rows(layout))
     return go.Figure(spec)

@@ -67,3 +67,10 @@ def beside_figure(spec: Sequence[float], panel_label: str,
         return st.container(), st.expander(panel_label, expanded=False)
     figure_col, panel_col = st.columns(spec, gap=gap)
     return figure_col, panel_col
+
+
+def figure_columns(spec: int | Sequence[float]) -> list[DeltaGenerator]:
+    """Columns for figures side by side; in projector mode stacked, one figure per screen."""
+    if projector_on():
+        return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]
+    return list(st.columns(spec))
