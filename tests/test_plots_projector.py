@@ -121,6 +121,7 @@ def test_points_and_lines_grow_less_than_the_type() -> None:
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], marker={"size": [10, 20]}, line={"width": 2},
                                selected={"marker": {"size": 15}}))
     out = for_projector(fig, LARGE).data[0]
-    assert 10 < out.marker.size[0] < 10 * LARGE.scale and out.marker.size[1] == pytest.approx(2 * out.marker.size[0], abs=0.2)
+    assert 10 < out.marker.size[0] < 10 * LARGE.scale
+    assert out.marker.size[1] == pytest.approx(2 * out.marker.size[0], abs=0.2)
     assert 2 < out.line.width < 2 * LARGE.scale
     assert out.selected.marker.size > 15
