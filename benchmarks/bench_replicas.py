@@ -5,16 +5,17 @@ concurrent sessions. By default (``--clients ws``) each session is a lightweight
 client that speaks Streamlit's protocol (``benchmarks/ws_session.py``, scenario in
 ``benchmarks/replica_load.py``): a browser per student would load the machine more than the
 app does. ``--clients browser`` runs the replica test's scenario in headless Chromium instead:
-each opens the sample's Train page, edits steps and seed, trains and reads its result back (checked against the same training done
-here); one replica is killed while all train, and its sessions reconnect to another. While
-that happens a probe tab on a surviving replica switches pages and times every rerun
-(click to the page drawn in full). Prints a markdown table per session count.
+each opens the sample's Train page, edits steps and seed, trains and reads its result back
+(checked against the same training done here); one replica is killed while all train, and its
+sessions reconnect to another. While that happens a probe tab on a surviving replica switches
+pages and times every rerun (click to the page drawn in full). Prints a markdown table per
+session count.
 
     python benchmarks/bench_replicas.py                       # 60 websocket sessions, 3 replicas
     python benchmarks/bench_replicas.py --sessions 12 24 60   # several loads, one cluster each
     python benchmarks/bench_replicas.py --replicas 12 --sessions 60 120 240 --timeout 600  # 16 cores
 
-Needs nginx (``apt-get install -y nginx``), Playwright and Chromium, as the tests do.
+Needs nginx (``apt-get install -y nginx``); the browser clients also need Playwright and Chromium.
 """
 
 from __future__ import annotations
