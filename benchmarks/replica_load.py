@@ -64,7 +64,10 @@ async def _train(session: WsSession, v: WsVisit, steps: int, timeout: float) -> 
         if any("Training finished" in a for a in session.view.alerts):
             v.result = _result(session)
             return
-        await asyncio.sleep(CLICK_EVERY_S)
+        with contextlib.suppress(TimeoutError):  # a lost replica is noticed at once, as a browser does
+            await asyncio.wait_for(session.closed.wait(), CLICK_EVERY_S)
+        if session.closed.is_set():
+            raise ConnectionError("the server closed the session")
         page += 1  # a student clicks around while the run goes on, and comes back to Train
         await session.open_page("task_graph" if page % 2 else "train")
     raise TimeoutError(f"no result within {timeout:.0f} s")

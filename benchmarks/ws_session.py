@@ -141,7 +141,10 @@ class WsSession:
                 state.fragment_id = fragment_id
                 state.is_auto_rerun = True
             started = time.monotonic()
-            await self._ws.send(back.SerializeToString())
+            try:
+                await self._ws.send(back.SerializeToString())
+            except websockets.ConnectionClosed as err:
+                raise ConnectionError(f"the server closed the session: {err}") from err
             async with self._changed:
                 await asyncio.wait_for(self._changed.wait_for(lambda: self._finished > seen or self.closed.is_set()),
                                        self.timeout)
