@@ -101,11 +101,12 @@ def main() -> None:
     parser.add_argument("--clients", choices=("ws", "browser"), default="ws")
     parser.add_argument("--steps", type=int, default=300, help="training steps per session (websocket clients)")
     parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which the sessions arrive")
+    parser.add_argument("--think", type=float, default=5.0, help="seconds between a training student's clicks")
     args = parser.parse_args()
     if args.clients == "ws":
         from replica_load import run_ws
 
-        rows = [run_ws(n, args.replicas, args.budget, args.steps, args.ramp, scenario.expected_results)
+        rows = [run_ws(n, args.replicas, args.budget, args.steps, args.ramp, args.think, scenario.expected_results)
                 for n in args.sessions]
     else:
         rows = [run_once(n, args.replicas, args.budget) for n in args.sessions]

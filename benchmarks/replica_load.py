@@ -2,7 +2,7 @@
 
 Each session, through nginx with its own affinity cookie: opens Home, opens the default sample
 (a click), goes to Train, submits the settings form with its own steps and seed (the edit) and
-presses Start, then clicks between Task graph and Train every few seconds while it trains, and
+presses Start, then clicks between Task graph and Train every ``think_s`` seconds while it trains, and
 reads the result (checked against the same training done here). Sessions arrive over a ramp,
 as a class does. Once every session is training, one replica is killed: its sessions (they
 trained a run too long to end first) see their socket close, reconnect through nginx to a
@@ -27,7 +27,6 @@ from ragviz.samples import DEFAULT_SAMPLE
 
 LONG_STEPS = 1_000_000  # the killed replica's runs: still running at the kill
 RETRAIN_STEPS = 40
-CLICK_EVERY_S = 3.0
 SESSION_TTL_S = 30
 
 
@@ -52,7 +51,7 @@ def _result(session: WsSession) -> tuple[str, str]:
     return seen, session.view.metrics.get("Steps trained", "")
 
 
-async def _train(session: WsSession, v: WsVisit, steps: int, timeout: float) -> None:
+async def _train(session: WsSession, v: WsVisit, steps: int, timeout: float, think_s: float) -> None:
     """Train page, the form submitted with ``steps`` and the seed, then clicks until the result is read."""
     await session.open_page("train")
     await session.click(session.button_id("Start training"), steps=steps, seed=v.seed)
@@ -65,7 +64,7 @@ async def _train(session: WsSession, v: WsVisit, steps: int, timeout: float) -> 
             v.result = _result(session)
             return
         with contextlib.suppress(TimeoutError):  # a lost replica is noticed at once, as a browser does
-            await asyncio.wait_for(session.closed.wait(), CLICK_EVERY_S)
+            await asyncio.wait_for(session.closed.wait(), think_s)
         if session.closed.is_set():
             raise ConnectionError("the server closed the session")
         page += 1  # a student clicks around while the run goes on, and comes back to Train
@@ -73,7 +72,8 @@ async def _train(session: WsSession, v: WsVisit, steps: int, timeout: float) -> 
     raise TimeoutError(f"no result within {timeout:.0f} s")
 
 
-async def _visit(v: WsVisit, cluster: Cluster, delay: float, killed: asyncio.Event, timeout: float) -> None:
+async def _visit(v: WsVisit, cluster: Cluster, delay: float, killed: asyncio.Event, timeout: float,
+                 think_s: float) -> None:
     await asyncio.sleep(delay)
     session = WsSession(cluster.url, v.cookie, timeout=timeout)
     try:
@@ -83,7 +83,7 @@ async def _visit(v: WsVisit, cluster: Cluster, delay: float, killed: asyncio.Eve
         await session.open_page("")
         await session.click(session.button_id("Open", f"sample:{DEFAULT_SAMPLE}"))
         try:
-            await _train(session, v, v.steps, timeout)
+            await _train(session, v, v.steps, timeout, think_s)
         except (ConnectionError, TimeoutError, OSError):
             if not killed.is_set():
                 raise
@@ -93,7 +93,7 @@ async def _visit(v: WsVisit, cluster: Cluster, delay: float, killed: asyncio.Eve
             await session.close()
             session = await _reconnect(cluster, v, timeout)
             v.stage = "training again"
-            await _train(session, v, RETRAIN_STEPS, timeout)
+            await _train(session, v, RETRAIN_STEPS, timeout, think_s)
         v.done_at = time.monotonic()
         v.errors += session.view.exceptions
         v.stage = "done"
@@ -122,12 +122,12 @@ async def _reconnect(cluster: Cluster, v: WsVisit, timeout: float) -> WsSession:
 
 
 async def _scenario(cluster: Cluster, visits: list[WsVisit], victim: int, ramp_s: float, budget_s: float,
-                    figures: dict) -> float:
+                    think_s: float, figures: dict) -> float:
     deadline = time.monotonic() + budget_s
     killed = asyncio.Event()
     rss_before = [rss_mb(pid) for pid in cluster.pids]
     per_session = min(300.0, budget_s)
-    tasks = [asyncio.create_task(_visit(v, cluster, k * ramp_s / max(len(visits), 1), killed, per_session))
+    tasks = [asyncio.create_task(_visit(v, cluster, k * ramp_s / max(len(visits), 1), killed, per_session, think_s))
              for k, v in enumerate(visits)]
     killed_at = 0.0
     while time.monotonic() < deadline and not all(v.training_at or v.errors for v in visits):
@@ -137,8 +137,8 @@ async def _scenario(cluster: Cluster, visits: list[WsVisit], victim: int, ramp_s
     figures["rss_per_session_mb"] = round((sum(rss_now) - sum(rss_before)) / len(visits), 1)
     figures["rss_per_replica_mb"] = round(statistics.mean(rss_now), 1)
     await asyncio.sleep(3.0)  # every run under way for a moment
+    killed.set()  # before the kill: its sessions see their sockets close while kill_replica still waits
     killed_at = await asyncio.to_thread(kill_replica, cluster, victim)
-    killed.set()
     _, pending = await asyncio.wait(tasks, timeout=max(1.0, deadline - time.monotonic()))
     for task in pending:
         task.cancel()
@@ -151,7 +151,7 @@ async def _scenario(cluster: Cluster, visits: list[WsVisit], victim: int, ramp_s
     return killed_at
 
 
-def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: float,
+def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: float, think_s: float,
            expected_results) -> dict[str, float | str]:
     """The scenario at ``sessions`` concurrent sessions on ``replicas`` replicas; its figures."""
     per_replica = max(1, sessions // replicas)
@@ -161,7 +161,8 @@ def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: fl
               for k in range(per_replica * replicas)]
     started = time.monotonic()
     expected = expected_results(wanted)  # before the cluster starts, so it does not compete
-    figures: dict[str, float | str] = {"clients": "websocket", "replicas": replicas,
+    figures: dict[str, float | str] = {"clients": "websocket", "replicas": replicas, "steps": steps,
+                                       "ramp_s": ramp_s, "think_s": think_s,
                                        "expected_s": round(time.monotonic() - started, 1)}
     env = {"RAGVIZ_MODELS_DIR": str(os.path.join(os.environ.get("TMPDIR", "/tmp"), "ragviz-bench-models")),
            "RAGVIZ_HEARTBEAT_S": "60", "RAGVIZ_MAX_RUNS": str(2 * per_replica), "OMP_NUM_THREADS": "1"}
@@ -173,7 +174,7 @@ def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: fl
         visits = [WsVisit(seed, cookie, replica, LONG_STEPS if replica == victim else steps)
                   for (seed, _), (replica, cookie) in zip(
                       wanted, [(r, c) for r, cs in enumerate(buckets) for c in cs], strict=True)]
-        killed_at = asyncio.run(_scenario(cluster, visits, victim, ramp_s, budget_s, figures))
+        killed_at = asyncio.run(_scenario(cluster, visits, victim, ramp_s, budget_s, think_s, figures))
         after = {v.seed: served_by(cluster, v.cookie) for v in visits if v.replica == victim}
     want = {v.seed: expected[v.seed, RETRAIN_STEPS if v.replica == victim else steps] for v in visits}
     moved = [v for v in visits if v.replica == victim]
