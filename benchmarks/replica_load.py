@@ -42,6 +42,7 @@ class WsVisit:
     training_at: float = 0.0
     done_at: float = 0.0
     recovered_at: float = 0.0
+    clicks_lost: int = 0
     reruns: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -55,6 +56,9 @@ async def _train(session: WsSession, v: WsVisit, steps: int, timeout: float, thi
     """Train page, the form submitted with ``steps`` and the seed, then clicks until the result is read."""
     await session.open_page("train")
     await session.click(session.button_id("Start training"), steps=steps, seed=v.seed)
+    if not session.running() and not any("Training finished" in a for a in session.view.alerts):
+        v.clicks_lost += 1  # nothing started (seen right after a reconnect): the student clicks again
+        await session.click(session.button_id("Start training"), steps=steps, seed=v.seed)
     v.training_at = v.training_at or time.monotonic()
     v.stage = "training"
     deadline = time.monotonic() + timeout
@@ -187,6 +191,7 @@ def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: fl
         survivors_undisturbed=sum(v.result == want[v.seed] and not v.errors and not v.recovered_at
                                   for v in visits if v.replica != victim),
         moved=len(moved), moved_to_survivor=sum(after[v.seed] != victim for v in moved),
+        clicks_lost=sum(v.clicks_lost for v in visits),
         recover_median_s=round(statistics.median(recovered), 1) if recovered else float("nan"),
         recover_max_s=round(max(recovered), 1) if recovered else float("nan"),
         reruns=len(reruns), rerun_median_s=round(statistics.median(reruns), 2) if reruns else float("nan"),

@@ -180,6 +180,10 @@ class WsSession:
         self.reruns.append(took)
         return took
 
+    def running(self) -> bool:
+        """A run is going or queued: the sidebar's status fragment asked to be polled."""
+        return bool(self._auto)
+
     def button_id(self, label_start: str = "", id_part: str = "") -> str:
         for bid, proto in self.view.buttons.items():
             if proto.label.startswith(label_start) and id_part in bid:
