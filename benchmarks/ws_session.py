@@ -67,15 +67,15 @@ class WsSession:
         self.closed.clear()
         self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._auto_reruns())]
 
-    async def close(self) -> None:
+    async def close(self, wait_s: float = 2.0) -> None:
+        """Stop reading and polling, and close the socket; bounded (a lost peer never answers a close)."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=wait_s)
         if self._ws is not None:
             with contextlib.suppress(Exception):
-                await self._ws.close()
+                await asyncio.wait_for(self._ws.close(), wait_s)
         self.closed.set()
 
     # ------------------------------------------------------------------ receiving
