@@ -13,7 +13,7 @@ session count.
 
     python benchmarks/bench_replicas.py                       # 60 websocket sessions, 3 replicas
     python benchmarks/bench_replicas.py --sessions 12 24 60   # several loads, one cluster each
-    python benchmarks/bench_replicas.py --replicas 12 --sessions 60 120 240 --timeout 600  # 16 cores
+    timeout 3600 python benchmarks/bench_replicas.py --replicas 15 --sessions 60 120 240 --timeout 600  # 16 cores
 
 Needs nginx (``apt-get install -y nginx``); the browser clients also need Playwright and Chromium.
 """
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--timeout", "--budget", dest="budget", type=float, default=600.0,
                         help="seconds for one load's scenario (what is unfinished then counts as failed)")
     parser.add_argument("--clients", choices=("ws", "browser"), default="ws")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per session (websocket clients)")
+    parser.add_argument("--steps", type=int, default=100, help="training steps per session (websocket clients)")
     parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which the sessions arrive")
     parser.add_argument("--think", type=float, default=5.0, help="seconds between a training student's clicks")
     args = parser.parse_args()
