@@ -31,6 +31,8 @@ def _figure() -> go.Figure:
         yaxis2={"tickfont": {"size": 7}}, margin={"l": 10, "r": 20, "t": 40, "b": 30},
         annotations=[{"text": "<b>n</b><br><span style='font-size:11px'>acc</span>", "font": {"size": 12},
                       "showarrow": False}],
+        updatemenus=[{"type": "buttons", "y": 0, "yanchor": "top", "pad": {"t": 28},
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None]}]}],
     )
     return fig
 
@@ -50,6 +52,7 @@ def test_every_set_font_grows_by_the_screens_factor(screen) -> None:
     assert fig.data[0].textfont.size == pytest.approx(10 * k, abs=0.1)
     assert fig.data[1].colorbar.tickfont.size == pytest.approx(8 * k, abs=0.1)
     assert (layout.margin.l, layout.margin.t) == (round(10 * k), round(40 * k))
+    assert layout.updatemenus[0].pad.t == round(28 * k)  # the Play button stays clear of the larger ticks
 
 
 def test_the_larger_screen_gets_larger_type_and_both_are_larger_than_a_desk() -> None:

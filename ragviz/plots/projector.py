@@ -131,6 +131,9 @@ def _scale_layout(layout: dict[str, Any], scale: float, defaults: bool) -> None:
             font["size"] = scaled
     for note in layout.get("annotations") or []:
         note["text"] = _scale_inline(note.get("text"), scale)
+    for menu in [*(layout.get("updatemenus") or []), *(layout.get("sliders") or [])]:
+        if isinstance(menu.get("pad"), dict):  # px from the axes, whose tick labels have grown
+            menu["pad"] = {k: round(v * scale) if isinstance(v, (int, float)) else v for k, v in menu["pad"].items()}
 
 
 def _scale_traces(traces: list[dict[str, Any]], scale: float) -> None:
