@@ -1,16 +1,21 @@
 """Replicas behind nginx on this machine: sessions per core, memory per session, recovery time.
 
-Starts ``deploy/run_replicas.sh`` (loopback only), then runs the replica test's scenario at
-a given number of concurrent browser sessions: each opens the sample's Train page, edits
-steps and seed, trains and reads its result back (checked against the same training done
-here); one replica is killed while all train, and its sessions reconnect to another. While
-that happens a probe tab on a surviving replica switches pages and times every rerun
-(click to the page drawn in full). Prints a markdown table per session count.
+Starts ``deploy/run_replicas.sh`` (loopback only), then runs a class at a given number of
+concurrent sessions. By default (``--clients ws``) each session is a lightweight websocket
+client that speaks Streamlit's protocol (``benchmarks/ws_session.py``, scenario in
+``benchmarks/replica_load.py``): a browser per student would load the machine more than the
+app does. ``--clients browser`` runs the replica test's scenario in headless Chromium instead:
+each opens the sample's Train page, edits steps and seed, trains and reads its result back
+(checked against the same training done here); one replica is killed while all train, and its
+sessions reconnect to another. While that happens a probe tab on a surviving replica switches
+pages and times every rerun (click to the page drawn in full). Prints a markdown table per
+session count.
 
-    python benchmarks/bench_replicas.py                       # 60 sessions, 3 replicas
+    python benchmarks/bench_replicas.py                       # 60 websocket sessions, 3 replicas
     python benchmarks/bench_replicas.py --sessions 12 24 60   # several loads, one cluster each
+    timeout 3600 python benchmarks/bench_replicas.py --replicas 15 --sessions 60 120 240 --timeout 600  # 16 cores
 
-Needs nginx (``apt-get install -y nginx``), Playwright and Chromium, as the tests do.
+Needs nginx (``apt-get install -y nginx``); the browser clients also need Playwright and Chromium.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 import test_replicas as scenario  # noqa: E402
 from replica_cluster import cookies_per_replica, replica_cluster  # noqa: E402
@@ -91,9 +96,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[60])
     parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=1200.0, help="seconds for one load's scenario")
+    parser.add_argument("--timeout", "--budget", dest="budget", type=float, default=600.0,
+                        help="seconds for one load's scenario (what is unfinished then counts as failed)")
+    parser.add_argument("--clients", choices=("ws", "browser"), default="ws")
+    parser.add_argument("--steps", type=int, default=100, help="training steps per session (websocket clients)")
+    parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which the sessions arrive")
+    parser.add_argument("--think", type=float, default=5.0, help="seconds between a training student's clicks")
     args = parser.parse_args()
-    rows = [run_once(n, args.replicas, args.budget) for n in args.sessions]
+    if args.clients == "ws":
+        from replica_load import run_ws
+
+        rows = [run_ws(n, args.replicas, args.budget, args.steps, args.ramp, args.think, scenario.expected_results)
+                for n in args.sessions]
+    else:
+        rows = [run_once(n, args.replicas, args.budget) for n in args.sessions]
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("| " + " | ".join("---" for _ in keys) + " |")

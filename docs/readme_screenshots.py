@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from ragviz.samples import SAMPLES  # noqa: E402
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+from ragviz.samples import SAMPLES  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SAMPLE = "zero_shot_ring"

@@ -3,6 +3,7 @@ of its run, an optional baseline, and saving the model."""
 
 import streamlit as st
 
+from ragviz.ui.projector import tucked
 from ragviz.ui.routing import page_state
 from ragviz.ui.run_review import run_outcome
 from ragviz.ui.state import show_notices
@@ -26,7 +27,8 @@ if active:
     live_panel(state)  # on screen at once, above the settings
 else:
     reported = run_outcome(state)
-settings_form(state)
+with tucked("Training settings and Start"):
+    settings_form(state)
 if not active:
     model_panel(state, watch=not reported)
     baseline_panel(state)

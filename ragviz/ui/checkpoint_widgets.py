@@ -36,6 +36,7 @@ from ragviz.models_folder import safe_file_name, save_to_folder
 from ragviz.plots.training import comparison_figure
 from ragviz.safe_text import md_escape
 from ragviz.ui.metric_table import comparison_dataframe
+from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
@@ -392,10 +393,10 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
     table = comparison_table(sets[a], sets[b])
     st.caption(f"Final {metric_label(sets[a].metric)} per task; Δ = B − A. Blank cells: a task the model does not "
                f"have. {ZERO_SHOT_MEANING}.")
-    table_col, bars_col = st.columns([5, 4])
+    table_col, bars_col = figure_columns([5, 4])
     with table_col:
         comparison_dataframe(table)
-    bars_col.plotly_chart(comparison_figure([sets[a], sets[b]]), key="compare_bars")
+    bars_col.plotly_chart(for_screen(comparison_figure([sets[a], sets[b]])), key="compare_bars")
 
 
 # ---------------------------------------------------------------------------- layout

@@ -28,6 +28,7 @@ from ragviz.trace import Trace
 from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
+from ragviz.ui.projector import beside_figure, for_screen
 from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "em"
@@ -154,8 +155,8 @@ def map_panel(trace: Trace, frames: Frames, opts: dict, history: History | None 
               opts["paths"], current, tuple(keep), tuple(sorted(opts.get("marked") or ())),
               graph_key(frames.graph) if frames.graph is not None else "")
     fig = cached_figure("embeddings", (trace, history), values, lambda: map_figure(trace, frames, opts, current))
-    st.plotly_chart(fig, key=chart_key(PREFIX, opts["focus"]), on_select="rerun", selection_mode=("points",),
-                    config=plotly_config())
+    st.plotly_chart(for_screen(fig), key=chart_key(PREFIX, opts["focus"]), on_select="rerun",
+                    selection_mode=("points",), config=plotly_config())
     st.caption("Grey lines: each task's path through the frames (dotted black: the focus task's) · ▶ animates "
                f"every frame · {ZERO_SHOT_MEANING}.")
 
@@ -202,7 +203,7 @@ def embeddings_view(state: AppState, trace: Trace) -> None:
                     "big to snapshot). Showing the layers instead.", icon=":material/info:")
             frames = layer_frames(state, trace)
             opts["view"] = "layers"
-    map_col, table_col = st.columns([3, 1.6], gap="medium")
+    map_col, table_col = beside_figure([3, 1.6], "Nearest neighbours")
     with map_col:
         map_panel(trace, frames, opts, state.history if opts["view"] == "training" else None)
     with table_col:

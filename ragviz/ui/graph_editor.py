@@ -24,6 +24,7 @@ from ragviz.selection import event_tasks, selected_tasks
 from ragviz.ui.graph_edits import bump_version, commit, graph_version, project_name, try_edit
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.model_banner import session_fit
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState, graph_key, notify, redo, undo
 from ragviz.ui.task_forms import ADD_OPEN_KEY, add_task_form, change_relation, connect_panel, task_card
 
@@ -127,7 +128,7 @@ def graph_view(state: AppState, color_by: str) -> None:
         key = _chart_key(state, color_by, drawn)
     st.session_state[DRAWN_KEY] = drawn
     fig = graph_figure(graph, color_by=color_by, selected=drawn, marked=marked_tasks(state))
-    st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points",),
+    st.plotly_chart(for_screen(fig), key=key, on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": False,
                             "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     note = drawing_note(graph)

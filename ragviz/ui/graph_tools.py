@@ -21,6 +21,7 @@ from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState
 from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
@@ -214,5 +215,5 @@ def preview_tab(state: AppState, version: str) -> None:
         text_preview(state, chosen)
         return
     st.caption(f"Training points (test points for zero-shot tasks), coloured by class. {ZERO_SHOT_MEANING}.")
-    st.plotly_chart(data_preview_figure(graph, chosen, state.project.tables), key=f"tg_preview_fig_{version}",
-                    config={"displayModeBar": False})
+    st.plotly_chart(for_screen(data_preview_figure(graph, chosen, state.project.tables)),
+                    key=f"tg_preview_fig_{version}", config={"displayModeBar": False})

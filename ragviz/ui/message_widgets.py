@@ -18,6 +18,7 @@ from ragviz.trace import Trace
 from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
+from ragviz.ui.projector import beside_figure, for_screen
 from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "mp"
@@ -65,7 +66,7 @@ def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by
     values = (graph_key(graph), layer, focus, weight_by, tuple(sorted(marked or ())))
     fig = cached_figure("message_passing", (trace,), values,
                         lambda: message_figure(trace, graph, layer, focus, weight_by, marked=marked))
-    st.plotly_chart(fig, key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
+    st.plotly_chart(for_screen(fig), key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Every message is a line from its sender, offset to the right of its edge, arrow at the receiver; "
                "colour = relation. Tasks outside the focus task's receptive field at that layer are faded. "
@@ -88,7 +89,8 @@ def focus_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by
     star = " ★ zero-shot" if trace.zero_shot[trace.index(focus)] else ""
     st.markdown(f"#### {md_escape(focus)}{star}")
     st.caption(f"Receptive field after layer {layer}: {md_escape(receptive_text(trace, focus, layer))}")
-    st.plotly_chart(incoming_figure(trace, focus, layer, weight_by, relation_colors(state.project.graph)),
+    st.plotly_chart(for_screen(incoming_figure(trace, focus, layer, weight_by, relation_colors(state.project.graph)),
+                                       share=0.6),
                     key="mp_incoming", config={"displaylogo": False})
 
 
@@ -105,7 +107,7 @@ def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> Non
 
 
 def heatmap_panel(trace: Trace, layer: int, focus: str) -> None:
-    st.plotly_chart(state_heatmap(trace, layer, focus), key="mp_heatmap", config={"displaylogo": False})
+    st.plotly_chart(for_screen(state_heatmap(trace, layer, focus)), key="mp_heatmap", config={"displaylogo": False})
     st.caption("Rows are tasks, columns the embedding's dimensions; the focus task is outlined. After the last "
                "layer these rows are the task embeddings t_v that generate each task's predictor.")
 
@@ -114,7 +116,7 @@ def no_layers(trace: Trace) -> None:
     st.info("This model has no message-passing layers (L = 0): each task's embedding is its input h⁰, its own "
             "vector or the shared vector u for zero-shot tasks, so every zero-shot task gets the same predictor.",
             icon=":material/info:")
-    st.plotly_chart(state_heatmap(trace, 0), key="mp_heatmap", config={"displaylogo": False})
+    st.plotly_chart(for_screen(state_heatmap(trace, 0)), key="mp_heatmap", config={"displaylogo": False})
 
 
 def message_passing_view(state: AppState, trace: Trace) -> None:
@@ -122,7 +124,7 @@ def message_passing_view(state: AppState, trace: Trace) -> None:
         no_layers(trace)
         return
     layer, focus, weight_by = controls(trace)
-    graph_col, focus_col = st.columns([3, 2], gap="medium")
+    graph_col, focus_col = beside_figure([3, 2], "The focus task's incoming messages")
     with graph_col:
         graph_panel(state, trace, layer, focus, weight_by)
     with focus_col:

@@ -25,6 +25,7 @@ from ragviz.runner import baseline_setup
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
 from ragviz.ui.lesson_state import marked_tasks
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_class_names, text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
@@ -141,7 +142,7 @@ def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts
     truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind_of(trace) == "curve" else None
     fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
                          old=base if whatif else None, truth=truth, marked=marked, class_names=class_names)
-    st.plotly_chart(fig, key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
+    st.plotly_chart(for_screen(fig), key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 
 def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, Any] | None, graph: TaskGraph) -> None:

@@ -8,6 +8,7 @@ from ragviz.runner import RunStatus
 from ragviz.safe_text import md_escape
 from ragviz.train import device_label
 from ragviz.ui.lesson_panel import lesson_sidebar
+from ragviz.ui.projector import projector_toggle
 from ragviz.ui.runs import adopt_finished_run, run_handled, run_offer
 from ragviz.ui.state import AppState
 
@@ -34,6 +35,7 @@ def render_sidebar(state: AppState) -> None:
         elif state.run is not None:
             st.caption(f"Last run: {state.run.snapshot().status}")
             run_offer(state)
+        projector_toggle()
 
 
 @st.fragment(run_every=1.0)

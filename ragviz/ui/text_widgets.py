@@ -17,6 +17,7 @@ from ragviz.graph import TaskGraph
 from ragviz.plots.text import examples_table, sentence_bars_figure, sentence_pca_figure
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState
 
 MAX_SENTENCE_CHARS = 1000
@@ -80,7 +81,7 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         st.error(str(err), icon=":material/error:")
         return
     zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
-    st.plotly_chart(sentence_bars_figure(probs, classes, zero), key="to_sentence_bars",
+    st.plotly_chart(for_screen(sentence_bars_figure(probs, classes, zero)), key="to_sentence_bars",
                     config={"displayModeBar": False})
 
 
@@ -152,7 +153,8 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
         x = np.concatenate([trace.x_train[name], trace.x_test[name]])
         y = np.concatenate([trace.y_train[name], trace.y_test[name]]).astype(int)
         texts = ex.train_texts + ex.test_texts
-        st.plotly_chart(sentence_pca_figure(x, y, ex.classes, texts if len(texts) == len(x) else None, name),
+        st.plotly_chart(for_screen(sentence_pca_figure(x, y, ex.classes, texts if len(texts) == len(x) else None,
+                                                           name)),
                         key="emb_text_pca", config={"displayModeBar": False})
         st.caption("What the model reads for this task's sentences (the frozen transformer's 384-number vectors on "
                    "the corpus's 64 main directions), drawn on their two main axes.")

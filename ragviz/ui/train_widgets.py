@@ -31,6 +31,7 @@ from ragviz.safe_text import md_escape
 from ragviz.train import choose_device, evaluation_every
 from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
+from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.run_review import replay_panel, watch_lines
 from ragviz.ui.runs import adopt_finished_run, begin_run, run_handled
 from ragviz.ui.state import AppState, current_checkpoint_bytes
@@ -223,10 +224,10 @@ def _fmt(value: float, metric: str = "accuracy") -> str:
 
 
 def _curves(history: History | None, colors: dict[str, str], split: str, key: str) -> None:
-    loss_col, metric_col = st.columns(2)
-    loss_col.plotly_chart(curves_figure(history, "loss", split, colors, title=f"{split} loss per task"),
+    loss_col, metric_col = figure_columns(2)
+    loss_col.plotly_chart(for_screen(curves_figure(history, "loss", split, colors, title=f"{split} loss per task")),
                           key=f"{key}_loss")
-    metric_col.plotly_chart(curves_figure(history, "metric", split, colors), key=f"{key}_metric",
+    metric_col.plotly_chart(for_screen(curves_figure(history, "metric", split, colors)), key=f"{key}_metric",
                             width="stretch")
 
 
@@ -248,9 +249,9 @@ def _live_curves(history: History, graph: TaskGraph) -> None:
         cached = (key, curves_figure(history, "loss", "test", colors, title="test loss per task"),
                   curves_figure(history, "metric", "test", colors))
         st.session_state[LIVE_FIGS_KEY] = cached
-    loss_col, metric_col = st.columns(2)
-    loss_col.plotly_chart(cached[1], key="live_loss")
-    metric_col.plotly_chart(cached[2], key="live_metric", width="stretch")
+    loss_col, metric_col = figure_columns(2)
+    loss_col.plotly_chart(for_screen(cached[1]), key="live_loss")
+    metric_col.plotly_chart(for_screen(cached[2]), key="live_metric", width="stretch")
 
 
 @st.fragment(run_every=1.0)
@@ -347,10 +348,10 @@ def baseline_panel(state: AppState) -> None:
                f"Final {metric_title(state.history.metric)} per task; Δ = baseline − RAG. {ZERO_SHOT_MEANING}.")
     ours = MetricSet.from_history("RAG", state.history)
     theirs = MetricSet.from_history("baseline", baseline.history)
-    table_col, bars_col = st.columns([5, 4])
+    table_col, bars_col = figure_columns([5, 4])
     with table_col:
         comparison_dataframe(comparison_table(ours, theirs))
-    bars_col.plotly_chart(comparison_figure([ours, theirs]), key="baseline_bars")
+    bars_col.plotly_chart(for_screen(comparison_figure([ours, theirs])), key="baseline_bars")
     with st.expander("The baseline's training curves"):
         _curves(baseline.history, task_colors(_trained_graph(state)), "test", "baseline")
 

@@ -21,6 +21,7 @@ from ragviz.graph import TaskGraph
 from ragviz.plots.uncertainty import needs_grid, trust_table, uncertainty_figure
 from ragviz.safe_text import md_escape
 from ragviz.trace import Trace
+from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState, graph_key
 
 ENSEMBLE_KEY = "to_ensemble"
@@ -147,7 +148,7 @@ def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: l
         return
     scores = view["scores"] if ensemble.regression else view["classes"]
     fig = uncertainty_figure(trace, outputs, tasks, scores, view["guesses"])
-    st.plotly_chart(fig, key="to_uncertainty", config={"displaylogo": False, "scrollZoom": False})
+    st.plotly_chart(for_screen(fig), key="to_uncertainty", config={"displaylogo": False, "scrollZoom": False})
     table = trust_table(view["scores"], zero, view["guesses"], view["classes"])
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                if c not in ("task", "zero-shot", "verdict")}

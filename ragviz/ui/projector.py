@@ -1,0 +1,76 @@
+"""Projector mode: the switch in the sidebar, and the page parts that change with it.
+
+A teacher projecting the app wants each figure to fill the screen with type the back row can
+read, and the controls out of the way. Turned on, every chart drawn through :func:`for_screen`
+gets :func:`ragviz.plots.projector.for_projector` for the chosen screen, side panels move below
+their figure (:func:`beside_figure`), and secondary controls fold into collapsed expanders
+(:func:`tucked`). Nothing is dropped: every widget still runs, so what a student typed survives
+switching the mode off and on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from ragviz.plots.projector import DEFAULT_SCREEN, SCREENS, Screen, for_projector, screen_for
+
+#: The session-state key of the switch; the view's URL carries it under the same name.
+PROJECTOR_KEY = "projector"
+SCREEN_KEY = "projector_screen"
+
+
+def projector_on() -> bool:
+    return bool(st.session_state.get(PROJECTOR_KEY, False))
+
+
+def projector_screen() -> Screen:
+    return screen_for(st.session_state.get(SCREEN_KEY))
+
+
+def projector_toggle() -> None:
+    """The sidebar's switch, and while it is on, the projector's resolution."""
+    if st.session_state.get(SCREEN_KEY) not in SCREENS:
+        st.session_state[SCREEN_KEY] = DEFAULT_SCREEN
+    st.toggle("Projector mode", key=PROJECTOR_KEY,
+              help="Large type and one figure per screen, controls folded away: for showing the app to a class.")
+    if projector_on():
+        st.radio("Projector screen", list(SCREENS), key=SCREEN_KEY, horizontal=True,
+                 help="Figures are sized to fill this screen's height. Collapse the sidebar (« at its top) "
+                      "for the full width.")
+
+
+def for_screen(fig: go.Figure, share: float = 1.0) -> go.Figure:
+    """``fig`` as the page shows it: unchanged, or sized for the projector when the mode is on."""
+    return for_projector(fig, projector_screen(), share) if projector_on() else fig
+
+
+@contextlib.contextmanager
+def tucked(label: str) -> Iterator[None]:
+    """Secondary controls: shown as they are, or folded in a collapsed expander in projector mode."""
+    if projector_on():
+        with st.expander(label, expanded=False):
+            yield
+    else:
+        yield
+
+
+def beside_figure(spec: Sequence[float], panel_label: str,
+                  gap: str = "medium") -> tuple[DeltaGenerator, DeltaGenerator]:
+    """A figure's column and its side panel's; in projector mode the figure takes the full width
+    and the panel folds below it, so the figure alone fills the screen."""
+    if projector_on():
+        return st.container(), st.expander(panel_label, expanded=False)
+    figure_col, panel_col = st.columns(spec, gap=gap)
+    return figure_col, panel_col
+
+
+def figure_columns(spec: int | Sequence[float]) -> list[DeltaGenerator]:
+    """Columns for figures side by side; in projector mode stacked, one figure per screen."""
+    if projector_on():
+        return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]
+    return list(st.columns(spec))

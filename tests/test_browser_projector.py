@@ -1,0 +1,114 @@
+"""Projector mode in real headless Chromium: every page, at 1280×720 and at 1920×1080.
+
+Switched on in the sidebar, the mode must hold on every page of the session: each page's main
+figure fills the screen's height below the header, with type larger than Plotly's default, the
+secondary controls folded away, and no exception. A screenshot of each page (scrolled to its
+figure, sidebar collapsed, as a class sees it) is saved for a person to look at
+(``RAGVIZ_SCREENSHOTS`` or ``screenshots/``; the ones in ``docs/screenshots/`` come from here).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright import sync_api as playwright
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from test_browser import PAGES, SHOTS, assert_no_exception, go_to, settle
+
+from ragviz.plots.projector import CHROME_PX, SCREENS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+#: Pages whose figure the mode must size; Home is text and Checkpoints a gallery of thumbnails.
+FIGURE_PAGES = {"Task graph", "Train", "Message passing", "Embeddings", "Task outputs"}
+#: What each page folds away in projector mode: (expander label, the control inside it).
+TUCKED = {"Task graph": "Tables, generate, layout", "Train": "Training settings and Start",
+          "Checkpoints": "Upload a model"}
+
+LARGEST_FIGURE_JS = """
+() => {
+  let best = null;
+  for (const gd of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+    if (!gd._fullLayout) continue;
+    const r = gd.getBoundingClientRect();
+    if (!best || r.width * r.height > best.width * best.height)
+      best = {top: r.top + window.scrollY, width: r.width, height: r.height, font: gd._fullLayout.font.size};
+  }
+  return best;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server(timeout=90) as (url, _proc):
+        yield url
+
+
+def largest_figure(page) -> dict:
+    page.wait_for_selector('[data-testid="stMain"] .js-plotly-plot', timeout=60_000)
+    page.wait_for_timeout(1000)  # Plotly lays out after the element appears
+    return page.evaluate(LARGEST_FIGURE_JS)
+
+
+def screenshot(page, title: str, screen_label: str, figure: dict | None) -> None:
+    """The page as the class sees it: sidebar collapsed, scrolled to the figure."""
+    page.locator('[data-testid="stSidebarCollapseButton"] button').click()
+    page.wait_for_timeout(800)
+    if figure is not None:
+        top = page.evaluate(LARGEST_FIGURE_JS)["top"]
+        page.evaluate(f"() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, {top} - 70)"
+                      f" || window.scrollTo(0, {top} - 70)")
+        page.wait_for_timeout(600)
+    size = screen_label.replace("×", "x")
+    page.screenshot(path=str(SHOTS / f"projector_{title.lower().replace(' ', '_')}_{size}.png"))
+    page.locator('[data-testid="stExpandSidebarButton"]').click()
+    page.wait_for_timeout(600)
+
+
+def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(server) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        page.goto(server)
+        settle(page)
+        page.get_by_role("button", name=re.compile(r"^Open")).first.click()  # a sample: a trained model
+        settle(page)
+        assert_no_exception(page, "Home after opening a sample")
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text("Projector mode").click()
+        settle(page)
+        for label, screen in SCREENS.items():
+            page.set_viewport_size({"width": screen.width, "height": screen.height})
+            sidebar.get_by_text(label, exact=True).click()
+            settle(page)
+            for title in PAGES:
+                go_to(page, title)
+                page.wait_for_timeout(1000)
+                settle(page)
+                where = f"{title} at {label}"
+                assert_no_exception(page, where)
+                assert sidebar.get_by_role("switch", name="Projector mode").is_checked(), where
+                main = page.locator('[data-testid="stMain"]')
+                if title in TUCKED:
+                    folded = main.locator('[data-testid="stExpander"] details').filter(has_text=TUCKED[title]).first
+                    assert folded.get_attribute("open") is None, f"{where}: controls not folded away"
+                figure = None
+                if title in FIGURE_PAGES:
+                    figure = largest_figure(page)
+                    assert figure is not None, where
+                    assert figure["height"] >= 0.95 * (screen.height - CHROME_PX), f"{where}: {figure}"
+                    if title != "Task outputs":  # small multiples grow with their type; the rest fit a screen
+                        assert figure["height"] <= screen.height, f"{where}: taller than the screen, {figure}"
+                    assert figure["font"] >= screen.font_px, f"{where}: {figure}"
+                screenshot(page, title, label, figure)
+        page.get_by_text("Projector mode").click()  # and off again: the desk layout is back
+        settle(page)
+        go_to(page, "Train")
+        assert_no_exception(page, "Train after projector mode is off")
+        assert largest_figure(page)["height"] < 0.95 * (1080 - CHROME_PX)
+        context.close()
+        browser.close()
