@@ -69,13 +69,15 @@ IDLE_JS = """
 """
 
 
-def settle(page, timeout: float = 60_000, quiet: float = 800) -> None:
+def settle(page, timeout: float = 180_000, quiet: float = 800) -> None:
     """Wait until Streamlit has finished rerunning: its script state is "notRunning" for ``quiet`` ms on end.
 
     The app's ``data-test-script-state`` is the signal (the running indicator lives in the toolbar,
     which this app hides). Idle must last a while because a click's rerun starts a moment after the
     click, and an edit ends its run with ``st.rerun()``, which starts the next run straight after.
     Where a step has a visible outcome, wait for that too (:func:`select_two`, :func:`connect`).
+    The timeout is generous because a fresh server's first run imports torch; a run that never
+    ends still fails.
     """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.evaluate("() => { window.__ragvizIdleSince = null; }")
