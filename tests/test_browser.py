@@ -57,15 +57,31 @@ def browser():
         chromium.close()
 
 
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished rerunning (no running indicator), then a beat more."""
+IDLE_JS = """
+(quiet) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const idle = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED';
+  if (!idle) { window.__ragvizIdleSince = null; return false; }
+  if (window.__ragvizIdleSince == null) window.__ragvizIdleSince = performance.now();
+  return performance.now() - window.__ragvizIdleSince >= quiet;
+}
+"""
+
+
+def settle(page, timeout: float = 180_000, quiet: float = 800) -> None:
+    """Wait until Streamlit has finished rerunning: its script state is "notRunning" for ``quiet`` ms on end.
+
+    The app's ``data-test-script-state`` is the signal (the running indicator lives in the toolbar,
+    which this app hides). Idle must last a while because a click's rerun starts a moment after the
+    click, and an edit ends its run with ``st.rerun()``, which starts the next run straight after.
+    Where a step has a visible outcome, wait for that too (:func:`select_two`, :func:`connect`).
+    The timeout is generous because a fresh server's first run imports torch; a run that never
+    ends still fails.
+    """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(600)
+    page.evaluate("() => { window.__ragvizIdleSince = null; }")
+    page.wait_for_function(IDLE_JS, arg=quiet, timeout=timeout, polling=50)
 
 
 def assert_no_exception(page, where: str) -> None:
@@ -96,6 +112,33 @@ def edge_count(page) -> int:
     return int(match.group(1))
 
 
+def select_two(page, first: str, second: str) -> None:
+    """Click task ``first``, then shift-click ``second``; each once the page shows the step before it.
+
+    Clicking on before the click's rerun has drawn its result races the app, not tests it:
+    wait for the picker to name the first task, and click where the chart is drawn now.
+    """
+    picker = page.locator('[data-testid="stMain"] [data-testid="stMultiSelect"]').first
+    nodes = {n["name"]: n for n in task_nodes(page)}
+    page.mouse.click(nodes[first]["x"], nodes[first]["y"])
+    playwright.expect(picker).to_contain_text(first, timeout=60_000)
+    nodes = {n["name"]: n for n in task_nodes(page)}  # where the chart is now, after the rerun
+    page.keyboard.down("Shift")
+    page.mouse.click(nodes[second]["x"], nodes[second]["y"])
+    page.keyboard.up("Shift")
+    playwright.expect(page.get_by_role("button", name=re.compile("Connect"))).to_be_visible(timeout=60_000)
+    settle(page)
+    picked = picker.inner_text()
+    assert first in picked and second in picked, picked
+
+
+def connect(page) -> None:
+    """Press Connect and wait for the edit's run to finish (its "Connected …" notice, then idle)."""
+    page.get_by_role("button", name=re.compile("Connect")).click()
+    page.get_by_text(re.compile(r"^Connected .+ with ")).first.wait_for(timeout=60_000)
+    settle(page)
+
+
 def test_a_user_opens_a_sample_connects_tasks_trains_and_visits_every_page(server, browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -115,17 +158,8 @@ def test_a_user_opens_a_sample_connects_tasks_trains_and_visits_every_page(serve
     nodes = task_nodes(page)
     assert len(nodes) >= 4, nodes
     before = edge_count(page)
-    first, second = nodes[0], nodes[len(nodes) // 2]
-    page.mouse.click(first["x"], first["y"])
-    settle(page)
-    page.keyboard.down("Shift")
-    page.mouse.click(second["x"], second["y"])
-    page.keyboard.up("Shift")
-    settle(page)
-    connect = page.get_by_role("button", name=re.compile("Connect"))
-    connect.wait_for(timeout=30_000)
-    connect.click()
-    settle(page)
+    select_two(page, nodes[0]["name"], nodes[len(nodes) // 2]["name"])
+    connect(page)
     assert_no_exception(page, "Task graph after connecting")
     assert edge_count(page) == before + 1
 
@@ -158,14 +192,8 @@ def test_two_tabs_do_not_see_each_others_graph(server, browser) -> None:
         go_to(page, "Task graph")
     base = edge_count(second)
     nodes = task_nodes(first)
-    first.mouse.click(nodes[0]["x"], nodes[0]["y"])
-    settle(first)
-    first.keyboard.down("Shift")
-    first.mouse.click(nodes[len(nodes) // 2]["x"], nodes[len(nodes) // 2]["y"])
-    first.keyboard.up("Shift")
-    settle(first)
-    first.get_by_role("button", name=re.compile("Connect")).click()
-    settle(first)
+    select_two(first, nodes[0]["name"], nodes[len(nodes) // 2]["name"])
+    connect(first)
     assert edge_count(first) == base + 1
     second.reload()
     settle(second)
@@ -299,17 +327,7 @@ def test_shift_click_right_after_an_edit_selects_both_tasks(server, browser) -> 
     settle(page)
     page.get_by_text("Added relation 'opposite'", exact=False).first.wait_for(timeout=30_000)
     nodes = task_nodes(page)
-    first, second = nodes[0], nodes[len(nodes) // 2]
-    page.mouse.click(first["x"], first["y"])
-    settle(page)
-    nodes = {n["name"]: n for n in task_nodes(page)}  # where the chart is now, after the rerun
-    page.keyboard.down("Shift")
-    page.mouse.click(nodes[second["name"]]["x"], nodes[second["name"]]["y"])
-    page.keyboard.up("Shift")
-    settle(page)
-    page.get_by_role("button", name=re.compile("Connect")).wait_for(timeout=30_000)
-    picked = main.locator('[data-testid="stMultiSelect"]').first.inner_text()
-    assert first["name"] in picked and second["name"] in picked, picked
+    select_two(page, nodes[0]["name"], nodes[len(nodes) // 2]["name"])
     assert_no_exception(page, "Task graph after an edit and a shift-click")
     context.close()
 
