@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from test_browser import settle  # noqa: E402
 
 from ragviz.samples import SAMPLES  # noqa: E402
 
@@ -29,14 +30,6 @@ SHOTS = {"task_graph": ("task_graph.png", 1), "task_outputs": ("task_outputs.png
          "message_passing": ("message_passing.png", 1), "train": ("train.png", 1)}
 
 
-def settle(page: playwright.Page) -> None:
-    """Wait until Streamlit has finished running the page."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=120_000)
-    page.wait_for_timeout(800)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright import sync_api as playwright
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from test_browser import settle
 
 from ragviz.lesson_graphs import hop_chain
 from ragviz.lesson_view import claim_tasks
@@ -33,14 +34,6 @@ def browser():
         chromium.close()
 
 
-def settle(page, timeout: float = 60_000) -> None:
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(700)
 
 
 def shoot(page, name: str, figures: int = 0) -> None:

@@ -12,6 +12,7 @@ import re
 import pytest
 from playwright import sync_api as playwright
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from test_browser import settle
 
 NEW_TASK = "my own task"
 
@@ -30,15 +31,6 @@ def browser():
         chromium.close()
 
 
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished rerunning (no running indicator), then a beat more."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(800)
 
 
 def no_exception(page, where: str) -> None:
