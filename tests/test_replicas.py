@@ -30,6 +30,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from replica_cluster import (
@@ -298,8 +299,6 @@ async def _open_and_add_own_task(browser, url: str, cookie: str, task: str, task
 
 def tasks_in_link(url: str) -> list[str]:
     """The task names of the view a page's URL holds (read with the app's own link reader)."""
-    from urllib.parse import parse_qs, urlparse
-
     from ragviz.samples import load_sample
     from ragviz.view_link import build_view, payload_sample, read_link
 
@@ -321,15 +320,9 @@ async def _view_shown(page, task: str) -> dict:
         await banner.first.wait_for(timeout=15_000)
     except Exception:  # noqa: BLE001 - reported as absent
         pass
-    return {"page": urlparse_path(page.url), "tasks": int(size.group(1)) if size else -1,
+    return {"page": urlparse(page.url).path, "tasks": int(size.group(1)) if size else -1,
             "own task in link": task in await asyncio.to_thread(tasks_in_link, page.url),
             "retrain banner": await banner.count() > 0}
-
-
-def urlparse_path(url: str) -> str:
-    from urllib.parse import urlparse
-
-    return urlparse(url).path
 
 
 async def _wait_until_back(page, start) -> None:
