@@ -67,7 +67,7 @@ def run_once(sessions: int, replicas: int, budget_s: float) -> dict[str, float]:
         visits = scenario.plan_visits(cluster, per_replica, scenario.FIRST_SEED)
         victim = replicas - 1
         probe_cookie = cookies_per_replica(cluster, 1)[0][0]  # replica 0 is never killed
-        wanted = [(v.seed, scenario.RETRAIN_STEPS if v.replica == victim else scenario.STEPS) for v in visits]
+        wanted = scenario.wanted_results(visits, victim)
         expected = scenario.expected_results(wanted)
         timings: list[float] = []
         killed_at = asyncio.run(scenario.run_scenario(
