@@ -25,6 +25,7 @@ from ragviz.training_watch import (
     worse_groups,
     zero_shot_decline,
 )
+from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.runs import held_run, previous_model, restore_previous, run_from_current_model, run_handled, use_held_run
 from ragviz.ui.state import AppState
 
@@ -136,10 +137,10 @@ def replay_panel(history: History, graph: TaskGraph, split: str, key: str = "mod
                                   help="Drag back to see the curves, the task embeddings and every task's "
                                        "metric as they were at that step of training.")
         step = int(chosen) if chosen in steps else steps[-1]
-    loss_col, metric_col = st.columns(2)
-    loss_col.plotly_chart(replay_curves(history, step, "loss", split, colors, title=f"{split} loss per task"),
-                          key=f"{key}_loss")
-    metric_col.plotly_chart(replay_curves(history, step, "metric", split, colors), key=f"{key}_metric",
+    loss_col, metric_col = figure_columns(2)
+    loss_col.plotly_chart(for_screen(replay_curves(history, step, "loss", split, colors,
+                                                   title=f"{split} loss per task")), key=f"{key}_loss")
+    metric_col.plotly_chart(for_screen(replay_curves(history, step, "metric", split, colors)), key=f"{key}_metric",
                             width="stretch")
     st.caption("One line per task in its own colour; the bold line is the mean over seen tasks; dashed lines are "
                f"zero-shot tasks. {ZERO_SHOT_MEANING}.")
@@ -150,16 +151,16 @@ def replay_panel(history: History, graph: TaskGraph, split: str, key: str = "mod
 
 def _step_view(history: History, step: int, colors: dict[str, str]) -> None:
     at_step = history_until(history, step)
-    embed_col, bars_col = st.columns(2)
+    embed_col, bars_col = figure_columns(2)
     index = snapshot_index(history, step)
     figure = replay_embedding(history, step, colors) if index is not None else None
     if figure is not None:
         shown = history.snapshot_steps[index]
-        embed_col.plotly_chart(figure, key="replay_embedding", width="stretch")
+        embed_col.plotly_chart(for_screen(figure), key="replay_embedding", width="stretch")
         if shown != step:
             embed_col.caption(f"Nearest kept snapshot: step {shown:,} (the run keeps up to 40 snapshots).")
     else:
         embed_col.caption("No embedding snapshots were kept for this run.")
     bars = comparison_figure([MetricSet.from_history(f"step {step:,}", at_step)],
                              title=f"Each task's test metric at step {step:,}")
-    bars_col.plotly_chart(bars, key="replay_bars", width="stretch")
+    bars_col.plotly_chart(for_screen(bars), key="replay_bars", width="stretch")
