@@ -9,7 +9,7 @@ it for ``heartbeat_timeout`` seconds (its browser tab is gone).
 One server runs at most ``RAGVIZ_MAX_RUNS`` runs at once (:class:`RunSlots`); a run started
 beyond that waits in a first-come queue, shows its place, and starts when a slot frees. A run
 that is stopped, or whose tab closes, leaves the queue. While the server draws a page, a
-running worker waits (:mod:`ragviz.page_gate`), so training never slows a page switch.
+running worker waits (:mod:`ragviz.page_gate`; ``app.py`` does not hold it: with many sessions it starved training).
 """
 
 from __future__ import annotations
