@@ -53,7 +53,7 @@ from tests.helpers import missing_tool
 
 REPLICAS = 3
 SESSIONS_PER_REPLICA = int(os.environ.get("RAGVIZ_REPLICA_SESSIONS", "3"))
-STEPS = int(os.environ.get("RAGVIZ_REPLICA_STEPS", "600"))  # runs long enough to straddle the kill
+STEPS = int(os.environ.get("RAGVIZ_REPLICA_STEPS", "200"))  # long enough to straddle the kill on a loaded 2-core box
 RETRAIN_STEPS = 40  # what a moved session trains once it is back
 LONG_STEPS = 1_000_000  # the killed replica's runs: still running at the kill, whatever the load
 FIRST_SEED = 201
