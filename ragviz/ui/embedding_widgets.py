@@ -36,8 +36,9 @@ VIEWS = {"Across layers": "layers", "Across training": "training"}
 METHODS = {"PCA": "pca", "t-SNE": "tsne"}
 HOW_TO = ("Every task's embedding, drawn in 2-D. Across layers: where message passing moves each task, from its "
           "input h⁰ to its task embedding t = h^L. Across training: where the tasks were at each evaluation. "
-          "Tasks with similar predictors should land close together; zero-shot tasks (★) land among the tasks "
-          "their relations point to. Click a task (or pick it) to list its nearest neighbours.")
+          "Tasks with similar predictors should land close together (for the tasks whose states generate their "
+          "predictors; see the note below for zero-shot tasks ★). Click a task (or pick it) to list its nearest "
+          "neighbours.")
 
 
 @dataclass
