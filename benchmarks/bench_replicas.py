@@ -78,7 +78,7 @@ def run_once(sessions: int, replicas: int, budget_s: float) -> dict[str, float]:
     correct = sum(v.result == expected[w] and not v.errors for v, w in zip(visits, wanted, strict=True))
     figures.update(
         sessions=len(visits), correct=correct, failed=len(visits) - correct,
-        survivors_undisturbed=sum(v.clicked_at < killed_at < v.done_at and v.result == expected[w]
+        survivors_undisturbed=sum(v.clicked_at < killed_at < v.went_on_at < v.done_at and v.result == expected[w]
                                   for v, w in zip(visits, wanted, strict=True) if v.replica != victim),
         moved=len(moved), recover_median_s=round(statistics.median(recovered), 1) if recovered else float("nan"),
         recover_max_s=round(max(recovered), 1) if recovered else float("nan"),

@@ -6,8 +6,10 @@
 - Through nginx on loopback (``deploy/run_replicas.sh 3``, marked slow, run by CI): a browser
   gets an affinity cookie and stays on one replica; real browser sessions spread over the
   three replicas each open the sample, edit the training settings, train and read their own
-  result; one replica is killed while all are training: the sessions on the others finish
-  with the right results, and the killed replica's sessions reconnect to another replica and
+  result; one replica is killed while all are training long runs: the runs on the others go
+  on (new steps after the kill), then each session stops its run and trains a short one with
+  the right result (a short run alone could end before the kill on a fast machine), and the
+  killed replica's sessions reconnect to another replica and
   get their view back from its URL (the task each added to the graph, the Train page, the
   banner saying the model was not trained on that graph), lose what lived only in the lost
   process (their run), and train the restored graph again with the right result.
@@ -21,12 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import multiprocessing
 import os
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,14 +50,13 @@ from replica_cluster import (
     set_cookie_value,
 )
 
-from ragviz.models_folder import save_to_folder
 from tests.helpers import missing_tool
 
 REPLICAS = 3
 SESSIONS_PER_REPLICA = int(os.environ.get("RAGVIZ_REPLICA_SESSIONS", "3"))
-STEPS = int(os.environ.get("RAGVIZ_REPLICA_STEPS", "200"))  # long enough to straddle the kill on a loaded 2-core box
+STEPS = int(os.environ.get("RAGVIZ_REPLICA_STEPS", "200"))  # a survivor's short run after the kill
 RETRAIN_STEPS = 40  # what a moved session trains once it is back
-LONG_STEPS = 1_000_000  # the killed replica's runs: still running at the kill, whatever the load
+LONG_STEPS = 1_000_000  # every run at the kill: still running then, however fast or loaded the machine
 FIRST_SEED = 201
 OPENING_AT_ONCE = 3
 SCENARIO_BUDGET_S = 330.0
@@ -114,41 +115,40 @@ def test_nginx_t_rejects_a_broken_config(tmp_path: Path) -> None:
 # --------------------------------------------------------------------- shared models folder
 SAVERS = 4
 SAVES_EACH = 10
-
-
-def _save_many(folder: str, worker: int, start: multiprocessing.synchronize.Barrier,
-               results: multiprocessing.Queue) -> None:
-    """One "replica": wait for the others, then save SAVES_EACH checkpoints all named alike."""
-    start.wait(timeout=60)
-    for i in range(SAVES_EACH):
-        data = f"worker {worker} save {i} ".encode() * 50
-        path = save_to_folder(folder, "class model", data)
-        results.put((worker, i, str(path)))
+# One "replica": say it is ready, wait for the go file, then save SAVES_EACH checkpoints all named alike
+# and print each path.
+SAVER = """
+import os, sys, time
+folder, worker, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+open(f"{go}.ready-{worker}", "w").close()
+give_up = time.monotonic() + 300
+while not os.path.exists(go) and time.monotonic() < give_up:
+    time.sleep(0.01)
+for i in range(SAVES_EACH):
+    print(worker, i, save_to_folder(folder, "class model", f"worker {worker} save {i} ".encode() * 50), flush=True)
+""".replace("SAVES_EACH", str(SAVES_EACH))
 
 
 def test_two_processes_saving_one_name_at_once_get_distinct_whole_files(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")  # separate interpreters, as separate replicas are
-    start = ctx.Barrier(SAVERS)
-    results = ctx.Queue()
-    workers = [ctx.Process(target=_save_many, args=(str(tmp_path), w, start, results)) for w in range(SAVERS)]
-    for w in workers:
-        w.start()
-    saved = []
-    try:
-        for _ in range(SAVERS * SAVES_EACH):
-            saved.append(results.get(timeout=120))
-    finally:
-        for w in workers:
-            w.join(timeout=30)
-            if w.is_alive():
-                w.kill()
-                w.join(timeout=10)
-    assert all(w.exitcode == 0 for w in workers)
+    """Separate interpreters, as separate replicas are: plain subprocesses, not multiprocessing's spawn,
+    which re-runs ``sys.modules["__main__"]`` in each child, and after an AppTest that is ``app.py``."""
+    folder, go = tmp_path / "models", tmp_path / "go"
+    folder.mkdir()
+    workers = [subprocess.Popen([sys.executable, "-c", SAVER, str(folder), str(w), str(go)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(SAVERS)]
+    deadline = time.monotonic() + 300
+    while len(list(tmp_path.glob("go.ready-*"))) < SAVERS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()  # all started and ready: they save at once
+    outputs = [w.communicate(timeout=300) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
+    saved = [line.split(" ", 2) for out, _ in outputs for line in out.splitlines()]
+    assert len(saved) == SAVERS * SAVES_EACH
     paths = [Path(p) for _, _, p in saved]
     assert len(set(paths)) == SAVERS * SAVES_EACH, "two saves got the same file"
     for worker, i, path in saved:
         assert Path(path).read_bytes() == f"worker {worker} save {i} ".encode() * 50
-    on_disk = sorted(p.name for p in tmp_path.iterdir())
+    on_disk = sorted(p.name for p in folder.iterdir())
     assert on_disk == sorted(p.name for p in paths), "temporary files left behind or files lost"
     assert "class model.safetensors" in on_disk and "class model-40.safetensors" in on_disk
 
@@ -216,6 +216,7 @@ class Visit:
     stage: str = "waiting to open"
     result: tuple[str, str] = ("", "")
     clicked_at: float = 0.0
+    went_on_at: float = 0.0  # a survivor's long run showed new steps after the kill
     done_at: float = 0.0
     recovered_at: float = 0.0
     replica_after: int = -1
@@ -325,6 +326,23 @@ async def _view_shown(page, task: str) -> dict:
             "retrain banner": await banner.count() > 0}
 
 
+async def _run_goes_on(page, more_steps: int = 5) -> float:
+    """Wait until the run's progress shows ``more_steps`` more steps than now; return when it did."""
+    progress = page.locator('[data-testid="stProgress"]').filter(has_text="Training RAG")
+
+    async def step() -> int:
+        found = re.search(r"step ([\d,]+) of", await progress.first.inner_text(timeout=TIMEOUT_MS))
+        return int(found.group(1).replace(",", "")) if found else -1
+
+    first = await step()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        if await step() >= first + more_steps:
+            return time.monotonic()
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the run stayed at step {first}")
+
+
 async def _wait_until_back(page, start) -> None:
     """The tab noticed the lost connection, reconnected, and a live replica drew its page.
 
@@ -393,7 +411,7 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
             else:
                 context, page = await _open_train_page(browser, cluster.url, v.cookie)
         v.stage = "typing"
-        await _type_settings(page, LONG_STEPS if v.replica == victim else STEPS, v.seed)
+        await _type_settings(page, LONG_STEPS, v.seed)
         v.stage = "ready"
         v.signals += 1
         await ready.put(v.seed)
@@ -406,6 +424,17 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
         v.signals += 1
         await ready.put(v.seed)  # running: the replica may be killed now
         if v.replica != victim:
+            await killed.wait()
+            v.stage = "training on after the kill"
+            v.went_on_at = await _run_goes_on(page)
+            v.stage = "stopping"
+            await page.get_by_role("button", name="Stop", exact=True).click(timeout=TIMEOUT_MS)
+            await page.locator('[data-testid="stAlert"]').filter(
+                has_text=re.compile("trained so far is kept|previous model is unchanged")).wait_for(timeout=TIMEOUT_MS)
+            await _settle(page)
+            v.stage = "training a short run"
+            await _type_settings(page, STEPS, v.seed)
+            await start.click()
             v.result = await _read_result(page, STEPS)
             v.done_at = time.monotonic()
         else:
@@ -570,8 +599,8 @@ def test_sessions_through_nginx_survive_the_loss_of_a_replica(cluster) -> None:
     REPLICA_FIGURES["share_of_views_back_on_reconnect"] = back_on_reconnect / len(moved)
     for v, key in zip(visits, wanted, strict=True):
         assert v.result == expected[key], f"session {v.seed} (replica {v.replica}) got another result"
-    # The survivors' runs went on across the kill and finished, each with its own result.
-    assert all(v.clicked_at < killed_at < v.done_at for v in survivors)
+    # The survivors' runs went on across the kill (then each was stopped and a short run gave its own result).
+    assert all(v.clicked_at < killed_at < v.went_on_at < v.done_at for v in survivors)
     # The killed replica's sessions came back on a live replica, without their old run.
     assert all(v.replica_after not in (victim, -1) for v in moved)
     assert not any(v.kept_run for v in moved)
