@@ -7,6 +7,8 @@ when it starts, and stops itself when nobody polls it (its tab closed).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ragviz.ensemble import DEFAULT_K, Ensemble, train_ensemble
 from ragviz.project import Project
 from ragviz.runner import RunSlots, RunStatus, TrainingRun
@@ -22,9 +24,16 @@ class EnsembleRun(TrainingRun):
         self.ensemble: Ensemble | None = None
 
     def _train(self) -> None:
-        p = self.project
-        ensemble = train_ensemble(p.graph, p.model_config, p.train_config, k=self.k, seed=p.train_config.seed,
-                                  progress=self._callback("model"), stop=self._stop_flag(), tables=p.tables)
-        ensemble.disagreement()  # computed here, off the page's thread
+        ensemble = self._execute(train_ensemble_job, self.project, self.k)
         self.ensemble = ensemble
         self._set(status=RunStatus(ensemble.status), message=ensemble.message)
+
+
+def train_ensemble_job(project: Project, k: int, *, report: Any, stop: Any) -> Ensemble:
+    """``train_ensemble`` on ``project``, its disagreement computed here (off the page's thread);
+    module-level so a child process can run it too."""
+    p = project
+    ensemble = train_ensemble(p.graph, p.model_config, p.train_config, k=k, seed=p.train_config.seed,
+                              progress=report("model"), stop=stop, tables=p.tables)
+    ensemble.disagreement()
+    return ensemble

@@ -8,8 +8,9 @@ it for ``heartbeat_timeout`` seconds (its browser tab is gone).
 
 One server runs at most ``RAGVIZ_MAX_RUNS`` runs at once (:class:`RunSlots`); a run started
 beyond that waits in a first-come queue, shows its place, and starts when a slot frees. A run
-that is stopped, or whose tab closes, leaves the queue. While the server draws a page, a
-running worker waits (:mod:`ragviz.page_gate`; ``app.py`` does not hold it: with many sessions it starved training).
+that is stopped, or whose tab closes, leaves the queue. A run on a big graph trains in a child
+process (:mod:`ragviz.train_process`), so the server's pages never wait for its share of the GIL;
+the worker thread then only relays its progress.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+import torch
+
 from ragviz.ablations import ablation_setup
 from ragviz.config import ModelConfig
 from ragviz.data import domain_spec
@@ -28,9 +31,9 @@ from ragviz.errors import ConfigError, RagvizError, Stopped
 from ragviz.graph import Edges, TaskGraph
 from ragviz.history import History
 from ragviz.limits import check_graph_budget, get_limits
-from ragviz.page_gate import GATE, PageGate
 from ragviz.project import Project
 from ragviz.train import Progress, TrainResult, train
+from ragviz.train_process import Job, run_in_child, use_process
 
 QUEUE_POLL_S = 0.25  # how often a queued run re-checks its stop flag (and its heartbeat)
 
@@ -151,9 +154,8 @@ class TrainingRun:
     """One training run, optionally followed by a baseline on the same data."""
 
     def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float | None = None,
-                 slots: RunSlots | None = None, gate: PageGate | None = None) -> None:
+                 slots: RunSlots | None = None) -> None:
         self.project = project.copy()
-        self.gate = GATE if gate is None else gate  # pages drawn meanwhile come first
         self.baseline = baseline
         # Default: RAGVIZ_HEARTBEAT_S (90 s), so a server can reclaim abandoned runs sooner.
         self.heartbeat_timeout = get_limits().heartbeat_s if heartbeat_timeout is None else heartbeat_timeout
@@ -244,42 +246,67 @@ class TrainingRun:
             self.slots.leave(self)
 
     def _train(self) -> None:
-        project = self.project
-        result = train(project.graph, project.model_config, project.train_config, project.tables,
-                       callback=self._callback("model"), stop=self._stop_flag())
-        self.result = result
-        message, status = result.message, RunStatus(result.status)
-        if self.baseline and result.status == "finished":
-            config, edges = baseline_setup(self.baseline, project.model_config, project.graph,
-                                           project.train_config.seed)
-            try:
-                base = train(project.graph, config, project.train_config, project.tables,
-                             callback=self._callback("baseline"), stop=self._stop_flag(), edges=edges)
-            except Stopped:
-                message += f" The baseline ({self.baseline}) was stopped before it trained."
-                status = RunStatus.STOPPED
-            else:
-                self.baseline_result = base
-                message += f" Baseline ({self.baseline}): {base.message}"
-                status = RunStatus(base.status)
+        outcome = self._execute(train_with_baseline, self.project, self.baseline)
+        self.result, self.baseline_result = outcome.result, outcome.baseline_result
         with self._lock:
-            baseline_history = self.baseline_result.history if self.baseline_result is not None else None
-            self._snap = replace(self._snap, status=status, message=message, history=result.history,
+            baseline_history = outcome.baseline_result.history if outcome.baseline_result is not None else None
+            self._snap = replace(self._snap, status=outcome.status, message=outcome.message,
+                                 history=outcome.result.history,
                                  baseline_history=baseline_history or self._snap.baseline_history)
+
+    def _execute(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args, report=..., stop=...)`` here, or in a child process for a big graph
+        (:mod:`ragviz.train_process`): same numbers, but pages never wait on its GIL."""
+        if use_process(self.project.graph.number_of_tasks()):
+            return run_in_child(Job(fn, args, torch.get_num_threads()), self._callback, self._stop_flag())
+        return fn(*args, report=self._callback, stop=self._stop_flag())
+
+
+@dataclass
+class RunOutcome:
+    """A run's models and how it ended (the baseline's result is None when there was none)."""
+
+    result: TrainResult
+    baseline_result: TrainResult | None
+    status: RunStatus
+    message: str
+
+
+def train_with_baseline(project: Project, baseline: str | None, *, report: Any, stop: Any) -> RunOutcome:
+    """Train ``project``'s RAG, then, when it finished, the baseline on the same data.
+
+    Module-level and free of the run object, so a child process can run it too.
+    """
+    result = train(project.graph, project.model_config, project.train_config, project.tables,
+                   callback=report("model"), stop=stop)
+    message, status, base = result.message, RunStatus(result.status), None
+    if baseline and result.status == "finished":
+        try:
+            config, edges = baseline_setup(baseline, project.model_config, project.graph, project.train_config.seed)
+            base = train(project.graph, config, project.train_config, project.tables,
+                         callback=report("baseline"), stop=stop, edges=edges)
+        except Stopped:
+            message += f" The baseline ({baseline}) was stopped before it trained."
+            status = RunStatus.STOPPED
+        except RagvizError as err:  # the model trained and stays usable; the error is what the page shows
+            message, status = str(err), RunStatus.ERROR
+        else:
+            message += f" Baseline ({baseline}): {base.message}"
+            status = RunStatus(base.status)
+    return RunOutcome(result, base, status, message)
 
 
 class _StopFlag:
     """Set by the user's Stop, or when the page has stopped polling (tab closed).
 
-    The loop asks it every step and between chunks of work, so it is also where the worker
-    steps aside while the server draws a page (:mod:`ragviz.page_gate`).
+    The loop asks it every step and between chunks of work (a child process's relay, every
+    :data:`ragviz.train_process.POLL_S`).
     """
 
     def __init__(self, run: TrainingRun) -> None:
         self.run = run
 
     def is_set(self) -> bool:
-        self.run.gate.yield_to_pages()
         if self.run._stop.is_set():
             return True
         if time.monotonic() - self.run._last_poll > self.run.heartbeat_timeout:

@@ -1,22 +1,26 @@
-"""Pages stay quick while a big graph trains: training steps aside for pages, big figures are kept
-per session, and a thousand tasks' training curves come as a few traces."""
+"""Pages stay quick while a big graph trains: a big run trains in a child process (same numbers as
+a thread), big figures are kept per session, and a thousand tasks' training curves come as a few traces."""
 
 from __future__ import annotations
 
 import math
-import threading
+import os
+import signal
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from ragviz.config import ModelConfig, TrainConfig
+from ragviz.errors import RagvizError
 from ragviz.history import History
-from ragviz.page_gate import PageGate
 from ragviz.plots.training import MAX_TASK_CURVES, curves_figure
 from ragviz.project import Project
 from ragviz.runner import RunSlots, TrainingRun
 from ragviz.train import train
+from ragviz.train_process import PROCESS_ENV, PROCESS_FROM_TASKS, use_process
 from ragviz.ui.figure_cache import MAX_FIGURES, cached_figure
 from tests.helpers import small_ring
 
@@ -28,59 +32,94 @@ def _wait_until(predicate, timeout: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-# ------------------------------------------------------------------------------- page gate
-def test_a_training_thread_waits_while_a_page_runs_and_goes_on_when_it_ends() -> None:
-    gate = PageGate(max_pause=60.0)
-    waiting, done = threading.Event(), threading.Event()
-
-    def step_loop() -> None:
-        waiting.set()
-        gate.yield_to_pages()
-        done.set()
-
-    with gate.page_running():
-        assert gate.pages_running == 1
-        worker = threading.Thread(target=step_loop)
-        worker.start()
-        waiting.wait(10)
-        assert not done.wait(0.3)  # the page is still running: the step waits
-    assert done.wait(10)  # the page ended: the step goes on
-    worker.join()
-    assert gate.pages_running == 0
+# -------------------------------------------------------------------- training in a child process
+def _tiny(steps: int = 30) -> Project:
+    return Project(small_ring(4, zero_shot=(1,), train_size=20), ModelConfig(embed_dim=8, hidden=16),
+                   TrainConfig(steps=steps, eval_every=10), name="tiny")
 
 
-def test_a_page_that_raises_still_releases_the_gate() -> None:
-    gate = PageGate()
-    try:
-        with gate.page_running():
-            raise RuntimeError("a rerun or a stop ends a script run with an exception")
-    except RuntimeError:
-        pass
-    assert gate.pages_running == 0 and gate.yield_to_pages() == 0.0
+def test_big_graphs_train_in_a_child_process_and_small_ones_in_a_thread_unless_set() -> None:
+    assert use_process(PROCESS_FROM_TASKS, "auto") and not use_process(PROCESS_FROM_TASKS - 1, "auto")
+    assert use_process(1, "always") and not use_process(10**6, "never")
+    with pytest.raises(RagvizError, match="auto, always or never"):
+        use_process(5, "sometimes")
 
 
-def test_pages_without_a_break_still_leave_training_time_to_work() -> None:
-    gate = PageGate(max_pause=0.05, min_work=30.0)
-    with gate.page_running():
-        assert gate.yield_to_pages() >= 0.05  # waited as long as it may
-        assert gate.yield_to_pages() == 0.0  # then works without waiting, though the page still runs
-
-
-def test_a_run_makes_no_step_while_a_page_runs_and_trains_the_same_model() -> None:
-    project = Project(small_ring(4, zero_shot=(1,), train_size=20), ModelConfig(embed_dim=8, hidden=16),
-                      TrainConfig(steps=30, eval_every=10), name="tiny")
-    gate = PageGate(max_pause=60.0)
-    run = TrainingRun(project, slots=RunSlots(4), gate=gate)
-    with gate.page_running():
-        run.start()
-        time.sleep(0.5)
-        assert run.snapshot().step == 0  # not one step while the page runs
-    run.join(120)
+def test_a_run_in_a_child_process_trains_the_very_model_of_a_thread(monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_ENV, "always")
+    project = _tiny()
+    run = TrainingRun(project, slots=RunSlots(4), baseline="no edges").start()
+    seen_pids: set[int] = set()
+    _wait_until(lambda: seen_pids.update(child_pids(os.getpid())) or run.snapshot().done, 120)
+    run.join(30)
+    assert seen_pids, "no child process trained it"
     expected = train(project.graph, project.model_config, project.train_config)
-    assert run.result.status == "finished" and run.result.history.steps == [0, 10, 20, 30]
+    snap = run.snapshot()
+    assert snap.status == "finished" and "Baseline (no edges)" in snap.message
+    assert run.result.history.steps == [0, 10, 20, 30] and [s for s, _ in snap.losses] == [10, 20, 30]
+    assert run.result.history.test_metric == expected.history.test_metric
+    assert len(run.result.history.snapshots) == len(expected.history.snapshots)
     for mine, theirs in zip(run.result.model.state_dict().values(), expected.model.state_dict().values(),
                             strict=True):
-        assert torch.equal(mine, theirs)  # waiting changes when it trains, not what
+        assert torch.equal(mine, theirs)
+    assert snap.baseline_history is run.baseline_result.history and snap.baseline_history is not snap.history
+
+
+def test_the_live_history_of_a_child_run_grows_as_the_threads_does(monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_ENV, "always")
+    run = TrainingRun(_tiny(steps=100_000), slots=RunSlots(4)).start()
+    _wait_until(lambda: (run.snapshot().history is not None and len(run.snapshot().history.steps) >= 3), 120)
+    live = run.snapshot().history
+    run.stop()
+    run.join(60)
+    final = run.result.history
+    assert run.snapshot().status == "stopped" and "Stopped by the user" in run.snapshot().message
+    assert live.steps == final.steps[:len(live.steps)]  # what the page showed is the start of the record
+    assert live.test_metric == final.test_metric[:len(live.steps)]
+    assert live.snapshot_steps[0] == 0 and all(s in live.steps for s in live.snapshot_steps)
+
+
+def test_a_child_that_dies_is_an_error_the_page_can_show(monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_ENV, "always")
+    run = TrainingRun(_tiny(steps=100_000), slots=RunSlots(4)).start()
+    _wait_until(lambda: run.snapshot().step >= 1, 120)
+    for pid in child_pids(os.getpid()):
+        os.kill(pid, signal.SIGKILL)
+    run.join(60)
+    snap = run.snapshot()
+    assert snap.status == "error" and "training process ended unexpectedly" in snap.message
+    assert not run.alive and not child_pids(os.getpid())
+
+
+def test_an_unpolled_child_run_stops_itself_and_its_process_ends(monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_ENV, "always")
+    run = TrainingRun(_tiny(steps=1_000_000), slots=RunSlots(4), heartbeat_timeout=3.0).start()
+    run.join(120)  # nobody calls snapshot(): the tab is gone
+    assert not run.alive and not child_pids(os.getpid())
+    assert run.snapshot().status == "stopped"
+    assert run.result is None or run.result.steps_done < 1_000_000
+
+
+def test_an_error_in_the_child_comes_back_as_itself(monkeypatch) -> None:
+    monkeypatch.setenv(PROCESS_ENV, "always")
+    run = TrainingRun(_tiny(steps=5), slots=RunSlots(4), baseline="nonsense").start()
+    run.join(120)
+    snap = run.snapshot()
+    assert snap.status == "error" and "Unknown baseline" in snap.message
+
+
+def child_pids(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` and that run ``ragviz.train_process`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"ragviz.train_process" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
 
 
 # ---------------------------------------------------------------------------- figure cache

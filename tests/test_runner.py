@@ -19,6 +19,13 @@ from ragviz.train import train
 from tests.helpers import small_ring
 
 
+@pytest.fixture(autouse=True)
+def in_a_thread(monkeypatch) -> None:
+    """These tests look inside the worker (patched data makers, its threads): train in a thread
+    whatever the graph's size. The child-process path is tested in test_responsiveness.py."""
+    monkeypatch.setenv("RAGVIZ_TRAIN_PROCESS", "never")
+
+
 def _project(steps: int = 20, **train_settings) -> Project:
     return Project(small_ring(4, zero_shot=(1,), train_size=20), ModelConfig(embed_dim=8, hidden=16),
                    TrainConfig(steps=steps, eval_every=10, **train_settings), name="tiny")
