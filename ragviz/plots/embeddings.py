@@ -17,6 +17,7 @@ from plotly.colors import sample_colorscale
 
 from ragviz.graph import TaskGraph
 from ragviz.plots.colors import FAMILY_COLORS, SEEN_SYMBOL, ZERO_SHOT_SYMBOL, task_colors, varying_parameters
+from ragviz.plots.light import float32_coordinates, is_light, no_animation_note, note_below
 from ragviz.plots.marks import ring_trace
 from ragviz.safe_text import html_text
 
@@ -210,11 +211,13 @@ def embedding_figure(
                                hover[i] if hover is not None else None, focus),
                 _focus_trace(points[i], names, focus), *rings]
 
+    light = is_light(len(names))  # past LIGHT_TASKS: no frames (the page's slider redraws one), float32
+    animate = k > 1 and not light
     static = _trajectory_traces(points, colors, names, focus) if trajectories and k > 1 else []
     first = len(static)
     shown = dynamic(current)
     fig = go.Figure([*static, *shown, *key_traces])
-    if k > 1:
+    if animate:
         fig.frames = [go.Frame(name=labels[i], traces=list(range(first, first + len(shown))), data=dynamic(i),
                                layout={"title": {"text": f"<b>{labels[i]}</b>"}}) for i in range(k)]
     fig.update_layout(
@@ -226,8 +229,13 @@ def embedding_figure(
                "showgrid": True, "gridcolor": "#eee"},
         yaxis={"title": {"text": axis_titles[1]}, "range": _range(points[..., 1]), "zeroline": False,
                "showgrid": True, "gridcolor": "#eee"},
-        updatemenus=_play_menu(labels) if k > 1 else [],
+        updatemenus=_play_menu(labels) if animate else [],
     )
+    if light:
+        float32_coordinates(fig)
+        if k > 1:
+            fig.update_layout(margin={"b": 90})
+            note_below(fig, no_animation_note("frame (layer or training step)"), shift_px=52)
     return fig
 
 

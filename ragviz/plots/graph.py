@@ -26,6 +26,7 @@ from ragviz.plots.colors import (
     relation_colors,
     task_colors,
 )
+from ragviz.plots.light import float32_coordinates, is_light
 from ragviz.plots.marks import ring_trace
 from ragviz.plots.positions import drawing_positions, node_positions, nx_neighbours, with_positions
 from ragviz.safe_text import html_text
@@ -362,7 +363,7 @@ def graph_figure(
     fig = go.Figure(traces, _validate=validate)
     reach = label_reach(names) if labels else 0.0
     _layout(fig, note, drawn, compact, height, reach)
-    return fig
+    return float32_coordinates(fig) if is_light(len(names)) else fig
 
 
 def _layout(fig: go.Figure, note: str | None, pos: dict[str, tuple[float, float]], compact: bool,

@@ -5,7 +5,10 @@ The graph figure draws each message u→v as its own line, offset to the side of
 so both directions of an edge are visible, with a width from the message's norm (or
 attention weight). Widths are binned into :data:`WIDTHS`, one WebGL line trace per
 relation and bin, so the number of traces never grows with the number of edges. The
-figure carries one animation frame per layer and a play button.
+figure carries one animation frame per layer and a play button; past
+:data:`ragviz.plots.light.LIGHT_TASKS` tasks it is drawn light: one layer (the page's picker
+redraws another), arrows and message hover only within the focus task's receptive field,
+float32 coordinates, and a note under the plot that says so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import plotly.graph_objects as go
 from ragviz.graph import TaskGraph
 from ragviz.plots.colors import SEEN_SYMBOL, ZERO_SHOT_SYMBOL, relation_colors, task_colors
 from ragviz.plots.graph import node_positions, task_hover
+from ragviz.plots.light import float32_coordinates, is_light, no_animation_note, note_below
 from ragviz.plots.marks import ring_trace
 from ragviz.safe_text import html_text
 from ragviz.trace import Trace
@@ -33,6 +37,7 @@ MAX_DRAWN_MESSAGES = 40_000
 LABEL_LIMIT = 40
 FOCUS_COLOR = "#111111"
 FRAME_MS = 1100
+LIGHT_ARROWS = "Arrows and message hover only within {focus}'s receptive field (all messages are drawn as lines)."
 
 
 # --------------------------------------------------------------------------- graph facts
@@ -135,10 +140,23 @@ def _message_hover(trace: Trace, layer: int, idx: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
+def _near_focus(trace: Trace, idx: np.ndarray, layer: int, hops: dict[str, int] | None) -> np.ndarray:
+    """Which of the messages ``idx`` run between two tasks of the focus task's receptive field at ``layer``."""
+    if hops is None:
+        return np.zeros(len(idx), dtype=bool)
+    inside = np.zeros(len(trace.task_names), dtype=bool)
+    inside[[trace.index(name) for name, h in hops.items() if h <= layer]] = True
+    return inside[trace.message_src[idx]] & inside[trace.message_dst[idx]]
+
+
 def _dynamic_traces(trace: Trace, geo: dict[str, np.ndarray], layer: int, weight_by: str, labels: list[str],
-                    rel_colors: dict[str, str], node_style: dict[str, Any]) -> list[Any]:
-    """Everything that changes with the layer: message lines (relation × bin), arrows, nodes."""
+                    rel_colors: dict[str, str], node_style: dict[str, Any], light: bool = False) -> list[Any]:
+    """Everything that changes with the layer: message lines (relation × bin), arrows, nodes.
+
+    ``light``: arrows (with their hover and click data) only near the focus task.
+    """
     idx = geo["index"]
+    near = _near_focus(trace, idx, layer, node_style["hops"]) if light else np.ones(len(idx), dtype=bool)
     bins = width_bins(message_values(trace, layer, weight_by)[idx], weight_by) if layer else np.zeros(len(idx), int)
     relation = np.array([trace.message_relation[i] for i in idx.tolist()], dtype=object)
     hover = _message_hover(trace, layer, idx) if layer else np.array([], dtype=object)
@@ -152,7 +170,7 @@ def _dynamic_traces(trace: Trace, geo: dict[str, np.ndarray], layer: int, weight
                         "line": {"color": color, "width": width}, "hoverinfo": "skip", "showlegend": False,
                         "legendgroup": label})
     for label in labels:
-        pick = relation == label
+        pick = (relation == label) & near
         out.append({
             "type": "scattergl", "x": geo["arrow"][pick, 0], "y": geo["arrow"][pick, 1], "mode": "markers",
             "showlegend": False, "legendgroup": label,
@@ -250,11 +268,13 @@ def message_figure(
     hops = hop_distances(trace, focus) if focus in trace.task_names else None
     node_style = {"pos": pos, "colors": colors, "focus": focus, "hover": hover, "hops": hops}
     layer = int(np.clip(layer, 0, trace.n_layers))
-    dynamic = _dynamic_traces(trace, geo, layer, weight_by, labels, rel_colors, node_style)
+    light = is_light(len(trace.task_names))
+    dynamic = _dynamic_traces(trace, geo, layer, weight_by, labels, rel_colors, node_style, light)
     rings = [ring_trace(pos, marked, 38.0)] if marked else []
     fig = go.Figure([*dynamic, _focus_ring(pos, focus), *rings, *_legend_traces(labels, rel_colors)])
     layers = list(range(1, trace.n_layers + 1))
-    if len(layers) > 1:
+    animate = len(layers) > 1 and not light
+    if animate:
         fig.frames = [go.Frame(name=str(k), traces=list(range(len(dynamic))),
                                data=_dynamic_traces(trace, geo, k, weight_by, labels, rel_colors, node_style),
                                layout={"title": {"text": _frame_title(trace, k, weight_by, focus, hops)}})
@@ -266,14 +286,19 @@ def message_figure(
     title = _frame_title(trace, layer, weight_by, focus, hops) if layer else "This model has no message-passing layers"
     fig.update_layout(
         title={"text": title, "x": 0.01, "font": {"size": 14}}, height=height,
-        margin={"l": 8, "r": 8, "t": 70, "b": 44 if len(layers) > 1 else 8}, plot_bgcolor="white",
+        margin={"l": 8, "r": 8, "t": 70, "b": 44 if animate or light else 8}, plot_bgcolor="white",
         paper_bgcolor="white",
         hovermode="closest", clickmode="event+select", dragmode="pan", uirevision="message-graph",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         xaxis={**axis, "range": [float(low[0] - pad[0]), float(high[0] + pad[0])]},
         yaxis={**axis, "range": [float(low[1] - pad[1]), float(high[1] + pad[1])], "scaleanchor": "x"},
-        updatemenus=_play_menu(layers) if len(layers) > 1 else [],
+        updatemenus=_play_menu(layers) if animate else [],
     )
+    if light:
+        notes = [LIGHT_ARROWS.format(focus=html_text(focus) if hops is not None else "a focus task")]
+        if len(layers) > 1:
+            notes.append(no_animation_note("layer"))
+        note_below(float32_coordinates(fig), "<br>".join(notes))
     return fig
 
 

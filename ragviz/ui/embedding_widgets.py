@@ -14,6 +14,7 @@ from ragviz.history import History
 from ragviz.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.colors import default_color_by
 from ragviz.plots.embeddings import color_choices, embedding_colors, embedding_figure, hover_texts
+from ragviz.plots.light import is_light
 from ragviz.plots.messages import hop_distances
 from ragviz.projection import (
     METRICS,
@@ -158,8 +159,9 @@ def map_panel(trace: Trace, frames: Frames, opts: dict, history: History | None 
     fig = cached_figure("embeddings", (trace, history), values, lambda: map_figure(trace, frames, opts, current))
     st.plotly_chart(for_screen(fig), key=chart_key(PREFIX, opts["focus"]), on_select="rerun",
                     selection_mode=("points",), config=plotly_config())
-    st.caption("Grey lines: each task's path through the frames (dotted black: the focus task's) · ▶ animates "
-               f"every frame · {ZERO_SHOT_MEANING}.")
+    play = "the slider above picks the frame" if is_light(len(frames.names)) else "▶ animates every frame"
+    st.caption(f"Grey lines: each task's path through the frames (dotted black: the focus task's) · {play} · "
+               f"{ZERO_SHOT_MEANING}.")
 
 
 def neighbours_table(trace: Trace, focus: str, metric: str, k: int) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.plots.colors import relation_colors
+from ragviz.plots.light import LIGHT_TASKS
 from ragviz.plots.messages import (
     hop_distances,
     incoming_figure,
@@ -27,7 +28,8 @@ WEIGHT_KEY = "mp_weight"
 WEIGHTS = {"attention weight α": "attention", "message norm ‖m‖": "norm"}
 HOW_TO = ("Each layer, every task sends a message along each edge (both ways) and to itself, then updates its "
           "state from what it received. Pick a layer and a task, or press ▶ on the figure to watch the layers "
-          "one after another; click a task (or a message's arrow) to focus on it.")
+          f"one after another (graphs of up to {LIGHT_TASKS} tasks); click a task (or a message's arrow) to focus "
+          "on it.")
 
 
 def controls(trace: Trace) -> tuple[int, str, str]:
