@@ -5,9 +5,9 @@ What a student does: open the app (the default sample and its trained model), ge
 100 test points, 2 zero-shot tasks), start training it, and, while it trains, switch from page
 to page. Each switch is ``AppTest.switch_page`` + ``run`` in one session: the server's whole
 script run (navigation, sidebar, the page) in the process that trains, so the training thread
-competes with it for the CPU and the GIL as it does in ``streamlit run``. AppTest runs the page
-file without ``app.py``, so the run is wrapped here in what ``app.py`` wraps it in (the page gate,
-where the tree has one). Every page is visited twice: the first visit and a return to it.
+competes with it for the CPU and the GIL as it does in ``streamlit run`` (or, for a tree that trains big
+graphs in a child process, only for the CPU; ``RAGVIZ_TRAIN_PROCESS=never`` forces the thread). Every
+page is visited twice: the first visit and a return to it.
 Besides wall seconds it records the CPU seconds of the script's own thread (the work itself:
 on a shared machine wall time also counts waiting for a core).
 
@@ -20,7 +20,6 @@ tree side by side. Prints one JSON object: seconds per page and visit, steps tra
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -68,12 +67,6 @@ def main() -> None:
 
     assert Path(ragviz.__file__).resolve().is_relative_to(tree), ragviz.__file__
     cpu = script_cpu_meter()
-    try:
-        from ragviz.page_gate import GATE
-
-        page_run = GATE.page_running
-    except ImportError:  # an older tree: app.py wraps nothing
-        page_run = contextlib.nullcontext
     torch.set_num_threads(1)
     at = AppTest.from_file(str(tree / "app.py"), default_timeout=600)
     at.run()
@@ -98,8 +91,7 @@ def main() -> None:
         for page in PAGES:
             at.switch_page(f"pages/{page}.py")
             start = time.perf_counter()
-            with page_run():
-                at.run()
+            at.run()
             seconds[page].append(time.perf_counter() - start)
             cpu_seconds[page].append(sum(cpu))
             cpu.clear()

@@ -35,6 +35,8 @@ PROCESS_ENV = "RAGVIZ_TRAIN_PROCESS"  # "auto" (default), "always" or "never"
 PROCESS_FROM_TASKS = 100  # "auto": graphs this big train in a child process; smaller ones finish before one starts
 SEND_EVERY_S = 0.1  # the child batches step reports; evaluations go at once
 POLL_S = 0.25  # how often the relay checks the stop flag (and so the heartbeat) while the child is quiet
+NICE_ENV = "RAGVIZ_TRAIN_NICE"  # how much lower the child's CPU priority is than the server's
+DEFAULT_NICE = 10  # on a busy machine the pages (and nginx) get the cores first; idle cores still train
 STOP_GRACE_S = 10.0  # after the child's result or a stop, how long it may take to exit before it is killed
 _HEADER = struct.Struct("!Q")
 
@@ -261,6 +263,20 @@ def _watch_stdin(stop: threading.Event) -> None:
     stop.set()
 
 
+def _lower_priority() -> None:
+    """Step behind the server's pages for the CPU (a process of its own, so unlike a thread it
+    holds no lock the pages wait on while descheduled)."""
+    try:
+        step = int(os.environ.get(NICE_ENV, DEFAULT_NICE))
+    except ValueError:
+        step = DEFAULT_NICE
+    if step > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(step)
+        except OSError:
+            pass  # not allowed here: train at the server's priority
+
+
 def main() -> None:
     """The child: read one job, run it, send back its result or its exception, exit."""
     import torch
@@ -268,6 +284,7 @@ def main() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to the server's log, not the frames
     job = read_frame(sys.stdin.buffer)
+    _lower_priority()
     torch.set_num_threads(job.threads)
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), name="ragviz-stop", daemon=True).start()

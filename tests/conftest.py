@@ -36,3 +36,29 @@ def trained_ring() -> tuple[Project, TrainResult]:
     project = Project(small_ring(), ModelConfig(layers=2), TrainConfig(steps=60, eval_every=20), name="Test ring")
     result = train(project.graph, project.model_config, project.train_config)
     return project, result
+
+
+# --------------------------------------------------------------------------- browser tests
+@pytest.fixture(scope="module")
+def server():
+    """``streamlit run app.py`` on a free localhost port, for one test module."""
+    from streamlit_server import streamlit_server
+
+    with streamlit_server(timeout=90) as (url, _proc):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (the system's: ``playwright install`` cannot fetch one here), for one test module."""
+    from playwright import sync_api as playwright
+    from streamlit_server import CHROMIUM, CHROMIUM_ARGS
+
+    from tests.helpers import missing_tool
+
+    if not Path(CHROMIUM).exists():
+        missing_tool(f"Chromium is not installed at {CHROMIUM}")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

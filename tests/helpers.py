@@ -31,3 +31,17 @@ def missing_tool(what: str) -> None:
         pytest.fail(f"{what} (CI installs it: see .ci/run)")
     pytest.skip(what)
 
+
+
+def training_children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent`` and that train (``python -m ragviz.train_process``; Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+        if ppid == parent and b"ragviz.train_process" in cmdline:
+            found.append(int(stat.parent.name))
+    return found

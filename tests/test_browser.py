@@ -12,9 +12,8 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 from playwright import sync_api as playwright
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from streamlit_server import ROOT, streamlit_server
 
 PAGES = ["Home", "Task graph", "Train", "Message passing", "Embeddings", "Task outputs", "Checkpoints"]
 SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
@@ -41,20 +40,6 @@ NODE_POSITIONS_JS = """
   return out;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server(timeout=90) as (url, _proc):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 IDLE_JS = """

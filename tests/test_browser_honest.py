@@ -9,9 +9,8 @@ import os
 import re
 from pathlib import Path
 
-import pytest
 from playwright import sync_api as playwright
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from streamlit_server import ROOT
 from test_browser import assert_no_exception, go_to, settle
 
 SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
@@ -19,22 +18,8 @@ VIEWPORT = {"width": 1280, "height": 720}
 BANNER = re.compile(r"not the graph the model was trained on|changed since the model was trained")
 
 
-@pytest.fixture(scope="module")
-def app_server():
-    with streamlit_server(timeout=90) as (url, _proc):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _fresh(chromium, url: str):
-    context = chromium.new_context(viewport=VIEWPORT)
+def _fresh(browser, url: str):
+    context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.goto(url)
     settle(page)
@@ -47,9 +32,9 @@ def _on_first_screen(locator) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 150) <= VIEWPORT["height"]
 
 
-def test_after_generating_a_new_graph_every_page_says_the_model_does_not_fit(app_server, chromium) -> None:
+def test_after_generating_a_new_graph_every_page_says_the_model_does_not_fit(server, browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context, page, main = _fresh(chromium, app_server)
+    context, page, main = _fresh(browser, server)
     assert main.get_by_text(BANNER).count() == 0  # the opened sample's own graph: nothing to say
     go_to(page, "Task graph")
     main.get_by_role("tab", name="Generate").click()
@@ -93,9 +78,9 @@ def test_after_generating_a_new_graph_every_page_says_the_model_does_not_fit(app
     context.close()
 
 
-def test_the_live_curves_are_on_screen_while_a_run_trains(app_server, chromium) -> None:
+def test_the_live_curves_are_on_screen_while_a_run_trains(server, browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context, page, main = _fresh(chromium, app_server)
+    context, page, main = _fresh(browser, server)
     go_to(page, "Train")
     for label, value in (("Steps", "100000"), ("Evaluate every", "20")):
         box = page.get_by_label(label, exact=True)

@@ -10,30 +10,15 @@ import os
 import re
 from pathlib import Path
 
-import pytest
-from playwright import sync_api as playwright
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from streamlit_server import ROOT, streamlit_server
 from test_browser import settle
 
 from ragviz.lesson_graphs import hop_chain
 from ragviz.lesson_view import claim_tasks
 from ragviz.samples import SAMPLES, get_sample, recorded_results
-from tests.helpers import missing_tool
 
 SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
 HOPS = "message_passing_hops"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        missing_tool(f"Chromium is not installed at {CHROMIUM}")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 
 
 def shoot(page, name: str, figures: int = 0) -> None:

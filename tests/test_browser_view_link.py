@@ -9,28 +9,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from playwright import sync_api as playwright
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 from test_browser import settle
 
 NEW_TASK = "my own task"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server(timeout=90) as (url, _proc):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 
 
 def no_exception(page, where: str) -> None:

@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +19,9 @@ from ragviz.plots.training import MAX_TASK_CURVES, curves_figure
 from ragviz.project import Project
 from ragviz.runner import RunSlots, TrainingRun
 from ragviz.train import train
-from ragviz.train_process import PROCESS_ENV, PROCESS_FROM_TASKS, use_process
+from ragviz.train_process import DEFAULT_NICE, PROCESS_ENV, PROCESS_FROM_TASKS, use_process
 from ragviz.ui.figure_cache import MAX_FIGURES, cached_figure
-from tests.helpers import small_ring
+from tests.helpers import small_ring, training_children
 
 
 def _wait_until(predicate, timeout: float = 60.0) -> None:
@@ -50,7 +49,7 @@ def test_a_run_in_a_child_process_trains_the_very_model_of_a_thread(monkeypatch)
     project = _tiny()
     run = TrainingRun(project, slots=RunSlots(4), baseline="no edges").start()
     seen_pids: set[int] = set()
-    _wait_until(lambda: seen_pids.update(child_pids(os.getpid())) or run.snapshot().done, 120)
+    _wait_until(lambda: seen_pids.update(training_children(os.getpid())) or run.snapshot().done, 120)
     run.join(30)
     assert seen_pids, "no child process trained it"
     expected = train(project.graph, project.model_config, project.train_config)
@@ -65,11 +64,14 @@ def test_a_run_in_a_child_process_trains_the_very_model_of_a_thread(monkeypatch)
     assert snap.baseline_history is run.baseline_result.history and snap.baseline_history is not snap.history
 
 
-def test_the_live_history_of_a_child_run_grows_as_the_threads_does(monkeypatch) -> None:
+def test_the_live_history_of_a_lower_priority_child_run_grows_as_the_threads_does(monkeypatch) -> None:
     monkeypatch.setenv(PROCESS_ENV, "always")
     run = TrainingRun(_tiny(steps=100_000), slots=RunSlots(4)).start()
     _wait_until(lambda: (run.snapshot().history is not None and len(run.snapshot().history.steps) >= 3), 120)
     live = run.snapshot().history
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in training_children(os.getpid())] == \
+        [min(19, own + DEFAULT_NICE)]  # it steps behind the server's pages for the CPU
     run.stop()
     run.join(60)
     final = run.result.history
@@ -79,23 +81,37 @@ def test_the_live_history_of_a_child_run_grows_as_the_threads_does(monkeypatch) 
     assert live.snapshot_steps[0] == 0 and all(s in live.steps for s in live.snapshot_steps)
 
 
+def test_an_ensemble_in_a_child_process_disagrees_exactly_as_in_a_thread(monkeypatch) -> None:
+    from ragviz.ensemble_run import EnsembleRun
+
+    disagreements = []
+    for mode in ("always", "never"):
+        monkeypatch.setenv(PROCESS_ENV, mode)
+        run = EnsembleRun(_tiny(), k=3, slots=RunSlots(4)).start()
+        _wait_until(lambda run=run: run.snapshot().done, 120)
+        run.join(30)
+        assert run.snapshot().status == "finished", run.snapshot().message
+        disagreements.append(run.ensemble.disagreement())
+    assert disagreements[0] == disagreements[1] and len(disagreements[0]) == 4
+
+
 def test_a_child_that_dies_is_an_error_the_page_can_show(monkeypatch) -> None:
     monkeypatch.setenv(PROCESS_ENV, "always")
     run = TrainingRun(_tiny(steps=100_000), slots=RunSlots(4)).start()
     _wait_until(lambda: run.snapshot().step >= 1, 120)
-    for pid in child_pids(os.getpid()):
+    for pid in training_children(os.getpid()):
         os.kill(pid, signal.SIGKILL)
     run.join(60)
     snap = run.snapshot()
     assert snap.status == "error" and "training process ended unexpectedly" in snap.message
-    assert not run.alive and not child_pids(os.getpid())
+    assert not run.alive and not training_children(os.getpid())
 
 
 def test_an_unpolled_child_run_stops_itself_and_its_process_ends(monkeypatch) -> None:
     monkeypatch.setenv(PROCESS_ENV, "always")
     run = TrainingRun(_tiny(steps=1_000_000), slots=RunSlots(4), heartbeat_timeout=3.0).start()
     run.join(120)  # nobody calls snapshot(): the tab is gone
-    assert not run.alive and not child_pids(os.getpid())
+    assert not run.alive and not training_children(os.getpid())
     assert run.snapshot().status == "stopped"
     assert run.result is None or run.result.steps_done < 1_000_000
 
@@ -106,20 +122,6 @@ def test_an_error_in_the_child_comes_back_as_itself(monkeypatch) -> None:
     run.join(120)
     snap = run.snapshot()
     assert snap.status == "error" and "Unknown baseline" in snap.message
-
-
-def child_pids(parent: int) -> list[int]:
-    """Processes whose parent is ``parent`` and that run ``ragviz.train_process`` (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == parent and b"ragviz.train_process" in cmdline:
-            found.append(int(stat.parent.name))
-    return found
 
 
 # ---------------------------------------------------------------------------- figure cache
