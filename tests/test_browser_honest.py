@@ -89,7 +89,9 @@ def test_the_live_curves_are_on_screen_while_a_run_trains(server, browser) -> No
     page.get_by_role("button", name=re.compile("Start training")).click()
     stop = main.get_by_role("button", name=re.compile("Stop"))
     stop.wait_for(timeout=60_000)
-    curves = main.locator(".js-plotly-plot").first
+    # The live loss chart itself (keyed "live_loss"): under load it can take a while to come, and
+    # meanwhile the first chart on the page is another one further down.
+    curves = main.locator(".st-key-live_loss .js-plotly-plot").first
     curves.wait_for(timeout=90_000)
     page.wait_for_timeout(2500)  # a few more evaluations on the curves
     assert stop.is_visible() and _on_first_screen(curves), "the live curves are below the first screen"
