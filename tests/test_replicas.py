@@ -119,6 +119,7 @@ SAVES_EACH = 10
 # and print each path.
 SAVER = """
 import os, sys, time
+from ragviz.models_folder import save_to_folder
 folder, worker, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 open(f"{go}.ready-{worker}", "w").close()
 give_up = time.monotonic() + 300

@@ -2,8 +2,8 @@
 
 Settings are plain widgets whose values are validated by the configs themselves, so a
 typed value out of range gets the same clear ConfigError message the CLI would give,
-and the form keeps what the user typed. Training runs in a worker thread; the live
-panel only polls its snapshot.
+and the form keeps what the user typed. Training runs in a worker thread (for a big graph,
+in a child process the thread relays); the live panel only polls its snapshot.
 """
 
 from __future__ import annotations
