@@ -7,7 +7,7 @@ the sidebar. For each click: seconds until the page's title is on screen, and un
 says the page's script run finished (its ``script_finished`` message on the websocket). Every
 page is visited twice. Runs the app of ``--tree`` (default: this checkout); prints one JSON object.
 
-    python benchmarks/page_switch_browser.py [--tree DIR]
+    python benchmarks/page_switch_browser.py [--tree DIR] [--shots DIR]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--shots", default="", help="a folder for a screenshot of each page at its first visit")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -110,12 +111,16 @@ def main() -> None:
             page.wait_for_timeout(3000)
             shown: dict[str, list[float]] = {t: [] for t in TITLES}
             done: dict[str, list[float]] = {t: [] for t in TITLES}
-            for _ in range(2):
+            for visit in range(2):
                 for title in TITLES:
                     a, b = click(title)
                     shown[title].append(a)
                     done[title].append(b)
                     page.wait_for_timeout(1000)
+                    if args.shots and visit == 0:  # after the timing: what the student sees meanwhile
+                        Path(args.shots).mkdir(parents=True, exist_ok=True)
+                        page.wait_for_timeout(1500)
+                        page.screenshot(path=str(Path(args.shots) / f"{title.lower().replace(' ', '_')}.png"))
             browser.close()
     finally:
         proc.terminate()

@@ -19,6 +19,7 @@ from ragviz.graph import (
 )
 from ragviz.plots.graph import drawing_positions, with_positions
 from ragviz.safe_text import md_escape
+from ragviz.ui.lesson_state import close_lesson
 from ragviz.ui.state import AppState, graph_key, notify, set_graph
 
 COUNTER_KEY = "tg_edit_counter"
@@ -39,13 +40,15 @@ def commit(state: AppState, graph: TaskGraph, message: str, select: list[str] | 
     """Record a validated edit for undo, say what happened, and redraw the page.
 
     ``name`` renames the project when the edit makes a new graph (generated, imported, new),
-    so the project is not still called after the graph it replaced.
+    so the project is not still called after the graph it replaced, and closes the open lesson,
+    whose claim was about the graph that went.
     Raises RagvizError (and changes nothing) when the new graph is invalid.
     """
     graph = with_positions(graph)
     graph.validate(need_tasks=False)
     if name is not None:
         state.project.name = project_name(name)
+        close_lesson(state)
     set_graph(state, graph)
     if select is not None:
         state.selection = [s for s in select if s in state.project.graph.nx]

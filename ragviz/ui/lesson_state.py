@@ -1,8 +1,9 @@
 """Which lesson is open, and the tasks its claim is about (marked in every figure).
 
 A lesson opens with its sample and stays open while the session keeps that project, even after
-its model is retrained (training the lesson's contrast retrains it beside the model). Opening
-another project closes it. Pages read only :func:`open_lesson` and :func:`marked_tasks`.
+its model is retrained (training the lesson's contrast retrains it beside the model) and while
+its graph is edited. Opening another project, or replacing the graph with a generated, imported
+or new one, closes it. Pages read only :func:`open_lesson` and :func:`marked_tasks`.
 """
 
 from __future__ import annotations

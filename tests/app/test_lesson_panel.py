@@ -139,6 +139,24 @@ def test_closing_the_lesson_or_opening_another_project_takes_it_away() -> None:
     assert "**Lesson:** Few-shot tasks borrow from their neighbours" in _sidebar_text(at)
 
 
+def test_a_generated_graph_closes_the_lesson_and_an_edit_keeps_it() -> None:
+    at = _opened("zero_shot_ring")
+    at.switch_page("pages/task_graph.py")
+    at.run()
+    assert "**Lesson:** Zero-shot tasks from relations" in _sidebar_text(at)
+    state = at.session_state[STATE_KEY]
+    first = state.project.graph.task_names()[0]
+    state.selection = [first]
+    at.run()
+    next(c for c in at.checkbox if c.label.startswith("Also delete its")).check().run()
+    _button(at, "Delete task", at.main).click().run()
+    assert first not in state.project.graph.nx and "Lesson:" in _sidebar_text(at)  # an edit: still the lesson
+    at.number_input(key=next(n.key for n in at.number_input if n.label == "Tasks")).set_value(5)
+    _button(at, "Generate (replaces the graph)", at.main).click().run()
+    assert not errors_of(at) and state.project.graph.number_of_tasks() == 5
+    assert "Lesson:" not in _sidebar_text(at)  # its claim was about the graph that went
+
+
 def test_go_there_opens_embeddings_on_the_failing_zero_shot_task() -> None:
     at = _opened("when_zero_shot_fails")
     _button(at, "Where it lands").click().run()
