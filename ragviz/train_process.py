@@ -284,6 +284,8 @@ def main() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to the server's log, not the frames
     job = read_frame(sys.stdin.buffer)
+    if job is None:  # the server closed the pipe before sending a whole job (it could not pickle it)
+        os._exit(0)
     _lower_priority()
     torch.set_num_threads(job.threads)
     stop = threading.Event()
