@@ -262,7 +262,9 @@ async def _start_and_read(page, start, steps: int, v: Visit) -> tuple[str, str]:
             const app = document.querySelector('[data-testid="stApp"]');
             const state = app ? [app.getAttribute('data-test-connection-state'),
                                  app.getAttribute('data-test-script-state')] : ['no app'];
-            return state.join('/') + ' ' + location.pathname + ': ' + document.body.innerText.slice(0, 700);
+            const main = document.querySelector('[data-testid="stMain"]');
+            return state.join('/') + ' ' + location.pathname + ': '
+                + (main ? main.innerText : document.body.innerText).slice(0, 900);
         }""")
         raise AssertionError(f"{type(err).__name__}: {str(err)[:200]}; the tab showed: {shown}") from err
 

@@ -48,6 +48,8 @@ def _run_status(state: AppState) -> None:
     run = state.run
     if run is None:
         return
+    if run_handled(run):  # drawn only for a run not taken in: a tick now means the redraw never came
+        st.rerun()
     if adopt_finished_run(state):  # the run just ended: take its model, redraw every page once
         st.rerun()
     snap = run.snapshot()

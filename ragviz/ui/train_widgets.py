@@ -256,10 +256,16 @@ def _live_curves(history: History, graph: TaskGraph) -> None:
 
 @st.fragment(run_every=1.0)
 def live_panel(state: AppState) -> None:
-    """Progress, Stop and live curves; when the run ends, take its model and redraw the page."""
+    """Progress, Stop and live curves; when the run ends, take its model and redraw the page.
+
+    The page draws this panel only while its run is not taken in, so a tick for a run already
+    taken in means the page's redraw never came (seen under a class's load): ask for it again.
+    """
     run = state.run
-    if run is None or run_handled(run):
+    if run is None:
         return
+    if run_handled(run):
+        st.rerun()
     snap = run.snapshot()
     if snap.done:
         if adopt_finished_run(state):
