@@ -40,11 +40,11 @@ from typing import Any
 from common import ROOT, describe, median, setup, table, verdict
 from workloads import SAMPLE_KEY, scale_graph
 
-from ragviz.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.project import Project
-from ragviz.trace import compute_trace
-from ragviz.train import train
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ragviz.training.project import Project
+from ragviz.training.train import train
 
 APP = ROOT / "app.py"
 #: The tree the page-switch figures are compared with: main before training stopped slowing page switches.
@@ -65,7 +65,7 @@ def sample_checkpoint(workdir: Path) -> tuple[Path, str]:
     path = ROOT / "sample_models" / f"{SAMPLE_KEY}.safetensors"
     if path.is_file():
         return path, f"sample_models/{SAMPLE_KEY}.safetensors"
-    from ragviz.generators import ring_of_moons
+    from ragviz.graph.generators import ring_of_moons
 
     project = Project(ring_of_moons(), ModelConfig(), TrainConfig(steps=300, device="cpu"), name="Ring of moons")
     result = train(project.graph, project.model_config, project.train_config)
@@ -75,7 +75,7 @@ def sample_checkpoint(workdir: Path) -> tuple[Path, str]:
 
 # ------------------------------------------------------------------------------------ pages
 def page_state(ckpt_path: Path) -> Any:
-    from ragviz.editing import EditHistory
+    from ragviz.graph.editing import EditHistory
     from ragviz.ui.state import AppState, adopt_checkpoint
 
     ckpt = load_checkpoint(ckpt_path)
@@ -125,8 +125,8 @@ MAIN = "edit + trace + the 24 grids (50×50) the page draws: the app's what-if"
 
 def bench_counterfactual(repeats: int) -> tuple[list[list[Any]], str]:
     """A what-if on a trained 100-task graph: edit a copy, compute the trace (and its parts)."""
-    from ragviz.counterfactual import with_edge, without_edge
-    from ragviz.train import prepare
+    from ragviz.inspection.counterfactual import with_edge, without_edge
+    from ragviz.training.train import prepare
 
     graph = scale_graph(100, degree=4, train_size=30, test_size=100)
     for k in range(0, 100, 10):

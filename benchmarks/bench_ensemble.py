@@ -3,8 +3,8 @@
 Workload: the rotated-moons ring sample (its model and training config, ``--steps`` steps,
 full batch, ``--device``). Three runs, interleaved over ``--repeats`` and timed by median:
 
-- one model: ``ragviz.train.train`` evaluating only at the start and the end (``eval_every = steps``);
-- K models vectorised: ``ragviz.ensemble.train_ensemble`` (one forward, one step for all K);
+- one model: ``ragviz.training.train.train`` evaluating only at the start and the end (``eval_every = steps``);
+- K models vectorised: ``ragviz.training.ensemble.train_ensemble`` (one forward, one step for all K);
 - K models one after another: ``train`` K times with seeds seed … seed + K − 1.
 
 Target: K = 5 vectorised takes at most 2× the time of one model. Prints a markdown table of wall
@@ -25,9 +25,9 @@ from collections.abc import Callable
 from common import describe, median, setup, sync, table, verdict
 from workloads import ring_project
 
-from ragviz.config import ModelConfig
-from ragviz.ensemble import train_ensemble
-from ragviz.train import train
+from ragviz.model.config import ModelConfig
+from ragviz.training.ensemble import train_ensemble
+from ragviz.training.train import train
 
 TARGET = 2.0
 

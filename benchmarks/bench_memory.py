@@ -54,17 +54,17 @@ def main() -> None:
         stop_latency()
         return
     if args.no_cap:
-        import ragviz.history
+        import ragviz.training.history
 
         os.environ["RAGVIZ_MAX_EVALUATIONS"] = str(10**9)
-        ragviz.history.HISTORY_VALUES = 10**15
+        ragviz.training.history.HISTORY_VALUES = 10**15
 
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.generators import generate_graph
-    from ragviz.project import Project
-    from ragviz.runner import TrainingRun
+    from ragviz.graph.generators import generate_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.project import Project
+    from ragviz.training.runner import TrainingRun
     try:
-        from ragviz.train import evaluation_every
+        from ragviz.training.train import evaluation_every
     except ImportError:  # an older tree: no evaluation cap
         def evaluation_every(steps: int, every: int, n_tasks: int) -> tuple[int, str]:
             return every, "(no evaluation cap in this tree)"
@@ -109,11 +109,11 @@ def main() -> None:
 
 def stop_latency(tasks: int = 20_000, after: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0)) -> None:
     """Seconds from Stop to the run having ended, Stop pressed ``after`` seconds into a run's start-up."""
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.data import clear_cache
-    from ragviz.generators import generate_graph
-    from ragviz.project import Project
-    from ragviz.runner import TrainingRun
+    from ragviz.data.domains import clear_cache
+    from ragviz.graph.generators import generate_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.project import Project
+    from ragviz.training.runner import TrainingRun
 
     rows = []
     for k, wait in enumerate(after):

@@ -4,7 +4,7 @@ Each size runs in a fresh subprocess (so peak memory is that size's own): a ring
 rotated-moons tasks with average degree 10 and 30 training points per task, the default
 model, full batch. The child times building the graph (bulk networkx, and the validated
 per-task API up to ``--api-max`` tasks), generating the data (cold, then cached), turning
-graph and data into tensors, and ``ragviz.train.train`` step by step through its progress
+graph and data into tensors, and ``ragviz.training.train.train`` step by step through its progress
 callback: ``--warmup`` steps are dropped, the next ``--steps`` are timed, the last step
 (which evaluates) is not counted. Peak memory: ``ru_maxrss`` on the CPU,
 ``torch.cuda.max_memory_allocated`` on CUDA. Prints a markdown table and the targets.
@@ -46,11 +46,11 @@ def child(n: int, steps: int, warmup: int, device_name: str, threads: int, api_m
     import torch
     from workloads import scale_graph, timed
 
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.data import domain_spec, make_graph_data
-    from ragviz.model import build_model
-    from ragviz.tensors import make_vocab
-    from ragviz.train import prepare, train
+    from ragviz.data.domains import domain_spec, make_graph_data
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.model.rag import build_model
+    from ragviz.model.tensors import make_vocab
+    from ragviz.training.train import prepare, train
 
     out: dict[str, Any] = {"tasks": n, "rss_start_mb": _rss_mb()}
 

@@ -30,9 +30,9 @@ from common import ROOT, describe, median, setup, table, verdict
 OPEN_SCRIPT = """
 import time, json
 start = time.perf_counter()
-from ragviz.samples import load_sample
-from ragviz.trace import compute_trace
-from ragviz import text_encoder
+from ragviz.lessons.samples import load_sample
+from ragviz.inspection.trace import compute_trace
+from ragviz.data import text_encoder
 import sys
 ckpt = load_sample(sys.argv[1])
 loaded = time.perf_counter()
@@ -45,14 +45,14 @@ print(json.dumps({"load": loaded - start, "trace": done - loaded, "total": done 
 
 def sentences(n: int) -> list[str]:
     """Review-like sentences that are not in the corpus (so nothing is cached yet)."""
-    from ragviz.text_data import load_corpus
+    from ragviz.data.text import load_corpus
 
     texts = load_corpus("reviews").table["text"].tolist()
     return [f"{texts[i % len(texts)]} (benchmark {i})" for i in range(n)]
 
 
 def bench_encoding(n: int) -> list[list]:
-    from ragviz import text_cache, text_encoder
+    from ragviz.data import text_cache, text_encoder
 
     texts = sentences(n + 8)
     first, rest = texts[:8], texts[8:]
@@ -96,9 +96,9 @@ def bench_open(repeats: int) -> list[list]:
 
 def bench_training(steps: int, repeats: int) -> tuple[list[list], float]:
     """The lessons' own graphs and settings (not the shipped checkpoints, which may predate a change)."""
-    from ragviz.lessons import LESSON_SEEDS, LESSONS
-    from ragviz.text_lesson import KEY
-    from ragviz.train import train
+    from ragviz.lessons.catalogue import LESSON_SEEDS, LESSONS
+    from ragviz.lessons.text_lesson import KEY
+    from ragviz.training.train import train
 
     lesson = LESSONS[KEY]
     model_config, train_config = lesson.configs(LESSON_SEEDS[0])

@@ -36,7 +36,7 @@ def peak_mb(pid: int) -> float:
 def one_run(project, mode: str) -> dict[str, float]:
     from helpers import training_children
 
-    from ragviz.runner import RunSlots, TrainingRun
+    from ragviz.training.runner import RunSlots, TrainingRun
 
     os.environ["RAGVIZ_TRAIN_PROCESS"] = mode
     started = time.perf_counter()
@@ -61,9 +61,9 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from ragviz.config import TrainConfig
-    from ragviz.generators import generate_graph
-    from ragviz.project import Project
+    from ragviz.graph.generators import generate_graph
+    from ragviz.model.config import TrainConfig
+    from ragviz.training.project import Project
     from ragviz.ui.state import _default_project
 
     torch.set_num_threads(1)  # as the app does

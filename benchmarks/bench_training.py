@@ -1,10 +1,10 @@
 """Item 1: training speed on the rotated-moons ring sample against two reference implementations.
 
-Times, side by side in one process with interleaved repeats, ``ragviz.train.train`` against
+Times, side by side in one process with interleaved repeats, ``ragviz.training.train.train`` against
 a per-task-loop reference (benchmarks/reference_loop.py) and PyTorch Geometric references
 (benchmarks/reference_pyg.py), all on the same workload and settings (the sample's
 model and training config, ``--steps`` steps, full batch, the same threads and device), and
-the app's progress reporting (:class:`ragviz.runner.TrainingRun`'s callback and stop
+the app's progress reporting (:class:`ragviz.training.runner.TrainingRun`'s callback and stop
 flag, read by a page-like poller every 0.5 s) against none.
 Prints markdown tables: medians, ratios, targets.
 
@@ -25,14 +25,14 @@ import torch
 from common import describe, median, setup, sync, table, verdict
 from workloads import ring_project
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import domain_spec
-from ragviz.graph import TaskGraph
-from ragviz.model import RAGModel, build_model
-from ragviz.project import Project
-from ragviz.runner import TrainingRun
-from ragviz.tensors import make_vocab
-from ragviz.train import train
+from ragviz.data.domains import domain_spec
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.model.rag import RAGModel, build_model
+from ragviz.model.tensors import make_vocab
+from ragviz.training.project import Project
+from ragviz.training.runner import TrainingRun
+from ragviz.training.train import train
 
 Result = dict[str, float]
 

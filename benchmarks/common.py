@@ -78,7 +78,7 @@ def accuracy_summary(metric: Sequence[float], seen: Sequence[bool]) -> dict[str,
 
 
 def lift_budget() -> None:
-    """Raise the class server's work budget (``ragviz.limits``) for runs that measure scale on purpose.
+    """Raise the class server's work budget (``ragviz.safety.limits``) for runs that measure scale on purpose.
 
     Only for variables the caller has not set, so ``RAGVIZ_MAX_TASKS=…`` on the command line still wins.
     """

@@ -25,9 +25,9 @@ sys.path.insert(0, root)
 import networkx as nx
 import torch
 torch.set_num_threads(threads)
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.train import train
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.training.train import train
 
 def cpu():
     u = resource.getrusage(resource.RUSAGE_SELF)

@@ -20,17 +20,17 @@ import numpy as np
 import plotly.graph_objects as go
 from common import ROOT  # noqa: F401  (puts the repository on sys.path)
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.generators import generate_graph
+from ragviz.graph.generators import generate_graph
+from ragviz.inspection.projection import project_embeddings
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.plots.colors import default_color_by, task_colors
 from ragviz.plots.embeddings import embedding_colors, embedding_figure, hover_texts
 from ragviz.plots.graph import graph_figure
 from ragviz.plots.messages import message_figure
 from ragviz.plots.outputs import outputs_figure
 from ragviz.plots.training import curves_figure
-from ragviz.projection import project_embeddings
-from ragviz.trace import compute_trace
-from ragviz.train import train
+from ragviz.training.train import train
 
 OUTPUTS_PAGE_SIZE = 24  # the Task outputs page shows this many tasks at a time (ragviz/ui/output_widgets.py)
 

@@ -11,7 +11,7 @@ used to tune anything. For each setting and seed it trains, with the same defaul
 - **independent**: a shared encoder with one head per seen task (a zero-shot task has no head
   of its own, so its logits are all zero: a constant class-0 predictor);
 - **neighbour average**: no learning beyond the independent heads — each zero-shot task gets the
-  edge-weighted average of its neighbours' predictions (:mod:`ragviz.baselines`), the seen tasks'
+  edge-weighted average of its neighbours' predictions (:mod:`ragviz.inspection.baselines`), the seen tasks'
   predictions coming from the independent model's own heads;
 - any ``--variants`` (a ModelConfig/TrainConfig change, e.g. ``decoder=mix``); a value the
   current code does not accept is reported as n/a.
@@ -20,7 +20,7 @@ used to tune anything. For each setting and seed it trains, with the same defaul
     python benchmarks/generalisation.py --quick --settings moons-ring-60
     python benchmarks/generalisation.py --variants film decoder=mix
 
-If ``ragviz.ensemble.train_ensemble`` exists, the suite also trains an ensemble per setting and
+If ``ragviz.training.ensemble.train_ensemble`` exists, the suite also trains an ensemble per setting and
 seed and reports the Spearman rank correlation between a zero-shot task's ensemble disagreement
 and its error.
 """
@@ -49,14 +49,14 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ragviz.baselines import baseline_zero_shot  # noqa: E402
-from ragviz.config import ModelConfig, TrainConfig  # noqa: E402
-from ragviz.data import make_graph_data, task_n_classes  # noqa: E402
-from ragviz.errors import RagvizError  # noqa: E402
-from ragviz.generators import generate_graph  # noqa: E402
-from ragviz.graph import TaskGraph  # noqa: E402
-from ragviz.selection import text_value  # noqa: E402
-from ragviz.train import train  # noqa: E402
+from ragviz.data.domains import make_graph_data, task_n_classes  # noqa: E402
+from ragviz.graph.generators import generate_graph  # noqa: E402
+from ragviz.graph.selection import text_value  # noqa: E402
+from ragviz.graph.task_graph import TaskGraph  # noqa: E402
+from ragviz.inspection.baselines import baseline_zero_shot  # noqa: E402
+from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402
+from ragviz.safety.errors import RagvizError  # noqa: E402
+from ragviz.training.train import train  # noqa: E402
 
 REPORT_SEEDS = (101, 102, 103, 104, 105)  # never used for tuning (the lessons were tuned on 0–5)
 DEFAULT_STEPS = 500
@@ -258,9 +258,9 @@ def run_job(key: str, seed: int, steps: int, variants: Sequence[tuple[str, dict[
 
 
 def ensemble_trainer() -> Callable[..., Any] | None:
-    """``ragviz.ensemble.train_ensemble`` when that module exists, else None."""
+    """``ragviz.training.ensemble.train_ensemble`` when that module exists, else None."""
     try:
-        module = importlib.import_module("ragviz.ensemble")
+        module = importlib.import_module("ragviz.training.ensemble")
     except ImportError:
         return None
     return getattr(module, "train_ensemble", None)
@@ -461,7 +461,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"disagreement (K = {ENSEMBLE_K}) and the RAG's error (1 − accuracy, or MSE) over {found['n']} "
                 "zero-shot tasks of all settings and seeds.")
     else:
-        line = ("Unavailable: `ragviz.ensemble.train_ensemble` does not exist in this tree." if not args.no_ensemble
+        line = ("Unavailable: `ragviz.training.ensemble.train_ensemble` does not exist in this tree."
+                if not args.no_ensemble
                 else "Skipped (--no-ensemble).")
     print(line)
     print(f"\n{seconds:.0f} s")

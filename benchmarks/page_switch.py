@@ -61,8 +61,8 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     import ragviz
-    from ragviz.config import TrainConfig
-    from ragviz.generators import generate_graph
+    from ragviz.graph.generators import generate_graph
+    from ragviz.model.config import TrainConfig
     from ragviz.ui.state import STATE_KEY, set_graph, start_run
 
     assert Path(ragviz.__file__).resolve().is_relative_to(tree), ragviz.__file__

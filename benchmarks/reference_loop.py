@@ -2,9 +2,9 @@
 
 This is how the model tends to be written first: messages gathered node by node, and each
 task's FiLM, generated head and loss computed in a Python loop over tasks. It shares the
-parameters of a :class:`ragviz.model.RAGModel` (so sizes, initial weights and the loss are
+parameters of a :class:`ragviz.model.rag.RAGModel` (so sizes, initial weights and the loss are
 the same; :func:`check_same_loss` verifies it) and trains with the same settings as
-``ragviz.train.train``: AdamW, full batch, task dropout from the same seeded generator,
+``ragviz.training.train.train``: AdamW, full batch, task dropout from the same seeded generator,
 equal task weighting, evaluation of every task's train and test split every ``eval_every``
 steps. Kept in ``benchmarks/`` for this comparison only.
 """
@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from common import accuracy_summary
 from torch import Tensor, nn
 
-from ragviz.graph import TaskGraph
-from ragviz.model import NEG_INF, RAGModel
-from ragviz.train import prepare
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.rag import NEG_INF, RAGModel
+from ragviz.training.train import prepare
 
 
 @dataclass
@@ -153,7 +153,7 @@ class LoopRAG(nn.Module):
 
 def check_same_loss(rag: RAGModel, graph: TaskGraph) -> float:
     """|loss(ragviz) - loss(loop)| at the shared initial weights, without task dropout."""
-    from ragviz.train import per_task_mean
+    from ragviz.training.train import per_task_mean
 
     loop = LoopRAG(rag, graph, torch.device("cpu"))
     prep = prepare(graph, rag)
@@ -167,7 +167,7 @@ def check_same_loss(rag: RAGModel, graph: TaskGraph) -> float:
 
 def train_loop_reference(rag: RAGModel, graph: TaskGraph, steps: int, lr: float, weight_decay: float,
                          eval_every: int, seed: int, device: torch.device) -> dict[str, float]:
-    """Train the loop reference like ``ragviz.train.train`` does; returns wall time and final accuracy."""
+    """Train the loop reference like ``ragviz.training.train.train`` does; returns wall time and final accuracy."""
     start = time.perf_counter()
     model = LoopRAG(rag, graph, device)
     params = [p for p in rag.parameters() if p.requires_grad]

@@ -2,11 +2,11 @@
 
 Two variants, both full batch, with the same sizes (d, H, layers, bases), the same generated
 decoder (written the PyG way: per-point gathers by the ``batch``/task index) and the same
-training settings as ``ragviz.train.train``:
+training settings as ``ragviz.training.train.train``:
 
 - ``compgcn``: a ``MessagePassing`` layer with the same message as ragviz's default
   (h_u ⊙ z_r, W_msg, edge weight, mean aggregation). It shares the parameters of a
-  :class:`ragviz.model.RAGModel`, so its loss equals ragviz's (:func:`check_same_loss`).
+  :class:`ragviz.model.rag.RAGModel`, so its loss equals ragviz's (:func:`check_same_loss`).
 - ``rgcn``: PyG's own ``RGCNConv`` (basis decomposition, mean aggregation, root weight)
   in each layer, compared with ragviz's ``composition="rgcn"``. Its own parameters.
 
@@ -25,9 +25,9 @@ from common import accuracy_summary
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing, RGCNConv
 
-from ragviz.graph import TaskGraph
-from ragviz.model import NEG_INF, RAGLayer, RAGModel
-from ragviz.train import Prepared, per_task_mean, prepare
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.rag import NEG_INF, RAGLayer, RAGModel
+from ragviz.training.train import Prepared, per_task_mean, prepare
 
 
 class CompGCNConv(MessagePassing):
@@ -124,7 +124,7 @@ def check_same_loss(rag: RAGModel, graph: TaskGraph) -> float:
 
 def train_pyg_reference(rag: RAGModel, graph: TaskGraph, variant: str, steps: int, lr: float,
                         weight_decay: float, eval_every: int, seed: int, device: torch.device) -> dict[str, float]:
-    """Train a PyG reference like ``ragviz.train.train`` does; returns wall time and final accuracy."""
+    """Train a PyG reference like ``ragviz.training.train.train`` does; returns wall time and final accuracy."""
     start = time.perf_counter()
     prep = prepare(graph, rag)
     g = prep.g.to(device)

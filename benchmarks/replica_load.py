@@ -23,7 +23,7 @@ from load_client import rss_mb
 from replica_cluster import Cluster, cookies_per_replica, kill_replica, replica_cluster, served_by
 from ws_session import WsSession
 
-from ragviz.samples import DEFAULT_SAMPLE
+from ragviz.lessons.samples import DEFAULT_SAMPLE
 
 LONG_STEPS = 1_000_000  # the killed replica's runs: still running at the kill
 RETRAIN_STEPS = 40

@@ -10,9 +10,9 @@ from typing import Any
 import common  # noqa: F401  (puts the repository on sys.path)
 import networkx as nx
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.project import Project
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.training.project import Project
 
 SAMPLE_KEY = "zero_shot_ring"
 
@@ -20,20 +20,21 @@ SAMPLE_KEY = "zero_shot_ring"
 def ring_project() -> tuple[Project, str]:
     """The rotated-moons ring sample (its shipped project), with a note of where it came from.
 
-    Falls back to ``ragviz.generators.ring_of_moons()`` and then to an equivalent ring built
+    Falls back to ``ragviz.graph.generators.ring_of_moons()`` and then to an equivalent ring built
     here, so the benchmark runs while the sample is not yet shipped.
     """
     try:
-        from ragviz.samples import load_sample
+        from ragviz.lessons.samples import load_sample
 
         ckpt = load_sample(SAMPLE_KEY)
         return ckpt.project, f"sample_models/{SAMPLE_KEY}.safetensors"
     except Exception:  # noqa: BLE001 - any failure: use the next source
         pass
     try:
-        from ragviz.generators import ring_of_moons
+        from ragviz.graph.generators import ring_of_moons
 
-        return Project(ring_of_moons(), ModelConfig(), TrainConfig(), name="ring"), "ragviz.generators.ring_of_moons()"
+        project = Project(ring_of_moons(), ModelConfig(), TrainConfig(), name="ring")
+        return project, "ragviz.graph.generators.ring_of_moons()"
     except Exception:  # noqa: BLE001
         pass
     return Project(fallback_ring(), ModelConfig(), TrainConfig(), name="ring"), "benchmarks.workloads.fallback_ring()"

@@ -22,11 +22,11 @@ import common  # noqa: F401 - puts the repository on sys.path
 import numpy as np
 import torch
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.generators import generate_graph
-from ragviz.graph import TaskGraph
-from ragviz.model import RAGModel
-from ragviz.train import prepare, train
+from ragviz.graph.generators import generate_graph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.model.rag import RAGModel
+from ragviz.training.train import prepare, train
 
 Edges = list[tuple[str, str, str, float]]
 

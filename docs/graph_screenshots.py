@@ -16,8 +16,8 @@ from playwright import sync_api as playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ragviz.generators import generate_graph, layout_positions, ring_of_moons  # noqa: E402
-from ragviz.graph import TaskGraph  # noqa: E402
+from ragviz.graph.generators import generate_graph, layout_positions, ring_of_moons  # noqa: E402
+from ragviz.graph.task_graph import TaskGraph  # noqa: E402
 from ragviz.plots.graph import graph_figure  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 from test_browser import settle  # noqa: E402
 
-from ragviz.samples import SAMPLES  # noqa: E402
+from ragviz.lessons.samples import SAMPLES  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 SAMPLE = "zero_shot_ring"

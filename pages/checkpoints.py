@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ragviz.safe_text import md_escape
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.checkpoint_widgets import compare_panel, gallery, gallery_sections, upload_box
 from ragviz.ui.projector import tucked
 from ragviz.ui.routing import page_state

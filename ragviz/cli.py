@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES
-from ragviz.errors import RagvizError
+from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES
+from ragviz.safety.errors import RagvizError
 
 EXIT_USAGE = 2
 EXIT_CLAIM_FAILED = 1
@@ -54,7 +54,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 # ------------------------------------------------------------------------------ loading
 def _read_graph(path: str) -> Any:
-    from ragviz.errors import GraphError
+    from ragviz.safety.errors import GraphError
 
     file = Path(path)
     if not file.is_file():
@@ -64,11 +64,11 @@ def _read_graph(path: str) -> Any:
     except OSError as err:
         raise GraphError(f"Cannot read '{path}': {err.strerror or err}.") from None
     try:
-        from ragviz.graph_io import graph_from_json
+        from ragviz.graph.io import graph_from_json
     except ImportError:  # pragma: no cover - graph_io ships with ragviz
         import json
 
-        from ragviz.graph import TaskGraph
+        from ragviz.graph.task_graph import TaskGraph
 
         try:
             return TaskGraph.from_dict(json.loads(data.decode("utf-8-sig")))
@@ -78,8 +78,8 @@ def _read_graph(path: str) -> Any:
 
 
 def _load_checkpoint(path: str) -> Any:
-    from ragviz.checkpoint import load_checkpoint
-    from ragviz.errors import CheckpointError
+    from ragviz.safety.errors import CheckpointError
+    from ragviz.storage.checkpoint import load_checkpoint
 
     if not Path(path).exists():
         raise CheckpointError(f"There is no checkpoint at '{path}'.")
@@ -90,10 +90,10 @@ def _load_checkpoint(path: str) -> Any:
 
 def _sample_project(key: str) -> Any:
     """A sample's project: from its checkpoint when built, else rebuilt from its lesson."""
-    from ragviz.errors import CheckpointError
-    from ragviz.lessons import LESSONS
-    from ragviz.project import Project
-    from ragviz.samples import get_sample, load_sample
+    from ragviz.lessons.catalogue import LESSONS
+    from ragviz.lessons.samples import get_sample, load_sample
+    from ragviz.safety.errors import CheckpointError
+    from ragviz.training.project import Project
 
     sample = get_sample(key)
     try:
@@ -113,9 +113,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from ragviz.checkpoint import save_checkpoint
-    from ragviz.project import Project
-    from ragviz.train import Progress, train
+    from ragviz.storage.checkpoint import save_checkpoint
+    from ragviz.training.project import Project
+    from ragviz.training.train import Progress, train
 
     out = Path(args.out)
     if out.suffix.lower() != ".safetensors":
@@ -161,7 +161,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from ragviz.trace import compute_trace
+    from ragviz.inspection.trace import compute_trace
 
     ckpt = _load_checkpoint(args.checkpoint)
     graph = _read_graph(args.graph) if args.graph else ckpt.project.graph
@@ -219,11 +219,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_samples(args: argparse.Namespace) -> int:
     import time
 
-    from ragviz.samples import build_samples, results_table
+    from ragviz.lessons.samples import build_samples, results_table
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
-    from ragviz.lessons import LESSON_SEEDS
+    from ragviz.lessons.catalogue import LESSON_SEEDS
 
     seeds = LESSON_SEEDS if args.seeds is None else args.seeds
     if any(s < 0 for s in seeds):

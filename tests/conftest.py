@@ -18,10 +18,10 @@ if str(ROOT) not in sys.path:
 
 torch.set_num_threads(1)  # small models train fastest single-threaded, and runs stay reproducible
 
-from ragviz.config import ModelConfig, TrainConfig  # noqa: E402
-from ragviz.graph import TaskGraph  # noqa: E402
-from ragviz.project import Project  # noqa: E402
-from ragviz.train import TrainResult, train  # noqa: E402
+from ragviz.graph.task_graph import TaskGraph  # noqa: E402
+from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402
+from ragviz.training.project import Project  # noqa: E402
+from ragviz.training.train import TrainResult, train  # noqa: E402
 from tests.helpers import small_ring  # noqa: E402
 
 

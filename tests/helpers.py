@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ragviz.graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def missing_tool(what: str) -> None:
 
 
 def training_children(parent: int) -> list[int]:
-    """Processes whose parent is ``parent`` and that train (``python -m ragviz.train_process``; Linux /proc)."""
+    """Processes whose parent is ``parent`` and that train (``python -m ragviz.training.train_process``, /proc)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -42,6 +42,6 @@ def training_children(parent: int) -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue  # ended meanwhile
-        if ppid == parent and b"ragviz.train_process" in cmdline:
+        if ppid == parent and b"ragviz.training.train_process" in cmdline:
             found.append(int(stat.parent.name))
     return found

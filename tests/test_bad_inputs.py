@@ -19,16 +19,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragviz.checkpoint import load_checkpoint
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import domain_spec, make_graph_data
-from ragviz.editing import EditHistory
-from ragviz.errors import CheckpointError, DataError, GraphError, RagvizError
-from ragviz.graph import Task, TaskGraph
-from ragviz.limits import get_limits, max_upload_bytes
-from ragviz.safe_text import md_escape, visible
-from ragviz.table_io import MAX_CSV_CLASSES, load_table
-from ragviz.train import train
+from ragviz.data.domains import domain_spec, make_graph_data
+from ragviz.data.table_io import MAX_CSV_CLASSES, load_table
+from ragviz.graph.editing import EditHistory
+from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.errors import CheckpointError, DataError, GraphError, RagvizError
+from ragviz.safety.limits import get_limits, max_upload_bytes
+from ragviz.safety.safe_text import md_escape, visible
+from ragviz.storage.checkpoint import load_checkpoint
+from ragviz.training.train import train
 from ragviz.ui.state import AppState, adopt_checkpoint, set_graph, undo
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -328,7 +328,7 @@ def test_a_task_with_one_class_trains_and_predicts_that_class() -> None:
 
 
 def test_more_classes_than_allowed_makes_a_regression_task() -> None:
-    """Documented (ragviz.table_io.MAX_CSV_CLASSES): more whole-number targets than that means regression."""
+    """Documented (ragviz.data.table_io.MAX_CSV_CLASSES): more whole-number targets than that means regression."""
     tables = {"data": load_table(CORPUS / "tables" / "too_many_classes.csv")}
     assert tables["data"]["target"].nunique() > MAX_CSV_CLASSES
     spec = domain_spec(_csv_graph(("t", "data", "t")), tables)
@@ -366,7 +366,7 @@ def test_a_csv_task_without_its_table_is_refused() -> None:
 
 # ---------------------------------------------------------------------------------------------- graph files
 def _import(data: bytes, name: str) -> TaskGraph:
-    from ragviz.graph_io import import_graph
+    from ragviz.graph.io import import_graph
 
     return import_graph(data, name)
 
@@ -407,7 +407,7 @@ def _no_commit(*args: Any, **kwargs: Any) -> None:
 
 
 def test_graph_size_limit_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ragviz.graph_io import import_graph
+    from ragviz.graph.io import import_graph
 
     data = (CORPUS / "control" / "good_graph.json").read_bytes()
     monkeypatch.setenv("RAGVIZ_MAX_GRAPH_MB", "0.0001")  # 100 bytes

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.baselines import (
+from ragviz.data.domains import make_task_data
+from ragviz.graph.generators import generate_graph, ring_of_moons
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.inspection.baselines import (
     baseline_zero_shot,
     chance_level,
     model_predictor,
@@ -14,11 +17,8 @@ from ragviz.baselines import (
     task_metric,
     zero_shot_metrics,
 )
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import make_task_data
-from ragviz.generators import generate_graph, ring_of_moons
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.train import train
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.training.train import train
 
 
 def chain(n: int, zero: tuple[int, ...], weights: dict[int, float] | None = None) -> TaskGraph:

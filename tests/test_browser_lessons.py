@@ -13,9 +13,9 @@ from pathlib import Path
 from streamlit_server import ROOT, streamlit_server
 from test_browser import settle
 
-from ragviz.lesson_graphs import hop_chain
-from ragviz.lesson_view import claim_tasks
-from ragviz.samples import SAMPLES, get_sample, recorded_results
+from ragviz.lessons.graphs import hop_chain
+from ragviz.lessons.samples import SAMPLES, get_sample, recorded_results
+from ragviz.lessons.view import claim_tasks
 
 SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
 HOPS = "message_passing_hops"

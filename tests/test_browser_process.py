@@ -30,8 +30,8 @@ def process_server():
 
 def expected_seen_accuracy(steps: int, seed: int) -> str:
     """What the Train page must show: the session's default sample trained here, formatted alike."""
-    from ragviz.config import TrainConfig
-    from ragviz.train import train
+    from ragviz.model.config import TrainConfig
+    from ragviz.training.train import train
     from ragviz.ui.state import _default_project
 
     before = torch.get_num_threads()

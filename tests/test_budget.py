@@ -7,19 +7,15 @@ import struct
 
 import pytest
 
-import ragviz.generators as generators_module
-import ragviz.graph as graph_module
-import ragviz.graph_csv as graph_csv_module
-import ragviz.prepared as prepared_module
-import ragviz.trace as trace_module
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import domain_spec
-from ragviz.editing import EditHistory, graph_memory
-from ragviz.errors import CheckpointError
-from ragviz.generators import generate_graph
-from ragviz.graph import TaskGraph
-from ragviz.graph_io import (
+import ragviz.graph.csv_files as graph_csv_module
+import ragviz.graph.generators as generators_module
+import ragviz.graph.task_graph as graph_module
+import ragviz.inspection.trace as trace_module
+import ragviz.training.prepared as prepared_module
+from ragviz.data.domains import domain_spec
+from ragviz.graph.editing import EditHistory, graph_memory
+from ragviz.graph.generators import generate_graph
+from ragviz.graph.io import (
     graph_from_csv,
     graph_from_graphml,
     graph_to_csv,
@@ -27,13 +23,17 @@ from ragviz.graph_io import (
     graph_to_json,
     import_graph,
 )
-from ragviz.limits import BudgetError, Limits, activation_count, check_budget, get_limits, keep_bounded
-from ragviz.model import build_model
-from ragviz.project import Project
-from ragviz.runner import TrainingRun
-from ragviz.tensors import make_vocab
-from ragviz.trace import compute_trace
-from ragviz.train import prepare, train
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.model.rag import build_model
+from ragviz.model.tensors import make_vocab
+from ragviz.safety.errors import CheckpointError
+from ragviz.safety.limits import BudgetError, Limits, activation_count, check_budget, get_limits, keep_bounded
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.training.project import Project
+from ragviz.training.runner import TrainingRun
+from ragviz.training.train import prepare, train
 from tests.helpers import small_ring
 
 SMALL = ModelConfig(embed_dim=8, hidden=16)
@@ -180,7 +180,7 @@ def test_the_trace_counts_the_plotting_grid(monkeypatch, trained_ring) -> None:
 
 
 def test_training_and_a_run_refuse_over_budget_before_building_a_model(monkeypatch) -> None:
-    import ragviz.train as train_module
+    import ragviz.training.train as train_module
 
     project = Project(small_ring(4), ModelConfig(embed_dim=512, hidden=1024, layers=6), TrainConfig(steps=2))
     monkeypatch.setenv("RAGVIZ_MAX_ACTIVATIONS_M", "0.1")

@@ -11,10 +11,10 @@ import pytest
 import safetensors.torch
 import torch
 
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
-from ragviz.errors import CheckpointError
-from ragviz.models_folder import safe_file_name, save_to_folder
-from ragviz.trace import compute_trace
+from ragviz.inspection.trace import compute_trace
+from ragviz.safety.errors import CheckpointError
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint, save_checkpoint
+from ragviz.storage.models_folder import safe_file_name, save_to_folder
 
 
 def test_reload_is_bit_exact(trained_ring, tmp_path) -> None:

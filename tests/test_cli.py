@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from ragviz.cli import main
-from ragviz.generators import ring_of_moons
-from ragviz.graph_io import graph_to_json
+from ragviz.graph.generators import ring_of_moons
+from ragviz.graph.io import graph_to_json
 
 torch.set_num_threads(1)  # small models train several times faster on one thread
 

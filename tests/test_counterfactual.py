@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.counterfactual import free_seed, metric_changes, with_edge, with_zero_shot_task, without_edge
-from ragviz.errors import GraphError
-from ragviz.trace import compute_trace
+from ragviz.inspection.counterfactual import free_seed, metric_changes, with_edge, with_zero_shot_task, without_edge
+from ragviz.inspection.trace import compute_trace
+from ragviz.safety.errors import GraphError
 from tests.helpers import small_ring
 
 

@@ -1,4 +1,4 @@
-"""Behaviour of ragviz.data: deterministic families, domains, grids and user tables."""
+"""Behaviour of ragviz.data.domains: deterministic families, domains, grids and user tables."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragviz import data as D
-from ragviz.data import DataError, DomainSpec, TaskData
-from ragviz.digits import digit_images
-from ragviz.graph import Task, TaskGraph, make_task
-from ragviz.table_io import load_table
+from ragviz.data import domains as D
+from ragviz.data.digits import digit_images
+from ragviz.data.domains import DataError, DomainSpec, TaskData
+from ragviz.data.table_io import load_table
+from ragviz.graph.task_graph import Task, TaskGraph, make_task
 
 TOY = ("moons", "circles", "xor", "blobs", "spiral", "linear")
 

@@ -10,8 +10,10 @@ import torch
 from conftest import small_ring
 from torch.func import stack_module_state
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.ensemble import (
+from ragviz.graph.generators import generate_graph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.errors import ConfigError
+from ragviz.training.ensemble import (
     Ensemble,
     _Member,
     argmax_disagreement,
@@ -25,11 +27,9 @@ from ragviz.ensemble import (
     trust_flags,
     trust_threshold,
 )
-from ragviz.ensemble_run import EnsembleRun
-from ragviz.errors import ConfigError
-from ragviz.generators import generate_graph
-from ragviz.project import Project
-from ragviz.train import prepare, train
+from ragviz.training.ensemble_run import EnsembleRun
+from ragviz.training.project import Project
+from ragviz.training.train import prepare, train
 
 TINY = ModelConfig(embed_dim=8, hidden=16)
 STEPS = TrainConfig(steps=15, device="cpu")
@@ -178,7 +178,7 @@ def test_a_run_nobody_polls_stops_and_errors_are_reported() -> None:
 
 def test_an_ensemble_is_one_run_in_the_servers_queue() -> None:
     """Over the server's cap the 5 models wait their turn like any training run, then train."""
-    from ragviz.runner import RunSlots, TrainingRun
+    from ragviz.training.runner import RunSlots, TrainingRun
 
     slots = RunSlots(capacity=1)
     other = TrainingRun(Project(small_ring(n=4), TINY, TrainConfig(steps=100_000, device="cpu")), slots=slots).start()

@@ -20,18 +20,18 @@ from pathlib import Path
 import pytest
 import torch
 
-import ragviz.train as train_module
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import domain_spec
-from ragviz.editing import EditHistory
-from ragviz.model import RAGModel, build_model
-from ragviz.models_folder import atomic_write, safe_file_name, save_to_folder
-from ragviz.project import Project
-from ragviz.runner import TrainingRun
-from ragviz.tensors import make_vocab
-from ragviz.trace import compute_trace
-from ragviz.train import train
+import ragviz.training.train as train_module
+from ragviz.data.domains import domain_spec
+from ragviz.graph.editing import EditHistory
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.model.rag import RAGModel, build_model
+from ragviz.model.tensors import make_vocab
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.storage.models_folder import atomic_write, safe_file_name, save_to_folder
+from ragviz.training.project import Project
+from ragviz.training.runner import TrainingRun
+from ragviz.training.train import train
 from ragviz.ui.state import AppState, adopt_run, current_checkpoint_bytes, start_run
 from tests.helpers import small_ring
 

@@ -2,7 +2,7 @@
 
 A stranger's file may be anything. Whatever it is, ``TaskGraph.from_dict``, ``load_table``,
 ``load_checkpoint``, ``import_graph`` and the gallery's header summary either succeed or
-raise a :class:`~ragviz.errors.RagvizError` subclass with a message: never a bare
+raise a :class:`~ragviz.safety.errors.RagvizError` subclass with a message: never a bare
 ``KeyError``/``ValueError``/``RecursionError`` traceback. Inputs are random bytes and,
 more usefully, near-valid files with one part broken. Example counts are bounded.
 """
@@ -20,13 +20,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ragviz.checkpoint import load_checkpoint
-from ragviz.data import domain_spec
-from ragviz.errors import CheckpointError, DataError, GraphError, RagvizError
-from ragviz.gallery import summarize_bytes
-from ragviz.graph import FAMILY_DOMAIN, TaskGraph
-from ragviz.graph_io import import_graph
-from ragviz.table_io import load_table
+from ragviz.data.domains import domain_spec
+from ragviz.data.table_io import load_table
+from ragviz.graph.io import import_graph
+from ragviz.graph.task_graph import FAMILY_DOMAIN, TaskGraph
+from ragviz.safety.errors import CheckpointError, DataError, GraphError, RagvizError
+from ragviz.storage.checkpoint import load_checkpoint
+from ragviz.storage.gallery import summarize_bytes
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 GOOD_CKPT = (CORPUS / "control" / "good.safetensors").read_bytes()

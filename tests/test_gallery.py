@@ -10,9 +10,9 @@ import pytest
 import safetensors.torch
 import torch
 
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-from ragviz.errors import CheckpointError
-from ragviz.gallery import (
+from ragviz.safety.errors import CheckpointError
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.storage.gallery import (
     MEAN_SEEN,
     MEAN_ZERO_SHOT,
     MetricSet,
@@ -123,9 +123,9 @@ def test_same_labels_stay_apart_and_incomparable_models_say_why() -> None:
 
 def test_a_checkpoint_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path) -> None:
     """A header of 0x..80 bytes (a sample once had 31,104 = 0x7980) makes the first byte 0x80, as a pickle's is."""
-    from ragviz.checkpoint import looks_like_pickle
-    from ragviz.gallery import read_header_bytes
-    from ragviz.samples import get_sample
+    from ragviz.lessons.samples import get_sample
+    from ragviz.storage.checkpoint import looks_like_pickle
+    from ragviz.storage.gallery import read_header_bytes
 
     data = get_sample("relation_types").path.read_bytes()
     size = int.from_bytes(data[:8], "little")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.data import task_n_classes
+from ragviz.data.domains import task_n_classes
+from ragviz.model.config import ModelConfig, TrainConfig
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "generalisation.py"
 

@@ -8,9 +8,9 @@ import time
 import networkx as nx
 import pytest
 
-from ragviz.errors import GraphError
-from ragviz.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
-from ragviz.graph import Relation, TaskGraph, make_task
+from ragviz.graph.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
+from ragviz.graph.task_graph import Relation, TaskGraph, make_task
+from ragviz.safety.errors import GraphError
 
 
 def pairs(g: TaskGraph) -> set[frozenset[str]]:
@@ -189,7 +189,7 @@ def _area(a, b, c) -> float:
 
 @pytest.mark.parametrize("n", [5, 12, 30, 61])
 def test_a_chain_is_an_arc_or_snake_wider_than_tall(n):
-    from ragviz.graph_layout import chain_positions
+    from ragviz.graph.layout import chain_positions
 
     pos = chain_positions(n)
     width, height = _spans(pos)

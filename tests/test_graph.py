@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragviz.errors import GraphError
-from ragviz.graph import FAMILY_DEFAULTS, MAX_SEED, Edge, Relation, Task, TaskGraph, make_task
+from ragviz.graph.task_graph import FAMILY_DEFAULTS, MAX_SEED, Edge, Relation, Task, TaskGraph, make_task
+from ragviz.safety.errors import GraphError
 
 
 def small_graph() -> TaskGraph:

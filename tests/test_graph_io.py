@@ -10,9 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ragviz.errors import GraphError, RagvizError
-from ragviz.graph import Relation, TaskGraph, make_task
-from ragviz.graph_io import (
+from ragviz.graph.io import (
     SCHEMA_VERSION,
     export_graph,
     graph_from_csv,
@@ -23,6 +21,8 @@ from ragviz.graph_io import (
     graph_to_json,
     import_graph,
 )
+from ragviz.graph.task_graph import Relation, TaskGraph, make_task
+from ragviz.safety.errors import GraphError, RagvizError
 
 
 def rich_graph() -> TaskGraph:

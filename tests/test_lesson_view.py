@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.config import ModelConfig
-from ragviz.data import domain_spec
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.lesson_graphs import hop_chain, hop_distance, typed_relations, works_and_fails
-from ragviz.lesson_view import (
+from ragviz.data.domains import domain_spec
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.inspection.trace import compute_trace
+from ragviz.lessons.catalogue import LESSONS
+from ragviz.lessons.graphs import hop_chain, hop_distance, typed_relations, works_and_fails
+from ragviz.lessons.samples import SAMPLES, recorded_results
+from ragviz.lessons.view import (
     EMBEDDINGS,
     MESSAGE_PASSING,
     TASK_OUTPUTS,
@@ -20,8 +22,9 @@ from ragviz.lesson_view import (
     per_task_comparison,
     seed_margins,
 )
-from ragviz.lessons import LESSONS
-from ragviz.model import build_model
+from ragviz.model.config import ModelConfig
+from ragviz.model.rag import build_model
+from ragviz.model.tensors import make_vocab
 from ragviz.plots.colors import CLASS_COLORS, class_color, class_palette
 from ragviz.plots.data_preview import task_traces
 from ragviz.plots.embeddings import embedding_figure
@@ -30,9 +33,6 @@ from ragviz.plots.marks import MARK_COLOR, MARK_NAME
 from ragviz.plots.messages import message_figure
 from ragviz.plots.outputs import boundary_figure, curve_figure, outputs_figure, sine_truth
 from ragviz.plots.text import sentence_bars_figure
-from ragviz.samples import SAMPLES, recorded_results
-from ragviz.tensors import make_vocab
-from ragviz.trace import compute_trace
 from tests.helpers import small_ring
 
 
@@ -199,8 +199,8 @@ def test_one_class_palette_colours_every_figure() -> None:
 
 
 def test_a_lessons_layer_contrast_is_a_baseline_the_run_queue_can_train() -> None:
-    from ragviz.errors import ConfigError
-    from ragviz.runner import baseline_setup
+    from ragviz.safety.errors import ConfigError
+    from ragviz.training.runner import baseline_setup
 
     graph = small_ring()
     config, edges = baseline_setup("layers=1", ModelConfig(layers=3), graph)

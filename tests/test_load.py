@@ -2,7 +2,7 @@
 
 1. ``N_CONCURRENT`` (20) sessions open the Train page at once, each sets a small number of
    steps and its own seed, all press Start together, and each reads back its own result:
-   the step count it asked for and the seen-task accuracy that ``ragviz.train.train`` gives
+   the step count it asked for and the seen-task accuracy that ``ragviz.training.train.train`` gives
    for that seed in this process. Nobody gets another session's model.
 2. ``N_SEQUENTIAL`` (100) short sessions one after another (open Train, press Start with
    0 steps and get the refusal message, close the tab) while the server's resident memory is
@@ -13,7 +13,7 @@ each phase has its own time budget (``CONCURRENT_BUDGET_S``, ``SEQUENTIAL_BUDGET
 2.2–2.5 times what an idle 2-core machine needs), and all 100 sequential sessions must fit in it. Figures are
 printed (``pytest -s`` shows them) and kept in ``LOAD_FIGURES``. The server keeps a closed session for
 ``server.disconnectedSessionTTL`` seconds (Streamlit's default is 120); the test sets 5 so
-that 100 sessions fit in a few minutes, as a class server should (see ragviz/limits.py).
+that 100 sessions fit in a few minutes, as a class server should (see ragviz/safety/limits.py).
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def expected_results(seeds: list[int]) -> dict[int, tuple[str, str]]:
     """What the Train page must show for each seed: the default project trained here, formatted alike."""
     import torch
 
-    from ragviz.config import TrainConfig
-    from ragviz.train import train
+    from ragviz.model.config import TrainConfig
+    from ragviz.training.train import train
     from ragviz.ui.state import _default_project
 
     torch.set_num_threads(1)  # as app.py does, so runs are bit-identical

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import Tensor
 
-from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, ModelConfig, TrainConfig
-from ragviz.data import domain_spec
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.model import build_model, segment_softmax
-from ragviz.tensors import GraphTensors, graph_tensors, make_vocab
-from ragviz.train import train
+from ragviz.data.domains import domain_spec
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, ModelConfig, TrainConfig
+from ragviz.model.rag import build_model, segment_softmax
+from ragviz.model.tensors import GraphTensors, graph_tensors, make_vocab
+from ragviz.training.train import train
 
 
 def chain(n: int, relations: tuple[str, ...] = ("next",)) -> TaskGraph:
@@ -123,7 +123,7 @@ def test_zero_shot_moons_ring_solved_from_relations_alone() -> None:
 @pytest.mark.parametrize("aggregation", ["sum", "mean"])
 def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition: str, aggregation: str) -> None:
     """Large graphs aggregate with one sparse product: same states and gradients as per-message tensors."""
-    import ragviz.model as model_module
+    import ragviz.model.rag as model_module
 
     graph = chain(9, ("next", "near"))
     graph.add_edge("t0", "t5", "near", 0.5)
@@ -152,7 +152,7 @@ def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition
 
 
 def test_layouts_are_worked_out_where_the_tensors_are_made_and_move_with_them() -> None:
-    from ragviz.layouts import counts_layout, point_layout
+    from ragviz.model.layouts import counts_layout, point_layout
 
     graph = chain(4)
     graph.add_edge("t0", "t2", "next", 0.5)
@@ -175,8 +175,8 @@ def test_layouts_are_worked_out_where_the_tensors_are_made_and_move_with_them() 
 
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_heads_are_a_named_record_and_chunked_decoding_matches_one_pass(monkeypatch, decoder: str) -> None:
-    import ragviz.layouts as layouts_module
-    from ragviz.train import prepare
+    import ragviz.model.layouts as layouts_module
+    from ragviz.training.train import prepare
 
     graph = chain(5)
     graph.update_task("t2", train_size=0)
@@ -287,9 +287,9 @@ def test_zero_shot_with_the_mix_decoder_beats_no_edges_on_a_ring() -> None:
 
 
 def test_a_mix_checkpoint_reloads_the_same_predictions(tmp_path) -> None:
-    from ragviz.checkpoint import load_checkpoint, save_checkpoint
-    from ragviz.project import Project
-    from ragviz.trace import compute_trace
+    from ragviz.inspection.trace import compute_trace
+    from ragviz.storage.checkpoint import load_checkpoint, save_checkpoint
+    from ragviz.training.project import Project
 
     graph = _moons_ring()
     project = Project(graph, ModelConfig(decoder="mix"), TrainConfig(steps=30, eval_every=30), name="mix ring")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragviz.models_folder import safe_file_name, save_to_folder
+from ragviz.storage.models_folder import safe_file_name, save_to_folder
 
 
 @pytest.mark.parametrize(("name", "expected"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ragviz.nx_fill import fast_fill_available, fill_graph
+from ragviz.graph.nx_fill import fast_fill_available, fill_graph
 
 NODES = [(f"t{i}", {"family": "moons", "k": i}) for i in range(6)]
 EDGES = [("t0", "t1"), ("t1", "t2"), ("t2", "t0"), ("t3", "t4"), ("t5", "t0")]
@@ -18,7 +18,7 @@ def _filled(fast: bool) -> nx.MultiDiGraph:
 
 def test_this_networkx_has_the_internals_the_fast_fill_writes() -> None:
     assert fast_fill_available(nx.MultiDiGraph()), (
-        "networkx changed the internals ragviz.nx_fill writes (G._node/_succ/_pred, nx._clear_cache): "
+        "networkx changed the internals ragviz.graph.nx_fill writes (G._node/_succ/_pred, nx._clear_cache): "
         "check fill_graph against the new networkx, or drop the fast path")
 
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from ragviz.optim import FusedAdamW, make_adamw
+from ragviz.training.optim import FusedAdamW, make_adamw
 
 
 def _model() -> torch.nn.Module:
@@ -45,14 +45,14 @@ def test_make_adamw_picks_the_fused_one_on_the_cpu_and_falls_back_elsewhere() ->
 
 
 def test_torch_still_has_the_private_kernel_fused_adamw_calls() -> None:
-    """ragviz.optim is the one place that calls a private torch API; an upgrade that changes it must fail here."""
+    """ragviz.training.optim calls a private torch API (see its docstring); an upgrade that changes it fails here."""
     assert hasattr(torch, "_fused_adamw_"), (
-        "torch no longer has torch._fused_adamw_: make ragviz.optim.make_adamw return "
+        "torch no longer has torch._fused_adamw_: make ragviz.training.optim.make_adamw return "
         "torch.optim.AdamW(fused=True) and delete FusedAdamW (it was ~15% faster on the ring sample)")
     param = torch.nn.Parameter(torch.ones(3))
     param.grad = torch.ones(3)
     try:
         FusedAdamW([param], lr=0.1, weight_decay=0.0).step()
     except (RuntimeError, TypeError) as error:  # the kernel's arguments changed
-        pytest.fail(f"torch._fused_adamw_ no longer takes the arguments ragviz.optim passes: {error}")
+        pytest.fail(f"torch._fused_adamw_ no longer takes the arguments ragviz.training.optim passes: {error}")
     assert torch.allclose(param.detach(), torch.full((3,), 0.9))

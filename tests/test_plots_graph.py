@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ragviz.graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
 from ragviz.plots import graph as G
 from ragviz.plots.colors import relation_colors, task_colors
 from ragviz.plots.data_preview import data_preview_figure
@@ -236,7 +236,7 @@ def test_task_names_never_overlap_and_crowded_ones_go_to_the_hover():
 
 
 def test_the_figure_writes_only_placed_names():
-    from ragviz.generators import ring_of_moons
+    from ragviz.graph.generators import ring_of_moons
 
     graph = ring_of_moons()
     fig = graph_figure(graph)
@@ -245,8 +245,8 @@ def test_the_figure_writes_only_placed_names():
 
 
 def test_a_new_task_is_never_drawn_in_line_with_two_others():
-    from ragviz.generators import generate_graph
-    from ragviz.graph import make_task
+    from ragviz.graph.generators import generate_graph
+    from ragviz.graph.task_graph import make_task
 
     graph = generate_graph("chain", 8, "moons")
     first = graph.task_names()[0]
@@ -265,7 +265,7 @@ def test_a_new_task_is_never_drawn_in_line_with_two_others():
 
 
 def test_a_thousand_tasks_keep_visible_markers_when_one_is_selected():
-    from ragviz.generators import generate_graph
+    from ragviz.graph.generators import generate_graph
 
     graph = generate_graph("random", 1000, "moons", p=0.002, zero_shot=[0, 500])
     fig = graph_figure(graph, selected=[graph.task_names()[1]])
@@ -275,7 +275,7 @@ def test_a_thousand_tasks_keep_visible_markers_when_one_is_selected():
 
 
 def test_a_chain_stored_on_one_line_is_drawn_as_a_snake_and_kept_so_after_an_edit():
-    from ragviz.generators import generate_graph
+    from ragviz.graph.generators import generate_graph
 
     graph = generate_graph("chain", 40, "moons")
     graph.set_positions({n: (float(k), 0.0) for k, n in enumerate(graph.task_names())})  # an old, flat drawing

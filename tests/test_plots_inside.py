@@ -8,10 +8,12 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from ragviz.config import ModelConfig
-from ragviz.data import domain_spec
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.model import build_model
+from ragviz.data.domains import domain_spec
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig
+from ragviz.model.rag import build_model
+from ragviz.model.tensors import make_vocab
 from ragviz.plots.embeddings import embedding_colors, embedding_figure, hover_texts
 from ragviz.plots.messages import (
     WIDTHS,
@@ -38,8 +40,6 @@ from ragviz.plots.outputs import (
     scatter_figure,
     task_classes,
 )
-from ragviz.tensors import make_vocab
-from ragviz.trace import compute_trace
 from ragviz.ui.inside_widgets import resolve_focus
 
 

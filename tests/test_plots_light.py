@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.config import ModelConfig
-from ragviz.data import domain_spec
-from ragviz.generators import generate_graph
-from ragviz.graph import TaskGraph
-from ragviz.model import build_model
+from ragviz.data.domains import domain_spec
+from ragviz.graph.generators import generate_graph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import Trace, compute_trace
+from ragviz.model.config import ModelConfig
+from ragviz.model.rag import build_model
+from ragviz.model.tensors import make_vocab
 from ragviz.plots.colors import ZERO_SHOT_SYMBOL
 from ragviz.plots.embeddings import embedding_colors, embedding_figure, hover_texts
 from ragviz.plots.graph import graph_figure
 from ragviz.plots.light import LIGHT_TASKS, is_light
 from ragviz.plots.messages import WIDTHS, message_figure, receptive_field
-from ragviz.tensors import make_vocab
-from ragviz.trace import Trace, compute_trace
 
 BIG = 200
 #: JSON bytes a light figure may spend per task (a 1,000-task ring's figures use 380–440).

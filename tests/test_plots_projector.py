@@ -17,7 +17,7 @@ from ragviz.plots.projector import (
     screen_for,
 )
 from ragviz.plots.training import curves_figure
-from ragviz.train import History
+from ragviz.training.train import History
 
 SMALL, LARGE = SCREENS["1280×720"], SCREENS["1920×1080"]
 

@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from ragviz.gallery import MetricSet
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import (
     MEAN_COLOR,
@@ -16,7 +15,8 @@ from ragviz.plots.training import (
     comparison_figure,
     curves_figure,
 )
-from ragviz.train import History
+from ragviz.storage.gallery import MetricSet
+from ragviz.training.train import History
 
 
 def _history() -> History:

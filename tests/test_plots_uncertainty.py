@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.generators import generate_graph
+from ragviz.graph.generators import generate_graph
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.plots.uncertainty import (
     GUESS_MARK,
     agreement_figure,
@@ -19,8 +20,7 @@ from ragviz.plots.uncertainty import (
     trust_table,
     uncertainty_figure,
 )
-from ragviz.trace import compute_trace
-from ragviz.train import train
+from ragviz.training.train import train
 
 
 @pytest.fixture(scope="module")

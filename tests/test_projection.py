@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.projection import (
+from ragviz.inspection.projection import (
     distances,
     explained_variance,
     frame_subset,

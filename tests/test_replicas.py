@@ -120,7 +120,7 @@ SAVES_EACH = 10
 # and print each path.
 SAVER = """
 import os, sys, time
-from ragviz.models_folder import save_to_folder
+from ragviz.storage.models_folder import save_to_folder
 folder, worker, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 open(f"{go}.ready-{worker}", "w").close()
 give_up = time.monotonic() + 300
@@ -300,7 +300,7 @@ def own_task(seed: int) -> str:
 
 def with_own_task(graph, name: str):
     """The graph after the Task graph page's "Add task" with only a name typed (the form's defaults)."""
-    from ragviz.tasks import make_task
+    from ragviz.graph.tasks import make_task
 
     edited = graph.copy()
     edited.add_task(make_task(name, "moons", {}, 40, 100, graph.number_of_tasks()))
@@ -328,8 +328,8 @@ async def _open_and_add_own_task(browser, url: str, cookie: str, task: str, task
 
 def tasks_in_link(url: str) -> list[str]:
     """The task names of the view a page's URL holds (read with the app's own link reader)."""
-    from ragviz.samples import load_sample
-    from ragviz.view_link import build_view, payload_sample, read_link
+    from ragviz.lessons.samples import load_sample
+    from ragviz.storage.view_link import build_view, payload_sample, read_link
 
     token = parse_qs(urlparse(url).query).get("view", [""])[0]
     if not token:
@@ -564,8 +564,8 @@ def expected_results(wanted: list[tuple]) -> dict[tuple, tuple[str, str]]:
     (with that task added) trained here, formatted alike."""
     import torch
 
-    from ragviz.config import TrainConfig
-    from ragviz.train import train
+    from ragviz.model.config import TrainConfig
+    from ragviz.training.train import train
     from ragviz.ui.state import _default_project
 
     torch.set_num_threads(1)  # as app.py does, so runs are bit-identical

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.errors import RagvizError
-from ragviz.history import History
+from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.plots.training import MAX_TASK_CURVES, curves_figure
-from ragviz.project import Project
-from ragviz.runner import RunSlots, TrainingRun
-from ragviz.train import train
-from ragviz.train_process import DEFAULT_NICE, PROCESS_ENV, PROCESS_FROM_TASKS, use_process
+from ragviz.safety.errors import RagvizError
+from ragviz.training.history import History
+from ragviz.training.project import Project
+from ragviz.training.runner import RunSlots, TrainingRun
+from ragviz.training.train import train
+from ragviz.training.train_process import DEFAULT_NICE, PROCESS_ENV, PROCESS_FROM_TASKS, use_process
 from ragviz.ui.figure_cache import MAX_FIGURES, cached_figure
 from tests.helpers import small_ring, training_children
 
@@ -82,7 +82,7 @@ def test_the_live_history_of_a_lower_priority_child_run_grows_as_the_threads_doe
 
 
 def test_an_ensemble_in_a_child_process_disagrees_exactly_as_in_a_thread(monkeypatch) -> None:
-    from ragviz.ensemble_run import EnsembleRun
+    from ragviz.training.ensemble_run import EnsembleRun
 
     disagreements = []
     for mode in ("always", "never"):

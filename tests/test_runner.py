@@ -8,14 +8,14 @@ import time
 import pytest
 import torch
 
-import ragviz.data as data_module
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.errors import Stopped
-from ragviz.generators import generate_graph
-from ragviz.model import RAGModel
-from ragviz.project import Project
-from ragviz.runner import RunSlots, TrainingRun
-from ragviz.train import train
+import ragviz.data.domains as data_module
+from ragviz.graph.generators import generate_graph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.model.rag import RAGModel
+from ragviz.safety.errors import Stopped
+from ragviz.training.project import Project
+from ragviz.training.runner import RunSlots, TrainingRun
+from ragviz.training.train import train
 from tests.helpers import small_ring
 
 

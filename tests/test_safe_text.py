@@ -1,4 +1,4 @@
-"""User text shown as plain text (``ragviz.safe_text``) and names that are visible text (``check_name``)."""
+"""User text shown as plain text (``ragviz.safety.safe_text``) and names that are visible text (``check_name``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragviz.errors import GraphError
-from ragviz.graph import NAME_MAX, PROJECT_NAME_MAX, Relation, Task, TaskGraph, check_name
-from ragviz.project import Project
-from ragviz.safe_text import HIDDEN_CATEGORIES, WORD_JOINER, html_text, md_escape, visible
+from ragviz.graph.task_graph import NAME_MAX, PROJECT_NAME_MAX, Relation, Task, TaskGraph, check_name
+from ragviz.safety.errors import GraphError
+from ragviz.safety.safe_text import HIDDEN_CATEGORIES, WORD_JOINER, html_text, md_escape, visible
+from ragviz.training.project import Project
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTACKS = [

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from ragviz import samples as samples_module
-from ragviz.errors import CheckpointError, RagvizError
-from ragviz.lessons import LESSON_SEEDS, LESSONS, run_lesson
-from ragviz.samples import (
+from ragviz.inspection.trace import compute_trace
+from ragviz.lessons import samples as samples_module
+from ragviz.lessons.catalogue import LESSON_SEEDS, LESSONS, run_lesson
+from ragviz.lessons.samples import (
     DEFAULT_SAMPLE,
     README,
     README_END,
@@ -31,7 +31,7 @@ from ragviz.samples import (
     training_fingerprint,
     update_readme,
 )
-from ragviz.trace import compute_trace
+from ragviz.safety.errors import CheckpointError, RagvizError
 
 torch.set_num_threads(1)  # small models train several times faster on one thread
 
@@ -142,17 +142,19 @@ def test_quick_rebuild_matches_the_recorded_quick_figures() -> None:
 
 
 def test_fingerprint_follows_the_training_code(tmp_path: Path) -> None:
-    folder = Path(samples_module.__file__).parent
-    for name in ("model.py", "train.py", "lessons.py"):
+    folder = Path(samples_module.__file__).parents[1]
+    for name in ("model/rag.py", "training/train.py", "lessons/catalogue.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     first = training_fingerprint(tmp_path)
-    assert first["files"] == ["model.py", "train.py", "lessons.py"]
+    assert first["files"] == ["model/rag.py", "training/train.py", "lessons/catalogue.py"]
     assert training_fingerprint(tmp_path) == first
-    (tmp_path / "train.py").write_text((folder / "train.py").read_text(encoding="utf-8") + "\n# changed\n")
+    (tmp_path / "training/train.py").write_text((folder / "training/train.py").read_text(encoding="utf-8") + "\n# x\n")
     assert training_fingerprint(tmp_path)["sha256"] != first["sha256"]
-    (tmp_path / "ensemble.py").write_text("x = 1\n")
-    assert "ensemble.py" in training_fingerprint(tmp_path)["files"]
-    assert set(training_fingerprint()["files"]) >= {"model.py", "train.py", "tensors.py", "data.py", "lessons.py"}
+    (tmp_path / "training/ensemble.py").write_text("x = 1\n")
+    assert "training/ensemble.py" in training_fingerprint(tmp_path)["files"]
+    assert set(training_fingerprint()["files"]) >= {"model/rag.py", "training/train.py", "model/tensors.py",
+                                                    "data/domains.py", "lessons/catalogue.py"}
 
 
 def test_readme_table_is_the_generated_one() -> None:

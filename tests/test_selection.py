@@ -1,14 +1,12 @@
-"""Behaviour of ragviz.selection: chart clicks → selection, edited tables → new graphs."""
+"""Behaviour of ragviz.graph.selection: chart clicks → selection, edited tables → new graphs."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from ragviz.errors import GraphError
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.graph_schema import PARAM_PREFIX
-from ragviz.selection import (
+from ragviz.graph.schema import PARAM_PREFIX
+from ragviz.graph.selection import (
     ROW_ID,
     apply_edge_table,
     apply_node_table,
@@ -17,6 +15,8 @@ from ragviz.selection import (
     node_table,
     selected_tasks,
 )
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.safety.errors import GraphError
 
 
 def event(*names, edge=None) -> dict:

@@ -48,7 +48,7 @@ def import_graph(root: Path = PACKAGE) -> nx.DiGraph:
 
 def test_the_import_graph_finds_real_imports() -> None:
     graph = import_graph()
-    assert graph.has_edge("ragviz.graph", "ragviz.tasks")
+    assert graph.has_edge("ragviz.graph.task_graph", "ragviz.graph.tasks")
     assert graph.has_edge("ragviz.ui.routing", "ragviz.ui.state")
     assert graph.has_edge("ragviz.ui.routing", "ragviz.ui.sidebar")
 

@@ -9,20 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ragviz import text_cache, text_encoder
-from ragviz.data import domain_spec, make_graph_data, make_task_data, task_n_classes
-from ragviz.errors import DataError
-from ragviz.graph import Task, TaskGraph
-from ragviz.text_data import (
+from ragviz.data import text_cache, text_encoder
+from ragviz.data.domains import domain_spec, make_graph_data, make_task_data, task_n_classes
+from ragviz.data.text import (
     VECTOR_COLUMNS,
     class_names,
     load_corpus,
     load_text_table,
     text_examples,
 )
-from ragviz.text_encoder import EMBED_DIM
-from ragviz.text_features import FEATURE_DIM, fit_projection
-from ragviz.text_predict import sentence_probabilities
+from ragviz.data.text_encoder import EMBED_DIM
+from ragviz.data.text_features import FEATURE_DIM, fit_projection
+from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.inspection.text_predict import sentence_probabilities
+from ragviz.safety.errors import DataError
 
 
 class FakeEncoder:
@@ -180,7 +180,7 @@ def test_opening_text_tasks_never_loads_the_transformer(monkeypatch: pytest.Monk
         raise AssertionError("the transformer ran")
 
     monkeypatch.setattr(text_encoder, "encode_uncached", refuse)
-    from ragviz.text_lesson import text_task_graph
+    from ragviz.lessons.text_lesson import text_task_graph
 
     graph = text_task_graph()
     data = make_graph_data(graph)
@@ -191,7 +191,7 @@ def test_opening_text_tasks_never_loads_the_transformer(monkeypatch: pytest.Monk
 
 
 def test_the_feature_map_is_fixed_and_keeps_the_corpus_structure() -> None:
-    from ragviz.text_data import feature_projection, text_features
+    from ragviz.data.text import feature_projection, text_features
 
     vectors = load_corpus("reviews").vectors
     projection, explained = fit_projection(vectors)
@@ -211,7 +211,7 @@ def test_the_feature_map_is_fixed_and_keeps_the_corpus_structure() -> None:
 
 
 def _books_split(task: Task) -> tuple[np.ndarray, np.ndarray]:
-    from ragviz.text_data import _split
+    from ragviz.data.text import _split
 
     return _split(task, int((load_corpus("reviews").table["domain"] == "books").sum()))
 
@@ -294,9 +294,9 @@ def test_a_numeric_table_is_not_a_text_table() -> None:
 
 # --------------------------------------------------------------------------- predictions
 def test_every_task_answers_one_sentence_zero_shot_included() -> None:
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.text_lesson import text_task_graph
-    from ragviz.train import train
+    from ragviz.lessons.text_lesson import text_task_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
 
     graph = text_task_graph(train_size=30, test_size=20)
     result = train(graph, ModelConfig(hidden=16), TrainConfig(steps=5, seed=0, device="cpu"))
@@ -307,7 +307,7 @@ def test_every_task_answers_one_sentence_zero_shot_included() -> None:
         assert p.shape == (2,) and np.isclose(p.sum(), 1) and (p >= 0).all()
     # A typed sentence goes through the same feature map as the data: a test sentence's raw vector
     # gets exactly the probabilities the trace computed for it.
-    from ragviz.trace import compute_trace
+    from ragviz.inspection.trace import compute_trace
 
     trace = compute_trace(result.model, graph)
     task = graph.task("sentiment · books")
@@ -318,9 +318,9 @@ def test_every_task_answers_one_sentence_zero_shot_included() -> None:
 
 
 def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.text_data import text_table_graph
-    from ragviz.train import train
+    from ragviz.data.text import text_table_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
 
     rows = [(f"{w} hotel {i}", "hotel", "pos" if i % 2 else "neg") for i, w in enumerate(["nice", "bad"] * 5)]
     rows += [(f"film {i}", "film", "pos" if i % 2 else "neg") for i in range(6)]
@@ -330,8 +330,8 @@ def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
     assert [(t.train_size, t.test_size) for t in graph.tasks()] == [(4, 2), (7, 3)]
     result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=3, device="cpu"), {"texts": table})
     assert set(result.history.final_metrics()) == {"film", "hotel"}
-    from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-    from ragviz.project import Project
+    from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+    from ragviz.training.project import Project
 
     project = Project(graph, ModelConfig(hidden=8), TrainConfig(steps=3), {"texts": table})
     ckpt = load_checkpoint(checkpoint_bytes(project, result.model, result.history))
@@ -344,11 +344,11 @@ def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
 
 
 def _text_table_checkpoint(fake_rows: list[tuple[str, str, str]]) -> tuple[object, bytes]:
-    from ragviz.checkpoint import checkpoint_bytes
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.project import Project
-    from ragviz.text_data import text_table_graph
-    from ragviz.train import train
+    from ragviz.data.text import text_table_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.storage.checkpoint import checkpoint_bytes
+    from ragviz.training.project import Project
+    from ragviz.training.train import train
 
     table = load_text_table(_csv(fake_rows))
     graph = text_table_graph(table, "texts")
@@ -358,7 +358,7 @@ def _text_table_checkpoint(fake_rows: list[tuple[str, str, str]]) -> tuple[objec
 
 
 def test_a_text_table_keeps_unusual_texts_through_a_checkpoint(fake: FakeEncoder) -> None:
-    from ragviz.checkpoint import load_checkpoint
+    from ragviz.storage.checkpoint import load_checkpoint
 
     odd = ["naïve café ☕ — très bien", "<b>bold</b> **star**", "emoji 🏨 and \t tab", "", "x" * 300]
     rows = [(t or "plain", "a", "good" if i % 2 else "bad") for i, t in enumerate(odd)]
@@ -371,8 +371,8 @@ def test_a_text_table_keeps_unusual_texts_through_a_checkpoint(fake: FakeEncoder
 def test_damaged_stored_texts_are_a_clear_checkpoint_error(fake: FakeEncoder) -> None:
     import torch
 
-    from ragviz.checkpoint import _tables_from, _tables_to_tensors
-    from ragviz.errors import CheckpointError
+    from ragviz.safety.errors import CheckpointError
+    from ragviz.storage.checkpoint import _tables_from, _tables_to_tensors
 
     project, _ = _text_table_checkpoint([("good", "a", "p"), ("bad", "a", "n"), ("ok", "b", "p"), ("no", "b", "n")])
     tensors, meta = _tables_to_tensors(project.tables)
@@ -388,8 +388,8 @@ def test_damaged_stored_texts_are_a_clear_checkpoint_error(fake: FakeEncoder) ->
 
 
 def test_a_table_without_texts_says_what_is_missing(fake: FakeEncoder) -> None:
-    from ragviz.text_checkpoint import missing_texts_note
-    from ragviz.text_data import text_table_graph
+    from ragviz.data.text import text_table_graph
+    from ragviz.storage.text_checkpoint import missing_texts_note
 
     table = load_text_table(_csv([("good", "a", "p"), ("bad", "a", "n")]))
     task = text_table_graph(table, "texts").task("a")
@@ -402,12 +402,12 @@ def test_a_table_without_texts_says_what_is_missing(fake: FakeEncoder) -> None:
 
 
 def test_confusion_matrices_name_the_classes() -> None:
-    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.data.text import class_names_by_task
+    from ragviz.inspection.trace import compute_trace
+    from ragviz.lessons.text_lesson import text_task_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.plots.outputs import class_axis_labels, confusion_figure
-    from ragviz.text_data import class_names_by_task
-    from ragviz.text_lesson import text_task_graph
-    from ragviz.trace import compute_trace
-    from ragviz.train import train
+    from ragviz.training.train import train
 
     graph = text_task_graph(train_size=20, test_size=10)
     result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=2, device="cpu"))
@@ -426,12 +426,12 @@ def test_a_text_checkpoint_for_other_inputs_is_a_clear_error() -> None:
     import json
     import struct
 
-    from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.errors import CheckpointError
-    from ragviz.project import Project
-    from ragviz.text_lesson import text_task_graph
-    from ragviz.train import train
+    from ragviz.lessons.text_lesson import text_task_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.safety.errors import CheckpointError
+    from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+    from ragviz.training.project import Project
+    from ragviz.training.train import train
 
     graph = text_task_graph(train_size=10, test_size=5)
     result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=1, device="cpu"))

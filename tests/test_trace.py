@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.errors import GraphError
-from ragviz.graph import Task
-from ragviz.trace import compute_trace
+from ragviz.graph.task_graph import Task
+from ragviz.inspection.trace import compute_trace
+from ragviz.safety.errors import GraphError
 
 
 def test_trace_has_every_layer_message_and_output(trained_ring) -> None:
@@ -58,7 +58,7 @@ def test_grid_outputs_are_computed_per_task_on_demand_and_match_the_full_model(t
     """A page reading one task's grid decodes that task only, and gets what the whole model gives."""
     import torch
 
-    from ragviz.train import evaluate, prepare
+    from ragviz.training.train import evaluate, prepare
 
     project, result = trained_ring
     model = result.model

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.errors import ConfigError, GraphError, TrainingError
-from ragviz.graph import Task, TaskGraph
-from ragviz.history import MAX_SNAPSHOTS, SNAPSHOT_BUDGET_FLOATS, History, snapshots_kept
-from ragviz.train import choose_device, evaluation_every, train
+from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.errors import ConfigError, GraphError, TrainingError
+from ragviz.training.history import MAX_SNAPSHOTS, SNAPSHOT_BUDGET_FLOATS, History, snapshots_kept
+from ragviz.training.train import choose_device, evaluation_every, train
 from tests.helpers import small_ring
 
 
@@ -152,11 +152,11 @@ def test_a_shared_copy_does_not_grow_with_the_original() -> None:
 @pytest.mark.parametrize("decoder", ["blended", "generated"])
 def test_chunked_training_loss_has_the_same_value_and_gradients_as_one_pass(decoder: str) -> None:
     """The large-graph path (chunks of whole tasks) computes the same loss, inferred-task term included."""
-    from ragviz.data import domain_spec
-    from ragviz.layouts import counts_layout
-    from ragviz.model import build_model
-    from ragviz.tensors import make_vocab
-    from ragviz.train import batch_loss, chunked_loss_backward, prepare
+    from ragviz.data.domains import domain_spec
+    from ragviz.model.layouts import counts_layout
+    from ragviz.model.rag import build_model
+    from ragviz.model.tensors import make_vocab
+    from ragviz.training.train import batch_loss, chunked_loss_backward, prepare
 
     graph = small_ring()
     model = build_model(ModelConfig(decoder=decoder), domain_spec(graph), make_vocab(graph), seed=3)

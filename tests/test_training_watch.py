@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from ragviz.history import History
 from ragviz.plots.replay import replay_curves, replay_embedding, snapshot_index
-from ragviz.training_watch import (
+from ragviz.training.history import History
+from ragviz.training.watch import (
     best_and_last,
     best_line,
     group_means,

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from ragviz.errors import CheckpointError, DataError, GraphError
-from ragviz.uploads import limit_help, read_upload, upload_limit, widget_size_mb
+from ragviz.safety.errors import CheckpointError, DataError, GraphError
+from ragviz.safety.uploads import limit_help, read_upload, upload_limit, widget_size_mb
 
 KINDS = [("graph", "RAGVIZ_MAX_GRAPH_MB", GraphError, "graph file"),
          ("table", "RAGVIZ_MAX_TABLE_MB", DataError, "table"),

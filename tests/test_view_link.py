@@ -1,4 +1,4 @@
-"""The view link (ragviz.view_link): round trips, the size budget, and damaged or hostile links."""
+"""The view link (ragviz.storage.view_link): round trips, the size budget, and damaged or hostile links."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.counterfactual import with_edge, with_zero_shot_task, without_edge
-from ragviz.errors import RagvizError
-from ragviz.generators import generate_graph
-from ragviz.graph import TaskGraph
-from ragviz.limits import BudgetError
-from ragviz.view_link import (
+from ragviz.graph.generators import generate_graph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.counterfactual import with_edge, with_zero_shot_task, without_edge
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.limits import BudgetError
+from ragviz.storage.view_link import (
     LINK_BUDGET,
     MAX_LINK_CHARS,
     VERSION,

@@ -10,7 +10,7 @@ from typing import Any
 
 from plotly.colors import qualitative, sample_colorscale
 
-from ragviz.graph import FAMILY_DOMAIN, TaskGraph
+from ragviz.graph.task_graph import FAMILY_DOMAIN, TaskGraph
 
 SELF_COLOR = "#9e9e9e"
 ZERO_SHOT_SYMBOL = "star"

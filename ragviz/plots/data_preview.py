@@ -14,11 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ragviz.data import TaskData, make_task_data
-from ragviz.errors import RagvizError
-from ragviz.graph import Task, TaskGraph
+from ragviz.data.domains import TaskData, make_task_data
+from ragviz.graph.task_graph import Task, TaskGraph
 from ragviz.plots.colors import class_color
-from ragviz.safe_text import html_text
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import html_text
 
 MAX_POINTS = 300  # per panel: enough to see the shape, light enough for many panels
 DIGIT_IMAGES = 4

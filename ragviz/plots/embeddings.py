@@ -1,6 +1,6 @@
 """Task embeddings in 2-D: one frame per layer (or training snapshot), trajectories, colour keys.
 
-Points come already projected (:mod:`ragviz.projection`), shape (K, N, 2): K frames
+Points come already projected (:mod:`ragviz.inspection.projection`), shape (K, N, 2): K frames
 (layers h⁰…h^L, or snapshots) of N tasks. The figure shows frame ``current`` with a
 play button that animates through all K; each task's path through the frames is a
 faint line. Node ``customdata`` is the task name, so a click maps back to a task.
@@ -15,11 +15,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from ragviz.graph import TaskGraph
+from ragviz.graph.task_graph import TaskGraph
 from ragviz.plots.colors import FAMILY_COLORS, SEEN_SYMBOL, ZERO_SHOT_SYMBOL, task_colors, varying_parameters
 from ragviz.plots.light import float32_coordinates, is_light, no_animation_note, note_below
 from ragviz.plots.marks import ring_trace
-from ragviz.safe_text import html_text
+from ragviz.safety.safe_text import html_text
 
 ZERO_SHOT_COLOR = "#d62728"
 SEEN_COLOR = "#1f77b4"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ragviz.graph import Task, TaskGraph
+from ragviz.graph.task_graph import Task, TaskGraph
 from ragviz.plots.colors import (
     FAMILY_COLORS,
     SEEN_SYMBOL,
@@ -29,7 +29,7 @@ from ragviz.plots.colors import (
 from ragviz.plots.light import float32_coordinates, is_light
 from ragviz.plots.marks import ring_trace
 from ragviz.plots.positions import drawing_positions, node_positions, nx_neighbours, with_positions
-from ragviz.safe_text import html_text
+from ragviz.safety.safe_text import html_text
 
 __all__ = ["drawing_note", "drawing_positions", "graph_figure", "node_positions", "nx_neighbours", "task_hover",
            "with_positions"]

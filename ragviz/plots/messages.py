@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ragviz.graph import TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import Trace
 from ragviz.plots.colors import SEEN_SYMBOL, ZERO_SHOT_SYMBOL, relation_colors, task_colors
 from ragviz.plots.graph import node_positions, task_hover
 from ragviz.plots.light import float32_coordinates, is_light, no_animation_note, note_below
 from ragviz.plots.marks import ring_trace
-from ragviz.safe_text import html_text
-from ragviz.trace import Trace
+from ragviz.safety.safe_text import html_text
 
 WIDTHS = (1.0, 2.5, 4.5, 7.5)  # line widths of the message bins, thin to thick
 BIN_EDGES = (0.25, 0.5, 0.75)  # fractions of the layer's largest value where a bin starts

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ragviz.graph import TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import Trace
 from ragviz.plots.colors import class_palette
 from ragviz.plots.marks import MARK_COLOR, outline_shape
-from ragviz.safe_text import html_text
-from ragviz.trace import Trace
+from ragviz.safety.safe_text import html_text
 
 MAX_COLUMNS = 4
 WIDE_COLUMNS = 6

@@ -11,7 +11,7 @@ import math
 import networkx as nx
 import numpy as np
 
-from ragviz.graph import TaskGraph
+from ragviz.graph.task_graph import TaskGraph
 
 #: Chains of at least this many tasks stored on one straight line are drawn as an arc or snake.
 CHAIN_REDRAW_MIN = 8
@@ -124,7 +124,7 @@ def drawing_positions(graph: TaskGraph) -> dict[str, tuple[float, float]]:
     spread = np.ptp(points, axis=0)
     if spread.min() > 0.02 * max(spread.max(), 1e-12):
         return pos
-    from ragviz.graph_layout import chain_positions, path_order
+    from ragviz.graph.layout import chain_positions, path_order
 
     simple = nx.Graph()
     simple.add_nodes_from(pos)

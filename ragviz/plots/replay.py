@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ragviz.history import History
+from ragviz.inspection.projection import project_embeddings, snapshot_frames
 from ragviz.plots.embeddings import embedding_figure
 from ragviz.plots.training import curves_figure
-from ragviz.projection import project_embeddings, snapshot_frames
-from ragviz.training_watch import history_until
+from ragviz.training.history import History
+from ragviz.training.watch import history_until
 
 STEP_LINE = "#888888"
 

@@ -73,7 +73,7 @@ def sentence_pca_figure(x: np.ndarray, y: np.ndarray, classes: Sequence[str], te
     x = np.asarray(x, dtype=np.float64)
     fig = go.Figure()
     if len(x) >= 2:
-        from ragviz.projection import pca_2d
+        from ragviz.inspection.projection import pca_2d
 
         xy = pca_2d(x)[0]
     else:

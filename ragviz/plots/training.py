@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ragviz.gallery import MetricSet
-from ragviz.history import History
-from ragviz.safe_text import html_text
+from ragviz.safety.safe_text import html_text
+from ragviz.storage.gallery import MetricSet
+from ragviz.training.history import History
 
 ZERO_SHOT_DASH = "dash"
 SEEN_DASH = "solid"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ragviz.ensemble import band, class_agreement, max_pair_disagreement, pair_disagreement
+from ragviz.inspection.trace import Trace
 from ragviz.plots.outputs import (
     COLORBAR,
     ZERO_SHOT_MARK,
@@ -30,7 +30,7 @@ from ragviz.plots.outputs import (
     kind_of,
     task_classes,
 )
-from ragviz.trace import Trace
+from ragviz.training.ensemble import band, class_agreement, max_pair_disagreement, pair_disagreement
 
 GUESS_MARK = "⚠"
 SPREAD_SCALE = [[0.0, "#ffffff"], [0.15, "#dadaeb"], [0.5, "#9e9ac8"], [1.0, "#3f007d"]]

@@ -16,9 +16,14 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from ragviz.checkpoint import load_checkpoint
-from ragviz.errors import CheckpointError, RagvizError
-from ragviz.gallery import (
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
+from ragviz.plots.training import comparison_figure
+from ragviz.safety.errors import CheckpointError, RagvizError
+from ragviz.safety.limits import get_limits, keep_bounded, size_text
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.checkpoint import load_checkpoint
+from ragviz.storage.gallery import (
     CheckpointSummary,
     MetricSet,
     comparable,
@@ -29,12 +34,7 @@ from ragviz.gallery import (
     summarize_bytes,
     summarize_file,
 )
-from ragviz.graph import TaskGraph
-from ragviz.limits import get_limits, keep_bounded, size_text
-from ragviz.model_fit import ZERO_SHOT_MEANING
-from ragviz.models_folder import safe_file_name, save_to_folder
-from ragviz.plots.training import comparison_figure
-from ragviz.safe_text import md_escape
+from ragviz.storage.models_folder import safe_file_name, save_to_folder
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
@@ -110,14 +110,14 @@ def _thumbnail(graph_json: str) -> go.Figure | None:
 # ----------------------------------------------------------------------------- lists
 def _samples() -> list[Any]:
     try:
-        from ragviz.samples import SAMPLES
+        from ragviz.lessons.samples import SAMPLES
     except ImportError:
         return []
     return list(SAMPLES)
 
 
 def sample_entries() -> list[Entry]:
-    """Shipped samples under their titles; without ragviz.samples, whatever sample_models/ holds."""
+    """Shipped samples under their titles; without ragviz.lessons.samples, whatever sample_models/ holds."""
     entries = []
     samples = _samples()
     for sample in samples:
@@ -156,7 +156,7 @@ def open_entry(state: AppState, entry: Entry) -> bool:
     """Load a card's checkpoint (weights now) and make it the session's; on failure nothing changes."""
     try:
         if entry.sample_key is not None:
-            from ragviz.samples import load_sample
+            from ragviz.lessons.samples import load_sample
 
             ckpt = load_sample(entry.sample_key)
         elif entry.path is not None:

@@ -9,14 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ragviz.graph import TaskGraph
-from ragviz.history import History
-from ragviz.model_fit import ZERO_SHOT_MEANING
-from ragviz.plots.colors import default_color_by
-from ragviz.plots.embeddings import color_choices, embedding_colors, embedding_figure, hover_texts
-from ragviz.plots.light import is_light
-from ragviz.plots.messages import hop_distances
-from ragviz.projection import (
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
+from ragviz.inspection.projection import (
     METRICS,
     explained_variance,
     frame_subset,
@@ -24,8 +19,13 @@ from ragviz.projection import (
     project_embeddings,
     snapshot_frames,
 )
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.inspection.trace import Trace
+from ragviz.plots.colors import default_color_by
+from ragviz.plots.embeddings import color_choices, embedding_colors, embedding_figure, hover_texts
+from ragviz.plots.light import is_light
+from ragviz.plots.messages import hop_distances
+from ragviz.safety.safe_text import md_escape
+from ragviz.training.history import History
 from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks

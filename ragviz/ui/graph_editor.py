@@ -13,14 +13,14 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.graph import (
+from ragviz.graph.selection import event_tasks, selected_tasks
+from ragviz.graph.task_graph import (
     RELATION_PALETTE,
     TaskGraph,
 )
 from ragviz.plots.colors import color_options, default_color_by, relation_colors
 from ragviz.plots.graph import drawing_note, graph_figure
-from ragviz.safe_text import md_escape
-from ragviz.selection import event_tasks, selected_tasks
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import bump_version, commit, graph_version, project_name, try_edit
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.model_banner import session_fit

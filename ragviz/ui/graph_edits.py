@@ -11,14 +11,14 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.graph import (
+from ragviz.graph.task_graph import (
     PROJECT_NAME_MAX,
     TaskGraph,
     check_name,
 )
 from ragviz.plots.graph import drawing_positions, with_positions
-from ragviz.safe_text import md_escape
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.lesson_state import close_lesson
 from ragviz.ui.state import AppState, graph_key, notify, set_graph
 

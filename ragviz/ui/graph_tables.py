@@ -11,11 +11,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.graph import FAMILY_DOMAIN
-from ragviz.graph_schema import ZERO_SHOT_COLUMN, param_key
-from ragviz.safe_text import md_escape
-from ragviz.selection import ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
+from ragviz.graph.schema import ZERO_SHOT_COLUMN, param_key
+from ragviz.graph.selection import ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
+from ragviz.graph.task_graph import FAMILY_DOMAIN
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
 from ragviz.ui.state import AppState
 

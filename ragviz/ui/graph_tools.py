@@ -12,14 +12,14 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
-from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
-from ragviz.graph_io import EXTENSIONS, export_graph, import_graph
-from ragviz.limits import size_text
-from ragviz.model_fit import ZERO_SHOT_MEANING
+from ragviz.graph.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
+from ragviz.graph.io import EXTENSIONS, export_graph, import_graph
+from ragviz.graph.task_graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.data_preview import data_preview_figure
-from ragviz.safe_text import md_escape
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.limits import size_text
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
 from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState

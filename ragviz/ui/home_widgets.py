@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.safe_text import md_escape
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.routing import CHECKPOINTS, EMBEDDINGS, MESSAGE_PASSING, TASK_GRAPH, TASK_OUTPUTS, TRAIN, AppPage
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 
@@ -44,9 +44,9 @@ NEXT_PAGES: tuple[tuple[AppPage, str], ...] = (
 
 
 def samples() -> list[Any]:
-    """The shipped samples, or none if ragviz.samples is not available."""
+    """The shipped samples, or none if ragviz.lessons.samples is not available."""
     try:
-        from ragviz.samples import SAMPLES
+        from ragviz.lessons.samples import SAMPLES
     except ImportError:
         return []
     return list(SAMPLES)
@@ -59,7 +59,7 @@ def find_sample(key: str | None) -> Any | None:
 def open_sample(state: AppState, key: str) -> bool:
     """Load a shipped sample and make it the session's; if it cannot be read nothing changes."""
     try:
-        from ragviz.samples import load_sample
+        from ragviz.lessons.samples import load_sample
 
         ckpt = load_sample(key)
     except (RagvizError, ImportError) as err:

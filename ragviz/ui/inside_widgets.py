@@ -12,12 +12,12 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
-from ragviz.model_fit import ZERO_SHOT_MEANING
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
+from ragviz.inspection.trace import Trace
 from ragviz.plots.messages import focus_from_event
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.model_banner import session_fit
 from ragviz.ui.routing import CHECKPOINTS, HOME, TRAIN
 from ragviz.ui.state import AppState, get_trace

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ragviz.lesson_view import claim_tasks, per_task_comparison
-from ragviz.runner import RunStatus
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.inspection.trace import Trace
+from ragviz.lessons.view import claim_tasks, per_task_comparison
+from ragviz.safety.safe_text import md_escape
+from ragviz.training.runner import RunStatus
 from ragviz.ui.lesson_panel import SAME_MODEL, contrast_button, contrast_figures, lesson_contrast
 from ragviz.ui.lesson_state import open_lesson
 from ragviz.ui.output_widgets import baseline_trace

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.lesson_view import TASK_GRAPH, TASK_OUTPUTS, ContrastFigures, GoThere, claim_tasks, go_there_targets
-from ragviz.safe_text import md_escape
+from ragviz.lessons.view import TASK_GRAPH, TASK_OUTPUTS, ContrastFigures, GoThere, claim_tasks, go_there_targets
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.lesson_state import close_lesson, keep_lesson_open, lesson_record, lesson_sample, open_lesson
 from ragviz.ui.output_widgets import PAGE_SIZE, tasks_pick_key
 from ragviz.ui.runs import begin_run

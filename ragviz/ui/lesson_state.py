@@ -14,8 +14,8 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.lesson_view import claim_tasks
+from ragviz.lessons.view import claim_tasks
+from ragviz.safety.errors import RagvizError
 from ragviz.ui.state import AppState
 
 KEPT_KEY = "ragviz_lesson_kept"  # (lesson key, the project object it belongs to)
@@ -55,7 +55,7 @@ def lesson_sample(key: str | None) -> Any | None:
     if not key:
         return None
     try:
-        from ragviz.samples import get_sample
+        from ragviz.lessons.samples import get_sample
 
         return get_sample(key)
     except (ImportError, RagvizError, AttributeError, KeyError):
@@ -65,7 +65,7 @@ def lesson_sample(key: str | None) -> Any | None:
 @functools.lru_cache(maxsize=2)
 def _recorded(path: str, version: int) -> dict[str, Any]:
     """RESULTS.json's claims, read once per version of the file (every sidebar draw asks for them)."""
-    from ragviz.samples import recorded_results
+    from ragviz.lessons.samples import recorded_results
 
     return recorded_results(Path(path).parent)
 
@@ -75,8 +75,8 @@ def lesson_record(key: str | None) -> tuple[Any, Any] | None:
     if not key:
         return None
     try:
-        from ragviz.lessons import LESSONS
-        from ragviz.samples import RESULTS_JSON, SAMPLE_DIR
+        from ragviz.lessons.catalogue import LESSONS
+        from ragviz.lessons.samples import RESULTS_JSON, SAMPLE_DIR
 
         path = Path(SAMPLE_DIR) / RESULTS_JSON
         record = _recorded(str(path), path.stat().st_mtime_ns).get(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ragviz.inspection.trace import Trace
 from ragviz.plots.colors import relation_colors
 from ragviz.plots.light import LIGHT_TASKS
 from ragviz.plots.messages import (
@@ -14,8 +15,7 @@ from ragviz.plots.messages import (
     update_latex,
     update_numbers,
 )
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ragviz.safe_text import md_escape
+from ragviz.safety.safe_text import md_escape
 
 ROW_PX = 35
 MAX_HEIGHT = 620

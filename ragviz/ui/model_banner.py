@@ -1,6 +1,6 @@
 """The banner at the top of every page when the graph on screen is not what the model was trained on.
 
-The verdict and its words come from :mod:`ragviz.model_fit`; this draws them as a warning with
+The verdict and its words come from :mod:`ragviz.inspection.model_fit`; this draws them as a warning with
 a link to the Train page (left out on the Train page itself, where Start is right below).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ragviz.model_fit import Fit, ModelFit, fit_message, model_fit
+from ragviz.inspection.model_fit import Fit, ModelFit, fit_message, model_fit
 from ragviz.ui.state import AppState
 
 

@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ragviz.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
-from ragviz.errors import RagvizError
-from ragviz.graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
-from ragviz.model_fit import ZERO_SHOT_MEANING
+from ragviz.graph.task_graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
+from ragviz.inspection.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
+from ragviz.inspection.trace import Trace
 from ragviz.plots.graph import with_positions
 from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_figure, sine_truth
-from ragviz.runner import baseline_setup
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
+from ragviz.training.runner import baseline_setup
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph

@@ -1,23 +1,23 @@
 """The Train page around a run: how it ended, best step against last, zero-shot getting worse,
 the model it replaced one click away, and a replay of the finished run.
 
-The verdicts come from :mod:`ragviz.training_watch` (pure); this module only draws them.
+The verdicts come from :mod:`ragviz.training.watch` (pure); this module only draws them.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ragviz.gallery import MetricSet
-from ragviz.graph import TaskGraph
-from ragviz.history import History
-from ragviz.model_fit import ZERO_SHOT_MEANING, model_fit
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING, model_fit
 from ragviz.plots.colors import task_colors
 from ragviz.plots.replay import replay_curves, replay_embedding, snapshot_index
 from ragviz.plots.training import comparison_figure
-from ragviz.runner import RunStatus
-from ragviz.safe_text import md_escape
-from ragviz.training_watch import (
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.gallery import MetricSet
+from ragviz.training.history import History
+from ragviz.training.runner import RunStatus
+from ragviz.training.watch import (
     best_and_last,
     best_line,
     format_value,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ragviz.config import ModelConfig
-from ragviz.runner import TrainingRun
+from ragviz.model.config import ModelConfig
+from ragviz.training.runner import TrainingRun
 from ragviz.ui.state import AppState, Baseline, TrainedModel, adopt_run, notify, set_project, start_run
 
 HANDLED_KEY = "ragviz_handled_run"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ragviz.runner import RunStatus
-from ragviz.safe_text import md_escape
-from ragviz.train import device_label
+from ragviz.safety.safe_text import md_escape
+from ragviz.training.runner import RunStatus
+from ragviz.training.train import device_label
 from ragviz.ui.lesson_panel import lesson_sidebar
 from ragviz.ui.projector import projector_toggle
 from ragviz.ui.runs import adopt_finished_run, run_handled, run_offer

@@ -17,16 +17,16 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.checkpoint import Checkpoint, checkpoint_bytes
-from ragviz.editing import EditHistory
-from ragviz.errors import RagvizError
-from ragviz.graph import Edges, TaskGraph
-from ragviz.history import History
-from ragviz.model import RAGModel
-from ragviz.project import Project
-from ragviz.runner import TrainingRun
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace, compute_trace
+from ragviz.graph.editing import EditHistory
+from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.inspection.trace import Trace, compute_trace
+from ragviz.model.rag import RAGModel
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.checkpoint import Checkpoint, checkpoint_bytes
+from ragviz.training.history import History
+from ragviz.training.project import Project
+from ragviz.training.runner import TrainingRun
 
 STATE_KEY = "ragviz_state"
 TRACE_CACHE_SIZE = 6
@@ -103,12 +103,12 @@ class AppState:
 def _default_project() -> tuple[Project, Checkpoint | None, str | None]:
     """The sample a new session opens on; falls back to an untrained ring if none is shipped."""
     try:
-        from ragviz.samples import DEFAULT_SAMPLE, load_sample
+        from ragviz.lessons.samples import DEFAULT_SAMPLE, load_sample
 
         ckpt = load_sample(DEFAULT_SAMPLE)
         return ckpt.project, ckpt, DEFAULT_SAMPLE
     except (ImportError, RagvizError, OSError):
-        from ragviz.generators import ring_of_moons
+        from ragviz.graph.generators import ring_of_moons
 
         return Project(ring_of_moons(), name="Ring of rotated moons"), None, None
 

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import Trace
 from ragviz.plots.text import examples_table, sentence_bars_figure, sentence_pca_figure
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
 from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState
 
@@ -25,7 +25,7 @@ EXAMPLE = "The room was tiny and the shower never got warm."
 
 
 def _texts(graph: TaskGraph, name: str, tables: dict | None) -> object:
-    from ragviz.text_data import text_examples
+    from ragviz.data.text import text_examples
 
     return text_examples(graph.task(name), tables)
 
@@ -51,7 +51,7 @@ def text_preview(state: AppState, names: list[str]) -> None:
 
 
 def _encode_one(sentence: str) -> np.ndarray:
-    from ragviz import text_cache, text_encoder
+    from ragviz.data import text_cache, text_encoder
 
     if text_cache.lookup([sentence])[1] and not text_encoder.is_loaded():
         with st.spinner("Loading the sentence transformer (once per server)…"):
@@ -61,8 +61,8 @@ def _encode_one(sentence: str) -> np.ndarray:
 
 def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
     """Type a sentence; every task's class probabilities at once, zero-shot tasks included."""
-    from ragviz.text_data import class_names
-    from ragviz.text_predict import sentence_probabilities
+    from ragviz.data.text import class_names
+    from ragviz.inspection.text_predict import sentence_probabilities
 
     st.markdown("**Try your own sentence**: every task answers at once (★ = zero-shot).")
     with st.form("to_try_sentence", border=False):
@@ -87,7 +87,7 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
 
 def _say_missing_texts(graph: TaskGraph, name: str, tables: Any) -> None:
     """Say (as plain text) when a text table came without its texts, so "(text not stored)" is explained."""
-    from ragviz.text_checkpoint import missing_texts_note
+    from ragviz.storage.text_checkpoint import missing_texts_note
 
     note = missing_texts_note(graph.task(name), tables)
     if note:
@@ -121,7 +121,7 @@ def test_examples(state: AppState, trace: Trace, graph: TaskGraph) -> None:
 
 def text_class_names(state: AppState, trace: Trace, graph: TaskGraph | None, tasks: list[str]) -> dict[str, list[str]]:
     """Text tasks' class names for the confusion matrices' axes (empty for other domains)."""
-    from ragviz.text_data import class_names_by_task
+    from ragviz.data.text import class_names_by_task
 
     if trace.spec.name != "text":
         return {}
@@ -162,9 +162,9 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
 
 def text_table_import(state: AppState) -> None:
     """Import a CSV of (text, task, label) rows as a new project of text tasks."""
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.project import Project
-    from ragviz.text_data import load_text_table, text_table_graph
+    from ragviz.data.text import load_text_table, text_table_graph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.project import Project
     from ragviz.ui.state import notify, set_project
     from ragviz.ui.upload_widgets import file_uploader, real_limit
 

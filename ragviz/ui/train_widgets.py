@@ -16,19 +16,19 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.ablations import ABLATIONS
-from ragviz.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
-from ragviz.errors import RagvizError
-from ragviz.gallery import MetricSet, comparison_table
-from ragviz.graph import TaskGraph
-from ragviz.history import History
-from ragviz.model_fit import ZERO_SHOT_MEANING
-from ragviz.models_folder import safe_file_name
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
+from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
 from ragviz.plots.colors import task_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
-from ragviz.runner import RunSnapshot, RunStatus, TrainingRun
-from ragviz.safe_text import md_escape
-from ragviz.train import choose_device, evaluation_every
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.gallery import MetricSet, comparison_table
+from ragviz.storage.models_folder import safe_file_name
+from ragviz.training.ablations import ABLATIONS
+from ragviz.training.history import History
+from ragviz.training.runner import RunSnapshot, RunStatus, TrainingRun
+from ragviz.training.train import choose_device, evaluation_every
 from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ragviz.ensemble import DEFAULT_K, Ensemble
-from ragviz.ensemble_run import EnsembleRun
-from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import Trace
 from ragviz.plots.uncertainty import needs_grid, trust_table, uncertainty_figure
-from ragviz.safe_text import md_escape
-from ragviz.trace import Trace
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
+from ragviz.training.ensemble import DEFAULT_K, Ensemble
+from ragviz.training.ensemble_run import EnsembleRun
 from ragviz.ui.projector import for_screen
 from ragviz.ui.state import AppState, graph_key
 

@@ -1,7 +1,7 @@
 """File uploaders that show, and hold to, the real size limit of what they take.
 
 Every uploader goes through here, so the widget's own "… per file" text, the help text and
-the refusal all state the same limit: the kind's configured limit (:mod:`ragviz.limits`),
+the refusal all state the same limit: the kind's configured limit (:mod:`ragviz.safety.limits`),
 or Streamlit's ``server.maxUploadSize`` when that is smaller, since nothing larger reaches
 the app at all.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.uploads import limit_help, read_upload, upload_limit, widget_size_mb
+from ragviz.safety.uploads import limit_help, read_upload, upload_limit, widget_size_mb
 
 
 def real_limit(kind: str) -> int:

@@ -1,7 +1,7 @@
 """The view in the URL: a reload restores it, and "Copy link" hands it to anyone on any server.
 
 :func:`open_view_link` runs before the sidebar on a session's first run: it reads the URL's
-view (:mod:`ragviz.view_link`, untrusted input) and makes it the session's state, or says why
+view (:mod:`ragviz.storage.view_link`, untrusted input) and makes it the session's state, or says why
 the link cannot be opened and shows the home page. :func:`keep_view_link` runs after the page:
 it writes the current view into the URL (only when it changed; the encoding is cached on the
 graph objects, so a rerun of a big graph does not re-encode it) and draws "Copy link".
@@ -19,15 +19,13 @@ from typing import Any
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.editing import EditHistory
-from ragviz.errors import RagvizError
-from ragviz.graph import TaskGraph
-from ragviz.limits import size_text
-from ragviz.project import Project
-from ragviz.safe_text import md_escape
-from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, get_state, graph_key, notify, set_graph, set_project
-from ragviz.view_link import (
+from ragviz.graph.editing import EditHistory
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.limits import size_text
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.view_link import (
     LINK_BUDGET,
     EncodedView,
     View,
@@ -37,6 +35,8 @@ from ragviz.view_link import (
     payload_sample,
     read_link,
 )
+from ragviz.training.project import Project
+from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, get_state, graph_key, notify, set_graph, set_project
 
 PARAM = "view"
 FOCUS_KEY = "inside_focus"  # ragviz.ui.inside_widgets.FOCUS_KEY
@@ -79,7 +79,7 @@ def _state_from_link(token: str) -> AppState:
     key = payload_sample(payload)
     ckpt, missing = None, ""
     if key is not None:
-        from ragviz.samples import load_sample  # the samples' lessons are heavy: load them only when named
+        from ragviz.lessons.samples import load_sample  # the samples' lessons are heavy: load them only when named
 
         try:
             ckpt = load_sample(key)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-from ragviz.editing import EditHistory
-from ragviz.project import Project
-from ragviz.train import TrainResult
+from ragviz.graph.editing import EditHistory
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.training.project import Project
+from ragviz.training.train import TrainResult
 from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, set_project
 from ragviz.ui.train_widgets import WIDGET
 

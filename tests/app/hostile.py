@@ -6,11 +6,11 @@ never happen is that one of them becomes HTML, a link, an image or a script in a
 
 from __future__ import annotations
 
-from ragviz.checkpoint import checkpoint_bytes
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.graph import Relation, Task, TaskGraph
-from ragviz.project import Project
-from ragviz.train import train
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.storage.checkpoint import checkpoint_bytes
+from ragviz.training.project import Project
+from ragviz.training.train import train
 
 #: Where a successful attack would send the browser (nothing listens there).
 BEACON = "http://127.0.0.1:9/beacon"

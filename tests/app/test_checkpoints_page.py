@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from ragviz.checkpoint import checkpoint_bytes
-from ragviz.runner import TrainingRun
+from ragviz.storage.checkpoint import checkpoint_bytes
+from ragviz.training.runner import TrainingRun
 from ragviz.ui import checkpoint_widgets
 from ragviz.ui.checkpoint_widgets import accept_upload
 from ragviz.ui.state import adopt_run
@@ -21,7 +21,7 @@ fake_samples = home.fake_samples  # the same fixture as the Home page tests
 @pytest.fixture
 def no_samples(monkeypatch, tmp_path) -> None:
     """No samples module and an empty sample_models/ folder, as on a checkout without samples."""
-    monkeypatch.setitem(sys.modules, "ragviz.samples", None)
+    monkeypatch.setitem(sys.modules, "ragviz.lessons.samples", None)
     empty = tmp_path / "no_samples"
     empty.mkdir()
     monkeypatch.setattr(checkpoint_widgets, "SAMPLE_DIR", empty)
@@ -255,14 +255,14 @@ def test_the_uploader_states_and_holds_the_configured_checkpoint_limit(trained_r
 
 
 def test_samples_open_whatever_the_upload_limit(trained_ring, monkeypatch) -> None:
-    from ragviz.samples import DEFAULT_SAMPLE, load_sample
+    from ragviz.lessons.samples import DEFAULT_SAMPLE, load_sample
 
     monkeypatch.setenv("RAGVIZ_MAX_CHECKPOINT_MB", "0.00001")  # 10 bytes: no upload could pass
     assert load_sample(DEFAULT_SAMPLE).project.graph.number_of_tasks() > 0
 
 
 def test_compare_defaults_to_a_pair_that_can_be_compared() -> None:
-    from ragviz.gallery import MetricSet
+    from ragviz.storage.gallery import MetricSet
     from ragviz.ui.checkpoint_widgets import comparable_pair, comparable_partner
 
     sets = {

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ragviz.projection import nearest_neighbours
-from ragviz.trace import compute_trace
+from ragviz.inspection.projection import nearest_neighbours
+from ragviz.inspection.trace import compute_trace
 from ragviz.ui.state import adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
 

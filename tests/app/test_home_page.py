@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-from ragviz.errors import RagvizError
-from ragviz.runner import TrainingRun
+from ragviz.safety.errors import RagvizError
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.training.runner import TrainingRun
 from ragviz.ui.home_widgets import open_sample
 from ragviz.ui.state import adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
@@ -22,13 +22,13 @@ LESSON = "Task **moons 120°** never saw a single training point."
 
 @pytest.fixture
 def fake_samples(monkeypatch, tmp_path: Path, trained_ring) -> types.ModuleType:
-    """A ragviz.samples stand-in: one good sample and one whose file is missing."""
+    """A ragviz.lessons.samples stand-in: one good sample and one whose file is missing."""
     project, result = trained_ring
     sample_project = project.copy()
     sample_project.name = "Ring sample"
     path = tmp_path / "ring.safetensors"
     path.write_bytes(checkpoint_bytes(sample_project, result.model, result.history, {"device": "CPU"}))
-    module = types.ModuleType("ragviz.samples")
+    module = types.ModuleType("ragviz.lessons.samples")
     module.SAMPLES = [
         SimpleNamespace(key="ring", title="A ring of rotated moons", claim="Zero-shot tasks learn from neighbours.",
                         lesson=LESSON, path=path),
@@ -44,13 +44,13 @@ def fake_samples(monkeypatch, tmp_path: Path, trained_ring) -> types.ModuleType:
         return load_checkpoint(sample.path)
 
     module.load_sample = load_sample
-    monkeypatch.setitem(sys.modules, "ragviz.samples", module)
+    monkeypatch.setitem(sys.modules, "ragviz.lessons.samples", module)
     return module
 
 
 @pytest.fixture
 def no_samples(monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "ragviz.samples", None)  # import fails as if none were shipped
+    monkeypatch.setitem(sys.modules, "ragviz.lessons.samples", None)  # import fails as if none were shipped
 
 
 def _texts(at) -> str:
@@ -126,7 +126,7 @@ def test_home_after_a_training_run(trained_ring, fake_samples) -> None:
 
 
 def test_home_lists_the_shipped_samples(trained_ring) -> None:
-    from ragviz.samples import SAMPLES
+    from ragviz.lessons.samples import SAMPLES
 
     at = open_page(HOME, untrained_state(trained_ring[0]))
     assert errors_of(at) == []

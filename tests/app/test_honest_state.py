@@ -116,7 +116,7 @@ def test_opening_another_model_forgets_the_previous_one(trained_ring) -> None:
 
 
 def test_the_train_page_reports_best_beside_last_and_a_falling_zero_shot_metric(trained_ring) -> None:
-    from ragviz.training_watch import best_and_last, best_line, zero_shot_decline
+    from ragviz.training.watch import best_and_last, best_line, zero_shot_decline
 
     project, result = trained_ring
     at = open_page(TRAIN.path, checkpoint_state(project, result))

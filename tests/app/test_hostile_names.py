@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from google.protobuf.json_format import MessageToDict
 
-from ragviz.checkpoint import load_checkpoint
-from ragviz.safe_text import md_escape
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.checkpoint import load_checkpoint
 from ragviz.ui import routing
 from ragviz.ui.checkpoint_widgets import UPLOADS_KEY
 from ragviz.ui.state import adopt_checkpoint

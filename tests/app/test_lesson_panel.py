@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from ragviz.lesson_graphs import hop_distance
-from ragviz.lesson_view import claim_tasks
-from ragviz.samples import recorded_results
+from ragviz.lessons.graphs import hop_distance
+from ragviz.lessons.samples import recorded_results
+from ragviz.lessons.view import claim_tasks
 from ragviz.ui import embedding_widgets, inside_widgets, lesson_panel, message_widgets
 from ragviz.ui.home_widgets import open_sample
 from ragviz.ui.routing import PAGES

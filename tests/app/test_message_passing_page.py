@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ragviz.config import ModelConfig
-from ragviz.data import domain_spec
-from ragviz.model import build_model
-from ragviz.tensors import make_vocab
-from ragviz.trace import compute_trace
+from ragviz.data.domains import domain_spec
+from ragviz.inspection.trace import compute_trace
+from ragviz.model.config import ModelConfig
+from ragviz.model.rag import build_model
+from ragviz.model.tensors import make_vocab
 from ragviz.ui.state import TrainedModel, adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
 

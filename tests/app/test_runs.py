@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragviz.checkpoint import checkpoint_bytes
+from ragviz.storage.checkpoint import checkpoint_bytes
 from tests.app.helpers import errors_of, open_page, set_setting, start_button, untrained_state
 
 TRAIN = "pages/train.py"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragviz.graph import TaskGraph
-from ragviz.project import Project
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.training.project import Project
 from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
 from tests.helpers import small_ring
 
@@ -184,7 +184,7 @@ def test_too_big_upload_is_refused_before_reading(monkeypatch):
 def test_pasted_json_imports_and_can_be_undone():
     at, state = ring_page()
     original = state.graph.copy()
-    from ragviz.graph_io import graph_to_json
+    from ragviz.graph.io import graph_to_json
 
     at.text_area[0].set_value(graph_to_json(small_ring(3))).run()
     button(at, "Import pasted JSON").click().run()
@@ -227,7 +227,7 @@ def test_table_edits_apply_once_and_a_bad_edit_is_refused():
 
 
 def test_connecting_two_tasks_of_a_flat_chain_keeps_the_snake_it_was_drawn_as():
-    from ragviz.generators import generate_graph
+    from ragviz.graph.generators import generate_graph
     from ragviz.plots.graph import drawing_positions
 
     graph = generate_graph("chain", 20, "moons")

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ragviz.counterfactual import with_edge
-from ragviz.trace import compute_trace
+from ragviz.inspection.counterfactual import with_edge
+from ragviz.inspection.trace import compute_trace
 from ragviz.ui.state import adopt_run
 from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
 from tests.helpers import small_ring

@@ -7,10 +7,10 @@ import json
 import pytest
 from conftest import small_ring
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.ensemble import Ensemble
-from ragviz.project import Project
-from ragviz.train import train
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.training.ensemble import Ensemble
+from ragviz.training.project import Project
+from ragviz.training.train import train
 from ragviz.ui.uncertainty_widgets import BUTTON, ENSEMBLE_KEY, plain
 from tests.app.helpers import checkpoint_state, errors_of, open_page
 

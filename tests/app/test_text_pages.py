@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from ragviz import text_cache, text_encoder
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.project import Project
-from ragviz.text_data import load_corpus
-from ragviz.text_lesson import text_task_graph
-from ragviz.train import train
+from ragviz.data import text_cache, text_encoder
+from ragviz.data.text import load_corpus
+from ragviz.lessons.text_lesson import text_task_graph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.training.project import Project
+from ragviz.training.train import train
 from tests.app.helpers import all_element_text, checkpoint_state, errors_of, open_page
 
 
@@ -121,7 +121,7 @@ def test_confusion_matrices_show_class_names(trained_text, encoder_calls) -> Non
 
 
 def _text_table_project(encoder_calls) -> tuple[Project, object]:
-    from ragviz.text_data import load_text_table, text_table_graph
+    from ragviz.data.text import load_text_table, text_table_graph
 
     corpus = load_corpus("reviews").table
     rows = corpus[corpus["domain"].isin(["hotels", "books"])].groupby("domain").head(12)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import ragviz.runner as runner_module
-from ragviz.checkpoint import checkpoint_bytes, load_checkpoint
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.graph import TaskGraph
-from ragviz.project import Project
-from ragviz.runner import RunSlots, TrainingRun
+import ragviz.training.runner as runner_module
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.training.project import Project
+from ragviz.training.runner import RunSlots, TrainingRun
 from ragviz.ui.state import adopt_checkpoint, start_run
 from ragviz.ui.train_widgets import SETTINGS, WIDGET
 from tests.app.helpers import (
@@ -241,7 +241,7 @@ def test_a_run_that_fails_outright_keeps_the_previous_model(trained_ring, monkey
     project, result = trained_ring
     state = checkpoint_state(project, result)
     model = state.model
-    monkeypatch.setattr("ragviz.runner.train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr("ragviz.training.runner.train", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     start_run(state, None).join(timeout=60)
     at = open_page(TRAIN, state)
     assert plain(at.error[0].value) == ("The last training run failed: Training failed unexpectedly: "

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from ragviz.config import ModelConfig, TrainConfig
-from ragviz.counterfactual import with_edge
-from ragviz.generators import generate_graph
-from ragviz.graph import TaskGraph, make_task
-from ragviz.project import Project
-from ragviz.safe_text import md_escape
-from ragviz.samples import load_sample
+from ragviz.graph.generators import generate_graph
+from ragviz.graph.task_graph import TaskGraph, make_task
+from ragviz.inspection.counterfactual import with_edge
+from ragviz.lessons.samples import load_sample
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.safe_text import md_escape
+from ragviz.storage.view_link import View, build_view, encode_view, read_link
+from ragviz.training.project import Project
 from ragviz.ui import inside_widgets, message_widgets, output_widgets, view_url
 from ragviz.ui.state import STATE_KEY
-from ragviz.view_link import View, build_view, encode_view, read_link
 from tests.app.helpers import APP, open_page, plain, untrained_state
 from tests.app.hostile import PROJECT, RELATIONS, TASKS, hostile_project
 from tests.helpers import small_ring

@@ -190,8 +190,8 @@ def _changed(text: str, old: str, new: str) -> str:
 
 
 def make_graphml() -> None:
-    from ragviz.graph import TaskGraph
-    from ragviz.graph_io import export_graph
+    from ragviz.graph.io import export_graph
+    from ragviz.graph.task_graph import TaskGraph
 
     good = export_graph(TaskGraph.from_dict(good_graph()), "graphml").decode()
     write("control/good_graph.graphml", good)
@@ -316,11 +316,11 @@ def make_checkpoints() -> None:
     import safetensors.torch
     import torch
 
-    from ragviz.checkpoint import checkpoint_bytes
-    from ragviz.config import ModelConfig, TrainConfig
-    from ragviz.graph import TaskGraph
-    from ragviz.project import Project
-    from ragviz.train import train
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.storage.checkpoint import checkpoint_bytes
+    from ragviz.training.project import Project
+    from ragviz.training.train import train
 
     torch.set_num_threads(1)
     project = Project(TaskGraph.from_dict(good_graph()), ModelConfig(embed_dim=4, hidden=8, layers=1),
@@ -420,7 +420,7 @@ def _past_end(header: dict[str, Any]) -> None:
 
 
 def make_budget() -> None:
-    """Small files that declare far more work than a server's budget allows (ragviz.limits)."""
+    """Small files that declare far more work than a server's budget allows (ragviz.safety.limits)."""
     import safetensors.torch
 
     huge = [{"id": f"t{k}", "family": "moons", "train_size": 100_000, "test_size": 100_000} for k in range(50)]

@@ -1,0 +1,31 @@
+"""A typed sentence through every task at once: the "try your own sentence" box."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ragviz.training.prepared import prepare
+
+
+def sentence_probabilities(model: Any, graph: Any, tables: dict[str, pd.DataFrame] | None,
+                           vector: np.ndarray) -> dict[str, np.ndarray]:
+    """Every task's class probabilities for one sentence vector (the transformer's 384 numbers),
+    zero-shot tasks included: the vector goes through the same frozen feature map as the training data."""
+    from ragviz.data.text import text_features
+
+    model = model.to("cpu").eval()
+    with torch.no_grad():
+        prep = prepare(graph, model, tables)
+        g = prep.g
+        states, _ = model.embed_tasks(g)
+        heads = model.task_heads(states[-1], g)
+        n = len(g.names)
+        x = torch.tensor(text_features(np.array(vector, dtype=np.float32).reshape(1, -1))).expand(n, -1).contiguous()
+        out = model.decode_all(heads, x, torch.arange(n))
+        probs = torch.softmax(out, dim=-1).numpy()
+    counts = g.n_classes.numpy()
+    return {name: probs[i, :max(int(counts[i]), 1)] for i, name in enumerate(g.names)}

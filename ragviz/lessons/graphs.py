@@ -1,0 +1,159 @@
+"""The graphs the lessons train on, and what each lesson measures on them.
+
+Each builder is a pure function of its arguments (seeded), so a lesson's graph is the same on
+every machine; each measure reads a trained model's final per-task metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from ragviz.graph.generators import generate_graph
+from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.training.history import History
+
+
+# ----------------------------------------------------------------------------------- graphs
+def hop_chain(n: int = 61, held_out: tuple[int, ...] = (18, 42), train_size: int = 30, test_size: int = 50,
+              weight: float = 3.0, seed: int = 0) -> TaskGraph:
+    """A chain of sine tasks whose phase turns once along the chain; every third task has data.
+
+    Tasks between data tasks have none, so a held-out data position (a multiple of 3) is
+    exactly three hops from the nearest data. Edges weigh ``weight`` so that, summed, the
+    neighbours' messages outweigh a data-less task's own (shared, uninformative) state.
+    """
+    zero = [k for k in range(n) if k % 3 != 0 or k in held_out]
+    graph = generate_graph("chain", n, "sine", vary="phase", start=0.0, stop=2 * math.pi * (n - 1) / n,
+                           relation="next", train_size=train_size, test_size=test_size, zero_shot=zero, seed=seed)
+    for edge in graph.edges():
+        graph.set_edge_weight(edge.source, edge.target, edge.relation, weight)
+    return graph
+
+
+def typed_relations(rotations: tuple[int, ...] = (0, 60, 120), train_size: int = 40,
+                    test_size: int = 100, seed: int = 0) -> TaskGraph:
+    """Groups of rotated moons: a task, its copy ("same"), its flipped twin ("labels flipped"),
+    and two zero-shot tasks linked to the task, one by each relation.
+
+    The two zero-shot tasks of a group have the same neighbour; only the relation type tells
+    them apart, so a relation-blind model must give them the same predictor.
+    """
+    graph = TaskGraph([Relation("same", False, "#2ca02c"), Relation("labels flipped", False, "#d62728")])
+    task_seed = seed * 1000
+    for g, rot in enumerate(rotations):
+        x = 3.0 * g
+        base = f"moons {rot}°"
+        members = [
+            (base, False, train_size, (x, 0.0), None),
+            (f"{base} copy", False, train_size, (x - 1.0, 1.0), "same"),
+            (f"{base} flipped", True, train_size, (x + 1.0, 1.0), "labels flipped"),
+            (f"new {rot}° (same)", False, 0, (x - 1.0, -1.0), "same"),
+            (f"new {rot}° (flipped)", True, 0, (x + 1.0, -1.0), "labels flipped"),
+        ]
+        for name, flip, size, pos, relation in members:
+            graph.add_task(Task(name, "moons", {"rotate": float(rot), "flip": flip, "noise": 0.1}, size, test_size,
+                                task_seed, pos))
+            task_seed += 1
+            if relation is not None:
+                graph.add_edge(base, name, relation)
+    return graph
+
+
+def rotated_digits(train_size: int = 200, test_size: int = 200, zero_shot: tuple[int, ...] = (3, 8),
+                   seed: int = 0) -> TaskGraph:
+    """scikit-learn's 8×8 digits rotated in 30° steps round a ring; ``zero_shot`` angles held out.
+
+    Every task draws its images from the same pool of 1,797 digits, so most of a held-out
+    angle's test digits appear, at other angles, in other tasks' training data.
+    """
+    return generate_graph("ring", 12, "digits_rotated", vary="rotate", start=0.0, stop=360.0, relation="near",
+                          train_size=train_size, test_size=test_size, zero_shot=list(zero_shot), name_prefix="digits",
+                          seed=seed)
+
+
+def few_shot_spirals(n: int = 24, train_size: int = 5, test_size: int = 100, seed: int = 0) -> TaskGraph:
+    """Three-armed spirals rotated round a ring, five training points each."""
+    return generate_graph("ring", n, "spiral", base_params={"n_classes": 3, "noise": 0.1}, vary="rotate",
+                          start=0.0, stop=360.0, relation="near", train_size=train_size, test_size=test_size, seed=seed)
+
+
+def works_and_fails(works_n: int = 12, fails_n: int = 4, works_zero: tuple[int, ...] = (3,),
+                    fails_zero: tuple[int, ...] = (1,), train_size: int = 40, test_size: int = 100,
+                    seed: int = 0, fails_kind: str = "ring", fails_stop: float = 360.0) -> TaskGraph:
+    """Two rings of rotated moons in one graph and one model: in the "works" ring neighbours are
+    360°/works_n apart (30° by default), in the "fails" ring 360°/fails_n (90°).
+
+    Task names start with "works" or "fails"; each ring has its own zero-shot task(s) at 90°. In
+    the 90° ring that task's two neighbours (0° and 180°) are also the two neighbours of the seen
+    270° task: its relations cannot tell it from a task it is not.
+    """
+    graph = TaskGraph([Relation("near", False, "#1f77b4")])
+    for ring, n, zero, dx, kind, stop in (("works", works_n, works_zero, -1.3, "ring", 360.0),
+                                          ("fails", fails_n, fails_zero, 1.3, fails_kind, fails_stop)):
+        part = generate_graph(kind, n, "moons", base_params={"noise": 0.1}, vary="rotate", start=0.0, stop=stop,
+                              relation="near", train_size=train_size, test_size=test_size, zero_shot=list(zero),
+                              seed=seed * 2 + (ring == "fails"), name_prefix=ring)
+        for task in part.tasks():
+            x, y = task.pos
+            graph.add_task(replace(task, pos=(x + dx, y)))
+        for edge in part.edges():
+            graph.add_edge(edge.source, edge.target, edge.relation, edge.weight)
+    return graph
+
+
+# ----------------------------------------------------------------------------------- metrics
+def hop_distance(graph: TaskGraph) -> dict[str, int]:
+    """Hops from each task to the nearest task with training data (edges count both ways)."""
+    simple = graph.nx.to_undirected(as_view=True)
+    dist = {t.name: 0 for t in graph.tasks() if not t.zero_shot}
+    queue = deque(dist)
+    while queue:
+        u = queue.popleft()
+        for v in simple.neighbors(u):
+            if v not in dist:
+                dist[v] = dist[u] + 1
+                queue.append(v)
+    return dist
+
+
+def _mean_of(history: History, names: list[str]) -> float:
+    final = history.final_metrics()
+    values = [final[n] for n in names if n in final and np.isfinite(final[n])]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def zero_shot_mean(graph: TaskGraph, history: History) -> float:
+    return _mean_of(history, [t.name for t in graph.tasks() if t.zero_shot])
+
+
+def seen_mean(graph: TaskGraph, history: History) -> float:
+    return _mean_of(history, [t.name for t in graph.tasks() if not t.zero_shot])
+
+
+def hop_mean(hops: int) -> Callable[[TaskGraph, History], float]:
+    """The mean metric of the zero-shot tasks exactly ``hops`` hops from data."""
+
+    def measure(graph: TaskGraph, history: History) -> float:
+        dist = hop_distance(graph)
+        return _mean_of(history, [name for name, d in dist.items() if d == hops and graph.task(name).zero_shot])
+
+    measure.__name__ = f"hop_{hops}_mean"
+    return measure
+
+
+three_hop_mean = hop_mean(3)
+
+
+def group_zero_shot_mean(prefix: str) -> Callable[[TaskGraph, History], float]:
+    """The mean metric of the zero-shot tasks whose names start with ``prefix``."""
+
+    def measure(graph: TaskGraph, history: History) -> float:
+        return _mean_of(history, [t.name for t in graph.tasks() if t.zero_shot and t.name.startswith(prefix)])
+
+    measure.__name__ = f"{prefix}_zero_shot_mean"
+    return measure

@@ -1,0 +1,437 @@
+"""An ensemble of K RAG models trained in one vectorised run, and how much its members disagree.
+
+Where K models trained from different seeds agree, the prediction does not hinge on the
+luck of one initialisation; where they disagree, it does, and on a zero-shot task that is
+the sign of a guess. The members' parameters are stacked (``torch.func.stack_module_state``)
+and every step runs one forward for all K (``torch.func.functional_call`` under
+``torch.func.vmap``), one loss (the sum of the members' losses, so each member gets its own
+gradient) and one AdamW step over the stacked tensors (AdamW is elementwise). Member k starts
+from ``build_model(..., seed=seed + k)`` and draws its own task-dropout masks from its own
+seed, as ``train`` would; member 0 therefore follows ``train`` with ``seed`` up to rounding.
+
+The disagreement measures and the trust flag are pure NumPy functions below the class.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from ragviz.data.domains import DomainSpec, domain_spec
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.model.layouts import PointLayout
+from ragviz.model.rag import RAGModel, build_model
+from ragviz.model.tensors import GraphTensors, make_vocab
+from ragviz.safety.errors import ConfigError
+from ragviz.training.optim import make_adamw
+from ragviz.training.train import EXPLODED_FACTOR, Prepared, Progress, choose_device, per_task_mean, prepare
+
+DEFAULT_K = 5
+#: Task-dropout masks are drawn this many steps at a time (the same numbers as one draw per step).
+DROP_BLOCK = 64
+MAX_K = 32
+#: A zero-shot task is flagged when its disagreement exceeds :data:`TRUST_MARGIN` times this quantile
+#: of the seen tasks' disagreement: seen tasks show how much members differ where data pins them down.
+TRUST_QUANTILE = 0.95
+TRUST_MARGIN = 2.0
+#: For classes, the flag also needs members to predict different classes on at least this share of
+#: pairs of members and points: a zero-shot task is always less certain than a seen one, but one on
+#: which the members name the same class nearly everywhere is not a guess (the ring sample's zero-shot
+#: tasks: about 0.1, at 93–100 % accuracy).
+GUESS_FLOOR = 0.2
+#: For regression, the members' std must also reach this share of the std of the seen tasks' targets:
+#: members whose curves differ by a tenth of the data's spread still agree on its shape.
+GUESS_FLOOR_REGRESSION = 0.5
+
+
+class _Member(nn.Module):
+    """One member's forward, as a module whose parameters ``functional_call`` can swap.
+
+    Runs :meth:`RAGModel.embed_tasks` with ``keep_messages=True``: that keeps the per-message
+    aggregation, which vmaps, rather than the CPU's sparse product, which does not.
+    """
+
+    def __init__(self, model: RAGModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None,
+                layout: PointLayout | None = None) -> Tensor:
+        model = self.model
+        states, _ = model.embed_tasks(g, drop, keep_messages=True)
+        return model.decode_all(model.task_heads(states[-1], g, drop), x, tid, layout)
+
+
+@dataclass(eq=False)  # tensors and a graph: compared by identity
+class Ensemble:
+    """K trained RAG models of one architecture, their parameters stacked along a first axis of size K."""
+
+    graph: TaskGraph  # the graph it was trained on
+    model_config: ModelConfig
+    train_config: TrainConfig
+    spec: DomainSpec
+    params: dict[str, Tensor]  # name → (K, …), names of RAGModel's own parameters
+    buffers: dict[str, Tensor]
+    seed: int
+    tables: dict[str, Any] | None = None
+    status: str = "finished"  # "finished" | "stopped" | "diverged"
+    message: str = ""
+    steps_done: int = 0
+    vectorised: bool = True  # False when the model's forward would not vmap and members ran one by one
+    _skeleton: RAGModel | None = field(default=None, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def k(self) -> int:
+        return int(next(iter(self.params.values())).shape[0])
+
+    @property
+    def regression(self) -> bool:
+        return self.spec.kind == "regression"
+
+    def members(self) -> list[RAGModel]:
+        """Each member as an ordinary RAGModel (member k was initialised from seed + k)."""
+        vocab = make_vocab(self.graph)
+        out = []
+        for k in range(self.k):
+            model = build_model(self.model_config, self.spec, vocab, seed=self.seed + k)
+            state = {name: value[k].detach().clone() for name, value in {**self.params, **self.buffers}.items()}
+            model.load_state_dict(state)
+            out.append(model.eval())
+        return out
+
+    # ------------------------------------------------------------------ inference
+    def _module(self) -> _Member:
+        if self._skeleton is None:
+            self._skeleton = build_model(self.model_config, self.spec, make_vocab(self.graph), seed=self.seed)
+        return _Member(self._skeleton)
+
+    def _prepared(self, graph: TaskGraph | None, tables: dict[str, Any] | None) -> Prepared:
+        graph = self.graph if graph is None else graph
+        return prepare(graph, self._module().model, tables if tables is not None else self.tables)
+
+    @torch.no_grad()
+    def outputs(self, g: GraphTensors, x: Tensor, tid: Tensor) -> Tensor:
+        """Raw outputs of all members on points ``x`` of tasks ``tid``: (K, M, C) logits or (K, M)."""
+        return stacked_forward(self._module(), self.params, self.buffers, g, x, tid, None)[0]
+
+    def predict(self, graph: TaskGraph | None = None, split: str = "test",
+                tables: dict[str, Any] | None = None) -> np.ndarray:
+        """Every member's probabilities (K, M, C), or means (K, M), on a split's points of all tasks.
+
+        Points follow ``graph.task_names()`` and, within a task, the split's order.
+        """
+        prep = self._prepared(graph, tables)
+        part = prep.test if split == "test" else prep.train
+        return self._probabilities(self.outputs(prep.g, part.x, part.tid))
+
+    def predict_tasks(self, graph: TaskGraph | None = None, split: str = "test",
+                      tables: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """:meth:`predict` split by task: name → (K, n, C) or (K, n)."""
+        prep = self._prepared(graph, tables)
+        part = prep.test if split == "test" else prep.train
+        stacked = self._probabilities(self.outputs(prep.g, part.x, part.tid))
+        bounds = np.cumsum(part.counts.numpy())[:-1]
+        return dict(zip(prep.g.names, np.split(stacked, bounds, axis=1), strict=True))
+
+    def predict_grid(self, grid: np.ndarray, tasks: list[str], graph: TaskGraph | None = None,
+                     tables: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Every member's outputs on the same inputs ``grid`` for each of ``tasks``: name → (K, G, C) or (K, G)."""
+        prep = self._prepared(graph, tables)
+        index = {name: i for i, name in enumerate(prep.g.names)}
+        picked = [index[t] for t in tasks]
+        x = torch.from_numpy(np.asarray(grid, dtype=np.float32)).repeat(len(picked), 1)
+        tid = torch.tensor(picked, dtype=torch.long).repeat_interleave(len(grid))
+        stacked = self._probabilities(self.outputs(prep.g, x, tid))
+        return {t: stacked[:, i * len(grid):(i + 1) * len(grid)] for i, t in enumerate(tasks)}
+
+    def _probabilities(self, out: Tensor) -> np.ndarray:
+        return (out if self.regression else torch.softmax(out, dim=-1)).numpy()
+
+    def _test_outputs(self, graph: TaskGraph | None, tables: dict[str, Any] | None) -> dict[str, np.ndarray]:
+        if graph is not None:
+            return self.predict_tasks(graph, "test", tables)
+        if "test" not in self._cache:
+            self._cache["test"] = self.predict_tasks()
+        return self._cache["test"]
+
+    def disagreement(self, graph: TaskGraph | None = None,
+                     tables: dict[str, Any] | None = None) -> dict[str, float]:
+        """Task name → how much the members disagree on its test points (see :func:`disagreement_of`);
+        on the graph it was trained on unless ``graph`` is given."""
+        return {name: disagreement_of(out, self.regression)
+                for name, out in self._test_outputs(graph, tables).items()}
+
+    def class_disagreement(self, graph: TaskGraph | None = None,
+                           tables: dict[str, Any] | None = None) -> dict[str, float]:
+        """Task name → share of member pairs predicting different classes (see :func:`argmax_disagreement`)."""
+        if self.regression:
+            raise ValueError("class disagreement needs classes; this ensemble does regression")
+        return {name: argmax_disagreement(out) for name, out in self._test_outputs(graph, tables).items()}
+
+    def untrusted(self, graph: TaskGraph | None = None, tables: dict[str, Any] | None = None) -> dict[str, bool]:
+        """Zero-shot task name → whether its prediction should not be trusted (see :func:`trust_flags`).
+
+        Classes: judged on :meth:`class_disagreement` with :data:`GUESS_FLOOR`; regression: on
+        :meth:`disagreement`, with :data:`GUESS_FLOOR_REGRESSION` times the spread of the seen tasks' targets.
+        """
+        graph_ = self.graph if graph is None else graph
+        zero = {t.name for t in graph_.tasks() if t.zero_shot}
+        if not self.regression:
+            return trust_flags(self.class_disagreement(graph, tables), zero, floor=GUESS_FLOOR)
+        prep = self._prepared(graph, tables)
+        seen_points = (prep.g.embed_index >= 0).index_select(0, prep.test.tid)
+        targets = prep.test.y[seen_points].numpy()
+        scale = float(targets.std()) if targets.size > 1 else 0.0
+        return trust_flags(self.disagreement(graph, tables), zero, floor=GUESS_FLOOR_REGRESSION * scale)
+
+
+# --------------------------------------------------------------------------- the vectorised step
+def stacked_forward(module: _Member, params: dict[str, Tensor], buffers: dict[str, Tensor], g: GraphTensors,
+                    x: Tensor, tid: Tensor, drop: Tensor | None,
+                    layout: PointLayout | None = None) -> tuple[Tensor, bool]:
+    """All members' outputs (K, …) in one vmapped call; (outputs, True), or one by one (…, False) when the
+    forward has an op without a batching rule. ``layout``: the points' layout when known (the full
+    training split), so it is not read off ``tid`` again every step."""
+    named = {f"model.{k}": v for k, v in params.items()}
+    named_buffers = {f"model.{k}": v for k, v in buffers.items()}
+
+    def one(p: dict[str, Tensor], b: dict[str, Tensor], d: Tensor | None, xs: Tensor) -> Tensor:
+        return functional_call(module, (p, b), (g, xs, tid, d, layout), tie_weights=False, strict=False)
+
+    k = next(iter(params.values())).shape[0]
+    # Training: x as a batched (stride-0) input makes every layer's activations (K, M, H), the
+    # layout batched matrix products want. Inference keeps it shared, so a shared grid is encoded once.
+    batched_x = torch.is_grad_enabled()
+    try:
+        return vmap(one, in_dims=(0, 0, 0 if drop is not None else None, 0 if batched_x else None))(
+            named, named_buffers, drop, x.expand(k, *x.shape) if batched_x else x), True
+    except (RuntimeError, NotImplementedError):
+        outs = [one({n: v[i] for n, v in named.items()}, {n: v[i] for n, v in named_buffers.items()},
+                    None if drop is None else drop[i], x) for i in range(k)]
+        return torch.stack(outs), False
+
+
+def train_ensemble(
+    graph: TaskGraph,
+    model_cfg: ModelConfig | None = None,
+    train_cfg: TrainConfig | None = None,
+    k: int = DEFAULT_K,
+    seed: int = 0,
+    progress: Callable[[Progress], None] | None = None,
+    stop: Any = None,
+    tables: dict[str, Any] | None = None,
+) -> Ensemble:
+    """Train K RAG models (seeds ``seed`` … ``seed + k − 1``) together in one vectorised run.
+
+    ``progress`` gets a :class:`~ragviz.training.train.Progress` after every step; ``stop`` is anything
+    with ``is_set()``. The steps, learning rate, weight decay, batch size and loss weighting
+    and device come from ``train_cfg``; its seed is replaced by ``seed``.
+    """
+    model_cfg = (model_cfg or ModelConfig()).validated()
+    cfg = (train_cfg or TrainConfig()).validated()
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ConfigError(f"The ensemble needs between 1 and {MAX_K} models, got {k!r}.")
+    graph.validate()
+    spec = domain_spec(graph, tables)
+    vocab = make_vocab(graph)
+    device = choose_device(cfg.device)
+    models = [build_model(model_cfg, spec, vocab, seed=seed + i) for i in range(k)]
+    stacked, buffers = stack_module_state(models)
+    params = {name: p.detach().to(device).requires_grad_() for name, p in stacked.items()}
+    buffers = {name: b.to(device) for name, b in buffers.items()}
+    skeleton = copy.deepcopy(models[0])
+    module = _Member(skeleton)
+    prep = prepare(graph, skeleton, tables)
+    g, split = prep.g.to(device), prep.train.to(device)
+    n, m = g.n_tasks, len(split)
+    regression = spec.kind == "regression"
+    seen = g.embed_index.cpu() >= 0
+    rows = g.embed_index.clamp_min(0)
+    gens = [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(k)]
+    batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
+    offsets = (torch.arange(k, device=device) * n).unsqueeze(1)  # member i's tasks are i·n … i·n + n − 1
+    full = _Batch(split.x, split.y.repeat(k), split.tid, (split.tid.unsqueeze(0) + offsets).reshape(-1),
+                  _with_points(split.tid, n))
+    tensors = list(params.values())
+    optimizer = make_adamw(tensors, cfg.lr, cfg.weight_decay, device)
+    last_good = [p.detach().clone() for p in tensors]
+    status, message, vectorised = "finished", f"Trained {k} models for {cfg.steps} steps.", True
+    start = time.perf_counter()
+    first: float | None = None
+    drops = torch.zeros(k, DROP_BLOCK, n, dtype=torch.bool)
+    step = 0
+    for step in range(1, cfg.steps + 1):
+        if stop is not None and stop.is_set():
+            status, message = "stopped", f"Stopped by the user after {step - 1} of {cfg.steps} steps."
+            step -= 1
+            break
+        part = full
+        if batch:  # one minibatch for all members, drawn as member 0's own run would draw it
+            pick = torch.randint(0, m, (batch,), generator=gens[0]).to(device)
+            tid = split.tid[pick]
+            part = _Batch(split.x[pick], split.y[pick].repeat(k), tid, (tid.unsqueeze(0) + offsets).reshape(-1),
+                          _with_points(tid, n))
+        drop = None
+        if model_cfg.task_dropout > 0 and batch:  # member 0's generator also draws the minibatches: one step's
+            drop = torch.stack([torch.rand(n, generator=gen) for gen in gens])
+            drop = ((drop < model_cfg.task_dropout) & seen).to(device)
+        elif model_cfg.task_dropout > 0:  # the masks of the next steps at once: the same numbers as step by step
+            if (step - 1) % DROP_BLOCK == 0:
+                drops = torch.stack([torch.rand(DROP_BLOCK, n, generator=gen) for gen in gens])
+                drops = ((drops < model_cfg.task_dropout) & seen).to(device)
+            drop = drops[:, (step - 1) % DROP_BLOCK]
+        out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop, None if batch else split.layout)
+        vectorised = vectorised and ok
+        point = skeleton.point_loss(out.reshape(-1) if regression else out.reshape(-1, out.shape[-1]), part.y)
+        losses = per_task_mean(point, part.flat_tid, k * n).reshape(k, n).index_select(1, part.with_points)
+        if cfg.loss_weighting == "uncertainty":
+            s = params["log_vars"].index_select(1, rows.index_select(0, part.with_points))
+            member_loss = (torch.exp(-s) * losses + 0.5 * s).mean(1)
+        else:
+            member_loss = losses.mean(1)
+        total = member_loss.sum()  # each member's parameters get the gradient of its own loss
+        value = float(total.detach()) / k
+        first = value if first is None else first
+        if not math.isfinite(value) or value > EXPLODED_FACTOR * max(abs(first), 1.0):
+            with torch.no_grad():
+                for p, good in zip(tensors, last_good, strict=True):
+                    p.copy_(good)
+            status = "diverged"
+            message = (f"The loss of one of the models became too large at step {step} (learning rate "
+                       f"{cfg.lr:g} may be too high); kept the weights from step {step - 1}.")
+            step -= 1
+            break
+        with torch.no_grad():
+            torch._foreach_copy_(last_good, [p.detach() for p in tensors])
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        if progress is not None:
+            progress(Progress(step, cfg.steps, time.perf_counter() - start, value))
+    return Ensemble(graph.copy(), model_cfg, cfg, spec, {k_: v.detach().cpu() for k_, v in params.items()},
+                    {k_: v.cpu() for k_, v in buffers.items()}, seed, tables, status, message, step, vectorised,
+                    skeleton.cpu())
+
+
+@dataclass
+class _Batch:
+    """One step's points, with each member's task ids made distinct (``flat_tid``) for one flat per-task mean."""
+
+    x: Tensor
+    y: Tensor  # the labels repeated K times
+    tid: Tensor
+    flat_tid: Tensor
+    with_points: Tensor  # tasks whose losses count
+
+
+def _with_points(tid: Tensor, n: int) -> Tensor:
+    return torch.zeros(n, dtype=torch.bool, device=tid.device).index_fill_(0, tid, True).nonzero().squeeze(1)
+
+
+# --------------------------------------------------------------------------- disagreement, pure
+def spread(outputs: np.ndarray) -> np.ndarray:
+    """Per point, the std across members (axis 0): of the output (K, n) → (n,), or for
+    probabilities (K, n, C) the largest std over classes → (n,)."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    std = outputs.std(axis=0)
+    return std.max(axis=-1) if std.ndim == 2 else std
+
+
+def disagreement_of(outputs: np.ndarray, regression: bool = False) -> float:
+    """How much K members disagree on a task: the mean over its points of :func:`spread`.
+
+    For classes, the std across members of P(class), at its largest class, averaged over points:
+    0 when all members give the same probabilities, up to 0.5 when half say 0 and half 1. For
+    regression, the std of the predicted values (in the target's own units). NaN without points.
+    """
+    outputs = np.asarray(outputs)
+    if outputs.shape[1] == 0 if outputs.ndim >= 2 else True:
+        return float("nan")
+    if regression != (outputs.ndim == 2):
+        raise ValueError("regression outputs are (K, n), class probabilities (K, n, C)")
+    return float(spread(outputs).mean())
+
+
+def pair_disagreement(probabilities: np.ndarray) -> np.ndarray:
+    """Per point, the share of pairs of members whose predicted classes differ: (K, n, C) → (n,)."""
+    labels = np.asarray(probabilities).argmax(axis=-1)  # (K, n)
+    k = labels.shape[0]
+    if k < 2:
+        return np.zeros(labels.shape[1])
+    differ = labels[:, None, :] != labels[None, :, :]
+    return differ.sum(axis=(0, 1)) / (k * (k - 1))
+
+
+def max_pair_disagreement(k: int, n_classes: int) -> float:
+    """The largest :func:`pair_disagreement` K members can reach over C classes (spread as evenly as possible)."""
+    if k < 2:
+        return 0.0
+    groups = min(k, n_classes)
+    sizes = np.full(groups, k // groups) + (np.arange(groups) < k % groups)
+    return float(1.0 - (sizes * (sizes - 1)).sum() / (k * (k - 1)))
+
+
+def argmax_disagreement(probabilities: np.ndarray) -> float:
+    """The share of member pairs whose predicted classes differ, averaged over points (0: all agree)."""
+    per_point = pair_disagreement(probabilities)
+    return float(per_point.mean()) if per_point.size else float("nan")
+
+
+def class_agreement(probabilities: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per true class, the share of its points on which every member predicts the same class (NaN: no points)."""
+    labels = np.asarray(probabilities).argmax(axis=-1)  # (K, n)
+    unanimous = (labels == labels[:1]).all(axis=0)
+    y = np.asarray(y).astype(int)
+    out = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        pick = y == c
+        if pick.any():
+            out[c] = float(unanimous[pick].mean())
+    return out
+
+
+def band(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, min, max) across members of regression outputs (K, n): the band the members span."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    return outputs.mean(axis=0), outputs.min(axis=0), outputs.max(axis=0)
+
+
+def trust_threshold(seen: list[float], quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN,
+                    floor: float = 0.0) -> float:
+    """The disagreement above which a zero-shot task is flagged: ``margin`` × the ``quantile`` of the seen
+    tasks' disagreement, and at least ``floor`` (NaN when no seen task has a finite one)."""
+    values = np.asarray([v for v in seen if np.isfinite(v)], dtype=np.float64)
+    if values.size == 0:
+        return float("nan")
+    return float(max(margin * np.quantile(values, quantile), floor))
+
+
+def trust_flags(disagreement: dict[str, float], zero_shot: set[str] | list[str],
+                quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN,
+                floor: float = 0.0) -> dict[str, bool]:
+    """Zero-shot task → True when its prediction should not be trusted.
+
+    The threshold is calibrated on the seen tasks (:func:`trust_threshold`): members trained on
+    a task's data agree about as much as they ever will, and a zero-shot task whose members
+    disagree far more than that is a guess. Without seen tasks to calibrate on, every zero-shot
+    task is flagged: nothing shows the members can agree.
+    """
+    zero = set(zero_shot)
+    threshold = trust_threshold([v for name, v in disagreement.items() if name not in zero], quantile, margin,
+                                floor)
+    flags = {}
+    for name, value in disagreement.items():
+        if name in zero:
+            flags[name] = not np.isfinite(threshold) or not np.isfinite(value) or value > threshold
+    return flags
