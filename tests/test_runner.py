@@ -155,7 +155,8 @@ def test_a_queued_run_whose_tab_closed_leaves_the_queue() -> None:
     gone.join(timeout=30)  # never polled: its tab is gone
     assert not gone.alive and slots.place(gone) == 0
     snap = gone.snapshot()
-    assert snap.status == "stopped" and "Left the queue" in snap.message and gone.result is None
+    assert snap.status == "stopped" and "tab was closed" in snap.message and "left the queue" in snap.message
+    assert gone.result is None
     first.stop()
     first.join(timeout=30)
 

@@ -11,13 +11,17 @@ variable                       default  what it bounds
                                         also each file unpacked from a .zip)
 ``RAGVIZ_MAX_TABLE_MB``        20       a data table (.csv) for ``csv`` tasks
 ``RAGVIZ_MAX_CHECKPOINT_MB``   200      a checkpoint (.safetensors)
-``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives without its page polling
+``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives its tab's disconnection (or,
+                                        outside the app, without anyone polling it)
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
 ``RAGVIZ_MAX_EDGES``           200000   edges in one graph (work budget)
 ``RAGVIZ_MAX_POINTS``          5000000  train + test points over all tasks (work budget)
 ``RAGVIZ_MAX_ACTIVATIONS_M``   400      millions of numbers a model holds for a graph:
                                         model size × points (work budget)
 ``RAGVIZ_MAX_RUNS``            4        training runs at once on the server (more wait)
+``RAGVIZ_MAX_STEPS``           1000000  training steps one run may ask for
+``RAGVIZ_MAX_RUN_SECONDS``     3600     seconds one run may train (then it stops, keeping
+                                        what it learned)
 ``RAGVIZ_MAX_EVALUATIONS``     500      evaluations kept per run (eval_every is raised)
 ``RAGVIZ_MAX_UNDO_MB``         50       memory of one session's undo history
 ``RAGVIZ_MAX_KEPT_UPLOADS``    10       uploaded checkpoints one session keeps listed
@@ -64,6 +68,8 @@ _SPEC: dict[str, tuple[str, float]] = {
     "max_activations_m": ("RAGVIZ_MAX_ACTIVATIONS_M", 400.0),
     "max_runs": ("RAGVIZ_MAX_RUNS", 4.0),
     "max_evaluations": ("RAGVIZ_MAX_EVALUATIONS", 500.0),
+    "max_steps": ("RAGVIZ_MAX_STEPS", 1_000_000.0),
+    "max_run_seconds": ("RAGVIZ_MAX_RUN_SECONDS", 3600.0),
     "undo_mb": ("RAGVIZ_MAX_UNDO_MB", 50.0),
     "kept_uploads": ("RAGVIZ_MAX_KEPT_UPLOADS", 10.0),
     "kept_uploads_mb": ("RAGVIZ_MAX_KEPT_UPLOADS_MB", 400.0),
@@ -91,6 +97,8 @@ class Limits:
     undo_bytes: int = 50 * MB
     kept_uploads: int = 10
     kept_uploads_bytes: int = 400 * MB
+    max_steps: int = 1_000_000
+    max_run_seconds: float = 3600.0
 
     def upload_bytes_for(self, kind: str) -> int:
         """The size limit of one kind of upload: ``graph``, ``table`` or ``checkpoint``."""
@@ -134,6 +142,8 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         undo_bytes=int(v["undo_mb"] * MB),
         kept_uploads=max(1, int(v["kept_uploads"])),
         kept_uploads_bytes=int(v["kept_uploads_mb"] * MB),
+        max_steps=max(1, int(v["max_steps"])),
+        max_run_seconds=float(v["max_run_seconds"]),
     )
 
 

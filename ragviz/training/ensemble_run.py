@@ -2,7 +2,7 @@
 whose training step trains K models at once.
 
 It is one run in the server's queue like any other (``RAGVIZ_MAX_RUNS``), checks the work budget
-when it starts, and stops itself when nobody polls it (its tab closed).
+when it starts, and stops itself when its tab is gone (:mod:`ragviz.training.liveness`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragviz.training.ensemble import DEFAULT_K, Ensemble, train_ensemble
+from ragviz.training.liveness import Probe
 from ragviz.training.project import Project
 from ragviz.training.runner import RunSlots, RunStatus, TrainingRun
 
@@ -18,15 +19,15 @@ class EnsembleRun(TrainingRun):
     """``train_ensemble`` on a copy of a project (its graph, configs, seed and tables)."""
 
     def __init__(self, project: Project, k: int = DEFAULT_K, heartbeat_timeout: float | None = None,
-                 slots: RunSlots | None = None) -> None:
-        super().__init__(project, None, heartbeat_timeout, slots)
+                 slots: RunSlots | None = None, probe: Probe | None = None) -> None:
+        super().__init__(project, None, heartbeat_timeout, slots, probe)
         self.k = k
         self.ensemble: Ensemble | None = None
 
     def _train(self) -> None:
         ensemble = self._execute(train_ensemble_job, self.project, self.k)
         self.ensemble = ensemble
-        self._set(status=RunStatus(ensemble.status), message=ensemble.message)
+        self._set(status=RunStatus(ensemble.status), message=self.explain(ensemble.message))
 
 
 def train_ensemble_job(project: Project, k: int, *, report: Any, stop: Any) -> Ensemble:

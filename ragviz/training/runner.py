@@ -3,14 +3,19 @@
 The page starts a :class:`TrainingRun`, then polls :meth:`TrainingRun.snapshot` from a
 fragment. All shared state sits behind one lock; at evaluations the worker hands the page a
 :meth:`~ragviz.training.history.History.shared_copy` of the live history (new lists, shared records),
-so reporting costs almost nothing per step. A run also stops by itself when nobody has polled
-it for ``heartbeat_timeout`` seconds (its browser tab is gone).
+so reporting costs almost nothing per step. A run also stops by itself when its browser tab is
+gone for ``heartbeat_timeout`` seconds (see below).
 
 One server runs at most ``RAGVIZ_MAX_RUNS`` runs at once (:class:`RunSlots`); a run started
 beyond that waits in a first-come queue, shows its place, and starts when a slot frees. A run
 that is stopped, or whose tab closes, leaves the queue. A run on a big graph trains in a child
 process (:mod:`ragviz.training.train_process`), so the server's pages never wait for its share of the GIL;
 the worker thread then only relays its progress.
+
+A run started by the app is given a probe of its session's connection
+(:mod:`ragviz.training.liveness`): it stops when the tab has been gone for ``RAGVIZ_HEARTBEAT_S``,
+never because page polls came late. A class's caps apply to every run: ``RAGVIZ_MAX_STEPS`` is
+checked when it starts, ``RAGVIZ_MAX_RUN_SECONDS`` stops it (keeping what it learned).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ragviz.safety.errors import ConfigError, RagvizError, Stopped
 from ragviz.safety.limits import check_graph_budget, get_limits
 from ragviz.training.ablations import ablation_setup
 from ragviz.training.history import History
+from ragviz.training.liveness import Liveness, Probe
 from ragviz.training.project import Project
 from ragviz.training.train import Progress, TrainResult, train
 from ragviz.training.train_process import Job, run_in_child, use_process
@@ -154,16 +160,20 @@ class TrainingRun:
     """One training run, optionally followed by a baseline on the same data."""
 
     def __init__(self, project: Project, baseline: str | None = None, heartbeat_timeout: float | None = None,
-                 slots: RunSlots | None = None) -> None:
+                 slots: RunSlots | None = None, probe: Probe | None = None) -> None:
         self.project = project.copy()
         self.baseline = baseline
+        limits = get_limits()
         # Default: RAGVIZ_HEARTBEAT_S (90 s), so a server can reclaim abandoned runs sooner.
-        self.heartbeat_timeout = get_limits().heartbeat_s if heartbeat_timeout is None else heartbeat_timeout
+        self.heartbeat_timeout = limits.heartbeat_s if heartbeat_timeout is None else heartbeat_timeout
+        self.liveness = Liveness(self.heartbeat_timeout, probe)
+        self.max_seconds = limits.max_run_seconds
         self.slots = SLOTS if slots is None else slots
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_reason = ""  # why the run stopped when it was not the user's Stop
+        self._training_since: float | None = None
         self._thread: threading.Thread | None = None
-        self._last_poll = time.monotonic()
         self._snap = RunSnapshot(RunStatus.IDLE)
         self._losses: list[tuple[int, float]] = []
         self.result: TrainResult | None = None
@@ -173,6 +183,7 @@ class TrainingRun:
     def start(self) -> TrainingRun:
         """Check the graph and the work budget here (errors reach the caller), then queue the run."""
         project = self.project
+        check_steps(project.train_config.steps)
         project.graph.validate()
         spec = domain_spec(project.graph, project.tables)
         check_graph_budget(project.graph, project.model_config, input_dim=spec.input_dim, n_outputs=spec.n_outputs)
@@ -186,6 +197,18 @@ class TrainingRun:
     def stop(self) -> None:
         self._stop.set()
 
+    def halt(self, reason: str) -> None:
+        """Stop for a reason that is not the user's (the tab gone, a class's cap); the message says it."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    def explain(self, message: str) -> str:
+        """A stopped run's message with the real reason in place of 'Stopped by the user'."""
+        if self._stop_reason and message.startswith("Stopped by the user"):
+            return self._stop_reason + message[len("Stopped by the user"):]
+        return message
+
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
@@ -195,11 +218,11 @@ class TrainingRun:
         return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> RunSnapshot:
-        """Copy the state under the lock; polling also counts as a heartbeat."""
+        """Copy the state under the lock; without a session probe, polling also counts as a heartbeat."""
         place = self.slots.place(self)
         going = self.slots.running() if place else 0
+        self.liveness.polled()
         with self._lock:
-            self._last_poll = time.monotonic()
             snap = self._snap
             status = snap.status if not (snap.status == RunStatus.QUEUED and not place) else RunStatus.RUNNING
             return replace(snap, status=status, losses=list(self._losses), queue_place=place, runs_going=going)
@@ -230,13 +253,15 @@ class TrainingRun:
     def _work(self) -> None:
         try:
             if not self.slots.wait_turn(self, self._stop_flag()):
-                self._set(status=RunStatus.STOPPED, message="Left the queue before training began: nothing was "
-                                                             "trained.")
+                why = f"{self._stop_reason}: it left" if self._stop_reason else "Left"
+                self._set(status=RunStatus.STOPPED, message=f"{why} the queue before training began: nothing was "
+                                                            "trained.")
                 return
+            self._training_since = time.monotonic()
             self._set(status=RunStatus.RUNNING)
             self._train()
         except Stopped as err:
-            self._set(status=RunStatus.STOPPED, message=str(err))
+            self._set(status=RunStatus.STOPPED, message=self.explain(str(err)))
         except RagvizError as err:
             self._set(status=RunStatus.ERROR, message=str(err))
         except Exception as err:  # a worker must never die silently
@@ -250,7 +275,7 @@ class TrainingRun:
         self.result, self.baseline_result = outcome.result, outcome.baseline_result
         with self._lock:
             baseline_history = outcome.baseline_result.history if outcome.baseline_result is not None else None
-            self._snap = replace(self._snap, status=outcome.status, message=outcome.message,
+            self._snap = replace(self._snap, status=outcome.status, message=self.explain(outcome.message),
                                  history=outcome.result.history,
                                  baseline_history=baseline_history or self._snap.baseline_history)
 
@@ -296,8 +321,16 @@ def train_with_baseline(project: Project, baseline: str | None, *, report: Any, 
     return RunOutcome(result, base, status, message)
 
 
+def check_steps(steps: int) -> None:
+    """Refuse a run longer than the class's cap (``RAGVIZ_MAX_STEPS``) before it queues."""
+    cap = get_limits().max_steps
+    if steps > cap:
+        raise ConfigError(f"This run asks for {steps:,} steps; this server's limit is {cap:,} steps per run. Use "
+                          "fewer steps. (The server's administrator can change it with RAGVIZ_MAX_STEPS.)")
+
+
 class _StopFlag:
-    """Set by the user's Stop, or when the page has stopped polling (tab closed).
+    """Set by the user's Stop, when the run's session is gone (:class:`Liveness`), or at the class's time cap.
 
     The loop asks it every step and between chunks of work (a child process's relay, every
     :data:`ragviz.training.train_process.POLL_S`).
@@ -307,9 +340,11 @@ class _StopFlag:
         self.run = run
 
     def is_set(self) -> bool:
-        if self.run._stop.is_set():
+        run = self.run
+        if run._stop.is_set():
             return True
-        if time.monotonic() - self.run._last_poll > self.run.heartbeat_timeout:
-            self.run._stop.set()
-            return True
-        return False
+        if run.liveness.gone():
+            run.halt(f"Stopped because its tab was closed (away over {run.heartbeat_timeout:g} s)")
+        elif run._training_since is not None and time.monotonic() - run._training_since > run.max_seconds:
+            run.halt(f"Stopped at this server's limit of {run.max_seconds:g} s per run (RAGVIZ_MAX_RUN_SECONDS)")
+        return run._stop.is_set()

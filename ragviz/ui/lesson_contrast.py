@@ -16,7 +16,6 @@ from ragviz.training.runner import RunStatus
 from ragviz.ui.lesson_panel import SAME_MODEL, contrast_button, contrast_figures, lesson_contrast
 from ragviz.ui.lesson_state import open_lesson
 from ragviz.ui.output_widgets import baseline_trace
-from ragviz.ui.runs import adopt_finished_run
 from ragviz.ui.state import AppState
 
 
@@ -54,9 +53,7 @@ def _live_table(state: AppState, trace: Trace, key: str, model_label: str, contr
 
 @st.fragment(run_every=1.0)
 def _progress(state: AppState) -> None:
-    """Where the run is, here where it was started; when it ends, its model and contrast are taken in."""
-    if adopt_finished_run(state):
-        st.rerun()
+    """Where the run is, here where it was started (the shell's watcher takes it in when it ends)."""
     run = state.run
     if run is None:
         return

@@ -25,6 +25,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
 from ragviz.ui.model_banner import model_banner
+from ragviz.ui.run_watcher import watch_runs
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
 from ragviz.ui.view_url import open_view_link
@@ -58,6 +59,7 @@ def app_navigation() -> StreamlitPage:
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
                                 for i, (path, title, icon) in enumerate(PAGES)])
     open_view_link(navigation, HOME.path)  # a reload or a shared link: the view the URL holds
+    watch_runs(get_state())  # the one place a finished run is taken in, before anything draws
     render_sidebar(get_state())
     model_banner(get_state(), None if navigation.title == TRAIN.title else TRAIN.path)
     return navigation

@@ -57,7 +57,7 @@ def run_outcome(state: AppState) -> bool:
     True when it reported the session's model's best and last steps (so the model panel need not).
     """
     run = state.run
-    if run is None or not run_handled(run):
+    if run is None or not run_handled(state):
         return False
     snap = run.snapshot()
     if snap.status == RunStatus.ERROR:

@@ -1,8 +1,9 @@
-"""Taking a finished training run's result into the session exactly once, and only if it still fits.
+"""A session's runs in the ui: starting one, taking a finished one in exactly once, and its aftermath.
 
-Whichever fragment notices first that the run is over (the sidebar on any page, or the
-Train page's live panel) handles it; later polls see it was handled and leave the session's
-model alone. What the user opened last is what they have: a run whose project was replaced
+Where a run is in its life is :class:`ragviz.training.lifecycle.RunRecord`'s phase, kept in the
+session's :class:`ragviz.ui.state.AppState` (``state.runs``); nothing here keeps a session key.
+Only the app shell's watcher (:mod:`ragviz.ui.run_watcher`) calls :func:`take_in_ended`; pages and
+fragments only draw. What the user opened last is what they have: a run whose project was replaced
 while it trained (a checkpoint or sample opened meanwhile) is offered, never imposed.
 
 A run's model never silently replaces a better one: the model it replaces is kept
@@ -17,14 +18,20 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ragviz.model.config import ModelConfig
+from ragviz.training.ensemble_run import EnsembleRun
+from ragviz.training.lifecycle import Event, RunRecord
 from ragviz.training.runner import TrainingRun
-from ragviz.ui.state import AppState, Baseline, TrainedModel, adopt_run, notify, set_project, start_run
-
-HANDLED_KEY = "ragviz_handled_run"
-ORIGIN_KEY = "ragviz_run_origin"  # (run, the project object it was started from)
-OFFER_KEY = "ragviz_offered_run"  # a finished run whose model was not taken in
-HELD_KEY = "ragviz_held_run"  # a diverged run whose model was not taken in
-PREVIOUS_KEY = "ragviz_previous_model"  # the model the last adopted run replaced
+from ragviz.ui.state import (
+    AppState,
+    Baseline,
+    TrainedModel,
+    adopt_run,
+    notify,
+    refuse_second_run,
+    session_probe,
+    set_project,
+    start_run,
+)
 
 
 @dataclass
@@ -50,15 +57,15 @@ def _replace_keeping(state: AppState, replace) -> None:
     kept = _current(state)
     replace()
     if kept is None or state.trained is None:
-        st.session_state.pop(PREVIOUS_KEY, None)
+        state.runs.previous = None
         return
     kept.replaced_by = state.trained
-    st.session_state[PREVIOUS_KEY] = kept
+    state.runs.previous = kept
 
 
 def previous_model(state: AppState) -> KeptModel | None:
     """The model the session's model replaced (by a run, or by a restore), while nothing else was opened."""
-    kept = st.session_state.get(PREVIOUS_KEY)
+    kept = state.runs.previous
     if kept is None or state.trained is None or kept.replaced_by is not state.trained:
         return None
     return kept
@@ -80,86 +87,109 @@ def restore_previous(state: AppState) -> None:
                              "The other one is one click away (Restore previous model).")
 
 
+def _train_record(state: AppState, outcome: str) -> RunRecord | None:
+    record = state.runs.train
+    if record is None or record.outcome != outcome or record.run.result is None:
+        return None
+    return record
+
+
 def held_run(state: AppState) -> TrainingRun | None:
     """The diverged run whose model was not taken in, if it is still the session's last run."""
-    run = st.session_state.get(HELD_KEY)
-    if run is None or run is not state.run or run.result is None:
-        return None
-    return run
+    record = _train_record(state, "held")
+    return record.run if record is not None else None
 
 
 def use_held_run(state: AppState) -> None:
     """Take the diverged run's last finite weights after all; the model before it stays restorable."""
     run = held_run(state)
-    st.session_state.pop(HELD_KEY, None)
     if run is None:
         return
+    state.runs.train.outcome = "adopted"
     _replace_keeping(state, lambda: adopt_run(state, run))
     notify(state, "info", "Now using the diverged run's last finite weights.")
 
 
 def begin_run(state: AppState, baseline: str | None) -> TrainingRun:
-    """Start a run and remember which project it belongs to."""
-    run = start_run(state, baseline)
-    st.session_state[ORIGIN_KEY] = (run, state.project)
+    """Start a training run (one per session); its record remembers which project it belongs to."""
+    return start_run(state, baseline)
+
+
+def begin_ensemble(state: AppState, key: str, k: int) -> EnsembleRun:
+    """Start the ensemble's run; it is the session's one run while it trains."""
+    refuse_second_run(state)
+    run = EnsembleRun(state.project, k, probe=session_probe()).start()
+    state.runs.ensemble = RunRecord(run, "ensemble", origin=state.project, key=key)
     return run
 
 
-def run_handled(run: TrainingRun | None) -> bool:
-    return run is not None and st.session_state.get(HANDLED_KEY) is run
+def drop_ensemble(state: AppState) -> None:
+    """Forget the ensemble (its graph, configs or model changed), stopping it if it still trains."""
+    if state.runs.ensemble is not None:
+        state.runs.ensemble.run.stop()
+        state.runs.ensemble = None
 
 
-def run_matches_project(state: AppState, run: TrainingRun) -> bool:
+def run_handled(state: AppState) -> bool:
+    """The session's training run has been taken in (its result dealt with)."""
+    record = state.runs.train
+    return record is not None and record.taken_in
+
+
+def run_matches_project(state: AppState, record: RunRecord) -> bool:
     """Whether the session still has the project the run was started from (edits allowed, nothing opened)."""
-    origin = st.session_state.get(ORIGIN_KEY)
-    if origin is None or origin[0] is not run:
-        return True  # started elsewhere: nothing was recorded to contradict it
-    return state.project is origin[1]
+    return record.origin is None or state.project is record.origin
 
 
-def adopt_finished_run(state: AppState) -> bool:
-    """Handle ``state.run`` if it has ended and was not handled yet; True when it just was.
-
-    Its model is taken in when the run still matches the session's project (offered when it does not,
-    held back when it diverged); the model it replaces stays restorable.
-    """
-    run = state.run
-    if run is None or run_handled(run) or not run.snapshot().done:
-        return False
+def _take_in(state: AppState, record: RunRecord) -> None:
+    """Deal with an ended run's result, once: adopt its model, offer it, or hold it back."""
+    run = record.run
     run.join(timeout=5.0)  # the worker has set its final status; let it return
-    if run.result is not None:
-        if not run_matches_project(state, run):
-            st.session_state[OFFER_KEY] = run
+    outcome = "nothing"
+    if record.kind == "train" and run.result is not None:
+        if not run_matches_project(state, record):
+            outcome = "offered"
         elif run.result.status == "diverged":
-            st.session_state[HELD_KEY] = run  # a diverged run is never taken in on its own
+            outcome = "held"  # a diverged run is never taken in on its own
         else:
+            outcome = "adopted"
             _replace_keeping(state, lambda: adopt_run(state, run))
-    st.session_state[HANDLED_KEY] = run
-    return True
+    record.outcome = outcome
+    record.apply(Event.TAKE_IN)
+
+
+def take_in_ended(state: AppState) -> bool:
+    """Take in every run of the session that has ended and was not taken in yet; True when one just was.
+
+    Only the app shell's watcher calls this (:mod:`ragviz.ui.run_watcher`).
+    """
+    ended = [record for record in state.runs.records() if record.ended]
+    for record in ended:
+        _take_in(state, record)
+    return bool(ended)
 
 
 def offered_run(state: AppState) -> TrainingRun | None:
     """The finished run waiting for the user to take or leave its model, if any."""
-    run = st.session_state.get(OFFER_KEY)
-    if run is None or run is not state.run or run.result is None:
-        return None
-    return run
+    record = _train_record(state, "offered")
+    return record.run if record is not None else None
 
 
 def take_offered_run(state: AppState) -> None:
     """Use the offered run's model, with the project it was trained on (the opened one goes)."""
     run = offered_run(state)
-    st.session_state.pop(OFFER_KEY, None)
     if run is None:
         return
-    st.session_state.pop(PREVIOUS_KEY, None)
+    state.runs.train.outcome = "adopted"
+    state.runs.previous = None
     set_project(state, run.project.copy())
     adopt_run(state, run)
     notify(state, "success", "Now using the model the training run produced, with the task graph it was trained on.")
 
 
-def keep_opened_model() -> None:
-    st.session_state.pop(OFFER_KEY, None)
+def keep_opened_model(state: AppState) -> None:
+    if offered_run(state) is not None:
+        state.runs.train.outcome = "kept"
 
 
 def run_offer(state: AppState) -> None:
@@ -171,7 +201,8 @@ def run_offer(state: AppState) -> None:
     take_col, keep_col = st.columns(2)
     take_col.button("Use the run's model", key="run_offer_take", on_click=take_offered_run, args=(state,),
                     type="primary", width="stretch")
-    keep_col.button("Keep the opened model", key="run_offer_keep", on_click=keep_opened_model, width="stretch")
+    keep_col.button("Keep the opened model", key="run_offer_keep", on_click=keep_opened_model, args=(state,),
+                    width="stretch")
 
 
 def run_from_current_model(state: AppState) -> bool:

@@ -25,6 +25,8 @@ from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.storage.checkpoint import Checkpoint, checkpoint_bytes
 from ragviz.training.history import History
+from ragviz.training.lifecycle import RunRecord, SessionRuns
+from ragviz.training.liveness import Probe
 from ragviz.training.project import Project
 from ragviz.training.runner import TrainingRun
 
@@ -54,11 +56,6 @@ class Baseline:
     history: History | None
 
 
-def _stop_boxed_run(run_box: list[TrainingRun | None]) -> None:
-    if run_box[0] is not None:
-        run_box[0].stop()
-
-
 @dataclass
 class AppState:
     """Everything one browser session has made or loaded."""
@@ -72,16 +69,17 @@ class AppState:
     selection: list[str] = field(default_factory=list)
     notices: list[tuple[str, str]] = field(default_factory=list)
     traces: OrderedDict[tuple[int, str], Trace] = field(default_factory=OrderedDict)
-    #: The session's training run, boxed so that a session that ends stops it (the finaliser holds
-    #: the box, not the state; the run's heartbeat is the second line of defence).
-    run_box: list[TrainingRun | None] = field(default_factory=lambda: [None], repr=False)
+    #: The session's runs and where each is in its lifecycle (:mod:`ragviz.training.lifecycle`); a session
+    #: that ends stops them (the finaliser holds this object, not the state; liveness is the second line).
+    runs: SessionRuns = field(default_factory=SessionRuns, repr=False)
 
     def __post_init__(self) -> None:
-        weakref.finalize(self, _stop_boxed_run, self.run_box)
+        weakref.finalize(self, self.runs.stop_all)
 
     @property
     def run(self) -> TrainingRun | None:
-        return self.run_box[0]
+        """The session's last training run (not the ensemble's)."""
+        return self.runs.train.run if self.runs.train is not None else None
 
     @property
     def graph(self) -> TaskGraph:
@@ -187,11 +185,38 @@ def adopt_run(state: AppState, run: TrainingRun) -> None:
     state.traces.clear()
 
 
+def session_probe() -> Probe | None:
+    """'Is this session still connected?', for a run's liveness; None outside a served app (AppTest, scripts).
+
+    Uses the runtime's public, thread-safe ``Runtime.is_active_session``: a tab that closes or loses
+    its connection is no longer active; one that reconnects in time is again.
+    """
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    instance, session_id = runtime.get_instance(), ctx.session_id
+    if not instance.is_active_session(session_id):
+        return None  # not a served session (AppTest): polls decide
+    return lambda: instance.is_active_session(session_id)
+
+
+def refuse_second_run(state: AppState) -> None:
+    """One run per session (an ensemble counts): a second one would take a slot another student waits for."""
+    busy = state.runs.busy()
+    if busy is not None:
+        what = "the models of “How sure is the model?”" if busy.kind == "ensemble" else "a model"
+        raise RagvizError(f"This session is already training {what}: one run at a time per session, so that "
+                          "everyone gets a turn. Stop it or wait for it to finish.")
+
+
 def start_run(state: AppState, baseline: str | None) -> TrainingRun:
-    if state.run is not None and state.run.alive:
-        raise RagvizError("A training run is already going; stop it first.")
-    run = TrainingRun(state.project, baseline).start()
-    state.run_box[0] = run
+    """Queue a training run for the session's project; its lifecycle starts at *queued*."""
+    refuse_second_run(state)
+    run = TrainingRun(state.project, baseline, probe=session_probe()).start()
+    state.runs.train = RunRecord(run, "train", origin=state.project)
     return run
 
 

@@ -33,7 +33,7 @@ from ragviz.ui.checkpoint_widgets import save_for_session
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.run_review import replay_panel, watch_lines
-from ragviz.ui.runs import adopt_finished_run, begin_run, run_handled
+from ragviz.ui.runs import begin_run, run_handled
 from ragviz.ui.state import AppState, current_checkpoint_bytes
 
 WIDGET = "train_w."
@@ -233,7 +233,7 @@ def _curves(history: History | None, colors: dict[str, str], split: str, key: st
 
 def run_active(state: AppState) -> bool:
     """A run is going, or has ended and not been taken in yet."""
-    return state.run is not None and not run_handled(state.run)
+    return state.run is not None and not run_handled(state)
 
 
 def _live_curves(history: History, graph: TaskGraph) -> None:
@@ -256,20 +256,14 @@ def _live_curves(history: History, graph: TaskGraph) -> None:
 
 @st.fragment(run_every=1.0)
 def live_panel(state: AppState) -> None:
-    """Progress, Stop and live curves; when the run ends, take its model and redraw the page.
-
-    The page draws this panel only while its run is not taken in, so a tick for a run already
-    taken in means the page's redraw never came (seen under a class's load): ask for it again.
-    """
+    """Progress, Stop and live curves. It only draws: when the run ends, the app shell's watcher
+    (:mod:`ragviz.ui.run_watcher`) takes it in and redraws the page."""
     run = state.run
     if run is None:
         return
-    if run_handled(run):
-        st.rerun()
     snap = run.snapshot()
-    if snap.done:
-        if adopt_finished_run(state):
-            st.rerun()
+    if snap.done or run_handled(state):
+        st.caption(f"The run {snap.status}: showing its result…")
         return
     if snap.status == RunStatus.QUEUED:
         queued_panel(run, snap)

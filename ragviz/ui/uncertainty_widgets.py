@@ -1,9 +1,10 @@
 """Task outputs' "How sure is the model?" section: train 5 models in the background, show where they disagree.
 
-The ensemble lives in session state with the project graph, configs and model it was made
-for; when any of them changes it is dropped and the button comes back. While a what-if is
-shown, the ensemble runs on the edited graph too (no retraining), so a new zero-shot task
-gets its verdict at once.
+The ensemble is the session's run while it trains (``state.runs.ensemble``, one run per session),
+recorded with the project graph, configs and model it was made for; when any of them changes it
+is dropped and the button comes back. The app shell's watcher takes it in and redraws the page
+when it ends; this section only draws. While a what-if is shown, the ensemble runs on the edited
+graph too (no retraining), so a new zero-shot task gets its verdict at once.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from ragviz.plots.uncertainty import needs_grid, trust_table, uncertainty_figure
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.ensemble import DEFAULT_K, Ensemble
-from ragviz.training.ensemble_run import EnsembleRun
+from ragviz.training.lifecycle import RunRecord
 from ragviz.ui.projector import for_screen
+from ragviz.ui.runs import begin_ensemble, drop_ensemble
 from ragviz.ui.state import AppState, graph_key
 
-ENSEMBLE_KEY = "to_ensemble"
 BUTTON = f"Check how sure the model is: train {DEFAULT_K} models"
 EXPLAIN = (f"Train {DEFAULT_K} copies of this model from different random starts, on the same data with the same "
            "settings. Where they agree, the prediction does not hinge on luck; where they disagree, it does — on a "
@@ -42,32 +43,32 @@ def ensemble_key(state: AppState) -> str:
     return graph_key(project.graph, [id(state.model), project.model_config.to_dict(), project.train_config.to_dict()])
 
 
-def current_entry(state: AppState) -> dict[str, Any] | None:
+def current_entry(state: AppState) -> RunRecord | None:
     """The session's ensemble run, if it was started for the current graph, configs and model."""
-    entry = st.session_state.get(ENSEMBLE_KEY)
-    if entry is not None and entry["key"] == ensemble_key(state):
+    entry = state.runs.ensemble
+    if entry is not None and entry.key == ensemble_key(state):
         return entry
-    if entry is not None:
-        entry["run"].stop()
-        st.session_state.pop(ENSEMBLE_KEY, None)
+    drop_ensemble(state)
     return None
 
 
-def start_ensemble(state: AppState) -> None:
+def start_ensemble(state: AppState) -> bool:
+    """Queue the ensemble as the session's run; False after saying why it could not start."""
     try:
-        run = EnsembleRun(state.project, DEFAULT_K).start()
+        begin_ensemble(state, ensemble_key(state), DEFAULT_K)
     except RagvizError as err:
         st.error(md_escape(err), icon=":material/error:")
-        return
-    st.session_state[ENSEMBLE_KEY] = {"key": ensemble_key(state), "run": run, "views": {}}
+        return False
+    return True
 
 
 @st.fragment(run_every=0.5)
-def ensemble_progress(entry: dict[str, Any]) -> None:
-    """Progress and Stop while the models train; redraws the page once when they are done."""
-    snap = entry["run"].snapshot()
+def ensemble_progress(entry: RunRecord) -> None:
+    """Progress and Stop while the models train (the shell's watcher redraws the page when they are done)."""
+    snap = entry.run.snapshot()
     if snap.done:
-        st.rerun()
+        st.caption(f"The {DEFAULT_K} models {snap.status}: showing the result…")
+        return
     bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
     if snap.queue_place:
         bar_col.info(f"The server is busy ({snap.runs_going} training run(s) going): the {DEFAULT_K} models are "
@@ -75,22 +76,22 @@ def ensemble_progress(entry: dict[str, Any]) -> None:
     else:
         bar_col.progress(snap.fraction, text=f"Training {DEFAULT_K} models at once: step {snap.step:,} of "
                                              f"{snap.total:,} · {snap.elapsed:.0f} s")
-    stop_col.button("Stop", on_click=entry["run"].stop, key="to_ens_stop", icon=":material/stop:", width="stretch")
+    stop_col.button("Stop", on_click=entry.run.stop, key="to_ens_stop", icon=":material/stop:", width="stretch")
 
 
-def ensemble_view(entry: dict[str, Any], ensemble: Ensemble, graph: TaskGraph, tables: Any) -> dict[str, Any]:
+def ensemble_view(entry: RunRecord, ensemble: Ensemble, graph: TaskGraph, tables: Any) -> dict[str, Any]:
     """Disagreement, verdicts and test outputs of the ensemble on ``graph``, computed once per graph."""
     key = graph_key(graph)
-    if key not in entry["views"]:
+    if key not in entry.views:
         on = None if graph == ensemble.graph else graph
         test = ensemble.predict_tasks(on, "test", tables) if on is not None else ensemble.predict_tasks()
-        entry["views"] = {key: {
+        entry.views = {key: {
             "scores": ensemble.disagreement(on, tables),
             "classes": None if ensemble.regression else ensemble.class_disagreement(on, tables),
             "guesses": ensemble.untrusted(on, tables),
             "test": test, "grid": {}, "graph": on,
         }}
-    return entry["views"][key]
+    return entry.views[key]
 
 
 def grid_outputs(ensemble: Ensemble, view: dict[str, Any], trace: Trace, tasks: list[str],
@@ -101,12 +102,12 @@ def grid_outputs(ensemble: Ensemble, view: dict[str, Any], trace: Trace, tasks: 
     return {t: view["grid"][t] for t in tasks}
 
 
-def finished_ensemble(state: AppState) -> tuple[dict[str, Any], Ensemble] | None:
+def finished_ensemble(state: AppState) -> tuple[RunRecord, Ensemble] | None:
     entry = current_entry(state)
-    if entry is None or not entry["run"].snapshot().done or entry["run"].ensemble is None \
-            or entry["run"].ensemble.status != "finished":
+    if entry is None or not entry.run.snapshot().done or entry.run.ensemble is None \
+            or entry.run.ensemble.status != "finished":
         return None
-    return entry, entry["run"].ensemble
+    return entry, entry.run.ensemble
 
 
 def guess_banner(state: AppState, trace: Trace, graph: TaskGraph) -> None:
@@ -128,9 +129,9 @@ def guess_banner(state: AppState, trace: Trace, graph: TaskGraph) -> None:
                    "*How sure is the model?* below.", icon=":material/warning:")
 
 
-def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: list[str],
+def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[str],
                   graph: TaskGraph) -> None:
-    ensemble = entry["run"].ensemble
+    ensemble = entry.run.ensemble
     tables = state.project.tables
     try:
         view = ensemble_view(entry, ensemble, graph, tables)
@@ -170,19 +171,18 @@ def uncertainty_section(state: AppState, trace: Trace, tasks: list[str], graph: 
     entry = current_entry(state)
     if entry is None:
         st.caption(EXPLAIN)
-        if st.button(BUTTON, key="to_ens_start", icon=":material/stacks:", type="primary"):
-            start_ensemble(state)
+        if st.button(BUTTON, key="to_ens_start", icon=":material/stacks:", type="primary") \
+                and start_ensemble(state):
             st.rerun()
         return
-    snap = entry["run"].snapshot()
+    snap = entry.run.snapshot()
     if not snap.done:
         ensemble_progress(entry)
         return
-    if snap.status != "finished" or entry["run"].ensemble is None:
+    if snap.status != "finished" or entry.run.ensemble is None:
         st.warning(f"The {DEFAULT_K} models were not trained to the end: {md_escape(snap.message)}",
                    icon=":material/warning:")
-        if st.button(BUTTON, key="to_ens_again", icon=":material/stacks:"):
-            start_ensemble(state)
+        if st.button(BUTTON, key="to_ens_again", icon=":material/stacks:") and start_ensemble(state):
             st.rerun()
         return
     results_panel(state, entry, trace, tasks, graph)

@@ -11,7 +11,8 @@ from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.training.ensemble import Ensemble
 from ragviz.training.project import Project
 from ragviz.training.train import train
-from ragviz.ui.uncertainty_widgets import BUTTON, ENSEMBLE_KEY, plain
+from ragviz.ui.state import STATE_KEY
+from ragviz.ui.uncertainty_widgets import BUTTON, plain
 from tests.app.helpers import checkpoint_state, errors_of, open_page
 
 PAGE = "pages/task_outputs.py"
@@ -32,8 +33,8 @@ def charts(at) -> list[dict]:
 
 def train_from_page(at):
     next(b for b in at.button if b.label == BUTTON).click().run()
-    entry = at.session_state[ENSEMBLE_KEY]
-    entry["run"].join(timeout=120)
+    entry = at.session_state[STATE_KEY].runs.ensemble
+    entry.run.join(timeout=120)
     at.run()
     return entry
 
@@ -46,7 +47,7 @@ def test_the_button_trains_five_models_and_shows_where_they_disagree(odd_ring) -
     assert len(charts(at)) == 1  # only the outputs until the models are trained
     entry = train_from_page(at)
     assert errors_of(at) == []
-    ensemble = entry["run"].ensemble
+    ensemble = entry.run.ensemble
     assert isinstance(ensemble, Ensemble) and ensemble.k == 5
     figs = charts(at)
     assert len(figs) == 2
@@ -84,5 +85,5 @@ def test_editing_the_graph_drops_the_ensemble(odd_ring) -> None:
     state.project.train_config = TrainConfig(steps=41)
     at.run()
     assert errors_of(at) == []
-    assert ENSEMBLE_KEY not in at.session_state
+    assert state.runs.ensemble is None
     assert any(b.label == BUTTON for b in at.button)
