@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ragviz.plots.colors import task_colors
+from ragviz.plots.colors import curve_colors, task_colors
 from ragviz.plots.training import (
     MEAN_COLOR,
     SEEN_DASH,
@@ -17,6 +17,7 @@ from ragviz.plots.training import (
 )
 from ragviz.storage.gallery import MetricSet
 from ragviz.training.train import History
+from tests.helpers import small_ring
 
 
 def _history() -> History:
@@ -74,3 +75,15 @@ def test_comparison_bars_group_models_and_hatch_zero_shot_tasks() -> None:
     assert fig.data[0].y[2] is None and fig.data[1].y[2] is None  # a missing value draws no bar
     assert fig.layout.barmode == "group"
     assert math.isclose(fig.data[1].y[1], 0.5)
+
+
+def test_curves_give_every_task_its_own_colour_even_when_tasks_share_a_rotation() -> None:
+    """A student's graph with four tasks at 0°: coloured by rotation they shared one colour."""
+    graph = small_ring(6, zero_shot=())
+    ring = curve_colors(graph)
+    assert ring == task_colors(graph)  # already distinct: the colours every page uses
+    for name in graph.task_names()[1:4]:
+        graph.update_task(name, params={"rotate": 0.0, "noise": 0.1})
+    assert len(set(task_colors(graph).values())) == 3
+    colors = curve_colors(graph)
+    assert list(colors) == graph.task_names() and len(set(colors.values())) == 6

@@ -48,8 +48,10 @@ def round_trip(view: View, base=None, sample_graph=None) -> View:
 def test_a_graph_its_settings_and_the_pickers_come_back_equal() -> None:
     graph = small_ring()
     view = View(name="My ring", graph=graph, model_config=ModelConfig(layers=3, embed_dim=8),
-                train_config=TrainConfig(steps=123, lr=0.005, seed=7), layer=3, focus="moons 120°", projector=True)
+                train_config=TrainConfig(steps=123, lr=0.005, seed=7), layer=3, focus="moons 120°", projector=True,
+                screen="1280×720")
     back = round_trip(view)
+    assert back.screen == "1280×720"
     assert back.graph == graph and back.graph is not graph
     assert back.model_config == ModelConfig(layers=3, embed_dim=8)
     assert back.train_config == TrainConfig(steps=123, lr=0.005, seed=7)

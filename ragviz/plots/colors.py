@@ -74,6 +74,24 @@ def task_colors(graph: TaskGraph, by: str | None = None) -> dict[str, str]:
     return {name: sampled.get(name, "#9e9e9e") for name in raw}
 
 
+def curve_colors(graph: TaskGraph) -> dict[str, str]:
+    """Task name → a colour no other task has, for training curves (one line per task).
+
+    The tasks' usual colours (:func:`task_colors`) when they are already distinct, so a task looks
+    the same on every page; when two tasks share one (four tasks at rotation 0°), every task gets
+    its own from a qualitative palette instead, in the graph's task order.
+    """
+    colors = task_colors(graph)
+    if len(set(colors.values())) == len(colors):
+        return colors
+    names = list(colors)
+    if len(names) <= len(qualitative.Dark24):
+        palette = list(qualitative.Dark24[:len(names)])
+    else:
+        palette = sample_colorscale("Turbo", [i / (len(names) - 1) for i in range(len(names))])
+    return dict(zip(names, palette, strict=True))
+
+
 def relation_colors(graph: TaskGraph) -> dict[str, str]:
     """Relation name → declared colour; inverse directions share it; self-loops are grey."""
     colors = {name: rel.color for name, rel in graph.relations.items()}

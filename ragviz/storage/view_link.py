@@ -47,6 +47,9 @@ class ViewLinkError(RagvizError):
     """A view link is damaged, too big, hostile or from a newer ragviz; the message says which."""
 
 
+SCREEN_MAX = 20  # characters of a projector screen's label in a link (the app knows which exist)
+
+
 @dataclass
 class View:
     """One user's view, as far as a link can hold it.
@@ -66,6 +69,7 @@ class View:
     layer: int | None = None
     focus: str | None = None
     projector: bool | None = None
+    screen: str | None = None  # projector mode's screen size ("1920×1080"), kept while the mode is on
 
 
 @dataclass(frozen=True)
@@ -217,7 +221,7 @@ def view_payload(view: View, base: TaskGraph | None = None) -> dict[str, Any]:
         payload["t"] = view.train_config.to_dict()
     if view.whatif is not None and graph_dict is not None:
         payload["w"] = {"p": graph_patch(graph_dict, compact_graph(view.whatif)), "e": list(view.whatif_edits)}
-    for key, value in (("l", view.layer), ("f", view.focus), ("p", view.projector)):
+    for key, value in (("l", view.layer), ("f", view.focus), ("p", view.projector), ("r", view.screen)):
         if value is not None:
             payload[key] = value
     return payload
@@ -231,7 +235,7 @@ def encode_view(view: View, base: TaskGraph | None = None, budget: int = LINK_BU
         return EncodedView(token, True, len(token))
     small = View(name=view.name, sample=view.sample, graph_omitted=view.graph is not None,
                  model_config=view.model_config, train_config=view.train_config,
-                 layer=view.layer, focus=view.focus, projector=view.projector)
+                 layer=view.layer, focus=view.focus, projector=view.projector, screen=view.screen)
     return EncodedView(pack(view_payload(small)), False, len(token))
 
 
@@ -277,6 +281,8 @@ def build_view(payload: dict[str, Any], sample_graph: TaskGraph | None = None) -
         view.focus = check_name(payload["f"], "focus task", NAME_MAX)
     if "p" in payload:
         view.projector = flag(payload["p"], "The link's projector mode", ViewLinkError)
+    if "r" in payload:
+        view.screen = check_name(payload["r"], "projector screen", SCREEN_MAX)
     if "w" in payload:
         _whatif(view, payload["w"], view.graph if view.graph is not None else sample_graph)
     return view

@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from ragviz.plots.projector import DEFAULT_SCREEN, SCREENS, Screen, for_projector, screen_for
 
-#: The session-state key of the switch; the view's URL carries it under the same name.
+#: The session-state keys of the switch and the screen size; the view's link carries both.
 PROJECTOR_KEY = "projector"
 SCREEN_KEY = "projector_screen"
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.inspection.model_fit import ZERO_SHOT_MEANING, model_fit
-from ragviz.plots.colors import task_colors
+from ragviz.plots.colors import curve_colors
 from ragviz.plots.replay import replay_curves, replay_embedding, snapshot_index
 from ragviz.plots.training import comparison_figure
 from ragviz.safety.safe_text import md_escape
@@ -128,7 +128,7 @@ def restore_control(state: AppState) -> None:
 def replay_panel(history: History, graph: TaskGraph, split: str, key: str = "model") -> None:
     """The run's curves with a slider over its evaluations: drag it back to see the run as it stood then,
     with the task embeddings and each task's metric at that step."""
-    colors = task_colors(graph)
+    colors = curve_colors(graph)
     steps = list(history.steps)
     step = steps[-1]
     if len(steps) > 1:

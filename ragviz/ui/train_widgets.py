@@ -19,7 +19,7 @@ import streamlit as st
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
 from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
-from ragviz.plots.colors import task_colors
+from ragviz.plots.colors import curve_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
@@ -245,7 +245,7 @@ def _live_curves(history: History, graph: TaskGraph) -> None:
     key = (id(history), len(history.steps))
     cached = st.session_state.get(LIVE_FIGS_KEY)
     if cached is None or cached[0] != key:
-        colors = task_colors(graph)
+        colors = curve_colors(graph)
         cached = (key, curves_figure(history, "loss", "test", colors, title="test loss per task"),
                   curves_figure(history, "metric", "test", colors))
         st.session_state[LIVE_FIGS_KEY] = cached
@@ -353,7 +353,7 @@ def baseline_panel(state: AppState) -> None:
         comparison_dataframe(comparison_table(ours, theirs))
     bars_col.plotly_chart(for_screen(comparison_figure([ours, theirs])), key="baseline_bars")
     with st.expander("The baseline's training curves"):
-        _curves(baseline.history, task_colors(_trained_graph(state)), "test", "baseline")
+        _curves(baseline.history, curve_colors(_trained_graph(state)), "test", "baseline")
 
 
 def save_current(state: AppState, name: str, folder: str | Path | None = None) -> Path:

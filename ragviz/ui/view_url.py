@@ -36,6 +36,7 @@ from ragviz.storage.view_link import (
     read_link,
 )
 from ragviz.training.project import Project
+from ragviz.ui.projector import SCREEN_KEY, SCREENS
 from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, get_state, graph_key, notify, set_graph, set_project
 
 PARAM = "view"
@@ -131,6 +132,8 @@ def _restore_widgets(state: AppState, view: View) -> None:
         st.session_state[FOCUS_KEY] = view.focus
     if view.projector is not None:
         st.session_state[PROJECTOR_KEY] = view.projector
+    if view.screen in SCREENS:  # an unknown size (an old or edited link) keeps the default
+        st.session_state[SCREEN_KEY] = view.screen
 
 
 # ------------------------------------------------------------------------------ writing the link
@@ -153,6 +156,7 @@ def _small_fields(state: AppState) -> dict[str, Any]:
             "train": state.project.train_config.to_dict(), "layer": st.session_state.get(LAYER_SEEN_KEY),
             "focus": st.session_state.get(FOCUS_KEY),
             "projector": projector if isinstance(projector, bool) else None,
+            "screen": st.session_state.get(SCREEN_KEY) if projector is True else None,
             "size": [graph.number_of_tasks(), graph.number_of_edges()], "trained": id(state.model)}
 
 
@@ -175,7 +179,8 @@ def current_link(state: AppState) -> EncodedView:
                 whatif_edits=[str(e) for e in pending["edits"]] if pending else [],
                 layer=fields["layer"] if isinstance(fields["layer"], int) else None,
                 focus=fields["focus"] if isinstance(fields["focus"], str) else None,
-                projector=fields["projector"])
+                projector=fields["projector"],
+                screen=fields["screen"] if isinstance(fields["screen"], str) else None)
     try:
         encoded = encode_view(view, base=state.project.graph)
     except RagvizError:  # a view that cannot be written (it should not happen): keep the last link

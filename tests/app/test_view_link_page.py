@@ -13,7 +13,7 @@ from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.safe_text import md_escape
 from ragviz.storage.view_link import View, build_view, encode_view, read_link
 from ragviz.training.project import Project
-from ragviz.ui import inside_widgets, message_widgets, output_widgets, view_url
+from ragviz.ui import inside_widgets, message_widgets, output_widgets, projector, view_url
 from ragviz.ui.state import STATE_KEY
 from tests.app.helpers import APP, open_page, plain, untrained_state
 from tests.app.hostile import PROJECT, RELATIONS, TASKS, hostile_project
@@ -80,6 +80,22 @@ def test_a_sample_link_brings_back_the_samples_model_layer_and_focus() -> None:
     assert next(s for s in at.selectbox if s.key == "mp_focus").value == focus
     payload = read_link(url_token(at))
     assert payload["s"] == SAMPLE and "g" not in payload and payload["f"] == focus
+
+
+def test_projector_mode_and_its_screen_size_survive_a_reload() -> None:
+    at = open_link(encode_view(View(name="Zero-shot", sample=SAMPLE, projector=True)).token)
+    assert [e.value for e in at.exception] == []
+    assert at.sidebar.toggle(key=projector.PROJECTOR_KEY).value is True
+    assert at.sidebar.radio(key=projector.SCREEN_KEY).value == projector.DEFAULT_SCREEN
+    at.sidebar.radio(key=projector.SCREEN_KEY).set_value("1280×720").run()
+    payload = read_link(url_token(at))
+    assert payload["p"] is True and payload["r"] == "1280×720"
+    again = open_link(url_token(at))  # the reload: a new session from the URL alone
+    assert again.sidebar.toggle(key=projector.PROJECTOR_KEY).value is True
+    assert again.sidebar.radio(key=projector.SCREEN_KEY).value == "1280×720"
+    odd = open_link(encode_view(View(name="x", sample=SAMPLE, projector=True, screen="99×99")).token)
+    assert [e.value for e in odd.exception] == []
+    assert odd.sidebar.radio(key=projector.SCREEN_KEY).value == projector.DEFAULT_SCREEN
 
 
 def test_an_edited_sample_keeps_its_model_its_edits_and_its_what_if() -> None:
