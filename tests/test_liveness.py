@@ -139,3 +139,25 @@ def test_the_time_cap_stops_a_run_and_keeps_what_it_learned(monkeypatch) -> None
     assert time.monotonic() - started < 10
     assert snap.status == "stopped" and "limit of 0.5 s per run (RAGVIZ_MAX_RUN_SECONDS)" in snap.message
     assert run.result is not None and 0 < run.result.steps_done < 1_000_000
+
+
+@pytest.mark.parametrize("phase", ["queued", "running"])
+def test_stop_ends_a_run_within_two_seconds_in_the_queue_and_while_training(phase: str) -> None:
+    slots = RunSlots(1)
+    blocker = TrainingRun(_project(1_000_000), slots=slots, probe=lambda: True).start()
+    run = blocker
+    if phase == "queued":
+        run = TrainingRun(_project(1_000_000), slots=slots, probe=lambda: True).start()
+    deadline = time.monotonic() + 60
+    while run.snapshot().status != phase and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if phase == "running":
+        while run.snapshot().step < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    pressed = time.monotonic()
+    run.stop()
+    run.join(timeout=30)
+    assert not run.alive and time.monotonic() - pressed < 2.0
+    assert run.snapshot().status == "stopped"
+    blocker.stop()
+    blocker.join(timeout=30)
