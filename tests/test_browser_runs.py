@@ -3,7 +3,7 @@
 The class's failure (issue 20): under load, page polls did not get through and queued runs
 cancelled themselves ("Left the queue before training began") though their tabs were open.
 Here the server runs one run at a time with a 3 s grace. Tab A trains a long run; tab B queues a
-short one and is then *frozen* (Chrome's page lifecycle: no timers, so no fragment polls at all,
+short one and then its scripts are paused (Chrome's debugger: no timers, so no fragment polls at all,
 while its connection stays open). Once A has trained for well over the grace, A stops; B's run
 must start, finish, and its result show in B when B wakes, taken in once by the app shell's watcher.
 """
@@ -62,16 +62,17 @@ def test_a_queued_run_whose_tab_stops_polling_is_not_cancelled_and_its_result_sh
         raise AssertionError(f"tab B never showed its queue place; it showed: {_shown(main_b)}") from err
 
     cdp = b.context.new_cdp_session(b)
-    cdp.send("Page.setWebLifecycleState", {"state": "frozen"})  # no timers in B: its polls stop
+    cdp.send("Debugger.enable")
+    cdp.send("Debugger.pause")  # B's scripts halt: no timers, no fragment polls; its connection stays open
     elapsed = re.compile(r"· (\d+) s")
     start = int(elapsed.search(bar_a.inner_text()).group(1))
-    a.wait_for_function(  # A trains on for four grace periods while B is frozen
+    a.wait_for_function(  # A trains on for four grace periods while B is paused
         """([start, wait]) => { const bar = document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]');
             const m = bar && bar.innerText.match(/· (\\d+) s/); return m && Number(m[1]) >= start + wait; }""",
         arg=[start, 4 * GRACE_S], timeout=120_000, polling=250)
     main_a.get_by_role("button", name="Stop", exact=True).click()
     main_a.get_by_text("trained so far is kept", exact=False).first.wait_for(timeout=60_000)
-    cdp.send("Page.setWebLifecycleState", {"state": "active"})
+    cdp.send("Debugger.resume")
 
     done = main_b.locator('[data-testid="stAlert"]').filter(has_text="Training finished")
     try:
