@@ -11,10 +11,16 @@ torch thread count.
 
 A plain subprocess, not :mod:`multiprocessing`: its ``spawn`` re-runs ``sys.modules["__main__"]``
 in the child, and inside Streamlit that is the page script.
+
+A warm pool (``RAGVIZ_WARM_CHILDREN`` = N, default 0: off) keeps N children started, with torch and
+the trainer imported, waiting for a job; a run takes one at once and a new one is started behind
+it. With the pool on, ``auto`` sends every run to a child, small ones too, so training never shares
+the pages' interpreter (each waiting child holds about the memory of one torch import).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import queue
@@ -38,6 +44,7 @@ POLL_S = 0.25  # how often the relay checks the stop flag (and so the heartbeat)
 NICE_ENV = "RAGVIZ_TRAIN_NICE"  # how much lower the child's CPU priority is than the server's
 DEFAULT_NICE = 10  # on a busy machine the pages (and nginx) get the cores first; idle cores still train
 STOP_GRACE_S = 10.0  # after the child's result or a stop, how long it may take to exit before it is killed
+WARM_ENV = "RAGVIZ_WARM_CHILDREN"  # children kept started and waiting for a job (0: none, each run starts one)
 _HEADER = struct.Struct("!Q")
 
 Report = Callable[[str], Callable[[Any], None]]  # phase -> callback taking a ragviz.training.train.Progress
@@ -52,7 +59,78 @@ def use_process(n_tasks: int, setting: str | None = None) -> bool:
         return False
     if setting != "auto":
         raise RagvizError(f"{PROCESS_ENV} must be auto, always or never, not {setting!r}.")
-    return n_tasks >= PROCESS_FROM_TASKS
+    return n_tasks >= PROCESS_FROM_TASKS or warm_size() > 0
+
+
+def warm_size() -> int:
+    """How many children the pool keeps waiting (``RAGVIZ_WARM_CHILDREN``; a bad value is 0)."""
+    try:
+        return max(0, min(int(os.environ.get(WARM_ENV, "0")), 32))
+    except ValueError:
+        return 0
+
+
+def _start_child() -> subprocess.Popen:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # this ragviz, whatever the child's working folder
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return subprocess.Popen([sys.executable, "-m", "ragviz.training.train_process"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env)
+
+
+class WarmPool:
+    """Children started ahead of need; :meth:`take` hands one out and starts its replacement.
+
+    A child waits in ``read_frame`` for its job; closing its stdin (:meth:`close`, or the server
+    dying) makes it exit, so a pool never leaves orphans.
+    """
+
+    def __init__(self, size: Callable[[], int] = warm_size, start: Callable[[], subprocess.Popen] = _start_child
+                 ) -> None:
+        self.size = size
+        self.start = start
+        self._idle: list[subprocess.Popen] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self) -> subprocess.Popen:
+        """A waiting child when one is ready, else a new one; the pool is topped up behind it."""
+        with self._lock:
+            while self._idle:
+                child = self._idle.pop(0)
+                if child.poll() is None:
+                    break
+                _finish(child)
+            else:
+                child = None
+        if self.size() > 0 and not self._closed:
+            threading.Thread(target=self.fill, name="ragviz-warm-pool", daemon=True).start()
+        return child if child is not None else self.start()
+
+    def fill(self) -> None:
+        """Start children until ``size()`` wait."""
+        while True:
+            with self._lock:
+                self._idle = [c for c in self._idle if c.poll() is None]
+                if self._closed or len(self._idle) >= self.size():
+                    return
+                self._idle.append(self.start())
+
+    def idle(self) -> int:
+        with self._lock:
+            return sum(c.poll() is None for c in self._idle)
+
+    def close(self) -> None:
+        """Let every waiting child go (each exits when its stdin closes)."""
+        with self._lock:
+            idle, self._idle, self._closed = self._idle, [], True
+        for child in idle:
+            _finish(child)
+
+
+#: The server's pool (empty unless ``RAGVIZ_WARM_CHILDREN`` is set).
+POOL = WarmPool()
+atexit.register(POOL.close)
 
 
 @dataclass
@@ -138,11 +216,7 @@ def run_in_child(job: Job, report: Report, stop: Any) -> Any:
     when it turns true the child is told to stop and the job ends as it would in a thread.
     The child's exceptions are raised here; a child that dies is a :class:`TrainingError`.
     """
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # this ragviz, whatever the child's working folder
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    child = subprocess.Popen([sys.executable, "-m", "ragviz.training.train_process"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, env=env)
+    child = POOL.take()
     inbox: queue.Queue = queue.Queue()
     reader = threading.Thread(target=_read_all, args=(child.stdout, inbox), name="ragviz-train-relay", daemon=True)
     reader.start()
@@ -280,6 +354,9 @@ def _lower_priority() -> None:
 def main() -> None:
     """The child: read one job, run it, send back its result or its exception, exit."""
     import torch
+
+    import ragviz.training.ensemble_run  # noqa: F401 - imported while waiting, so a job starts at once
+    import ragviz.training.runner  # noqa: F401
 
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to the server's log, not the frames
