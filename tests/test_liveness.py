@@ -161,3 +161,38 @@ def test_stop_ends_a_run_within_two_seconds_in_the_queue_and_while_training(phas
     assert run.snapshot().status == "stopped"
     blocker.stop()
     blocker.join(timeout=30)
+
+
+@pytest.mark.parametrize("phase", ["queued", "running"])
+def test_a_tab_that_drops_and_reconnects_within_the_grace_keeps_its_run(phase: str) -> None:
+    """A dropped connection (a laptop lid, a flaky wifi) in the queue or while training: the run goes on."""
+    slots = RunSlots(1)
+    connected = [True]
+    blocker = TrainingRun(_project(1_000_000), slots=slots, probe=lambda: True).start()
+    run = TrainingRun(_project(1_000_000 if phase == "running" else 10), heartbeat_timeout=3.0, slots=slots,
+                      probe=lambda: connected[0])
+    if phase == "running":
+        blocker.stop()
+        blocker.join(timeout=30)
+    run.start()
+    deadline = time.monotonic() + 60
+    while run.snapshot().status != phase and time.monotonic() < deadline:
+        time.sleep(0.02)
+    connected[0] = False
+    time.sleep(0.6)  # away for a fifth of the grace
+    connected[0] = True
+    time.sleep(0.6)  # back: the clock restarts
+    connected[0] = False
+    time.sleep(0.6)
+    connected[0] = True
+    time.sleep(0.3)
+    assert run.liveness.gone() is False
+    assert run.alive and run.snapshot().status == phase
+    if phase == "queued":
+        blocker.stop()
+        run.join(timeout=60)
+        assert run.snapshot().status == "finished"
+    run.stop()
+    run.join(timeout=30)
+    blocker.stop()
+    blocker.join(timeout=30)
