@@ -105,20 +105,25 @@ def run_app(project: Project) -> Result:
     return {"seconds": seconds, **run.result.history.summary(), "steps": run.result.steps_done}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--skip", nargs="*", default=[],
-                        help="variants to leave out: loop, pyg, rgcn, app (reporting), thread (TrainingRun thread)")
-    args = parser.parse_args()
+                        help="variants to leave out: loop, pyg, rgcn, app (reporting), thread (TrainingRun thread), "
+                             "old (the previous default, generated)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 steps, one repeat (for the test suite)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.steps, args.repeats = min(args.steps, 20), 1
     device = setup(args.threads, args.device)
 
     project, source = ring_project()
     graph = project.graph
-    mc = project.model_config
+    mc = ModelConfig()  # the default model, whatever the sample was trained with
+    project.model_config = mc
     tc = dataclasses.replace(project.train_config, steps=args.steps, batch_size=0, device=args.device)
     rgcn = dataclasses.replace(mc, composition="rgcn")
     app_project = project.copy()
@@ -131,11 +136,17 @@ def main() -> None:
         "ragviz": lambda: run_ragviz(graph, mc, tc),
         "ragviz, app progress reporting": lambda: run_reporting(app_project),
         "ragviz, in a TrainingRun thread": lambda: run_app(app_project),
+        OLD: lambda: run_ragviz(graph, dataclasses.replace(mc, decoder="generated", unseen_state="learned"), tc),
         "loop reference": lambda: reference_loop.train_loop_reference(
             fresh_model(graph, mc, tc.seed), graph, tc.steps, tc.lr, tc.weight_decay, tc.eval_every, tc.seed, device),
     }
     if "pyg" not in args.skip or "rgcn" not in args.skip:
-        import reference_pyg
+        try:
+            import reference_pyg
+        except ImportError:  # torch-geometric is in requirements-bench.txt, not the app's or the tests'
+            print("torch-geometric is not installed (pip install -r requirements-bench.txt): PyG references skipped.")
+            args.skip += ["pyg", "rgcn"]
+    if "pyg" not in args.skip or "rgcn" not in args.skip:
 
         checks["PyG reference (MessagePassing)"] = reference_pyg.check_same_loss(fresh_model(graph, mc, tc.seed), graph)
         variants["PyG reference (MessagePassing)"] = lambda: reference_pyg.train_pyg_reference(
@@ -147,7 +158,7 @@ def main() -> None:
             tc.seed, device)
     skip = {"loop": "loop reference", "app": "ragviz, app progress reporting",
             "thread": "ragviz, in a TrainingRun thread", "pyg": "PyG reference (MessagePassing)",
-            "rgcn": "PyG reference (RGCNConv)"}
+            "rgcn": "PyG reference (RGCNConv)", "old": OLD}
     for key in args.skip:
         variants.pop(skip.get(key, key), None)
         if key == "rgcn":
@@ -165,6 +176,9 @@ def main() -> None:
             results[name].append(variants[name]())
             sync(device)
     print_report(args, device, source, graph, mc, tc, checks, results)
+
+
+OLD = "ragviz, the previous default (generated decoder, unseen tasks start at u)"
 
 
 def _med(results: dict[str, list[Result]], name: str, key: str = "seconds") -> float:
@@ -203,6 +217,10 @@ def print_report(args: Any, device: torch.device, source: str, graph: TaskGraph,
     if "PyG reference (RGCNConv)" in results:
         speedup = _med(results, "PyG reference (RGCNConv)") / _med(results, "ragviz, composition rgcn")
         targets.append(["ragviz (rgcn) at least as fast as PyG RGCNConv", f"{speedup:.2f}×", verdict(speedup >= 1)])
+    if OLD in results:
+        ratio = base / _med(results, OLD)
+        targets.append(["the default costs ≤ 1.25× the previous default (generated) per step", f"{ratio:.2f}×",
+                        verdict(ratio <= 1.25)])
     if "ragviz, app progress reporting" in results:
         on, off = _med(results, "ragviz, app progress reporting"), base
         cost = on / off - 1

@@ -53,6 +53,7 @@ from ragviz.data.domains import make_graph_data, task_n_classes  # noqa: E402
 from ragviz.graph.generators import generate_graph  # noqa: E402
 from ragviz.graph.selection import text_value  # noqa: E402
 from ragviz.graph.task_graph import TaskGraph  # noqa: E402
+from ragviz.graph.tasks import Relation, Task  # noqa: E402
 from ragviz.inspection.baselines import baseline_zero_shot  # noqa: E402
 from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402
 from ragviz.safety.errors import RagvizError  # noqa: E402
@@ -64,7 +65,18 @@ QUICK_STEPS = 60
 OUT = Path(__file__).resolve().parent / "GENERALISATION.md"
 ENSEMBLE_K = 5
 
-METHODS = ("RAG", "no edges", "independent", "neighbour average")
+#: The model and its contrasts. Every baseline is a neighbour average (:mod:`ragviz.inspection.baselines`):
+#: harmonic (iterated to its fixed point) over the independent model's heads ("neighbour average") or
+#: over RAG's own seen heads ("own-heads average"); over direct seen neighbours only ("direct
+#: average"); and, where a relation reverses labels, reversing across it ("reversing average").
+METHODS = ("RAG", "no edges", "independent", "neighbour average", "own-heads average", "direct average",
+           "reversing average")
+BASELINES = ("neighbour average", "own-heads average", "direct average", "reversing average")
+#: Relations whose meaning is "the labels are reversed": the reversing average is told them.
+REVERSING = ("opposite", "labels flipped")
+#: Within these margins of the best baseline a setting counts as a tie (accuracy; MSE ratio).
+TIE_ACCURACY = 0.02
+TIE_MSE_RATIO = 1.1
 
 #: Extra model variants a run can add as columns: a name, or ``field=value[,field=value]``.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -113,6 +125,92 @@ def _sine(n: int, zero: Sequence[int], vary: str, start: float, stop: float) -> 
 
 
 def _digits(n: int, zero: Sequence[int]) -> Callable[[int], TaskGraph]:
+    def build(seed: int) -> TaskGraph:
+        return generate_graph("ring", n, "digits_rotated", vary="rotate", start=0.0, stop=360.0, relation="near",
+                              train_size=100, test_size=100, zero_shot=list(zero), seed=seed, name_prefix="digits")
+
+    return build
+
+
+def _opposite(family: str, n: int, zero: Sequence[int], classes: int | None = None) -> Callable[[int], TaskGraph]:
+    """A ring whose tasks' labels are reversed at random (seeded); neighbours of equal polarity are
+    linked by "near", of opposite polarity by "opposite"."""
+    base: dict[str, Any] = {"noise": 0.1}
+    if classes is not None:
+        base["n_classes"] = classes
+
+    def build(seed: int) -> TaskGraph:
+        graph = generate_graph("ring", n, family, base_params=base, vary="rotate", start=0.0, stop=360.0,
+                               relation="near", train_size=40, test_size=100, zero_shot=list(zero), seed=seed)
+        rng = np.random.default_rng(seed + 7)
+        flips = rng.random(n) < 0.5
+        flips[0], flips[1] = False, True  # both polarities, always
+        graph.add_relation("opposite", False, "#d62728")
+        names = graph.task_names()
+        for name, flip in zip(names, flips, strict=True):
+            graph.update_task(name, params={**graph.task(name).params, "flip": bool(flip)})
+        index = {name: i for i, name in enumerate(names)}
+        for edge in graph.edges():
+            if flips[index[edge.source]] != flips[index[edge.target]]:
+                graph.remove_edge(edge.source, edge.target, edge.relation)
+                graph.add_edge(edge.source, edge.target, "opposite", edge.weight)
+        return graph
+
+    return build
+
+
+def _uneven(angles: Sequence[float], zero: Sequence[int]) -> Callable[[int], TaskGraph]:
+    """Moons round a ring at uneven angles; each edge weighs 30° / the angle between its tasks."""
+    def build(seed: int) -> TaskGraph:
+        graph = TaskGraph([Relation("near", False, "#1f77b4")])
+        for i, angle in enumerate(angles):
+            theta = math.radians(angle)
+            graph.add_task(Task(f"moons {angle:g}°", "moons", {"rotate": float(angle), "noise": 0.1},
+                                0 if i in zero else 40, 100, seed * 1000 + i, (math.cos(theta), math.sin(theta))))
+        names = graph.task_names()
+        for i in range(len(angles)):
+            j = (i + 1) % len(angles)
+            gap = (angles[j] - angles[i]) % 360.0
+            graph.add_edge(names[i], names[j], "near", round(30.0 / gap, 4))
+        return graph
+
+    return build
+
+
+def _with_noise_relation(build_ring: Callable[[int], TaskGraph], extra: int) -> Callable[[int], TaskGraph]:
+    """``build_ring``'s graph plus ``extra`` edges of an uninformative relation between random pairs."""
+    def build(seed: int) -> TaskGraph:
+        graph = build_ring(seed)
+        graph.add_relation("random", False, "#7f7f7f")
+        names = graph.task_names()
+        rng = np.random.default_rng(seed + 11)
+        taken = {frozenset((e.source, e.target)) for e in graph.edges()}
+        added = 0
+        while added < extra:
+            a, b = (int(i) for i in rng.choice(len(names), size=2, replace=False))
+            if frozenset((names[a], names[b])) in taken:
+                continue
+            taken.add(frozenset((names[a], names[b])))
+            graph.add_edge(names[a], names[b], "random")
+            added += 1
+        return graph
+
+    return build
+
+
+def _sine_two_gaps(n: int, gaps: Sequence[int]) -> Callable[[int], TaskGraph]:
+    """A sine chain whose amplitude (0.5 → 2) and phase (0 → π) change together; ``gaps`` zero-shot."""
+    def build(seed: int) -> TaskGraph:
+        graph = generate_graph("chain", n, "sine", vary="phase", start=0.0, stop=math.pi, relation="near",
+                               train_size=30, test_size=50, zero_shot=list(gaps), seed=seed)
+        for i, name in enumerate(graph.task_names()):
+            graph.update_task(name, params={**graph.task(name).params, "amplitude": 0.5 + 1.5 * i / (n - 1)})
+        return graph
+
+    return build
+
+
+def _digits_steps(n: int, zero: Sequence[int]) -> Callable[[int], TaskGraph]:
     def build(seed: int) -> TaskGraph:
         return generate_graph("ring", n, "digits_rotated", vary="rotate", start=0.0, stop=360.0, relation="near",
                               train_size=100, test_size=100, zero_shot=list(zero), seed=seed, name_prefix="digits")
@@ -175,6 +273,24 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
             _toy("ring", 12, "moons", (3, 8), rewire=0.25)),
     Setting("moons-rewired-50", "moons, 30° steps, 50% of edges rewired at random",
             _toy("ring", 12, "moons", (3, 8), rewire=0.5)),
+    # issue #19's failure classes
+    Setting("moons-chain-3hop", "moons chain 0–210°, last three zero-shot (3 hops from data, 2 layers)",
+            _toy("chain", 8, "moons", (5, 6, 7), stop=210.0)),
+    Setting("moons-adjacent-3", "moons, 30° steps, three adjacent zero-shot tasks",
+            _toy("ring", 12, "moons", (4, 5, 6))),
+    Setting("sine-two-gaps", "sine chain, amplitude and phase change together, two gaps of two zero-shot tasks",
+            _sine_two_gaps(12, (3, 4, 8, 9))),
+    Setting("circles-opposite", "circles ring, labels reversed at random, \"opposite\" relations",
+            _opposite("circles", 12, (3, 8))),
+    Setting("spiral3-opposite", "3-class spiral ring, 30° steps, labels reversed at random, \"opposite\" relations",
+            _opposite("spiral", 12, (3, 8), classes=3)),
+    Setting("blobs4-opposite", "4-class blobs ring, 30° steps, labels reversed at random, \"opposite\" relations",
+            _opposite("blobs", 12, (3, 8), classes=4)),
+    Setting("moons-uneven", "moons at uneven angles, edges weighted by closeness",
+            _uneven((0, 20, 60, 75, 130, 180, 200, 250, 290, 330), (2, 6))),
+    Setting("moons-noise-relation", "moons, 30° steps, plus 8 edges of an uninformative relation",
+            _with_noise_relation(_toy("ring", 12, "moons", (3, 8)), 8)),
+    Setting("digits-ring-36", "rotated digits, 36° steps, 10 classes, 2 of 10 zero-shot", _digits_steps(10, (2, 7))),
 )}
 
 
@@ -235,12 +351,17 @@ def run_job(key: str, seed: int, steps: int, variants: Sequence[tuple[str, dict[
     rag = train(graph, model_cfg, train_cfg)
     no_edges = train(graph, model_cfg, train_cfg, edges=[])
     independent = train(graph, replace(model_cfg, decoder="independent"), train_cfg)
+    reversing = [r for r in graph.relations if r in REVERSING]
     per_task = {
         "RAG": _zero_shot_metrics(graph, rag.history),
         "no edges": _zero_shot_metrics(graph, no_edges.history),
         "independent": _zero_shot_metrics(graph, independent.history),
         "neighbour average": baseline_zero_shot(independent.model, graph),
+        "own-heads average": baseline_zero_shot(rag.model, graph),
+        "direct average": baseline_zero_shot(independent.model, graph, direct=True),
     }
+    if reversing:
+        per_task["reversing average"] = baseline_zero_shot(independent.model, graph, reversing=reversing)
     notes: dict[str, str] = {}
     for name, changes in variants:
         configs = variant_configs(changes, model_cfg, train_cfg)
@@ -286,7 +407,7 @@ def run_suite(keys: Sequence[str], seeds: Sequence[int], steps: int, jobs: int =
 
     def done(result: dict[str, Any]) -> None:
         results[(result["key"], result["seed"])] = result
-        means = ", ".join(f"{m} {_mean(result['per_task'][m]):.3f}" for m in METHODS)
+        means = ", ".join(f"{m} {_mean(result['per_task'][m]):.3f}" for m in METHODS if m in result["per_task"])
         say(f"[{len(results)}/{len(todo)}] {result['key']} seed {result['seed']}: {means} "
             f"({result['seconds']:.1f} s)")
 
@@ -318,6 +439,8 @@ def summarise(results: Sequence[dict[str, Any]], variant_names: Sequence[str] = 
                                "metric": "MSE" if lower else "accuracy", "lower_is_better": lower, "chance": level,
                                "methods": {}, "notes": {}}
         for method in (*METHODS, *variant_names):
+            if method == "reversing average" and all(method not in r["per_task"] for r in mine):
+                continue  # no relation of this setting reverses labels
             if any(method not in r["per_task"] for r in mine):
                 row["notes"][method] = next((r["notes"].get(method) for r in mine if method in r["notes"]), "n/a")
                 continue
@@ -329,10 +452,23 @@ def summarise(results: Sequence[dict[str, Any]], variant_names: Sequence[str] = 
         sign = -1.0 if lower else 1.0
         row["beats_no_edges"] = sign * (rag - none) > 0
         row["at_least_baseline"] = sign * (rag - base) >= 0
+        row["best_baseline"], row["verdict"] = verdict(row["methods"], lower)
         row["below_chance"] = sign * (rag - level) < 0
         row["worst_below_chance"] = sign * (row["methods"]["RAG"]["worst"] - level) < 0
         rows.append(row)
     return rows
+
+
+def verdict(methods: dict[str, dict[str, Any]], lower: bool) -> tuple[str, str]:
+    """(the best baseline, "win" / "tie" / "loss" of RAG's mean against it within the tie margins)."""
+    present = [m for m in BASELINES if m in methods]
+    sign = -1.0 if lower else 1.0
+    best = max(present, key=lambda m: sign * methods[m]["mean"])
+    rag, other = methods["RAG"]["mean"], methods[best]["mean"]
+    if sign * (rag - other) > 0:
+        return best, "win"
+    tied = rag <= other * TIE_MSE_RATIO if lower else rag >= other - TIE_ACCURACY
+    return best, "tie" if tied else "loss"
 
 
 def spearman(results: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
@@ -365,14 +501,15 @@ def _cell(method: dict[str, Any] | None) -> str:
 def markdown_table(rows: Sequence[dict[str, Any]], variant_names: Sequence[str] = ()) -> str:
     """The suite's table: one row per setting, every method's mean ± std (worst seed), verdicts."""
     columns = (*METHODS, *variant_names)
-    head = ["setting", "metric", "chance", *columns, "RAG > no edges", "RAG ≥ average", "RAG below chance"]
+    head = ["setting", "metric", "chance", *columns, "RAG > no edges", "against the best baseline", "RAG below chance"]
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
     for row in rows:
         cells = [f"`{row['key']}`: {row['what']}", row["metric"] + (" ↓" if row["lower_is_better"] else " ↑"),
                  f"{row['chance']:.3f}"]
         cells += [_cell(row["methods"].get(m)) for m in columns]
         below = "**yes**" if row["below_chance"] else ("worst seed" if row["worst_below_chance"] else "no")
-        cells += ["yes" if row["beats_no_edges"] else "**no**", "yes" if row["at_least_baseline"] else "**no**", below]
+        against = row["verdict"] if row["verdict"] != "loss" else "**loss**"
+        cells += ["yes" if row["beats_no_edges"] else "**no**", f"{against} ({row['best_baseline']})", below]
         lines.append("| " + " | ".join(cells) + " |")
     notes = {m: note for row in rows for m, note in row["notes"].items()}
     for method, note in notes.items():
@@ -385,7 +522,7 @@ def report(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, Any]], va
     """The whole GENERALISATION.md text."""
     n = len(rows)
     beats = sum(r["beats_no_edges"] for r in rows)
-    base = sum(r["at_least_baseline"] for r in rows)
+    wins, ties, losses = (sum(r["verdict"] == v for r in rows) for v in ("win", "tie", "loss"))
     below = [r["key"] for r in rows if r["below_chance"]]
     seeds = sorted({s for r in rows for s in r["seeds"]})
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -418,8 +555,9 @@ when only the worst seed is.
 
 {markdown_table(rows, variant_names)}
 
-Summary: RAG's mean beats no edges in {beats} of {n} settings and is at least the neighbour average in {base} of
-{n}; its mean is below chance in {len(below)} ({', '.join(below) or 'none'}).
+Summary: RAG's mean beats no edges in {beats} of {n} settings. Against the best baseline of each setting it
+wins {wins}, ties {ties} (within {TIE_ACCURACY} accuracy or {TIE_MSE_RATIO}× MSE) and loses {losses}; its mean is
+below chance in {len(below)} ({', '.join(below) or 'none'}).
 
 ## Ensemble disagreement and error
 

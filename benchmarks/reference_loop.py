@@ -43,8 +43,8 @@ class LoopRAG(nn.Module):
         config = rag.config
         if config.composition not in ("mult", "sub", "none") or config.aggregation not in ("mean", "sum", "max"):
             raise ValueError("the loop reference covers compositions mult/sub/none and mean/sum/max aggregation")
-        if config.decoder not in ("generated", "film"):
-            raise ValueError("the loop reference covers the generated and film decoders")
+        if config.decoder not in ("linear", "generated", "film"):
+            raise ValueError("the loop reference covers the linear (default), generated and film decoders")
         self.rag = rag.to(device)
         prep = prepare(graph, rag)
         g = prep.g
@@ -81,6 +81,8 @@ class LoopRAG(nn.Module):
             use_u = row < 0 or (drop is not None and drop[v])
             rows.append(rag.unknown_task if use_u else rag.task_embedding[row])
         h = torch.stack(rows)
+        if rag.config.unseen_state == "propagated":
+            h = self.propagate([self.embed_index[v] < 0 or (drop is not None and drop[v]) for v in range(self.n)], h)
         z = rag.relation_embedding
         for layer in rag.layers:
             aggregates = []
@@ -103,12 +105,41 @@ class LoopRAG(nn.Module):
             z = layer.w_rel(z)
         return h
 
+    def propagate(self, unseen: list[bool], h: Tensor, sweeps: int = 500, tol: float = 1e-6) -> Tensor:
+        """Unseen tasks' initial states, task by task: each takes the α-weighted, τ-scaled states of its
+        neighbours (plus u for the share of no edge), sweep after sweep until they settle."""
+        rag = self.rag
+        z = rag.relation_embedding
+        blind = rag.config.composition == "none"
+        tau = torch.ones_like(z) if blind else 1 + rag.relation_transform(z)
+        bias = torch.zeros_like(z[:, 0]) if blind else rag.relation_score(z).squeeze(-1)
+        weights = []
+        for v in range(self.n):
+            src, rel, weight = self.incoming[v]
+            other = src != v
+            alpha = torch.softmax(bias[rel[other]] + weight[other].clamp_min(1e-6).log(), 0) if other.any() else None
+            weights.append((src[other], rel[other], alpha))
+        start = h
+        for _ in range(sweeps):
+            rows = []
+            for v in range(self.n):
+                src, rel, alpha = weights[v]
+                if not unseen[v] or alpha is None:
+                    rows.append(start[v])
+                else:
+                    rows.append((alpha.unsqueeze(-1) * tau[rel] * h[src]).sum(0))
+            h, before = torch.stack(rows), h
+            if float((h - before).abs().max()) < tol:
+                break
+        return h
+
     def task_output(self, t: Tensor, x: Tensor, n_classes: int) -> Tensor:
         """One task's logits (or means) on its points, from its embedding ``t``."""
         rag = self.rag
         s = rag.encoder(x)
-        gamma, beta = rag.film(t).chunk(2)
-        s = F.relu((1 + gamma) * s + beta)
+        if rag.config.decoder != "linear":
+            gamma, beta = rag.film(t).chunk(2)
+            s = F.relu((1 + gamma) * s + beta)
         if rag.config.decoder == "film":
             out = rag.head(s)
         else:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from common import accuracy_summary
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing, RGCNConv
+from torch_geometric.utils import scatter, softmax
 
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.rag import NEG_INF, RAGLayer, RAGModel
@@ -53,8 +54,8 @@ class PygRAG(nn.Module):
     def __init__(self, rag: RAGModel, prep: Prepared, variant: str) -> None:
         super().__init__()
         config = rag.config
-        if config.decoder != "generated":
-            raise ValueError("the PyG reference uses the generated decoder")
+        if config.decoder not in ("linear", "generated"):
+            raise ValueError("the PyG reference uses the linear (default) or generated decoder")
         self.rag = rag  # embeddings, encoder and decoder parameters
         self.variant = variant
         g = prep.g
@@ -80,6 +81,8 @@ class PygRAG(nn.Module):
             use_u = use_u | drop
         rows = rag.task_embedding[self.embed_index.clamp_min(0)]
         h = torch.where(use_u.unsqueeze(-1), rag.unknown_task.expand_as(rows), rows)
+        if rag.config.unseen_state == "propagated":
+            h = self.propagate(h, use_u)
         if self.variant == "compgcn":
             z = rag.relation_embedding
             for conv in self.convs:
@@ -89,13 +92,35 @@ class PygRAG(nn.Module):
                 h = norm(h + F.relu(conv(h, self.edge_index, self.edge_type)))
         return h
 
+    def propagate(self, h: Tensor, unseen: Tensor, sweeps: int = 500, tol: float = 1e-6) -> Tensor:
+        """Unseen tasks' initial states by PyG's idiom: α_uv = softmax over v's edges (torch_geometric.utils),
+        then sweeps of summed α-weighted, τ-scaled messages until they settle."""
+        rag = self.rag
+        z = rag.relation_embedding
+        blind = rag.config.composition == "none"
+        tau = torch.ones_like(z) if blind else 1 + rag.relation_transform(z)
+        bias = torch.zeros_like(z[:, 0]) if blind else rag.relation_score(z).squeeze(-1)
+        src, dst = self.edge_index
+        keep = src != dst
+        src, dst, rel = src[keep], dst[keep], self.edge_type[keep]
+        alpha = softmax(bias[rel] + self.edge_weight[keep].clamp_min(1e-6).log(), dst, num_nodes=self.n)
+        share = scatter(alpha, dst, dim=0, dim_size=self.n, reduce="sum").unsqueeze(-1)
+        start = h
+        for _ in range(sweeps):
+            sent = scatter(alpha.unsqueeze(-1) * tau[rel] * h[src], dst, dim=0, dim_size=self.n, reduce="sum")
+            h, before = torch.where(unseen.unsqueeze(-1), sent + (1 - share) * start, start), h
+            if float((h - before).abs().max()) < tol:
+                break
+        return h
+
     def forward(self, x: Tensor, batch: Tensor, drop: Tensor | None = None) -> Tensor:
         """Logits of every point; ``batch`` says which task a point belongs to (PyG's idiom)."""
         rag = self.rag
         t = self.embed(drop)
         s = rag.encoder(x)
-        gamma, beta = rag.film(t).chunk(2, dim=-1)
-        s = F.relu((1 + gamma[batch]) * s + beta[batch])
+        if rag.config.decoder != "linear":
+            gamma, beta = rag.film(t).chunk(2, dim=-1)
+            s = F.relu((1 + gamma[batch]) * s + beta[batch])
         hidden, c, d = rag.gen_weight.shape
         projected = (s @ rag.gen_weight.reshape(hidden, c * d)).view(-1, c, d)
         out = (projected * t[batch].unsqueeze(1)).sum(-1) + rag.gen_base(s) + rag.gen_bias(t)[batch]

@@ -65,13 +65,60 @@ def test_mult_tells_relation_types_apart_where_none_cannot() -> None:
         assert differs == should_differ, composition
 
 
-def test_zero_shot_tasks_use_the_shared_unknown_vector() -> None:
+def test_learned_unseen_state_gives_every_zero_shot_task_the_shared_unknown_vector() -> None:
     graph = chain(3)
     graph.update_task("t1", train_size=0)
-    model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph))
+    model = build_model(ModelConfig(layers=0, unseen_state="learned"), domain_spec(graph), make_vocab(graph))
     h0 = embeddings(model, graph)
     assert torch.allclose(h0[1], model.unknown_task)
     assert "t1" not in model.vocab.tasks
+
+
+def test_propagated_unseen_state_is_the_transformed_mean_of_its_neighbours() -> None:
+    """h⁰ of a zero-shot task between two seen ones: α-weighted T_r h⁰_u, with T_r and b_r from z_r."""
+    graph = chain(3)
+    graph.update_task("t1", train_size=0)
+    model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph), seed=2)
+    e = model.task_embedding.detach()
+    h0 = embeddings(model, graph)
+    assert torch.allclose(h0[1], (e[0] + e[1]) / 2, atol=1e-3)  # τ_r = 1 and equal weights at initialisation
+    with torch.no_grad():
+        model.relation_transform.weight.normal_()
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+    tau, _ = model.unseen.transforms(model)
+    into = [k for k in range(int(g.src.shape[0])) if int(g.dst[k]) == 1 and int(g.src[k]) != 1]
+    expected = sum(tau[int(g.rel[k])] * embeddings(model, graph)[int(g.src[k])] for k in into) / len(into)
+    assert torch.allclose(embeddings(model, graph)[1], expected, atol=2e-3)  # up to the regulariser's pull
+    assert not torch.allclose(embeddings(model, graph)[1], h0[1])
+
+
+def test_the_sweeps_of_a_large_graph_reach_the_exact_fixed_point(monkeypatch) -> None:
+    """Large graphs approach the fixed point by sweeps: the same states as the exact solve."""
+    import ragviz.model.unseen.propagated as propagated
+
+    graph = chain(9, ("next", "near"))
+    graph.add_edge("t0", "t5", "near", 0.5)
+    for name in ("t2", "t3", "t6", "t8"):
+        graph.update_task(name, train_size=0)
+    model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph), seed=4)
+    with torch.no_grad():
+        model.relation_transform.weight.normal_(std=0.1)
+        model.relation_score.weight.normal_()
+    exact = embeddings(model, graph)
+    monkeypatch.setattr(propagated, "SOLVE_MAX_TASKS", 0)
+    monkeypatch.setattr(propagated, "SWEEPS", 200)
+    assert torch.allclose(embeddings(model, graph), exact, atol=5e-3)
+
+
+def test_a_task_three_hops_from_data_is_reached_by_the_propagation() -> None:
+    """Two layers never reach a task 3 hops away; the initial state does, whatever the layers."""
+    graph = chain(5)
+    for name in ("t1", "t2", "t3", "t4"):
+        graph.update_task(name, train_size=0)
+    model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph), seed=1)
+    h0 = embeddings(model, graph)
+    for k in (1, 2, 3, 4):
+        assert torch.allclose(h0[k], model.task_embedding[0].detach(), atol=5e-3)  # only t0 is seen: its state
 
 
 def test_segment_softmax_sums_to_one_per_segment() -> None:
@@ -90,7 +137,7 @@ def test_segment_softmax_sums_to_one_per_segment() -> None:
 def test_every_option_trains_and_lowers_the_loss(composition: str, aggregation: str, decoder: str) -> None:
     graph = chain(4)
     config = ModelConfig(composition=composition, aggregation=aggregation, decoder=decoder, layers=2)
-    result = train(graph, config, TrainConfig(steps=40, eval_every=40, lr=0.02))
+    result = train(graph, config, TrainConfig(steps=80, eval_every=40, lr=0.02))
     first, last = result.history.train_loss[0], result.history.train_loss[-1]
     assert sum(last) < sum(first)
     assert result.status == "finished"
@@ -123,7 +170,7 @@ def test_zero_shot_moons_ring_solved_from_relations_alone() -> None:
 @pytest.mark.parametrize("aggregation", ["sum", "mean"])
 def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition: str, aggregation: str) -> None:
     """Large graphs aggregate with one sparse product: same states and gradients as per-message tensors."""
-    import ragviz.model.rag as model_module
+    import ragviz.model.layers as model_module
 
     graph = chain(9, ("next", "near"))
     graph.add_edge("t0", "t5", "near", 0.5)
@@ -186,7 +233,7 @@ def test_heads_are_a_named_record_and_chunked_decoding_matches_one_pass(monkeypa
         states, _ = model.embed_tasks(prep.g)
         heads = model.task_heads(states[-1], prep.g)
         assert (heads.weight is None) == (decoder == "film")
-        assert (heads.scale is None) == (decoder in ("independent", "mix", "blended"))
+        assert (heads.scale is None) == (decoder in ("independent", "mix", "blended", "linear"))
         assert heads.rows(1, 3).n_tasks == 2
         whole = model.decode_points(heads, prep.test.x, prep.test.tid)  # per point, no layout
         monkeypatch.setitem(layouts_module.CHUNK_POINTS, "cpu", 30)  # several chunks of whole tasks
@@ -240,7 +287,8 @@ def test_blended_decoder_blends_generated_heads_and_an_isolated_task_keeps_its_o
             model.mix_flip.fill_(-30.0)
             t = model.embed_tasks(graph_tensors_)[0][-1]
             heads = model.task_heads(t, graph_tensors_)
-            return torch.cat([heads.weight, heads.bias.unsqueeze(1)], 1), model.own_heads(t, graph_tensors_)
+            own = model.decoder.own_heads(model, t, graph_tensors_)
+            return torch.cat([heads.weight, heads.bias.unsqueeze(1)], 1), own
 
     blended, own = head_rows(g)
     assert torch.allclose(blended[[0, 1, 3, 4]], own[[0, 1, 3, 4]])  # seen tasks: their generated heads

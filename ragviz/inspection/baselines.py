@@ -8,10 +8,12 @@ zero-shot neighbour's prediction is itself such an average, so adjacent zero-sho
 tasks several hops from data get one too: the values are propagated over hops until they
 settle, which is the harmonic extension of the seen tasks' predictors over the graph.
 
-What the baseline does not know: relation types. Edges count both ways with their weight,
+What the plain baseline does not know: relation types. Edges count both ways with their weight,
 whatever their relation, so a relation that flips labels (or any relation whose meaning is not
-"similar") is treated like "near". A zero-shot task with no path to a seen task gets the plain
-average of every seen task's prediction (an uninformed guess).
+"similar") is treated like "near". The label-reversing variant is told which relations reverse
+labels (``reversing``) and reverses a prediction each time it crosses one. The direct variant
+averages only a task's seen neighbours. A zero-shot task with no path to a seen task gets the
+plain average of every seen task's prediction (an uninformed guess).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ Predict = Callable[[str, np.ndarray], np.ndarray]
 
 
 def propagation_weights(
-    graph: TaskGraph, edges: Sequence[Edge] | None = None,
+    graph: TaskGraph, edges: Sequence[Edge] | None = None, *, direct: bool = False,
 ) -> tuple[list[str], list[str], np.ndarray]:
     """How much each seen task's prediction counts in each zero-shot task's average.
 
@@ -37,34 +39,61 @@ def propagation_weights(
     edge-weighted mean of its neighbours" (seen tasks fixed to their own predictions), found by one
     linear solve instead of iterating hop by hop.
     """
+    zero, seen, same, _ = signed_propagation_weights(graph, edges, (), direct=direct)
+    return zero, seen, same
+
+
+def signed_propagation_weights(
+    graph: TaskGraph, edges: Sequence[Edge] | None = None, reversing: Sequence[str] = (), *, direct: bool = False,
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """``(zero, seen, S, R)``: zero-shot task i's prediction is Σ_j S[i, j] p_j + R[i, j] reverse(p_j).
+
+    An edge of a relation in ``reversing`` reverses labels (class c ↔ k−1−c). The fixed point splits
+    into the part of the predictions that reversal keeps (harmonic over the plain weights, P⁺) and the
+    part it negates (harmonic over weights signed −1 across reversing edges, P⁻): S = (P⁺+P⁻)/2,
+    R = (P⁺−P⁻)/2. Without reversing relations R = 0 and S is the plain harmonic fill. ``direct``:
+    only a task's seen neighbours count (one hop; the others' rows fall back to the plain average).
+    """
     names = graph.task_names()
     zero = [t.name for t in graph.tasks() if t.zero_shot]
     seen = [t.name for t in graph.tasks() if not t.zero_shot]
     if edges is None:
         edges = [(e.source, e.target, e.relation, e.weight) for e in graph.edges()]
     index = {name: i for i, name in enumerate(names)}
+    flips = set(reversing)
     adjacency = np.zeros((len(names), len(names)))
-    for source, target, _relation, weight in edges:
+    signed = np.zeros((len(names), len(names)))
+    for source, target, relation, weight in edges:
         if source == target:
             continue
         u, v = index[source], index[target]
-        adjacency[u, v] += float(weight)
-        adjacency[v, u] += float(weight)
+        sign = -1.0 if relation in flips else 1.0
+        for a, b in ((u, v), (v, u)):
+            adjacency[a, b] += float(weight)
+            signed[a, b] += sign * float(weight)
     zi = [index[n] for n in zero]
     si = [index[n] for n in seen]
-    weights = np.zeros((len(zero), len(seen)))
+    plus = np.zeros((len(zero), len(seen)))
+    minus = np.zeros((len(zero), len(seen)))
     if not zero:
-        return zero, seen, weights
-    reach = _reaches_seen(adjacency, zi, si)
+        return zero, seen, plus, minus
+    if direct:
+        reach = adjacency[np.ix_(zi, si)].sum(axis=1) > 0 if seen else np.zeros(len(zi), dtype=bool)
+    else:
+        reach = _reaches_seen(adjacency, zi, si)
     if seen and reach.any():
         r = [z for z, ok in zip(zi, reach, strict=True) if ok]
-        a_zz = adjacency[np.ix_(r, r)]
-        a_zs = adjacency[np.ix_(r, si)]
-        laplacian = np.diag(adjacency[r].sum(axis=1)) - a_zz
-        weights[reach] = np.linalg.solve(laplacian, a_zs)
+        if direct:
+            total = adjacency[np.ix_(r, si)].sum(axis=1, keepdims=True)
+            plus[reach] = adjacency[np.ix_(r, si)] / total
+            minus[reach] = signed[np.ix_(r, si)] / total
+        else:
+            degree = np.diag(adjacency[r].sum(axis=1))
+            plus[reach] = np.linalg.solve(degree - adjacency[np.ix_(r, r)], adjacency[np.ix_(r, si)])
+            minus[reach] = np.linalg.solve(degree - signed[np.ix_(r, r)], signed[np.ix_(r, si)])
     if seen:
-        weights[~reach] = 1.0 / len(seen)
-    return zero, seen, weights
+        plus[~reach] = minus[~reach] = 1.0 / len(seen)
+    return zero, seen, (plus + minus) / 2, (plus - minus) / 2
 
 
 def _reaches_seen(adjacency: np.ndarray, zi: list[int], si: list[int]) -> np.ndarray:
@@ -84,22 +113,34 @@ def neighbour_average(
     predict: Predict,
     points: Mapping[str, np.ndarray],
     edges: Sequence[Edge] | None = None,
+    *,
+    reversing: Sequence[str] = (),
+    direct: bool = False,
 ) -> dict[str, np.ndarray]:
     """Each zero-shot task's baseline outputs on its ``points``.
 
     ``predict(seen_task, x)`` returns a seen task's own outputs on inputs ``x``: class
     probabilities (n, C) or regression outputs (n,). Zero-shot tasks missing from ``points`` are
-    skipped.
+    skipped. ``reversing`` and ``direct``: see :func:`signed_propagation_weights`.
     """
-    zero, seen, weights = propagation_weights(graph, edges)
+    from ragviz.data.domains import task_n_classes
+
+    zero, seen, same, flipped = signed_propagation_weights(graph, edges, reversing, direct=direct)
+    tasks = {t.name: t for t in graph.tasks()}
     out: dict[str, np.ndarray] = {}
     for i, name in enumerate(zero):
         if name not in points:
             continue
         x = points[name]
+        k = task_n_classes(tasks[name])
         total: np.ndarray | None = None
-        for j in np.flatnonzero(weights[i] > 0):
-            part = weights[i, j] * np.asarray(predict(seen[j], x), dtype=float)
+        for j in np.flatnonzero((np.abs(same[i]) + np.abs(flipped[i])) > 1e-12):
+            p = np.asarray(predict(seen[j], x), dtype=float)
+            part = same[i, j] * p
+            if flipped[i, j] != 0 and p.ndim == 2 and k > 0:
+                reversed_ = p.copy()
+                reversed_[:, :k] = p[:, :k][:, ::-1]
+                part = part + flipped[i, j] * reversed_
             total = part if total is None else total + part
         if total is not None:
             out[name] = total
@@ -161,14 +202,16 @@ def model_predictor(model: Any, graph: TaskGraph, tables: dict[str, Any] | None 
 
 def baseline_zero_shot(
     model: Any, graph: TaskGraph, tables: dict[str, Any] | None = None,
-    edges: Sequence[Edge] | None = None,
+    edges: Sequence[Edge] | None = None, *, reversing: Sequence[str] = (), direct: bool = False,
 ) -> dict[str, float]:
     """Per zero-shot task metric of the neighbour average of ``model``'s seen-task heads.
 
-    ``edges`` are the relations the baseline averages over (default: the graph's own).
+    ``edges`` are the relations the baseline averages over (default: the graph's own);
+    ``reversing`` and ``direct``: see :func:`signed_propagation_weights`.
     """
     data = make_graph_data(graph, tables)
     points = {t.name: data[t.name].x_test for t in graph.tasks() if t.zero_shot}
-    outputs = neighbour_average(graph, model_predictor(model, graph, tables), points, edges)
+    outputs = neighbour_average(graph, model_predictor(model, graph, tables), points, edges,
+                                reversing=reversing, direct=direct)
     targets = {name: data[name].y_test for name in outputs}
     return zero_shot_metrics(outputs, targets, bool(model.regression))

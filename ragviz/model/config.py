@@ -9,12 +9,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ragviz.model.decoders import DECODERS as DECODER_REGISTRY
+from ragviz.model.unseen import UNSEEN_STATES
 from ragviz.safety import checks
 from ragviz.safety.errors import ConfigError
 
 COMPOSITIONS = ("mult", "sub", "rgcn", "none")
 AGGREGATIONS = ("mean", "sum", "max", "attention")
-DECODERS = ("generated", "film", "independent", "mix", "blended")
+#: The built-in decoders and unseen-state strategies (their registries may gain more at run time).
+DECODERS = tuple(DECODER_REGISTRY)
+UNSEEN = tuple(UNSEEN_STATES)
 WEIGHTINGS = ("equal", "uncertainty")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_LAYERS = 6
@@ -58,7 +62,8 @@ class ModelConfig(_DictMixin):
     layers: int = 2
     composition: str = "mult"
     aggregation: str = "mean"
-    decoder: str = "blended"
+    decoder: str = "linear"
+    unseen_state: str = "propagated"
     task_dropout: float = 0.3
     n_bases: int = 4
     use_descriptors: bool = False
@@ -70,11 +75,20 @@ class ModelConfig(_DictMixin):
             layers=_whole(self.layers, "Number of layers", 0, MAX_LAYERS),
             composition=_choice(self.composition, "Composition", COMPOSITIONS),
             aggregation=_choice(self.aggregation, "Aggregation", AGGREGATIONS),
-            decoder=_choice(self.decoder, "Decoder", DECODERS),
+            decoder=_choice(self.decoder, "Decoder", tuple(DECODER_REGISTRY)),
+            unseen_state=_choice(self.unseen_state, "Unseen tasks start", tuple(UNSEEN_STATES)),
             task_dropout=_real(self.task_dropout, "Task dropout", 0.0, 0.95),
             n_bases=_whole(self.n_bases, "Number of bases", 1, 64),
             use_descriptors=bool(self.use_descriptors),
         )
+
+    @classmethod
+    def from_stored(cls, data: Any) -> ModelConfig:
+        """Settings read back from a file written before ``unseen_state`` existed keep that model's
+        behaviour: every unseen task started from the one learned vector u."""
+        if isinstance(data, dict) and "unseen_state" not in data:
+            data = {**data, "unseen_state": "learned"}
+        return cls.from_dict(data)
 
 
 @dataclass

@@ -100,11 +100,13 @@ class GraphLayout:
     in_degree: Tensor  # (N, 1) float32, incoming messages per task, at least 1: the mean's divisor
     weight_column: Tensor | None  # (E', 1) edge weights to scale messages by; None when all are 1
     min_classes: int  # the fewest classes of any task (decoders mask outputs beyond a task's classes)
+    max_classes: int = 0  # the most: equal to min_classes when every task reverses its labels alike
     _adjacency: dict[tuple[int, bool], Tensor] = field(default_factory=dict, repr=False)
 
     def to(self, device: torch.device | str) -> GraphLayout:
         return GraphLayout(self.embed_rows.to(device), self.in_degree.to(device),
-                           None if self.weight_column is None else self.weight_column.to(device), self.min_classes)
+                           None if self.weight_column is None else self.weight_column.to(device), self.min_classes,
+                           self.max_classes)
 
 
 def graph_layout(embed_index: Tensor, dst: Tensor, weight: Tensor, n_classes: Tensor) -> GraphLayout:
@@ -114,7 +116,7 @@ def graph_layout(embed_index: Tensor, dst: Tensor, weight: Tensor, n_classes: Te
         0, dst, torch.ones(dst.shape[0], dtype=torch.float32, device=dst.device))
     column = None if bool((weight == 1).all()) else weight.unsqueeze(-1)
     return GraphLayout(embed_index.clamp_min(0), degree.clamp_min(1).unsqueeze(-1), column,
-                       int(n_classes.min()) if n else 0)
+                       int(n_classes.min()) if n else 0, int(n_classes.max()) if n else 0)
 
 
 def relation_adjacency(layout: GraphLayout, src: Tensor, dst: Tensor, rel: Tensor, weight: Tensor,

@@ -276,7 +276,7 @@ def _check_declared_budget(meta: dict[str, Any]) -> None:
     try:
         link = project["task_graph"]["graph"]
         nodes, edges = link.get("nodes", []), link.get("edges", link.get("links", []))
-        config = ModelConfig.from_dict(project["model_config"])
+        config = ModelConfig.from_stored(project["model_config"])
         spec = _meta_json(meta, "spec") if "spec" in meta else {}
         input_dim, n_outputs = int(spec.get("input_dim", 2)), int(spec.get("n_outputs", 2))
     except (RagvizError, KeyError, TypeError, AttributeError, ValueError, OverflowError):

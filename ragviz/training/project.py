@@ -55,7 +55,7 @@ class Project:
             raise RagvizError("The project's name and lesson must be text.")
         return cls(
             graph=graph,
-            model_config=ModelConfig.from_dict(data["model_config"]),
+            model_config=ModelConfig.from_stored(data["model_config"]),
             train_config=TrainConfig.from_dict(data["train_config"]),
             tables=dict(tables or {}),
             name=name,

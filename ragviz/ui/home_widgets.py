@@ -13,11 +13,15 @@ from ragviz.ui.routing import CHECKPOINTS, EMBEDDINGS, MESSAGE_PASSING, TASK_GRA
 from ragviz.ui.state import AppState, adopt_checkpoint, notify
 
 EQUATIONS: tuple[tuple[str, str], ...] = (
-    ("**Task input.** Every task v starts from its own learned embedding; a zero-shot task (no training "
-     "data) starts from one shared vector u, and so does a seen task with probability p while training "
-     "(task dropout), which teaches the network to infer a task from its neighbours.",
+    ("**Task input.** A task with training data starts from its own learned embedding. A task without "
+     "(zero-shot, or a seen task dropped with probability p while training) starts where its relations put it: "
+     "the weighted mean of its neighbours' states, each moved by its relation's transform T_r, repeated until "
+     "the values settle. T_r and the weight b_r are computed from the relation's embedding z_r, so \"labels "
+     "flipped\" can learn to mean a different place than \"same\".",
      r"h^{0}_{v} = \begin{cases} E[v] & \text{task } v \text{ has training data} \\ "
-     r"u & \text{zero-shot (or dropped, prob. } p\text{)} \end{cases}"),
+     r"\sum_{u \to v} \alpha_{uv}\, T_{r}\, h^{0}_{u} & \text{no data (or dropped)} \end{cases}"
+     r"\qquad \begin{gathered} T_r = I + A z_r \\ \alpha_{uv} = \operatorname{softmax}_u"
+     r"\left(\log w_{uv} + a^{\top} z_r\right) \end{gathered}"),
     ("**Message** along an edge u → v of relation r with weight w_uv: the sender's state composed with the "
      "relation's embedding z_r (φ = h⊙z, h−z, a typed matrix W_r h, or just h when relation-blind).",
      r"m_{u \to v} = W^{l}_{\mathrm{msg}}\; \varphi\!\left(h^{l}_{u},\, z^{l}_{r}\right)\, w_{uv}"),
@@ -26,10 +30,11 @@ EQUATIONS: tuple[tuple[str, str], ...] = (
      r"\begin{gathered} a_v = \operatorname*{AGG}_{u \to v} m_{u \to v} \\ "
      r"h^{l+1}_{v} = \mathrm{LayerNorm}\!\left(h^{l}_{v} + \sigma\!\left(W^{l}_{\mathrm{self}}\, h^{l}_{v} "
      r"+ a_v\right)\right) \end{gathered}"),
-    ("**Generated decoder.** The task embedding t_v = h^L_v generates the task's predictor on top of an "
-     "encoder s = f(x) shared by all tasks: FiLM parameters and a linear head.",
-     r"\begin{gathered} (\gamma, \beta) = A\, t_v, \qquad (W_v, b_v) = G\, t_v \\ "
-     r"\hat{y} = \sigma\!\left((1 + \gamma) \odot s + \beta\right) W_v + b_v \end{gathered}"),
+    ("**Generated decoder.** The task embedding t_v = h^L_v generates the task's linear head on top of an "
+     "encoder s = f(x) shared by all tasks. Every task's head, a zero-shot task's too, comes from its own "
+     "final state alone.",
+     r"\begin{gathered} W_v = G\, t_v + W_0, \qquad b_v = g^{\top} t_v + b_0 \\ "
+     r"\hat{y} = W_v^{\top} s + b_v \end{gathered}"),
 )
 
 BUILD_HINT = "Build the samples with `python -m ragviz samples`."

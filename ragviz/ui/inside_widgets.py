@@ -68,13 +68,22 @@ BLEND_NOTE = ("With the **{decoder}** decoder a task without data is predicted b
               "nearest tasks with data along its edges. Its own state, "
               "drawn here, is computed by the same layers but no loss trains it: it decides its prediction only "
               "when no task with data can be reached. Read the ★ tasks' positions here with that in mind.")
+#: What decides a zero-shot prediction in the default model (docs/DESIGN.md §2).
+PROPAGATED_NOTE = ("A ★ task without data starts (layer 0) where its relations put it: the mean of its "
+                   "neighbours' states, each moved by its relation's transform, until the values settle. The "
+                   "layers then refine it like any other state, and its predictor is generated from its final "
+                   "state alone: what you see here is what decides its prediction.")
 
 
 def blend_note(state: AppState) -> None:
-    """Say so when the trained model's zero-shot predictions come from blended heads, not their own states."""
-    decoder = state.trained.model.config.decoder if state.trained else None
-    if decoder in ("blended", "mix"):
-        st.caption(BLEND_NOTE.format(decoder=decoder))
+    """Say what produces a zero-shot prediction: blended heads beside the GNN, or the task's own states."""
+    if not state.trained:
+        return
+    model = state.trained.model
+    if not model.decoder.generates_every_head and model.config.decoder != "independent":
+        st.caption(BLEND_NOTE.format(decoder=model.config.decoder))
+    elif model.config.unseen_state == "propagated":
+        st.caption(PROPAGATED_NOTE)
 
 
 def default_focus(trace: Trace) -> str:
