@@ -26,7 +26,8 @@ import networkx as nx
 import torch
 torch.set_num_threads(threads)
 from ragviz.model.config import ModelConfig, TrainConfig
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.training.train import train
 
 def cpu():

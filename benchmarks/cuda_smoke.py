@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph  # noqa: E402
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task  # noqa: E402
 from ragviz.inspection.trace import compute_trace  # noqa: E402
 from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402
 from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint  # noqa: E402

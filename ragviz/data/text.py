@@ -29,7 +29,8 @@ import pandas as pd
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.data.text_encoder import EMBED_DIM, ENCODER_ID, Progress
 from ragviz.data.text_features import Projection, fit_projection
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
 
@@ -364,7 +365,8 @@ def text_table_graph(table: pd.DataFrame, table_name: str = "texts", test_fracti
     """
     import math
 
-    from ragviz.graph.task_graph import TaskGraph, make_task
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.graph.tasks import make_task
 
     graph = TaskGraph()
     counts = table["task"].astype(str).value_counts(sort=False)

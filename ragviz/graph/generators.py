@@ -17,15 +17,8 @@ import numpy as np
 
 from ragviz.graph.layout import LAYOUTS, _circle, _fill_area, _spring, chain_positions, layout_positions
 from ragviz.graph.nx_fill import fill_graph
-from ragviz.graph.task_graph import (
-    FAMILY_DEFAULTS,
-    FAMILY_DOMAIN,
-    RELATION_PALETTE,
-    Relation,
-    TaskGraph,
-    check_name,
-    make_task,
-)
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, Relation, check_name, make_task
 from ragviz.safety import checks
 from ragviz.safety.errors import GraphError
 from ragviz.safety.limits import check_budget

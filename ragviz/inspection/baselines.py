@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from ragviz.data.domains import make_graph_data
-from ragviz.graph.task_graph import Edge, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edge
 
 Predict = Callable[[str, np.ndarray], np.ndarray]
 

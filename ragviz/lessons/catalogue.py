@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from ragviz.graph.generators import ring_of_moons
-from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edges
 from ragviz.lessons.graphs import (
     few_shot_spirals,
     group_zero_shot_mean,

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.lessons.catalogue import LESSONS, Lesson, zero_shot_mean
 from ragviz.model.config import ModelConfig, TrainConfig
 
