@@ -96,7 +96,8 @@ def bench_open(repeats: int) -> list[list]:
 
 def bench_training(steps: int, repeats: int) -> tuple[list[list], float]:
     """The lessons' own graphs and settings (not the shipped checkpoints, which may predate a change)."""
-    from ragviz.lessons.catalogue import LESSON_SEEDS, LESSONS
+    from ragviz.lessons.catalogue import LESSONS
+    from ragviz.lessons.lesson import LESSON_SEEDS
     from ragviz.lessons.text_lesson import KEY
     from ragviz.training.train import train
 
