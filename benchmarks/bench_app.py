@@ -126,7 +126,7 @@ MAIN = "edit + trace + the 24 grids (50×50) the page draws: the app's what-if"
 def bench_counterfactual(repeats: int) -> tuple[list[list[Any]], str]:
     """A what-if on a trained 100-task graph: edit a copy, compute the trace (and its parts)."""
     from ragviz.inspection.counterfactual import with_edge, without_edge
-    from ragviz.training.train import prepare
+    from ragviz.training.prepared import prepare
 
     graph = scale_graph(100, degree=4, train_size=30, test_size=100)
     for k in range(0, 100, 10):

@@ -50,7 +50,8 @@ def child(n: int, steps: int, warmup: int, device_name: str, threads: int, api_m
     from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.model.rag import build_model
     from ragviz.model.tensors import make_vocab
-    from ragviz.training.train import prepare, train
+    from ragviz.training.prepared import prepare
+    from ragviz.training.train import train
 
     out: dict[str, Any] = {"tasks": n, "rss_start_mb": _rss_mb()}
 

@@ -26,7 +26,8 @@ from ragviz.graph.generators import generate_graph
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.model.rag import RAGModel
-from ragviz.training.train import prepare, train
+from ragviz.training.prepared import prepare
+from ragviz.training.train import train
 
 Edges = list[tuple[str, str, str, float]]
 

@@ -144,7 +144,7 @@ def model_predictor(model: Any, graph: TaskGraph, tables: dict[str, Any] | None 
     """
     import torch
 
-    from ragviz.training.train import prepare
+    from ragviz.training.prepared import prepare
 
     model = model.to("cpu").eval()
     prep = prepare(graph, model, tables)
