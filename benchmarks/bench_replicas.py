@@ -105,7 +105,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which the sessions arrive")
     parser.add_argument("--think", type=float, default=5.0, help="seconds between a training student's clicks")
     add_quick(parser)
-    return quick(parser.parse_args(argv), sessions=[2], replicas=2, budget=180.0, steps=5, ramp=1.0, think=1.0)
+    return quick(parser.parse_args(argv), sessions=[2], replicas=2, budget=60.0, steps=5, ramp=1.0, think=1.0)
 
 
 def main() -> None:
