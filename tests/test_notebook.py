@@ -21,7 +21,7 @@ def test_the_quickstart_notebook_runs_and_draws_inline(monkeypatch: pytest.Monke
     outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert [out for out in outputs if out.output_type == "error"] == []
     figures = [out for out in outputs if PLOTLY in out.get("data", {})]
-    assert len(figures) >= 8, "a figure did not draw inline"
+    assert len(figures) >= 9, "a figure did not draw inline"
     for figure in figures:
         assert figure["data"][PLOTLY]["data"], "an empty figure"
 
