@@ -205,8 +205,23 @@ def test_the_walk_from_start_to_the_first_step_goes_down_once() -> None:
     counts = Counter(f"{callee}.{function}" for _, callee, function in calls)
     walk = {"validations": counts["ragviz.graph.task_graph.TaskGraph.validate"],
             "budget checks": counts["ragviz.safety.limits.check_graph_budget"],
+            "model built after the data": data_before_model(calls),
             "climbs": dict(climbs(calls))}
-    assert walk == {"validations": 1, "budget checks": 1, "climbs": {}}
+    assert walk == {"validations": 1, "budget checks": 1, "model built after the data": True, "climbs": {}}
+
+
+def data_before_model(calls: list[tuple[str, str, str]]) -> bool:
+    """Whether the data was done (no call into ``ragviz.data`` is left) before the model was built
+    (``build_model``): the flow graph → data → tensors → model that docs/DESIGN.md §7 states."""
+    order = [function if function == "build_model" else layer(callee) for _, callee, function in calls]
+    return "build_model" in order and "data" not in order[order.index("build_model"):]
+
+
+def test_the_order_check_sees_a_model_built_first() -> None:
+    data = ("ragviz.training.prepared", "ragviz.data.domains", "make_graph_data")
+    model = ("ragviz.training.prepared", "ragviz.model.rag", "build_model")
+    assert data_before_model([data, model]) and not data_before_model([data, model, data])
+    assert not data_before_model([data])
 
 
 def test_the_climb_count_sees_a_callback() -> None:
