@@ -55,6 +55,15 @@ def test_every_public_name_is_importable_from_ragviz() -> None:
     assert set(ragviz.__all__) >= set(ragviz.PUBLIC)
 
 
+def test_import_ragviz_stays_light() -> None:
+    """Names load on first use: ``import ragviz`` loads no torch, and no public name loads Streamlit."""
+    code = ("import sys, ragviz; light = 'torch' not in sys.modules; "
+            "[getattr(ragviz, n) for n in ragviz.PUBLIC]; print(light, 'streamlit' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env=_env())
+    assert done.stdout.split() == ["True", "False"], done.stderr[-2000:]
+
+
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         ragviz.no_such_name  # noqa: B018
