@@ -305,12 +305,12 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
     keep the texts and class names for this session. Every problem raises DataError naming
     the column and row (1 = first data row), under the same size limit as numeric tables.
     """
-    from ragviz.data.table_io import _parse_csv, _read_bytes
+    from ragviz.data.table_io import parse_csv, read_table_bytes
     from ragviz.safety.limits import max_upload_bytes
 
     if max_bytes is None:
         max_bytes = max_upload_bytes("table")
-    raw = source.copy() if isinstance(source, pd.DataFrame) else _parse_csv(_read_bytes(source, max_bytes))
+    raw = source.copy() if isinstance(source, pd.DataFrame) else parse_csv(read_table_bytes(source, max_bytes))
     raw.columns = [str(c).strip() for c in raw.columns]
     chosen = [str(c).strip() for c in (text_column, task_column, label_column)]
     if len(set(chosen)) < 3:
