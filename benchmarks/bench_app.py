@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, describe, median, setup, table, verdict
+from common import ROOT, add_quick, describe, median, quick, setup, table, verdict
 from workloads import SAMPLE_KEY, scale_graph
 
 from ragviz.inspection.trace import compute_trace
@@ -126,7 +126,7 @@ MAIN = "edit + trace + the 24 grids (50×50) the page draws: the app's what-if"
 def bench_counterfactual(repeats: int) -> tuple[list[list[Any]], str]:
     """A what-if on a trained 100-task graph: edit a copy, compute the trace (and its parts)."""
     from ragviz.inspection.counterfactual import with_edge, without_edge
-    from ragviz.training.train import prepare
+    from ragviz.training.prepared import prepare
 
     graph = scale_graph(100, degree=4, train_size=30, test_size=100)
     for k in range(0, 100, 10):
@@ -295,7 +295,11 @@ def main() -> None:
                         help="what to compare; the last one is checked against the target")
     parser.add_argument("--hogs", type=int, default=0,
                         help="busy processes running beside each page-switch run (a loaded class server)")
+    add_quick(parser)
     args = parser.parse_args()
+    # quick: one repeat, and neither a server start nor page-switch runs (each starts Streamlit)
+    args = quick(args, repeats=1, skip=sorted({*args.skip, "server", "switch"}))
+    least = 1 if args.quick else 15  # repeats of the cheap parts
     device = setup(args.threads, "cpu")
     print("## App latency\n")
     print(f"Machine: {describe(device)}; {args.repeats} repeats, medians.\n")
@@ -304,7 +308,7 @@ def main() -> None:
         print(f"Checkpoint: {source} ({ckpt_path.stat().st_size / 1024:.0f} KiB).\n")
         targets = []
         if "load" not in args.skip:
-            loads = times(lambda: load_checkpoint(ckpt_path), max(args.repeats, 15))
+            loads = times(lambda: load_checkpoint(ckpt_path), max(args.repeats, least))
             ckpt: Checkpoint = load_checkpoint(ckpt_path)
             targets.append(["load a checkpoint ≤ 200 ms", f"{1000 * median(loads):.0f} ms "
                             f"({ckpt.project.graph.number_of_tasks()} tasks)", verdict(median(loads) <= 0.2)])
@@ -315,7 +319,7 @@ def main() -> None:
             worst = max(r[2] for r in rows)
             targets.append(["every page's median rerun ≤ 1 s", f"slowest page {worst:.2f} s", verdict(worst <= 1)])
         if "whatif" not in args.skip:
-            rows, figure = bench_counterfactual(max(args.repeats, 15))
+            rows, figure = bench_counterfactual(max(args.repeats, least))
             print(table(["counterfactual on 100 tasks", "median ms", "min ms"], rows))
             print()
             targets.append(["counterfactual edit on 100 tasks ≤ 50 ms", figure.split(":")[0],

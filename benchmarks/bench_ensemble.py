@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable
 
-from common import describe, median, setup, sync, table, verdict
+from common import add_quick, describe, median, quick, setup, sync, table, verdict
 from workloads import ring_project
 
 from ragviz.model.config import ModelConfig
@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--decoder", default=None, help="override the sample's decoder (default: the current default)")
-    args = parser.parse_args()
+    add_quick(parser)
+    args = quick(parser.parse_args(), k=2, steps=10, repeats=1)
     device = setup(args.threads, args.device)
     project, source = ring_project()
     mc = dataclasses.replace(project.model_config, decoder=args.decoder or ModelConfig().decoder)

@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import describe, setup, table
+from common import add_quick, describe, quick, setup, table
 
 
 def rss_mb() -> float:
@@ -45,7 +45,8 @@ def main() -> None:
     parser.add_argument("--tree", default=None,
                         help="run an exported older ragviz/ tree's parent folder instead (before/after)")
     parser.add_argument("--stop-latency", action="store_true", help="time Stop during start-up instead")
-    args = parser.parse_args()
+    add_quick(parser)
+    args = quick(parser.parse_args(), seconds=4.0, every=1.0, tasks=40)
     if args.tree:
         sys.path.insert(0, str(Path(args.tree).resolve()))
     device = setup(args.threads, "cpu")

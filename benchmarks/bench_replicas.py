@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 import test_replicas as scenario  # noqa: E402
+from common import add_quick, quick  # noqa: E402
 from replica_cluster import cookies_per_replica, replica_cluster  # noqa: E402
 
 PROBE_PAGES = ("Task graph", "Train")
@@ -92,7 +93,8 @@ def run_once(sessions: int, replicas: int, budget_s: float) -> dict[str, float]:
     return figures
 
 
-def main() -> None:
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; ``--quick`` is the smallest class that still kills a replica (2 replicas, 2 sessions)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[60])
     parser.add_argument("--replicas", type=int, default=3)
@@ -102,7 +104,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="training steps per session (websocket clients)")
     parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which the sessions arrive")
     parser.add_argument("--think", type=float, default=5.0, help="seconds between a training student's clicks")
-    args = parser.parse_args()
+    add_quick(parser)
+    return quick(parser.parse_args(argv), sessions=[2], replicas=2, budget=60.0, steps=5, ramp=1.0, think=1.0)
+
+
+def main() -> None:
+    args = parse()
     if args.clients == "ws":
         from replica_load import run_ws
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import describe, lift_budget, median, setup, table, verdict
+from common import add_quick, describe, lift_budget, median, quick, setup, table, verdict
 
 HERE = Path(__file__).resolve().parent
 
@@ -50,7 +50,8 @@ def child(n: int, steps: int, warmup: int, device_name: str, threads: int, api_m
     from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.model.rag import build_model
     from ragviz.model.tensors import make_vocab
-    from ragviz.training.train import prepare, train
+    from ragviz.training.prepared import prepare
+    from ragviz.training.train import train
 
     out: dict[str, Any] = {"tasks": n, "rss_start_mb": _rss_mb()}
 
@@ -107,7 +108,10 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--api-max", type=int, default=10_000, help="also time TaskGraph.add_task up to this size")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    add_quick(parser)
     args = parser.parse_args()
+    if args.child is None:  # a child gets its sizes on the command line
+        args = quick(args, sizes=[100], steps=1, warmup=0, threads=1, api_max=100)
     if args.child is not None:
         print(json.dumps(child(args.child, args.steps, args.warmup, args.device, args.threads, args.api_max)))
         return

@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import replace
 
-from common import ROOT, describe, median, setup, table, verdict
+from common import ROOT, add_quick, describe, median, quick, setup, table, verdict
 
 OPEN_SCRIPT = """
 import time, json
@@ -96,7 +96,8 @@ def bench_open(repeats: int) -> list[list]:
 
 def bench_training(steps: int, repeats: int) -> tuple[list[list], float]:
     """The lessons' own graphs and settings (not the shipped checkpoints, which may predate a change)."""
-    from ragviz.lessons.catalogue import LESSON_SEEDS, LESSONS
+    from ragviz.lessons.catalogue import LESSONS
+    from ragviz.lessons.lesson import LESSON_SEEDS
     from ragviz.lessons.text_lesson import KEY
     from ragviz.training.train import train
 
@@ -130,7 +131,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip", nargs="*", default=[], choices=["encode", "open", "train"])
-    args = parser.parse_args()
+    add_quick(parser)
+    args = quick(parser.parse_args(), sentences=8, steps=5, repeats=1)
     device = setup(args.threads)
     print(f"# Text tasks\n\n{describe(device)}\n")
     if "encode" not in args.skip:

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import add_quick, quick  # noqa: E402
+
 
 def peak_mb(pid: int) -> float:
     try:
@@ -58,7 +60,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=200)
-    args = parser.parse_args()
+    parser.add_argument("--ring-tasks", type=int, default=1000, help="tasks of the big graph (a ring)")
+    add_quick(parser)
+    args = quick(parser.parse_args(), repeats=1, steps=8, ring_tasks=100)
     import torch
 
     from ragviz.graph.generators import generate_graph
@@ -68,11 +72,12 @@ def main() -> None:
 
     torch.set_num_threads(1)  # as the app does
     sample = _default_project()[0]
-    ring = generate_graph("ring", 1000, "moons", vary="rotate", start=0.0, stop=360.0, relation="near",
-                          train_size=40, test_size=100, zero_shot=[250, 750], seed=0)
+    n = args.ring_tasks
+    ring = generate_graph("ring", n, "moons", vary="rotate", start=0.0, stop=360.0, relation="near",
+                          train_size=40, test_size=100, zero_shot=[n // 4, 3 * n // 4], seed=0)
     cases = {"sample (12 tasks)": Project(sample.graph, sample.model_config,
                                           TrainConfig(steps=args.steps, seed=1), sample.tables, name="sample"),
-             "1,000-task ring": Project(ring, sample.model_config, TrainConfig(steps=args.steps // 4, seed=1),
+             f"{n:,}-task ring": Project(ring, sample.model_config, TrainConfig(steps=args.steps // 4, seed=1),
                                         name="ring")}
     print(f"Training in a thread against a child process; {args.repeats} runs each, alternating, medians; "
           f"load average {os.getloadavg()[0]:.1f}.\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -85,3 +86,17 @@ def lift_budget() -> None:
     for variable, value in (("RAGVIZ_MAX_TASKS", "10000000"), ("RAGVIZ_MAX_EDGES", "100000000"),
                             ("RAGVIZ_MAX_POINTS", "1000000000"), ("RAGVIZ_MAX_ACTIVATIONS_M", "1000000")):
         os.environ.setdefault(variable, value)
+
+
+def add_quick(parser: argparse.ArgumentParser) -> None:
+    """``--quick``: tiny sizes that run in seconds, so the test suite can check that the script still runs."""
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes that run in seconds: a smoke run for the tests, not a measurement")
+
+
+def quick(args: argparse.Namespace, **tiny: Any) -> argparse.Namespace:
+    """With ``--quick``, replace these arguments by their tiny values (an explicit size is overridden too)."""
+    if getattr(args, "quick", False):
+        for name, value in tiny.items():
+            setattr(args, name, value)
+    return args

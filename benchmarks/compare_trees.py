@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, median, table
+from common import ROOT, add_quick, median, quick, table
 
 CHILD = r'''
 import json, math, resource, sys, time
@@ -26,7 +26,8 @@ import networkx as nx
 import torch
 torch.set_num_threads(threads)
 from ragviz.model.config import ModelConfig, TrainConfig
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.training.train import train
 
 def cpu():
@@ -76,12 +77,16 @@ def measure(tree: str, what: str, threads: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before", help="folder holding the older ragviz package")
+    parser.add_argument("before", nargs="?", help="folder holding the older ragviz package (--quick: this tree)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workloads", nargs="*", default=["ring", "10000"],
                         help="'ring' (1000 steps of the ring sample) and/or a task count (one step)")
+    add_quick(parser)
     args = parser.parse_args()
+    args = quick(args, before=args.before or str(ROOT), repeats=1, workloads=["100"])
+    if args.before is None:
+        parser.error("the folder holding the older ragviz package is required")
     trees = {"before": str(Path(args.before).resolve()), "now": str(ROOT)}
     rows = []
     for what in args.workloads:

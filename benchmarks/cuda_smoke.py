@@ -1,10 +1,12 @@
 """CUDA smoke check: train on the GPU, trace and reload on the CPU, compare with a CPU run.
 
-Run on a machine with CUDA: ``python benchmarks/cuda_smoke.py``. Prints a small table.
+Run on a machine with CUDA: ``python benchmarks/cuda_smoke.py``. Prints a small table. ``--quick``: 20 steps,
+and the CUDA rows only where there is a device (a smoke run for the tests, which run on CPUs too).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -14,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph  # noqa: E402
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task  # noqa: E402
 from ragviz.inspection.trace import compute_trace  # noqa: E402
 from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402
 from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint  # noqa: E402
@@ -34,14 +37,19 @@ def ring() -> TaskGraph:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20 steps; CUDA only if there is one")
+    args = parser.parse_args()
+    steps = 20 if args.quick else 500
+    devices = ("cpu", "cuda") if torch.cuda.is_available() or not args.quick else ("cpu",)
     print("device:", device_label())
     graph = ring()
     rows = []
-    for device in ("cpu", "cuda"):
+    for device in devices:
         for config in (ModelConfig(), ModelConfig(aggregation="attention", composition="rgcn"),
                        ModelConfig(aggregation="max", decoder="film")):
             start = time.perf_counter()
-            result = train(graph, config, TrainConfig(steps=500, eval_every=100, device=device))
+            result = train(graph, config, TrainConfig(steps=steps, eval_every=min(100, steps), device=device))
             took = time.perf_counter() - start
             summary = result.history.summary()
             ckpt = load_checkpoint(checkpoint_bytes(Project(graph, config), result.model, result.history))
@@ -54,6 +62,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(str(c) for c in row) + " |")
+    if "cuda" not in devices:
+        return
     diverged = train(graph, ModelConfig(), TrainConfig(steps=100, lr=1e5, device="cuda"))
     finite = all(torch.isfinite(p).all() for p in diverged.model.parameters())
     print(f"divergence on cuda: status={diverged.status}, weights finite={finite}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from common import ROOT  # noqa: F401  (puts the repository on sys.path)
+from common import ROOT, add_quick, quick  # noqa: F401  (ROOT: puts the repository on sys.path)
 
 from ragviz.graph.generators import generate_graph
 from ragviz.inspection.projection import project_embeddings
@@ -90,7 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[1000])
     parser.add_argument("--steps", type=int, default=20, help="training steps before the figures are built")
-    args = parser.parse_args()
+    add_quick(parser)
+    args = quick(parser.parse_args(), tasks=[30], steps=2)
     print("| tasks | figure | traces | points | JSON bytes | build s |")
     print("| --- | --- | --- | --- | --- | --- |")
     for n in args.tasks:

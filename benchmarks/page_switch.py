@@ -53,7 +53,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--visits", type=int, default=2)
     parser.add_argument("--idle", action="store_true", help="no training: what the switches cost by themselves")
+    parser.add_argument("--quick", action="store_true", help="30 tasks, one visit: a smoke run for the tests")
     args = parser.parse_args()
+    if args.quick:  # (not common.quick: this script runs an older tree's app too, with no benchmarks/ beside it)
+        args.tasks, args.visits = 30, 1
     tree = Path(args.tree).resolve()
     sys.path.insert(0, str(tree))  # this tree's ragviz, whatever else is on the path
 

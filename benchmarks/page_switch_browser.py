@@ -60,7 +60,11 @@ def main() -> None:
     parser.add_argument("--tree", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--shots", default="", help="a folder for a screenshot of each page at its first visit")
+    parser.add_argument("--visits", type=int, default=2, help="visits of every page")
+    parser.add_argument("--quick", action="store_true", help="30 tasks, one visit: a smoke run for the tests")
     args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.visits = 30, 1
     from playwright.sync_api import sync_playwright
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -77,7 +81,8 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM,
-                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+                                        args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                                       "--disable-background-networking"])
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
             page.goto(url)
@@ -111,7 +116,7 @@ def main() -> None:
             page.wait_for_timeout(3000)
             shown: dict[str, list[float]] = {t: [] for t in TITLES}
             done: dict[str, list[float]] = {t: [] for t in TITLES}
-            for visit in range(2):
+            for visit in range(args.visits):
                 for title in TITLES:
                     a, b = click(title)
                     shown[title].append(a)

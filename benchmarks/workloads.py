@@ -10,7 +10,8 @@ from typing import Any
 import common  # noqa: F401  (puts the repository on sys.path)
 import networkx as nx
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.training.project import Project
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
-import common  # noqa: F401 - puts the repository on sys.path
+import common  # puts the repository on sys.path
 import numpy as np
 import torch
 
@@ -26,7 +26,8 @@ from ragviz.graph.generators import generate_graph
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.model.rag import RAGModel
-from ragviz.training.train import prepare, train
+from ragviz.training.prepared import prepare
+from ragviz.training.train import train
 
 Edges = list[tuple[str, str, str, float]]
 
@@ -125,7 +126,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--settings", nargs="*", default=None, help="substrings of setting names (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes (one torch thread each)")
+    common.add_quick(parser)
     args = parser.parse_args()
+    args = common.quick(args, seeds=args.seeds[:1], decoders=args.decoders[:1], steps=10,
+                        settings=[next(iter(SETTINGS))])
     torch.set_num_threads(1)
     settings = [s for s in SETTINGS if args.settings is None or any(k in s for k in args.settings)]
     cases = list(itertools.product(settings, args.decoders, args.seeds))

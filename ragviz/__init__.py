@@ -42,27 +42,46 @@ PUBLIC: dict[str, str] = {
     "train_ensemble": "ragviz.training.ensemble",
     "Ensemble": "ragviz.training.ensemble",
     "History": "ragviz.training.history",
+    "ABLATIONS": "ragviz.training.ablations",
+    "ablation_setup": "ragviz.training.ablations",
     # checkpoints and samples
     "Checkpoint": "ragviz.storage.checkpoint",
     "save_checkpoint": "ragviz.storage.checkpoint",
     "load_checkpoint": "ragviz.storage.checkpoint",
     "load_sample": "ragviz.lessons.samples",
     "SAMPLES": "ragviz.lessons.samples",
+    "LESSONS": "ragviz.lessons.catalogue",
+    "run_lesson": "ragviz.lessons.catalogue",
     # looking inside
     "compute_trace": "ragviz.inspection.trace",
     "Trace": "ragviz.inspection.trace",
     "with_edge": "ragviz.inspection.counterfactual",
     "without_edge": "ragviz.inspection.counterfactual",
     "with_zero_shot_task": "ragviz.inspection.counterfactual",
+    "metric_changes": "ragviz.inspection.counterfactual",
     "baseline_zero_shot": "ragviz.inspection.baselines",
+    "project_embeddings": "ragviz.inspection.projection",
+    "nearest_neighbours": "ragviz.inspection.projection",
+    "snapshot_frames": "ragviz.inspection.projection",
+    "receptive_field": "ragviz.plots.messages",
     # figures (pure functions returning Plotly figures)
     "graph_figure": "ragviz.plots.graph",
     "message_figure": "ragviz.plots.messages",
+    "incoming_figure": "ragviz.plots.messages",
     "embedding_figure": "ragviz.plots.embeddings",
     "outputs_figure": "ragviz.plots.outputs",
     "curves_figure": "ragviz.plots.training",
-    # errors a caller may catch
+    "data_preview_figure": "ragviz.plots.data_preview",
+    "uncertainty_figure": "ragviz.plots.uncertainty",
+    "task_colors": "ragviz.plots.colors",
+    # the work budget, and errors a caller may catch
+    "get_limits": "ragviz.safety.limits",
     "RagvizError": "ragviz.safety.errors",
+    "GraphError": "ragviz.safety.errors",
+    "DataError": "ragviz.safety.errors",
+    "ConfigError": "ragviz.safety.errors",
+    "TrainingError": "ragviz.safety.errors",
+    "CheckpointError": "ragviz.safety.errors",
 }
 
 __all__ = ["PUBLIC", "__version__", *PUBLIC]

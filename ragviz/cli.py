@@ -223,7 +223,7 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1.")
-    from ragviz.lessons.catalogue import LESSON_SEEDS
+    from ragviz.lessons.lesson import LESSON_SEEDS
 
     seeds = LESSON_SEEDS if args.seeds is None else args.seeds
     if any(s < 0 for s in seeds):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,8 @@ import pytest
 from ragviz.data.domains import domain_spec, make_graph_data
 from ragviz.data.table_io import MAX_CSV_CLASSES, load_table
 from ragviz.graph.editing import EditHistory
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.errors import CheckpointError, DataError, GraphError, RagvizError
 from ragviz.safety.limits import get_limits, max_upload_bytes

@@ -7,7 +7,8 @@ import pytest
 
 from ragviz.data.domains import make_task_data
 from ragviz.graph.generators import generate_graph, ring_of_moons
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.inspection.baselines import (
     baseline_zero_shot,
     chance_level,

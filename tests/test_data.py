@@ -13,7 +13,8 @@ from ragviz.data import domains as D
 from ragviz.data.digits import digit_images
 from ragviz.data.domains import DataError, DomainSpec, TaskData
 from ragviz.data.table_io import load_table
-from ragviz.graph.task_graph import Task, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task, make_task
 
 TOY = ("moons", "circles", "xor", "blobs", "spiral", "linear")
 

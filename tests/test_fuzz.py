@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from ragviz.data.domains import domain_spec
 from ragviz.data.table_io import load_table
 from ragviz.graph.io import import_graph
-from ragviz.graph.task_graph import FAMILY_DOMAIN, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DOMAIN
 from ragviz.safety.errors import CheckpointError, DataError, GraphError, RagvizError
 from ragviz.storage.checkpoint import load_checkpoint
 from ragviz.storage.gallery import summarize_bytes

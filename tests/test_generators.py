@@ -9,7 +9,8 @@ import networkx as nx
 import pytest
 
 from ragviz.graph.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
-from ragviz.graph.task_graph import Relation, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, make_task
 from ragviz.safety.errors import GraphError
 
 

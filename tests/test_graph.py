@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ragviz.graph.task_graph import FAMILY_DEFAULTS, MAX_SEED, Edge, Relation, Task, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, MAX_SEED, Edge, Relation, Task, make_task
 from ragviz.safety.errors import GraphError
 
 

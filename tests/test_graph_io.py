@@ -21,7 +21,8 @@ from ragviz.graph.io import (
     graph_to_json,
     import_graph,
 )
-from ragviz.graph.task_graph import Relation, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, make_task
 from ragviz.safety.errors import GraphError, RagvizError
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ragviz.data.domains import domain_spec
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.inspection.trace import compute_trace
 from ragviz.lessons.catalogue import LESSONS
 from ragviz.lessons.graphs import hop_chain, hop_distance, typed_relations, works_and_fails

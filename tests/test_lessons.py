@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from ragviz.lessons.catalogue import LESSON_SEEDS, LESSONS, run_lesson
+from ragviz.lessons.catalogue import LESSONS, run_lesson
 from ragviz.lessons.graphs import hop_chain, hop_distance, typed_relations, works_and_fails
+from ragviz.lessons.lesson import LESSON_SEEDS
 from ragviz.lessons.samples import SAMPLES
 
 torch.set_num_threads(1)  # small models train several times faster on one thread

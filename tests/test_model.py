@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from ragviz.data.domains import domain_spec
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, ModelConfig, TrainConfig
 from ragviz.model.rag import build_model, segment_softmax
 from ragviz.model.tensors import GraphTensors, graph_tensors, make_vocab

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ragviz.graph.generators import generate_graph
-from ragviz.graph.task_graph import Task
+from ragviz.graph.tasks import Task
 from ragviz.inspection.model_fit import Fit, fit_message, model_fit
 from tests.helpers import small_ring
 

@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.plots import graph as G
 from ragviz.plots.colors import relation_colors, task_colors
 from ragviz.plots.data_preview import data_preview_figure
@@ -246,7 +247,7 @@ def test_the_figure_writes_only_placed_names():
 
 def test_a_new_task_is_never_drawn_in_line_with_two_others():
     from ragviz.graph.generators import generate_graph
-    from ragviz.graph.task_graph import make_task
+    from ragviz.graph.tasks import make_task
 
     graph = generate_graph("chain", 8, "moons")
     first = graph.task_names()[0]

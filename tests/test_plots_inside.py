@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from ragviz.data.domains import domain_spec
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.inspection.trace import compute_trace
 from ragviz.model.config import ModelConfig
 from ragviz.model.rag import build_model

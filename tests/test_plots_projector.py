@@ -17,7 +17,7 @@ from ragviz.plots.projector import (
     screen_for,
 )
 from ragviz.plots.training import curves_figure
-from ragviz.training.train import History
+from ragviz.training.history import History
 
 SMALL, LARGE = SCREENS["1280×720"], SCREENS["1920×1080"]
 

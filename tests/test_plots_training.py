@@ -16,7 +16,7 @@ from ragviz.plots.training import (
     curves_figure,
 )
 from ragviz.storage.gallery import MetricSet
-from ragviz.training.train import History
+from ragviz.training.history import History
 from tests.helpers import small_ring
 
 

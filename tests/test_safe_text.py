@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ragviz.graph.task_graph import NAME_MAX, PROJECT_NAME_MAX, Relation, Task, TaskGraph, check_name
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import NAME_MAX, PROJECT_NAME_MAX, Relation, Task, check_name
 from ragviz.safety.errors import GraphError
 from ragviz.safety.safe_text import HIDDEN_CATEGORIES, WORD_JOINER, html_text, md_escape, visible
 from ragviz.training.project import Project

@@ -11,7 +11,8 @@ import torch
 
 from ragviz.inspection.trace import compute_trace
 from ragviz.lessons import samples as samples_module
-from ragviz.lessons.catalogue import LESSON_SEEDS, LESSONS, run_lesson
+from ragviz.lessons.catalogue import LESSONS, run_lesson
+from ragviz.lessons.lesson import LESSON_SEEDS
 from ragviz.lessons.samples import (
     DEFAULT_SAMPLE,
     README,
@@ -142,19 +143,26 @@ def test_quick_rebuild_matches_the_recorded_quick_figures() -> None:
 
 
 def test_fingerprint_follows_the_training_code(tmp_path: Path) -> None:
+    """Every .py under the training subpackages counts, a new module included; other code does not."""
     folder = Path(samples_module.__file__).parents[1]
-    for name in ("model/rag.py", "training/train.py", "lessons/catalogue.py"):
+    for name in ("model/rag.py", "training/train.py", "lessons/catalogue.py", "safety/checks.py",
+                 "safety/safe_text.py", "plots/graph.py"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes((folder / name).read_bytes())
     first = training_fingerprint(tmp_path)
-    assert first["files"] == ["model/rag.py", "training/train.py", "lessons/catalogue.py"]
+    assert first["files"] == ["lessons/catalogue.py", "model/rag.py", "safety/checks.py", "training/train.py"]
     assert training_fingerprint(tmp_path) == first
     (tmp_path / "training/train.py").write_text((folder / "training/train.py").read_text(encoding="utf-8") + "\n# x\n")
     assert training_fingerprint(tmp_path)["sha256"] != first["sha256"]
-    (tmp_path / "training/ensemble.py").write_text("x = 1\n")
-    assert "training/ensemble.py" in training_fingerprint(tmp_path)["files"]
-    assert set(training_fingerprint()["files"]) >= {"model/rag.py", "training/train.py", "model/tensors.py",
-                                                    "data/domains.py", "lessons/catalogue.py"}
+    changed = training_fingerprint(tmp_path)["sha256"]
+    (tmp_path / "plots/graph.py").write_text("x = 1\n")  # not training code
+    assert training_fingerprint(tmp_path)["sha256"] == changed
+    (tmp_path / "training/new_step.py").write_text("x = 1\n")  # a module nobody listed
+    assert "training/new_step.py" in training_fingerprint(tmp_path)["files"]
+    shipped = set(training_fingerprint()["files"])
+    expected = {p.relative_to(folder).as_posix() for package in ("graph", "data", "model", "training", "lessons")
+                for p in (folder / package).rglob("*.py")} | {"safety/checks.py"}
+    assert shipped == expected
 
 
 def test_readme_table_is_the_generated_one() -> None:

@@ -15,7 +15,8 @@ from ragviz.graph.selection import (
     node_table,
     selected_tasks,
 )
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.safety.errors import GraphError
 
 

@@ -20,7 +20,8 @@ from ragviz.data.text import (
 )
 from ragviz.data.text_encoder import EMBED_DIM
 from ragviz.data.text_features import FEATURE_DIM, fit_projection
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.inspection.text_predict import sentence_probabilities
 from ragviz.safety.errors import DataError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragviz.graph.task_graph import Task
+from ragviz.graph.tasks import Task
 from ragviz.inspection.trace import compute_trace
 from ragviz.safety.errors import GraphError
 

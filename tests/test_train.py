@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.errors import ConfigError, GraphError, TrainingError
 from ragviz.training.history import MAX_SNAPSHOTS, SNAPSHOT_BUDGET_FLOATS, History, snapshots_kept

@@ -26,7 +26,8 @@ from ragviz.data.table_io import TableInfo, table_info
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.data.text import text_n_classes, text_task_data
 from ragviz.data.text_features import FEATURE_DIM
-from ragviz.graph.task_graph import FAMILY_DOMAIN, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DOMAIN, Task
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
 

@@ -25,14 +25,16 @@ from ragviz.safety.uploads import read_upload
 MAX_CSV_CLASSES = 50
 
 
-def _read_bytes(source: Any, max_bytes: int) -> bytes:
+def read_table_bytes(source: Any, max_bytes: int) -> bytes:
     """A table's bytes through the one upload reader (its limit, its wording)."""
     if isinstance(source, (str, os.PathLike)) and not os.path.isfile(os.fspath(source)):
         raise DataError(f"There is no file at {os.fspath(source)!r}.")
     return read_upload(source, "table", max_bytes=max_bytes)
 
 
-def _parse_csv(data: bytes) -> pd.DataFrame:
+def parse_csv(data: bytes) -> pd.DataFrame:
+    """A CSV file's bytes as a table (separated by commas, semicolons, tabs or bars); an empty, non-UTF-8 or
+    malformed file, or a repeated column name, is a DataError that says so."""
     if not data.strip():
         raise DataError("The file is empty.")
     try:
@@ -116,7 +118,7 @@ def load_table(
     if isinstance(source, pd.DataFrame):
         raw = source.copy()
     else:
-        raw = _parse_csv(_read_bytes(source, max_bytes))
+        raw = parse_csv(read_table_bytes(source, max_bytes))
     columns = [str(c).strip() for c in raw.columns]
     raw.columns = columns
     # Trailing separators in exported files give unnamed, entirely empty columns: drop them.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ragviz.graph.task_graph import MAX_SEED, MAX_TASK_SIZE, Task
+from ragviz.graph.tasks import MAX_SEED, MAX_TASK_SIZE, Task
 from ragviz.safety.errors import DataError
 
 

@@ -29,7 +29,8 @@ import pandas as pd
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.data.text_encoder import EMBED_DIM, ENCODER_ID, Progress
 from ragviz.data.text_features import Projection, fit_projection
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
 
@@ -304,12 +305,12 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
     keep the texts and class names for this session. Every problem raises DataError naming
     the column and row (1 = first data row), under the same size limit as numeric tables.
     """
-    from ragviz.data.table_io import _parse_csv, _read_bytes
+    from ragviz.data.table_io import parse_csv, read_table_bytes
     from ragviz.safety.limits import max_upload_bytes
 
     if max_bytes is None:
         max_bytes = max_upload_bytes("table")
-    raw = source.copy() if isinstance(source, pd.DataFrame) else _parse_csv(_read_bytes(source, max_bytes))
+    raw = source.copy() if isinstance(source, pd.DataFrame) else parse_csv(read_table_bytes(source, max_bytes))
     raw.columns = [str(c).strip() for c in raw.columns]
     chosen = [str(c).strip() for c in (text_column, task_column, label_column)]
     if len(set(chosen)) < 3:
@@ -364,7 +365,8 @@ def text_table_graph(table: pd.DataFrame, table_name: str = "texts", test_fracti
     """
     import math
 
-    from ragviz.graph.task_graph import TaskGraph, make_task
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.graph.tasks import make_task
 
     graph = TaskGraph()
     counts = table["task"].astype(str).value_counts(sort=False)

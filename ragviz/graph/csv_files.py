@@ -24,7 +24,8 @@ from ragviz.graph.schema import (
     reading,
     task_row,
 )
-from ragviz.graph.task_graph import RELATION_PALETTE, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import RELATION_PALETTE, make_task
 from ragviz.safety import checks
 from ragviz.safety.errors import GraphError
 from ragviz.safety.limits import check_budget, declared_points

@@ -15,17 +15,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ragviz.graph.layout import LAYOUTS, _circle, _fill_area, _spring, chain_positions, layout_positions
+from ragviz.graph.layout import LAYOUTS, chain_positions, circle_positions, fill_area, layout_positions, spring_layout
 from ragviz.graph.nx_fill import fill_graph
-from ragviz.graph.task_graph import (
-    FAMILY_DEFAULTS,
-    FAMILY_DOMAIN,
-    RELATION_PALETTE,
-    Relation,
-    TaskGraph,
-    check_name,
-    make_task,
-)
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, RELATION_PALETTE, Relation, check_name, make_task
 from ragviz.safety import checks
 from ragviz.safety.errors import GraphError
 from ragviz.safety.limits import check_budget
@@ -144,10 +137,10 @@ def _generate(kind: str, n: int, family: str, base_params: dict | None, vary: st
             simple = nx.Graph()
             simple.add_nodes_from(range(n))
             simple.add_edges_from(edges)
-            layout = _spring(simple, seed) if n > 1 else {0: (0.0, 0.0)}
-            positions = _fill_area(np.array([layout[k] for k in range(n)]))
+            layout = spring_layout(simple, seed) if n > 1 else {0: (0.0, 0.0)}
+            positions = fill_area(np.array([layout[k] for k in range(n)]))
         else:
-            positions = _circle(n)
+            positions = circle_positions(n)
 
     graph = TaskGraph([Relation(relation, bool(directed), RELATION_PALETTE[0])])
     _build(graph, names, values, vary, family, probe.params, probe.train_size, probe.test_size, zero, seed,
@@ -257,11 +250,11 @@ def _edge_count(kind: str, n: int, rows: int, cols: int, p: float) -> int:
 def _positions(kind: str, n: int, rows: int, cols: int) -> list[tuple[float, float]] | None:
     """A layout that shows the generator's structure at a glance, in O(n)."""
     if kind in ("ring", "complete"):
-        return _circle(n)
+        return circle_positions(n)
     if kind == "chain":
         return chain_positions(n)
     if kind == "star":
-        return [(0.0, 0.0)] + (_circle(n - 1) if n > 2 else [(1.0, 0.0)] * (n - 1))
+        return [(0.0, 0.0)] + (circle_positions(n - 1) if n > 2 else [(1.0, 0.0)] * (n - 1))
     if kind == "grid":
         span = max(rows - 1, cols - 1, 1)
         return [((2.0 * c - (cols - 1)) / span, ((rows - 1) - 2.0 * r) / span)

@@ -17,7 +17,7 @@ from ragviz.graph.task_graph import TaskGraph
 from ragviz.safety.errors import GraphError
 
 
-def _circle(n: int) -> list[tuple[float, float]]:
+def circle_positions(n: int) -> list[tuple[float, float]]:
     """n points evenly on the unit circle."""
     if n == 1:
         return [(0.0, 0.0)]
@@ -61,10 +61,10 @@ def chain_positions(n: int) -> list[tuple[float, float]]:
         col = np.where(row % 2 == 0, col, cols - 1 - col)
         bow = 0.3 * np.sin(math.pi * (col + 0.5) / cols)  # each row a shallow arch: no three in a line
         points = np.stack([col.astype(float), -1.6 * row + bow], axis=1)
-    return _fill_area(points)
+    return fill_area(points)
 
 
-def _fill_area(points: np.ndarray) -> list[tuple[float, float]]:
+def fill_area(points: np.ndarray) -> list[tuple[float, float]]:
     """Centre the points, turn their long axis horizontal, and scale them into [-1, 1]²."""
     points = np.asarray(points, dtype=float)
     if len(points) > 2:
@@ -114,24 +114,24 @@ def layout_positions(graph: TaskGraph, layout: str = "spring", seed: int = 0) ->
     if chain is not None:  # these would draw a chain as one long line (or a tangle): use a snake
         pos = dict(zip(chain, chain_positions(n), strict=True))
     elif layout == "circular":
-        pos = dict(zip(names, _circle(n), strict=True))
+        pos = dict(zip(names, circle_positions(n), strict=True))
     elif layout == "shell":
         pos = nx.shell_layout(simple)
     elif layout == "spring":
-        pos = _spring(simple, seed) if n > 1 else {names[0]: (0.0, 0.0)}
+        pos = spring_layout(simple, seed) if n > 1 else {names[0]: (0.0, 0.0)}
     elif layout == "kamada_kawai":
         pos = _packed(simple, nx.kamada_kawai_layout)
     else:
         pos = _packed(simple, nx.spectral_layout)
     out = {name: (float(pos[name][0]), float(pos[name][1])) for name in names}
     if n > 1 and len(set(out.values())) == 1:  # a degenerate layout: fall back rather than stack tasks
-        out = dict(zip(names, _circle(n), strict=True))
+        out = dict(zip(names, circle_positions(n), strict=True))
     if layout in ("spring", "kamada_kawai", "spectral") and n > 2:
-        out = dict(zip(names, _fill_area(np.array([out[name] for name in names])), strict=True))
+        out = dict(zip(names, fill_area(np.array([out[name] for name in names])), strict=True))
     return out
 
 
-def _spring(simple: nx.Graph, seed: int) -> dict[Any, np.ndarray]:
+def spring_layout(simple: nx.Graph, seed: int) -> dict[Any, np.ndarray]:
     """Fruchterman-Reingold with room between tasks (k) and enough steps to untangle.
 
     networkx's default spacing (1/√n) and 50 steps leave a dense graph a tight hairball; a
@@ -151,7 +151,7 @@ def _component_layout(sub: nx.Graph, fn: Callable[[nx.Graph], dict]) -> dict[Any
     pos = {k: np.asarray(v, dtype=float) for k, v in fn(sub).items()}
     coords = np.array(list(pos.values()))
     if not np.all(np.isfinite(coords)) or np.ptp(coords, axis=0).max() < 1e-9:
-        return {k: np.array(v) for k, v in zip(nodes, _circle(len(nodes)), strict=True)}
+        return {k: np.array(v) for k, v in zip(nodes, circle_positions(len(nodes)), strict=True)}
     coords = coords - coords.mean(axis=0)
     radius = np.abs(coords).max() or 1.0
     return {k: c / radius for k, c in zip(pos, coords, strict=True)}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragviz.graph.task_graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, make_task
 from ragviz.safety.errors import GraphError
 
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ragviz.graph.task_graph import Edge, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edge, Task
 from ragviz.safety.errors import GraphError, RagvizError
 
 NODE_COLUMNS: tuple[str, ...] = ("name", "family", "train_size", "test_size", "seed", "x", "y")

@@ -23,7 +23,8 @@ from ragviz.graph.schema import (
     param_key,
     task_row,
 )
-from ragviz.graph.task_graph import Task, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task, make_task
 from ragviz.safety.errors import GraphError
 
 MAX_SELECTED = 2

@@ -15,14 +15,8 @@ from typing import Any
 import networkx as nx
 
 from ragviz.graph.tasks import (
-    DOMAINS,
-    FAMILY_DEFAULTS,
     FAMILY_DOMAIN,
     HEX_COLOR,
-    MAX_SEED,
-    MAX_TASK_SIZE,
-    NAME_MAX,
-    PROJECT_NAME_MAX,
     RELATION_PALETTE,
     Edge,
     Edges,
@@ -36,12 +30,6 @@ from ragviz.graph.tasks import (
 )
 from ragviz.safety.errors import GraphError
 from ragviz.safety.limits import check_budget, check_graph_budget, declared_points
-
-#: The task records live in :mod:`ragviz.graph.tasks`; they are importable from here too.
-__all__ = [
-    "DOMAINS", "FAMILY_DEFAULTS", "FAMILY_DOMAIN", "MAX_SEED", "MAX_TASK_SIZE", "NAME_MAX", "PROJECT_NAME_MAX",
-    "RELATION_PALETTE", "Edge", "Edges", "Relation", "Task", "TaskGraph", "check_name", "make_task",
-]
 
 
 class TaskGraph:
@@ -206,7 +194,7 @@ class TaskGraph:
             return
         raise GraphError(f"There is no '{relation}' edge between '{source}' and '{target}'.")
 
-    def edges(self) -> list[Edge]:
+    def edges(self) -> Edges:
         return [Edge(u, v, k, float(d.get("weight", 1.0))) for u, v, k, d in self.nx.edges(keys=True, data=True)]
 
     def number_of_edges(self) -> int:

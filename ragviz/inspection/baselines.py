@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ragviz.data.domains import make_graph_data
-from ragviz.graph.task_graph import Edge, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edge
 
 Predict = Callable[[str, np.ndarray], np.ndarray]
 
@@ -184,7 +185,7 @@ def model_predictor(model: Any, graph: TaskGraph, tables: dict[str, Any] | None 
     """
     import torch
 
-    from ragviz.training.train import prepare
+    from ragviz.training.prepared import prepare
 
     model = model.to("cpu").eval()
     prep = prepare(graph, model, tables)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ragviz.graph.task_graph import TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import make_task
 from ragviz.inspection.trace import Trace
 from ragviz.safety.errors import GraphError
 

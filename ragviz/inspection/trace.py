@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ragviz.data.domains import DomainSpec, plot_grid
-from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edges
 from ragviz.model.layouts import counts_layout
 from ragviz.model.rag import Heads, RAGModel
 from ragviz.safety.errors import DataError

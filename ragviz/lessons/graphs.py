@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from ragviz.graph.generators import generate_graph
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.training.history import History
 
 

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ragviz.lessons.catalogue import LESSON_SEEDS, LESSON_TEXTS, LESSONS, LessonRun, run_lesson, single_threaded
+from ragviz.lessons.catalogue import LESSON_TEXTS, LESSONS, LessonRun, run_lesson, single_threaded
+from ragviz.lessons.lesson import LESSON_SEEDS
+from ragviz.lessons.text_lesson import KEY as TEXT_KEY
 from ragviz.safety.errors import CheckpointError
 from ragviz.storage.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from ragviz.training.project import Project
@@ -37,35 +39,10 @@ RESULTS_JSON = "RESULTS.json"
 #: The README's samples table lies between these two lines and is rewritten by every build.
 README_START = "<!-- samples table: generated from sample_models/RESULTS.md by `python -m ragviz samples` -->"
 README_END = "<!-- end of samples table -->"
-#: The source files whose change can change what the samples train to (those that exist are hashed).
-TRAINING_CODE = (
-    "model/rag.py",
-    "training/train.py",
-    "model/tensors.py",
-    "data/domains.py",
-    "training/optim.py",
-    "lessons/catalogue.py",
-    "training/history.py",
-    "training/ensemble.py",
-    "model/config.py",
-    "training/ablations.py",
-    "graph/generators.py",
-    "graph/task_graph.py",
-    "graph/tasks.py",
-    "safety/checks.py",
-    "data/digits.py",
-    "data/cache.py",
-    "data/table_io.py",
-    "lessons/graphs.py",
-    "training/prepared.py",
-    "model/layouts.py",
-    "data/task_data.py",
-    "data/text.py",
-    "data/text_features.py",
-    "lessons/text_lesson.py",
-    "graph/layout.py",
-    "graph/nx_fill.py",
-)
+#: Where the code that can change what the samples train to lives: every ``.py`` file under these
+#: subpackages of ``ragviz``, plus these single files. A new module there joins the fingerprint by itself.
+TRAINING_PACKAGES = ("graph", "data", "model", "training", "lessons")
+TRAINING_FILES = ("safety/checks.py",)
 STALE = "training code changed: rebuild the samples with python -m ragviz samples"
 
 
@@ -130,6 +107,12 @@ SAMPLES: list[Sample] = [
         title="When zero-shot fails",
         claim="A zero-shot task whose relations cannot tell it from a seen task is classified wrongly, far below "
               "chance; the same model does well on a zero-shot task between neighbours 30° apart.",
+    ),
+    Sample(
+        key=TEXT_KEY,
+        title="Text tasks share one transformer",
+        claim="Hotel reviews with no training data are classified from relations to other domains' tasks on "
+              "shared sentence vectors; with no edges the same model is near chance.",
     ),
 ]
 
@@ -234,7 +217,7 @@ def results_markdown(results: Sequence[ClaimResult], seeds: Sequence[int], quick
 
 
 def _margin_text() -> str:
-    from ragviz.lessons.catalogue import ACCURACY_MARGIN, MSE_RATIO
+    from ragviz.lessons.lesson import ACCURACY_MARGIN, MSE_RATIO
 
     return (f"at least {ACCURACY_MARGIN:g} in accuracy unless the lesson's requirement says otherwise, "
             f"or a {MSE_RATIO:g}× lower MSE")
@@ -305,16 +288,22 @@ def _default_jobs() -> int:
 
 
 def training_fingerprint(root: Path | None = None) -> dict[str, Any]:
-    """A hash of the training code path's source files (those of :data:`TRAINING_CODE` that exist)."""
+    """A hash of the training code's source files (:func:`training_code` under ``root``, default ``ragviz/``)."""
     folder = Path(root) if root is not None else Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    files = []
-    for name in TRAINING_CODE:
-        path = folder / name
-        if path.is_file():
-            files.append(name)
-            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    files = training_code(folder)
+    for name in files:
+        digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
     return {"sha256": digest.hexdigest(), "files": files}
+
+
+def training_code(folder: Path) -> list[str]:
+    """The training code's files under ``folder`` (paths relative to it, sorted): :data:`TRAINING_PACKAGES`
+    and :data:`TRAINING_FILES`."""
+    found = {path.relative_to(folder).as_posix() for package in TRAINING_PACKAGES
+             for path in (folder / package).rglob("*.py") if path.is_file()}
+    found |= {name for name in TRAINING_FILES if (folder / name).is_file()}
+    return sorted(found)
 
 
 def recorded_build(folder: Path | str | None = None) -> dict[str, Any]:
@@ -428,21 +417,4 @@ def build_samples(
 
 #: Rough relative training cost of each lesson (for scheduling only).
 _COST = {"message_passing_hops": 4.0, "real_digits": 3.0, "wrong_relations": 1.2, "few_shot": 1.0,
-         "zero_shot_ring": 1.0, "relation_types": 1.0, "when_zero_shot_fails": 1.0}
-
-
-# ------------------------------------------------------------------------- text lesson
-# The eighth lesson lives in ragviz.lessons.text_lesson (its graph, its claim over seeds 11–15 that
-# vary data and model); importing it registers its Lesson, and its Sample joins the catalogue.
-from ragviz.lessons import text_lesson  # noqa: E402
-
-TEXT_SAMPLE = Sample(
-    key=text_lesson.KEY,
-    title="Text tasks share one transformer",
-    claim="Hotel reviews with no training data are classified from relations to other domains' tasks on "
-          "shared sentence vectors; with no edges the same model is near chance.",
-)
-LESSON_TEXTS[TEXT_SAMPLE.key] = text_lesson.LESSON_TEXT
-SAMPLES.append(TEXT_SAMPLE)
-_BY_KEY[TEXT_SAMPLE.key] = TEXT_SAMPLE
-_COST[text_lesson.KEY] = 1.5
+         "zero_shot_ring": 1.0, "relation_types": 1.0, "when_zero_shot_fails": 1.0, TEXT_KEY: 1.5}

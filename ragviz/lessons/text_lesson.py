@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
-from ragviz.lessons.catalogue import LESSONS, Lesson, zero_shot_mean
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
+from ragviz.lessons.graphs import zero_shot_mean
+from ragviz.lessons.lesson import Lesson
 from ragviz.model.config import ModelConfig, TrainConfig
 
 KEY = "text_tasks"
@@ -83,10 +85,9 @@ TEXT_LESSON = Lesson(
     quick_graph_kwargs={"train_size": 150, "test_size": 100},
     quick_steps=600,
 )
-LESSONS.setdefault(KEY, TEXT_LESSON)
 
 
-#: What the app shows beside the text sample (kept with the lesson's settings, like lessons.LESSON_TEXTS).
+#: What the app shows beside the text sample (kept with the lesson's settings, like catalogue.LESSON_TEXTS).
 LESSON_TEXT = """\
 **The graph.** 2,350 short English reviews (movies, restaurants, hotels, electronics, books),
 each turned into a 384-number sentence vector by one frozen pretrained transformer

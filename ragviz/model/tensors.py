@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ragviz.data.domains import TaskData
-from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edges
 from ragviz.model.layouts import GraphLayout, PointLayout, counts_layout, graph_layout
 from ragviz.safety.errors import GraphError
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from plotly.colors import qualitative, sample_colorscale
 
-from ragviz.graph.task_graph import FAMILY_DOMAIN, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DOMAIN
 
 SELF_COLOR = "#9e9e9e"
 ZERO_SHOT_SYMBOL = "star"

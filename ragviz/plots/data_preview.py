@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ragviz.data.domains import TaskData, make_task_data
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.plots.colors import class_color
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import html_text

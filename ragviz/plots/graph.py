@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Task
 from ragviz.plots.colors import (
     FAMILY_COLORS,
     SEEN_SYMBOL,

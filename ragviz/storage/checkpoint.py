@@ -141,7 +141,8 @@ def looks_like_pickle(prefix: bytes) -> bool:
     return prefix[:2] == b"PK" or prefix[:1] == b"\x80"
 
 
-def _read_header(data: bytes) -> dict[str, Any]:
+def read_header(data: bytes) -> dict[str, Any]:
+    """The checkpoint's JSON header, checked, without reading any tensor (the gallery lists files this way)."""
     if looks_like_pickle(data[:9]):
         raise CheckpointError(
             "This looks like a PyTorch pickle file (.pt/.pth). ragviz never unpickles files, because a "
@@ -222,7 +223,7 @@ def load_checkpoint(source: str | Path | bytes, max_bytes: int | None = None, tr
         data = read_upload(source, "checkpoint", max_bytes=max_bytes)
     else:
         raise CheckpointError(f"Cannot read a checkpoint from {type(source).__name__}; give a path or bytes.")
-    header = _read_header(data)
+    header = read_header(data)
     meta = header.get("__metadata__")
     if not isinstance(meta, dict):
         raise CheckpointError("The file has no ragviz metadata: it is a .safetensors file but not a ragviz checkpoint.")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ragviz.safety.errors import CheckpointError
-from ragviz.storage.checkpoint import FORMAT, MAX_HEADER_BYTES, _read_header, looks_like_pickle
+from ragviz.storage.checkpoint import FORMAT, MAX_HEADER_BYTES, looks_like_pickle, read_header
 from ragviz.training.history import History
 
 MODELS_DIR_ENV = "RAGVIZ_MODELS_DIR"
@@ -176,7 +176,7 @@ def read_header_bytes(path: str | Path) -> bytes:
     with open(path, "rb") as handle:
         prefix = handle.read(9)
         if looks_like_pickle(prefix):
-            return prefix  # a pickle: _read_header explains why it is refused
+            return prefix  # a pickle: read_header explains why it is refused
         prefix, first = prefix[:8], prefix[8:]
         if len(prefix) < 8:
             raise CheckpointError("The file is too short to be a .safetensors checkpoint.")
@@ -199,7 +199,7 @@ def summarize_file(path: str | Path, source: str = "folder") -> CheckpointSummar
     path = Path(path)
     try:
         size = path.stat().st_size
-        return summary_from_header(_read_header(read_header_bytes(path)), path.name, source, size)
+        return summary_from_header(read_header(read_header_bytes(path)), path.name, source, size)
     except CheckpointError as err:
         return CheckpointSummary(name=path.name, source=source, error=str(err))
     except _MALFORMED:
@@ -211,7 +211,7 @@ def summarize_file(path: str | Path, source: str = "folder") -> CheckpointSummar
 def summarize_bytes(data: bytes, name: str, source: str) -> CheckpointSummary:
     """A summary of checkpoint bytes held in memory (saved or uploaded in this session)."""
     try:
-        return summary_from_header(_read_header(data), name, source, len(data))
+        return summary_from_header(read_header(data), name, source, len(data))
     except CheckpointError as err:
         return CheckpointSummary(name=name, source=source, error=str(err))
     except _MALFORMED:

@@ -23,7 +23,8 @@ from typing import Any
 
 from ragviz.graph.node_link import graph_from_node_link, is_node_link
 from ragviz.graph.schema import reading
-from ragviz.graph.task_graph import NAME_MAX, PROJECT_NAME_MAX, TaskGraph, check_name
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import NAME_MAX, PROJECT_NAME_MAX, check_name
 from ragviz.model.config import MAX_LAYERS, ModelConfig, TrainConfig
 from ragviz.safety.checks import flag, whole
 from ragviz.safety.errors import RagvizError

@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ragviz.graph.task_graph import Edge, Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edge, Edges
 from ragviz.model.config import ModelConfig
 from ragviz.safety.errors import ConfigError
 

@@ -7,7 +7,9 @@ the same kernel with the same arguments, so the weights it produces are bit-iden
 about a seventh of the time. Where the kernel is missing (another torch, another device)
 :func:`make_adamw` falls back to ``torch.optim.AdamW``.
 
-This module is ragviz's only use of a private torch API (``torch._fused_adamw_``). It is kept
+``torch._fused_adamw_`` is a private torch API. ragviz's other private uses are ``torch._foreach_copy_``
+(the divergence snapshot in :mod:`ragviz.training.train` and :mod:`ragviz.training.ensemble`) and
+networkx's internals in :mod:`ragviz.graph.nx_fill`. The kernel is kept
 because training the ring sample for 1000 steps on one CPU thread takes 0.96 s with it, 1.11 s
 with ``torch.optim.AdamW(fused=True)`` (+15%) and 1.32 s with ``foreach=True`` (+38%);
 ``tests/test_optim.py`` fails when an upgrade removes or changes the kernel.

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ragviz.data.domains import DomainSpec, TaskData, make_graph_data, task_n_classes
-from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edges
 from ragviz.model.layouts import chunk_size
 from ragviz.model.rag import RAGModel
 from ragviz.model.tensors import GraphTensors, SplitTensors, graph_tensors, split_tensors

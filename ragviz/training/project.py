@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from ragviz.graph.task_graph import PROJECT_NAME_MAX, TaskGraph, check_name
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import PROJECT_NAME_MAX, check_name
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.errors import RagvizError
 

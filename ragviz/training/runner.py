@@ -30,7 +30,8 @@ from typing import Any
 import torch
 
 from ragviz.data.domains import domain_spec
-from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edges
 from ragviz.model.config import ModelConfig
 from ragviz.safety.errors import ConfigError, RagvizError, Stopped
 from ragviz.safety.limits import check_graph_budget, get_limits

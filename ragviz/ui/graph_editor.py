@@ -14,10 +14,8 @@ from typing import Any
 import streamlit as st
 
 from ragviz.graph.selection import event_tasks, selected_tasks
-from ragviz.graph.task_graph import (
-    RELATION_PALETTE,
-    TaskGraph,
-)
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import RELATION_PALETTE
 from ragviz.plots.colors import color_options, default_color_by, relation_colors
 from ragviz.plots.graph import drawing_note, graph_figure
 from ragviz.safety.safe_text import md_escape

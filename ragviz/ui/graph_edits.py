@@ -11,11 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.graph.task_graph import (
-    PROJECT_NAME_MAX,
-    TaskGraph,
-    check_name,
-)
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import PROJECT_NAME_MAX, check_name
 from ragviz.plots.graph import drawing_positions, with_positions
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape

@@ -13,7 +13,7 @@ import streamlit as st
 
 from ragviz.graph.schema import ZERO_SHOT_COLUMN, param_key
 from ragviz.graph.selection import ROW_ID, apply_edge_table, apply_node_table, edge_table, node_table
-from ragviz.graph.task_graph import FAMILY_DOMAIN
+from ragviz.graph.tasks import FAMILY_DOMAIN
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import commit

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ragviz.graph.generators import GENERATORS, LAYOUTS, generate_graph, layout_positions, ring_of_moons
 from ragviz.graph.io import EXTENSIONS, export_graph, import_graph
-from ragviz.graph.task_graph import FAMILY_DEFAULTS, FAMILY_DOMAIN
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
 from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safety.errors import RagvizError

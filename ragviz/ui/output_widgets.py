@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ragviz.graph.task_graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.inspection.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
 from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
 from ragviz.inspection.trace import Trace

@@ -18,7 +18,8 @@ from typing import Any
 import streamlit as st
 
 from ragviz.graph.editing import EditHistory
-from ragviz.graph.task_graph import Edges, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Edges
 from ragviz.inspection.trace import Trace, compute_trace
 from ragviz.model.rag import RAGModel
 from ragviz.safety.errors import RagvizError

@@ -7,12 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from ragviz.graph.task_graph import (
-    FAMILY_DEFAULTS,
-    FAMILY_DOMAIN,
-    TaskGraph,
-    make_task,
-)
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, make_task
 from ragviz.plots.graph import drawing_positions, node_positions
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import try_edit

@@ -8,7 +8,7 @@ graph objects, so a rerun of a big graph does not re-encode it) and draws "Copy 
 
 The keys below are other modules' session keys (the focus task, the message-passing layer,
 the what-if); they are named here, not imported, because those modules import the routing
-that calls this one. ``tests/test_view_link_ui.py`` checks they still match.
+that calls this one. ``tests/app/test_view_link_page.py`` checks they still match.
 """
 
 from __future__ import annotations

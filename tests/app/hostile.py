@@ -6,7 +6,8 @@ never happen is that one of them becomes HTML, a link, an image or a script in a
 
 from __future__ import annotations
 
-from ragviz.graph.task_graph import Relation, Task, TaskGraph
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, Task
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.storage.checkpoint import checkpoint_bytes
 from ragviz.training.project import Project

@@ -6,7 +6,8 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from ragviz.graph.generators import generate_graph
-from ragviz.graph.task_graph import TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import make_task
 from ragviz.inspection.counterfactual import with_edge
 from ragviz.lessons.samples import load_sample
 from ragviz.model.config import ModelConfig, TrainConfig

@@ -1,0 +1,66 @@
+"""Every benchmark script runs: its ``--quick`` mode (tiny sizes, seconds) in a fresh process, so a
+benchmark that crashes fails the suite instead of the next person who measures something."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, missing_tool
+
+BENCHMARKS = ROOT / "benchmarks"
+CHROMIUM = Path("/usr/bin/chromium")
+#: Scripts whose quick mode the lead owns (issue 19, item 7); each still has to get one.
+LEAD_OWNED = {"bench_training.py", "generalisation.py"}
+#: What a quick mode needs besides Python.
+NEEDS = {"page_switch_browser.py": "chromium", "bench_replicas.py": "nginx"}
+TIMEOUT_S = 300
+
+
+def scripts() -> list[str]:
+    """The runnable scripts in benchmarks/ (those with a ``__main__`` block); the rest are their helpers."""
+    return sorted(p.name for p in BENCHMARKS.glob("*.py") if '__name__ == "__main__"' in p.read_text(encoding="utf-8"))
+
+
+def test_every_script_has_a_quick_mode() -> None:
+    missing = [name for name in scripts() if name not in LEAD_OWNED
+               and not re.search(r"""["']--quick["']|add_quick\(""", (BENCHMARKS / name).read_text(encoding="utf-8"))]
+    assert missing == []
+    assert {"bench_app.py", "bench_scale.py", "cuda_smoke.py"} <= set(scripts())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in scripts() if n not in LEAD_OWNED])
+def test_the_quick_mode_runs(name: str) -> None:
+    tool = NEEDS.get(name)
+    if tool == "chromium" and not CHROMIUM.exists():
+        missing_tool(f"Chromium is not installed at {CHROMIUM}")
+    if tool == "nginx" and shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        missing_tool("nginx is not installed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    try:
+        done = subprocess.run([sys.executable, str(BENCHMARKS / name), "--quick"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"{name} --quick took over {TIMEOUT_S} s: {str(err.stderr)[-1500:]}")
+    assert done.returncode == 0, f"{name} --quick failed:\n{done.stderr[-3000:]}"
+    assert done.stdout.strip(), f"{name} --quick printed nothing"
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
+def test_quick_replaces_the_sizes_and_leaves_a_normal_run_alone() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_replicas
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    normal = bench_replicas.parse(["--sessions", "12"])
+    small = bench_replicas.parse(["--sessions", "12", "--quick"])
+    assert normal.sessions == [12] and normal.replicas == 3
+    assert small.sessions == [2] and small.replicas == 2 and small.steps == 5
