@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES
+from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, UNSEEN
 from ragviz.safety.errors import RagvizError
 
 EXIT_USAGE = 2
@@ -126,7 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         project = _sample_project(args.sample)
     else:
         project = Project(_read_graph(args.graph), name=Path(args.graph).stem)
-    model_changes = {k: getattr(args, k) for k in ("layers", "composition", "aggregation", "decoder")
+    model_changes = {k: getattr(args, k) for k in ("layers", "composition", "aggregation", "decoder", "unseen_state")
                      if getattr(args, k) is not None}
     train_changes = {k: getattr(args, k) for k in ("steps", "lr", "seed", "device") if getattr(args, k) is not None}
     model_config = replace(project.model_config, **model_changes).validated()
@@ -266,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--composition", choices=COMPOSITIONS)
     p.add_argument("--aggregation", choices=AGGREGATIONS)
     p.add_argument("--decoder", choices=DECODERS)
+    p.add_argument("--unseen-state", dest="unseen_state", choices=UNSEEN,
+                   help="where a task without data starts and ends (default: propagated)")
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=_positive_int)
     p.add_argument("--device", choices=DEVICES)

@@ -158,6 +158,10 @@ def _text_params(task: Task) -> tuple[str, str, str, bool]:
     return corpus.strip(), label.strip(), domain.strip(), flip
 
 
+#: Class names of a flipped two-class label, in class-index order (index 1 = the original class 0).
+FLIPPED_NAMES: dict[str, tuple[str, str]] = {"sentiment": ("no complaint", "complaint")}
+
+
 def _corpus_rows(task: Task) -> tuple[Corpus, np.ndarray, np.ndarray, list[str]]:
     """The corpus, this task's row indices, its class index per row, and its class names."""
     name, label, domain, flip = _text_params(task)
@@ -180,7 +184,9 @@ def _corpus_rows(task: Task) -> tuple[Corpus, np.ndarray, np.ndarray, list[str]]
             raise DataError(f"Task '{task.name}': only a two-class label can be flipped; '{label}' has "
                             f"{len(classes)} classes.")
         y = 1 - y
-        classes = classes[::-1]
+        # A flipped label is another task, so its classes get names of their own (a complaint is a
+        # negative review): never the original's names, which would answer "pos" for both tasks.
+        classes = list(FLIPPED_NAMES.get(label, [f"not {classes[1]}", f"not {classes[0]}"]))
     return corpus, rows, y, list(classes)
 
 

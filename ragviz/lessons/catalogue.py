@@ -51,7 +51,9 @@ LESSONS: dict[str, Lesson] = {
         Lesson(
             key="message_passing_hops",
             graph=hop_chain,
-            model=ModelConfig(layers=3, aggregation="sum", task_dropout=0.4),
+            # Unseen tasks start from one learned vector here, not from the default propagation (which
+            # reaches any number of hops before the first layer): the lesson is about what layers reach.
+            model=ModelConfig(layers=3, aggregation="sum", task_dropout=0.4, unseen_state="learned"),
             train=TrainConfig(steps=1500, lr=0.005, eval_every=50),
             contrast="layers=1",
             model_label="3 layers",
@@ -86,7 +88,7 @@ LESSONS: dict[str, Lesson] = {
             metric="zero-shot accuracy",
             measure=zero_shot_mean,
             quick_graph_kwargs={"rotations": (0, 90)},
-            quick_steps=500,  # the learned label flip σ(f_r) starts near 0 and needs the full schedule
+            quick_steps=500,
         ),
         Lesson(
             key="wrong_relations",
@@ -220,10 +222,14 @@ data-less tasks on each side.
 they have heard only from data-less tasks, so both get the same prediction, however the model
 is trained. Then go back to 3.
 
-**Why these settings.** Aggregation is *sum* and the chain's edges weigh 3: a data-less task
-starts from the same shared vector as every other one, and a *mean* over its mostly data-less
-neighbours dilutes the one message that carries information until it is too faint to learn
-from. Task dropout 0.4 gives many training examples of "infer me from three hops away".
+**Why these settings.** This lesson's model starts every data-less task from one shared learned
+vector (*unseen tasks start: learned*), so only the layers carry information. The default model
+does not wait for layers: a data-less task starts, and ends, where its relations put it (the fixed
+point of its neighbours' states), which reaches any number of hops before the first layer: retrain
+with *unseen tasks start: propagated* to compare. Aggregation is *sum* and the chain's edges weigh
+3: a data-less task starts from the same shared vector as every other one, and a *mean* over its
+mostly data-less neighbours dilutes the one message that carries information until it is too
+faint to learn from. Task dropout 0.4 gives many training examples of "infer me from three hops away".
 """,
     "zero_shot_ring": """\
 **The graph.** Twelve two-moons tasks, each rotated 30° more than the last, linked in a ring by
@@ -233,10 +239,12 @@ a *near* relation. Two of them (90° and 240°) have **no training data** at all
 - *Task outputs*: the zero-shot tasks' decision boundaries are rotated correctly, half-way between
   their neighbours', although the model never saw a point of them.
 - *Embeddings*: the seen tasks' embeddings lie in rotation order round a loop; each generates its
-  task's head. A zero-shot task's head is the blend of its two neighbours' heads, passed along its
-  edges: the head of a point between their embeddings. (Its own state, drawn as ★, is not trained
-  by the default *blended* decoder and sits wherever the layers put the "unknown" vector.)
-- *Message passing*: the blend travels like a message, one hop per layer, from the tasks with data.
+  task's head. A zero-shot task (★) starts, and ends, at the fixed point of its neighbours' states:
+  at the last layer it sits between its two neighbours, and the head its own state generates is
+  its predictor.
+- *Message passing*: at layer 0 a ★ task already sits between its neighbours; the layers refine
+  every state; at the last layer the arrows into a ★ task are the weighted neighbour states that
+  make its final state.
 - The *no edges* contrast (the same model and data, no relations) has nothing that tells a
   zero-shot task from any other: it keeps the head its untrained state generates, the same guess
   for both, and scores at or below chance on them (the claims table has the figures).
@@ -256,7 +264,9 @@ Each group also has two **zero-shot** tasks linked to the same task: one by *sam
   neighbour, different relation.
 - *Message passing*: the two zero-shot tasks of a group receive a message from the same
   neighbour; the message vectors differ because each is composed with its relation's embedding
-  (h ⊙ z_r).
+  (h ⊙ z_r). At the last layer each takes its neighbour's final state moved by its relation's
+  transform: *labels flipped* has learned to negate the half of the state that generates the part
+  of a head which reversing the labels negates, *same* keeps it.
 - The relation-blind contrast (composition *none*) gives both zero-shot tasks of a group the
   same predictor, so where it is right on one it is wrong on the other: about half right on average.
 
@@ -332,7 +342,7 @@ In both rings the 90° task has **no training data**.
   model that reads only these relations can tell the two apart, and averaging the neighbours'
   predictions does no better: 0° and 180° disagree almost everywhere.
 - *Task outputs → How sure is the model?*: train 5 models and look at "fails 90°". On the shipped
-  sample it is flagged: the five models blend its neighbours' heads differently (disagreement
+  sample it is flagged: the five models infer it from its neighbours differently (disagreement
   0.17, against at most 0.03 on every other task), because nothing in the data pins it down.
   That is a warning, not an answer: all five are still wrong, and a graph that describes the
   wrong task can also fool every model the same way.

@@ -102,8 +102,9 @@ complaint and question tasks have **no training data**.
 - *Task outputs*: the hotel tasks' confusion matrices are clearly diagonal, and the complaint
   task's is the mirror of the sentiment task's. Type a sentence in **Try your own sentence** and
   watch every task answer at once: sentiment and complaint disagree, as their relation says.
-- *Message passing*: a hotel task's head arrives the way messages do: the heads of the same task
-  in other domains, blended along its "same task" edges, and flipped along "opposite labels".
+- *Message passing*: a hotel task's final state is the fixed point of its neighbours' states: the
+  same task in other domains along its "same task" edges, and along "opposite labels" a state whose
+  label-reversing half is negated. Its head is generated from that state.
 - The *no edges* contrast (same data, no relations) gives every hotel task the same "unknown"
   predictor: it cannot know which of four kinds of task it is, so it is near chance.
 

@@ -102,6 +102,15 @@ class GraphLayout:
     min_classes: int  # the fewest classes of any task (decoders mask outputs beyond a task's classes)
     max_classes: int = 0  # the most: equal to min_classes when every task reverses its labels alike
     _adjacency: dict[tuple[int, bool], Tensor] = field(default_factory=dict, repr=False)
+    _edge_scores: dict[str, Tensor] = field(default_factory=dict, repr=False)
+
+    def edge_log_weight(self, src: Tensor, dst: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+        """(log w_uv with self-loops at −10⁹, 1 where the edge is no self-loop), worked out once per graph."""
+        if "log" not in self._edge_scores:
+            not_self = src != dst
+            self._edge_scores["log"] = weight.clamp_min(1e-6).log().masked_fill(~not_self, -1e9)
+            self._edge_scores["not_self"] = not_self.to(weight.dtype)
+        return self._edge_scores["log"], self._edge_scores["not_self"]
 
     def to(self, device: torch.device | str) -> GraphLayout:
         return GraphLayout(self.embed_rows.to(device), self.in_degree.to(device),

@@ -18,7 +18,16 @@ import streamlit as st
 
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.inspection.model_fit import ZERO_SHOT_MEANING
-from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, DEVICES, WEIGHTINGS, ModelConfig, TrainConfig
+from ragviz.model.config import (
+    AGGREGATIONS,
+    COMPOSITIONS,
+    DECODERS,
+    DEVICES,
+    UNSEEN,
+    WEIGHTINGS,
+    ModelConfig,
+    TrainConfig,
+)
 from ragviz.plots.colors import curve_colors
 from ragviz.plots.training import comparison_figure, curves_figure, metric_title
 from ragviz.safety.errors import RagvizError
@@ -64,18 +73,22 @@ SETTINGS: tuple[Setting, ...] = (
             "**max**, or **attention** (GAT-style learned weights over its incoming edges).", AGGREGATIONS),
     Setting("model", "layers", "Message-passing layers L", "Rounds of message passing, 0 to 6. With 0 a task sees "
             "only its own embedding (no graph); each layer reaches one hop further.", step=1),
+    Setting("model", "unseen_state", "Unseen tasks start",
+            "Where a task without data (zero-shot, or dropped while training) starts and ends. **propagated** "
+            "(default): at the fixed point of its neighbours' states, each moved by its relation's transform "
+            "(learned from the relation's embedding), before the first layer and again after the last; it "
+            "reaches any number of hops. **learned**: one learned vector u for every such task; only the "
+            "layers' messages tell them apart, one hop per layer.", UNSEEN),
     Setting("model", "decoder", "Decoder",
-            "**blended** (default): the task embedding generates each task's head (W_v, b_v); a task without "
-            "data blends the nearest seen tasks' generated heads along its edges, with learned relation weights "
-            "and label flips: the full RAG; it cannot extrapolate far beyond the seen tasks. **generated**: the "
-            "embedding generates FiLM (γ, β) and the head for every task, zero-shot ones too (the earlier default; "
-            "weaker on new graphs). **film**: FiLM from the embedding, one shared head. **independent**: one head "
-            "per task and no graph, the classic multi-task baseline; it cannot do zero-shot. **mix**: like blended "
-            "with a free head per seen task; the embeddings do not enter it.",
+            "**linear** (default): each task's head is generated from its own final state, W_v = G·t_v + W_0; "
+            "zero-shot tasks too. **generated**: FiLM (γ, β) and a head, all generated. **film**: FiLM from the "
+            "embedding, one shared head. **independent**: one head per task and no graph, the classic multi-task "
+            "baseline; it cannot do zero-shot. **blended** and **mix**: a task without data blends its nearest "
+            "seen tasks' heads along its edges, beside the GNN (its own state decides nothing); kept to compare.",
             DECODERS),
-    Setting("model", "task_dropout", "Task dropout p", "While training, each seen task's own embedding is swapped "
-            "for the unknown-task vector u with probability p, so the model learns to infer a task from its "
-            "neighbours. This is what makes zero-shot tasks work. 0 to 0.95.", step=0.05, fmt="%.2f"),
+    Setting("model", "task_dropout", "Task dropout p", "While training, each seen task is treated as unseen "
+            "with probability p (it starts where *Unseen tasks start* says), so the model learns to infer a task "
+            "from its neighbours. This is what makes zero-shot tasks work. 0 to 0.95.", step=0.05, fmt="%.2f"),
     Setting("train", "steps", "Steps", "Optimiser (AdamW) steps.", step=50),
     Setting("train", "lr", "Learning rate", "AdamW step size, above 0. Far too high (say 1000) makes the loss "
             "non-finite: training stops and keeps the last finite weights.", step=0.001, fmt="%g"),

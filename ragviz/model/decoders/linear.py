@@ -41,8 +41,7 @@ class LinearDecoder(Decoder):
         if g.layout.min_classes == g.layout.max_classes:  # one reversal for every task: split the generator once
             reverse = class_reversal(g.n_classes[:1], model.gen_base.out_features)[0]
             gen, base = split_generator(model.gen_weight, model.gen_base.weight.t(), reverse)
-            gen_b, base_b = split_generator(model.gen_bias.weight.unsqueeze(0), model.gen_base.bias.unsqueeze(0),
-                                            reverse)
+            gen_b, base_b = split_generator(model.gen_bias.weight.unsqueeze(0), model.gen_base.bias, reverse)
             weight = torch.einsum("hcd,nd->nhc", gen, t) + base
             return Heads(weight=weight, bias=t @ gen_b[0].t() + base_b, mask=mask)
         half = t.shape[-1] // 2
@@ -58,12 +57,12 @@ class LinearDecoder(Decoder):
 
 
 def split_generator(gen: Tensor, base: Tensor, reverse: Tensor) -> tuple[Tensor, Tensor]:
-    """The generator (…, C, d) and base (…, C) projected once for one class reversal: the first half of
-    the state dimensions onto the part reversal keeps, the second half onto the part it negates."""
-    half = gen.shape[-1] // 2
-    flipped = gen.index_select(-2, reverse)
-    projected = torch.cat([(gen[..., :half] + flipped[..., :half]) / 2,
-                           (gen[..., half:] - flipped[..., half:]) / 2], -1)
+    """The generator (…, C, d) and base (…, C) projected once for one class reversal R: the first half of
+    the state dimensions onto the part R keeps, (M + M∘R)/2, the second half onto the part it negates."""
+    d = gen.shape[-1]
+    sign = torch.ones(d, dtype=gen.dtype, device=gen.device)
+    sign[d // 2:] = -1
+    projected = (gen + gen.index_select(-2, reverse) * sign) / 2
     return projected, (base + base.index_select(-1, reverse)) / 2
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ragviz.model.layers import NEG_INF, segment_softmax
+from ragviz.model.layers import segment_softmax
 from ragviz.model.tensors import GraphTensors
 from ragviz.model.unseen.base import UnseenState
 
@@ -83,9 +83,8 @@ class PropagatedState(UnseenState):
     def edge_weights(self, model: RAGModel, g: GraphTensors) -> tuple[Tensor, Tensor]:
         """(α_uv for every edge, 0 on self-loops (E,); ρ of every edge's relation (E,))."""
         rho, bias = self.relation_terms(model)
-        not_self = g.src != g.dst
-        score = (bias.index_select(0, g.rel) + g.weight.clamp_min(1e-6).log()).masked_fill(~not_self, NEG_INF)
-        alpha = segment_softmax(score, g.dst, g.n_tasks) * not_self.to(score.dtype)
+        log_weight, not_self = g.layout.edge_log_weight(g.src, g.dst, g.weight)
+        alpha = segment_softmax(bias.index_select(0, g.rel) + log_weight, g.dst, g.n_tasks) * not_self
         return alpha, rho.index_select(0, g.rel)
 
     def prepare(self, model: RAGModel, g: GraphTensors, unseen: Tensor) -> Propagation | None:
@@ -116,8 +115,9 @@ class PropagatedState(UnseenState):
         half = start.shape[1] // 2
         rhs = torch.where(shared.unseen.unsqueeze(-1), shared.pull * start, start)
         if shared.factors is not None:
-            inverse = shared.factors
-            return torch.cat([inverse[0] @ rhs[:, :half], inverse[1] @ rhs[:, half:]], 1)
+            both = shared.factors @ rhs  # (2, N, d): every column through both systems, then each keeps its own
+            scaled = torch.arange(start.shape[1], device=start.device) >= half
+            return torch.where(scaled, both[1], both[0])
         return torch.cat([sweep_fixed_point(start[:, :half], shared, torch.ones_like(shared.rho), g.src, g.dst),
                           sweep_fixed_point(start[:, half:], shared, shared.rho, g.src, g.dst)], 1)
 
