@@ -63,12 +63,16 @@ def test_vectorised_outputs_equal_each_members_own_forward(ensemble) -> None:
 
 def test_member_zero_follows_train_with_the_same_seed_and_a_run_repeats(ensemble) -> None:
     steps = TrainConfig(steps=70, device="cpu", seed=4)  # past the first block of dropout masks
-    alone = train(ensemble.graph, TINY, steps).model
+    alone = train(ensemble.graph, TINY, steps).model.eval()
     member = train_ensemble(ensemble.graph, TINY, steps, k=2, seed=4).members()[0]
-    for (name, theirs), ours in zip(alone.named_parameters(), member.parameters(), strict=True):
-        if name == "mix_relation" and len(ensemble.graph.relations) == 1:
-            continue  # one relation type: its weight cancels in the softmax, Adam only scales rounding noise
-        torch.testing.assert_close(ours, theirs.detach(), atol=1e-4, rtol=1e-4, msg=name)
+    # Compared as functions: some parameters do not change any output (with two classes, the part of the
+    # generated head that label reversal keeps adds the same score to both; one relation type's score
+    # cancels in the softmax), so Adam turns their rounding-noise gradients into steps that differ.
+    prep = prepare(ensemble.graph, alone)
+    with torch.no_grad():
+        torch.testing.assert_close(member(prep.g, prep.test.x, prep.test.tid).log_softmax(-1),
+                                   alone(prep.g, prep.test.x, prep.test.tid).log_softmax(-1), atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(member.task_embedding, alone.task_embedding.detach(), atol=1e-3, rtol=1e-3)
     again = train_ensemble(small_ring(), TINY, STEPS, k=3, seed=4)
     for name, value in ensemble.params.items():
         assert torch.equal(value, again.params[name]), name

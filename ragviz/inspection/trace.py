@@ -50,6 +50,7 @@ class Trace:
     test_loss: np.ndarray
     metric: str
     self_terms: np.ndarray | None = None  # (L, N, d) W_self h^{l-1} + b: the update equation's own term
+    closed: np.ndarray | None = None  # (N,) bool: t_v is the fixed point of its neighbours' last states
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -170,6 +171,7 @@ def compute_trace(
     outputs_grid: Mapping[str, np.ndarray] = (
         GridOutputs(model, heads, grid, list(names)) if grid is not None else {})
     embed_index = g.embed_index.numpy()
+    closed = (embed_index < 0) & bool(model.unseen.closes and layer_traces)
     return Trace(
         task_names=list(names),
         zero_shot=embed_index < 0,
@@ -194,4 +196,5 @@ def compute_trace(
         test_loss=test_loss,
         metric="mse" if model.regression else "accuracy",
         self_terms=self_terms,
+        closed=closed,
     )

@@ -417,3 +417,21 @@ def update_latex(numbers: dict[str, float], layer: int, aggregation: str = "mean
     sized = rf"{new} = \operatorname{{LayerNorm}}\Big({body}\Big)\;\Rightarrow\;\|{new}\| = {numbers['h']:.2f}"
     return [at_layer(MESSAGE_TEX), at_layer(AGGREGATE_TEX.get(aggregation, AGGREGATE_TEX["mean"])),
             at_layer(UPDATE_TEX), sized]
+
+
+CLOSING_TEX = (r"m_{u\to v} = \alpha_{uv}\; \tau_{r} \odot t_{u}",
+               r"\alpha_{uv} = \operatorname{softmax}_{u}\big(\log w_{uv} + b_{r}\big)",
+               r"t_{v} = \sum_{u \in \mathcal{N}(v)} m_{u\to v}\quad\text{(a fixed point: } t_u "
+               r"\text{ of a task without data is its own such sum)}")
+
+
+def closing_latex(trace: Trace, task: str) -> list[str]:
+    """LaTeX for a task without data at the last layer: its embedding is the fixed point of its neighbours'
+    last states, each scaled by its relation's τ_r (docs/DESIGN.md §2.4), with its own sizes."""
+    v = trace.index(task)
+    inc = trace.incoming(task, trace.n_layers)
+    total = float(np.linalg.norm(trace.layers[-1, v]))
+    largest = float(np.max(inc["norm"])) if len(inc["norm"]) else 0.0
+    sized = (rf"t_{{v}} = \underbrace{{\textstyle\sum_u m_{{u\to v}}}}_{{{len(inc['source'])}\ \text{{terms, largest }}"
+             rf"{largest:.2f}}}\;\Rightarrow\;\|t_{{v}}\| = {total:.2f}")
+    return [*CLOSING_TEX, sized]

@@ -8,6 +8,7 @@ from ragviz.inspection.trace import Trace
 from ragviz.plots.colors import relation_colors
 from ragviz.plots.light import LIGHT_TASKS
 from ragviz.plots.messages import (
+    closing_latex,
     hop_distances,
     incoming_figure,
     message_figure,
@@ -99,6 +100,18 @@ def focus_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by
 def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> None:
     """The layer's equations, then the update with the focus task's own sizes under each term."""
     aggregation = state.model.config.aggregation if state.model is not None else "mean"
+    if trace.closed is not None and trace.closed[trace.index(focus)] and layer == trace.n_layers:
+        message, weight, total, sized = closing_latex(trace, focus)
+        st.markdown(f"##### Layer {layer}: {md_escape(focus)} has no data, so its embedding is where its "
+                    "relations put it")
+        for col, line in zip(st.columns([1, 1, 1.35], gap="small"), (message, weight, total), strict=True):
+            col.latex(line)
+        st.latex(sized)
+        st.caption("Each neighbour's last state t_u, scaled by its relation's transform τ_r (learned from the "
+                   "relation's embedding: it keeps half the state and scales the other half by ρ_r, −1 for "
+                   "a relation that reverses labels) and weighted by α_uv. The bars above are these terms. "
+                   "This task's head is generated from t_v alone.")
+        return
     message, aggregate, update, sized = update_latex(update_numbers(trace, focus, layer), layer, aggregation)
     st.markdown(f"##### Layer {layer} ({aggregation} aggregation), then with {md_escape(focus)}'s own numbers")
     for col, line in zip(st.columns([1, 1, 1.35], gap="small"), (message, aggregate, update), strict=True):

@@ -113,3 +113,26 @@ def test_the_layer_choice_names_every_layer(trained_ring) -> None:
     at = open_page(PAGE, checkpoint_state(project, result))
     layers = at.radio(key="mp_layer")
     assert list(layers.options) == [f"layer {k}" for k in range(1, project.model_config.layers + 1)]
+
+
+def test_a_zero_shot_tasks_last_layer_shows_the_fixed_point_that_makes_it(trained_ring) -> None:
+    """The default model closes the network: at the last layer a ★ task's state is the weighted sum of its
+    neighbours' τ-scaled last states; the page shows that equation and those terms, not the layer update."""
+    project, result = trained_ring
+    state = checkpoint_state(project, result)
+    at = open_page(PAGE, state)
+    zero = next(t.name for t in project.graph.tasks() if t.zero_shot)
+    at.radio(key="mp_layer").set_value(2).run()
+    assert errors_of(at) == []
+    latex = [e.value for e in at.latex]
+    assert any(r"\tau_{r} \odot t_{u}" in line for line in latex)
+    assert not any("LayerNorm" in line for line in latex)
+    assert "where its relations put it" in texts(at)
+    trace = compute_trace(state.model, state.project.graph)
+    terms = trace.incoming(zero, 2)
+    assert np.allclose(np.sort(values(bar_chart(at)["data"][0]["x"])), np.sort(terms["norm"]), atol=1e-5)
+    sources = [trace.index(s) for s in terms["source"]]
+    assert np.allclose(trace.messages[1][trace.message_dst == trace.index(zero)].sum(0),
+                       trace.layers[-1, trace.index(zero)], atol=1e-3)  # the terms add up to t_v
+    assert sources  # it has neighbours
+    assert "what you see here is what decides its prediction" in texts(at)

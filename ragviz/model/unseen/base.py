@@ -21,6 +21,7 @@ class UnseenState:
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
+    closes: ClassVar[bool] = False  # whether :meth:`final` replaces an unseen task's last state
 
     def __init__(self, model: RAGModel, d: int, n_slots: int) -> None:
         """Register this strategy's parameters on ``model``."""

@@ -56,6 +56,7 @@ class PropagatedState(UnseenState):
     """h⁰ and t of unseen tasks: the relation-transformed harmonic extension of the seen tasks' states."""
 
     name = "propagated"
+    closes = True
     summary = ("an unseen task starts, and ends, at the fixed point of its neighbours' states, each moved by its "
                "relation's transform τ_r (learned from the relation embedding z_r)")
 
