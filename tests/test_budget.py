@@ -172,7 +172,7 @@ def test_the_trace_counts_the_plotting_grid(monkeypatch, trained_ring) -> None:
     model = result.model
     spec = model.spec
     base = activation_count(6, 6, 450, input_dim=spec.input_dim, n_outputs=spec.n_outputs, embed_dim=16,
-                            hidden=32, layers=2)
+                            hidden=32, layers=2, relations=len(project.graph.relations))
     monkeypatch.setenv("RAGVIZ_MAX_ACTIVATIONS_M", str((base + 100) / 1e6))
     prepare(project.graph, model)  # fits without a grid
     with pytest.raises(BudgetError):

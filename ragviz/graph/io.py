@@ -141,7 +141,8 @@ def graph_from_graphml(text: str | bytes) -> TaskGraph:
         if "relations" not in plain.graph:
             raise GraphError("The GraphML file declares no 'relations' graph attribute.")
         relations = _json_attr(plain.graph["relations"], "'relations'")
-        check_budget(tasks=plain.number_of_nodes(), edges=plain.number_of_edges())
+        check_budget(tasks=plain.number_of_nodes(), edges=plain.number_of_edges(),
+                     relations=len(relations) if isinstance(relations, list) else 0)
         nodes = []
         for name, attrs in plain.nodes(data=True):
             if "family" not in attrs:

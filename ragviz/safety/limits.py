@@ -14,9 +14,12 @@ variable                       default  what it bounds
 ``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives without its page polling
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
 ``RAGVIZ_MAX_EDGES``           200000   edges in one graph (work budget)
+``RAGVIZ_MAX_RELATIONS``       1000     relation types one graph declares (work budget)
 ``RAGVIZ_MAX_POINTS``          5000000  train + test points over all tasks (work budget)
 ``RAGVIZ_MAX_ACTIVATIONS_M``   400      millions of numbers a model holds for a graph:
                                         model size × points (work budget)
+``RAGVIZ_MAX_TEXT_ROWS``       20000    rows of one text table (each is encoded once)
+``RAGVIZ_MAX_TEXT_CHARS``      2000000  characters of all texts of one text table
 ``RAGVIZ_MAX_RUNS``            4        training runs at once on the server (more wait)
 ``RAGVIZ_MAX_EVALUATIONS``     500      evaluations kept per run (eval_every is raised)
 ``RAGVIZ_MAX_UNDO_MB``         50       memory of one session's undo history
@@ -60,6 +63,9 @@ _SPEC: dict[str, tuple[str, float]] = {
     "heartbeat_s": ("RAGVIZ_HEARTBEAT_S", 90.0),
     "max_tasks": ("RAGVIZ_MAX_TASKS", 20_000.0),
     "max_edges": ("RAGVIZ_MAX_EDGES", 200_000.0),
+    "max_relations": ("RAGVIZ_MAX_RELATIONS", 1_000.0),
+    "max_text_rows": ("RAGVIZ_MAX_TEXT_ROWS", 20_000.0),
+    "max_text_chars": ("RAGVIZ_MAX_TEXT_CHARS", 2_000_000.0),
     "max_points": ("RAGVIZ_MAX_POINTS", 5_000_000.0),
     "max_activations_m": ("RAGVIZ_MAX_ACTIVATIONS_M", 400.0),
     "max_runs": ("RAGVIZ_MAX_RUNS", 4.0),
@@ -91,6 +97,9 @@ class Limits:
     undo_bytes: int = 50 * MB
     kept_uploads: int = 10
     kept_uploads_bytes: int = 400 * MB
+    max_relations: int = 1_000
+    max_text_rows: int = 20_000
+    max_text_chars: int = 2_000_000
 
     def upload_bytes_for(self, kind: str) -> int:
         """The size limit of one kind of upload: ``graph``, ``table`` or ``checkpoint``."""
@@ -134,6 +143,9 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         undo_bytes=int(v["undo_mb"] * MB),
         kept_uploads=max(1, int(v["kept_uploads"])),
         kept_uploads_bytes=int(v["kept_uploads_mb"] * MB),
+        max_relations=max(1, int(v["max_relations"])),
+        max_text_rows=max(2, int(v["max_text_rows"])),
+        max_text_chars=max(1, int(v["max_text_chars"])),
     )
 
 
@@ -171,20 +183,35 @@ class BudgetError(GraphError):
 
 def activation_count(
     tasks: int, edges: int, points: int, *, input_dim: int = 2, n_outputs: int = 2,
-    embed_dim: int = 16, hidden: int = 32, layers: int = 2,
+    embed_dim: int = 16, hidden: int = 32, layers: int = 2, relations: int = 0,
+    composition: str = "mult", aggregation: str = "mean", n_bases: int = 4,
 ) -> int:
     """About how many numbers a model holds while it trains on or traces a graph: model size × points.
 
+    Derived from the code that allocates (:mod:`ragviz.model.rag`, :mod:`ragviz.model.layouts`).
     Points pass through the encoder (input and H numbers each); each task gets its generated
     decoder (FiLM γ, β and a head: H·(2 + outputs)); every layer keeps each task's state and each
-    message (2 per edge plus a self-loop per task, d numbers each), as the trace does.
+    message (2 per edge plus a self-loop per task, d numbers each), as the trace does, and the
+    relation states of its 2R + 1 slots (forward, inverse, self-loop). Sum and mean aggregation of
+    ``mult``/``sub``/``none`` messages (``aggregate_sparse``) compose every task with every slot:
+    N × (2R + 1) × d per layer, so declared relations count even without edges. ``rgcn`` holds
+    B bases of d × d per layer, each task through each basis (N × B × d, the einsum) and each
+    message's basis mix before the sum (E' × B × d).
     """
-    per_layer = (2 * tasks + 2 * edges) * embed_dim
+    d = embed_dim
+    slots = 2 * relations + 1
+    messages = 2 * edges + tasks
+    per_layer = (2 * tasks + 2 * edges) * d + slots * d
+    if composition == "rgcn":
+        per_layer += n_bases * d * d + (tasks + messages) * n_bases * d + slots * n_bases
+    elif aggregation in ("sum", "mean"):
+        per_layer += tasks * slots * d
     return int(points * (input_dim + hidden) + tasks * hidden * (2 + n_outputs) + (layers + 1) * per_layer)
 
 
-def _refuse(what: str, value: int, limit: int, variable: str, advice: str) -> BudgetError:
-    return BudgetError(f"{what} is {value:,}; this server's limit is {limit:,}. {advice} "
+def _refuse(what: str, value: int, limit: int, variable: str, advice: str, at_least: bool = False) -> BudgetError:
+    amount = f"at least {value:,}" if at_least else f"{value:,}"
+    return BudgetError(f"{what} is {amount}; this server's limit is {limit:,}. {advice} "
                        f"(The server's administrator can raise the limit with {variable}.)")
 
 
@@ -193,38 +220,52 @@ def check_budget(
     tasks: int = 0,
     edges: int = 0,
     points: int = 0,
+    relations: int = 0,
     model: Any = None,
     input_dim: int = 2,
     n_outputs: int = 2,
     grid_points: int = 0,
     limits: Limits | None = None,
     subject: str = "The graph",
+    at_least: bool = False,
 ) -> None:
     """Refuse work over this server's budget before anything is allocated; raises :class:`BudgetError`.
 
-    ``model`` is anything with ``embed_dim``, ``hidden`` and ``layers`` (a ``ModelConfig``);
-    without one only the counts are checked. ``grid_points`` are the points a page evaluates
-    per task to draw a decision surface. The message names the number that is too big.
+    ``model`` is anything with ``embed_dim``, ``hidden`` and ``layers`` (a ``ModelConfig``; its
+    ``composition``, ``aggregation`` and ``n_bases`` are read when present); without one only the
+    counts are checked. ``relations`` is the number of relation types the graph declares.
+    ``grid_points`` are the points a page evaluates per task to draw a decision surface. The
+    message names the number that is too big; ``at_least`` says the counts stopped at the limit
+    (a file refused while it is read).
     """
     lim = get_limits() if limits is None else limits
-    tasks, edges, points = int(tasks), int(edges), int(points)
+    tasks, edges, points, relations = int(tasks), int(edges), int(points), int(relations)
     if tasks > lim.max_tasks:
         raise _refuse(f"{subject}'s number of tasks", tasks, lim.max_tasks, "RAGVIZ_MAX_TASKS",
-                      "Use fewer tasks.")
+                      "Use fewer tasks.", at_least)
     if edges > lim.max_edges:
         raise _refuse(f"{subject}'s number of edges", edges, lim.max_edges, "RAGVIZ_MAX_EDGES",
-                      "Use fewer edges (a sparser graph or fewer tasks).")
+                      "Use fewer edges (a sparser graph or fewer tasks).", at_least)
+    if relations > lim.max_relations:
+        raise _refuse(f"{subject}'s number of relation types", relations, lim.max_relations, "RAGVIZ_MAX_RELATIONS",
+                      "Use fewer relation types.", at_least)
     if points > lim.max_points:
         raise _refuse(f"{subject}'s total of train + test points", points, lim.max_points, "RAGVIZ_MAX_POINTS",
                       "Use smaller train and test sizes, or fewer tasks.")
     if model is not None:
+        composition = str(getattr(model, "composition", "mult"))
+        n_bases = int(getattr(model, "n_bases", 4))
         count = activation_count(tasks, edges, points + grid_points, input_dim=input_dim, n_outputs=n_outputs,
-                                 embed_dim=int(model.embed_dim), hidden=int(model.hidden), layers=int(model.layers))
+                                 embed_dim=int(model.embed_dim), hidden=int(model.hidden), layers=int(model.layers),
+                                 relations=relations, composition=composition,
+                                 aggregation=str(getattr(model, "aggregation", "mean")), n_bases=n_bases)
         if count > lim.max_activations:
+            bases = f", {n_bases} rgcn bases" if composition == "rgcn" else ""
             raise _refuse(
                 f"The work of this model on {subject[0].lower() + subject[1:]} (model size × points: about "
-                f"{count / 1e6:,.0f} million numbers for {tasks:,} tasks, {edges:,} edges, {points:,} points, "
-                f"embedding {model.embed_dim}, width {model.hidden}, {model.layers} layers)",
+                f"{count / 1e6:,.0f} million numbers for {tasks:,} tasks, {edges:,} edges, {relations:,} relation "
+                f"type{'' if relations == 1 else 's'}, {points:,} points, embedding {model.embed_dim}, "
+                f"width {model.hidden}, {model.layers} layers{bases})",
                 count, lim.max_activations, "RAGVIZ_MAX_ACTIVATIONS_M",
                 "Use a smaller embedding size, encoder width or number of layers, or fewer tasks or points.")
 
@@ -259,7 +300,8 @@ def check_graph_budget(graph: Any, model: Any = None, *, input_dim: int = 2, n_o
                        grid_points: int = 0, limits: Limits | None = None) -> None:
     """:func:`check_budget` for a built :class:`~ragviz.graph.task_graph.TaskGraph` (and optionally a model config)."""
     check_budget(tasks=graph.number_of_tasks(), edges=graph.number_of_edges(), points=graph_points(graph),
-                 model=model, input_dim=input_dim, n_outputs=n_outputs, grid_points=grid_points, limits=limits)
+                 relations=len(graph.relations), model=model, input_dim=input_dim, n_outputs=n_outputs,
+                 grid_points=grid_points, limits=limits)
 
 
 def keep_bounded(files: dict[str, bytes], limits: Limits | None = None) -> list[str]:

@@ -279,12 +279,14 @@ def _check_declared_budget(meta: dict[str, Any]) -> None:
         config = ModelConfig.from_dict(project["model_config"])
         spec = _meta_json(meta, "spec") if "spec" in meta else {}
         input_dim, n_outputs = int(spec.get("input_dim", 2)), int(spec.get("n_outputs", 2))
+        relations = project["task_graph"].get("relations", [])
     except (RagvizError, KeyError, TypeError, AttributeError, ValueError, OverflowError):
         return
     if not isinstance(nodes, list) or not isinstance(edges, list):
         return
     try:
         check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes), model=config,
+                     relations=len(relations) if isinstance(relations, list) else 0,
                      input_dim=input_dim, n_outputs=n_outputs, subject="The checkpoint's graph")
     except BudgetError as err:
         raise CheckpointError(str(err)) from None
