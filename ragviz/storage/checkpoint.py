@@ -33,6 +33,7 @@ from ragviz.model.tensors import Vocab, make_vocab
 from ragviz.safety import checks
 from ragviz.safety.errors import CheckpointError, RagvizError
 from ragviz.safety.limits import BudgetError, check_budget, declared_points
+from ragviz.safety.safe_text import without_lone_surrogates
 from ragviz.safety.uploads import read_upload
 from ragviz.storage.models_folder import atomic_write
 from ragviz.storage.text_checkpoint import restore_table_texts, table_text_tensors
@@ -190,12 +191,14 @@ def _tables_from(tensors: dict[str, torch.Tensor], meta: Any) -> dict[str, pd.Da
             raise CheckpointError(f"The checkpoint's description of table '{name}' is malformed.") from None
         if values.ndim != 2 or values.shape != (len(tasks), len(columns)):
             raise CheckpointError(f"Table '{name}' has shape {tuple(values.shape)}, which does not match its columns.")
-        if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        clean = [without_lone_surrogates(c) for c in columns] if all(isinstance(c, str) for c in columns) else []
+        if len(set(clean)) != len(columns):  # lone surrogates replaced first: they may make two names one
             raise CheckpointError(f"The column names of table '{name}' must be distinct text.")
+        columns = clean
         if not np.isfinite(values).all():
             raise CheckpointError(f"Table '{name}' contains NaN or infinite values.")
         frame = pd.DataFrame(values, columns=columns)
-        frame.insert(0, "task", [str(t) for t in tasks])
+        frame.insert(0, "task", [without_lone_surrogates(str(t)) for t in tasks])  # shown in messages
         restore_table_texts(name, frame, tensors, info)
         tables[name] = frame
     return tables

@@ -38,7 +38,7 @@ def text_preview(state: AppState, names: list[str]) -> None:
         try:
             ex = _texts(graph, name, state.project.tables)
         except RagvizError as err:
-            st.error(f"Task '{name}': {err}", icon=":material/error:")
+            st.error(md_escape(f"Task '{name}': {err}"), icon=":material/error:")
             continue
         zero = graph.task(name).zero_shot
         texts, labels = (ex.test_texts, ex.test_labels) if zero else (ex.train_texts, ex.train_labels)

@@ -8,7 +8,6 @@ gets its verdict at once.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -29,12 +28,6 @@ BUTTON = f"Check how sure the model is: train {DEFAULT_K} models"
 EXPLAIN = (f"Train {DEFAULT_K} copies of this model from different random starts, on the same data with the same "
            "settings. Where they agree, the prediction does not hinge on luck; where they disagree, it does — on a "
            "zero-shot task that means the prediction is a guess.")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:$~])")
-
-
-def plain(text: str) -> str:
-    """``text`` with every markdown character escaped, so a user's name shows exactly as typed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def ensemble_key(state: AppState) -> str:
@@ -120,7 +113,7 @@ def guess_banner(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         return  # the section below says why
     flagged = [name for name in trace.task_names if view["guesses"].get(name, False)]
     for name in flagged[:6]:
-        st.warning(f"⚠ The {DEFAULT_K} models disagree on **{plain(name)}**: this prediction is a guess. "
+        st.warning(f"⚠ The {DEFAULT_K} models disagree on **{md_escape(name)}**: this prediction is a guess. "
                    "Do not trust it; give the task data, or link it to tasks that have some. (See *How sure is "
                    "the model?* below.)", icon=":material/warning:")
     if len(flagged) > 6:
