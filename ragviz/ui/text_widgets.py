@@ -78,7 +78,7 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         probs = sentence_probabilities(state.model, graph, state.project.tables, vector)
         classes = {n: class_names(graph.task(n), state.project.tables) for n in probs}
     except RagvizError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md_escape(err), icon=":material/error:")
         return
     zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
     st.plotly_chart(for_screen(sentence_bars_figure(probs, classes, zero)), key="to_sentence_bars",

@@ -137,7 +137,7 @@ def results_panel(state: AppState, entry: dict[str, Any], trace: Trace, tasks: l
                        icon=":material/check_circle:")
         outputs = grid_outputs(ensemble, view, trace, tasks, tables) if needs_grid(trace) else view["test"]
     except RagvizError as err:
-        st.error(f"The {DEFAULT_K} models cannot run on this graph: {err}", icon=":material/error:")
+        st.error(f"The {DEFAULT_K} models cannot run on this graph: {md_escape(err)}", icon=":material/error:")
         return
     scores = view["scores"] if ensemble.regression else view["classes"]
     fig = uncertainty_figure(trace, outputs, tasks, scores, view["guesses"])
