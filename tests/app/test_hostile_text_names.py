@@ -25,7 +25,7 @@ from ragviz.training.train import train
 from ragviz.ui import routing
 from tests.app.helpers import checkpoint_state, errors_of, open_page
 from tests.app.hostile import BEACON
-from tests.app.test_hostile_names import rendered_texts
+from tests.app.test_hostile_names import assert_never_raw, rendered_texts
 from tests.app.test_view_link_page import open_link
 
 AUTOLINK = "www.example.com"
@@ -56,13 +56,7 @@ def hostile_text():
 
 
 def assert_plain_text(at, page: str) -> list[str]:
-    markdown, plotly = rendered_texts(at)
-    for text in HOSTILE:
-        live = [m for m in markdown if text in m]
-        assert not live, f"{page}: {text!r} reaches markdown unescaped: {live[:2]}"
-        if "<" in text:
-            tags = [p for p in plotly if text in p]
-            assert not tags, f"{page}: {text!r} reaches Plotly unescaped: {tags[:2]}"
+    markdown, _ = assert_never_raw(at, page, HOSTILE)
     links = [m for m in markdown if LIVE_AUTOLINK.search(m)]
     assert not links, f"{page}: an autolink would be live: {links[:2]}"
     return markdown
