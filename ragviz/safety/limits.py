@@ -25,6 +25,8 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_UNDO_MB``         50       memory of one session's undo history
 ``RAGVIZ_MAX_KEPT_UPLOADS``    10       uploaded checkpoints one session keeps listed
 ``RAGVIZ_MAX_KEPT_UPLOADS_MB`` 400      their total size
+``RAGVIZ_MAX_MODELS_FILES``    1000     checkpoints in the shared models folder
+``RAGVIZ_MAX_MODELS_MB``       2000     their total size
 =============================  =======  ============================================
 
 The work budget (:func:`check_budget`) is checked wherever work enters, before anything
@@ -73,6 +75,8 @@ _SPEC: dict[str, tuple[str, float]] = {
     "undo_mb": ("RAGVIZ_MAX_UNDO_MB", 50.0),
     "kept_uploads": ("RAGVIZ_MAX_KEPT_UPLOADS", 10.0),
     "kept_uploads_mb": ("RAGVIZ_MAX_KEPT_UPLOADS_MB", 400.0),
+    "models_files": ("RAGVIZ_MAX_MODELS_FILES", 1000.0),
+    "models_mb": ("RAGVIZ_MAX_MODELS_MB", 2000.0),
 }
 
 #: Upload kinds and the limit each uses.
@@ -100,6 +104,8 @@ class Limits:
     max_relations: int = 1_000
     max_text_rows: int = 20_000
     max_text_chars: int = 2_000_000
+    models_files: int = 1000
+    models_bytes: int = 2000 * MB
 
     def upload_bytes_for(self, kind: str) -> int:
         """The size limit of one kind of upload: ``graph``, ``table`` or ``checkpoint``."""
@@ -146,6 +152,8 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         max_relations=max(1, int(v["max_relations"])),
         max_text_rows=max(2, int(v["max_text_rows"])),
         max_text_chars=max(1, int(v["max_text_chars"])),
+        models_files=max(1, int(v["models_files"])),
+        models_bytes=int(v["models_mb"] * MB),
     )
 
 
