@@ -36,11 +36,31 @@ def _cell(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+#: What a spreadsheet reads as the start of a formula (=1+1, +cmd, -2+3, @SUM, a tab or CR first).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+QUOTE = "'"
+
+
+def text_cell(text: str) -> str:
+    """A name as a CSV cell a spreadsheet shows as text, never runs as a formula (CSV injection).
+
+    A cell starting like a formula, or with the quote itself, gets a leading ``'`` (which
+    spreadsheets hide); :func:`from_text_cell` takes it off again, so a graph survives the round trip.
+    """
+    return QUOTE + text if text.startswith((*FORMULA_STARTS, QUOTE)) else text
+
+
+def from_text_cell(cell: str) -> str:
+    """The name a :func:`text_cell` holds."""
+    return cell[1:] if cell.startswith(QUOTE) and cell[1:].startswith((*FORMULA_STARTS, QUOTE)) else cell
+
+
 def graph_to_csv(graph: TaskGraph) -> tuple[str, str]:
     """Two tables: tasks (one ``param:<name>`` column per parameter, JSON cells) and edges.
 
     The edges table opens with one row per relation (empty source and target) in declared
-    order, so relation order and relations without edges survive the round trip.
+    order, so relation order and relations without edges survive the round trip. Names that a
+    spreadsheet would run as a formula are written as text (:func:`text_cell`).
     """
     tasks = graph.tasks()
     param_names = list(dict.fromkeys(key for task in tasks for key in task.params))
@@ -51,16 +71,17 @@ def graph_to_csv(graph: TaskGraph) -> tuple[str, str]:
         row = task_row(task)
         pos = ["", ""] if task.pos is None else [repr(float(row["x"])), repr(float(row["y"]))]
         params = [_cell(task.params[k]) if k in task.params else "" for k in param_names]
+        row["name"] = text_cell(row["name"])
         writer.writerow([*(row[c] for c in NODE_COLUMNS if c not in ("x", "y")), *pos, *params])
 
     edges = io.StringIO()
     writer = csv.writer(edges, lineterminator="\n")
     writer.writerow(EDGE_COLUMNS)
     for rel in graph.relations.values():
-        writer.writerow(["", "", rel.name, "", _cell(rel.directed), rel.color])
+        writer.writerow(["", "", text_cell(rel.name), "", _cell(rel.directed), rel.color])
     for edge in graph.edges():
         row = edge_row(graph, edge)
-        writer.writerow([*(row[c] for c in EDGE_COLUMNS[:3]), repr(row["weight"]), _cell(row["directed"]),
+        writer.writerow([*(text_cell(row[c]) for c in EDGE_COLUMNS[:3]), repr(row["weight"]), _cell(row["directed"]),
                          row["color"]])
     return nodes.getvalue(), edges.getvalue()
 
@@ -103,7 +124,7 @@ def _parse_rows(reader: Iterator[list[str]], what: str, required: tuple[str, ...
     for number, row in lines:
         if len(row) != len(header):
             raise GraphError(f"The {what}, line {number}: {len(row)} cells but the header has {len(header)} columns.")
-        record = dict(zip(header, row, strict=True))
+        record = {h: from_text_cell(cell) for h, cell in zip(header, row, strict=True)}
         if count is not None:
             count(record)
         rows.append((number, record))
