@@ -32,3 +32,18 @@ def test_the_container_user_has_a_writable_home() -> None:
     assert "HOME=/home/ragviz" in dockerfile
     assert "--no-create-home" not in dockerfile and "--create-home" in dockerfile
     assert re.search(r"chown ragviz [^\n]*/home/ragviz/\.cache", dockerfile)
+
+
+def test_streamlit_and_nginx_take_no_upload_larger_than_the_largest_real_limit() -> None:
+    """Streamlit keeps any upload up to server.maxUploadSize in memory, whatever the uploader: that
+    size is the largest per-type limit, and nginx's body limit is the same."""
+    import tomllib
+
+    from ragviz.safety.limits import KINDS, MB, get_limits
+
+    limits = get_limits({})
+    largest_mb = max(limits.upload_bytes_for(kind) for kind in KINDS) / MB
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == largest_mb
+    nginx = (DEPLOY / "nginx" / "ragviz-http.conf").read_text()
+    assert re.search(rf"client_max_body_size {int(largest_mb)}m;", nginx)
