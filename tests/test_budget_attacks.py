@@ -169,3 +169,17 @@ def test_limits_dataclass_keeps_positional_construction() -> None:
     """Older callers build Limits positionally; the new limits have defaults."""
     lim = Limits(1, 1, 1, 1, 1.0)
     assert (lim.max_relations, lim.max_text_rows, lim.max_text_chars) == (1_000, 20_000, 2_000_000)
+
+
+# ------------------------------------------------------------------------ blended decoder heads
+def test_the_blended_decoder_heads_along_every_message_are_costed(monkeypatch) -> None:
+    """2,000 tasks, 20,000 edges, width 512, the default decoder: 4,000 points, yet one training step
+    took 1.75 GB (each of the 42,000 messages carries a 513 × 2 head, six times over, at 2 hops).
+    The budget used to count 9 million numbers for it; it now counts the heads and refuses."""
+    counts = {"tasks": 2_000, "edges": 20_000, "points": 4_000, "relations": 1}
+    _refused(BudgetError, lambda: check_budget(**counts, model=ModelConfig(hidden=512)), "width 512",
+             "RAGVIZ_MAX_ACTIVATIONS_M")
+    check_budget(**counts, model=ModelConfig(hidden=512, decoder="generated"))  # no heads passed: it fits
+    blended = activation_count(10, 10, 0, hidden=32, decoder="blended")
+    generated = activation_count(10, 10, 0, hidden=32, decoder="generated")
+    assert blended - generated == 6 * 2 * 30 * 33 * 2  # 6 × hops × messages × (H + 1) × outputs

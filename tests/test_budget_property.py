@@ -1,7 +1,7 @@
 """Property: work the budget lets through stays under a stated memory ceiling; work just over it is refused fast.
 
 Random graphs (tasks, declared relations, edges, sizes) and model configurations (every
-composition and aggregation, rgcn bases, widths, layers) are drawn. With the activation budget
+composition, aggregation and decoder, rgcn bases, widths, layers) are drawn. With the activation budget
 at ``BUDGET`` numbers:
 
 * every configuration the budget accepts trains (a few steps, with evaluations) and is traced
@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 import ragviz.training.train as train_module
 from ragviz.graph.task_graph import TaskGraph
-from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, ModelConfig, TrainConfig
+from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, ModelConfig, TrainConfig
 from ragviz.safety.limits import BudgetError, activation_count, graph_points
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,8 @@ def graphs_and_models(draw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
              "graph": {"nodes": nodes, "edges": edges}}
     model = {"embed_dim": draw(st.sampled_from([4, 8, 16, 32, 64])), "hidden": draw(st.sampled_from([8, 16, 32, 64])),
              "layers": draw(st.integers(1, 3)), "composition": draw(st.sampled_from(COMPOSITIONS)),
-             "aggregation": draw(st.sampled_from(AGGREGATIONS)), "n_bases": draw(st.integers(1, 32))}
+             "aggregation": draw(st.sampled_from(AGGREGATIONS)), "n_bases": draw(st.integers(1, 32)),
+             "decoder": draw(st.sampled_from(DECODERS))}
     return graph, model
 
 
@@ -67,7 +68,7 @@ def _cost(graph: TaskGraph, config: ModelConfig, grid_points: int = 0) -> int:
     return activation_count(graph.number_of_tasks(), graph.number_of_edges(), graph_points(graph) + grid_points,
                             embed_dim=config.embed_dim, hidden=config.hidden, layers=config.layers,
                             relations=len(graph.relations), composition=config.composition,
-                            aggregation=config.aggregation, n_bases=config.n_bases)
+                            aggregation=config.aggregation, n_bases=config.n_bases, decoder=config.decoder)
 
 
 @pytest.fixture(scope="module")

@@ -192,7 +192,7 @@ class BudgetError(GraphError):
 def activation_count(
     tasks: int, edges: int, points: int, *, input_dim: int = 2, n_outputs: int = 2,
     embed_dim: int = 16, hidden: int = 32, layers: int = 2, relations: int = 0,
-    composition: str = "mult", aggregation: str = "mean", n_bases: int = 4,
+    composition: str = "mult", aggregation: str = "mean", n_bases: int = 4, decoder: str = "blended",
 ) -> int:
     """About how many numbers a model holds while it trains on or traces a graph: model size × points.
 
@@ -204,7 +204,9 @@ def activation_count(
     ``mult``/``sub``/``none`` messages (``aggregate_sparse``) compose every task with every slot:
     N × (2R + 1) × d per layer, so declared relations count even without edges. ``rgcn`` holds
     B bases of d × d per layer, each task through each basis (N × B × d, the einsum) and each
-    message's basis mix before the sum (E' × B × d).
+    message's basis mix before the sum (E' × B × d). The ``mix`` and ``blended`` decoders pass
+    every message's head, (H + 1) × outputs numbers, at each of max(L, 1) hops, about six times
+    over (the head sent, its label flip, their blend, weighted; autograd keeps most of them).
     """
     d = embed_dim
     slots = 2 * relations + 1
@@ -214,7 +216,8 @@ def activation_count(
         per_layer += n_bases * d * d + (tasks + messages) * n_bases * d + slots * n_bases
     elif aggregation in ("sum", "mean"):
         per_layer += tasks * slots * d
-    return int(points * (input_dim + hidden) + tasks * hidden * (2 + n_outputs) + (layers + 1) * per_layer)
+    heads = 6 * max(layers, 1) * messages * (hidden + 1) * n_outputs if decoder in ("mix", "blended") else 0
+    return int(points * (input_dim + hidden) + tasks * hidden * (2 + n_outputs) + (layers + 1) * per_layer + heads)
 
 
 def _refuse(what: str, value: int, limit: int, variable: str, advice: str, at_least: bool = False) -> BudgetError:
@@ -266,7 +269,8 @@ def check_budget(
         count = activation_count(tasks, edges, points + grid_points, input_dim=input_dim, n_outputs=n_outputs,
                                  embed_dim=int(model.embed_dim), hidden=int(model.hidden), layers=int(model.layers),
                                  relations=relations, composition=composition,
-                                 aggregation=str(getattr(model, "aggregation", "mean")), n_bases=n_bases)
+                                 aggregation=str(getattr(model, "aggregation", "mean")), n_bases=n_bases,
+                                 decoder=str(getattr(model, "decoder", "blended")))
         if count > lim.max_activations:
             bases = f", {n_bases} rgcn bases" if composition == "rgcn" else ""
             raise _refuse(
@@ -275,7 +279,8 @@ def check_budget(
                 f"type{'' if relations == 1 else 's'}, {points:,} points, embedding {model.embed_dim}, "
                 f"width {model.hidden}, {model.layers} layers{bases})",
                 count, lim.max_activations, "RAGVIZ_MAX_ACTIVATIONS_M",
-                "Use a smaller embedding size, encoder width or number of layers, or fewer tasks or points.")
+                "Use a smaller embedding size, encoder width or number of layers, or fewer tasks, edges, "
+                "relation types or points.")
 
 
 def graph_points(graph: Any) -> int:
