@@ -183,3 +183,13 @@ def test_the_blended_decoder_heads_along_every_message_are_costed(monkeypatch) -
     blended = activation_count(10, 10, 0, hidden=32, decoder="blended")
     generated = activation_count(10, 10, 0, hidden=32, decoder="generated")
     assert blended - generated == 6 * 2 * 30 * 33 * 2  # 6 × hops × messages × (H + 1) × outputs
+
+
+def test_graphml_tasks_are_counted_before_networkx_builds_the_graph(monkeypatch) -> None:
+    import networkx as nx
+
+    nodes = "".join(f'<node id="n{i}"/>' for i in range(20_001))
+    data = ('<?xml version="1.0"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns">'
+            f'<graph edgedefault="directed">{nodes}</graph></graphml>').encode()
+    monkeypatch.setattr(nx, "parse_graphml", _never)
+    _refused(GraphError, lambda: import_graph(data, "g.graphml"), "number of tasks is 20,001", "RAGVIZ_MAX_TASKS")
