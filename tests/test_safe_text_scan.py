@@ -2,10 +2,10 @@
 
 A static scan of ``ragviz/ui``, ``pages`` and ``app.py``: the text argument of each
 ``markdown``/``warning``/``error``/``info``/``caption``/``write``/``success``/``toast`` call
-(on ``st``, a column or a container) must be built from literals, app constants (UPPER_CASE
-names), numbers formatted with a format spec, and :func:`ragviz.safety.safe_text.md_escape`.
-Anything else must be listed below with why it holds no user text; a new call or a changed one
-fails this test until it is escaped or reviewed.
+(on ``st``, a column or a container), and each widget's label and help text, must be built
+from literals, app constants (UPPER_CASE names), numbers formatted with a format spec, and
+:func:`ragviz.safety.safe_text.md_escape`. Anything else must be listed below with why it
+holds no user text; a new call or a changed one fails this test until it is escaped or reviewed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDERS_MARKDOWN = {"markdown", "warning", "error", "info", "caption", "write", "success", "toast", "exception"}
+#: Widgets whose label (first argument) renders markdown, images included (shown as icons), and
+#: whose ``help`` does too; ``page_link`` takes ``label=``, ``progress`` ``text=``.
+WIDGETS = {"button", "download_button", "expander", "checkbox", "radio", "selectbox", "multiselect", "text_input",
+           "number_input", "slider", "toggle", "metric", "popover", "page_link", "form_submit_button", "file_uploader",
+           "text_area", "color_picker", "select_slider", "link_button", "progress", "status", "spinner", "badge"}
+LABEL_KEYWORDS = {"label", "text", "body", "help"}
 NOT_STREAMLIT = {"log", "logger", "logging", "warnings"}
 
 #: Expressions inside f-strings reviewed as never holding user text: numbers, fixed app words.
@@ -77,6 +83,26 @@ REVIEWED = {
     ("ragviz/ui/train_widgets.py", "message"):
         "save_for_session: safe_file_name output (letters, digits, '._ -') inside code spans",
     ("ragviz/ui/uncertainty_widgets.py", "rule | maps"): "fixed sentences",
+    # widget labels and help texts
+    ("ragviz/ui/checkpoint_widgets.py", "pages"): "a number",
+    ("ragviz/ui/checkpoint_widgets.py", "label"): "SOURCE_BADGE's fixed words",
+    ("ragviz/ui/graph_editor.py", "label | steps | tip"): "'Undo'/'Redo', a number, fixed tips",
+    ("ragviz/ui/graph_tables.py", "which"): "'tasks' or 'edges'",
+    ("ragviz/ui/graph_tools.py", "label"): "EXPORTS' fixed format names",
+    ("ragviz/ui/home_widgets.py", "page.title"): "a page's fixed title",
+    ("ragviz/ui/inside_widgets.py", "label"): "fixed labels from the callers (focus picker, page links)",
+    ("ragviz/ui/lesson_contrast.py", "what | snap.step | snap.total"): "'the contrast' or 'the model', numbers",
+    ("ragviz/ui/lesson_panel.py", "label"): "a shipped lesson's contrast label, or an ablation's fixed name",
+    ("ragviz/ui/lesson_panel.py", "target.label"): "a shipped lesson's go-there label",
+    ("ragviz/ui/projector.py", "label"): "fixed section labels from the pages",
+    ("ragviz/ui/projector.py", "panel_label"): "fixed panel labels from the pages",
+    ("ragviz/ui/sidebar.py", "label | snap.step | snap.total"): "'baseline' or 'model', numbers",
+    ("ragviz/ui/task_forms.py", "degree"): "a number",
+    ("ragviz/ui/text_widgets.py", "done | total"): "numbers",
+    ("ragviz/ui/train_widgets.py", "text"): "fixed words, an ablation's fixed name and numbers",
+    ("ragviz/ui/train_widgets.py", "name"): "'accuracy' or 'MSE'",
+    ("ragviz/ui/train_widgets.py", "setting.label | setting.help"): "the settings table's fixed labels and help",
+    ("ragviz/ui/upload_widgets.py", "label | help | text | text"): "the callers' fixed labels; limit_help's numbers",
 }
 
 
@@ -115,10 +141,13 @@ def unsafe_calls() -> list[tuple[str, int, str]]:
     for path in sorted([*ROOT.glob("ragviz/ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in RENDERS_MARKDOWN and ast.unparse(node.func.value) not in NOT_STREAMLIT):
+                    and node.func.attr in RENDERS_MARKDOWN | WIDGETS
+                    and ast.unparse(node.func.value) not in NOT_STREAMLIT):
                 continue
-            args = node.args[:1] or [k.value for k in node.keywords if k.arg == "body"]
-            parts = _unsafe_parts(args[0]) if args else []
+            texts = [k.value for k in node.keywords if k.arg in LABEL_KEYWORDS]
+            if node.args and node.func.attr not in ("progress", "page_link"):  # their first argument is data
+                texts.insert(0, node.args[0])
+            parts = [part for text in texts for part in _unsafe_parts(text)]
             if parts:
                 found.append((path.relative_to(ROOT).as_posix(), node.lineno, " | ".join(parts)))
     return found

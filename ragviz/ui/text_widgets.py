@@ -177,7 +177,7 @@ def text_table_import(state: AppState) -> None:
     text_col = c_text.text_input("Text column", value="text", key="tg_text_col")
     task_col = c_task.text_input("Task column", value="task", key="tg_text_task_col")
     label_col = c_label.text_input("Label column", value="label", key="tg_text_label_col")
-    if upload is None or not st.button(f"Make text tasks from {upload.name}", key="tg_text_import",
+    if upload is None or not st.button(f"Make text tasks from {md_escape(upload.name)}", key="tg_text_import",
                                        icon=":material/upload_file:"):
         return
     bar = st.progress(0.0, text="Encoding sentences…")
