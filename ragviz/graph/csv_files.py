@@ -133,24 +133,26 @@ def _parse_rows(reader: Iterator[list[str]], what: str, required: tuple[str, ...
 
 def _task_counter() -> Callable[[dict[str, str]], None]:
     """Counts a nodes table's rows as they are parsed; one past the task limit is refused at once."""
-    limit, seen = get_limits().max_tasks, [0]
+    limit, seen = get_limits().max_tasks, 0
 
     def count(_row: dict[str, str]) -> None:
-        seen[0] += 1
-        if seen[0] > limit:
-            check_budget(tasks=seen[0], at_least=True)
+        nonlocal seen
+        seen += 1
+        if seen > limit:
+            check_budget(tasks=seen, at_least=True)
     return count
 
 
 def _edge_counter(tasks: int) -> Callable[[dict[str, str]], None]:
     """Counts an edges table's edges and distinct relations as they are parsed, refusing at the limit."""
-    lim, edges, relations = get_limits(), [0], set()
+    lim, edges, relations = get_limits(), 0, set()
 
     def count(row: dict[str, str]) -> None:
+        nonlocal edges
         relations.add(row["relation"].strip())
-        edges[0] += bool(row["source"].strip())
-        if edges[0] > lim.max_edges or len(relations) > lim.max_relations:
-            check_budget(tasks=tasks, edges=edges[0], relations=len(relations), at_least=True)
+        edges += bool(row["source"].strip())
+        if edges > lim.max_edges or len(relations) > lim.max_relations:
+            check_budget(tasks=tasks, edges=edges, relations=len(relations), at_least=True)
     return count
 
 
