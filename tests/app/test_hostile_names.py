@@ -9,6 +9,7 @@ hold no raw tag. The escaped names must also be there: shown, not dropped.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,9 +102,15 @@ def assert_never_raw(at: Any, page: str, hostile: tuple[str, ...]) -> tuple[list
     return markdown, plotly
 
 
+#: An address GFM would turn into a link: one not preceded by md_escape's word joiner.
+LIVE_AUTOLINK = re.compile(r"(?<!\u2060)(www\.example\.|mail@evil\.example)")
+
+
 def assert_plain(at: Any, page: str) -> list[str]:
     assert errors_of(at) == [], page
     markdown, _ = assert_never_raw(at, page, HOSTILE)
+    links = [m for m in markdown if LIVE_AUTOLINK.search(m)]
+    assert not links, f"{page}: an address would become a live link: {links[:2]}"
     assert any(md_escape(PROJECT) in m for m in markdown), f"{page}: the project name is not shown"
     return markdown
 

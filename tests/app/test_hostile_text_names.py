@@ -9,8 +9,6 @@ autolink keeps its invisible word joiner in front), Plotly no raw tag.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +23,7 @@ from ragviz.training.train import train
 from ragviz.ui import routing
 from tests.app.helpers import checkpoint_state, errors_of, open_page
 from tests.app.hostile import BEACON
-from tests.app.test_hostile_names import assert_never_raw, rendered_texts
+from tests.app.test_hostile_names import LIVE_AUTOLINK, assert_never_raw, rendered_texts
 from tests.app.test_view_link_page import open_link
 
 AUTOLINK = "www.example.com"
@@ -33,8 +31,6 @@ TASK_NAMES = (f"![x]({BEACON}?task)", "[Session expired](http://127.0.0.1:9/logi
 CLASSES = ("<b>neg</b> mail@evil.example", f"[pos]({BEACON}?class) {AUTOLINK}")
 TEXTS = (f"<img src=x onerror=alert(1)> {AUTOLINK}", f"![t]({BEACON}?text)", "**bold** :red[red] $x$")
 HOSTILE = (*TASK_NAMES, *CLASSES, *TEXTS)
-#: An autolink GFM would find: the address not preceded by md_escape's word joiner.
-LIVE_AUTOLINK = re.compile(r"(?<!\u2060)(www\.example\.com|mail@evil\.example)")
 
 
 @pytest.fixture(scope="module")
