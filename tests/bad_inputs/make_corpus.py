@@ -487,6 +487,14 @@ def make_issue_23() -> None:
     project["task_graph"]["relations"] += [{"name": f"r{k}"} for k in range(1_001)]
     meta["project"] = json.dumps(project, separators=(",", ":"))
     write("checkpoints/declares_too_many_relations.safetensors", safetensors.torch.save(tensors, metadata=meta))
+    # A lone surrogate in a parameter's text cannot be sent to a browser: refused at the loader.
+    write("graphs/lone_surrogate_in_parameter_value.json",
+          mutated(lambda d: _nodes(d)[0]["params"].update(note="x\ud800")))
+    project = json.loads(dict(_header(good)[0]["__metadata__"])["project"])
+    project["task_graph"]["graph"]["nodes"][0].setdefault("params", {})["note"] = "x\ud800"
+    meta["project"] = json.dumps(project)
+    write("checkpoints/lone_surrogate_in_parameter_value.safetensors",
+          safetensors.torch.save(tensors, metadata=meta))
 
 
 def main() -> None:
