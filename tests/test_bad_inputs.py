@@ -76,6 +76,8 @@ CHECKPOINTS: dict[str, str] = {
     "table_with_nan.safetensors": "Table 'data' contains NaN or infinite",
     "table_missing_tensor.safetensors": "lists table 'data' but has no tensor",
     "declares_too_many_points.safetensors": r"train \+ test points is 6,000,000; this server's limit is 5,000,000",
+    "declares_too_many_relations.safetensors": r"relation types is 1,002; this server's limit is 1,000",
+    "lone_surrogate_in_parameter_value.safetensors": r"parameter 'note' is 'x\\ud800', which contains a lone surrogate",
     "project_name_too_long.safetensors": r"project name .* longer than 200 characters \(it has 5,000\)",
     "project_name_right_to_left_override.safetensors": r"project name 'report\\u202egpj.exe' .*U\+202E",
     "task_name_zero_width.safetensors": r"task name 'moons 0\\u200b' .*U\+200B ZERO WIDTH SPACE",
@@ -180,6 +182,11 @@ GRAPHS: dict[str, tuple[type[RagvizError], str]] = {
     "not_a_zip.zip": (GraphError, "not a valid zip"),
     "zip_of_bad_csv.zip": (GraphError, "missing the column"),
     "zip_edge_to_missing_task.zip": (GraphError, "edges table, line 3.*no task named 'ghost'"),
+    "zip_declares_1500_relations.zip": (GraphError, "relation types is at least 1,001; this server's limit is 1,000.*"
+                                                    "RAGVIZ_MAX_RELATIONS"),
+    "nodes_wide_header_duplicate.csv": (GraphError, "duplicate columns: param:p7"),
+    "lone_surrogate_in_parameter_value.json": (GraphError, r"parameter 'note' is 'x\\ud800', which contains a lone "
+                                                           "surrogate"),
 }
 
 #: Read without error, refused (or handled) later in a documented way: see the tests below.

@@ -106,7 +106,7 @@ def test_every_importer_refuses_before_building_tasks(monkeypatch, fmt) -> None:
     monkeypatch.setenv("RAGVIZ_MAX_TASKS", "5")
     monkeypatch.setattr(graph_module, "make_task", _never)
     monkeypatch.setattr(graph_csv_module, "make_task", _never)
-    with pytest.raises(BudgetError, match="number of tasks is 6"):
+    with pytest.raises(BudgetError, match="number of tasks is (at least )?6"):  # CSV: refused at the row
         import_graph(data, name)
 
 
@@ -115,7 +115,7 @@ def test_importers_count_edges_and_declared_points(monkeypatch) -> None:
     monkeypatch.setenv("RAGVIZ_MAX_EDGES", "5")
     with pytest.raises(BudgetError, match="number of edges is 6"):
         graph_from_graphml(graph_to_graphml(graph))
-    with pytest.raises(BudgetError, match="number of edges is 6"):
+    with pytest.raises(BudgetError, match="number of edges is at least 6"):  # refused at the 6th edge row
         graph_from_csv(*graph_to_csv(graph))
     monkeypatch.delenv("RAGVIZ_MAX_EDGES")
     monkeypatch.setenv("RAGVIZ_MAX_POINTS", "400")
@@ -172,7 +172,7 @@ def test_the_trace_counts_the_plotting_grid(monkeypatch, trained_ring) -> None:
     model = result.model
     spec = model.spec
     base = activation_count(6, 6, 450, input_dim=spec.input_dim, n_outputs=spec.n_outputs, embed_dim=16,
-                            hidden=32, layers=2)
+                            hidden=32, layers=2, relations=len(project.graph.relations))
     monkeypatch.setenv("RAGVIZ_MAX_ACTIVATIONS_M", str((base + 100) / 1e6))
     prepare(project.graph, model)  # fits without a grid
     with pytest.raises(BudgetError):
@@ -239,3 +239,15 @@ def test_undo_history_step_cap_still_applies() -> None:
         graph.update_task(graph.task_names()[0], train_size=10 + k)
         edits.push(graph)
     assert edits.undo_steps == 2
+
+
+def test_the_cost_model_counts_the_propagation_with_the_models_own_sizes() -> None:
+    """The budget (safety layer) repeats the propagated strategy's sizes: they must agree, and count."""
+    from ragviz.model.unseen import propagated
+    from ragviz.safety import limits
+
+    assert limits.PROPAGATION_SOLVE_MAX_TASKS == propagated.SOLVE_MAX_TASKS
+    assert limits.PROPAGATION_SWEEPS == propagated.SWEEPS
+    for tasks, edges in ((200, 400), (5_000, 20_000)):
+        plain = activation_count(tasks, edges, 0, unseen_state="learned")
+        assert activation_count(tasks, edges, 0) > plain

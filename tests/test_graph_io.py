@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -322,3 +323,28 @@ def test_node_link_edges_without_a_relation_are_refused_with_the_edges_named():
 def test_an_empty_graph_never_comes_from_an_import(data, name, message):
     with pytest.raises(GraphError, match=message):
         import_graph(data, name)
+
+
+def test_csv_export_writes_formula_like_names_as_text_and_reads_them_back() -> None:
+    """CSV injection: a name a spreadsheet would run (=, +, -, @ first) is exported with a leading quote."""
+    names = ['=HYPERLINK("http://127.0.0.1:9/x","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "'quoted",
+             "plain"]
+    graph = TaskGraph([Relation("=rel", False, "#1f77b4"), Relation("@ok", True, "#d62728")])
+    for k, name in enumerate(names):
+        graph.add_task(make_task(name, "moons", {"rotate": 10.0 * k}, 10, 10, k, (-1.5 * k, 2.0)))
+    graph.add_edge(names[0], names[1], "=rel")
+    graph.add_edge(names[2], names[3], "@ok")
+    nodes, edges = graph_to_csv(graph)
+    cells = [c for table in (nodes, edges) for row in csv.reader(io.StringIO(table)) for c in row]
+    risky = [c for c in cells if c.startswith(("=", "+", "@")) or (c.startswith("-") and not _is_number(c))]
+    assert risky == [], risky
+    assert "'=HYPERLINK(\"http://127.0.0.1:9/x\",\"click\")" in cells and "''quoted" in cells and "plain" in cells
+    assert graph_from_csv(nodes, edges) == graph
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

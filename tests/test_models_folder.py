@@ -88,3 +88,35 @@ def test_threads_saving_one_name_at_once_never_share_a_file(tmp_path: Path, link
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(saved.values())  # no temporaries left
     for k, name in saved.items():
         assert (tmp_path / name).read_bytes() == f"session {k}".encode() * 1000
+
+
+# ----------------------------------------------------------------------------- the quota
+def test_the_folder_refuses_saves_past_its_file_quota(tmp_path: Path, monkeypatch) -> None:
+    """The red team saved 300 checkpoints in 0.4 s: the count is capped, with a message naming the limit."""
+    import time
+
+    from ragviz.safety.errors import CheckpointError
+
+    monkeypatch.setenv("RAGVIZ_MAX_MODELS_FILES", "5")
+    own: dict[str, bytes] = {}
+    for k in range(5):
+        path = save_to_folder(tmp_path, f"m{k}", b"x" * 10)
+        own[path.name] = b"x" * 10
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"holds 5 checkpoints, its limit is 5.*RAGVIZ_MAX_MODELS_FILES"):
+        save_to_folder(tmp_path, "one more", b"y")
+    assert time.perf_counter() - start < 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(own)  # nothing written, no temporary left
+    assert save_to_folder(tmp_path, "m0", b"z" * 10, own=own).name == "m0.safetensors"  # replacing one's own: fine
+
+
+def test_the_folder_refuses_saves_past_its_byte_quota(tmp_path: Path, monkeypatch) -> None:
+    from ragviz.safety.errors import CheckpointError
+
+    monkeypatch.setenv("RAGVIZ_MAX_MODELS_MB", "0.001")  # 1,000 bytes
+    first = save_to_folder(tmp_path, "a", b"x" * 600)
+    with pytest.raises(CheckpointError, match=r"would hold 1\.1 kB, its limit is 1\.0 kB.*RAGVIZ_MAX_MODELS_MB"):
+        save_to_folder(tmp_path, "b", b"x" * 500)
+    with pytest.raises(CheckpointError, match="RAGVIZ_MAX_MODELS_MB"):  # a bigger replacement counts the growth
+        save_to_folder(tmp_path, "a", b"x" * 1_200, own={first.name: b"x" * 600})
+    assert save_to_folder(tmp_path, "a", b"x" * 900, own={first.name: b"x" * 600}) == first

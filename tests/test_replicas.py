@@ -113,6 +113,53 @@ def test_nginx_t_rejects_a_broken_config(tmp_path: Path) -> None:
     assert done.returncode != 0 and "proxy_passs" in done.stderr
 
 
+# --------------------------------------------------------------------------- the edge
+SECURITY_HEADERS = {
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], list[str]]:
+    """(status, headers, Set-Cookie values) of a GET, error statuses included."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+            return response.status, dict(response.headers.items()), response.headers.get_all("Set-Cookie") or []
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers.items()), err.headers.get_all("Set-Cookie") or []
+
+
+@needs_nginx
+def test_nginx_sends_security_headers_and_hides_the_metrics(tmp_path: Path) -> None:
+    """Framing only by the app itself, no sniffing, no referrer to other sites, a HttpOnly SameSite=Lax
+    affinity cookie (Secure and HSTS behind HTTPS), and Streamlit's metrics not reachable through nginx."""
+    with replica_cluster(1, env={"RAGVIZ_MODELS_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}) as running:
+        for path in ("/", "/_stcore/health"):
+            status, headers, cookies = _fetch(running.url + path)
+            assert status == 200, path
+            for name, value in SECURITY_HEADERS.items():
+                assert headers.get(name) == value, (path, name, headers.get(name))
+            assert "Strict-Transport-Security" not in headers  # plain http: no HSTS
+        cookie = next(c for c in cookies if c.startswith(COOKIE + "="))
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie, cookie
+
+        status, headers, cookies = _fetch(running.url + "/", {"X-Forwarded-Proto": "https"})  # behind TLS
+        cookie = next(c for c in cookies if c.startswith(COOKIE + "="))
+        assert cookie.endswith("; Secure") and "HttpOnly" in cookie, cookie
+        assert headers.get("Strict-Transport-Security", "").startswith("max-age="), headers
+
+        assert _fetch(running.replica_urls[0] + "/_stcore/metrics")[0] == 200  # the replica has them...
+        for path in ("/_stcore/metrics", "/_stcore/metrics?families=x", "/_stcore/metrics/"):
+            status, headers, _ = _fetch(running.url + path)
+            assert status == 404, path  # ...nginx does not pass them on
+            assert headers.get("X-Frame-Options") == "SAMEORIGIN"
+
+
 # --------------------------------------------------------------------- shared models folder
 SAVERS = 4
 SAVES_EACH = 10

@@ -161,6 +161,9 @@ def test_a_damaged_link_says_what_is_wrong(token: str, words: str) -> None:
     ({"w": {"p": {"e-": "all"}}, "e": []}, "not a list"),
     ({"w": {"p": {}, "e": ["x"] * 51}}, "at most 50"),
     ({"m": {"task_dropout": float("nan")}}, "finite"),
+    ({"w": {"p": {"e+": [{"source": ["a"], "target": "b", "key": "near"}]}, "e": []}}, "as text"),
+    ({"w": {"p": {"e+": [{"source": "a", "target": {"x": 1}, "key": "near"}]}, "e": []}}, "as text"),
+    ({"w": {"p": {"e+": [{"source": "a", "target": "b", "relation": [1]}]}, "e": []}}, "as text"),
 ])
 def test_a_hostile_payload_is_refused_with_a_message(payload: dict, words: str) -> None:
     with pytest.raises(RagvizError, match=words):

@@ -33,6 +33,7 @@ from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import Task
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
+from ragviz.safety.limits import get_limits
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora"
 #: Shipped corpora: name -> CSV file (a ``<name>.vectors.safetensors`` beside it holds the vectors).
@@ -303,13 +304,21 @@ def _user_table(task: Task, tables: dict[str, pd.DataFrame] | None) -> tuple[pd.
     return table, rows
 
 
+def _refuse_over(count: int, limit: int, what: str, variable: str) -> None:
+    """A text table over one of the server's limits is refused before any text is encoded (the costly part)."""
+    if count > limit:
+        raise DataError(f"The text table has {count:,} {what}; this server's limit is {limit:,}. Use a smaller table "
+                        f"(nothing was encoded). (The server's administrator can raise the limit with {variable}.)")
+
+
 def load_text_table(source: Any, text_column: str = "text", task_column: str = "task", label_column: str = "label",
                     max_bytes: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
     """Read a user's (text, task, label) CSV and encode its texts once (cached).
 
     Returns a numeric table (``task``, ``target`` = class index, ``vec0``…) whose ``attrs``
     keep the texts and class names for this session. Every problem raises DataError naming
-    the column and row (1 = first data row), under the same size limit as numeric tables.
+    the column and row (1 = first data row), under the same size limit as numeric tables. Rows,
+    total characters and tasks over the server's limits are refused before any text is encoded.
     """
     from ragviz.data.table_io import parse_csv, read_table_bytes
     from ragviz.safety.limits import max_upload_bytes
@@ -327,6 +336,8 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
             raise DataError(f"The table has no {role} column '{column}' (columns present: {listed}).")
     if len(raw) == 0:
         raise DataError("The table has no rows.")
+    limits = get_limits()
+    _refuse_over(len(raw), limits.max_text_rows, "rows", "RAGVIZ_MAX_TEXT_ROWS")
     text_c, task_c, label_c = chosen
     cleaned = {}
     for role, column in (("text", text_c), ("task", task_c), ("label", label_c)):
@@ -335,10 +346,13 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
         if len(blank):
             raise DataError(f"The {role} column '{column}' is empty in row {int(blank[0]) + 1}.")
         cleaned[role] = values.astype(str).str.strip()
-    long = np.flatnonzero((cleaned["text"].str.len() > MAX_TEXT_CHARS).to_numpy())
+    lengths = cleaned["text"].str.len()
+    long = np.flatnonzero((lengths > MAX_TEXT_CHARS).to_numpy())
     if len(long):
         raise DataError(f"The text in row {int(long[0]) + 1} is longer than {MAX_TEXT_CHARS} characters; "
                         "text tasks are for sentences and short passages.")
+    _refuse_over(int(lengths.sum()), limits.max_text_chars, "characters of text", "RAGVIZ_MAX_TEXT_CHARS")
+    _refuse_over(int(cleaned["task"].nunique()), limits.max_tasks, "different tasks", "RAGVIZ_MAX_TASKS")
     classes = sorted(cleaned["label"].unique().tolist())
     if len(classes) < 2:
         raise DataError(f"The label column '{label_c}' has only one value ({classes[0]!r}); a task needs at least "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections import Counter
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
@@ -100,10 +101,10 @@ def graph_to_graphml(graph: TaskGraph) -> str:
     return "\n".join(nx.generate_graphml(plain, prettyprint=True)) + "\n"
 
 
-def _safe_xml(text: str | bytes) -> None:
-    """Parse with defusedxml first: DTDs, entities and external references are refused."""
+def _safe_xml(text: str | bytes) -> Any:
+    """Parse with defusedxml first: DTDs, entities and external references are refused; returns the root."""
     try:
-        defusedxml.ElementTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return defusedxml.ElementTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise GraphError(f"The GraphML file was refused: DTD / entities are not allowed ({type(exc).__name__}).") \
             from None
@@ -127,7 +128,8 @@ def graph_from_graphml(text: str | bytes) -> TaskGraph:
     if not isinstance(text, str):
         text = bytes(text)
     with reading("GraphML file"):
-        _safe_xml(text)
+        tags = Counter(element.tag.rsplit("}", 1)[-1] for element in _safe_xml(text).iter())
+        check_budget(tasks=tags["node"], edges=tags["edge"])  # counted in the parsed XML, before networkx builds
         try:
             plain = nx.parse_graphml(text, node_type=str, edge_key_type=str, force_multigraph=True)
         except nx.NetworkXError as exc:
@@ -141,7 +143,8 @@ def graph_from_graphml(text: str | bytes) -> TaskGraph:
         if "relations" not in plain.graph:
             raise GraphError("The GraphML file declares no 'relations' graph attribute.")
         relations = _json_attr(plain.graph["relations"], "'relations'")
-        check_budget(tasks=plain.number_of_nodes(), edges=plain.number_of_edges())
+        check_budget(tasks=plain.number_of_nodes(), edges=plain.number_of_edges(),
+                     relations=len(relations) if isinstance(relations, list) else 0)
         nodes = []
         for name, attrs in plain.nodes(data=True):
             if "family" not in attrs:

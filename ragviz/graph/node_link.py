@@ -13,6 +13,7 @@ from typing import Any
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, make_task
 from ragviz.safety.errors import GraphError
+from ragviz.safety.limits import check_budget, declared_points
 
 
 def is_node_link(data: dict[str, Any]) -> bool:
@@ -48,6 +49,9 @@ def graph_from_node_link(data: dict[str, Any]) -> TaskGraph:
         raise GraphError("The networkx node-link data's 'nodes' and 'edges' (or 'links') must be lists.")
     if not nodes:
         raise GraphError("The networkx node-link data has no nodes: there is no task to import.")
+    # Counted as parsed, before any task is built or laid out.
+    relations = {_edge_relation(e) for e in edges if isinstance(e, dict)} - {None}
+    check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes), relations=len(relations))
     for i, node in enumerate(nodes):
         if not isinstance(node, dict) or "id" not in node:
             raise GraphError(f"Node #{i + 1} must be an object with an 'id'.")

@@ -245,7 +245,8 @@ class TaskGraph:
         edges = link.get("edges", link.get("links", []))
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("'graph.nodes' and 'graph.edges' must be lists.")
-        check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes))  # before building
+        check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes),
+                     relations=len(relations))  # before building
         for i, node in enumerate(nodes):
             if not isinstance(node, dict) or "id" not in node:
                 raise GraphError(f"Node #{i + 1} must be an object with an 'id'.")

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from ragviz.safety import checks
 from ragviz.safety.errors import GraphError
-from ragviz.safety.safe_text import HIDDEN_CATEGORIES, char_code, visible
+from ragviz.safety.safe_text import HIDDEN_CATEGORIES, char_code, visible, without_lone_surrogates
 
 #: Data families and the domain each belongs to: one graph uses one domain.
 FAMILY_DOMAIN: dict[str, str] = {
@@ -181,6 +181,9 @@ def _check_params(params: Any, task: str) -> dict[str, Any]:
             raise GraphError(f"Task '{task}': parameter '{key}' is {value}, which is not a finite number.")
         if not isinstance(value, (str, int, float, bool)):
             raise GraphError(f"Task '{task}': parameter '{key}' must be a number, text or true/false.")
+        if isinstance(value, str) and without_lone_surrogates(value) != value:  # no browser could be sent it
+            raise GraphError(f"Task '{task}': parameter '{key}' is '{visible(value)}', which contains a lone "
+                             "surrogate (not a character); a parameter's text must be valid text.")
         clean[key] = value
     return clean
 

@@ -15,9 +15,12 @@ variable                       default  what it bounds
                                         outside the app, without anyone polling it)
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
 ``RAGVIZ_MAX_EDGES``           200000   edges in one graph (work budget)
+``RAGVIZ_MAX_RELATIONS``       1000     relation types one graph declares (work budget)
 ``RAGVIZ_MAX_POINTS``          5000000  train + test points over all tasks (work budget)
 ``RAGVIZ_MAX_ACTIVATIONS_M``   400      millions of numbers a model holds for a graph:
                                         model size × points (work budget)
+``RAGVIZ_MAX_TEXT_ROWS``       20000    rows of one text table (each is encoded once)
+``RAGVIZ_MAX_TEXT_CHARS``      2000000  characters of all texts of one text table
 ``RAGVIZ_MAX_RUNS``            4        training runs at once on the server (more wait)
 ``RAGVIZ_MAX_STEPS``           1000000  training steps one run may ask for
 ``RAGVIZ_MAX_RUN_SECONDS``     3600     seconds one run may train (then it stops, keeping
@@ -26,6 +29,8 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_UNDO_MB``         50       memory of one session's undo history
 ``RAGVIZ_MAX_KEPT_UPLOADS``    10       uploaded checkpoints one session keeps listed
 ``RAGVIZ_MAX_KEPT_UPLOADS_MB`` 400      their total size
+``RAGVIZ_MAX_MODELS_FILES``    1000     checkpoints in the shared models folder
+``RAGVIZ_MAX_MODELS_MB``       2000     their total size
 =============================  =======  ============================================
 
 The work budget (:func:`check_budget`) is checked wherever work enters, before anything
@@ -64,6 +69,9 @@ _SPEC: dict[str, tuple[str, float]] = {
     "heartbeat_s": ("RAGVIZ_HEARTBEAT_S", 90.0),
     "max_tasks": ("RAGVIZ_MAX_TASKS", 20_000.0),
     "max_edges": ("RAGVIZ_MAX_EDGES", 200_000.0),
+    "max_relations": ("RAGVIZ_MAX_RELATIONS", 1_000.0),
+    "max_text_rows": ("RAGVIZ_MAX_TEXT_ROWS", 20_000.0),
+    "max_text_chars": ("RAGVIZ_MAX_TEXT_CHARS", 2_000_000.0),
     "max_points": ("RAGVIZ_MAX_POINTS", 5_000_000.0),
     "max_activations_m": ("RAGVIZ_MAX_ACTIVATIONS_M", 400.0),
     "max_runs": ("RAGVIZ_MAX_RUNS", 4.0),
@@ -73,6 +81,8 @@ _SPEC: dict[str, tuple[str, float]] = {
     "undo_mb": ("RAGVIZ_MAX_UNDO_MB", 50.0),
     "kept_uploads": ("RAGVIZ_MAX_KEPT_UPLOADS", 10.0),
     "kept_uploads_mb": ("RAGVIZ_MAX_KEPT_UPLOADS_MB", 400.0),
+    "models_files": ("RAGVIZ_MAX_MODELS_FILES", 1000.0),
+    "models_mb": ("RAGVIZ_MAX_MODELS_MB", 2000.0),
 }
 
 #: Upload kinds and the limit each uses.
@@ -99,6 +109,11 @@ class Limits:
     kept_uploads_bytes: int = 400 * MB
     max_steps: int = 1_000_000
     max_run_seconds: float = 3600.0
+    max_relations: int = 1_000
+    max_text_rows: int = 20_000
+    max_text_chars: int = 2_000_000
+    models_files: int = 1000
+    models_bytes: int = 2000 * MB
 
     def upload_bytes_for(self, kind: str) -> int:
         """The size limit of one kind of upload: ``graph``, ``table`` or ``checkpoint``."""
@@ -144,6 +159,11 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         kept_uploads_bytes=int(v["kept_uploads_mb"] * MB),
         max_steps=max(1, int(v["max_steps"])),
         max_run_seconds=float(v["max_run_seconds"]),
+        max_relations=max(1, int(v["max_relations"])),
+        max_text_rows=max(2, int(v["max_text_rows"])),
+        max_text_chars=max(1, int(v["max_text_chars"])),
+        models_files=max(1, int(v["models_files"])),
+        models_bytes=int(v["models_mb"] * MB),
     )
 
 
@@ -179,22 +199,56 @@ class BudgetError(GraphError):
     """
 
 
+#: The propagated strategy's sizes (:mod:`ragviz.model.unseen.propagated`, which this layer may not import;
+#: ``tests/test_budget.py`` checks they agree).
+PROPAGATION_SOLVE_MAX_TASKS = 256
+PROPAGATION_SWEEPS = 24
+
+
 def activation_count(
     tasks: int, edges: int, points: int, *, input_dim: int = 2, n_outputs: int = 2,
-    embed_dim: int = 16, hidden: int = 32, layers: int = 2,
+    embed_dim: int = 16, hidden: int = 32, layers: int = 2, relations: int = 0,
+    composition: str = "mult", aggregation: str = "mean", n_bases: int = 4, decoder: str = "linear",
+    unseen_state: str = "propagated",
 ) -> int:
     """About how many numbers a model holds while it trains on or traces a graph: model size × points.
 
+    Derived from the code that allocates (:mod:`ragviz.model.rag`, :mod:`ragviz.model.layouts`).
     Points pass through the encoder (input and H numbers each); each task gets its generated
     decoder (FiLM γ, β and a head: H·(2 + outputs)); every layer keeps each task's state and each
-    message (2 per edge plus a self-loop per task, d numbers each), as the trace does.
+    message (2 per edge plus a self-loop per task, d numbers each), as the trace does, and the
+    relation states of its 2R + 1 slots (forward, inverse, self-loop). Sum and mean aggregation of
+    ``mult``/``sub``/``none`` messages (``aggregate_sparse``) compose every task with every slot:
+    N × (2R + 1) × d per layer, so declared relations count even without edges. ``rgcn`` holds
+    B bases of d × d per layer, each task through each basis (N × B × d, the einsum) and each
+    message's basis mix before the sum (E' × B × d). The ``mix`` and ``blended`` decoders pass
+    every message's head, (H + 1) × outputs numbers, at each of max(L, 1) hops, about six times
+    over (the head sent, its label flip, their blend, weighted; autograd keeps most of them).
+    The ``propagated`` unseen-task strategy (:mod:`ragviz.model.unseen.propagated`) solves its fixed
+    point twice a pass (start and close): up to :data:`PROPAGATION_SOLVE_MAX_TASKS` tasks as two
+    N × N systems and their inverse (kept for autograd), beyond that by :data:`PROPAGATION_SWEEPS`
+    sparse sweeps, each holding every task's state twice, after one sparse matrix of the messages.
     """
-    per_layer = (2 * tasks + 2 * edges) * embed_dim
-    return int(points * (input_dim + hidden) + tasks * hidden * (2 + n_outputs) + (layers + 1) * per_layer)
+    d = embed_dim
+    slots = 2 * relations + 1
+    messages = 2 * edges + tasks
+    per_layer = (2 * tasks + 2 * edges) * d + slots * d
+    if composition == "rgcn":
+        per_layer += n_bases * d * d + (tasks + messages) * n_bases * d + slots * n_bases
+    elif aggregation in ("sum", "mean"):
+        per_layer += tasks * slots * d
+    heads = 6 * max(layers, 1) * messages * (hidden + 1) * n_outputs if decoder in ("mix", "blended") else 0
+    propagation = 0
+    if unseen_state == "propagated":
+        propagation = 2 * (8 * tasks * tasks if tasks <= PROPAGATION_SOLVE_MAX_TASKS
+                           else PROPAGATION_SWEEPS * 2 * tasks * d + 4 * messages)
+    return int(points * (input_dim + hidden) + tasks * hidden * (2 + n_outputs) + (layers + 1) * per_layer + heads
+               + propagation)
 
 
-def _refuse(what: str, value: int, limit: int, variable: str, advice: str) -> BudgetError:
-    return BudgetError(f"{what} is {value:,}; this server's limit is {limit:,}. {advice} "
+def _refuse(what: str, value: int, limit: int, variable: str, advice: str, at_least: bool = False) -> BudgetError:
+    amount = f"at least {value:,}" if at_least else f"{value:,}"
+    return BudgetError(f"{what} is {amount}; this server's limit is {limit:,}. {advice} "
                        f"(The server's administrator can raise the limit with {variable}.)")
 
 
@@ -203,40 +257,57 @@ def check_budget(
     tasks: int = 0,
     edges: int = 0,
     points: int = 0,
+    relations: int = 0,
     model: Any = None,
     input_dim: int = 2,
     n_outputs: int = 2,
     grid_points: int = 0,
     limits: Limits | None = None,
     subject: str = "The graph",
+    at_least: bool = False,
 ) -> None:
     """Refuse work over this server's budget before anything is allocated; raises :class:`BudgetError`.
 
-    ``model`` is anything with ``embed_dim``, ``hidden`` and ``layers`` (a ``ModelConfig``);
-    without one only the counts are checked. ``grid_points`` are the points a page evaluates
-    per task to draw a decision surface. The message names the number that is too big.
+    ``model`` is anything with ``embed_dim``, ``hidden`` and ``layers`` (a ``ModelConfig``; its
+    ``composition``, ``aggregation`` and ``n_bases`` are read when present); without one only the
+    counts are checked. ``relations`` is the number of relation types the graph declares.
+    ``grid_points`` are the points a page evaluates per task to draw a decision surface. The
+    message names the number that is too big; ``at_least`` says the counts stopped at the limit
+    (a file refused while it is read).
     """
     lim = get_limits() if limits is None else limits
-    tasks, edges, points = int(tasks), int(edges), int(points)
+    tasks, edges, points, relations = int(tasks), int(edges), int(points), int(relations)
     if tasks > lim.max_tasks:
         raise _refuse(f"{subject}'s number of tasks", tasks, lim.max_tasks, "RAGVIZ_MAX_TASKS",
-                      "Use fewer tasks.")
+                      "Use fewer tasks.", at_least)
     if edges > lim.max_edges:
         raise _refuse(f"{subject}'s number of edges", edges, lim.max_edges, "RAGVIZ_MAX_EDGES",
-                      "Use fewer edges (a sparser graph or fewer tasks).")
+                      "Use fewer edges (a sparser graph or fewer tasks).", at_least)
+    if relations > lim.max_relations:
+        raise _refuse(f"{subject}'s number of relation types", relations, lim.max_relations, "RAGVIZ_MAX_RELATIONS",
+                      "Use fewer relation types.", at_least)
     if points > lim.max_points:
         raise _refuse(f"{subject}'s total of train + test points", points, lim.max_points, "RAGVIZ_MAX_POINTS",
                       "Use smaller train and test sizes, or fewer tasks.")
     if model is not None:
+        composition = str(getattr(model, "composition", "mult"))
+        n_bases = int(getattr(model, "n_bases", 4))
         count = activation_count(tasks, edges, points + grid_points, input_dim=input_dim, n_outputs=n_outputs,
-                                 embed_dim=int(model.embed_dim), hidden=int(model.hidden), layers=int(model.layers))
+                                 embed_dim=int(model.embed_dim), hidden=int(model.hidden), layers=int(model.layers),
+                                 relations=relations, composition=composition,
+                                 aggregation=str(getattr(model, "aggregation", "mean")), n_bases=n_bases,
+                                 decoder=str(getattr(model, "decoder", "linear")),
+                                 unseen_state=str(getattr(model, "unseen_state", "propagated")))
         if count > lim.max_activations:
+            bases = f", {n_bases} rgcn bases" if composition == "rgcn" else ""
             raise _refuse(
                 f"The work of this model on {subject[0].lower() + subject[1:]} (model size × points: about "
-                f"{count / 1e6:,.0f} million numbers for {tasks:,} tasks, {edges:,} edges, {points:,} points, "
-                f"embedding {model.embed_dim}, width {model.hidden}, {model.layers} layers)",
+                f"{count / 1e6:,.0f} million numbers for {tasks:,} tasks, {edges:,} edges, {relations:,} relation "
+                f"type{'' if relations == 1 else 's'}, {points:,} points, embedding {model.embed_dim}, "
+                f"width {model.hidden}, {model.layers} layers{bases})",
                 count, lim.max_activations, "RAGVIZ_MAX_ACTIVATIONS_M",
-                "Use a smaller embedding size, encoder width or number of layers, or fewer tasks or points.")
+                "Use a smaller embedding size, encoder width or number of layers, or fewer tasks, edges, "
+                "relation types or points.")
 
 
 def graph_points(graph: Any) -> int:
@@ -269,7 +340,8 @@ def check_graph_budget(graph: Any, model: Any = None, *, input_dim: int = 2, n_o
                        grid_points: int = 0, limits: Limits | None = None) -> None:
     """:func:`check_budget` for a built :class:`~ragviz.graph.task_graph.TaskGraph` (and optionally a model config)."""
     check_budget(tasks=graph.number_of_tasks(), edges=graph.number_of_edges(), points=graph_points(graph),
-                 model=model, input_dim=input_dim, n_outputs=n_outputs, grid_points=grid_points, limits=limits)
+                 relations=len(graph.relations), model=model, input_dim=input_dim, n_outputs=n_outputs,
+                 grid_points=grid_points, limits=limits)
 
 
 def keep_bounded(files: dict[str, bytes], limits: Limits | None = None) -> list[str]:

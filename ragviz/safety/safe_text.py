@@ -37,6 +37,19 @@ _AUTOLINK = re.compile(r"(?i)(?=https?://|www\.|mailto:|xmpp:|@[\w-]+\.)")
 WORD_JOINER = "\u2060"
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (half of a UTF-16 pair, not a character) replaced by U+FFFD.
+
+    Loaders apply it to text a file carries (a checkpoint's stored texts and class names): such a
+    string cannot be encoded for the browser, so one of them would crash every page that shows it.
+    """
+    return _LONE_SURROGATE.sub(REPLACEMENT, text)
+
+
 def char_code(ch: str) -> str:
     """``U+200B ZERO WIDTH SPACE``: how a message names a character it cannot show."""
     name = unicodedata.name(ch, "")

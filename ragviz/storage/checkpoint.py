@@ -33,6 +33,7 @@ from ragviz.model.tensors import Vocab, make_vocab
 from ragviz.safety import checks
 from ragviz.safety.errors import CheckpointError, RagvizError
 from ragviz.safety.limits import BudgetError, check_budget, declared_points
+from ragviz.safety.safe_text import without_lone_surrogates
 from ragviz.safety.uploads import read_upload
 from ragviz.storage.models_folder import atomic_write
 from ragviz.storage.text_checkpoint import restore_table_texts, table_text_tensors
@@ -191,12 +192,14 @@ def _tables_from(tensors: dict[str, torch.Tensor], meta: Any) -> dict[str, pd.Da
             raise CheckpointError(f"The checkpoint's description of table '{name}' is malformed.") from None
         if values.ndim != 2 or values.shape != (len(tasks), len(columns)):
             raise CheckpointError(f"Table '{name}' has shape {tuple(values.shape)}, which does not match its columns.")
-        if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        clean = [without_lone_surrogates(c) for c in columns] if all(isinstance(c, str) for c in columns) else []
+        if len(set(clean)) != len(columns):  # lone surrogates replaced first: they may make two names one
             raise CheckpointError(f"The column names of table '{name}' must be distinct text.")
+        columns = clean
         if not np.isfinite(values).all():
             raise CheckpointError(f"Table '{name}' contains NaN or infinite values.")
         frame = pd.DataFrame(values, columns=columns)
-        frame.insert(0, "task", [str(t) for t in tasks])
+        frame.insert(0, "task", [without_lone_surrogates(str(t)) for t in tasks])  # shown in messages
         restore_table_texts(name, frame, tensors, info)
         tables[name] = frame
     return tables
@@ -280,12 +283,14 @@ def _check_declared_budget(meta: dict[str, Any]) -> None:
         config = ModelConfig.from_stored(project["model_config"])
         spec = _meta_json(meta, "spec") if "spec" in meta else {}
         input_dim, n_outputs = int(spec.get("input_dim", 2)), int(spec.get("n_outputs", 2))
+        relations = project["task_graph"].get("relations", [])
     except (RagvizError, KeyError, TypeError, AttributeError, ValueError, OverflowError):
         return
     if not isinstance(nodes, list) or not isinstance(edges, list):
         return
     try:
         check_budget(tasks=len(nodes), edges=len(edges), points=declared_points(nodes), model=config,
+                     relations=len(relations) if isinstance(relations, list) else 0,
                      input_dim=input_dim, n_outputs=n_outputs, subject="The checkpoint's graph")
     except BudgetError as err:
         raise CheckpointError(str(err)) from None

@@ -4,7 +4,8 @@ Names keep their meaning (Unicode letters and digits stay) but cannot leave the 
 Files appear whole and at once (written under a hidden temporary name, then linked or
 renamed), and a name that is taken by a file this session did not write is left alone: the
 save goes to the next free ``name-2``, ``name-3``…, so two sessions (or two servers)
-saving at once never clobber each other.
+saving at once never clobber each other. The folder has a quota (``RAGVIZ_MAX_MODELS_FILES``
+files, ``RAGVIZ_MAX_MODELS_MB`` in all), so one student cannot fill the class's disk.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ragviz.safety.errors import CheckpointError
+from ragviz.safety.limits import get_limits, size_text
 
 _NAME_PUNCTUATION = frozenset("._ -")
 _RUNS_OF_UNDERSCORES = re.compile(r"_{2,}")
@@ -126,19 +128,53 @@ def _claim(tmp: Path, target: Path) -> bool:
     return True
 
 
+def folder_usage(folder: Path, suffix: str = ".safetensors") -> tuple[int, int]:
+    """(files, bytes) of the checkpoints in ``folder`` (regular, visible files; temporary ones skipped)."""
+    files = size = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.endswith(suffix) and not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                files += 1
+                size += entry.stat(follow_symlinks=False).st_size
+    return files, size
+
+
+def check_quota(folder: Path, adding: int, replacing: int | None = None) -> None:
+    """Refuse a save that would take the folder past its quota of files or bytes.
+
+    ``replacing`` is the size of the file this save overwrites (None: a new file). A soft quota:
+    two saves at the same instant may both fit alone and pass it by one file together.
+    """
+    lim = get_limits()
+    files, size = folder_usage(folder)
+    new_files = files + (replacing is None)
+    new_size = size + adding - (replacing or 0)
+    advice = ("Delete old checkpoints from the models folder, or download this one instead. (The server's "
+              "administrator can raise the limit with {}.)")
+    if new_files > lim.models_files:
+        raise CheckpointError(f"the models folder holds {files:,} checkpoints, its limit is {lim.models_files:,}. "
+                              + advice.format("RAGVIZ_MAX_MODELS_FILES"))
+    if new_size > lim.models_bytes:
+        raise CheckpointError(f"the models folder would hold {size_text(new_size)}, its limit is "
+                              f"{size_text(lim.models_bytes)}. " + advice.format("RAGVIZ_MAX_MODELS_MB"))
+
+
 def save_to_folder(folder: str | Path, name: str, data: bytes, own: Mapping[str, bytes] | None = None) -> Path:
     """Save checkpoint bytes inside ``folder`` under a safe name, never over someone else's file.
 
     ``own`` maps the file names this session saved to the bytes it wrote: such a file, if it
     is still exactly that, is replaced atomically. Any other name that is taken (by another
     session, another server, a link) is left alone and the next free ``name-2``, ``name-3``…
-    is used; the returned path says which. Two savers at once never get the same name.
+    is used; the returned path says which. Two savers at once never get the same name. A save
+    past the folder's quota (:func:`check_quota`) is refused with a CheckpointError.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     folder = folder.resolve()
     base = safe_file_name(name)
     own = own or {}
+    if not _is_own_file(folder / base, own):
+        check_quota(folder, len(data))  # before a byte is written
     tmp = _temporary_copy(folder, bytes(data))
     try:
         for k in range(1, MAX_NAME_TRIES + 1):
@@ -146,6 +182,7 @@ def save_to_folder(folder: str | Path, name: str, data: bytes, own: Mapping[str,
             if target.parent != folder:
                 raise CheckpointError("Refusing to write outside the models folder.")
             if _is_own_file(target, own):
+                check_quota(folder, len(data), replacing=len(own[target.name]))
                 os.replace(tmp, target)
                 return target
             if _claim(tmp, target):

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from ragviz.safety.errors import CheckpointError
+from ragviz.safety.safe_text import without_lone_surrogates
 
 TEXTS_KEY = "table_texts.{}"
 ENDS_KEY = "table_text_ends.{}"
@@ -51,7 +52,8 @@ def table_text_tensors(name: str, table: pd.DataFrame) -> tuple[dict[str, torch.
 
 def restore_table_texts(name: str, frame: pd.DataFrame, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
     """Put a stored table's texts and class names back into ``frame.attrs``; a malformed entry is a
-    CheckpointError naming the table."""
+    CheckpointError naming the table. Lone surrogates (a file may carry them: JSON escapes, or UTF-8
+    written with ``surrogatepass``) become U+FFFD, so no page that shows them can crash."""
     if info.get("texts"):
         raw, ends = tensors.get(TEXTS_KEY.format(name)), tensors.get(ENDS_KEY.format(name))
         if raw is None or ends is None:
@@ -63,7 +65,7 @@ def restore_table_texts(name: str, frame: pd.DataFrame, tensors: dict[str, torch
         blob = data.tobytes()
         try:
             starts = np.concatenate([[0], stops[:-1]]) if len(stops) else stops
-            frame.attrs["texts"] = [blob[a:b].decode("utf-8", errors="surrogatepass")
+            frame.attrs["texts"] = [without_lone_surrogates(blob[a:b].decode("utf-8", errors="surrogatepass"))
                                     for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
         except UnicodeDecodeError:
             raise CheckpointError(f"The texts of table '{name}' are not valid UTF-8.") from None
@@ -72,7 +74,7 @@ def restore_table_texts(name: str, frame: pd.DataFrame, tensors: dict[str, torch
         if not isinstance(classes, list) or not 0 < len(classes) <= MAX_CLASSES \
                 or not all(isinstance(c, str) for c in classes):
             raise CheckpointError(f"The class names of table '{name}' must be a list of text.")
-        frame.attrs["classes"] = list(classes)
+        frame.attrs["classes"] = [without_lone_surrogates(c) for c in classes]
 
 
 def missing_texts_note(task: Any, tables: dict[str, pd.DataFrame] | None) -> str:

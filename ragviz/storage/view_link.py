@@ -139,6 +139,9 @@ def apply_patch(base: dict[str, Any], patch: Any) -> dict[str, Any]:
     nodes += list(replaced.values())
     if not all(isinstance(e, dict) for e in added_edges):
         raise ViewLinkError("The link's what-if is damaged: an edge in it is not an object.")
+    if not all(all(isinstance(x, str) for x in _edge_id(e)) for e in added_edges):  # ids are looked up: text only
+        raise ViewLinkError("The link's what-if is damaged: an edge in it does not name its source, target and "
+                            "relation as text.")
     cut = {tuple(e) for e in removed_edges}
     changed = {_edge_id(e): e for e in added_edges}
     edges = [changed.pop(_edge_id(e), e) for e in base["graph"]["edges"] if _edge_id(e) not in cut]

@@ -51,7 +51,9 @@ def check_stop(stop: Any) -> None:
 def check_model_budget(graph: TaskGraph, model: RAGModel, n_edges: int | None = None, grid_points: int = 0) -> None:
     """The work budget for ``model`` on ``graph`` (tasks, edges, points, model size × points)."""
     edges = graph.number_of_edges() if n_edges is None else n_edges
+    relations = max(len(graph.relations), len(model.vocab.relations))  # the model's slots follow its vocabulary
     check_budget(tasks=graph.number_of_tasks(), edges=edges, points=graph_points(graph), model=model.config,
+                 relations=relations,
                  input_dim=model.spec.input_dim, n_outputs=model.spec.n_outputs, grid_points=grid_points)
 
 

@@ -67,7 +67,7 @@ def run_outcome(state: AppState) -> bool:
             st.error(f"The last training run failed: {md_escape(snap.message)} Your previous model is unchanged.")
         return False
     if snap.status == RunStatus.STOPPED and run.result is None:
-        st.info(f"{snap.message} Your previous model is unchanged.", icon=":material/stop:")
+        st.info(f"{md_escape(snap.message)} Your previous model is unchanged.", icon=":material/stop:")
         return False
     if held_run(state) is run:
         _held_outcome(state, snap.message)

@@ -38,7 +38,7 @@ def text_preview(state: AppState, names: list[str]) -> None:
         try:
             ex = _texts(graph, name, state.project.tables)
         except RagvizError as err:
-            st.error(f"Task '{name}': {err}", icon=":material/error:")
+            st.error(md_escape(f"Task '{name}': {err}"), icon=":material/error:")
             continue
         zero = graph.task(name).zero_shot
         texts, labels = (ex.test_texts, ex.test_labels) if zero else (ex.train_texts, ex.train_labels)
@@ -78,7 +78,7 @@ def try_sentence(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         probs = sentence_probabilities(state.model, graph, state.project.tables, vector)
         classes = {n: class_names(graph.task(n), state.project.tables) for n in probs}
     except RagvizError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md_escape(err), icon=":material/error:")
         return
     zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
     st.plotly_chart(for_screen(sentence_bars_figure(probs, classes, zero)), key="to_sentence_bars",
@@ -177,7 +177,7 @@ def text_table_import(state: AppState) -> None:
     text_col = c_text.text_input("Text column", value="text", key="tg_text_col")
     task_col = c_task.text_input("Task column", value="task", key="tg_text_task_col")
     label_col = c_label.text_input("Label column", value="label", key="tg_text_label_col")
-    if upload is None or not st.button(f"Make text tasks from {upload.name}", key="tg_text_import",
+    if upload is None or not st.button(f"Make text tasks from {md_escape(upload.name)}", key="tg_text_import",
                                        icon=":material/upload_file:"):
         return
     bar = st.progress(0.0, text="Encoding sentences…")

@@ -9,7 +9,6 @@ graph too (no retraining), so a new zero-shot task gets its verdict at once.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -30,12 +29,6 @@ BUTTON = f"Check how sure the model is: train {DEFAULT_K} models"
 EXPLAIN = (f"Train {DEFAULT_K} copies of this model from different random starts, on the same data with the same "
            "settings. Where they agree, the prediction does not hinge on luck; where they disagree, it does — on a "
            "zero-shot task that means the prediction is a guess.")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:$~])")
-
-
-def plain(text: str) -> str:
-    """``text`` with every markdown character escaped, so a user's name shows exactly as typed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
 def ensemble_key(state: AppState) -> str:
@@ -121,7 +114,7 @@ def guess_banner(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         return  # the section below says why
     flagged = [name for name in trace.task_names if view["guesses"].get(name, False)]
     for name in flagged[:6]:
-        st.warning(f"⚠ The {DEFAULT_K} models disagree on **{plain(name)}**: this prediction is a guess. "
+        st.warning(f"⚠ The {DEFAULT_K} models disagree on **{md_escape(name)}**: this prediction is a guess. "
                    "Do not trust it; give the task data, or link it to tasks that have some. (See *How sure is "
                    "the model?* below.)", icon=":material/warning:")
     if len(flagged) > 6:
@@ -145,7 +138,7 @@ def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[s
                        icon=":material/check_circle:")
         outputs = grid_outputs(ensemble, view, trace, tasks, tables) if needs_grid(trace) else view["test"]
     except RagvizError as err:
-        st.error(f"The {DEFAULT_K} models cannot run on this graph: {err}", icon=":material/error:")
+        st.error(f"The {DEFAULT_K} models cannot run on this graph: {md_escape(err)}", icon=":material/error:")
         return
     scores = view["scores"] if ensemble.regression else view["classes"]
     fig = uncertainty_figure(trace, outputs, tasks, scores, view["guesses"])

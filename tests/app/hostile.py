@@ -25,7 +25,7 @@ RELATIONS = (
     "<b onmouseover=alert(4)>bold</b>",
     "![r](http://127.0.0.1:9/relation) :red[red] $x^2$",
 )
-PROJECT = f"![p]({BEACON}?project) <script>alert(5)</script>"
+PROJECT = f"![p]({BEACON}?project) <script>alert(5)</script> www.example.com"  # GFM would autolink the address
 LESSON = f"# Heading\n\n![l]({BEACON}?lesson) [click](javascript:alert(6)) <iframe src='{BEACON}'>"
 PARAM = "<img src=y onerror=alert(7)>"
 #: Every hostile string, for "shown literally, never live" assertions.

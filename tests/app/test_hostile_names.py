@@ -9,6 +9,7 @@ hold no raw tag. The escaped names must also be there: shown, not dropped.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,15 +90,27 @@ def rendered_texts(at: Any) -> tuple[list[str], list[str]]:
     return markdown, plotly
 
 
-def assert_plain(at: Any, page: str) -> list[str]:
-    assert errors_of(at) == [], page
+def assert_never_raw(at: Any, page: str, hostile: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """No hostile string reaches markdown as it is, nor Plotly when it holds a tag; returns both texts."""
     markdown, plotly = rendered_texts(at)
-    for text in HOSTILE:
+    for text in hostile:
         live = [m for m in markdown if text in m]
         assert not live, f"{page}: {text!r} reaches markdown unescaped: {live[:2]}"
         if "<" in text:
             tags = [p for p in plotly if text in p]
             assert not tags, f"{page}: {text!r} reaches Plotly unescaped: {tags[:2]}"
+    return markdown, plotly
+
+
+#: An address GFM would turn into a link: one not preceded by md_escape's word joiner.
+LIVE_AUTOLINK = re.compile(r"(?<!\u2060)(www\.example\.|mail@evil\.example)")
+
+
+def assert_plain(at: Any, page: str) -> list[str]:
+    assert errors_of(at) == [], page
+    markdown, _ = assert_never_raw(at, page, HOSTILE)
+    links = [m for m in markdown if LIVE_AUTOLINK.search(m)]
+    assert not links, f"{page}: an address would become a live link: {links[:2]}"
     assert any(md_escape(PROJECT) in m for m in markdown), f"{page}: the project name is not shown"
     return markdown
 

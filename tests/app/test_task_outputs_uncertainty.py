@@ -8,21 +8,23 @@ import pytest
 from conftest import small_ring
 
 from ragviz.model.config import ModelConfig, TrainConfig
+from ragviz.safety.safe_text import md_escape
 from ragviz.training.ensemble import Ensemble
 from ragviz.training.project import Project
 from ragviz.training.train import train
 from ragviz.ui.state import STATE_KEY
-from ragviz.ui.uncertainty_widgets import BUTTON, plain
+from ragviz.ui.uncertainty_widgets import BUTTON
 from tests.app.helpers import checkpoint_state, errors_of, open_page
 
 PAGE = "pages/task_outputs.py"
+ODD = "*new* [task]_2 www.example.com"
 
 
 @pytest.fixture(scope="module")
 def odd_ring():
-    """A tiny trained ring whose zero-shot task's name is full of markdown."""
+    """A tiny trained ring whose zero-shot task's name is full of markdown and an autolink."""
     graph = small_ring(n=6, zero_shot=(2,), train_size=20)
-    graph.rename_task(graph.task_names()[2], "*new* [task]_2")
+    graph.rename_task(graph.task_names()[2], ODD)
     project = Project(graph, ModelConfig(embed_dim=8, hidden=16), TrainConfig(steps=40, eval_every=20), name="odd")
     return project, train(project.graph, project.model_config, project.train_config)
 
@@ -63,16 +65,17 @@ def test_the_button_trains_five_models_and_shows_where_they_disagree(odd_ring) -
 
 def test_a_zero_shot_guess_is_flagged_with_its_name_as_plain_text(odd_ring, monkeypatch) -> None:
     project, result = odd_ring
-    zero = "*new* [task]_2"
+    zero = ODD
     monkeypatch.setattr(Ensemble, "untrusted", lambda self, graph=None, tables=None: {zero: True})
     at = open_page(PAGE, checkpoint_state(project, result))
     train_from_page(at)
     assert errors_of(at) == []
     warning = next(w.value for w in at.warning if "is a guess" in w.value)
-    assert plain(zero) in warning and "models disagree" in warning
+    assert md_escape(zero) in warning and "models disagree" in warning
+    assert "www.example.com" not in warning  # GFM would make it a live link
     spread = charts(at)[1]
     titles = [a["text"] for a in spread["layout"]["annotations"]]
-    assert any("a guess" in t and "*new* [task]_2" in t for t in titles)
+    assert any("a guess" in t and ODD in t for t in titles)
     trust = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert trust.iloc[0]["task"] == zero and "guess" in trust.iloc[0]["verdict"]
 

@@ -467,6 +467,36 @@ def make_bad_name_checkpoints(good: bytes) -> None:
         lambda p: p["task_graph"]["graph"]["nodes"][0].update(id="moons 0\u200b")))
 
 
+def make_issue_23() -> None:
+    """The red team's budget attacks (issue 23), in files small enough for the corpus."""
+    import safetensors.torch
+
+    # 1,500 declared relation types: refused at the 1,001st row, before any task or relation is built
+    # (the red team's file declared 100,000 and took a replica from 0.8 to 3.5 GB on Train).
+    relations = "".join(f",,r{k},,false,#1f77b4\n" for k in range(1_500))
+    write("graphs/zip_declares_1500_relations.zip", _zip({"nodes.csv": NODES_CSV.encode(),
+                                                         "edges.csv": (EDGES_CSV + relations).encode()}))
+    # A wide header with one name twice: the duplicate check is linear (it was quadratic: 0.55 MB, 72 s).
+    columns = ",".join(f"param:p{k}" for k in range(3_000))
+    write("graphs/nodes_wide_header_duplicate.csv", f"name,family,train_size,test_size,seed,{columns},param:p7\n")
+    # A checkpoint whose stored project declares 1,001 relation types: refused from its metadata.
+    good = (HERE / "control" / "good.safetensors").read_bytes()
+    tensors = dict(safetensors.torch.load(good))
+    meta = dict(_header(good)[0]["__metadata__"])
+    project = json.loads(meta["project"])
+    project["task_graph"]["relations"] += [{"name": f"r{k}"} for k in range(1_001)]
+    meta["project"] = json.dumps(project, separators=(",", ":"))
+    write("checkpoints/declares_too_many_relations.safetensors", safetensors.torch.save(tensors, metadata=meta))
+    # A lone surrogate in a parameter's text cannot be sent to a browser: refused at the loader.
+    write("graphs/lone_surrogate_in_parameter_value.json",
+          mutated(lambda d: _nodes(d)[0]["params"].update(note="x\ud800")))
+    project = json.loads(dict(_header(good)[0]["__metadata__"])["project"])
+    project["task_graph"]["graph"]["nodes"][0].setdefault("params", {})["note"] = "x\ud800"
+    meta["project"] = json.dumps(project)
+    write("checkpoints/lone_surrogate_in_parameter_value.safetensors",
+          safetensors.torch.save(tensors, metadata=meta))
+
+
 def main() -> None:
     make_graphs()
     make_node_link()
@@ -477,6 +507,7 @@ def main() -> None:
     make_tables()
     make_checkpoints()
     make_budget()
+    make_issue_23()
     make_bad_name_checkpoints((HERE / "control" / "good.safetensors").read_bytes())
     files = [p for p in HERE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
     total = sum(p.stat().st_size for p in files)

@@ -152,12 +152,15 @@ class Propagation(NamedTuple):
 
 
 def sweep_fixed_point(start: Tensor, shared: Propagation, factor: Tensor, src: Tensor, dst: Tensor) -> Tensor:
-    """Approximate, for large graphs: unseen rows repeatedly take their α-weighted, scaled neighbours."""
-    weight = (shared.alpha * factor).unsqueeze(-1)
+    """Approximate, for large graphs: unseen rows repeatedly take their α-weighted, scaled neighbours.
+
+    The weights are one sparse N × N matrix, so a sweep holds N × d numbers, not one per message
+    (autograd keeps every sweep's)."""
+    n = start.shape[0]
+    operator = torch.sparse_coo_tensor(torch.stack([dst, src]), shared.alpha * factor, (n, n))
     share = 1 - torch.zeros_like(start[:, 0]).index_add(0, dst, shared.alpha).unsqueeze(-1)
     mask = shared.unseen.unsqueeze(-1)
     h = start
     for _ in range(SWEEPS):
-        mean = torch.zeros_like(h).index_add(0, dst, weight * h.index_select(0, src)) + share * start
-        h = torch.where(mask, mean, start)
+        h = torch.where(mask, torch.sparse.mm(operator, h) + share * start, start)
     return h
