@@ -253,7 +253,7 @@ def train_ensemble(
         raise ConfigError(f"The ensemble needs between 1 and {MAX_K} models, got {k!r}.")
     checked = graph if isinstance(graph, Checked) else check_work(graph, model_cfg, tables)
     graph, tables = checked.graph, checked.tables
-    prep = prepare(checked, stop=stop)
+    prep = prepare(checked)  # a Stop from here on still returns an ensemble (stopped, 0 steps)
     device = choose_device(cfg.device)
     models = [build_model(checked.model_config, prep.spec, prep.vocab, seed=seed + i) for i in range(k)]
     run = _EnsembleSteps(models, prep, cfg, seed, device)
