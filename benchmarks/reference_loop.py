@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.rag import NEG_INF, RAGModel
-from ragviz.training.train import prepare
+from ragviz.training.prepared import prepare
 
 
 @dataclass
@@ -184,7 +184,7 @@ class LoopRAG(nn.Module):
 
 def check_same_loss(rag: RAGModel, graph: TaskGraph) -> float:
     """|loss(ragviz) - loss(loop)| at the shared initial weights, without task dropout."""
-    from ragviz.training.train import per_task_mean
+    from ragviz.training.prepared import per_task_mean
 
     loop = LoopRAG(rag, graph, torch.device("cpu"))
     prep = prepare(graph, rag)

@@ -28,7 +28,7 @@ from torch_geometric.utils import scatter, softmax
 
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.rag import NEG_INF, RAGLayer, RAGModel
-from ragviz.training.train import Prepared, per_task_mean, prepare
+from ragviz.training.prepared import Prepared, per_task_mean, prepare
 
 
 class CompGCNConv(MessagePassing):

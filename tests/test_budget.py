@@ -31,9 +31,10 @@ from ragviz.model.tensors import make_vocab
 from ragviz.safety.errors import CheckpointError
 from ragviz.safety.limits import BudgetError, Limits, activation_count, check_budget, get_limits, keep_bounded
 from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
+from ragviz.training.prepared import prepare
 from ragviz.training.project import Project
 from ragviz.training.runner import TrainingRun
-from ragviz.training.train import prepare, train
+from ragviz.training.train import train
 from tests.helpers import small_ring
 
 SMALL = ModelConfig(embed_dim=8, hidden=16)
@@ -159,7 +160,7 @@ def test_prepare_and_trace_check_model_size_before_making_data(monkeypatch, trai
     graph = project.graph
     prepare(graph, result.model)
     monkeypatch.setenv("RAGVIZ_MAX_ACTIVATIONS_M", "0.01")
-    monkeypatch.setattr(prepared_module, "make_graph_data", _never)
+    monkeypatch.setattr(prepared_module, "graph_data_items", _never)
     monkeypatch.setattr(trace_module, "prepare", _never)
     with pytest.raises(BudgetError, match="RAGVIZ_MAX_ACTIVATIONS_M"):
         prepare(graph, result.model)

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 
 import ragviz.training.train as train_module
 from ragviz.graph.task_graph import TaskGraph
-from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, ModelConfig, TrainConfig
-from ragviz.safety.limits import BudgetError, activation_count, graph_points
+from ragviz.model.config import AGGREGATIONS, COMPOSITIONS, DECODERS, UNSEEN, ModelConfig, TrainConfig
+from ragviz.safety.limits import BudgetError, activation_count
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 2_000_000  # numbers (RAGVIZ_MAX_ACTIVATIONS_M=2)
@@ -62,16 +62,17 @@ def graphs_and_models(draw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     model = {"embed_dim": draw(st.sampled_from([4, 8, 16, 32, 64])), "hidden": draw(st.sampled_from([8, 16, 32, 64])),
              "layers": draw(st.integers(1, 3)), "composition": draw(st.sampled_from(COMPOSITIONS)),
              "aggregation": draw(st.sampled_from(AGGREGATIONS)), "n_bases": draw(st.integers(1, 32)),
-             "decoder": draw(st.sampled_from(DECODERS))}
+             "decoder": draw(st.sampled_from(DECODERS)), "unseen_state": draw(st.sampled_from(UNSEEN))}
     return graph, model
 
 
 def _cost(graph: TaskGraph, config: ModelConfig, grid_points: int = 0) -> int:
     """What the budget charges for ``config`` on ``graph`` (moons: 2 inputs, 2 outputs)."""
-    return activation_count(graph.number_of_tasks(), graph.number_of_edges(), graph_points(graph) + grid_points,
+    return activation_count(graph.number_of_tasks(), graph.number_of_edges(), graph.number_of_points() + grid_points,
                             embed_dim=config.embed_dim, hidden=config.hidden, layers=config.layers,
                             relations=len(graph.relations), composition=config.composition,
-                            aggregation=config.aggregation, n_bases=config.n_bases, decoder=config.decoder)
+                            aggregation=config.aggregation, n_bases=config.n_bases, decoder=config.decoder,
+                            unseen_state=config.unseen_state)
 
 
 @pytest.fixture(scope="module")

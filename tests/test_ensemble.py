@@ -28,8 +28,9 @@ from ragviz.training.ensemble import (
     trust_threshold,
 )
 from ragviz.training.ensemble_run import EnsembleRun
+from ragviz.training.prepared import prepare
 from ragviz.training.project import Project
-from ragviz.training.train import prepare, train
+from ragviz.training.train import train
 
 TINY = ModelConfig(embed_dim=8, hidden=16)
 STEPS = TrainConfig(steps=15, device="cpu")

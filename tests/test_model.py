@@ -224,7 +224,7 @@ def test_layouts_are_worked_out_where_the_tensors_are_made_and_move_with_them() 
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_heads_are_a_named_record_and_chunked_decoding_matches_one_pass(monkeypatch, decoder: str) -> None:
     import ragviz.model.layouts as layouts_module
-    from ragviz.training.train import prepare
+    from ragviz.training.prepared import prepare
 
     graph = chain(5)
     graph.update_task("t2", train_size=0)

@@ -58,7 +58,7 @@ def test_grid_outputs_are_computed_per_task_on_demand_and_match_the_full_model(t
     """A page reading one task's grid decodes that task only, and gets what the whole model gives."""
     import torch
 
-    from ragviz.training.train import evaluate, prepare
+    from ragviz.training.prepared import evaluate, prepare
 
     project, result = trained_ring
     model = result.model

@@ -157,7 +157,8 @@ def test_chunked_training_loss_has_the_same_value_and_gradients_as_one_pass(deco
     from ragviz.model.layouts import counts_layout
     from ragviz.model.rag import build_model
     from ragviz.model.tensors import make_vocab
-    from ragviz.training.train import batch_loss, chunked_loss_backward, prepare
+    from ragviz.training.prepared import prepare
+    from ragviz.training.train import batch_loss, chunked_loss_backward
 
     graph = small_ring()
     model = build_model(ModelConfig(decoder=decoder), domain_spec(graph), make_vocab(graph), seed=3)

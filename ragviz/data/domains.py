@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -312,25 +312,26 @@ def make_task_data(task: Task, tables: dict[str, pd.DataFrame] | None = None) ->
     return TaskData(cached.x_train, cached.y_train, cached.x_test, cached.y_test, cached.n_classes)
 
 
-def make_graph_data(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None,
-                    before_task: Callable[[], None] | None = None) -> dict[str, TaskData]:
-    """Every task's data, keyed by task name in graph order.
+def make_graph_data(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None) -> dict[str, TaskData]:
+    """Every task's data, keyed by task name in graph order."""
+    return dict(graph_data_items(graph, tables))
 
-    ``before_task`` runs before each task's data is made: a trainer's stop check (it raises).
+
+def graph_data_items(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None) -> Iterator[tuple[str, TaskData]]:
+    """(task name, data) in graph order, each task's data made when it is asked for.
+
+    A trainer checks its stop flag between items, so a Stop takes effect between tasks without
+    this layer ever calling back up into training.
     """
     infos: dict[str, TableInfo] = {}
-    out: dict[str, TaskData] = {}
     for task in graph.tasks():
-        if before_task is not None:
-            before_task()
         if _domain_of(task) == "csv":
             name = csv_params(task)[0]
             if name not in infos:
                 infos[name] = table_info(name, tables, task.name)
-            out[task.name] = _freeze(_csv_data(task, tables, infos[name]))
+            yield task.name, _freeze(_csv_data(task, tables, infos[name]))
         else:
-            out[task.name] = make_task_data(task, tables)
-    return out
+            yield task.name, make_task_data(task, tables)
 
 
 def domain_spec(graph: TaskGraph, tables: dict[str, pd.DataFrame] | None = None) -> DomainSpec:

@@ -204,8 +204,20 @@ class TaskGraph:
     def copy(self) -> TaskGraph:
         return copy.deepcopy(self)
 
-    def validate(self, need_tasks: bool = True) -> None:
-        """Raise if the graph cannot be trained: no tasks, no training data, mixed domains."""
+    def number_of_points(self) -> int:
+        """The train + test points the tasks declare (what preparing their data would allocate)."""
+        return sum(int(t.train_size) + int(t.test_size) for t in self.tasks())
+
+    def work_counts(self) -> tuple[int, int, int]:
+        """(tasks, edges, points): what the work budget (``check_graph_budget``) weighs."""
+        return self.number_of_tasks(), self.number_of_edges(), self.number_of_points()
+
+    def validate(self, need_tasks: bool = True, budget: bool = True) -> None:
+        """Raise if the graph cannot be trained: no tasks, no training data, mixed domains, over the work budget.
+
+        ``budget=False`` leaves the budget to a caller that checks it with a model right after (training's
+        ``check_work``), so a graph on its way to training is weighed once.
+        """
         tasks = self.tasks()
         if need_tasks and not tasks:
             raise GraphError("The graph has no tasks: add at least one task with training data.")
@@ -216,7 +228,8 @@ class TaskGraph:
             raise GraphError("Every task has train size 0: at least one task needs training data.")
         for *_, k in self.nx.edges(keys=True):
             self._need_relation(k)
-        check_graph_budget(self)
+        if budget:
+            check_graph_budget(*self.work_counts(), relations=len(self.relations))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description: relations plus networkx node-link data."""

@@ -310,11 +310,6 @@ def check_budget(
                 "relation types or points.")
 
 
-def graph_points(graph: Any) -> int:
-    """The train + test points a graph declares (what preparing its data would allocate)."""
-    return sum(int(t.train_size) + int(t.test_size) for t in graph.tasks())
-
-
 def _declared_size(value: Any, default: int) -> int:
     """A size as a file declares it; what cannot be read counts as the default (the reader refuses it later)."""
     if value is None:
@@ -336,11 +331,14 @@ def declared_points(nodes: Any, default_train: int = 40, default_test: int = 100
     return total
 
 
-def check_graph_budget(graph: Any, model: Any = None, *, input_dim: int = 2, n_outputs: int = 2,
-                       grid_points: int = 0, limits: Limits | None = None) -> None:
-    """:func:`check_budget` for a built :class:`~ragviz.graph.task_graph.TaskGraph` (and optionally a model config)."""
-    check_budget(tasks=graph.number_of_tasks(), edges=graph.number_of_edges(), points=graph_points(graph),
-                 relations=len(graph.relations), model=model, input_dim=input_dim, n_outputs=n_outputs,
+def check_graph_budget(tasks: int, edges: int, points: int, model: Any = None, *, relations: int = 0,
+                       input_dim: int = 2, n_outputs: int = 2, grid_points: int = 0,
+                       limits: Limits | None = None) -> None:
+    """:func:`check_budget` for a graph's counts (``TaskGraph.work_counts()``, its relation types) and
+    optionally a model config. Takes numbers, not the graph: limits sit below the graph and never call up.
+    """
+    check_budget(tasks=tasks, edges=edges, points=points, relations=relations, model=model, input_dim=input_dim,
+                 n_outputs=n_outputs,
                  grid_points=grid_points, limits=limits)
 
 

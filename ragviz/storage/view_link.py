@@ -278,7 +278,7 @@ def build_view(payload: dict[str, Any], sample_graph: TaskGraph | None = None) -
         view.train_config = TrainConfig.from_dict(payload["t"])
     if "g" in payload:
         view.graph = _graph(payload["g"], "task graph")
-        check_graph_budget(view.graph, view.model_config)
+        check_graph_budget(*view.graph.work_counts(), view.model_config, relations=len(view.graph.relations))
     if "l" in payload:
         view.layer = whole(payload["l"], "The link's layer", ViewLinkError, 0, MAX_LAYERS)
     if "f" in payload:
@@ -303,5 +303,5 @@ def _whatif(view: View, data: Any, base: TaskGraph | None) -> None:
     if base is None:
         return  # no graph to apply it to (the sample is missing here): the caller says what was lost
     view.whatif = _graph(apply_patch(compact_graph(base), data.get("p", {})), "what-if graph")
-    check_graph_budget(view.whatif, view.model_config)
+    check_graph_budget(*view.whatif.work_counts(), view.model_config, relations=len(view.whatif.relations))
     view.whatif_edits = list(edits)

@@ -15,7 +15,6 @@ The disagreement measures and the trust flag are pure NumPy functions below the 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ragviz.data.domains import DomainSpec, domain_spec
+from ragviz.data.domains import DomainSpec
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.model.layouts import PointLayout
@@ -34,11 +33,19 @@ from ragviz.model.rag import RAGModel, build_model
 from ragviz.model.tensors import GraphTensors, make_vocab
 from ragviz.safety.errors import ConfigError
 from ragviz.training.optim import make_adamw
-from ragviz.training.train import EXPLODED_FACTOR, Prepared, Progress, choose_device, per_task_mean, prepare
+from ragviz.training.prepared import Checked, Prepared, check_work, per_task_mean, prepare
+from ragviz.training.train import (
+    Guard,
+    Progress,
+    TaskDropout,
+    apply_step,
+    choose_device,
+    draw_batch,
+    run_steps,
+    weighted_loss,
+)
 
 DEFAULT_K = 5
-#: Task-dropout masks are drawn this many steps at a time (the same numbers as one draw per step).
-DROP_BLOCK = 64
 MAX_K = 32
 #: A zero-shot task is flagged when its disagreement exceeds :data:`TRUST_MARGIN` times this quantile
 #: of the seen tasks' disagreement: seen tasks show how much members differ where data pins them down.
@@ -223,7 +230,7 @@ def stacked_forward(module: _Member, params: dict[str, Tensor], buffers: dict[st
 
 
 def train_ensemble(
-    graph: TaskGraph,
+    graph: TaskGraph | Checked,
     model_cfg: ModelConfig | None = None,
     train_cfg: TrainConfig | None = None,
     k: int = DEFAULT_K,
@@ -234,94 +241,92 @@ def train_ensemble(
 ) -> Ensemble:
     """Train K RAG models (seeds ``seed`` … ``seed + k − 1``) together in one vectorised run.
 
-    ``progress`` gets a :class:`~ragviz.training.train.Progress` after every step; ``stop`` is anything
-    with ``is_set()``. The steps, learning rate, weight decay, batch size and loss weighting
-    and device come from ``train_cfg``; its seed is replaced by ``seed``.
+    The same path as :func:`~ragviz.training.train.train` (check, prepare, build; its loop, dropout,
+    loss weighting and divergence check); what is the ensemble's own is the stacked parameters and
+    the vmapped forward. ``graph`` may come :class:`~ragviz.training.prepared.Checked` (then its config and
+    tables are used). ``progress`` gets a :class:`~ragviz.training.train.Progress` after every
+    step; ``stop`` is anything with ``is_set()``. The steps, learning rate, weight decay, batch size,
+    loss weighting and device come from ``train_cfg``; its seed is replaced by ``seed``.
     """
-    model_cfg = (model_cfg or ModelConfig()).validated()
     cfg = (train_cfg or TrainConfig()).validated()
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise ConfigError(f"The ensemble needs between 1 and {MAX_K} models, got {k!r}.")
-    graph.validate()
-    spec = domain_spec(graph, tables)
-    vocab = make_vocab(graph)
+    checked = graph if isinstance(graph, Checked) else check_work(graph, model_cfg, tables)
+    graph, tables = checked.graph, checked.tables
+    prep = prepare(checked)  # a Stop from here on still returns an ensemble (stopped, 0 steps)
     device = choose_device(cfg.device)
-    models = [build_model(model_cfg, spec, vocab, seed=seed + i) for i in range(k)]
-    stacked, buffers = stack_module_state(models)
-    params = {name: p.detach().to(device).requires_grad_() for name, p in stacked.items()}
-    buffers = {name: b.to(device) for name, b in buffers.items()}
-    skeleton = copy.deepcopy(models[0])
-    module = _Member(skeleton)
-    prep = prepare(graph, skeleton, tables)
-    g, split = prep.g.to(device), prep.train.to(device)
-    n, m = g.n_tasks, len(split)
-    regression = spec.kind == "regression"
-    seen = g.embed_index.cpu() >= 0
-    rows = g.embed_index.clamp_min(0)
-    gens = [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(k)]
-    batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
-    offsets = (torch.arange(k, device=device) * n).unsqueeze(1)  # member i's tasks are i·n … i·n + n − 1
-    full = _Batch(split.x, split.y.repeat(k), split.tid, (split.tid.unsqueeze(0) + offsets).reshape(-1),
-                  _with_points(split.tid, n))
-    tensors = list(params.values())
-    optimizer = make_adamw(tensors, cfg.lr, cfg.weight_decay, device)
-    last_good = [p.detach().clone() for p in tensors]
-    status, message, vectorised = "finished", f"Trained {k} models for {cfg.steps} steps.", True
+    models = [build_model(checked.model_config, prep.spec, prep.vocab, seed=seed + i) for i in range(k)]
+    run = _EnsembleSteps(models, prep, cfg, seed, device)
     start = time.perf_counter()
-    first: float | None = None
-    drops = torch.zeros(k, DROP_BLOCK, n, dtype=torch.bool)
-    step = 0
-    for step in range(1, cfg.steps + 1):
-        if stop is not None and stop.is_set():
-            status, message = "stopped", f"Stopped by the user after {step - 1} of {cfg.steps} steps."
-            step -= 1
-            break
-        part = full
-        if batch:  # one minibatch for all members, drawn as member 0's own run would draw it
-            pick = torch.randint(0, m, (batch,), generator=gens[0]).to(device)
-            tid = split.tid[pick]
-            part = _Batch(split.x[pick], split.y[pick].repeat(k), tid, (tid.unsqueeze(0) + offsets).reshape(-1),
-                          _with_points(tid, n))
-        drop = None
-        if model_cfg.task_dropout > 0 and batch:  # member 0's generator also draws the minibatches: one step's
-            drop = torch.stack([torch.rand(n, generator=gen) for gen in gens])
-            drop = ((drop < model_cfg.task_dropout) & seen).to(device)
-        elif model_cfg.task_dropout > 0:  # the masks of the next steps at once: the same numbers as step by step
-            if (step - 1) % DROP_BLOCK == 0:
-                drops = torch.stack([torch.rand(DROP_BLOCK, n, generator=gen) for gen in gens])
-                drops = ((drops < model_cfg.task_dropout) & seen).to(device)
-            drop = drops[:, (step - 1) % DROP_BLOCK]
-        out, ok = stacked_forward(module, params, buffers, g, part.x, part.tid, drop, None if batch else split.layout)
-        vectorised = vectorised and ok
-        point = skeleton.point_loss(out.reshape(-1) if regression else out.reshape(-1, out.shape[-1]), part.y)
-        losses = per_task_mean(point, part.flat_tid, k * n).reshape(k, n).index_select(1, part.with_points)
-        if cfg.loss_weighting == "uncertainty":
-            s = params["log_vars"].index_select(1, rows.index_select(0, part.with_points))
-            member_loss = (torch.exp(-s) * losses + 0.5 * s).mean(1)
-        else:
-            member_loss = losses.mean(1)
-        total = member_loss.sum()  # each member's parameters get the gradient of its own loss
-        value = float(total.detach()) / k
-        first = value if first is None else first
-        if not math.isfinite(value) or value > EXPLODED_FACTOR * max(abs(first), 1.0):
-            with torch.no_grad():
-                for p, good in zip(tensors, last_good, strict=True):
-                    p.copy_(good)
-            status = "diverged"
-            message = (f"The loss of one of the models became too large at step {step} (learning rate "
-                       f"{cfg.lr:g} may be too high); kept the weights from step {step - 1}.")
-            step -= 1
-            break
-        with torch.no_grad():
-            torch._foreach_copy_(last_good, [p.detach() for p in tensors])
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        optimizer.step()
+
+    def after(step: int, value: float) -> None:
         if progress is not None:
             progress(Progress(step, cfg.steps, time.perf_counter() - start, value))
-    return Ensemble(graph.copy(), model_cfg, cfg, spec, {k_: v.detach().cpu() for k_, v in params.items()},
-                    {k_: v.cpu() for k_, v in buffers.items()}, seed, tables, status, message, step, vectorised,
-                    skeleton.cpu())
+
+    status, message, step = run_steps(cfg.steps, stop, run.step, run.guard, run.diverged, after)
+    return Ensemble(graph.copy(), checked.model_config, cfg, prep.spec,
+                    {k_: v.detach().cpu() for k_, v in run.params.items()},
+                    {k_: v.cpu() for k_, v in run.buffers.items()}, seed, tables, status,
+                    message or f"Trained {k} models for {cfg.steps} steps.", step, run.vectorised,
+                    run.skeleton.cpu())
+
+
+class _EnsembleSteps:
+    """The ensemble's own part of a step: K members' stacked parameters, one vmapped forward and the sum
+    of their losses (each member's parameters get the gradient of its own loss), one AdamW step."""
+
+    def __init__(self, models: list[RAGModel], prep: Prepared, cfg: TrainConfig, seed: int,
+                 device: torch.device) -> None:
+        k = len(models)
+        stacked, buffers = stack_module_state(models)
+        self.params = {name: p.detach().to(device).requires_grad_() for name, p in stacked.items()}
+        self.buffers = {name: b.to(device) for name, b in buffers.items()}
+        self.skeleton = copy.deepcopy(models[0])
+        self.module = _Member(self.skeleton)
+        self.g, self.split = prep.g.to(device), prep.train.to(device)
+        self.cfg, self.device, self.k, self.n = cfg, device, k, self.g.n_tasks
+        self.rows = self.g.embed_index.clamp_min(0)
+        self.gens = [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(k)]
+        m = len(self.split)
+        self.batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
+        self.offsets = (torch.arange(k, device=device) * self.n).unsqueeze(1)  # member i's tasks: i·n … i·n + n − 1
+        self.full = self._points(self.split.x, self.split.y, self.split.tid)
+        tensors = list(self.params.values())
+        self.optimizer = make_adamw(tensors, cfg.lr, cfg.weight_decay, device)
+        self.guard = Guard(tensors)
+        self.dropout = TaskDropout(self.gens, self.skeleton.config.task_dropout, self.g.embed_index >= 0, device,
+                                   block=not self.batch)
+        self.vectorised = True
+
+    def _points(self, x: Tensor, y: Tensor, tid: Tensor) -> _Batch:
+        return _Batch(x, y.repeat(self.k), tid, (tid.unsqueeze(0) + self.offsets).reshape(-1),
+                      _with_points(tid, self.n))
+
+    def step(self, step: int) -> float:
+        """One step for all members; returns their mean loss before it."""
+        split, part = self.split, self.full
+        if self.batch:  # one minibatch for all members, drawn as member 0's own run would draw it
+            pick = draw_batch(self.gens[0], len(split), self.batch, self.device)
+            part = self._points(split.x[pick], split.y[pick], split.tid[pick])
+        drop = self.dropout.mask(step)
+        out, ok = stacked_forward(self.module, self.params, self.buffers, self.g, part.x, part.tid, drop,
+                                  None if self.batch else split.layout)
+        self.vectorised = self.vectorised and ok
+        regression = self.skeleton.regression
+        point = self.skeleton.point_loss(out.reshape(-1) if regression else out.reshape(-1, out.shape[-1]), part.y)
+        losses = per_task_mean(point, part.flat_tid, self.k * self.n).reshape(self.k, self.n)
+        losses = losses.index_select(1, part.with_points)
+        s = self.params["log_vars"].index_select(1, self.rows.index_select(0, part.with_points)) \
+            if self.cfg.loss_weighting == "uncertainty" else None
+        total = weighted_loss(losses, s).sum()  # each member's parameters get the gradient of its own loss
+        value = float(total.detach()) / self.k
+        self.optimizer.zero_grad(set_to_none=True)
+        apply_step(self.optimizer, self.guard, total, value)
+        return value
+
+    def diverged(self, value: float, step: int) -> str:
+        return (f"The loss of one of the models became too large at step {step} (learning rate "
+                f"{self.cfg.lr:g} may be too high); kept the weights from step {step - 1}.")
 
 
 @dataclass

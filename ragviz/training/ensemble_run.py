@@ -11,6 +11,7 @@ from typing import Any
 
 from ragviz.training.ensemble import DEFAULT_K, Ensemble, train_ensemble
 from ragviz.training.liveness import Probe
+from ragviz.training.prepared import Checked
 from ragviz.training.project import Project
 from ragviz.training.runner import RunSlots, RunStatus, TrainingRun
 
@@ -25,16 +26,17 @@ class EnsembleRun(TrainingRun):
         self.ensemble: Ensemble | None = None
 
     def _train(self) -> None:
-        ensemble = self._execute(train_ensemble_job, self.project, self.k)
+        ensemble = self._execute(train_ensemble_job, self.project, self.k, self.checked)
         self.ensemble = ensemble
         self._set(status=RunStatus(ensemble.status), message=self.explain(ensemble.message))
 
 
-def train_ensemble_job(project: Project, k: int, *, report: Any, stop: Any) -> Ensemble:
-    """``train_ensemble`` on ``project``, its disagreement computed here (off the page's thread);
-    module-level so a child process can run it too."""
+def train_ensemble_job(project: Project, k: int, checked: Checked | None = None, *, report: Any,
+                       stop: Any) -> Ensemble:
+    """``train_ensemble`` on ``project`` (``checked`` when the run started), its disagreement computed here
+    (off the page's thread); module-level so a child process can run it too."""
     p = project
-    ensemble = train_ensemble(p.graph, p.model_config, p.train_config, k=k, seed=p.train_config.seed,
-                              progress=report("model"), stop=stop, tables=p.tables)
+    ensemble = train_ensemble(p.graph if checked is None else checked, p.model_config, p.train_config, k=k,
+                              seed=p.train_config.seed, progress=report("model"), stop=stop, tables=p.tables)
     ensemble.disagreement()
     return ensemble

@@ -1,9 +1,12 @@
-"""A graph turned into tensors once, and the per-task metrics computed on it.
+"""A graph checked and turned into tensors once, and the per-task metrics computed on it.
 
-Shared by training and by inference (the trace, counterfactuals), so neither imports the
-other. Both entry points check the work budget before making any data, and both take an
-optional stop flag (anything with ``is_set()``) checked between tasks and between chunks,
-so a Stop takes effect in moments even on a graph that takes minutes to prepare.
+The one way into training (docs/DESIGN.md §7): :func:`check_work` validates the graph and weighs
+the work budget once (cheap, so a run does it before it queues); :func:`prepare` then makes the
+vocabulary, every task's data and the tensors, and the model is built from what it returns.
+Inference (the trace, counterfactuals) prepares for a model it already has. Shared by training
+and inference, so neither imports the other. Both take an optional stop flag (anything with
+``is_set()``) checked between tasks and between chunks, so a Stop takes effect in moments even
+on a graph that takes minutes to prepare.
 """
 
 from __future__ import annotations
@@ -14,21 +17,37 @@ from typing import Any
 import numpy as np
 import torch
 
-from ragviz.data.domains import DomainSpec, TaskData, make_graph_data, task_n_classes
+from ragviz.data.domains import DomainSpec, TaskData, domain_spec, graph_data_items, task_n_classes
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import Edges
+from ragviz.model.config import ModelConfig
 from ragviz.model.layouts import chunk_size
 from ragviz.model.rag import RAGModel
-from ragviz.model.tensors import GraphTensors, SplitTensors, graph_tensors, split_tensors
+from ragviz.model.tensors import GraphTensors, SplitTensors, Vocab, graph_tensors, make_vocab, split_tensors
 from ragviz.safety.errors import DataError, Stopped
-from ragviz.safety.limits import check_budget, graph_points
+from ragviz.safety.limits import check_graph_budget
 
 STOPPED_MESSAGE = "Stopped before training began: nothing was trained."
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A graph that passed validation and the work budget for one model config, with its domain spec.
+
+    What :func:`check_work` returns and :func:`prepare` takes, so a run that checked before it
+    queued (errors reach the page at once) does not check again when it trains.
+    """
+
+    graph: TaskGraph
+    model_config: ModelConfig
+    spec: DomainSpec
+    tables: dict[str, Any] | None = None
+    edges: Edges | None = None
+
+
 @dataclass
 class Prepared:
-    """A graph turned into tensors once, so training and evaluation share it."""
+    """A graph turned into tensors once, so training and evaluation share it; ``vocab`` builds its model."""
 
     graph: TaskGraph
     spec: DomainSpec
@@ -36,10 +55,11 @@ class Prepared:
     g: GraphTensors
     train: SplitTensors
     test: SplitTensors
+    vocab: Vocab | None = None
 
     def to(self, device: torch.device | str) -> Prepared:
         return Prepared(self.graph, self.spec, self.data, self.g.to(device), self.train.to(device),
-                        self.test.to(device))
+                        self.test.to(device), self.vocab)
 
 
 def check_stop(stop: Any) -> None:
@@ -48,27 +68,84 @@ def check_stop(stop: Any) -> None:
         raise Stopped(STOPPED_MESSAGE)
 
 
+def _edge_count(graph: TaskGraph, edges: Edges | None) -> int:
+    return graph.number_of_edges() if edges is None else len(edges)
+
+
+def check_work(graph: TaskGraph, model_config: ModelConfig | None = None, tables: dict[str, Any] | None = None,
+               edges: Edges | None = None) -> Checked:
+    """Validate ``graph`` and weigh training it with ``model_config`` against the work budget, once each.
+
+    Raises :class:`~ragviz.safety.errors.GraphError` (a :class:`~ragviz.safety.limits.BudgetError` when
+    over budget) or a ``DataError``/``ConfigError``; allocates nothing.
+    """
+    model_config = (model_config or ModelConfig()).validated()
+    graph.validate(budget=False)  # the budget is weighed below, with the model
+    spec = domain_spec(graph, tables)
+    tasks, _, points = graph.work_counts()
+    check_graph_budget(tasks, _edge_count(graph, edges), points, model_config, relations=len(graph.relations),
+                       input_dim=spec.input_dim, n_outputs=spec.n_outputs)
+    return Checked(graph, model_config, spec, tables, edges)
+
+
 def check_model_budget(graph: TaskGraph, model: RAGModel, n_edges: int | None = None, grid_points: int = 0) -> None:
     """The work budget for ``model`` on ``graph`` (tasks, edges, points, model size × points)."""
-    edges = graph.number_of_edges() if n_edges is None else n_edges
+    tasks, edges, points = graph.work_counts()
     relations = max(len(graph.relations), len(model.vocab.relations))  # the model's slots follow its vocabulary
-    check_budget(tasks=graph.number_of_tasks(), edges=edges, points=graph_points(graph), model=model.config,
-                 relations=relations,
-                 input_dim=model.spec.input_dim, n_outputs=model.spec.n_outputs, grid_points=grid_points)
+    check_graph_budget(tasks, edges if n_edges is None else n_edges, points, model.config, relations=relations,
+                       input_dim=model.spec.input_dim, n_outputs=model.spec.n_outputs, grid_points=grid_points)
 
 
 def prepare(
-    graph: TaskGraph,
-    model: RAGModel,
+    graph: TaskGraph | Checked,
+    model: RAGModel | None = None,
     tables: dict[str, Any] | None = None,
     edges: Edges | None = None,
     stop: Any = None,
 ) -> Prepared:
-    """Make every task's data and index it for ``model``; refuses over-budget work before making any."""
-    check_model_budget(graph, model, None if edges is None else len(edges))
-    data = make_graph_data(graph, tables, before_task=lambda: check_stop(stop))
+    """Make every task's data and its tensors; refuses over-budget work before making any.
+
+    For training, pass a :class:`Checked` (or a graph and no model: checked here with the default
+    config): the vocabulary is made from the graph and the model is built afterwards from the result.
+    For inference, pass the ``model``: its vocabulary and spec are used, and the data must fit it.
+    """
+    if isinstance(graph, Checked):
+        checked = graph
+    elif model is None:
+        checked = check_work(graph, None, tables, edges)
+    else:
+        checked = None
+        check_model_budget(graph, model, None if edges is None else len(edges))
+    if checked is not None:
+        graph, tables, edges, spec = checked.graph, checked.tables, checked.edges, checked.spec
+        vocab = make_vocab(graph)
+    else:
+        spec, vocab = model.spec, model.vocab
+    data = _graph_data(graph, tables, stop)
     names = graph.task_names()
     classes = {t.name: task_n_classes(t, tables) for t in graph.tasks()}
+    regression = spec.kind == "regression"
+    if model is not None:
+        _check_fits(model, classes, data)
+    check_stop(stop)
+    g = graph_tensors(graph, vocab, classes, edges)
+    train = split_tensors(names, data, "train", regression)
+    check_stop(stop)
+    return Prepared(graph, spec, data, g, train, split_tensors(names, data, "test", regression), vocab)
+
+
+def _graph_data(graph: TaskGraph, tables: dict[str, Any] | None, stop: Any) -> dict[str, TaskData]:
+    """Every task's data, checking ``stop`` before each task."""
+    data: dict[str, TaskData] = {}
+    check_stop(stop)
+    for name, task_data in graph_data_items(graph, tables):
+        data[name] = task_data
+        check_stop(stop)
+    return data
+
+
+def _check_fits(model: RAGModel, classes: dict[str, int], data: dict[str, TaskData]) -> None:
+    """Refuse data a trained model cannot take: more classes than its outputs, other input features."""
     if not model.regression:
         too_many = [name for name, count in classes.items() if count > model.spec.n_outputs]
         if too_many:
@@ -78,12 +155,6 @@ def prepare(
     if dims and dims != {model.spec.input_dim}:
         raise DataError(f"The tasks' inputs have {sorted(dims)} features but the model expects "
                         f"{model.spec.input_dim}; train again on this data.")
-    check_stop(stop)
-    g = graph_tensors(graph, model.vocab, classes, edges)
-    regression = model.regression
-    train = split_tensors(names, data, "train", regression)
-    check_stop(stop)
-    return Prepared(graph, model.spec, data, g, train, split_tensors(names, data, "test", regression))
 
 
 def per_task_mean(values: torch.Tensor, tid: torch.Tensor, n_tasks: int,

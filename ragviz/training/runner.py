@@ -29,15 +29,15 @@ from typing import Any
 
 import torch
 
-from ragviz.data.domains import domain_spec
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import Edges
 from ragviz.model.config import ModelConfig
 from ragviz.safety.errors import ConfigError, RagvizError, Stopped
-from ragviz.safety.limits import check_graph_budget, get_limits
+from ragviz.safety.limits import get_limits
 from ragviz.training.ablations import ablation_setup
 from ragviz.training.history import History
 from ragviz.training.liveness import Liveness, Probe
+from ragviz.training.prepared import Checked, check_work
 from ragviz.training.project import Project
 from ragviz.training.train import Progress, TrainResult, train
 from ragviz.training.train_process import Job, run_in_child, use_process
@@ -177,6 +177,7 @@ class TrainingRun:
         self._thread: threading.Thread | None = None
         self._snap = RunSnapshot(RunStatus.IDLE)
         self._losses: list[tuple[int, float]] = []
+        self.checked: Checked | None = None  # set by start()
         self.result: TrainResult | None = None
         self.baseline_result: TrainResult | None = None
 
@@ -185,9 +186,7 @@ class TrainingRun:
         """Check the graph and the work budget here (errors reach the caller), then queue the run."""
         project = self.project
         check_steps(project.train_config.steps)
-        project.graph.validate()
-        spec = domain_spec(project.graph, project.tables)
-        check_graph_budget(project.graph, project.model_config, input_dim=spec.input_dim, n_outputs=spec.n_outputs)
+        self.checked = check_work(project.graph, project.model_config, project.tables)  # trained without a recheck
         with self._lock:
             self._snap = replace(self._snap, status=RunStatus.QUEUED)
         self.slots.join(self)
@@ -272,7 +271,7 @@ class TrainingRun:
             self.slots.leave(self)
 
     def _train(self) -> None:
-        outcome = self._execute(train_with_baseline, self.project, self.baseline)
+        outcome = self._execute(train_with_baseline, self.project, self.baseline, self.checked)
         self.result, self.baseline_result = outcome.result, outcome.baseline_result
         with self._lock:
             baseline_history = outcome.baseline_result.history if outcome.baseline_result is not None else None
@@ -298,13 +297,15 @@ class RunOutcome:
     message: str
 
 
-def train_with_baseline(project: Project, baseline: str | None, *, report: Any, stop: Any) -> RunOutcome:
+def train_with_baseline(project: Project, baseline: str | None, checked: Checked | None = None, *, report: Any,
+                        stop: Any) -> RunOutcome:
     """Train ``project``'s RAG, then, when it finished, the baseline on the same data.
 
-    Module-level and free of the run object, so a child process can run it too.
+    ``checked``: the project already checked (:func:`~ragviz.training.prepared.check_work`) when the run
+    started. Module-level and free of the run object, so a child process can run it too.
     """
-    result = train(project.graph, project.model_config, project.train_config, project.tables,
-                   callback=report("model"), stop=stop)
+    result = train(project.graph if checked is None else checked, project.model_config, project.train_config,
+                   project.tables, callback=report("model"), stop=stop)
     message, status, base = result.message, RunStatus(result.status), None
     if baseline and result.status == "finished":
         try:

@@ -18,32 +18,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from ragviz.data.domains import domain_spec
 from ragviz.graph.task_graph import Edges, TaskGraph
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.model.layouts import PointLayout, chunk_size, point_layout
 from ragviz.model.rag import RNG_LOCK, Heads, RAGModel, build_model
-from ragviz.model.tensors import GraphTensors, SplitTensors, make_vocab
+from ragviz.model.tensors import GraphTensors, SplitTensors
 from ragviz.safety.errors import TrainingError
-from ragviz.safety.limits import check_graph_budget, get_limits
+from ragviz.safety.limits import get_limits
 from ragviz.training.history import MAX_SNAPSHOTS, History, max_evaluations
 from ragviz.training.optim import make_adamw
-from ragviz.training.prepared import (
-    Prepared,
-    check_stop,
-    evaluate,
-    per_task_mean,
-    prepare,
-    split_metrics,
-)
+from ragviz.training.prepared import Checked, Prepared, check_stop, check_work, evaluate, per_task_mean, prepare
 
-__all__ = [
-    "History", "Prepared", "Progress", "TrainResult", "choose_device", "device_label", "evaluate",
-    "evaluation_every", "per_task_mean", "prepare", "split_metrics", "train",
-]
+__all__ = ["Progress", "TrainResult", "choose_device", "device_label", "evaluation_every", "train"]
 
 MAX_SNAPSHOT_FLOATS = 4_000_000  # per snapshot; bigger graphs keep no embedding snapshots
 EXPLODED_FACTOR = 1e6  # a loss this many times its first value (or 1) counts as diverged, though still finite
+#: Task-dropout masks are drawn this many steps at a time without minibatches (the same numbers as one per step).
+DROP_BLOCK = 64
 
 
 def choose_device(name: str = "auto") -> torch.device:
@@ -116,8 +107,15 @@ def batch_loss(model: RAGModel, g: GraphTensors, x: torch.Tensor, y: torch.Tenso
     layout = point_layout(tid, g.n_tasks) if layout is None else layout
     out = model(g, x, tid, drop, layout)
     losses = per_task_mean(model.point_loss(out, y), tid, g.n_tasks, layout.counts).index_select(0, with_points)
-    weight, reg = uncertainty_terms(model, g.embed_index.clamp_min(0).index_select(0, with_points), weighting)
-    return losses.mean() if weight is None else (weight * losses + reg).mean()
+    s = model.log_vars.index_select(0, g.embed_index.clamp_min(0).index_select(0, with_points)) \
+        if weighting == "uncertainty" else None
+    return weighted_loss(losses, s)
+
+
+def weighted_loss(losses: torch.Tensor, s: torch.Tensor | None) -> torch.Tensor:
+    """The mean over tasks (the last axis) of their losses; with log-variances ``s`` each task's loss is
+    weighted exp(−s) and regularised ½·s (uncertainty weighting). One model's (n,) or an ensemble's (K, n)."""
+    return losses.mean(-1) if s is None else (torch.exp(-s) * losses + 0.5 * s).mean(-1)
 
 
 def chunked_loss_backward(
@@ -176,9 +174,99 @@ def _snapshot(model: RAGModel, g: GraphTensors) -> np.ndarray | None:
     return stacked.detach().cpu().numpy().astype(np.float32)
 
 
+# ------------------------------------------------------------------------- what every step shares
+class Guard:
+    """The divergence check of every run (single or ensemble): a non-finite loss, or one
+    :data:`EXPLODED_FACTOR` times the first, stops the run and restores the weights of the step before."""
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self.params = params
+        self.last_good = [p.detach().clone() for p in params]
+        self.first: float | None = None
+
+    def fine(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        self.first = value if self.first is None else self.first
+        return value <= EXPLODED_FACTOR * max(abs(self.first), 1.0)
+
+    def keep(self) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_(self.last_good, [p.detach() for p in self.params])
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for p, good in zip(self.params, self.last_good, strict=True):
+                p.copy_(good)
+
+
+def apply_step(optimizer: torch.optim.Optimizer, guard: Guard, loss: torch.Tensor, value: float,
+               backward: bool = True) -> None:
+    """The optimiser step on a loss whose value ``guard`` accepts (weights kept first); ``backward=False``
+    when the gradients are already there (the chunked full batch). A refused loss changes nothing."""
+    if guard.fine(value):
+        guard.keep()
+        if backward:
+            loss.backward()
+        optimizer.step()
+
+
+class TaskDropout:
+    """Each step's task-dropout masks, one per model, each from its model's own seeded generator.
+
+    Without minibatches nothing else draws from the generators, so the masks of the next
+    :data:`DROP_BLOCK` steps are drawn at once (the same numbers as one draw per step).
+    """
+
+    def __init__(self, gens: list[torch.Generator], rate: float, seen: torch.Tensor, device: torch.device,
+                 block: bool) -> None:
+        self.gens, self.rate, self.seen, self.device = gens, rate, seen.cpu(), device
+        self.block = DROP_BLOCK if block else 1
+        self.masks: torch.Tensor | None = None
+
+    def mask(self, step: int) -> torch.Tensor | None:
+        """Step ``step``'s masks (K, n) (step counts from 1), or None without task dropout."""
+        if self.rate <= 0:
+            return None
+        at = (step - 1) % self.block
+        if at == 0 or self.masks is None:
+            n = self.seen.shape[0]
+            draws = torch.stack([torch.rand(self.block, n, generator=gen) for gen in self.gens], dim=1)
+            self.masks = ((draws < self.rate) & self.seen).to(self.device)
+        return self.masks[at]
+
+
+def run_steps(total: int, stop: Any, step: Callable[[int], float], guard: Guard,
+              diverged: Callable[[float, int], str], after: Callable[[int, float], None]) -> tuple[str, str, int]:
+    """The loop every run shares: ``step(i)`` for i = 1 … ``total`` until stopped or diverged, ``after(i, loss)``
+    past each good step. Returns (status, message, steps done); a finished run's message is ''."""
+    for i in range(1, total + 1):
+        if stop is not None and stop.is_set():
+            return "stopped", f"Stopped by the user after {i - 1} of {total} steps.", i - 1
+        value = step(i)
+        if not guard.fine(value):
+            guard.restore()
+            return "diverged", diverged(value, i), i - 1
+        after(i, value)
+    return "finished", "", total
+
+
+def draw_batch(gen: torch.Generator, size: int, batch: int, device: torch.device) -> torch.Tensor:
+    """A minibatch's point indices, drawn before the step's dropout masks (the seeded draws keep their order)."""
+    return torch.randint(0, size, (batch,), generator=gen).to(device)
+
+
+def seed_generators(seed: int, k: int = 1) -> list[torch.Generator]:
+    """Each model's generator (model i: ``seed + i``), and the global RNG seeded as a run has always done."""
+    gens = [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(k)]
+    with RNG_LOCK:  # never reseed the global RNG while another run's model is being initialised from it
+        torch.manual_seed(seed)
+    return gens
+
+
 # ------------------------------------------------------------------------------------ the run
 def train(
-    graph: TaskGraph,
+    graph: TaskGraph | Checked,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     tables: dict[str, Any] | None = None,
@@ -186,25 +274,24 @@ def train(
     callback: Callable[[Progress], None] | None = None,
     stop: Any = None,
     edges: Edges | None = None,
-    model: RAGModel | None = None,
     report_every: int = 1,
 ) -> TrainResult:
     """Train a RAG on ``graph``; reproducible from ``train_config.seed`` on the CPU.
 
+    One path (docs/DESIGN.md §7): the graph is checked (validation and work budget, once; or passed
+    already :class:`~ragviz.training.prepared.Checked`, whose config and tables are used), prepared
+    (vocabulary, data, tensors), and only then is the model built from what was prepared.
     ``stop`` is anything with ``is_set()`` (a ``threading.Event``); ``edges`` replaces the
     graph's edges for ablations (no edges, shuffled edges) without touching the graph.
     Raises :class:`ragviz.safety.errors.Stopped` when stopped before the first evaluation finished
     (nothing trained yet), and :class:`ragviz.safety.limits.BudgetError` for work over budget.
     """
-    model_config = (model_config or ModelConfig()).validated()
     cfg = (train_config or TrainConfig()).validated()
-    graph.validate()
-    spec = domain_spec(graph, tables)
-    check_graph_budget(graph, model_config, input_dim=spec.input_dim, n_outputs=spec.n_outputs)
-    if model is None:
-        model = build_model(model_config, spec, make_vocab(graph), seed=cfg.seed)
+    checked = graph if isinstance(graph, Checked) else check_work(graph, model_config, tables, edges)
+    prep = prepare(checked, stop=stop)
+    model = build_model(checked.model_config, prep.spec, prep.vocab, seed=cfg.seed)
     device = choose_device(cfg.device)
-    run = TrainingAttempt(graph, model, cfg, tables, edges, callback, stop, report_every)
+    run = TrainingAttempt(prep, model, cfg, callback, stop, report_every)
     if device.type == "cpu":
         return run.on(device)
     # The CUDA attempt updates the weights in place: keep the starting ones so the CPU retry starts afresh.
@@ -226,39 +313,22 @@ class TrainingAttempt:
     """One attempt at a run on one device (:func:`train` makes a second, on the CPU, when CUDA runs
     out of memory); :meth:`on` runs it in a few named steps."""
 
-    graph: TaskGraph
+    prepared: Prepared  # on the CPU; each attempt moves a copy to its device
     model: RAGModel
     cfg: TrainConfig
-    tables: dict[str, Any] | None
-    edges: Edges | None
     callback: Callable[[Progress], None] | None
     stop: Any
     report_every: int
 
     def on(self, device: torch.device) -> TrainResult:
-        """Prepare, evaluate at step 0, take steps until done, stopped or diverged, then finish."""
+        """Evaluate at step 0, take steps until done, stopped or diverged (:func:`run_steps`), then finish."""
         self.device = device
         self._setup()
         self._record(0, interruptible=True)  # a Stop here raises Stopped: nothing trained yet
         self._report(0, None, evaluated=True)
-        status, message, step = "finished", f"Trained {self.cfg.steps} steps.", 0
-        for step in range(1, self.cfg.steps + 1):
-            if self.stop is not None and self.stop.is_set():
-                status, message = "stopped", f"Stopped by the user after {step - 1} of {self.cfg.steps} steps."
-                step -= 1
-                break
-            value = self._step()
-            problem = self._diverged(value, step)
-            if problem:
-                status, message = "diverged", problem
-                step -= 1
-                break
-            if step % self.every == 0 or step == self.cfg.steps:
-                self.history.step_loss.append(value)
-                self._record(step)
-                self._report(step, value, evaluated=True)
-            elif self.callback is not None and step % self.report_every == 0:
-                self._report(step, None)
+        status, message, step = run_steps(self.cfg.steps, self.stop, self._step, self.guard, self._diverged,
+                                          self._after)
+        message = message or f"Trained {self.cfg.steps} steps."
         if status != "finished" and (not self.history.steps or self.history.steps[-1] != step):
             self._record(step)
             self._report(step, None, evaluated=True)
@@ -272,71 +342,61 @@ class TrainingAttempt:
     def _setup(self) -> None:
         """Data and model on the device, the optimiser, the seeded generator and the empty history."""
         cfg, device = self.cfg, self.device
-        self.prep = prepare(self.graph, self.model, self.tables, self.edges, stop=self.stop).to(device)
+        self.prep = self.prepared.to(device)
         self.model = self.model.to(device)
         g, n = self.prep.g, self.prep.g.n_tasks
-        zero_shot = [t.name for t in self.graph.tasks() if t.zero_shot]
+        zero_shot = [t.name for t in self.prep.graph.tasks() if t.zero_shot]
         self.history = History(tasks=list(g.names), zero_shot=zero_shot,
                                metric="mse" if self.model.regression else "accuracy")
         self.every, self.note = evaluation_every(cfg.steps, cfg.eval_every, n)
-        self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
-        with RNG_LOCK:  # never reseed the global RNG while another run's model is being initialised from it
-            torch.manual_seed(cfg.seed)
+        self.gen = seed_generators(cfg.seed)[0]
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_adamw(self.params, cfg.lr, cfg.weight_decay, device)
-        self.last_good = [p.detach().clone() for p in self.params]
+        self.guard = Guard(self.params)
         train_split = self.prep.train
         m = len(train_split)
         self.batch = cfg.batch_size if 0 < cfg.batch_size < m else 0
         self.chunks = None if self.batch else train_split.layout.chunks(chunk_size(device))
         self.has_points = train_split.layout.counts > 0
         self.with_points = train_split.layout.with_points  # tasks whose losses count, as indices
-        self.seen = g.embed_index >= 0
+        self.dropout = TaskDropout([self.gen], self.model.config.task_dropout, g.embed_index >= 0, device,
+                                   block=not self.batch)
         self.start = time.perf_counter()
-        self.first_loss: float | None = None
 
-    def _step(self) -> float:
+    def _step(self, step: int) -> float:
         """One AdamW step on a batch (or the full batch, chunk by chunk); returns the loss before it."""
         model, g, split, n = self.model, self.prep.g, self.prep.train, self.prep.g.n_tasks
         if not model.training:  # evaluations leave it in eval mode; setting it every step costs time
             model.train()
         x, y, tid, with_points, layout = split.x, split.y, split.tid, self.with_points, split.layout
-        if self.batch:  # the batch is drawn before the dropout mask: the seeded draws keep their order
-            pick = torch.randint(0, len(split), (self.batch,), generator=self.gen).to(self.device)
+        if self.batch:
+            pick = draw_batch(self.gen, len(split), self.batch, self.device)
             x, y, tid = x[pick], y[pick], tid[pick]
             layout = PointLayout(torch.bincount(tid, minlength=n).to(torch.float32))  # a random draw: no structure
             with_points = layout.with_points
-        drop = None
-        if model.config.task_dropout > 0:
-            drop = (torch.rand(n, generator=self.gen) < model.config.task_dropout).to(self.device) & self.seen
+        masks = self.dropout.mask(step)
+        drop = None if masks is None else masks[0]
         self.optimizer.zero_grad(set_to_none=True)
         if self.chunks is not None:  # large full batch: gradients are computed chunk by chunk right here
             loss = chunked_loss_backward(model, g, split, drop, self.chunks, self.cfg.loss_weighting, self.has_points)
         else:
             loss = batch_loss(model, g, x, y, tid, drop, with_points, self.cfg.loss_weighting, layout)
         value = float(loss.detach())
-        if math.isfinite(value) and not self._exploded(value):
-            with torch.no_grad():
-                torch._foreach_copy_(self.last_good, [p.detach() for p in self.params])
-            if self.chunks is None:
-                loss.backward()
-            self.optimizer.step()
+        apply_step(self.optimizer, self.guard, loss, value, backward=self.chunks is None)
         return value
 
-    def _exploded(self, value: float) -> bool:
-        self.first_loss = value if self.first_loss is None else self.first_loss
-        return value > EXPLODED_FACTOR * max(abs(self.first_loss), 1.0)
-
     def _diverged(self, value: float, step: int) -> str:
-        """Why the run must stop at ``step`` (the loss became non-finite or exploded), or ''."""
-        if math.isfinite(value) and not self._exploded(value):
-            return ""
-        with torch.no_grad():
-            for p, good in zip(self.params, self.last_good, strict=False):
-                p.copy_(good)
         what = f"exploded to {value:.3g}" if math.isfinite(value) else "became non-finite"
         return (f"The loss {what} at step {step} (learning rate {self.cfg.lr:g} may be too high); "
                 f"training stopped and kept the last finite weights from step {step - 1}.")
+
+    def _after(self, step: int, value: float) -> None:
+        if step % self.every == 0 or step == self.cfg.steps:
+            self.history.step_loss.append(value)
+            self._record(step)
+            self._report(step, value, evaluated=True)
+        elif self.callback is not None and step % self.report_every == 0:
+            self._report(step, None)
 
     def _record(self, step: int, interruptible: bool = False) -> None:
         """Evaluate both splits and keep a snapshot; only the first evaluation can be stopped midway."""

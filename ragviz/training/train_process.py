@@ -355,8 +355,9 @@ def main() -> None:
     """The child: read one job, run it, send back its result or its exception, exit."""
     import torch
 
-    import ragviz.training.ensemble_run  # noqa: F401 - imported while waiting, so a job starts at once
-    import ragviz.training.runner  # noqa: F401
+    # The trainers (torch, the model) imported while waiting, so a job starts at once; the thin modules that
+    # name a job's function (runner, ensemble_run) come with the job, which keeps this module below them.
+    import ragviz.training.ensemble  # noqa: F401
 
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to the server's log, not the frames

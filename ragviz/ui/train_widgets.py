@@ -165,12 +165,20 @@ def build_configs(state: AppState, model: dict[str, Any], train: dict[str, Any])
 
 
 def begin_training(state: AppState, model: dict[str, Any], train: dict[str, Any], baseline: str | None) -> None:
-    """Validate everything, then start the worker. Any RagvizError leaves the session as it was."""
+    """Validate everything, then start the worker. Any RagvizError leaves the session as it was.
+
+    The graph and the work budget are checked once, by the run as it starts (before it queues).
+    """
     model_config, train_config = build_configs(state, model, train)
     choose_device(train_config.device)  # asking for CUDA without one: say so now, not from the worker
-    state.project.graph.validate()
-    state.project.model_config, state.project.train_config = model_config, train_config
-    begin_run(state, baseline if baseline and baseline != NO_BASELINE else None)
+    project = state.project
+    before = project.model_config, project.train_config
+    project.model_config, project.train_config = model_config, train_config
+    try:
+        begin_run(state, baseline if baseline and baseline != NO_BASELINE else None)
+    except RagvizError:
+        project.model_config, project.train_config = before
+        raise
 
 
 def _baseline_label(name: str) -> str:
