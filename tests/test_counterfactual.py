@@ -73,11 +73,22 @@ def test_an_edge_into_a_zero_shot_task_changes_its_outputs_without_retraining(mo
     assert changes.loc[zero, "change"] == pytest.approx(changes.loc[zero, "after"] - changes.loc[zero, "before"])
 
 
-def test_only_tasks_within_l_hops_of_an_edit_change(model) -> None:
-    graph = small_ring(10, zero_shot=(), train_size=5)  # run the 2-layer model on a bigger ring: inference only
+@pytest.fixture(scope="module")
+def learned_start_model():
+    """A 2-layer model whose unseen tasks start from one learned vector (no propagation)."""
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
+
+    graph = small_ring(10, zero_shot=(), train_size=5)
+    return train(graph, ModelConfig(unseen_state="learned"), TrainConfig(steps=20, seed=0, device="cpu")).model
+
+
+def test_only_tasks_within_l_hops_of_an_edit_change(learned_start_model) -> None:
+    """Message passing alone: an edit reaches L − 1 hops from the edited edge's ends."""
+    graph = small_ring(10, zero_shot=(), train_size=5)
     names = graph.task_names()
-    before = compute_trace(model, graph, grid_resolution=10)
-    after = compute_trace(model, without_edge(graph, names[0], names[1], "near"), grid_resolution=10)
+    before = compute_trace(learned_start_model, graph, grid_resolution=10)
+    after = compute_trace(learned_start_model, without_edge(graph, names[0], names[1], "near"), grid_resolution=10)
     changes = metric_changes(before, after).set_index("task")
     # The lost message changes h¹ of both ends, then h² of their neighbours: L − 1 = 1 hop from the edge's ends.
     near = {names[i] for i in (9, 0, 1, 2)}
@@ -85,6 +96,18 @@ def test_only_tasks_within_l_hops_of_an_edit_change(model) -> None:
     assert (changes.loc[[n for n in names if n not in near], "status"] == "unchanged").all()
     only = metric_changes(before, after, only_affected=True)
     assert set(only["task"]) == near
+
+
+def test_with_the_propagated_start_an_edit_reaches_a_task_without_data_at_any_distance(model) -> None:
+    """The default model's unseen tasks sit at the fixed point of the whole graph: an edit far away moves them."""
+    graph = small_ring(10, zero_shot=(), train_size=5)  # tasks the model has no embedding for are unseen
+    names = graph.task_names()
+    before = compute_trace(model, graph, grid_resolution=10)
+    after = compute_trace(model, without_edge(graph, names[0], names[1], "near"), grid_resolution=10)
+    changes = metric_changes(before, after).set_index("task")
+    unseen = [n for n in names if after.zero_shot[after.index(n)]]
+    far = [n for n in unseen if n not in {names[i] for i in (9, 0, 1, 2)}]
+    assert far and changes.loc[far, "affected"].any()
 
 
 def test_a_new_zero_shot_task_is_reported_as_new(model, ring_graph) -> None:

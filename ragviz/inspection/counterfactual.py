@@ -76,8 +76,10 @@ def metric_changes(before: Trace, after: Trace, only_affected: bool = False) -> 
     """Per task: metric before and after an edit, the change, and how far its embedding t_v moved.
 
     A task is *affected* when it is new, gone, or its embedding moved (beyond float noise):
-    with L layers only tasks within L − 1 hops of an edited edge's ends can be (the edge's
-    message changes its ends' states at layer 1, and each further layer spreads that one hop).
+    with L layers a task with an embedding of its own is affected only within L − 1 hops of an edited
+    edge's ends (the edge's message changes its ends' states at layer 1, and each further layer spreads
+    that one hop); a task without data, whose state is the fixed point of its neighbours' (the default
+    propagated start and close), can be affected at any distance.
     """
     names = list(dict.fromkeys([*before.task_names, *after.task_names]))
     rows = []

@@ -107,25 +107,31 @@ class PropagatedState(UnseenState):
             factors = torch.linalg.inv_ex(system).inverse
         return Propagation(alpha, rho, unseen, pull, factors)
 
-    def fixed_point(self, g: GraphTensors, start: Tensor, shared: Propagation) -> Tensor:
+    def fixed_point(self, g: GraphTensors, start: Tensor, shared: Propagation, scaled: bool = True) -> Tensor:
         """Unseen rows: the fixed point of their neighbours' τ-scaled states; seen rows: ``start``.
 
         (1 + ε) h_v − Σ_u α_uv τ_r h_u = (ε + 1 − Σ_u α_uv) start_v on unseen rows, h_v = start_v on seen
         rows (ε: :data:`REGULARISER`); an unseen task with no incoming edge keeps its start.
         """
-        half = start.shape[1] // 2
+        half = start.shape[1] // 2 if scaled else start.shape[1]
         rhs = torch.where(shared.unseen.unsqueeze(-1), shared.pull * start, start)
         if shared.factors is not None:
+            if not scaled:
+                return shared.factors[0] @ rhs
             both = shared.factors @ rhs  # (2, N, d): every column through both systems, then each keeps its own
-            scaled = torch.arange(start.shape[1], device=start.device) >= half
-            return torch.where(scaled, both[1], both[0])
-        return torch.cat([sweep_fixed_point(start[:, :half], shared, torch.ones_like(shared.rho), g.src, g.dst),
-                          sweep_fixed_point(start[:, half:], shared, shared.rho, g.src, g.dst)], 1)
+            second = torch.arange(start.shape[1], device=start.device) >= half
+            return torch.where(second, both[1], both[0])
+        kept = sweep_fixed_point(start[:, :half], shared, torch.ones_like(shared.rho), g.src, g.dst)
+        if not scaled:
+            return kept
+        return torch.cat([kept, sweep_fixed_point(start[:, half:], shared, shared.rho, g.src, g.dst)], 1)
 
     def initial(self, model: RAGModel, g: GraphTensors, own: Tensor, unseen: Tensor,
                 shared: Propagation | None) -> Tensor:
         start = torch.where(unseen.unsqueeze(-1), model.unknown_task.expand_as(own), own)
-        return start if shared is None else self.fixed_point(g, start, shared)
+        # τ_r is for the close only: its halves mean "kept / negated by label reversal" in the space the
+        # decoder reads, not in the layers' input space (sharing it stalled ρ near 0.2 on the tuning run).
+        return start if shared is None else self.fixed_point(g, start, shared, scaled=False)
 
     def final(self, model: RAGModel, g: GraphTensors, h: Tensor, unseen: Tensor, with_terms: bool,
               shared: Propagation | None) -> tuple[Tensor, Tensor | None, Tensor | None]:
