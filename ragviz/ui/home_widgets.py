@@ -15,13 +15,11 @@ from ragviz.ui.state import AppState, adopt_checkpoint, notify
 EQUATIONS: tuple[tuple[str, str], ...] = (
     ("**Task input.** A task with training data starts from its own learned embedding. A task without "
      "(zero-shot, or a seen task dropped with probability p while training) starts where its relations put it: "
-     "the weighted mean of its neighbours' states, each moved by its relation's transform T_r, repeated until "
-     "the values settle. T_r and the weight b_r are computed from the relation's embedding z_r, so \"labels "
-     "flipped\" can learn to mean a different place than \"same\".",
+     "the weighted mean of its neighbours' states, repeated until the values settle. The weight of a relation, "
+     "b_r, is computed from the relation's embedding z_r.",
      r"h^{0}_{v} = \begin{cases} E[v] & \text{task } v \text{ has training data} \\ "
-     r"\sum_{u \to v} \alpha_{uv}\, T_{r}\, h^{0}_{u} & \text{no data (or dropped)} \end{cases}"
-     r"\qquad \begin{gathered} T_r = I + A z_r \\ \alpha_{uv} = \operatorname{softmax}_u"
-     r"\left(\log w_{uv} + a^{\top} z_r\right) \end{gathered}"),
+     r"\sum_{u \to v} \alpha_{uv}\, h^{0}_{u} & \text{no data (or dropped)} \end{cases}"
+     r"\qquad \alpha_{uv} = \operatorname{softmax}_u\left(\log w_{uv} + a^{\top} z_r\right)"),
     ("**Message** along an edge u → v of relation r with weight w_uv: the sender's state composed with the "
      "relation's embedding z_r (φ = h⊙z, h−z, a typed matrix W_r h, or just h when relation-blind).",
      r"m_{u \to v} = W^{l}_{\mathrm{msg}}\; \varphi\!\left(h^{l}_{u},\, z^{l}_{r}\right)\, w_{uv}"),
@@ -30,9 +28,16 @@ EQUATIONS: tuple[tuple[str, str], ...] = (
      r"\begin{gathered} a_v = \operatorname*{AGG}_{u \to v} m_{u \to v} \\ "
      r"h^{l+1}_{v} = \mathrm{LayerNorm}\!\left(h^{l}_{v} + \sigma\!\left(W^{l}_{\mathrm{self}}\, h^{l}_{v} "
      r"+ a_v\right)\right) \end{gathered}"),
-    ("**Generated decoder.** The task embedding t_v = h^L_v generates the task's linear head on top of an "
+    ("**Task embedding.** A task with data: its last state, t_v = h^L_v. A task without: again where its "
+     "relations put it, the weighted mean of its neighbours' last states, each moved by its relation's transform "
+     "τ_r (computed from z_r: it keeps half the state and scales the other half by ρ_r, which can learn −1 for "
+     "\"labels flipped\").",
+     r"t_v = \begin{cases} h^{L}_{v} & \text{task } v \text{ has training data} \\ "
+     r"\sum_{u \to v} \alpha_{uv}\, \tau_{r} \odot t_{u} & \text{no data} \end{cases}"
+     r"\qquad \tau_r = (1, \dots, 1, \rho_r, \dots, \rho_r),\ \rho_r = 1 + c^{\top} z_r"),
+    ("**Generated decoder.** The task embedding t_v generates the task's linear head on top of an "
      "encoder s = f(x) shared by all tasks. Every task's head, a zero-shot task's too, comes from its own "
-     "final state alone.",
+     "embedding alone.",
      r"\begin{gathered} W_v = G\, t_v + W_0, \qquad b_v = g^{\top} t_v + b_0 \\ "
      r"\hat{y} = W_v^{\top} s + b_v \end{gathered}"),
 )

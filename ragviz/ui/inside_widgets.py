@@ -69,10 +69,11 @@ BLEND_NOTE = ("With the **{decoder}** decoder a task without data is predicted b
               "drawn here, is computed by the same layers but no loss trains it: it decides its prediction only "
               "when no task with data can be reached. Read the ★ tasks' positions here with that in mind.")
 #: What decides a zero-shot prediction in the default model (docs/DESIGN.md §2).
-PROPAGATED_NOTE = ("A ★ task without data starts (layer 0) where its relations put it: the mean of its "
-                   "neighbours' states, each moved by its relation's transform, until the values settle. The "
-                   "layers then refine it like any other state, and its predictor is generated from its final "
-                   "state alone: what you see here is what decides its prediction.")
+PROPAGATED_NOTE = ("A ★ task without data starts (layer 0) where its relations put it: the weighted mean of its "
+                   "neighbours' states, until the values settle. The layers refine it like any other state; at the "
+                   "last layer it is again the weighted mean of its neighbours' last states, each moved by its "
+                   "relation's transform, and its predictor is generated from that state alone: what you see here "
+                   "is what decides its prediction.")
 
 
 def blend_note(state: AppState) -> None:

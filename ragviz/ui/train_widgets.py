@@ -75,10 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
             "only its own embedding (no graph); each layer reaches one hop further.", step=1),
     Setting("model", "unseen_state", "Unseen tasks start",
             "Where a task without data (zero-shot, or dropped while training) starts and ends. **propagated** "
-            "(default): at the fixed point of its neighbours' states, each moved by its relation's transform "
-            "(learned from the relation's embedding), before the first layer and again after the last; it "
-            "reaches any number of hops. **learned**: one learned vector u for every such task; only the "
-            "layers' messages tell them apart, one hop per layer.", UNSEEN),
+            "(default): at the fixed point of its neighbours' states, before the first layer and again after "
+            "the last, where each neighbour is moved by its relation's transform (learned from the relation's "
+            "embedding); it reaches any number of hops. **learned**: one learned vector u for every such task; "
+            "only the layers' messages tell them apart, one hop per layer.", UNSEEN),
     Setting("model", "decoder", "Decoder",
             "**linear** (default): each task's head is generated from its own final state, W_v = G·t_v + W_0; "
             "zero-shot tasks too. **generated**: FiLM (γ, β) and a head, all generated. **film**: FiLM from the "

@@ -1,32 +1,35 @@
-"""An unseen task starts where its relations put it: the fixed point of relation-transformed neighbours.
+"""An unseen task starts, and ends, where its relations put it: the fixed point of its neighbours.
 
-h⁰_v = Σ_u α_uv (τ_r ⊙ h⁰_u) over v's incoming edges (u → v of relation r), seen tasks fixed at their
-own embeddings e_u, with α_uv = softmax over v's edges of (log w_uv + b_r) and
+**Start** (before the first layer): h⁰_v = Σ_u α_uv h⁰_u over v's incoming edges (u → v of relation r),
+seen tasks fixed at their own embeddings e_u, with α_uv = softmax over v's edges of (log w_uv + b_r).
+It is the harmonic extension of the seen embeddings over the graph: any number of hops is reached,
+and a gap of several unseen tasks is filled in between its ends. The layers then refine h⁰ like any
+other state.
 
-    τ_r = (1, …, 1, ρ_r, …, ρ_r),    ρ_r = 1 + c · z_r,    b_r = a · z_r,
+**Close** (after the last layer): an unseen task's embedding t_v is the same fixed point over its
+neighbours' last states, each moved by its relation's transform:
+
+    t_v = Σ_u α_uv (τ_r ⊙ t_u),    τ_r = (1, …, 1, ρ_r, …, ρ_r),    ρ_r = 1 + c · z_r,    b_r = a · z_r,
 
 all derived from the relation's embedding z_r, so a relation's meaning ("same", "labels flipped",
 "near") lives in z_r: swap two relations' embeddings and the tasks they reach move. τ_r keeps the
 first half of the state and scales the second half by ρ_r: the default decoder generates from that
 half exactly the part of a head that reversing the labels negates (:mod:`ragviz.model.decoders.linear`),
-so ρ_r = −1 is "labels reversed" and ρ_r = 1 is "alike". One number per relation, not a free d × d
-map: a free map let the tuning runs fit each dropped task and lose the zero-shot ones (moons at 45°
-steps: 0.32 against 0.96). The dimensions decouple, so
-the fixed point is d small linear systems, solved exactly (:func:`solve_fixed_point`); on a large
-graph it is approached by sweeps instead (:func:`sweep_fixed_point`). It is the harmonic extension
-of the seen embeddings over the graph: any number of hops is reached, and a gap of several unseen
-tasks is filled in between its ends. The layers then refine h⁰ like any other state, and the
-decoder reads only the final state, so what the pages show at every layer decides.
+so ρ_r = −1 is "labels reversed" and ρ_r = 1 is "alike". The close makes an unseen task's head, affine
+in t_v, the relation-transformed harmonic mean of its neighbours' generated heads; its earlier states
+reach it through its neighbours' messages. τ_r acts at the close only, where its halves have that
+meaning (also at the start, it stalled "labels flipped" at ρ ≈ 0.2 on a lesson's tuning seed).
+One number per relation, not a free map: a free d-vector or d × d map per relation let the tuning
+runs fit each dropped task and lose the zero-shot ones (moons at 45° steps: 0.32 against 0.96).
+Without the close the layers' non-linear updates bent interpolated states off the seen tasks'
+(tuning seeds: moons at 45° steps 0.84 against 0.98 with it).
 
-The same propagation closes the network: after the last layer an unseen task's embedding t_v is
-the fixed point of its neighbours' last-layer states (:meth:`PropagatedState.final`), so its head,
-affine in t_v, is the relation-transformed harmonic mean of its neighbours' generated heads, and a
-"labels reversed" relation reverses exactly. Its earlier states reach it through its neighbours'
-messages. Without the closing step the layers' non-linear updates bent interpolated states off the
-seen tasks' manifold (tuning seeds: moons at 45° steps 0.84 against 0.98 with it).
+The dimensions decouple, so the fixed point is two N × N linear systems (all α; α scaled by ρ),
+inverted once per pass (:meth:`PropagatedState.prepare`); on a large graph it is approached by sparse
+sweeps instead (:func:`sweep_fixed_point`).
 
-Trained through task dropout: a dropped seen task starts from this propagation too, and its loss
-reaches A, a and the embeddings it was propagated from. A task no seen task reaches keeps u.
+Trained through task dropout: a dropped seen task starts and ends from this propagation too, and its
+loss reaches a, c and the states it was propagated from. A task no seen task reaches keeps u.
 A relation-blind model (composition ``none``) uses τ = 1 and one b for every edge.
 """
 
