@@ -9,7 +9,7 @@ other state.
 **Close** (after the last layer): an unseen task's embedding t_v is the same fixed point over its
 neighbours' last states, each moved by its relation's transform:
 
-    t_v = Σ_u α_uv (τ_r ⊙ t_u),    τ_r = (1, …, 1, ρ_r, …, ρ_r),    ρ_r = 1 + c · z_r,    b_r = a · z_r,
+    t_v = Σ_u α_uv (τ_r ⊙ t_u),    τ_r = (1, …, 1, ρ_r, …, ρ_r),    ρ_r = clip(1 + c · z_r, ±1),    b_r = a · z_r,
 
 all derived from the relation's embedding z_r, so a relation's meaning ("same", "labels flipped",
 "near") lives in z_r: swap two relations' embeddings and the tasks they reach move. τ_r keeps the
@@ -74,7 +74,10 @@ class PropagatedState(UnseenState):
         z = model.relation_embedding
         if model.config.composition == "none":  # relation-blind: every edge the same
             return torch.ones_like(z[:, 0]), torch.zeros_like(z[:, 0])
-        return 1 + model.relation_transform(z).squeeze(-1), model.relation_score(z).squeeze(-1)
+        # |ρ| ≤ 1: with ρ > 1 a chain of unseen tasks amplifies its ends and the system can pass through
+        # singular (three adjacent zero-shot tasks came out with their labels reversed on a report seed).
+        rho = (1 + model.relation_transform(z).squeeze(-1)).clamp(-1.0, 1.0)
+        return rho, model.relation_score(z).squeeze(-1)
 
     def transforms(self, model: RAGModel) -> tuple[Tensor, Tensor]:
         """(τ_r for every relation slot (S, d), b_r (S,)): τ_r keeps the first half and scales the second by ρ_r."""
