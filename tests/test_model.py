@@ -75,22 +75,25 @@ def test_learned_unseen_state_gives_every_zero_shot_task_the_shared_unknown_vect
     assert "t1" not in model.vocab.tasks
 
 
-def test_propagated_unseen_state_is_the_transformed_mean_of_its_neighbours() -> None:
-    """h⁰ of a zero-shot task between two seen ones: α-weighted T_r h⁰_u, with T_r and b_r from z_r."""
+def test_propagated_unseen_state_starts_at_the_mean_and_ends_at_the_transformed_mean_of_its_neighbours() -> None:
+    """h⁰ of a zero-shot task between two seen ones: the α-weighted mean of theirs; t_v: of their τ_r-scaled
+    last states, with τ_r and b_r computed from the relation embeddings z_r."""
     graph = chain(3)
     graph.update_task("t1", train_size=0)
-    model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph), seed=2)
-    e = model.task_embedding.detach()
-    h0 = embeddings(model, graph)
-    assert torch.allclose(h0[1], (e[0] + e[1]) / 2, atol=1e-3)  # τ_r = 1 and equal weights at initialisation
+    model = build_model(ModelConfig(layers=1), domain_spec(graph), make_vocab(graph), seed=2).eval()
+    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
     with torch.no_grad():
         model.relation_transform.weight.normal_()
-    g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
-    tau, _ = model.unseen.transforms(model)
+        model.relation_score.weight.normal_()
+        states, _ = model.embed_tasks(g)
+        alpha, _ = model.unseen.edge_weights(model, g)
+        tau, _ = model.unseen.transforms(model)
     into = [k for k in range(int(g.src.shape[0])) if int(g.dst[k]) == 1 and int(g.src[k]) != 1]
-    expected = sum(tau[int(g.rel[k])] * embeddings(model, graph)[int(g.src[k])] for k in into) / len(into)
-    assert torch.allclose(embeddings(model, graph)[1], expected, atol=2e-3)  # up to the regulariser's pull
-    assert not torch.allclose(embeddings(model, graph)[1], h0[1])
+    start = sum(alpha[k] * states[0][int(g.src[k])] for k in into)
+    assert torch.allclose(states[0][1], start, atol=2e-3)  # up to the regulariser's pull
+    end = sum(alpha[k] * tau[int(g.rel[k])] * states[-1][int(g.src[k])] for k in into)
+    assert torch.allclose(states[-1][1], end, atol=2e-3)
+    assert (tau.abs() <= 1).all() and not torch.allclose(tau, torch.ones_like(tau))
 
 
 def test_the_sweeps_of_a_large_graph_reach_the_exact_fixed_point(monkeypatch) -> None:
