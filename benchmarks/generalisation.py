@@ -537,19 +537,24 @@ sets both the data (every task's seed is `seed·1000 + index`; rewired edges are
 (initialisation and training draws). These seeds were not used to tune anything. Every method trains with the
 default `ModelConfig()` and `TrainConfig(steps={steps})`.
 
-- **RAG**: the default model. **no edges**: the same model with every edge removed.
+- **RAG**: the default model (`ModelConfig()`: the propagated start and close, the `linear` decoder).
+  **no edges**: the same model with every edge removed.
 - **independent**: one head per seen task on a shared encoder; a zero-shot task has no head (all-zero logits),
   so it always predicts class 0 and scores that class's share, not chance.
-- **neighbour average**: not learned. Each zero-shot task gets the edge-weighted average of its neighbours'
-  predictions (probabilities or regression outputs); the seen tasks' predictions are the *independent* model's
-  own heads; zero-shot neighbours are filled in over hops (the harmonic fill of the graph), so adjacent and
-  end-of-chain zero-shot tasks get a prediction too. It ignores relation types (it would treat a relation that
-  flips labels like "near"; no setting here has one).
+- The baselines, none learned beyond the heads they average (`ragviz/inspection/baselines.py`):
+  - **neighbour average**: each zero-shot task gets the edge-weighted average of its neighbours' predictions
+    (probabilities or regression outputs), zero-shot neighbours filled in to the fixed point (the harmonic
+    extension), over the *independent* model's heads; relation types are ignored.
+  - **own-heads average**: the same over RAG's own seen heads.
+  - **direct average**: only a zero-shot task's seen neighbours, over the independent heads.
+  - **reversing average** (settings with an "opposite" relation): the harmonic average that reverses a
+    prediction's labels each time it crosses an "opposite" edge, over the independent heads.
 
 Each cell is the mean ± std over seeds of the mean zero-shot metric, and the worst seed. *chance* is 1/classes
-(accuracy) or the variance of the zero-shot tasks' targets (MSE of predicting their mean). *RAG > no edges* and
-*RAG ≥ average* compare means; *RAG below chance* is **yes** when the mean is worse than chance, "worst seed"
-when only the worst seed is.
+(accuracy) or the variance of the zero-shot tasks' targets (MSE of predicting their mean). *RAG > no edges* compares
+means; *against the best baseline* compares RAG's mean with the best baseline's: a win, a tie (within
+{TIE_ACCURACY} accuracy or {TIE_MSE_RATIO}× MSE) or a **loss**; *RAG below chance* is **yes** when the mean is
+worse than chance, "worst seed" when only the worst seed is.
 
 ## Results
 
