@@ -14,6 +14,7 @@ import re
 import pytest
 from playwright import sync_api as playwright
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tab_waits import figures_steady, showing
 from test_browser import PAGES, SHOTS, assert_no_exception, go_to, settle
 
 from ragviz.plots.projector import CHROME_PX, SCREENS
@@ -40,6 +41,15 @@ LARGEST_FIGURE_JS = """
 """
 
 
+#: True once the collapsed sidebar has slid out of the viewport (its transition has ended).
+SIDEBAR_GONE_JS = """
+() => {
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  return !bar || bar.getBoundingClientRect().right <= 1;
+}
+"""
+
+
 @pytest.fixture(scope="module")
 def server():
     with streamlit_server(timeout=90) as (url, _proc):
@@ -47,24 +57,29 @@ def server():
 
 
 def largest_figure(page) -> dict:
-    page.wait_for_selector('[data-testid="stMain"] .js-plotly-plot', timeout=60_000)
-    page.wait_for_timeout(1000)  # Plotly lays out after the element appears
+    figures_steady(page)  # Plotly lays out after the element appears
     return page.evaluate(LARGEST_FIGURE_JS)
 
 
 def screenshot(page, title: str, screen_label: str, figure: dict | None) -> None:
     """The page as the class sees it: sidebar collapsed, scrolled to the figure."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
     page.locator('[data-testid="stSidebarCollapseButton"] button').click()
-    page.wait_for_timeout(800)
+    with showing(page, "waiting for the sidebar to fold away"):
+        playwright.expect(sidebar).to_have_attribute("aria-expanded", "false", timeout=30_000)
+        page.wait_for_function(SIDEBAR_GONE_JS, timeout=30_000, polling=50)
     if figure is not None:
+        figures_steady(page)  # the main area widened: the figures lay out again
         top = page.evaluate(LARGEST_FIGURE_JS)["top"]
         page.evaluate(f"() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, {top} - 70)"
                       f" || window.scrollTo(0, {top} - 70)")
-        page.wait_for_timeout(600)
+        figures_steady(page)
     size = screen_label.replace("×", "x")
     page.screenshot(path=str(SHOTS / f"projector_{title.lower().replace(' ', '_')}_{size}.png"))
     page.locator('[data-testid="stExpandSidebarButton"]').click()
-    page.wait_for_timeout(600)
+    with showing(page, "waiting for the sidebar to come back"):
+        playwright.expect(sidebar).to_have_attribute("aria-expanded", "true", timeout=30_000)
+        playwright.expect(sidebar.get_by_role("switch", name="Projector mode")).to_be_in_viewport(timeout=30_000)
 
 
 def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(server) -> None:
@@ -87,8 +102,6 @@ def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(se
             settle(page)
             for title in PAGES:
                 go_to(page, title)
-                page.wait_for_timeout(1000)
-                settle(page)
                 where = f"{title} at {label}"
                 assert_no_exception(page, where)
                 assert sidebar.get_by_role("switch", name="Projector mode").is_checked(), where

@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import re
 
-from test_browser import settle
+from tab_waits import showing
+from test_browser import assert_no_exception as no_exception
+from test_browser import go_to, settle
 
 NEW_TASK = "my own task"
-
-
-def no_exception(page, where: str) -> None:
-    errors = page.locator('[data-testid="stException"]')
-    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:500]}"
-
-
-def go_to(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
-    settle(page)
 
 
 def view_of(page) -> dict:
@@ -110,7 +102,8 @@ def test_a_damaged_link_shows_a_message_and_the_home_page(server, browser) -> No
 def sidebar_text(page) -> str:
     """The sidebar as the user reads it, once its model line is drawn (a reload's first run imports the sample)."""
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Model:", exact=False).first.wait_for(timeout=120_000)
+    with showing(page, "waiting for the sidebar's model line"):
+        sidebar.get_by_text("Model:", exact=False).first.wait_for(timeout=120_000)
     return sidebar.inner_text()
 
 
