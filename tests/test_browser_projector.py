@@ -41,11 +41,13 @@ LARGEST_FIGURE_JS = """
 """
 
 
-#: True once the collapsed sidebar has slid out of the viewport (its transition has ended).
-SIDEBAR_GONE_JS = """
-() => {
+#: True once the sidebar has slid fully out of the viewport (``shown`` false) or fully into it (true).
+SIDEBAR_AT_REST_JS = """
+(shown) => {
   const bar = document.querySelector('[data-testid="stSidebar"]');
-  return !bar || bar.getBoundingClientRect().right <= 1;
+  if (!bar) return !shown;
+  const r = bar.getBoundingClientRect();
+  return shown ? r.left >= -1 && r.width > 100 : r.right <= 1;
 }
 """
 
@@ -66,8 +68,8 @@ def screenshot(page, title: str, screen_label: str, figure: dict | None) -> None
     sidebar = page.locator('[data-testid="stSidebar"]')
     page.locator('[data-testid="stSidebarCollapseButton"] button').click()
     with showing(page, "waiting for the sidebar to fold away"):
-        playwright.expect(sidebar).to_have_attribute("aria-expanded", "false", timeout=30_000)
-        page.wait_for_function(SIDEBAR_GONE_JS, timeout=30_000, polling=50)
+        playwright.expect(sidebar).to_have_attribute("data-collapsed", "true", timeout=30_000)
+        page.wait_for_function(SIDEBAR_AT_REST_JS, arg=False, timeout=30_000, polling=50)
     if figure is not None:
         figures_steady(page)  # the main area widened: the figures lay out again
         top = page.evaluate(LARGEST_FIGURE_JS)["top"]
@@ -78,8 +80,8 @@ def screenshot(page, title: str, screen_label: str, figure: dict | None) -> None
     page.screenshot(path=str(SHOTS / f"projector_{title.lower().replace(' ', '_')}_{size}.png"))
     page.locator('[data-testid="stExpandSidebarButton"]').click()
     with showing(page, "waiting for the sidebar to come back"):
-        playwright.expect(sidebar).to_have_attribute("aria-expanded", "true", timeout=30_000)
-        playwright.expect(sidebar.get_by_role("switch", name="Projector mode")).to_be_in_viewport(timeout=30_000)
+        playwright.expect(sidebar).to_have_attribute("data-collapsed", "false", timeout=30_000)
+        page.wait_for_function(SIDEBAR_AT_REST_JS, arg=True, timeout=30_000, polling=50)
 
 
 def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(server) -> None:

@@ -61,7 +61,7 @@ def projector_css(screen: Screen) -> str:
     sidebar = int(round(18.5 * root))
     return ("<style>"
             f"html{{font-size:{root}px}}"
-            f'section[data-testid="stSidebar"][aria-expanded="true"]{{min-width:{sidebar}px}}'
+            f'section[data-testid="stSidebar"][data-collapsed="false"]{{min-width:{sidebar}px}}'
             "</style>")
 
 
