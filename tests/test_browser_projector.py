@@ -52,6 +52,19 @@ SIDEBAR_AT_REST_JS = """
 """
 
 
+#: The px sizes of the page's root type and of its text (captions, markdown) in the main area.
+TEXT_SIZES_JS = """
+() => {
+  const px = e => e ? parseFloat(getComputedStyle(e).fontSize) : null;
+  const main = document.querySelector('[data-testid="stMain"]');
+  return {root: px(document.documentElement),
+          caption: px(main.querySelector('[data-testid="stCaptionContainer"]')),
+          text: px(main.querySelector('[data-testid="stMarkdownContainer"] p'))};
+}
+"""
+DESK_ROOT_PX = 16  # Streamlit's own root type
+
+
 @pytest.fixture(scope="module")
 def server():
     with streamlit_server(timeout=90) as (url, _proc):
@@ -107,6 +120,9 @@ def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(se
                 where = f"{title} at {label}"
                 assert_no_exception(page, where)
                 assert sidebar.get_by_role("switch", name="Projector mode").is_checked(), where
+                text = page.evaluate(TEXT_SIZES_JS)  # text, tables and cards grow with the figures' type
+                assert text["root"] == screen.font_px, f"{where}: {text}"
+                assert text["caption"] is None or text["caption"] >= 0.875 * screen.font_px - 0.5, f"{where}: {text}"
                 main = page.locator('[data-testid="stMain"]')
                 if title in TUCKED:
                     folded = main.locator('[data-testid="stExpander"] details').filter(has_text=TUCKED[title]).first
@@ -125,5 +141,6 @@ def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(se
         go_to(page, "Train")
         assert_no_exception(page, "Train after projector mode is off")
         assert largest_figure(page)["height"] < 0.95 * (1080 - CHROME_PX)
+        assert page.evaluate(TEXT_SIZES_JS)["root"] == DESK_ROOT_PX  # the stylesheet went with the mode
         context.close()
         browser.close()

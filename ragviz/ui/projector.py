@@ -55,13 +55,15 @@ def projector_css(screen: Screen) -> str:
 
     The root type becomes the screen's body size (Streamlit's text, tables, cards and widgets are
     in rem, so they all grow by the same factor as the figures' type); the open sidebar widens
-    with its type.
+    with its type; notices float at the bottom right, clear of the page's controls at its top and
+    of a figure's Play buttons at its bottom left.
     """
     root = int(screen.font_px)
     sidebar = int(round(18.5 * root))
     return ("<style>"
             f"html{{font-size:{root}px}}"
             f'section[data-testid="stSidebar"][data-collapsed="false"]{{min-width:{sidebar}px}}'
+            '[data-testid="stToastContainer"]{top:auto!important;bottom:1rem!important}'
             "</style>")
 
 
