@@ -1,8 +1,8 @@
 """Projector mode in real headless Chromium: every page, at 1280×720 and at 1920×1080.
 
 Switched on in the sidebar, the mode must hold on every page of the session: each page's main
-figure fills the screen's height below the header, with type larger than Plotly's default, the
-secondary controls folded away, and no exception. A screenshot of each page (scrolled to its
+figure fills the screen's height below the header, with type larger than Plotly's default, text
+grown to the screen's type, the secondary controls folded away, and no exception. A screenshot of each page (scrolled to its
 figure, sidebar collapsed, as a class sees it) is saved for a person to look at
 (``RAGVIZ_SCREENSHOTS`` or ``screenshots/``; the ones in ``docs/screenshots/`` come from here).
 """
