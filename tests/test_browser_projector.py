@@ -2,8 +2,9 @@
 
 Switched on in the sidebar, the mode must hold on every page of the session: each page's main
 figure fills the screen's height below the header, with type larger than Plotly's default, text
-grown to the screen's type, the secondary controls folded away, and no exception. A screenshot of each page (scrolled to its
-figure, sidebar collapsed, as a class sees it) is saved for a person to look at
+grown to the screen's type, the secondary controls folded away, and no exception. A screenshot
+of each page (scrolled to its figure, sidebar collapsed, as a class sees it) is saved for a
+person to look at
 (``RAGVIZ_SCREENSHOTS`` or ``screenshots/``; the ones in ``docs/screenshots/`` come from here).
 """
 
