@@ -96,12 +96,6 @@ def figures_clickable(page: Page, timeout: float = 60_000) -> None:
         page.wait_for_function(CLICKABLE_JS, timeout=timeout, polling=50)
 
 
-def evaluate_when(page: Page, script: str, what: str, timeout: float = 60_000, arg: Any = None) -> Any:
-    """The value of ``script`` once it is truthy (a wait on the page's own state)."""
-    with showing(page, what):
-        return page.wait_for_function(script, arg=arg, timeout=timeout, polling=50).json_value()
-
-
 async def async_tab_text(page: Any, limit: int = SHOWN_CHARS) -> str:
     """:func:`tab_text` for Playwright's async API (the load and replica tests drive many tabs at once)."""
     try:
