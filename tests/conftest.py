@@ -62,3 +62,22 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A browser test that timed out anywhere gets what each of its open tabs showed in its report."""
+    outcome = yield
+    report = outcome.get_result()
+    browser = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+    if call.when != "call" or call.excinfo is None or browser is None:
+        return
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if not call.excinfo.errisinstance(PlaywrightTimeout):
+        return
+    from tab_waits import tab_text
+
+    for i, context in enumerate(browser.contexts):
+        for j, page in enumerate(context.pages):
+            report.sections.append((f"what tab {i}.{j} showed ({page.url[:120]})", tab_text(page)))

@@ -73,7 +73,7 @@ def streamlit_server(extra_args: list[str] | None = None, env: dict[str, str] | 
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"streamlit did not answer on {server.url} within {timeout:.0f} s")
-            time.sleep(0.3)
+            time.sleep(0.3)  # the poll interval: the loop ends as soon as the server answers
         yield server
     finally:
         proc.terminate()
@@ -146,7 +146,7 @@ async def train_session(outcome: TrainOutcome, browser: Any, url: str, steps: in
     it got, also when the caller gives up waiting.
     """
     seed = outcome.seed
-    context = None
+    context = page = None
     try:
         async with opening:
             outcome.stage = "opening"
@@ -174,7 +174,10 @@ async def train_session(outcome: TrainOutcome, browser: Any, url: str, steps: in
             outcome.errors.append((await exceptions.nth(k).inner_text())[:300])
         outcome.stage = "done"
     except Exception as err:  # noqa: BLE001 - reported per session by the test
-        outcome.errors.append(f"{type(err).__name__}: {err}"[:500])
+        from tab_waits import async_tab_text
+
+        shown = f"; the tab showed: {await async_tab_text(page, 900)}" if page is not None else ""
+        outcome.errors.append(f"{type(err).__name__}: {err}"[:500] + shown)
         if not go.is_set():
             await ready.put(-1)  # never leave the others waiting for this one
     finally:

@@ -98,7 +98,7 @@ def replica_cluster(n: int, streamlit_args: list[str] | None = None, env: dict[s
                 raise RuntimeError(f"run_replicas.sh exited ({proc.returncode}):\n{cluster.log_tail()}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"replicas not ready within {timeout:.0f} s:\n{cluster.log_tail()}")
-            time.sleep(0.5)
+            time.sleep(0.5)  # the poll interval: the loop ends as soon as the log says ready
         cluster.pids = [int((run_dir / f"replica-{k + 1}.pid").read_text()) for k in range(n)]
         yield cluster
     finally:
@@ -154,7 +154,7 @@ def kill_replica(cluster: Cluster, index: int, timeout: float = 10.0) -> float:
     killed = time.monotonic()
     deadline = killed + timeout
     while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # the poll interval: the loop ends as soon as the process is gone
     return killed
 
 

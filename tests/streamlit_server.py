@@ -49,7 +49,7 @@ def streamlit_server(
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
-            time.sleep(0.3)
+            time.sleep(0.3)  # the poll interval: the loop ends as soon as the server answers
         yield url, proc
     finally:
         proc.terminate()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from playwright import sync_api as playwright
 from streamlit_server import ROOT, streamlit_server
+from tab_waits import figures_clickable, figures_steady, showing
 
 PAGES = ["Home", "Task graph", "Train", "Message passing", "Embeddings", "Task outputs", "Checkpoints"]
 SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
@@ -64,9 +66,10 @@ def settle(page, timeout: float = 180_000, quiet: float = 800) -> None:
     The timeout is generous because a fresh server's first run imports torch; a run that never
     ends still fails.
     """
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.evaluate("() => { window.__ragvizIdleSince = null; }")
-    page.wait_for_function(IDLE_JS, arg=quiet, timeout=timeout, polling=50)
+    with showing(page, "waiting for the app to finish its run"):
+        page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+        page.evaluate("() => { window.__ragvizIdleSince = null; }")
+        page.wait_for_function(IDLE_JS, arg=quiet, timeout=timeout, polling=50)
 
 
 def assert_no_exception(page, where: str) -> None:
@@ -74,18 +77,28 @@ def assert_no_exception(page, where: str) -> None:
     assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:500]}"
 
 
+def page_path(title: str) -> str:
+    """The URL path of a page's sidebar title (Home is the app's root)."""
+    return "" if title == "Home" else title.lower().replace(" ", "_")
+
+
 def go_to(page, title: str) -> None:
-    """Navigate with the sidebar link, staying in the same Streamlit session."""
+    """Navigate with the sidebar link, staying in the same Streamlit session; done once the page has run."""
     page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+    path = page_path(title)
+    with showing(page, f"waiting for the page {title}"):
+        page.wait_for_url(lambda url: urlparse(url).path.strip("/").endswith(path), timeout=60_000)
     settle(page)
 
 
 def task_nodes(page) -> list[dict]:
     """Screen positions of the task markers, once the graph chart has drawn them."""
-    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-    page.wait_for_function(f"() => ({NODE_POSITIONS_JS})().length > 0", timeout=60_000)
+    with showing(page, "waiting for the task graph's markers"):
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.wait_for_function(f"() => ({NODE_POSITIONS_JS})().length > 0", timeout=60_000)
     settle(page)
-    page.wait_for_timeout(1500)  # let Plotly attach its click handlers after drawing
+    figures_steady(page)  # the markers are where they will stay
+    figures_clickable(page)  # and Streamlit listens for clicks on them
     return page.evaluate(NODE_POSITIONS_JS)
 
 
@@ -160,8 +173,6 @@ def test_a_user_opens_a_sample_connects_tasks_trains_and_visits_every_page(serve
 
     for title in PAGES:
         go_to(page, title)
-        page.wait_for_timeout(1500)
-        settle(page)
         assert_no_exception(page, title)
         assert page.get_by_text("No trained model", exact=False).count() == 0 or title in ("Home", "Checkpoints")
         page.screenshot(path=str(SHOTS / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
@@ -237,8 +248,6 @@ def test_hostile_names_on_every_page_stay_text_run_no_script_and_fetch_nothing(s
 
     for title in PAGES:
         go_to(page, title)
-        page.wait_for_timeout(1500)
-        settle(page)
         assert_no_exception(page, title)
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text().replace("\u2060", "")  # see md_escape
         assert f"Project: {PROJECT}" in sidebar, f"{title}: {sidebar[:300]}"
@@ -249,7 +258,8 @@ def test_hostile_names_on_every_page_stay_text_run_no_script_and_fetch_nothing(s
             assert all(r in text for r in RELATIONS), text[:2000]
             node = task_nodes(page)[0]
             page.mouse.move(node["x"], node["y"])  # Plotly draws the hover label from the task's name
-            page.wait_for_timeout(800)
+            with showing(page, "waiting for the hover label"):
+                page.wait_for_selector(".hoverlayer .hovertext", timeout=30_000)
         if title in ("Message passing", "Embeddings"):  # the focus task is the zero-shot one, an iframe tag
             assert TASKS[3] in main.inner_text().replace("\u2060", "")
         live = page.locator("img[src='x'], img[src='q'], img[src*='127.0.0.1:9'], iframe[srcdoc], "
@@ -328,8 +338,10 @@ def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> N
         settle(page)
         assert layout_tab.get_attribute("aria-selected") == "true", f"after choosing {choice}"
         main.get_by_role("button", name=re.compile("Apply layout")).click()
+        with showing(page, f"waiting for the {choice} layout's notice"):
+            page.get_by_text(f"Laid the graph out with the {choice.lower()} layout", exact=False
+                             ).first.wait_for(timeout=60_000)
         settle(page)
-        page.wait_for_timeout(800)
         assert layout_tab.get_attribute("aria-selected") == "true", f"after applying {choice}"
         apply = main.get_by_role("button", name=re.compile("Apply layout"))
         playwright.expect(apply).to_have_count(1, timeout=30_000)  # the old run's button has gone
@@ -341,9 +353,13 @@ def test_a_widget_changed_inside_a_tab_keeps_that_tab_open(server, browser) -> N
     compare.click()
     settle(page)
     main.get_by_label("Model A").click()
-    page.get_by_role("option").nth(1).click()
+    option = page.get_by_role("option").nth(1)
+    chosen = option.inner_text().strip()
+    option.click()
+    with showing(page, "waiting for Model A to show the chosen model"):
+        playwright.expect(main.get_by_role("combobox", name="Model A")).to_have_value(
+            re.compile(re.escape(chosen)), timeout=30_000)
     settle(page)
-    page.wait_for_timeout(800)
     assert compare.get_attribute("aria-selected") == "true", "after choosing model A"
     assert main.get_by_label("Model B").is_visible()
     assert page.get_by_role("button", name="Deploy").count() == 0  # the developer toolbar is hidden

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright import sync_api as playwright
 from streamlit_server import ROOT
+from tab_waits import figures_steady, showing
 from test_browser import assert_no_exception, go_to, settle
 
 SHOTS = Path(os.environ.get("RAGVIZ_SCREENSHOTS", ROOT / "screenshots"))
@@ -69,7 +70,8 @@ def test_after_generating_a_new_graph_every_page_says_the_model_does_not_fit(ser
         if title == "Message passing":
             for close in page.locator('[data-testid="stToast"] button').all():
                 close.click()  # the Generate notice, out of the screenshot
-            page.wait_for_timeout(500)
+            with showing(page, "waiting for the closed notices to go"):
+                playwright.expect(page.locator('[data-testid="stToast"]')).to_have_count(0, timeout=30_000)
             page.screenshot(path=str(SHOTS / "banner_new_graph.png"))
     go_to(page, "Home")  # the banner's link leads to Train
     main.get_by_role("link", name=re.compile("Train on this graph")).click()
@@ -93,7 +95,11 @@ def test_the_live_curves_are_on_screen_while_a_run_trains(server, browser) -> No
     # meanwhile the first chart on the page is another one further down.
     curves = main.locator(".st-key-live_loss .js-plotly-plot").first
     curves.wait_for(timeout=90_000)
-    page.wait_for_timeout(2500)  # a few more evaluations on the curves
+    with showing(page, "waiting for a few evaluations on the live curves"):
+        page.wait_for_function("""() => {
+            const gd = document.querySelector('[data-testid="stMain"] .st-key-live_loss .js-plotly-plot');
+            return !!gd && !!gd.data && gd.data.some(t => t.x && t.x.length >= 4);
+        }""", timeout=120_000, polling=100)
     assert stop.is_visible() and _on_first_screen(curves), "the live curves are below the first screen"
     page.screenshot(path=str(SHOTS / "train_during_run.png"))
     stop.click()
@@ -111,7 +117,7 @@ def test_the_live_curves_are_on_screen_while_a_run_trains(server, browser) -> No
     main.get_by_text(re.compile(r"task embeddings at step \d")).first.wait_for(timeout=30_000)
     shown = main.get_by_text(re.compile(r"Each task's test metric at step")).first
     shown.scroll_into_view_if_needed()
-    page.wait_for_timeout(800)
+    figures_steady(page)
     assert_no_exception(page, "Train after replaying a step")
     page.screenshot(path=str(SHOTS / "train_replay.png"))
     context.close()

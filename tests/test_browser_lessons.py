@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from streamlit_server import ROOT, streamlit_server
+from tab_waits import figures_steady
 from test_browser import settle
 
 from ragviz.lessons.graphs import hop_chain
@@ -24,9 +25,7 @@ HOPS = "message_passing_hops"
 def shoot(page, name: str, figures: int = 0) -> None:
     """A screenshot once the page's first ``figures`` figures are drawn, with the mouse off every tooltip."""
     page.mouse.move(1270, 715)
-    page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=figures,
-                           timeout=30_000)
-    page.wait_for_timeout(1200)
+    figures_steady(page, figures)
     page.screenshot(path=str(SHOTS / name))
 
 

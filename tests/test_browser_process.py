@@ -8,11 +8,11 @@ trains, Stop works, and the finished run shows the numbers ``train()`` gives in 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import torch
 from streamlit_server import streamlit_server
+from tab_waits import poll_until
 from test_browser import assert_no_exception, go_to, settle
 
 from tests.helpers import training_children
@@ -68,20 +68,20 @@ def test_a_run_in_a_child_process_moves_the_bar_stops_and_gives_the_numbers_of_a
     progress.wait_for(timeout=120_000)
     children = training_children(server_pid)
     assert children, "no child process is training"
-    steps = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(set(steps)) < 3:
+    steps: list[int] = []
+
+    def three_steps_seen() -> bool:
         found = re.search(r"step ([\d,]+) of", progress.first.inner_text())
         if found:
             steps.append(int(found.group(1).replace(",", "")))
-        page.wait_for_timeout(500)
-    assert len(set(steps)) >= 3 and steps == sorted(steps), steps
+        return len(set(steps)) >= 3
+
+    poll_until(three_steps_seen, "the bar should move through three steps", 60, page, every_s=0.2)
+    assert steps == sorted(steps), steps
     main.get_by_role("button", name="Stop", exact=True).click()
     main.get_by_text("trained so far is kept", exact=False).first.wait_for(timeout=60_000)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(pid in training_children(server_pid) for pid in children):
-        time.sleep(0.2)
-    assert not set(children) & set(training_children(server_pid)), "the stopped run's process lives on"
+    poll_until(lambda: not set(children) & set(training_children(server_pid)), "the stopped run's process lives on",
+               30, page, every_s=0.2)
     settle(page)
 
     # A short run to the end: the same accuracy as train() here, and every inside page draws it.

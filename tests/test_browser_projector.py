@@ -1,9 +1,10 @@
 """Projector mode in real headless Chromium: every page, at 1280×720 and at 1920×1080.
 
 Switched on in the sidebar, the mode must hold on every page of the session: each page's main
-figure fills the screen's height below the header, with type larger than Plotly's default, the
-secondary controls folded away, and no exception. A screenshot of each page (scrolled to its
-figure, sidebar collapsed, as a class sees it) is saved for a person to look at
+figure fills the screen's height below the header, with type larger than Plotly's default, text
+grown to the screen's type, the secondary controls folded away, and no exception. A screenshot
+of each page (scrolled to its figure, sidebar collapsed, as a class sees it) is saved for a
+person to look at
 (``RAGVIZ_SCREENSHOTS`` or ``screenshots/``; the ones in ``docs/screenshots/`` come from here).
 """
 
@@ -14,6 +15,7 @@ import re
 import pytest
 from playwright import sync_api as playwright
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tab_waits import figures_steady, showing
 from test_browser import PAGES, SHOTS, assert_no_exception, go_to, settle
 
 from ragviz.plots.projector import CHROME_PX, SCREENS
@@ -40,6 +42,30 @@ LARGEST_FIGURE_JS = """
 """
 
 
+#: True once the sidebar has slid fully out of the viewport (``shown`` false) or fully into it (true).
+SIDEBAR_AT_REST_JS = """
+(shown) => {
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  if (!bar) return !shown;
+  const r = bar.getBoundingClientRect();
+  return shown ? r.left >= -1 && r.width > 100 : r.right <= 1;
+}
+"""
+
+
+#: The px sizes of the page's root type and of its text (captions, markdown) in the main area.
+TEXT_SIZES_JS = """
+() => {
+  const px = e => e ? parseFloat(getComputedStyle(e).fontSize) : null;
+  const main = document.querySelector('[data-testid="stMain"]');
+  return {root: px(document.documentElement),
+          caption: px(main.querySelector('[data-testid="stCaptionContainer"]')),
+          text: px(main.querySelector('[data-testid="stMarkdownContainer"] p'))};
+}
+"""
+DESK_ROOT_PX = 16  # Streamlit's own root type
+
+
 @pytest.fixture(scope="module")
 def server():
     with streamlit_server(timeout=90) as (url, _proc):
@@ -47,24 +73,29 @@ def server():
 
 
 def largest_figure(page) -> dict:
-    page.wait_for_selector('[data-testid="stMain"] .js-plotly-plot', timeout=60_000)
-    page.wait_for_timeout(1000)  # Plotly lays out after the element appears
+    figures_steady(page)  # Plotly lays out after the element appears
     return page.evaluate(LARGEST_FIGURE_JS)
 
 
 def screenshot(page, title: str, screen_label: str, figure: dict | None) -> None:
     """The page as the class sees it: sidebar collapsed, scrolled to the figure."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
     page.locator('[data-testid="stSidebarCollapseButton"] button').click()
-    page.wait_for_timeout(800)
+    with showing(page, "waiting for the sidebar to fold away"):
+        playwright.expect(sidebar).to_have_attribute("data-collapsed", "true", timeout=30_000)
+        page.wait_for_function(SIDEBAR_AT_REST_JS, arg=False, timeout=30_000, polling=50)
     if figure is not None:
+        figures_steady(page)  # the main area widened: the figures lay out again
         top = page.evaluate(LARGEST_FIGURE_JS)["top"]
         page.evaluate(f"() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, {top} - 70)"
                       f" || window.scrollTo(0, {top} - 70)")
-        page.wait_for_timeout(600)
+        figures_steady(page)
     size = screen_label.replace("×", "x")
     page.screenshot(path=str(SHOTS / f"projector_{title.lower().replace(' ', '_')}_{size}.png"))
     page.locator('[data-testid="stExpandSidebarButton"]').click()
-    page.wait_for_timeout(600)
+    with showing(page, "waiting for the sidebar to come back"):
+        playwright.expect(sidebar).to_have_attribute("data-collapsed", "false", timeout=30_000)
+        page.wait_for_function(SIDEBAR_AT_REST_JS, arg=True, timeout=30_000, polling=50)
 
 
 def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(server) -> None:
@@ -87,11 +118,12 @@ def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(se
             settle(page)
             for title in PAGES:
                 go_to(page, title)
-                page.wait_for_timeout(1000)
-                settle(page)
                 where = f"{title} at {label}"
                 assert_no_exception(page, where)
                 assert sidebar.get_by_role("switch", name="Projector mode").is_checked(), where
+                text = page.evaluate(TEXT_SIZES_JS)  # text, tables and cards grow with the figures' type
+                assert text["root"] == screen.font_px, f"{where}: {text}"
+                assert text["caption"] is None or text["caption"] >= 0.875 * screen.font_px - 0.5, f"{where}: {text}"
                 main = page.locator('[data-testid="stMain"]')
                 if title in TUCKED:
                     folded = main.locator('[data-testid="stExpander"] details').filter(has_text=TUCKED[title]).first
@@ -110,5 +142,6 @@ def test_projector_mode_fills_each_screen_with_one_large_figure_on_every_page(se
         go_to(page, "Train")
         assert_no_exception(page, "Train after projector mode is off")
         assert largest_figure(page)["height"] < 0.95 * (1080 - CHROME_PX)
+        assert page.evaluate(TEXT_SIZES_JS)["root"] == DESK_ROOT_PX  # the stylesheet went with the mode
         context.close()
         browser.close()

@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import re
 
-from test_browser import settle
+from tab_waits import showing
+from test_browser import assert_no_exception as no_exception
+from test_browser import go_to, settle
 
 NEW_TASK = "my own task"
-
-
-def no_exception(page, where: str) -> None:
-    errors = page.locator('[data-testid="stException"]')
-    assert errors.count() == 0, f"{where}: {errors.first.inner_text()[:500]}"
-
-
-def go_to(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
-    settle(page)
 
 
 def view_of(page) -> dict:
@@ -104,4 +96,60 @@ def test_a_damaged_link_shows_a_message_and_the_home_page(server, browser) -> No
     assert "cut short" in main.locator('[data-testid="stAlert"]').first.inner_text()
     assert main.get_by_role("heading", level=1).first.inner_text().startswith("ragviz")  # Home
     page.get_by_role("button", name=re.compile(r"^Open")).first.wait_for(timeout=30_000)  # samples, ready to open
+    context.close()
+
+
+def sidebar_text(page) -> str:
+    """The sidebar as the user reads it, once its model line is drawn (a reload's first run imports the sample)."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    with showing(page, "waiting for the sidebar's model line"):
+        sidebar.get_by_text("Model:", exact=False).first.wait_for(timeout=120_000)
+    return sidebar.inner_text()
+
+
+def test_a_lesson_closed_by_generate_stays_closed_after_a_reload(server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    assert "Lesson:" in sidebar_text(page)  # the default sample opens with its lesson
+    go_to(page, "Task graph")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("tab", name="Generate").click()
+    main.get_by_label("Tasks", exact=True).fill("5")
+    main.get_by_role("button", name=re.compile(r"Generate \(replaces the graph\)")).click()
+    page.locator('[data-testid="stSidebar"]').get_by_text("5 tasks", exact=False).first.wait_for(timeout=60_000)
+    settle(page)
+    no_exception(page, "after Generate")
+    before = sidebar_text(page)
+    assert "Lesson:" not in before, before
+    page.reload()
+    settle(page)
+    no_exception(page, "after the reload")
+    after = sidebar_text(page)
+    assert "Lesson:" not in after and "5 tasks" in after, after  # the student's graph, and no lesson beside it
+    assert re.search(r"Model: sample", after), after  # the sample's model is still the session's, as before
+    context.close()
+
+
+def test_after_training_the_contrast_a_reload_keeps_the_lesson_and_the_samples_model(server, browser) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(server)
+    settle(page)
+    go_to(page, "Task outputs")
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("button", name=re.compile(r"Train the contrast \(no edges\)")).click()
+    main.get_by_text("Trained in this session", exact=False).first.wait_for(timeout=300_000)
+    settle(page)
+    no_exception(page, "Task outputs after training the contrast")
+    assert "Lesson:" in sidebar_text(page)
+    page.reload()
+    settle(page)
+    no_exception(page, "after the reload")
+    after = sidebar_text(page)
+    assert "Lesson:" in after and "no trained model yet" not in after, after
+    assert re.search(r"Model: sample", after), after
+    main.get_by_text("The lesson's contrast", exact=False).first.wait_for(timeout=60_000)  # the page, with its model
+    main.get_by_text("cannot travel in a link", exact=False).first.wait_for(timeout=30_000)  # and what was not kept
     context.close()

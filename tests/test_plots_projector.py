@@ -128,3 +128,13 @@ def test_points_and_lines_grow_less_than_the_type() -> None:
     assert out.marker.size[1] == pytest.approx(2 * out.marker.size[0], abs=0.2)
     assert 2 < out.line.width < 2 * LARGE.scale
     assert out.selected.marker.size > 15
+
+
+def test_a_note_under_the_plot_moves_down_with_the_grown_axis_labels() -> None:
+    from ragviz.plots.light import note_below
+
+    fig = note_below(go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), layout={"xaxis": {"title": {"text": "PC 1"}}}),
+                     "No animation past 60 tasks", shift_px=52)
+    out = for_projector(fig, LARGE)
+    assert out.layout.annotations[0].yshift == pytest.approx(-52 * LARGE.scale, abs=1)
+    assert out.layout.xaxis.title.font.size >= 13 * LARGE.scale - 1  # the title it must clear grew as much

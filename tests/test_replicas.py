@@ -50,6 +50,7 @@ from replica_cluster import (
     served_by,
     set_cookie_value,
 )
+from tab_waits import async_tab_text, poll_until
 
 from tests.helpers import missing_tool
 
@@ -172,7 +173,7 @@ folder, worker, go = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 open(f"{go}.ready-{worker}", "w").close()
 give_up = time.monotonic() + 300
 while not os.path.exists(go) and time.monotonic() < give_up:
-    time.sleep(0.01)
+    time.sleep(0.01)  # the poll interval: every saver starts the moment the go file appears
 for i in range(SAVES_EACH):
     print(worker, i, save_to_folder(folder, "class model", f"worker {worker} save {i} ".encode() * 50), flush=True)
 """.replace("SAVES_EACH", str(SAVES_EACH))
@@ -185,9 +186,7 @@ def test_two_processes_saving_one_name_at_once_get_distinct_whole_files(tmp_path
     folder.mkdir()
     workers = [subprocess.Popen([sys.executable, "-c", SAVER, str(folder), str(w), str(go)], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(SAVERS)]
-    deadline = time.monotonic() + 300
-    while len(list(tmp_path.glob("go.ready-*"))) < SAVERS and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll_until(lambda: len(list(tmp_path.glob("go.ready-*"))) >= SAVERS, "the savers did not all start", 300)
     go.touch()  # all started and ready: they save at once
     outputs = [w.communicate(timeout=300) for w in workers]
     assert all(w.returncode == 0 for w in workers), [err for _, err in outputs]
@@ -414,8 +413,8 @@ async def _run_goes_on(page, more_steps: int = 5) -> float:
     while time.monotonic() < deadline:
         if await step() >= first + more_steps:
             return time.monotonic()
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"the run stayed at step {first}")
+        await asyncio.sleep(0.5)  # the poll interval: the loop ends as soon as the steps moved on
+    raise AssertionError(f"the run stayed at step {first}; the tab showed:\n{await async_tab_text(page)}")
 
 
 async def _wait_until_back(page, start) -> None:
@@ -435,8 +434,8 @@ async def _wait_until_back(page, start) -> None:
         await back.wait_for(state="attached", timeout=TIMEOUT_MS)
         if await start.is_enabled():
             return
-        await asyncio.sleep(0.2)
-    raise TimeoutError("the tab did not get a live page back")
+        await asyncio.sleep(0.2)  # the poll interval
+    raise AssertionError(f"the tab did not get a live page back; it showed:\n{await async_tab_text(page)}")
 
 
 async def _settle(page, quiet_s: float = 2.0, timeout_s: float = 60.0) -> None:
@@ -451,7 +450,7 @@ async def _settle(page, quiet_s: float = 2.0, timeout_s: float = 60.0) -> None:
                 return
         else:
             quiet_since = None
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # the poll interval: the loop ends once the page has been quiet for quiet_s
 
 
 async def _type_settings(page, steps: int, seed: int, tries: int = 5) -> None:
@@ -461,7 +460,7 @@ async def _type_settings(page, steps: int, seed: int, tries: int = 5) -> None:
     for _ in range(tries):
         await set_number(page, "Steps", steps)
         await set_number(page, "Seed", seed)
-        await asyncio.sleep(0.5)
+        await _settle(page, quiet_s=0.5, timeout_s=30)  # the typed values' reruns are over
         shown = (await page.locator('input[aria-label="Steps"]').input_value(),
                  await page.locator('input[aria-label="Seed"]').input_value())
         if [x.replace(",", "") for x in shown] == [str(steps), str(seed)]:

@@ -199,10 +199,32 @@ def test_a_crash_shows_a_generic_message_without_paths(monkeypatch: pytest.Monke
     assert list(shown.stack_trace) == []
 
 
+#: The one st.html in the app: projector mode's fixed stylesheet, made from a screen's numbers alone.
+PROJECTOR_CSS_CALL = ("ragviz/ui/projector.py", "st.html(projector_css(projector_screen()))")
+
+
 def test_no_page_renders_raw_html() -> None:
     """The one way user text could become live HTML in Streamlit is switched off everywhere."""
     sources = [*ROOT.glob("ragviz/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]
-    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in sources
-                 for i, line in enumerate(p.read_text().splitlines(), 1)
-                 if re.search(r"unsafe_allow_html\s*=\s*True|\bst\.html\(|components\.v1", line)]
+    found = [(str(p.relative_to(ROOT)), i, line.strip()) for p in sources
+             for i, line in enumerate(p.read_text().splitlines(), 1)
+             if re.search(r"unsafe_allow_html\s*=\s*True|\bst\.html\(|components\.v1", line)]
+    offenders = [f"{path}:{i}" for path, i, line in found if (path, line) != PROJECTOR_CSS_CALL]
     assert offenders == []
+
+
+def test_the_projector_stylesheet_is_fixed_text_made_of_numbers() -> None:
+    """Projector mode's st.html holds one style tag built from the screen's numbers: nothing a user sets."""
+    import inspect
+
+    from ragviz.plots.projector import SCREENS, Screen
+    from ragviz.ui.projector import projector_css
+
+    assert list(inspect.signature(projector_css).parameters) == ["screen"]
+    sheets = {projector_css(screen) for screen in SCREENS.values()}
+    assert len(sheets) == len(SCREENS)  # each screen its own sizes
+    for sheet in sheets:
+        assert re.fullmatch(r"<style>[^<>]*</style>", sheet), sheet
+        assert re.sub(r"\d+", "", sheet) == re.sub(r"\d+", "", projector_css(Screen("x", 1, 1, 9)))
+    hostile = Screen("</style><script>alert(1)</script>", 1280, 720, 17)
+    assert "script" not in projector_css(hostile)  # the label is never part of it

@@ -71,6 +71,30 @@ def test_an_unedited_sample_travels_as_its_name_and_its_what_if_as_a_patch() -> 
     assert back.graph is None and back.whatif == whatif and back.whatif_edits == ["add", "remove"]
 
 
+def test_a_closed_lesson_and_a_trained_contrast_travel_in_the_link() -> None:
+    graph = small_ring()
+    closed = View(name="Mine", sample="zero_shot_ring", graph=graph, lesson_closed=True)
+    payload = read_link(encode_view(closed).token)
+    assert payload["c"] == 1 and "b" not in payload
+    back = build_view(payload, sample_graph=graph)
+    assert back.lesson_closed and back.contrast is None and back.graph == graph
+    trained = View(name="Zero-shot tasks", sample="zero_shot_ring", graph=graph, contrast="no edges")
+    back = round_trip(trained, sample_graph=graph)
+    assert back.contrast == "no edges" and not back.lesson_closed and back.sample == "zero_shot_ring"
+    plain_view = read_link(encode_view(View(name="x", sample="zero_shot_ring")).token)
+    assert "c" not in plain_view and "b" not in plain_view  # an open lesson, the usual case, costs nothing
+    assert not build_view(plain_view, graph).lesson_closed  # old links (no "c") open the lesson as before
+
+
+def test_a_graph_over_the_budget_keeps_the_closed_lesson_and_the_contrast() -> None:
+    big = generate_graph("chain", 400, zero_shot=[3])
+    encoded = encode_view(View(name="Long", sample="zero_shot_ring", graph=big, lesson_closed=True,
+                               contrast="no edges"))
+    assert not encoded.fits
+    back = build_view(read_link(encoded.token))
+    assert back.graph_omitted and back.lesson_closed and back.contrast == "no edges"
+
+
 def test_every_kind_of_what_if_edit_survives_the_patch() -> None:
     graph = small_ring()
     graph.add_relation("far", directed=True)
@@ -164,6 +188,8 @@ def test_a_damaged_link_says_what_is_wrong(token: str, words: str) -> None:
     ({"w": {"p": {"e+": [{"source": ["a"], "target": "b", "key": "near"}]}, "e": []}}, "as text"),
     ({"w": {"p": {"e+": [{"source": "a", "target": {"x": 1}, "key": "near"}]}, "e": []}}, "as text"),
     ({"w": {"p": {"e+": [{"source": "a", "target": "b", "relation": [1]}]}, "e": []}}, "as text"),
+    ({"c": "maybe"}, "closed-lesson flag must be true or false"),
+    ({"b": "no\u202eedges"}, "invisible or control"),
 ])
 def test_a_hostile_payload_is_refused_with_a_message(payload: dict, words: str) -> None:
     with pytest.raises(RagvizError, match=words):

@@ -167,7 +167,7 @@ def _play_menu(frame_names: list[str]) -> list[dict[str, Any]]:
     play = {"frame": {"duration": FRAME_MS, "redraw": True}, "transition": {"duration": 0}, "mode": "immediate"}
     pause = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     return [{"type": "buttons", "direction": "left", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "top",
-             "pad": {"t": 28}, "showactive": False,
+             "pad": {"t": 54}, "showactive": False,  # below the x axis's title, not over it
              "buttons": [{"label": "▶ Play", "method": "animate", "args": [frame_names, play]},
                          {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}]
 
@@ -222,7 +222,7 @@ def embedding_figure(
                                layout={"title": {"text": f"<b>{labels[i]}</b>"}}) for i in range(k)]
     fig.update_layout(
         title={"text": f"<b>{labels[current]}</b>", "x": 0.01, "font": {"size": 14}}, height=height,
-        margin={"l": 8, "r": 8, "t": 50, "b": 70 if k > 1 else 8}, plot_bgcolor="white", hovermode="closest",
+        margin={"l": 8, "r": 8, "t": 50, "b": 100 if k > 1 else 8}, plot_bgcolor="white", hovermode="closest",
         clickmode="event+select", dragmode="pan", uirevision="embeddings",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         xaxis={"title": {"text": axis_titles[0]}, "range": _range(points[..., 0]), "zeroline": False,

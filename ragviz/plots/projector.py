@@ -131,6 +131,9 @@ def _scale_layout(layout: dict[str, Any], scale: float, defaults: bool) -> None:
             font["size"] = scaled
     for note in layout.get("annotations") or []:
         note["text"] = _scale_inline(note.get("text"), scale)
+        for shift in ("xshift", "yshift"):  # px from the axes, whose labels have grown: keep clear of them
+            if isinstance(note.get(shift), (int, float)):
+                note[shift] = round(note[shift] * scale)
     for menu in [*(layout.get("updatemenus") or []), *(layout.get("sliders") or [])]:
         if isinstance(menu.get("pad"), dict):  # px from the axes, whose tick labels have grown
             menu["pad"] = {k: round(v * scale) if isinstance(v, (int, float)) else v for k, v in menu["pad"].items()}

@@ -2,7 +2,8 @@
 
 A reload of the browser ends the Streamlit session, and a teacher wants to hand a class the
 exact view they prepared; both need the view outside the server. So the view (the sample or
-graph, the settings, the focus task, the message-passing layer, the what-if edits) travels as
+graph, the settings, the focus task, the message-passing layer, the what-if edits, whether the
+lesson was closed) travels as
 compact JSON, compressed with zlib and written in base64url, in the URL's query string.
 
 A link is untrusted input: :func:`read_link` bounds its length and its decompressed size
@@ -71,6 +72,10 @@ class View:
     focus: str | None = None
     projector: bool | None = None
     screen: str | None = None  # projector mode's screen size ("1920×1080"), kept while the mode is on
+    #: The sample's lesson was closed (after New graph or Generate, or by its close button): it stays closed.
+    lesson_closed: bool = False
+    #: The lesson's contrast trained in the tab (its name): a link cannot carry it, a reload says how to get it back.
+    contrast: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,9 +230,12 @@ def view_payload(view: View, base: TaskGraph | None = None) -> dict[str, Any]:
         payload["t"] = view.train_config.to_dict()
     if view.whatif is not None and graph_dict is not None:
         payload["w"] = {"p": graph_patch(graph_dict, compact_graph(view.whatif)), "e": list(view.whatif_edits)}
-    for key, value in (("l", view.layer), ("f", view.focus), ("p", view.projector), ("r", view.screen)):
+    for key, value in (("l", view.layer), ("f", view.focus), ("p", view.projector), ("r", view.screen),
+                       ("b", view.contrast)):
         if value is not None:
             payload[key] = value
+    if view.lesson_closed:
+        payload["c"] = 1
     return payload
 
 
@@ -239,7 +247,8 @@ def encode_view(view: View, base: TaskGraph | None = None, budget: int = LINK_BU
         return EncodedView(token, True, len(token))
     small = View(name=view.name, sample=view.sample, graph_omitted=view.graph is not None,
                  model_config=view.model_config, train_config=view.train_config,
-                 layer=view.layer, focus=view.focus, projector=view.projector, screen=view.screen)
+                 layer=view.layer, focus=view.focus, projector=view.projector, screen=view.screen,
+                 lesson_closed=view.lesson_closed, contrast=view.contrast)
     return EncodedView(pack(view_payload(small)), False, len(token))
 
 
@@ -287,6 +296,9 @@ def build_view(payload: dict[str, Any], sample_graph: TaskGraph | None = None) -
         view.projector = flag(payload["p"], "The link's projector mode", ViewLinkError)
     if "r" in payload:
         view.screen = check_name(payload["r"], "projector screen", SCREEN_MAX)
+    view.lesson_closed = bool(flag(payload.get("c", False), "The link's closed-lesson flag", ViewLinkError))
+    if "b" in payload:
+        view.contrast = check_name(payload["b"], "lesson contrast", NAME_MAX)
     if "w" in payload:
         _whatif(view, payload["w"], view.graph if view.graph is not None else sample_graph)
     return view

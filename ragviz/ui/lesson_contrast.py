@@ -16,6 +16,7 @@ from ragviz.training.runner import RunStatus
 from ragviz.ui.lesson_panel import SAME_MODEL, contrast_button, contrast_figures, lesson_contrast
 from ragviz.ui.lesson_state import open_lesson
 from ragviz.ui.output_widgets import baseline_trace
+from ragviz.ui.projector import figure_columns, projector_on
 from ragviz.ui.state import AppState
 
 
@@ -72,7 +73,9 @@ def lesson_contrast_section(state: AppState, trace: Trace) -> None:
     if key is None or figures is None:
         return
     with st.container(border=True, key="lesson_contrast"):
-        text_col, button_col = st.columns([3, 1.1], vertical_alignment="center")
+        # Side by side on a desk; stacked in projector mode, where the larger type would cut the button's label.
+        text_col, button_col = (figure_columns(2) if projector_on()
+                                else st.columns([3, 1.1], vertical_alignment="center"))
         with text_col:
             verdict = "holds on every seed" if figures.holds else "does not hold on every seed"
             st.markdown(f"**The lesson's contrast: {md_escape(figures.model_label)} vs "

@@ -20,7 +20,7 @@ from ragviz.safety.safe_text import md_escape
 from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
-from ragviz.ui.projector import beside_figure, for_screen
+from ragviz.ui.projector import beside_figure, figure_columns, for_screen
 from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "mp"
@@ -114,7 +114,8 @@ def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> Non
         return
     message, aggregate, update, sized = update_latex(update_numbers(trace, focus, layer), layer, aggregation)
     st.markdown(f"##### Layer {layer} ({aggregation} aggregation), then with {md_escape(focus)}'s own numbers")
-    for col, line in zip(st.columns([1, 1, 1.35], gap="small"), (message, aggregate, update), strict=True):
+    # Side by side on a desk; one per line in projector mode, where the larger type would clip the update's end.
+    for col, line in zip(figure_columns([1, 1, 1.35]), (message, aggregate, update), strict=True):
         col.latex(line)
     st.latex(sized)
     st.caption("Under each term: its size ‖·‖ for this task. φ composes the sender's state with the relation's "

@@ -6,6 +6,11 @@ gets :func:`ragviz.plots.projector.for_projector` for the chosen screen, side pa
 their figure (:func:`beside_figure`), and secondary controls fold into collapsed expanders
 (:func:`tucked`). Nothing is dropped: every widget still runs, so what a student typed survives
 switching the mode off and on.
+
+Text, tables, cards and widgets grow too: Streamlit sizes them in rem, so one fixed stylesheet
+(:func:`projector_css`) sets the page's root type to the screen's size. It is the app's only
+``st.html``, made from the screen's numbers alone: no text a user can set ever reaches it
+(``tests/test_safe_text.py`` holds it to that).
 """
 
 from __future__ import annotations
@@ -40,8 +45,26 @@ def projector_toggle() -> None:
               help="Large type and one figure per screen, controls folded away: for showing the app to a class.")
     if projector_on():
         st.radio("Projector screen", list(SCREENS), key=SCREEN_KEY, horizontal=True,
-                 help="Figures are sized to fill this screen's height. Collapse the sidebar (« at its top) "
-                      "for the full width.")
+                 help="Figures are sized to fill this screen's height and text grows with them. Collapse the "
+                      "sidebar (« at its top) for the full width.")
+        st.html(projector_css(projector_screen()))
+
+
+def projector_css(screen: Screen) -> str:
+    """The mode's fixed stylesheet for ``screen``: built from its numbers only, never from user text.
+
+    The root type becomes the screen's body size (Streamlit's text, tables, cards and widgets are
+    in rem, so they all grow by the same factor as the figures' type); the open sidebar widens
+    with its type; notices float at the bottom right, clear of the page's controls at its top and
+    of a figure's Play buttons at its bottom left.
+    """
+    root = int(screen.font_px)
+    sidebar = int(round(18.5 * root))
+    return ("<style>"
+            f"html{{font-size:{root}px}}"
+            f'section[data-testid="stSidebar"][data-collapsed="false"]{{min-width:{sidebar}px}}'
+            '[data-testid="stToastContainer"]{top:auto!important;bottom:1rem!important}'
+            "</style>")
 
 
 def for_screen(fig: go.Figure, share: float = 1.0) -> go.Figure:

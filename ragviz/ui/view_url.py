@@ -36,6 +36,7 @@ from ragviz.storage.view_link import (
     read_link,
 )
 from ragviz.training.project import Project
+from ragviz.ui.lesson_state import close_lesson, open_lesson
 from ragviz.ui.projector import SCREEN_KEY, SCREENS
 from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, get_state, graph_key, notify, set_graph, set_project
 
@@ -93,7 +94,7 @@ def _state_from_link(token: str) -> AppState:
     if ckpt is not None:
         state = AppState(project=ckpt.project, edits=EditHistory(ckpt.project.graph))
         adopt_checkpoint(state, ckpt, f"sample: {ckpt.project.name}", sample_key=key)
-        if view.graph is not None:
+        if view.graph is not None and view.graph != ckpt.project.graph:  # a retrained sample's graph may be its own
             set_graph(state, view.graph)  # undo goes back to the sample's own graph
             notify(state, "info", f"Opened from a link: the sample '{ckpt.project.name}' with its trained model, "
                                   "and the task graph as it was edited (the model was trained on the sample's "
@@ -115,8 +116,21 @@ def _state_from_link(token: str) -> AppState:
         notify(state, "warning", "The task graph was too big to keep in the link, so it is not here (the link kept "
                                  + ("the sample as shipped" if ckpt is not None else "its settings") + "): open it "
                                  "from a saved checkpoint (Checkpoints page) or a graph file (Task graph page).")
+    _restore_lesson(state, view)
     _restore_widgets(state, view)
     return state
+
+
+def _restore_lesson(state: AppState, view: View) -> None:
+    """A lesson closed in the tab stays closed; a contrast trained there is named (a link cannot carry it)."""
+    if state.sample_key is None:
+        return
+    if view.lesson_closed:
+        close_lesson(state)
+    elif view.contrast is not None:
+        notify(state, "info", f"Opened from a link: the sample's own model and its lesson are back. The contrast "
+                              f"trained in that tab ({view.contrast}) cannot travel in a link: one click on “Train "
+                              "the contrast” trains it again on the same data and seed, with the same result.")
 
 
 def _restore_widgets(state: AppState, view: View) -> None:
@@ -152,7 +166,9 @@ def _small_fields(state: AppState) -> dict[str, Any]:
         st.session_state[LAYER_SEEN_KEY] = layer
     projector = st.session_state.get(PROJECTOR_KEY)
     graph = state.project.graph
-    return {"name": state.project.name, "sample": state.sample_key, "model": state.project.model_config.to_dict(),
+    return {"name": state.project.name, "sample": state.sample_key, "lesson": open_lesson(state),
+            "contrast": state.baseline.name if state.baseline is not None else None,
+            "model": state.project.model_config.to_dict(),
             "train": state.project.train_config.to_dict(), "layer": st.session_state.get(LAYER_SEEN_KEY),
             "focus": st.session_state.get(FOCUS_KEY),
             "projector": projector if isinstance(projector, bool) else None,
@@ -170,11 +186,17 @@ def current_link(state: AppState) -> EncodedView:
         return cached[2]
     fields = json.loads(small)
     pending = _pending_whatif(state)
+    lesson = fields["lesson"]
+    # A lesson kept open through a retrain ("Train the contrast") names its sample: a reload brings back the
+    # sample's model and the lesson (the model trained in the tab cannot travel in a link).
+    sample = state.sample_key or lesson
     unedited_sample = state.sample_key is not None and state.trained is not None and not state.edited_since_training
-    view = View(name=state.project.name, sample=state.sample_key,
+    view = View(name=state.project.name, sample=sample,
                 graph=None if unedited_sample else state.project.graph,
-                model_config=None if state.sample_key else state.project.model_config,
-                train_config=None if state.sample_key else state.project.train_config,
+                model_config=None if sample else state.project.model_config,
+                train_config=None if sample else state.project.train_config,
+                lesson_closed=sample is not None and lesson is None,
+                contrast=fields["contrast"] if lesson is not None and state.sample_key is None else None,
                 whatif=pending["graph"] if pending else None,
                 whatif_edits=[str(e) for e in pending["edits"]] if pending else [],
                 layer=fields["layer"] if isinstance(fields["layer"], int) else None,

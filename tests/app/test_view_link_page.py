@@ -3,6 +3,8 @@ and the session's view is written back into the URL."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from streamlit.testing.v1 import AppTest
 
 from ragviz.graph.generators import generate_graph
@@ -14,8 +16,8 @@ from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.safe_text import md_escape
 from ragviz.storage.view_link import View, build_view, encode_view, read_link
 from ragviz.training.project import Project
-from ragviz.ui import inside_widgets, message_widgets, output_widgets, projector, view_url
-from ragviz.ui.state import STATE_KEY
+from ragviz.ui import inside_widgets, lesson_state, message_widgets, output_widgets, projector, view_url
+from ragviz.ui.state import STATE_KEY, TRAINED_HERE, adopt_run
 from tests.app.helpers import APP, open_page, plain, untrained_state
 from tests.app.hostile import PROJECT, RELATIONS, TASKS, hostile_project
 from tests.helpers import small_ring
@@ -174,3 +176,58 @@ def test_a_link_to_a_graph_of_table_tasks_says_the_tables_must_be_uploaded_again
     assert [e.value for e in at.exception] == []
     assert at.session_state[STATE_KEY].project.graph == graph
     assert "A link cannot carry data tables" in texts(at)
+
+
+def _sidebar_lesson(at: AppTest) -> bool:
+    return any("Lesson:" in plain(str(m.value)) for m in at.sidebar.markdown)
+
+
+def test_a_lesson_closed_by_generate_stays_closed_after_a_reload() -> None:
+    at = open_page("pages/task_graph.py")
+    state = at.session_state[STATE_KEY]
+    assert state.sample_key == SAMPLE and _sidebar_lesson(at)
+    at.number_input(key=next(n.key for n in at.number_input if n.label == "Tasks")).set_value(5)
+    next(b for b in at.main.button if b.label.startswith("Generate (replaces the graph)")).click().run()
+    assert [e.value for e in at.exception] == [] and not _sidebar_lesson(at)
+    payload = read_link(url_token(at))
+    assert payload["s"] == SAMPLE and payload["c"] == 1  # the sample's model is still the session's
+    again = open_link(url_token(at), "pages/task_graph.py")  # the reload: a new session from the URL alone
+    reloaded = again.session_state[STATE_KEY]
+    assert [e.value for e in again.exception] == [] and list(again.error) == []
+    assert reloaded.project.graph == state.project.graph and reloaded.sample_key == SAMPLE
+    assert not _sidebar_lesson(again) and again.session_state[lesson_state.CLOSED_KEY] is reloaded.project
+    assert read_link(url_token(again))["c"] == 1  # and the reloaded tab's own link keeps it closed
+
+
+def test_a_lesson_closed_by_its_button_stays_closed_after_a_reload_and_an_open_one_stays_open() -> None:
+    at = open_page()
+    assert _sidebar_lesson(open_link(url_token(at)))
+    next(b for b in at.sidebar.button if b.label == "Close the lesson").click().run()
+    assert not _sidebar_lesson(at)
+    again = open_link(url_token(at))
+    assert again.session_state[STATE_KEY].trained is not None and not _sidebar_lesson(again)
+
+
+def test_after_training_the_contrast_a_reload_brings_back_the_samples_model_and_its_lesson() -> None:
+    at = open_page("pages/task_outputs.py")
+    state = at.session_state[STATE_KEY]
+    # What "Train the contrast" leaves when its run is taken in (lesson_panel.train_contrast, runs.adopt_run):
+    result = SimpleNamespace(model=state.model, history=state.history, device="cpu")
+    run = SimpleNamespace(result=result, project=state.project.copy(), baseline="no edges",
+                          baseline_result=SimpleNamespace(model=state.model, history=state.history))
+    at.session_state[lesson_state.KEPT_KEY] = (SAMPLE, state.project)
+    adopt_run(state, run)
+    at.run()
+    assert state.sample_key is None and state.trained.source == TRAINED_HERE and _sidebar_lesson(at)
+    payload = read_link(url_token(at))
+    assert payload["s"] == SAMPLE and payload["b"] == "no edges" and "c" not in payload
+    again = open_link(url_token(at), "pages/task_outputs.py")
+    reloaded = again.session_state[STATE_KEY]
+    assert [e.value for e in again.exception] == [] and list(again.error) == []
+    assert reloaded.sample_key == SAMPLE and reloaded.trained is not None
+    assert reloaded.trained.source.startswith("sample:") and not reloaded.edited_since_training
+    assert not reloaded.edits.can_undo  # the graph was the sample's: not replayed as an edit
+    assert _sidebar_lesson(again) and lesson_state.CLOSED_KEY not in again.session_state
+    shown = texts(again)
+    assert "no trained model yet" not in shown.lower() and "cannot carry a trained model" not in shown
+    assert "The contrast trained in that tab (no edges) cannot travel in a link" in shown
