@@ -21,17 +21,22 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ragviz.data.family import DataFamily, DomainSpec, Tables
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.data.text_encoder import EMBED_DIM, ENCODER_ID, Progress
-from ragviz.data.text_features import Projection, fit_projection
-from ragviz.graph.task_graph import Task, TaskGraph
+from ragviz.data.text_features import FEATURE_DIM, Projection, fit_projection
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragviz.graph.task_graph import Task, TaskGraph
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora"
 #: Shipped corpora: name -> CSV file (a ``<name>.vectors.safetensors`` beside it holds the vectors).
@@ -356,20 +361,23 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
     return out
 
 
-def text_table_graph(table: pd.DataFrame, table_name: str = "texts", test_fraction: float = 0.3) -> Any:
-    """One ``text_table`` task per task value of a loaded text table, no edges yet.
+class Text(DataFamily):
+    """Labelled sentences, read as the frozen transformer's vectors: a shipped corpus or a user's text table."""
 
-    Each task tests on ``test_fraction`` of its rows (at least one) and trains on the rest;
-    the user links tasks (and makes some zero-shot) on the Task graph page.
-    """
-    import math
+    domain = "text"
+    # Labelled sentences: a shipped corpus (``text``) or a user text table (``text_table``).
+    families = {"text": {"corpus": "reviews", "label": "sentiment", "domain": "movies", "flip": False},
+                "text_table": {"table": "data", "task": ""}}
 
-    from ragviz.graph.task_graph import TaskGraph, make_task
+    def cacheable(self, task: Task) -> bool:
+        return task.family == "text"  # a user's table travels with the checkpoint, not in the cache
 
-    graph = TaskGraph()
-    counts = table["task"].astype(str).value_counts(sort=False)
-    for i, (value, n) in enumerate(sorted(counts.items())):
-        test = max(1, math.ceil(n * test_fraction))
-        graph.add_task(make_task(str(value)[:80], "text_table", {"table": table_name, "task": str(value)},
-                                 int(n) - test, test, i))
-    return graph
+    def n_classes(self, task: Task, tables: Tables = None) -> int:
+        return text_n_classes(task, tables)
+
+    def make(self, task: Task, tables: Tables = None, shared: dict[str, Any] | None = None) -> TaskData:
+        return text_task_data(task, tables)
+
+    def spec(self, tasks: Sequence[Task], tables: Tables = None) -> DomainSpec:
+        n_out = max(2, max(text_n_classes(t, tables) for t in tasks))
+        return DomainSpec("text", FEATURE_DIM, n_out, "classification", (-1.0, 1.0))

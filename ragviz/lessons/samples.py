@@ -65,6 +65,8 @@ TRAINING_CODE = (
     "lessons/text_lesson.py",
     "graph/layout.py",
     "graph/nx_fill.py",
+    # the data families and their registry
+    "data/family.py", "data/registry.py", "data/toy2d.py", "data/sine.py", "data/csv_tasks.py",
 )
 STALE = "training code changed: rebuild the samples with python -m ragviz samples"
 
