@@ -14,6 +14,7 @@ from ragviz.data.csv_tasks import CsvTables
 from ragviz.data.digits import Digits
 from ragviz.data.family import DataFamily
 from ragviz.data.sine import Sine
+from ragviz.data.speech import Speech
 from ragviz.data.text import Text
 from ragviz.data.toy2d import Toy2D
 from ragviz.safety.errors import DataError
@@ -25,6 +26,7 @@ FAMILIES: list[DataFamily] = [
     Digits(),
     CsvTables(),
     Text(),
+    Speech(),
 ]
 
 #: Domain → its family; family name → domain; family name → default parameters; the domains in order.
