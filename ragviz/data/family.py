@@ -53,6 +53,8 @@ class DataFamily:
     domain: ClassVar[str] = ""
     #: Family name → its default parameters (a task's own params override them).
     families: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: Text parameters that take one of a few values: parameter → the values (forms offer a list).
+    choices: ClassVar[Mapping[str, Sequence[str]]] = {}
 
     def cacheable(self, task: Task) -> bool:
         """Whether the task's data is a pure function of the task (so it may be cached)."""

@@ -76,6 +76,12 @@ def unregister(domain: str) -> None:
         FAMILY_DEFAULTS.pop(name, None)
 
 
+def param_choices(family: str) -> dict[str, list[str]]:
+    """A task family's text parameters with a fixed list of values (empty for an unknown family)."""
+    domain = FAMILY_DOMAIN.get(family)
+    return {k: list(v) for k, v in BY_DOMAIN[domain].choices.items()} if domain in BY_DOMAIN else {}
+
+
 def family_for(domain: str) -> DataFamily:
     """The family serving a domain, or a DataError listing the known ones."""
     if domain not in BY_DOMAIN:

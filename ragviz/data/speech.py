@@ -120,6 +120,7 @@ class Speech(DataFamily):
 
     domain = "speech"
     families = {"speech_words": {"speaker": "us-mid"}}
+    choices = {"speaker": SPEAKERS}
 
     def n_classes(self, task: Task, tables: Tables = None) -> int:
         speaker_of(task)

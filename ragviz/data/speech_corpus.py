@@ -62,14 +62,14 @@ def trimmed_clip(audio: np.ndarray, sr: int) -> np.ndarray:
 
 
 def build(out: Path = CORPUS_FILE, espeak: str = "espeak-ng") -> dict[str, object]:
-    """Synthesise, featurise and write the corpus and clips; returns what was written."""
+    """Synthesise, featurise and write the corpus to ``out`` and the clips to ``clips/`` beside it."""
     rng = np.random.default_rng(SEED)
     feats, words, speakers = [], [], []
     takes = {(voice, w, take): speak(word, VOICES[voice], PITCH + PITCH_JITTER[take],
                                      int(rng.permutation(SPEEDS)[0]), espeak)
              for voice in VOICES for w, word in enumerate(WORDS) for take in range(TAKES)}
     for voice in VOICES:  # one clean take per voice; the app scales it to each size as the corpus does
-        path = voice_clip_path(voice)
+        path = out.parent / voice_clip_path(voice).relative_to(CORPUS_FILE.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(wav_bytes(trimmed_clip(*takes[(voice, WORDS.index(CLIP_WORD), 0)]), SAMPLE_RATE))
     for s, speaker in enumerate(SPEAKERS):
