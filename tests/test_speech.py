@@ -170,3 +170,66 @@ def test_the_shipped_corpus_is_what_the_script_makes(tmp_path: Path) -> None:
         np.testing.assert_array_equal(made[key], shipped[key], err_msg=key)
     for clip in (CORPUS_FILE.parent / "clips").iterdir():
         assert (tmp_path / "clips" / clip.name).read_bytes() == clip.read_bytes()
+
+
+# ------------------------------------------------------------------------------- a user's recording
+def wav_of(seconds: float, rate: int = 8000, width: int = 1, channels: int = 1, level: int = 40) -> bytes:
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as f:
+        f.setnchannels(channels)
+        f.setsampwidth(width)
+        f.setframerate(rate)
+        n = int(seconds * rate) * channels
+        if width == 1:
+            f.writeframes(bytes((128 + (level if k % 8 < 4 else -level)) % 256 for k in range(n)))
+        else:
+            f.writeframes(np.zeros(n, f"<i{width}").tobytes() if width != 3 else bytes(3 * n))
+    return out.getvalue()
+
+
+def test_a_ten_minute_recording_is_refused_by_size_then_by_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ragviz.data.speech_features import decode_recording
+
+    ten_minutes = wav_of(600.0)  # 4.8 MB at 8 kHz, 8 bits
+    with pytest.raises(DataError, match="recording is 4.8 MB; the limit is 2 MB"):
+        decode_recording(ten_minutes)
+    monkeypatch.setenv("RAGVIZ_MAX_AUDIO_MB", "10")
+    with pytest.raises(DataError, match="600.0 s long; the limit is 10 s"):
+        decode_recording(ten_minutes)
+    audio, rate = decode_recording(wav_of(1.0))
+    assert rate == 8000 and len(audio) == 8000
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"\x00" * 100, "not a WAV file"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a WAV file"),
+    (wav_of(1.0, width=3), "24-bit samples"),
+    (wav_of(1.0, rate=2000), "sample rate is 2000 Hz"),
+    (wav_of(0.02), "too short"),
+    (wav_of(1.0, level=0), "silent"),
+])
+def test_a_bad_recording_says_what_is_wrong(data: bytes, why: str) -> None:
+    from ragviz.data.speech_features import decode_recording
+
+    with pytest.raises(DataError, match=why):
+        decode_recording(data)
+
+
+def test_a_wav_whose_header_claims_more_than_it_holds_is_read_as_what_it_holds() -> None:
+    data = bytearray(wav_of(0.5))
+    data[40:44] = (2**31 - 1).to_bytes(4, "little")  # the data chunk claims 2 GB
+    audio, rate = read_wav(bytes(data), max_seconds=10)
+    assert len(audio) == 4000 and rate == 8000
+
+
+def test_a_recording_goes_through_every_task() -> None:
+    from ragviz.inspection.text_predict import recording_probabilities
+
+    graph = speaker_grid(train_size=20, test_size=20)
+    result = train(graph, ModelConfig(hidden=16), TrainConfig(steps=5, eval_every=5, device="cpu"))
+    probs = recording_probabilities(result.model, graph, None, *speaker_clip("gb-high"))
+    assert list(probs) == graph.task_names()
+    assert all(p.shape == (10,) and abs(float(p.sum()) - 1) < 1e-5 for p in probs.values())

@@ -25,6 +25,10 @@ HOP = 160  # 10 ms
 N_MELS = 16
 N_SEGMENTS = 4
 FEATURE_DIM = N_MELS * N_SEGMENTS
+MIN_RATE, MAX_RATE = 4_000, 192_000
+#: Shorter than this, or quieter, a recording holds no word to hear.
+MIN_SECONDS = 0.1
+SILENT = 1e-3
 #: A frame is voiced when its energy is within this many decibels of the loudest frame's.
 VOICED_DB = 35.0
 _FLOOR = 1e-10
@@ -105,20 +109,31 @@ def clip_features(audio: np.ndarray, sr: int) -> np.ndarray:
     return pooled(voiced(log_mel(audio, sr)))
 
 
-def read_wav(data: bytes) -> tuple[np.ndarray, int]:
-    """Mono float audio in [-1, 1] and its rate from WAV bytes (8/16/32-bit PCM); DataError when not a WAV."""
+def read_wav(data: bytes, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Mono float audio in [-1, 1] and its rate from WAV bytes (8/16/32-bit PCM).
+
+    Raises DataError, saying what is wrong, for anything else: not a WAV, another sample format,
+    an odd rate, or (with ``max_seconds``) a clip longer than that. The length is counted from the
+    samples present, not the header's claim, and checked before the samples are converted.
+    """
     try:
         with wave.open(io.BytesIO(data), "rb") as f:
-            channels, width, rate, n = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()
-            raw = f.readframes(n)
+            channels, width, rate = f.getnchannels(), f.getsampwidth(), f.getframerate()
+            raw = f.readframes(len(data))  # never more frames than bytes, whatever the header says
     except (wave.Error, EOFError, ValueError) as err:
         raise DataError(f"That is not a WAV file this app can read ({err}).") from None
     kinds = {1: (np.uint8, 128.0, 128.0), 2: (np.int16, 0.0, 32768.0), 4: (np.int32, 0.0, 2.0**31)}
-    if width not in kinds or channels < 1 or rate < 1:
+    if width not in kinds or channels < 1:
         raise DataError(f"The WAV file uses {8 * width}-bit samples on {channels} channels; "
                         "record 8-, 16- or 32-bit PCM.")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise DataError(f"The WAV file's sample rate is {rate} Hz; use {MIN_RATE}–{MAX_RATE} Hz.")
+    frames = len(raw) // (width * channels)
+    if max_seconds is not None and frames / rate > max_seconds:
+        raise DataError(f"The recording is {frames / rate:.1f} s long; the limit is {max_seconds:g} s. "
+                        "Say one word (zero to nine).")
     dtype, offset, scale = kinds[width]
-    samples = np.frombuffer(raw[:len(raw) - len(raw) % (width * channels)], dtype=dtype)
+    samples = np.frombuffer(raw[:frames * width * channels], dtype=dtype)
     audio = (samples.astype(np.float64) - offset) / scale
     return audio.reshape(-1, channels).mean(axis=1), int(rate)
 
@@ -133,3 +148,24 @@ def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
         f.setframerate(int(sr))
         f.writeframes(pcm.tobytes())
     return out.getvalue()
+
+
+def decode_recording(source: object) -> tuple[np.ndarray, int]:
+    """A user's recording or audio file (bytes or an upload) as mono audio and its rate, within the work budget.
+
+    The size limit applies before anything is read past it, the length limit before the samples are
+    converted (:data:`ragviz.safety.limits` ``RAGVIZ_MAX_AUDIO_MB`` and ``RAGVIZ_MAX_AUDIO_S``); an empty,
+    too short or silent clip is refused too. Every refusal is a DataError that says what to do.
+    """
+    from ragviz.safety.limits import get_limits
+    from ragviz.safety.uploads import read_upload
+
+    limits = get_limits()
+    audio, rate = read_wav(read_upload(source, "audio", max_bytes=limits.audio_bytes), limits.max_audio_s)
+    if len(audio) < MIN_SECONDS * rate:
+        raise DataError(f"The recording is {len(audio) / rate:.2f} s long: too short to hold a word. "
+                        "Record again and say one digit.")
+    if float(np.abs(audio).max()) < SILENT:
+        raise DataError("The recording is silent: check that the browser may use the microphone, then record "
+                        "again.")
+    return audio, rate

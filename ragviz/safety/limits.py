@@ -11,6 +11,8 @@ variable                       default  what it bounds
                                         also each file unpacked from a .zip)
 ``RAGVIZ_MAX_TABLE_MB``        20       a data table (.csv) for ``csv`` tasks
 ``RAGVIZ_MAX_CHECKPOINT_MB``   200      a checkpoint (.safetensors)
+``RAGVIZ_MAX_AUDIO_MB``        2        a recording or audio file for speech tasks
+``RAGVIZ_MAX_AUDIO_S``         10       its length in seconds
 ``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives without its page polling
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
 ``RAGVIZ_MAX_EDGES``           200000   edges in one graph (work budget)
@@ -57,6 +59,8 @@ _SPEC: dict[str, tuple[str, float]] = {
     "graph_mb": ("RAGVIZ_MAX_GRAPH_MB", 5.0),
     "table_mb": ("RAGVIZ_MAX_TABLE_MB", 20.0),
     "checkpoint_mb": ("RAGVIZ_MAX_CHECKPOINT_MB", 200.0),
+    "audio_mb": ("RAGVIZ_MAX_AUDIO_MB", 2.0),
+    "audio_s": ("RAGVIZ_MAX_AUDIO_S", 10.0),
     "heartbeat_s": ("RAGVIZ_HEARTBEAT_S", 90.0),
     "max_tasks": ("RAGVIZ_MAX_TASKS", 20_000.0),
     "max_edges": ("RAGVIZ_MAX_EDGES", 200_000.0),
@@ -70,7 +74,7 @@ _SPEC: dict[str, tuple[str, float]] = {
 }
 
 #: Upload kinds and the limit each uses.
-KINDS = ("graph", "table", "checkpoint")
+KINDS = ("graph", "table", "checkpoint", "audio")
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,11 @@ class Limits:
     undo_bytes: int = 50 * MB
     kept_uploads: int = 10
     kept_uploads_bytes: int = 400 * MB
+    audio_bytes: int = 2 * MB
+    max_audio_s: float = 10.0
 
     def upload_bytes_for(self, kind: str) -> int:
-        """The size limit of one kind of upload: ``graph``, ``table`` or ``checkpoint``."""
+        """The size limit of one kind of upload: ``graph``, ``table``, ``checkpoint`` or ``audio``."""
         if kind not in KINDS:
             raise ValueError(f"Unknown upload kind {kind!r}; use one of {', '.join(KINDS)}.")
         return getattr(self, f"{kind}_bytes")
@@ -134,6 +140,8 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         undo_bytes=int(v["undo_mb"] * MB),
         kept_uploads=max(1, int(v["kept_uploads"])),
         kept_uploads_bytes=int(v["kept_uploads_mb"] * MB),
+        audio_bytes=min(upload, int(v["audio_mb"] * MB)),
+        max_audio_s=float(v["audio_s"]),
     )
 
 

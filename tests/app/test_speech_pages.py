@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ragviz.data.speech import SPEAKERS
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.lessons.graphs import speaker_grid
@@ -45,3 +47,61 @@ def test_every_page_opens_on_a_trained_speech_model() -> None:
                  "pages/checkpoints.py", PAGE):
         at = open_page(page, state)
         assert errors_of(at) == [], page
+
+
+@pytest.fixture(scope="module")
+def trained_speakers():
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
+
+    project = Project(speaker_grid(train_size=20, test_size=20), ModelConfig(hidden=16),
+                      TrainConfig(steps=10, eval_every=5), name="Speakers")
+    return project, train(project.graph, project.model_config, project.train_config)
+
+
+def outputs_page(trained):
+    from tests.app.helpers import checkpoint_state
+
+    state = checkpoint_state(*trained)
+    return open_page("pages/task_outputs.py", state), state
+
+
+def give_file(at, name: str, data: bytes) -> None:
+    uploader = next(u for u in at.get("file_uploader") if "WAV file" in str(u.proto.label))
+    uploader.set_value((name, data, "audio/wav"))
+    at.run()
+
+
+def test_say_it_yourself_sends_a_wav_through_every_task(trained_speakers) -> None:
+    from ragviz.data.speech import speaker_clip
+    from ragviz.data.speech_features import wav_bytes
+
+    at, state = outputs_page(trained_speakers)
+    assert not errors_of(at)
+    assert at.get("audio_input"), "the microphone recorder is on the page"
+    assert any("synthetic" in plain(str(c.value)) for c in at.caption)
+    graph_before = state.graph.copy()
+    give_file(at, "seven.wav", wav_bytes(*speaker_clip("gb-high")))
+    assert not errors_of(at)
+    bars = next(c for c in at.get("plotly_chart") if "to_say_bars" in str(c.proto))
+    import json
+    figure = json.loads(bars.proto.spec)
+    labels = set(figure["data"][0]["y"])
+    assert "gb-high ★" in labels and len(labels) == 15  # every task answered, the zero-shot one marked
+    assert state.graph == graph_before
+
+
+@pytest.mark.parametrize(("name", "data", "why"), [
+    ("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk", "not a WAV file"),
+    ("ten_minutes.wav", None, "the limit is 2 MB"),
+])
+def test_a_bad_or_too_long_recording_is_refused_and_nothing_changes(trained_speakers, name, data, why) -> None:
+    from tests.test_speech import wav_of
+
+    at, state = outputs_page(trained_speakers)
+    graph_before = state.graph.copy()
+    give_file(at, name, data if data is not None else wav_of(600.0))
+    errors = " ".join(plain(str(e.value)) for e in at.error)
+    assert why in errors and "Nothing else changed" in errors
+    assert not at.exception and state.graph == graph_before
+    assert not [c for c in at.get("plotly_chart") if "to_say_bars" in str(c.proto)]
