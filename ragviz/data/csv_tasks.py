@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ragviz.data.family import DataFamily, DomainSpec, Tables
-from ragviz.data.table_io import TableInfo, table_info
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.safety.errors import DataError
 
 if TYPE_CHECKING:
+    from ragviz.data.table_io import TableInfo
     from ragviz.graph.tasks import Task
 
 
 def _info(task: Task, tables: Tables, shared: dict[str, Any] | None) -> TableInfo:
     """The task's table, read once per graph when ``shared`` is given."""
+    from ragviz.data.table_io import table_info  # pandas, only when a table is read
+
     name = csv_params(task)[0]
     if shared is None:
         return table_info(name, tables, task.name)
@@ -43,7 +45,7 @@ class CsvTables(DataFamily):
         return False
 
     def n_classes(self, task: Task, tables: Tables = None) -> int:
-        info = table_info(csv_params(task)[0], tables, task.name)
+        info = _info(task, tables, None)
         return 0 if info.classes is None else len(info.classes)
 
     def make(self, task: Task, tables: Tables = None, shared: dict[str, Any] | None = None) -> TaskData:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ragviz.data.family import DataFamily, DomainSpec, Tables, number, whole
 from ragviz.data.task_data import TaskData, split_sizes, task_sizes
@@ -44,6 +43,8 @@ def digit_images() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bundled_file() -> np.ndarray | None:
+    import pandas as pd
+
     try:
         import importlib.util
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
@@ -27,8 +26,9 @@ if TYPE_CHECKING:
     from ragviz.graph.tasks import Task
 
 MAX_NOISE = 100.0
-#: A user's tables by name, for the families that read them (``csv``, ``text_table``).
-Tables = dict[str, pd.DataFrame] | None
+#: A user's tables by name (pandas DataFrames), for the families that read them (``csv``, ``text_table``);
+#: typed loosely so that reading the registry never imports pandas.
+Tables = dict[str, Any] | None
 
 
 @dataclass(frozen=True)

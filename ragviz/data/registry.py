@@ -15,7 +15,7 @@ from ragviz.data.digits import Digits
 from ragviz.data.family import DataFamily
 from ragviz.data.sine import Sine
 from ragviz.data.speech import Speech
-from ragviz.data.text import Text
+from ragviz.data.text_family import Text
 from ragviz.data.toy2d import Toy2D
 from ragviz.safety.errors import DataError
 

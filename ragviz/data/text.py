@@ -26,16 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ragviz.data.family import DataFamily, DomainSpec, Tables
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.data.text_encoder import EMBED_DIM, ENCODER_ID, Progress
-from ragviz.data.text_features import FEATURE_DIM, Projection, fit_projection
+from ragviz.data.text_features import Projection, fit_projection
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from ragviz.graph.task_graph import Task, TaskGraph
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora"
@@ -360,24 +357,3 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
     out.attrs["classes"] = classes
     return out
 
-
-class Text(DataFamily):
-    """Labelled sentences, read as the frozen transformer's vectors: a shipped corpus or a user's text table."""
-
-    domain = "text"
-    # Labelled sentences: a shipped corpus (``text``) or a user text table (``text_table``).
-    families = {"text": {"corpus": "reviews", "label": "sentiment", "domain": "movies", "flip": False},
-                "text_table": {"table": "data", "task": ""}}
-
-    def cacheable(self, task: Task) -> bool:
-        return task.family == "text"  # a user's table travels with the checkpoint, not in the cache
-
-    def n_classes(self, task: Task, tables: Tables = None) -> int:
-        return text_n_classes(task, tables)
-
-    def make(self, task: Task, tables: Tables = None, shared: dict[str, Any] | None = None) -> TaskData:
-        return text_task_data(task, tables)
-
-    def spec(self, tasks: Sequence[Task], tables: Tables = None) -> DomainSpec:
-        n_out = max(2, max(text_n_classes(t, tables) for t in tasks))
-        return DomainSpec("text", FEATURE_DIM, n_out, "classification", (-1.0, 1.0))

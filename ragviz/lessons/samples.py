@@ -65,8 +65,8 @@ TRAINING_CODE = (
     "lessons/text_lesson.py",
     "graph/layout.py",
     "graph/nx_fill.py",
-    # the data families and their registry
-    "data/family.py", "data/registry.py", "data/toy2d.py", "data/sine.py", "data/csv_tasks.py",
+    "data/family.py", "data/registry.py", "data/toy2d.py", "data/sine.py", "data/csv_tasks.py", "data/text_family.py",
+    "data/speech.py", "data/speech_features.py", "data/corpora/speech/digits.npz",
 )
 STALE = "training code changed: rebuild the samples with python -m ragviz samples"
 
