@@ -75,6 +75,18 @@ def test_features_ignore_loudness_and_leading_silence() -> None:
     np.testing.assert_allclose(clip_features(delayed, sr), base, atol=0.35)
 
 
+def test_the_loudest_word_is_kept_and_a_word_keeps_its_own_short_silence() -> None:
+    from ragviz.data.speech_features import voiced
+
+    word = np.concatenate([tone(700.0, 0.2), np.zeros(1600), tone(900.0, 0.2)])  # a 100 ms gap, as in "six"
+    pause = np.zeros(8000)
+    frames = len(voiced(log_mel(np.concatenate([pause, word, pause]), SAMPLE_RATE)))
+    assert abs(frames - 50) <= 4  # the whole 0.5 s word, its gap included, none of the pauses
+    quieter = 0.2 * np.concatenate([tone(300.0, 0.3)])
+    two = np.concatenate([pause, quieter, pause, word, pause])
+    assert abs(len(voiced(log_mel(two, SAMPLE_RATE))) - frames) <= 2  # the quieter word is left out
+
+
 def test_wav_bytes_round_trip_and_bad_files_say_why() -> None:
     audio = tone(440.0, 0.2)
     back, sr = read_wav(wav_bytes(audio, SAMPLE_RATE))

@@ -2,8 +2,8 @@
 
 Pure numpy/scipy (no torchaudio, whose wheels lag the pinned torch), shared by the corpus script,
 the data preview and a recording a user makes, so all three see a clip the same way. A clip is
-resampled to 16 kHz, cut to where it is voiced, turned into :data:`N_MELS` log-mel bands every
-10 ms, and averaged over :data:`N_SEGMENTS` equal stretches of time: the vector keeps the word's
+resampled to 16 kHz, turned into :data:`N_MELS` log-mel bands every
+10 ms, cut to its loudest word, and averaged over :data:`N_SEGMENTS` equal stretches of time: the vector keeps the word's
 coarse course in time (what tells "six" from "seven") and none of its length or loudness.
 """
 
@@ -29,8 +29,12 @@ MIN_RATE, MAX_RATE = 4_000, 192_000
 #: Shorter than this, or quieter, a recording holds no word to hear.
 MIN_SECONDS = 0.1
 SILENT = 1e-3
-#: A frame is voiced when its energy is within this many decibels of the loudest frame's.
-VOICED_DB = 35.0
+#: A frame is voiced when its energy is within this many decibels of the loudest frame's: tight
+#: enough that a quiet room's noise and a clean clip's faint tails are left out alike, so a clean
+#: recording is cut as the corpus's noisy utterances were.
+VOICED_DB = 20.0
+#: Voiced stretches closer than this are one word.
+MAX_GAP_S = 0.2
 _FLOOR = 1e-10
 
 
@@ -90,10 +94,28 @@ def log_mel(audio: np.ndarray, sr: int, n_mels: int = N_MELS) -> np.ndarray:
 
 
 def voiced(spec: np.ndarray) -> np.ndarray:
-    """The frames from the first to the last voiced one (all of them if none stands out)."""
+    """The loudest word of a spectrogram: the voiced frames around the loudest one.
+
+    A frame is voiced when its energy is within :data:`VOICED_DB` of the loudest frame's; voiced
+    stretches closer than :data:`MAX_GAP_S` are one word (the silence inside "six"), and the word
+    holding the loudest frame is kept, so a recording that caught one word and part of another is
+    heard as the louder one.
+    """
     energy = np.log(np.exp(spec).sum(axis=1) + _FLOOR)
-    loud = np.flatnonzero(energy >= energy.max() - VOICED_DB * np.log(10) / 10)
-    return spec[loud[0]:loud[-1] + 1] if len(loud) else spec
+    loud = energy >= energy.max() - VOICED_DB * np.log(10) / 10
+    top = int(np.argmax(energy))
+    gap = int(MAX_GAP_S * SAMPLE_RATE / HOP)
+    start = stop = top
+    while True:  # grow the word while another voiced frame lies within the gap
+        before = np.flatnonzero(loud[max(0, start - gap):start])
+        after = np.flatnonzero(loud[stop + 1:stop + 1 + gap])
+        if not len(before) and not len(after):
+            break
+        if len(before):
+            start = max(0, start - gap) + int(before[0])
+        if len(after):
+            stop = stop + 1 + int(after[-1])
+    return spec[start:stop + 1]
 
 
 def pooled(spec: np.ndarray) -> np.ndarray:
