@@ -2,8 +2,8 @@
 
 Pure numpy/scipy (no torchaudio, whose wheels lag the pinned torch), shared by the corpus script,
 the data preview and a recording a user makes, so all three see a clip the same way. A clip is
-resampled to 16 kHz, turned into :data:`N_MELS` log-mel bands every
-10 ms, cut to its loudest word, and averaged over :data:`N_SEGMENTS` equal stretches of time: the vector keeps the word's
+resampled to 16 kHz, turned into :data:`N_MELS` log-mel bands every 10 ms, cut to its loudest
+word, and averaged over :data:`N_SEGMENTS` equal stretches of time: the vector keeps the word's
 coarse course in time (what tells "six" from "seven") and none of its length or loudness.
 """
 
