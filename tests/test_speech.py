@@ -148,6 +148,25 @@ def test_speech_tasks_split_one_speakers_utterances() -> None:
     assert len(big.x_train) + len(big.x_test) == len(mine)
 
 
+def test_speaker_tasks_tell_one_speaker_from_the_others() -> None:
+    from ragviz.data.speech import speech_class_names
+
+    corpus = load_speech_corpus()
+    task = make_task("is it gb-low", "speech_speaker", {"speaker": "gb-low"}, 100, 100, 4)
+    data = make_task_data(task)
+    assert data.n_classes == task_n_classes(task) == 2
+    assert speech_class_names(task) == ["another speaker", "gb-low"]
+    mine = {r.tobytes() for r in corpus.features[corpus.speakers == SPEAKERS.index("gb-low")]}
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        assert [r.tobytes() in mine for r in x] == [bool(v) for v in y]
+        assert 0.3 < y.mean() < 0.7  # about half this speaker
+    graph = speaker_grid(family="speech_speaker")
+    assert {t.family for t in graph.tasks()} == {"speech_speaker"}
+    assert domain_spec(graph).n_outputs == 2
+    graph.add_task(make_task("words", "speech_words", {"speaker": "gb-low"}))
+    assert domain_spec(graph).n_outputs == 10  # word tasks and speaker tasks share one graph
+
+
 def test_a_bad_speaker_names_the_choices() -> None:
     task = make_task("x", "speech_words", {"speaker": "robot"})
     with pytest.raises(DataError, match="must be one of us-deep"):

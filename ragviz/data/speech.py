@@ -1,4 +1,4 @@
-"""The speech domain: spoken digits, one task per speaker variant ("recognise the word this speaker says").
+"""The speech domain: spoken digits, tasks per speaker variant ("recognise the word this speaker says", "is it them").
 
 The corpus is synthetic: espeak-ng spoke the digits zero to nine in three English voices, each
 heard through five vocal-tract sizes (every frequency scaled, as a deeper or a smaller voice has
@@ -115,28 +115,41 @@ def speaker_clip(speaker: str) -> tuple[np.ndarray, int]:
     return scaled(audio, SIZES[size]), sr
 
 
+def speech_class_names(task: Task) -> list[str]:
+    """A speech task's class names in class-index order: the words, or (another speaker, this one)."""
+    return list(WORDS) if task.family == "speech_words" else ["another speaker", speaker_of(task)]
+
+
 class Speech(DataFamily):
-    """Spoken digits: which word did this speaker variant say? Relations link similar speakers."""
+    """Spoken digits, two kinds of task per speaker variant: which word did it say (``speech_words``, ten
+    classes), and is this that speaker at all (``speech_speaker``: its utterances against as many of the
+    other speakers', two classes). Relations link similar speakers."""
 
     domain = "speech"
-    families = {"speech_words": {"speaker": "us-mid"}}
+    families = {"speech_words": {"speaker": "us-mid"}, "speech_speaker": {"speaker": "us-mid"}}
     choices = {"speaker": SPEAKERS}
 
     def n_classes(self, task: Task, tables: Tables = None) -> int:
         speaker_of(task)
-        return len(WORDS)
+        return len(WORDS) if task.family == "speech_words" else 2
 
     def make(self, task: Task, tables: Tables = None, shared: dict[str, Any] | None = None) -> TaskData:
         speaker = SPEAKERS.index(speaker_of(task))
         train, test, seed = task_sizes(task)
         corpus = load_speech_corpus()
-        rows = np.flatnonzero(corpus.speakers == speaker)
+        rng = np.random.default_rng(seed)
+        mine = np.flatnonzero(corpus.speakers == speaker)
+        if task.family == "speech_words":
+            rows, y = mine, corpus.words
+        else:  # half this speaker, half the others drawn evenly at random
+            others = rng.choice(np.flatnonzero(corpus.speakers != speaker), len(mine), replace=False)
+            rows = np.concatenate([mine, others])
+            y = (corpus.speakers == speaker).astype(np.int64)
         train, test = split_sizes(len(rows), train, test)
-        order = np.random.default_rng(seed).permutation(rows)
+        order = rng.permutation(rows)
         tr, te = order[:train], order[train:train + test]
-        return TaskData(corpus.features[tr], corpus.words[tr], corpus.features[te], corpus.words[te], len(WORDS))
+        return TaskData(corpus.features[tr], y[tr], corpus.features[te], y[te], self.n_classes(task))
 
     def spec(self, tasks: Sequence[Task], tables: Tables = None) -> DomainSpec:
-        for t in tasks:
-            speaker_of(t)
-        return DomainSpec("speech", FEATURE_DIM, len(WORDS), "classification", (-4.0, 4.0))
+        n_out = max(self.n_classes(t) for t in tasks)
+        return DomainSpec("speech", FEATURE_DIM, n_out, "classification", (-4.0, 4.0))

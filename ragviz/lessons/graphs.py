@@ -108,8 +108,9 @@ def works_and_fails(works_n: int = 12, fails_n: int = 4, works_zero: tuple[int, 
 
 
 def speaker_grid(zero_shot: tuple[str, ...] = ("gb-high",), train_size: int = 40, test_size: int = 60,
-                 seed: int = 0) -> TaskGraph:
+                 seed: int = 0, family: str = "speech_words") -> TaskGraph:
     """Spoken-digit tasks, one per speaker variant, on a grid: voices down, vocal-tract sizes across.
+    ``family`` is ``speech_words`` (which word) or ``speech_speaker`` (is it this speaker).
 
     "next size" links a voice's neighbouring sizes (deep … small) and "same size" links neighbouring
     voices at one size; the speakers named in ``zero_shot`` have no training data (an unseen speaker).
@@ -118,7 +119,7 @@ def speaker_grid(zero_shot: tuple[str, ...] = ("gb-high",), train_size: int = 40
     sizes, voices = list(SIZES), list(VOICES)
     for k, speaker in enumerate(SPEAKERS):
         voice, size = speaker.split("-")
-        graph.add_task(Task(speaker, "speech_words", {"speaker": speaker}, 0 if speaker in zero_shot else train_size,
+        graph.add_task(Task(speaker, family, {"speaker": speaker}, 0 if speaker in zero_shot else train_size,
                             test_size, seed * 100 + k, (1.5 * sizes.index(size), -1.5 * voices.index(voice))))
     for speaker in SPEAKERS:
         voice, size = speaker.split("-")

@@ -298,7 +298,7 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     tasks = tasks_to_show(trace)
     outputs_panel(trace, base, whatif, opts, tasks, whatif["graph"] if whatif else state.project.graph,
                   marked_tasks(state), text_class_names(state, trace, whatif["graph"] if whatif else None, tasks)
-                  or speech_class_names(trace, tasks))
+                  or speech_class_names(whatif["graph"] if whatif else state.project.graph, trace, tasks))
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)

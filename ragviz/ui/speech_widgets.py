@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from ragviz.data.speech import CLIP_WORD, WORDS, speaker_clip, speaker_label, speaker_of
+from ragviz.data.speech import speech_class_names as class_names
 from ragviz.data.speech_features import clip_features, decode_recording, log_mel, voiced, wav_bytes
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.inspection.trace import Trace
@@ -31,8 +32,9 @@ SYNTHETIC_NOTE = ("These voices are synthetic (espeak-ng, scaled to five vocal-t
 def speech_preview(state: AppState, names: list[str]) -> None:
     """Data preview of speech tasks: per task, its speaker's clip of one word, playable, with its spectrogram."""
     graph = state.project.graph
-    st.caption(f"Each task recognises the ten words {WORDS[0]}…{WORDS[-1]} spoken by one speaker variant. "
-               f"Below: each speaker saying “{CLIP_WORD}”. {SYNTHETIC_NOTE}")
+    st.caption(f"Each task hears one speaker variant: which of the ten words {WORDS[0]}…{WORDS[-1]} it said "
+               f"(speech_words), or whether it is that speaker at all (speech_speaker). Below: each speaker "
+               f"saying “{CLIP_WORD}”. {SYNTHETIC_NOTE}")
     for name in names:
         task = graph.task(name)
         try:
@@ -55,9 +57,17 @@ def _spectrogram(where: Any, audio: np.ndarray, sr: int, key: str) -> None:
                        config={"displayModeBar": False})
 
 
-def speech_class_names(trace: Trace, tasks: list[str]) -> dict[str, list[str]]:
-    """Speech tasks' class names (the words) for the confusion matrices' axes (empty for other domains)."""
-    return {name: list(WORDS) for name in tasks} if trace.spec.name == "speech" else {}
+def speech_class_names(graph: TaskGraph, trace: Trace, tasks: list[str]) -> dict[str, list[str]]:
+    """Speech tasks' class names for the confusion matrices' axes (empty for other domains)."""
+    if trace.spec.name != "speech":
+        return {}
+    out = {}
+    for name in tasks:
+        try:
+            out[name] = class_names(graph.task(name))
+        except (RagvizError, KeyError):
+            continue  # a task the page cannot read keeps class numbers; the page says why elsewhere
+    return out
 
 
 def say_it_yourself(state: AppState, trace: Trace, graph: TaskGraph | None = None) -> None:
@@ -69,7 +79,8 @@ def say_it_yourself(state: AppState, trace: Trace, graph: TaskGraph | None = Non
     graph = graph if graph is not None else state.project.graph
     st.divider()
     st.subheader("Say it yourself")
-    st.markdown("Record one digit, **zero** to **nine**: every task answers at once (★ = zero-shot).")
+    st.markdown("Record one digit, **zero** to **nine**: every task answers at once (★ = zero-shot): which word, "
+                "or whether it is that task's speaker.")
     st.caption(f"{SYNTHETIC_NOTE} Your voice is not one of its speakers, so expect mistakes: that is the honest "
                "result of learning from fifteen synthetic voices.")
     recording = st.audio_input("Say a digit", key="to_say", sample_rate=16_000)
@@ -85,6 +96,6 @@ def say_it_yourself(state: AppState, trace: Trace, graph: TaskGraph | None = Non
         st.error(f"{md_escape(err)} Nothing else changed.", icon=":material/error:")
         return
     zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
-    st.plotly_chart(for_screen(sentence_bars_figure(probs, {n: list(WORDS) for n in probs}, zero)),
+    st.plotly_chart(for_screen(sentence_bars_figure(probs, speech_class_names(graph, trace, list(probs)), zero)),
                     key="to_say_bars", config={"displayModeBar": False})
     _spectrogram(st, audio, rate, "to_say_spectrogram")

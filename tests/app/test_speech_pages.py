@@ -88,6 +88,7 @@ def test_say_it_yourself_sends_a_wav_through_every_task(trained_speakers) -> Non
     figure = json.loads(bars.proto.spec)
     labels = set(figure["data"][0]["y"])
     assert "gb-high ★" in labels and len(labels) == 15  # every task answered, the zero-shot one marked
+    assert figure["data"][7]["customdata"][0] == "seven"  # classes are named by their words
     assert state.graph == graph_before
 
 
