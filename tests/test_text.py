@@ -319,7 +319,7 @@ def test_every_task_answers_one_sentence_zero_shot_included() -> None:
 
 
 def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
-    from ragviz.data.text import text_table_graph
+    from ragviz.graph.generators import text_table_graph
     from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.training.train import train
 
@@ -345,7 +345,7 @@ def test_a_text_table_becomes_a_graph_that_trains(fake: FakeEncoder) -> None:
 
 
 def _text_table_checkpoint(fake_rows: list[tuple[str, str, str]]) -> tuple[object, bytes]:
-    from ragviz.data.text import text_table_graph
+    from ragviz.graph.generators import text_table_graph
     from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.storage.checkpoint import checkpoint_bytes
     from ragviz.training.project import Project
@@ -389,7 +389,7 @@ def test_damaged_stored_texts_are_a_clear_checkpoint_error(fake: FakeEncoder) ->
 
 
 def test_a_table_without_texts_says_what_is_missing(fake: FakeEncoder) -> None:
-    from ragviz.data.text import text_table_graph
+    from ragviz.graph.generators import text_table_graph
     from ragviz.storage.text_checkpoint import missing_texts_note
 
     table = load_text_table(_csv([("good", "a", "p"), ("bad", "a", "n")]))

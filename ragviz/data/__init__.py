@@ -1,3 +1,4 @@
-"""Data families: the toy 2-D families, sine curves, digits, text and user tables, and the domain each belongs to.
-May import :mod:`ragviz.safety` and :mod:`ragviz.graph`.
+"""Data families, one registered class per domain (:mod:`ragviz.data.registry`): toy 2-D families, sine curves,
+digits, text, speech and user tables. May import :mod:`ragviz.safety` only (:mod:`ragviz.graph` for type hints),
+because the graph reads its family names and defaults from the registry.
 """

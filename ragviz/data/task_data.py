@@ -1,17 +1,24 @@
 """What every data family shares: a task's split, its validated sizes, and a csv task's table.
 
-Kept apart from :mod:`ragviz.data.domains` so the families that live in their own modules
-(:mod:`ragviz.data.text`) use the same rules without importing the module that dispatches to them.
+Kept apart from :mod:`ragviz.data.domains` so every family module uses the same rules without
+importing the module that dispatches to them. The size limits live here, with the rule that uses them,
+and :mod:`ragviz.graph.tasks` checks a task's sizes against the same numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ragviz.graph.tasks import MAX_SEED, MAX_TASK_SIZE, Task
 from ragviz.safety.errors import DataError
+
+if TYPE_CHECKING:
+    from ragviz.graph.tasks import Task
+
+MAX_TASK_SIZE = 100_000
+MAX_SEED = 2**32 - 1
 
 
 @dataclass

@@ -21,7 +21,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,11 +29,12 @@ import pandas as pd
 from ragviz.data.task_data import TaskData, csv_params, split_sizes, task_sizes
 from ragviz.data.text_encoder import EMBED_DIM, ENCODER_ID, Progress
 from ragviz.data.text_features import Projection, fit_projection
-from ragviz.graph.task_graph import TaskGraph
-from ragviz.graph.tasks import Task
 from ragviz.safety import checks
 from ragviz.safety.errors import DataError
 from ragviz.safety.limits import get_limits
+
+if TYPE_CHECKING:
+    from ragviz.graph.task_graph import Task, TaskGraph
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora"
 #: Shipped corpora: name -> CSV file (a ``<name>.vectors.safetensors`` beside it holds the vectors).
@@ -376,22 +377,3 @@ def load_text_table(source: Any, text_column: str = "text", task_column: str = "
     out.attrs["classes"] = classes
     return out
 
-
-def text_table_graph(table: pd.DataFrame, table_name: str = "texts", test_fraction: float = 0.3) -> Any:
-    """One ``text_table`` task per task value of a loaded text table, no edges yet.
-
-    Each task tests on ``test_fraction`` of its rows (at least one) and trains on the rest;
-    the user links tasks (and makes some zero-shot) on the Task graph page.
-    """
-    import math
-
-    from ragviz.graph.task_graph import TaskGraph
-    from ragviz.graph.tasks import make_task
-
-    graph = TaskGraph()
-    counts = table["task"].astype(str).value_counts(sort=False)
-    for i, (value, n) in enumerate(sorted(counts.items())):
-        test = max(1, math.ceil(n * test_fraction))
-        graph.add_task(make_task(str(value)[:80], "text_table", {"table": table_name, "task": str(value)},
-                                 int(n) - test, test, i))
-    return graph

@@ -289,4 +289,19 @@ def _edges(kind: str, n: int, rows: int, cols: int, p: float, seed: int, directe
     return sorted((min(u, v), max(u, v)) for u, v in random.edges())
 
 
-__all__ = ["GENERATORS", "LAYOUTS", "generate_graph", "layout_positions", "ring_of_moons"]
+def text_table_graph(table: Any, table_name: str = "texts", test_fraction: float = 0.3) -> TaskGraph:
+    """One ``text_table`` task per task value of a loaded text table, no edges yet.
+
+    Each task tests on ``test_fraction`` of its rows (at least one) and trains on the rest;
+    the user links tasks (and makes some zero-shot) on the Task graph page.
+    """
+    graph = TaskGraph()
+    counts = table["task"].astype(str).value_counts(sort=False)
+    for i, (value, n) in enumerate(sorted(counts.items())):
+        test = max(1, math.ceil(n * test_fraction))
+        graph.add_task(make_task(str(value)[:80], "text_table", {"table": table_name, "task": str(value)},
+                                 int(n) - test, test, i))
+    return graph
+
+
+__all__ = ["GENERATORS", "LAYOUTS", "generate_graph", "layout_positions", "ring_of_moons", "text_table_graph"]

@@ -13,47 +13,17 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ragviz.data import registry
+from ragviz.data.task_data import MAX_SEED, MAX_TASK_SIZE
 from ragviz.safety import checks
 from ragviz.safety.errors import GraphError
 from ragviz.safety.safe_text import HIDDEN_CATEGORIES, char_code, visible, without_lone_surrogates
 
-#: Data families and the domain each belongs to: one graph uses one domain.
-FAMILY_DOMAIN: dict[str, str] = {
-    "moons": "toy2d",
-    "circles": "toy2d",
-    "xor": "toy2d",
-    "blobs": "toy2d",
-    "spiral": "toy2d",
-    "linear": "toy2d",
-    "sine": "sine",
-    "digits_rotated": "digits",
-    "digits_one_vs_rest": "digits",
-    "digits_pair": "digits",
-    "csv": "csv",
-    "text": "text",
-    "text_table": "text",
-}
-DOMAINS: tuple[str, ...] = ("toy2d", "sine", "digits", "csv", "text")
-
-#: Default parameters of each family; a task's params override these.
-FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
-    **{
-        f: {"noise": 0.1, "rotate": 0.0, "flip": False, "shift_x": 0.0, "shift_y": 0.0, "scale": 1.0}
-        for f in ("moons", "circles", "xor", "linear")
-    },
-    "blobs": {"noise": 0.1, "rotate": 0.0, "flip": False, "shift_x": 0.0, "shift_y": 0.0, "scale": 1.0,
-              "n_classes": 3},
-    "spiral": {"noise": 0.1, "rotate": 0.0, "flip": False, "shift_x": 0.0, "shift_y": 0.0, "scale": 1.0,
-               "n_classes": 2},
-    "sine": {"amplitude": 1.0, "frequency": 1.0, "phase": 0.0, "noise": 0.0},
-    "digits_rotated": {"rotate": 0.0},
-    "digits_one_vs_rest": {"digit": 0, "rotate": 0.0},
-    "digits_pair": {"a": 3, "b": 8, "rotate": 0.0},
-    "csv": {"table": "data", "task": ""},
-    # Labelled sentences: a shipped corpus (ragviz.data.text) or a user text table.
-    "text": {"corpus": "reviews", "label": "sentiment", "domain": "movies", "flip": False},
-    "text_table": {"table": "data", "task": ""},
-}
+#: Family name → its domain, family name → its default parameters, and the domains: read from the
+#: family registry (:mod:`ragviz.data.registry`), the one place a family is added.
+FAMILY_DOMAIN: dict[str, str] = registry.FAMILY_DOMAIN
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = registry.FAMILY_DEFAULTS
+DOMAINS: list[str] = registry.DOMAINS
 
 #: Colours given to relations that are declared without one (Plotly's default cycle).
 RELATION_PALETTE: tuple[str, ...] = (
@@ -61,8 +31,6 @@ RELATION_PALETTE: tuple[str, ...] = (
     "#bcbd22", "#7f7f7f",
 )
 
-MAX_TASK_SIZE = 100_000
-MAX_SEED = 2**32 - 1
 #: A relation colour: #rrggbb.
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 #: Longest task or relation name; a project name may be longer.

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ragviz.data.speech import SIZES, SPEAKERS, VOICES
 from ragviz.graph.generators import generate_graph
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import Relation, Task
@@ -104,6 +105,30 @@ def works_and_fails(works_n: int = 12, fails_n: int = 4, works_zero: tuple[int, 
             graph.add_task(replace(task, pos=(x + dx, y)))
         for edge in part.edges():
             graph.add_edge(edge.source, edge.target, edge.relation, edge.weight)
+    return graph
+
+
+def speaker_grid(zero_shot: tuple[str, ...] = ("gb-high",), train_size: int = 40, test_size: int = 60,
+                 seed: int = 0, family: str = "speech_words") -> TaskGraph:
+    """Spoken-digit tasks, one per speaker variant, on a grid: voices down, vocal-tract sizes across.
+    ``family`` is ``speech_words`` (which word) or ``speech_speaker`` (is it this speaker).
+
+    "next size" links a voice's neighbouring sizes (deep … small) and "same size" links neighbouring
+    voices at one size; the speakers named in ``zero_shot`` have no training data (an unseen speaker).
+    """
+    graph = TaskGraph([Relation("next size", False, "#1f77b4"), Relation("same size", False, "#2ca02c")])
+    sizes, voices = list(SIZES), list(VOICES)
+    for k, speaker in enumerate(SPEAKERS):
+        voice, size = speaker.split("-")
+        graph.add_task(Task(speaker, family, {"speaker": speaker}, 0 if speaker in zero_shot else train_size,
+                            test_size, seed * 100 + k, (1.5 * sizes.index(size), -1.5 * voices.index(voice))))
+    for speaker in SPEAKERS:
+        voice, size = speaker.split("-")
+        v, z = voices.index(voice), sizes.index(size)
+        if z + 1 < len(sizes):
+            graph.add_edge(speaker, f"{voice}-{sizes[z + 1]}", "next size")
+        if v + 1 < len(voices):
+            graph.add_edge(speaker, f"{voices[v + 1]}-{size}", "same size")
     return graph
 
 

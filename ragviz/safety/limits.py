@@ -11,6 +11,8 @@ variable                       default  what it bounds
                                         also each file unpacked from a .zip)
 ``RAGVIZ_MAX_TABLE_MB``        20       a data table (.csv) for ``csv`` tasks
 ``RAGVIZ_MAX_CHECKPOINT_MB``   200      a checkpoint (.safetensors)
+``RAGVIZ_MAX_AUDIO_MB``        2        a recording or audio file for speech tasks
+``RAGVIZ_MAX_AUDIO_S``         10       its length in seconds
 ``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives its tab's disconnection (or,
                                         outside the app, without anyone polling it)
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
@@ -66,6 +68,8 @@ _SPEC: dict[str, tuple[str, float]] = {
     "graph_mb": ("RAGVIZ_MAX_GRAPH_MB", 5.0),
     "table_mb": ("RAGVIZ_MAX_TABLE_MB", 20.0),
     "checkpoint_mb": ("RAGVIZ_MAX_CHECKPOINT_MB", 200.0),
+    "audio_mb": ("RAGVIZ_MAX_AUDIO_MB", 2.0),
+    "audio_s": ("RAGVIZ_MAX_AUDIO_S", 10.0),
     "heartbeat_s": ("RAGVIZ_HEARTBEAT_S", 90.0),
     "max_tasks": ("RAGVIZ_MAX_TASKS", 20_000.0),
     "max_edges": ("RAGVIZ_MAX_EDGES", 200_000.0),
@@ -86,7 +90,7 @@ _SPEC: dict[str, tuple[str, float]] = {
 }
 
 #: Upload kinds and the limit each uses.
-KINDS = ("graph", "table", "checkpoint")
+KINDS = ("graph", "table", "checkpoint", "audio")
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,11 @@ class Limits:
     max_text_chars: int = 2_000_000
     models_files: int = 1000
     models_bytes: int = 2000 * MB
+    audio_bytes: int = 2 * MB
+    max_audio_s: float = 10.0
 
     def upload_bytes_for(self, kind: str) -> int:
-        """The size limit of one kind of upload: ``graph``, ``table`` or ``checkpoint``."""
+        """The size limit of one kind of upload: ``graph``, ``table``, ``checkpoint`` or ``audio``."""
         if kind not in KINDS:
             raise ValueError(f"Unknown upload kind {kind!r}; use one of {', '.join(KINDS)}.")
         return getattr(self, f"{kind}_bytes")
@@ -164,6 +170,8 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         max_text_chars=max(1, int(v["max_text_chars"])),
         models_files=max(1, int(v["models_files"])),
         models_bytes=int(v["models_mb"] * MB),
+        audio_bytes=min(upload, int(v["audio_mb"] * MB)),
+        max_audio_s=float(v["audio_s"]),
     )
 
 

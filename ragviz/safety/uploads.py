@@ -21,6 +21,7 @@ UPLOAD_KINDS: dict[str, tuple[str, type[RagvizError]]] = {
     "graph": ("graph file", GraphError),
     "table": ("table", DataError),
     "checkpoint": ("checkpoint", CheckpointError),
+    "audio": ("recording", DataError),
 }
 
 

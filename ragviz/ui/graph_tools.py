@@ -22,6 +22,7 @@ from ragviz.safety.limits import size_text
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
 from ragviz.ui.projector import for_screen
+from ragviz.ui.speech_widgets import speech_preview
 from ragviz.ui.state import AppState
 from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
@@ -96,6 +97,13 @@ def generate_tab(state: AppState, version: str) -> None:
         _generate(state, kind, n, family, recipe)
     if st.button("Load the ring of rotated moons", icon=":material/donut_large:", key="tg_gen_ring"):
         _replace(state, ring_of_moons, "Loaded the ring of rotated moons.", "Ring of rotated moons")
+    if st.button("Load the grid of speakers (spoken digits)", icon=":material/record_voice_over:", key="tg_gen_speech",
+                 help="Fifteen speaker variants (three voices × five vocal-tract sizes), linked to their neighbours; "
+                      "one speaker has no training data."):
+        from ragviz.lessons.graphs import speaker_grid
+
+        _replace(state, speaker_grid, "Loaded the grid of speakers: gb-high is the unseen speaker ★.",
+                 "Grid of speakers")
 
 
 def _generate(state: AppState, kind: str, n: int, family: str, recipe: dict[str, Any]) -> None:
@@ -213,6 +221,9 @@ def preview_tab(state: AppState, version: str) -> None:
                             key=f"tg_preview_{version}")
     if graph.domain == "text":
         text_preview(state, chosen)
+        return
+    if graph.domain == "speech":
+        speech_preview(state, chosen)
         return
     st.caption(f"Training points (test points for zero-shot tasks), coloured by class. {ZERO_SHOT_MEANING}.")
     st.plotly_chart(for_screen(data_preview_figure(graph, chosen, state.project.tables)),

@@ -27,6 +27,7 @@ from ragviz.safety.safe_text import md_escape
 from ragviz.training.runner import baseline_setup
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.projector import for_screen
+from ragviz.ui.speech_widgets import say_it_yourself, speech_class_names
 from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_class_names, text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
@@ -297,9 +298,11 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
     outputs_panel(trace, base, whatif, opts, tasks, whatif["graph"] if whatif else state.project.graph,
-                  marked_tasks(state), text_class_names(state, trace, whatif["graph"] if whatif else None, tasks))
+                  marked_tasks(state), text_class_names(state, trace, whatif["graph"] if whatif else None, tasks)
+                  or speech_class_names(whatif["graph"] if whatif else state.project.graph, trace, tasks))
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
     uncertainty_section(state, trace, tasks, whatif["graph"] if whatif else state.project.graph)
     text_outputs_section(state, trace, whatif["graph"] if whatif else None)
+    say_it_yourself(state, trace, whatif["graph"] if whatif else None)

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from ragviz.data.registry import param_choices
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, make_task
 from ragviz.plots.graph import drawing_positions, node_positions
@@ -49,8 +50,9 @@ def task_card(state: AppState, name: str, version: str) -> None:
         try_edit(state, lambda g: g.remove_task(name, with_edges=with_edges), f"Deleted task '{name}'.")
 
 
-def _param_inputs(params: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """One input per parameter, typed by its current value: numbers first, then flags, then text.
+def _param_inputs(params: dict[str, Any], prefix: str, family: str = "") -> dict[str, Any]:
+    """One input per parameter, typed by its current value: numbers first, then flags, then text
+    (a list to choose from when the family names the values, :func:`ragviz.data.registry.param_choices`).
 
     Laid out two per row, each row its own columns, so inputs of different heights stay aligned.
     """
@@ -59,10 +61,16 @@ def _param_inputs(params: dict[str, Any], prefix: str) -> dict[str, Any]:
         return 1 if isinstance(value, bool) else 0 if isinstance(value, (int, float)) else 2
 
     items = sorted(params.items(), key=rank)
+    choices = param_choices(family)
     values: dict[str, Any] = {}
     for start in range(0, len(items), 2):
         for col, (key, value) in zip(st.columns(2), items[start:start + 2], strict=False):
-            values[key] = _param_input(col, key, value, f"{prefix}_{key}")
+            options = choices.get(key)
+            if options and value in options:
+                values[key] = col.selectbox(md_escape(key), options, index=options.index(value),
+                                            key=f"{prefix}_{key}")
+            else:
+                values[key] = _param_input(col, key, value, f"{prefix}_{key}")
     return values
 
 
@@ -104,7 +112,7 @@ def edit_task_form(state: AppState, name: str, version: str) -> None:
         new_name = st.text_input("Name", value=name, key=f"{prefix}_name")
         family = st.selectbox("Family", families, index=families.index(task.family), key=f"{prefix}_family")
         full = task.full_params()
-        values = _param_inputs(full, prefix)
+        values = _param_inputs(full, prefix, task.family)
         train, test, seed = _sizes(prefix, task.train_size, task.test_size, task.seed)
         submitted = st.form_submit_button("Save changes", icon=":material/save:")
     if submitted:
@@ -192,7 +200,7 @@ def add_task_form(state: AppState, version: str) -> None:
     prefix = f"tg_add_{version}_{family}"
     with st.form(prefix, border=False):
         name = st.text_input("Name", value=_free_task_name(graph, family), key=f"{prefix}_name")
-        values = _param_inputs(dict(FAMILY_DEFAULTS.get(family, {})), prefix)
+        values = _param_inputs(dict(FAMILY_DEFAULTS.get(family, {})), prefix, family)
         train, test, seed = _sizes(prefix, 40, 100, graph.number_of_tasks())
         link = None
         if state.selection and graph.relations:

@@ -162,7 +162,8 @@ def sentence_vectors_section(state: AppState, trace: Trace) -> None:
 
 def text_table_import(state: AppState) -> None:
     """Import a CSV of (text, task, label) rows as a new project of text tasks."""
-    from ragviz.data.text import load_text_table, text_table_graph
+    from ragviz.data.text import load_text_table
+    from ragviz.graph.generators import text_table_graph
     from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.training.project import Project
     from ragviz.ui.state import notify, set_project

@@ -121,7 +121,8 @@ def test_confusion_matrices_show_class_names(trained_text, encoder_calls) -> Non
 
 
 def _text_table_project(encoder_calls) -> tuple[Project, object]:
-    from ragviz.data.text import load_text_table, text_table_graph
+    from ragviz.data.text import load_text_table
+    from ragviz.graph.generators import text_table_graph
 
     corpus = load_corpus("reviews").table
     rows = corpus[corpus["domain"].isin(["hotels", "books"])].groupby("domain").head(12)

@@ -1,0 +1,101 @@
+"""Speech tasks in the app: each speaker's clip beside its spectrogram, and "say it yourself".
+
+The preview's clips are the shipped synthetic ones; a recording (or a WAV file) goes through the
+work budget's size and length limits and a safe decoder before every task hears it. Names shown
+are speaker ids and task names, through markdown escaping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from ragviz.data.speech import CLIP_WORD, WORDS, speaker_clip, speaker_label, speaker_of
+from ragviz.data.speech import speech_class_names as class_names
+from ragviz.data.speech_features import clip_features, decode_recording, log_mel, voiced, wav_bytes
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.trace import Trace
+from ragviz.plots.speech import spectrogram_figure
+from ragviz.plots.text import sentence_bars_figure
+from ragviz.safety.errors import RagvizError
+from ragviz.safety.safe_text import md_escape
+from ragviz.ui.projector import for_screen
+from ragviz.ui.state import AppState
+from ragviz.ui.upload_widgets import file_uploader
+
+SYNTHETIC_NOTE = ("These voices are synthetic (espeak-ng, scaled to five vocal-tract sizes, with noise added): "
+                  "a model trained on them has never heard a person.")
+
+
+def speech_preview(state: AppState, names: list[str]) -> None:
+    """Data preview of speech tasks: per task, its speaker's clip of one word, playable, with its spectrogram."""
+    graph = state.project.graph
+    st.caption(f"Each task hears one speaker variant: which of the ten words {WORDS[0]}…{WORDS[-1]} it said "
+               f"(speech_words), or whether it is that speaker at all (speech_speaker). Below: each speaker "
+               f"saying “{CLIP_WORD}”. {SYNTHETIC_NOTE}")
+    for name in names:
+        task = graph.task(name)
+        try:
+            speaker = speaker_of(task)
+            audio, sr = speaker_clip(speaker)
+        except RagvizError as err:
+            st.error(f"Task '{md_escape(name)}': {md_escape(err)}", icon=":material/error:")
+            continue
+        star = " ★ (zero-shot)" if task.zero_shot else ""
+        st.markdown(f"**{md_escape(name)}**{star} · {md_escape(speaker_label(speaker))} · "
+                    f"train {task.train_size} · test {task.test_size}")
+        left, right = st.columns([1, 3])
+        left.audio(wav_bytes(audio, sr), format="audio/wav")
+        _spectrogram(right, audio, sr, f"tg_speech_{name}")
+
+
+def _spectrogram(where: Any, audio: np.ndarray, sr: int, key: str) -> None:
+    spec = voiced(log_mel(audio, sr))
+    where.plotly_chart(for_screen(spectrogram_figure(spec, clip_features(audio, sr))), key=key,
+                       config={"displayModeBar": False})
+
+
+def speech_class_names(graph: TaskGraph, trace: Trace, tasks: list[str]) -> dict[str, list[str]]:
+    """Speech tasks' class names for the confusion matrices' axes (empty for other domains)."""
+    if trace.spec.name != "speech":
+        return {}
+    out = {}
+    for name in tasks:
+        try:
+            out[name] = class_names(graph.task(name))
+        except (RagvizError, KeyError):
+            continue  # a task the page cannot read keeps class numbers; the page says why elsewhere
+    return out
+
+
+def say_it_yourself(state: AppState, trace: Trace, graph: TaskGraph | None = None) -> None:
+    """Record one digit (or give a WAV file); every task's word probabilities at once, zero-shot tasks included."""
+    from ragviz.inspection.text_predict import recording_probabilities
+
+    if trace.spec.name != "speech" or state.model is None:
+        return
+    graph = graph if graph is not None else state.project.graph
+    st.divider()
+    st.subheader("Say it yourself")
+    st.markdown("Record one digit, **zero** to **nine**: every task answers at once (★ = zero-shot): which word, "
+                "or whether it is that task's speaker.")
+    st.caption(f"{SYNTHETIC_NOTE} Your voice is not one of its speakers, so expect mistakes: that is the honest "
+               "result of learning from fifteen synthetic voices.")
+    recording = st.audio_input("Say a digit", key="to_say", sample_rate=16_000)
+    upload = file_uploader("…or a WAV file", "audio", type=["wav"], key="to_say_file")
+    source = recording if recording is not None else upload
+    if source is None:
+        st.caption("Record, or choose a WAV file, to hear what every task makes of it.")
+        return
+    try:
+        audio, rate = decode_recording(source)
+        probs = recording_probabilities(state.model, graph, state.project.tables, audio, rate)
+    except RagvizError as err:
+        st.error(f"{md_escape(err)} Nothing else changed.", icon=":material/error:")
+        return
+    zero = [n for n, z in zip(trace.task_names, trace.zero_shot, strict=True) if z]
+    st.plotly_chart(for_screen(sentence_bars_figure(probs, speech_class_names(graph, trace, list(probs)), zero)),
+                    key="to_say_bars", config={"displayModeBar": False})
+    _spectrogram(st, audio, rate, "to_say_spectrogram")

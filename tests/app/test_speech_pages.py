@@ -1,0 +1,108 @@
+"""Speech tasks in the Task graph page: the ready-made speaker grid, the speaker list, and clips to play."""
+
+from __future__ import annotations
+
+import pytest
+
+from ragviz.data.speech import SPEAKERS
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.lessons.graphs import speaker_grid
+from ragviz.training.project import Project
+from tests.app.helpers import errors_of, open_page, plain, untrained_state
+
+PAGE = "pages/task_graph.py"
+
+
+def test_the_speaker_grid_loads_and_its_preview_plays_each_speakers_clip() -> None:
+    state = untrained_state(Project(TaskGraph(), name="empty"))
+    at = open_page(PAGE, state)
+    next(b for b in at.button if plain(b.label) == "Load the grid of speakers (spoken digits)").click().run()
+    assert not errors_of(at)
+    assert state.graph.number_of_tasks() == 15 and state.graph.domain == "speech"
+    audio = at.get("audio")
+    assert len(audio) >= 8  # the preview's default tasks, one clip each
+    assert all(a.proto.url for a in audio)
+    charts = [c for c in at.get("plotly_chart") if "tg_speech_" in str(c.proto)]
+    assert len(charts) == len(audio)
+    assert any("synthetic" in plain(str(c.value)) for c in at.caption)
+
+
+def test_the_add_task_form_offers_the_speakers_as_a_list() -> None:
+    graph = speaker_grid()
+    at = open_page(PAGE, untrained_state(Project(graph, name="speakers")))
+    assert not errors_of(at)
+    speaker = [s for s in at.selectbox if s.label == "speaker"]
+    assert speaker and list(speaker[0].options) == list(SPEAKERS)
+
+
+def test_every_page_opens_on_a_trained_speech_model() -> None:
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
+    from tests.app.helpers import checkpoint_state
+
+    project = Project(speaker_grid(train_size=20, test_size=20), ModelConfig(hidden=16),
+                      TrainConfig(steps=10, eval_every=5), name="Speakers")
+    state = checkpoint_state(project, train(project.graph, project.model_config, project.train_config))
+    for page in ("pages/task_outputs.py", "pages/message_passing.py", "pages/embeddings.py", "pages/train.py",
+                 "pages/checkpoints.py", PAGE):
+        at = open_page(page, state)
+        assert errors_of(at) == [], page
+
+
+@pytest.fixture(scope="module")
+def trained_speakers():
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
+
+    project = Project(speaker_grid(train_size=20, test_size=20), ModelConfig(hidden=16),
+                      TrainConfig(steps=10, eval_every=5), name="Speakers")
+    return project, train(project.graph, project.model_config, project.train_config)
+
+
+def outputs_page(trained):
+    from tests.app.helpers import checkpoint_state
+
+    state = checkpoint_state(*trained)
+    return open_page("pages/task_outputs.py", state), state
+
+
+def give_file(at, name: str, data: bytes) -> None:
+    uploader = next(u for u in at.get("file_uploader") if "WAV file" in str(u.proto.label))
+    uploader.set_value((name, data, "audio/wav"))
+    at.run()
+
+
+def test_say_it_yourself_sends_a_wav_through_every_task(trained_speakers) -> None:
+    from ragviz.data.speech import speaker_clip
+    from ragviz.data.speech_features import wav_bytes
+
+    at, state = outputs_page(trained_speakers)
+    assert not errors_of(at)
+    assert at.get("audio_input"), "the microphone recorder is on the page"
+    assert any("synthetic" in plain(str(c.value)) for c in at.caption)
+    graph_before = state.graph.copy()
+    give_file(at, "seven.wav", wav_bytes(*speaker_clip("gb-high")))
+    assert not errors_of(at)
+    bars = next(c for c in at.get("plotly_chart") if "to_say_bars" in str(c.proto))
+    import json
+    figure = json.loads(bars.proto.spec)
+    labels = set(figure["data"][0]["y"])
+    assert "gb-high ★" in labels and len(labels) == 15  # every task answered, the zero-shot one marked
+    assert figure["data"][7]["customdata"][0] == "seven"  # classes are named by their words
+    assert state.graph == graph_before
+
+
+@pytest.mark.parametrize(("name", "data", "why"), [
+    ("broken.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk", "not a WAV file"),
+    ("ten_minutes.wav", None, "the limit is 2 MB"),
+])
+def test_a_bad_or_too_long_recording_is_refused_and_nothing_changes(trained_speakers, name, data, why) -> None:
+    from tests.test_speech import wav_of
+
+    at, state = outputs_page(trained_speakers)
+    graph_before = state.graph.copy()
+    give_file(at, name, data if data is not None else wav_of(600.0))
+    errors = " ".join(plain(str(e.value)) for e in at.error)
+    assert why in errors and "Nothing else changed" in errors
+    assert not at.exception and state.graph == graph_before
+    assert not [c for c in at.get("plotly_chart") if "to_say_bars" in str(c.proto)]
