@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from test_browser import PAGES, assert_no_exception, go_to, settle
 
-from ragviz.graph.task_graph import Relation, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import Relation, make_task
 from ragviz.inspection.counterfactual import with_edge
 from ragviz.storage.view_link import View, encode_view
 

@@ -12,7 +12,8 @@ from ragviz.data import registry
 from ragviz.data.domains import domain_spec, make_task_data, task_n_classes
 from ragviz.data.family import DataFamily, DomainSpec, Tables, number
 from ragviz.data.task_data import TaskData, task_sizes
-from ragviz.graph.task_graph import FAMILY_DEFAULTS, FAMILY_DOMAIN, TaskGraph, make_task
+from ragviz.graph.task_graph import TaskGraph
+from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, make_task
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.errors import DataError, GraphError
 from ragviz.training.train import train

@@ -31,7 +31,7 @@ from ragviz.data.speech_features import (
     scaled,
     wav_bytes,
 )
-from ragviz.graph.task_graph import FAMILY_DOMAIN, make_task
+from ragviz.graph.tasks import FAMILY_DOMAIN, make_task
 from ragviz.lessons.graphs import speaker_grid
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.errors import DataError

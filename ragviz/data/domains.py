@@ -28,7 +28,8 @@ from ragviz.data.toy2d import MAX_CLASSES, MIN_CLASSES, TOY_FAMILIES, TOY_HALF_W
 from ragviz.safety.errors import DataError
 
 if TYPE_CHECKING:
-    from ragviz.graph.task_graph import Task, TaskGraph
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.graph.tasks import Task
 
 __all__ = ["MAX_CLASSES", "MAX_GRID_RESOLUTION", "MAX_NOISE", "MIN_CLASSES", "SINE_RANGE", "TOY_FAMILIES",
            "TOY_HALF_WIDTH", "DataError", "DomainSpec", "TaskData", "clear_cache", "domain_spec", "make_graph_data",

@@ -34,7 +34,8 @@ from ragviz.safety.errors import DataError
 from ragviz.safety.limits import get_limits
 
 if TYPE_CHECKING:
-    from ragviz.graph.task_graph import Task, TaskGraph
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.graph.tasks import Task
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpora"
 #: Shipped corpora: name -> CSV file (a ``<name>.vectors.safetensors`` beside it holds the vectors).
