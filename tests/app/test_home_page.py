@@ -65,11 +65,12 @@ def test_empty_home_explains_rag_with_equations_and_says_what_to_do(trained_ring
     text = _texts(at)
     assert "not retrieval-augmented generation" in text
     latex = [e.value for e in at.latex]
-    assert len(latex) == 4
-    assert any("E[v]" in t and "u" in t for t in latex)
+    assert len(latex) == 5
+    assert any("E[v]" in t and r"\alpha_{uv}" in t for t in latex)  # the start: own embedding, or the neighbours'
+    assert any(r"\tau_{r} \odot t_{u}" in t and r"\rho_r" in t for t in latex)  # the close
     assert any(r"W^{l}_{\mathrm{msg}}" in t and "w_{uv}" in t for t in latex)
     assert any("LayerNorm" in t and r"W^{l}_{\mathrm{self}}" in t for t in latex)
-    assert any(r"(W_v, b_v) = G\, t_v" in t and r"(\gamma, \beta) = A\, t_v" in t for t in latex)
+    assert any(r"W_v = G\, t_v + W_0" in t for t in latex)  # the default decoder
     assert "No sample models are shipped" in text
     assert "No lesson is open" in text
     assert any("**Train**" in p.label for p in at.page_link) and len(at.page_link) == 6
