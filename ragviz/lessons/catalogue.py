@@ -137,13 +137,14 @@ LESSONS: dict[str, Lesson] = {
             model=ModelConfig(),
             train=TrainConfig(steps=500),
             contrast="same model",
-            model_label="90° ring's zero-shot task",
-            contrast_label="30° ring's zero-shot task",
+            # Judged as the 30° ring's task against the 90° ring's, one model: with the default model the
+            # 90° task is below chance on average but not on every report seed (0.01–0.46), so the claim is
+            # the gap, which holds on every seed.
+            model_label="30° ring's zero-shot task",
+            contrast_label="90° ring's zero-shot task",
             metric="zero-shot accuracy of each ring's zero-shot task (same model)",
-            measure=group_zero_shot_mean("fails"),
-            contrast_measure=group_zero_shot_mean("works"),
-            chance=0.5,
-            below_chance=True,
+            measure=group_zero_shot_mean("works"),
+            contrast_measure=group_zero_shot_mean("fails"),
             quick_steps=300,
         ),
         TEXT_LESSON,  # the eighth lesson, on text: its graph and settings live in ragviz.lessons.text_lesson
@@ -334,21 +335,20 @@ ring has twelve tasks 30° apart; the *fails* ring has four tasks 90° apart (0�
 In both rings the 90° task has **no training data**.
 
 **What to look at.**
-- *Task outputs*: "fails 90°" gets a sharp boundary that is wrong: its accuracy is far below
-  chance, because its labels come out swapped. "works 90°" is classified well in this sample.
+- *Task outputs*: "fails 90°" gets a sharp boundary that is wrong: in this sample its accuracy is
+  far below chance, because its labels come out swapped. "works 90°" is classified well.
 - Why: in the fails ring the 90° task's neighbours are 0° and 180°, and so are the neighbours of
   the seen 270° task. The relations say the same thing about both, so the model gives the
   zero-shot task the 270° task's predictor, which is the 90° task's with its labels swapped. No
   model that reads only these relations can tell the two apart, and averaging the neighbours'
   predictions does no better: 0° and 180° disagree almost everywhere.
-- *Task outputs → How sure is the model?*: train 5 models and look at "fails 90°". On the shipped
-  sample it is flagged: the five models infer it from its neighbours differently (disagreement
-  0.17, against at most 0.03 on every other task), because nothing in the data pins it down.
-  That is a warning, not an answer: all five are still wrong, and a graph that describes the
-  wrong task can also fool every model the same way.
+- *Task outputs → How sure is the model?*: train 5 models and look at "fails 90°". Where the five
+  models infer it from its neighbours differently it is flagged. That is a warning, not an answer:
+  a graph that describes the wrong task can fool every model the same way, and then nothing flags it.
 - The claims table gives both rings' zero-shot accuracy, from the same trained model on each
-  seed. The 90° ring's is judged (below chance on every seed); the 30° ring's is shown beside it
-  (0.99 or more on every report seed): the same model, right where the relations are right.
+  seed: the 30° ring's task far above the 90° ring's on every seed. The 90° task is below chance on
+  average but not on every seed (the table gives the range): which wrong answer a model settles on
+  is not pinned down either.
 
 **Be honest about it.** A zero-shot prediction is an inference from the relations. When they do
 not pin the task down (too few neighbours, neighbours too far apart, symmetric places, wrong

@@ -105,14 +105,15 @@ SAMPLES: list[Sample] = [
     Sample(
         key="when_zero_shot_fails",
         title="When zero-shot fails",
-        claim="A zero-shot task whose relations cannot tell it from a seen task is classified wrongly, far below "
-              "chance; the same model does well on a zero-shot task between neighbours 30° apart.",
+        claim="A zero-shot task whose relations cannot tell it from a seen task is not solved: the same model "
+              "classifies a zero-shot task between neighbours 30° apart far better, and the 90° task is below "
+              "chance on average.",
     ),
     Sample(
         key=TEXT_KEY,
         title="Text tasks share one transformer",
-        claim="Hotel reviews with no training data are classified from relations to other domains' tasks on "
-              "shared sentence vectors; with no edges the same model is near chance.",
+        claim="Hotel tasks with no training data are classified above chance from relations to other domains' "
+              "tasks on shared sentence vectors; with no edges the same model is near chance.",
     ),
 ]
 

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from ragviz.data import text_cache, text_encoder
-from ragviz.data.text import load_corpus, load_text_table, text_table_graph
+from ragviz.data.text import load_corpus, load_text_table
+from ragviz.graph.generators import text_table_graph
 from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.safe_text import html_text, md_escape
 from ragviz.storage.view_link import View, encode_view
