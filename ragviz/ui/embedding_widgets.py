@@ -37,9 +37,9 @@ VIEWS = {"Across layers": "layers", "Across training": "training"}
 METHODS = {"PCA": "pca", "t-SNE": "tsne"}
 HOW_TO = ("Every task's embedding, drawn in 2-D. Across layers: where message passing moves each task, from its "
           "input h⁰ to its task embedding t = h^L. Across training: where the tasks were at each evaluation. "
-          "Tasks with similar predictors should land close together (for the tasks whose states generate their "
-          "predictors; see the note below for zero-shot tasks ★). Click a task (or pick it) to list its nearest "
-          "neighbours.")
+          "Every task's predictor is generated from its task embedding, so tasks with similar predictors should land "
+          "close together (with the blended or mix decoders, see the note for tasks without data ★). Click a task "
+          "(or pick it) to list its nearest neighbours.")
 
 
 @dataclass

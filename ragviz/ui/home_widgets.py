@@ -17,9 +17,9 @@ EQUATIONS: tuple[tuple[str, str], ...] = (
      "(zero-shot, or a seen task dropped with probability p while training) starts where its relations put it: "
      "the weighted mean of its neighbours' states, repeated until the values settle. The weight of a relation, "
      "b_r, is computed from the relation's embedding z_r.",
-     r"h^{0}_{v} = \begin{cases} E[v] & \text{task } v \text{ has training data} \\ "
-     r"\sum_{u \to v} \alpha_{uv}\, h^{0}_{u} & \text{no data (or dropped)} \end{cases}"
-     r"\qquad \alpha_{uv} = \operatorname{softmax}_u\left(\log w_{uv} + a^{\top} z_r\right)"),
+     r"\begin{gathered} h^{0}_{v} = \begin{cases} E[v] & \text{task } v \text{ has training data} \\ "
+     r"\sum_{u \to v} \alpha_{uv}\, h^{0}_{u} & \text{no data (or dropped)} \end{cases} \\ "
+     r"\alpha_{uv} = \operatorname{softmax}_u\left(\log w_{uv} + a^{\top} z_r\right) \end{gathered}"),
     ("**Message** along an edge u → v of relation r with weight w_uv: the sender's state composed with the "
      "relation's embedding z_r (φ = h⊙z, h−z, a typed matrix W_r h, or just h when relation-blind).",
      r"m_{u \to v} = W^{l}_{\mathrm{msg}}\; \varphi\!\left(h^{l}_{u},\, z^{l}_{r}\right)\, w_{uv}"),
@@ -32,9 +32,9 @@ EQUATIONS: tuple[tuple[str, str], ...] = (
      "relations put it, the weighted mean of its neighbours' last states, each moved by its relation's transform "
      "τ_r (computed from z_r: it keeps half the state and scales the other half by ρ_r, which can learn −1 for "
      "\"labels flipped\").",
-     r"t_v = \begin{cases} h^{L}_{v} & \text{task } v \text{ has training data} \\ "
-     r"\sum_{u \to v} \alpha_{uv}\, \tau_{r} \odot t_{u} & \text{no data} \end{cases}"
-     r"\qquad \tau_r = (1, \dots, 1, \rho_r, \dots, \rho_r),\ \rho_r = 1 + c^{\top} z_r"),
+     r"\begin{gathered} t_v = \begin{cases} h^{L}_{v} & \text{task } v \text{ has training data} \\ "
+     r"\sum_{u \to v} \alpha_{uv}\, \tau_{r} \odot t_{u} & \text{no data} \end{cases} \\ "
+     r"\tau_r = (1, \dots, 1, \rho_r, \dots, \rho_r), \quad \rho_r = 1 + c^{\top} z_r \end{gathered}"),
     ("**Generated decoder.** The task embedding t_v generates the task's linear head on top of an "
      "encoder s = f(x) shared by all tasks. Every task's head, a zero-shot task's too, comes from its own "
      "embedding alone.",
