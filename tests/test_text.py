@@ -222,7 +222,7 @@ def test_flip_mirrors_labels_and_class_names() -> None:
     flipped = Task("c", "text", {"label": "sentiment", "domain": "books", "flip": True}, 50, 50, 3)
     a, b = make_task_data(base), make_task_data(flipped)
     assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_train, 1 - b.y_train)
-    assert class_names(base) == ["neg", "pos"] and class_names(flipped) == ["pos", "neg"]
+    assert class_names(base) == ["neg", "pos"] and class_names(flipped) == ["no complaint", "complaint"]
     ex = text_examples(base)
     assert len(ex.train_texts) == 50 and np.array_equal(ex.train_labels, a.y_train)
 
@@ -414,10 +414,11 @@ def test_confusion_matrices_name_the_classes() -> None:
     result = train(graph, ModelConfig(hidden=8), TrainConfig(steps=2, device="cpu"))
     trace = compute_trace(result.model, graph)
     names = class_names_by_task(graph, None, ["complaint · hotels", "question · books", "missing"])
-    assert names == {"complaint · hotels": ["pos", "neg"], "question · books": ["no", "yes"]}
+    assert names == {"complaint · hotels": ["no complaint", "complaint"], "question · books": ["no", "yes"]}
     fig = confusion_figure(trace, ["complaint · hotels", "sentiment · hotels"], class_names=names)
-    assert list(fig.data[0].x) == ["pos", "neg"] and list(fig.data[0].y) == ["pos", "neg"]
-    assert fig.layout.xaxis.type == "category" and list(fig.layout.yaxis.categoryarray) == ["pos", "neg"]
+    assert list(fig.data[0].x) == ["no complaint", "complaint"] and list(fig.data[0].y) == ["no complaint", "complaint"]
+    assert fig.layout.xaxis.type == "category"
+    assert list(fig.layout.yaxis.categoryarray) == ["no complaint", "complaint"]
     assert list(fig.data[1].x) == [0, 1]  # no names given: class numbers
     assert class_axis_labels(["<b>a</b>", "a" * 40, "1", "1"], 4) == ["&lt;b&gt;a&lt;/b&gt;", "a" * 23 + "…", "1",
                                                                      "1 (3)"]

@@ -53,7 +53,7 @@ def test_task_graph_preview_shows_example_texts_with_labels(trained_text, encode
     table = next(d.value for d in at.dataframe if "text" in d.value.columns and "true" in d.value.columns)
     corpus_texts = set(load_corpus("reviews").table["text"])
     assert len(table) > 0 and set(table["text"]) <= corpus_texts
-    assert set(table["true"]) <= {"pos", "neg", "yes", "no", "formal", "casual"}
+    assert set(table["true"]) <= {"pos", "neg", "yes", "no", "formal", "casual", "complaint", "no complaint"}
     assert encoder_calls == []  # opening text tasks never runs the transformer
 
 
@@ -99,7 +99,8 @@ def test_embeddings_shows_sentence_vectors_by_label(trained_text, encoder_calls)
     first = trained_text[0].graph.task_names()[0]
     pca = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
            if json.loads(c.proto.spec)["layout"].get("title", {}).get("text") == first]
-    assert pca and {t["name"] for t in pca[0]["data"]} <= {"pos", "neg", "yes", "no", "formal", "casual"}
+    assert pca and {t["name"] for t in pca[0]["data"]} <= {"pos", "neg", "yes", "no", "formal", "casual",
+                                                          "complaint", "no complaint"}
     assert encoder_calls == []
 
 
@@ -116,8 +117,8 @@ def test_confusion_matrices_show_class_names(trained_text, encoder_calls) -> Non
     assert errors_of(at) == []
     heatmaps = [t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"] if t["type"] == "heatmap"]
     axes = {tuple(t["x"]) for t in heatmaps}
-    assert heatmaps and axes <= {("neg", "pos"), ("pos", "neg"), ("no", "yes"), ("casual", "formal")}
-    assert ("pos", "neg") in axes  # complaint tasks: sentiment flipped
+    assert heatmaps and axes <= {("neg", "pos"), ("no complaint", "complaint"), ("no", "yes"), ("casual", "formal")}
+    assert ("no complaint", "complaint") in axes  # complaint tasks: names of their own, not sentiment's
 
 
 def _text_table_project(encoder_calls) -> tuple[Project, object]:
