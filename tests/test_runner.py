@@ -163,14 +163,14 @@ def test_a_queued_run_whose_tab_closed_leaves_the_queue() -> None:
 
 def test_stop_while_the_data_is_prepared_ends_the_run_before_the_rest_is_made(monkeypatch) -> None:
     calls = []
-    real = data_module.make_task_data
+    real = data_module._make  # what graph_data_items makes each task's data with
 
-    def slow(task, tables=None):  # a big graph's data takes a while; one task at a time
+    def slow(task, tables=None, shared=None):  # a big graph's data takes a while; one task at a time
         calls.append(task.name)
         time.sleep(0.002)
-        return real(task, tables)
+        return real(task, tables, shared)
 
-    monkeypatch.setattr(data_module, "make_task_data", slow)
+    monkeypatch.setattr(data_module, "_make", slow)
     graph = generate_graph("ring", 1_000, train_size=10, test_size=10, seed=7)
     run = TrainingRun(Project(graph, ModelConfig(embed_dim=8, hidden=16), TrainConfig(steps=10))).start()
     _wait(run, lambda s: len(calls) > 0)

@@ -82,7 +82,7 @@ def blend_note(state: AppState) -> None:
         return
     model = state.trained.model
     if not model.decoder.generates_every_head and model.config.decoder != "independent":
-        st.caption(BLEND_NOTE.format(decoder=model.config.decoder))
+        st.caption(BLEND_NOTE.format(decoder=md_escape(model.config.decoder)))
     elif model.config.unseen_state == "propagated":
         st.caption(PROPAGATED_NOTE)
 
