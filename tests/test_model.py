@@ -82,9 +82,10 @@ def test_propagated_unseen_state_starts_at_the_mean_and_ends_at_the_transformed_
     graph.update_task("t1", train_size=0)
     model = build_model(ModelConfig(layers=1), domain_spec(graph), make_vocab(graph), seed=2).eval()
     g = graph_tensors(graph, model.vocab, {t.name: 2 for t in graph.tasks()})
+    generator = torch.Generator().manual_seed(5)
     with torch.no_grad():
-        model.relation_transform.weight.normal_()
-        model.relation_score.weight.normal_()
+        model.relation_transform.weight.copy_(torch.randn(model.relation_transform.weight.shape, generator=generator))
+        model.relation_score.weight.copy_(torch.randn(model.relation_score.weight.shape, generator=generator))
         states, _ = model.embed_tasks(g)
         alpha, _ = model.unseen.edge_weights(model, g)
         tau, _ = model.unseen.transforms(model)
@@ -105,6 +106,7 @@ def test_the_sweeps_of_a_large_graph_reach_the_exact_fixed_point(monkeypatch) ->
     for name in ("t2", "t3", "t6", "t8"):
         graph.update_task(name, train_size=0)
     model = build_model(ModelConfig(layers=0), domain_spec(graph), make_vocab(graph), seed=4)
+    torch.manual_seed(4)
     with torch.no_grad():
         model.relation_transform.weight.normal_(std=0.1)
         model.relation_score.weight.normal_()
