@@ -9,6 +9,7 @@ only if near speakers transfer better than far ones.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -16,10 +17,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import add_quick, quick  # noqa: E402
+
 from ragviz.data.speech import SIZES, SPEAKERS, load_speech_corpus  # noqa: E402
 
 
-def transfer_matrix(train: int = 40, seed: int = 0) -> np.ndarray:
+def transfer_matrix(train: int = 40, seed: int = 0, max_iter: int = 3000) -> np.ndarray:
     """Accuracy of speaker i's classifier on speaker j's utterances (held-out ones when i == j)."""
     from sklearn.linear_model import LogisticRegression
 
@@ -28,7 +31,7 @@ def transfer_matrix(train: int = 40, seed: int = 0) -> np.ndarray:
     out = np.zeros((len(SPEAKERS), len(SPEAKERS)))
     for i in range(len(SPEAKERS)):
         rows = np.random.default_rng(seed).permutation(np.flatnonzero(s == i))
-        model = LogisticRegression(max_iter=3000, C=0.5).fit(x[rows[:train]], y[rows[:train]])
+        model = LogisticRegression(max_iter=max_iter, C=0.5).fit(x[rows[:train]], y[rows[:train]])
         for j in range(len(SPEAKERS)):
             test = rows[train:] if i == j else np.flatnonzero(s == j)
             out[i, j] = model.score(x[test], y[test])
@@ -36,7 +39,11 @@ def transfer_matrix(train: int = 40, seed: int = 0) -> np.ndarray:
 
 
 def main() -> None:
-    m = transfer_matrix()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--train", type=int, default=40, help="utterances each speaker's classifier learns from")
+    add_quick(parser)
+    args = quick(parser.parse_args(), train=10)
+    m = transfer_matrix(train=args.train, max_iter=200 if args.quick else 3000)
     sizes = list(SIZES)
     voice = [sp.split("-")[0] for sp in SPEAKERS]
     size = [sizes.index(sp.split("-")[1]) for sp in SPEAKERS]
