@@ -8,8 +8,9 @@ without importing torch, so the settings (:mod:`ragviz.model.config`) can valida
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ragviz.model.registry import resolve
 
 if TYPE_CHECKING:
     from ragviz.model.decoders.base import Decoder
@@ -27,11 +28,7 @@ DECODERS: dict[str, Any] = {
 
 def decoder_class(name: str) -> type[Decoder]:
     """The class registered under ``name`` (KeyError when none is)."""
-    entry = DECODERS[name]
-    if isinstance(entry, str):
-        module, _, cls = entry.partition(":")
-        entry = getattr(importlib.import_module(module), cls)
-    return entry
+    return resolve(DECODERS, name)
 
 
 def register_decoder(cls: type[Decoder]) -> type[Decoder]:

@@ -7,8 +7,9 @@ strategy is a :class:`~ragviz.model.unseen.base.UnseenState` subclass in its own
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ragviz.model.registry import resolve
 
 if TYPE_CHECKING:
     from ragviz.model.unseen.base import UnseenState
@@ -22,11 +23,7 @@ UNSEEN_STATES: dict[str, Any] = {
 
 def unseen_state_class(name: str) -> type[UnseenState]:
     """The class registered under ``name`` (KeyError when none is)."""
-    entry = UNSEEN_STATES[name]
-    if isinstance(entry, str):
-        module, _, cls = entry.partition(":")
-        entry = getattr(importlib.import_module(module), cls)
-    return entry
+    return resolve(UNSEEN_STATES, name)
 
 
 def register_unseen_state(cls: type[UnseenState]) -> type[UnseenState]:

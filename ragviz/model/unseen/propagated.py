@@ -169,7 +169,7 @@ def sweep_fixed_point(start: Tensor, shared: Propagation, factor: Tensor, src: T
     The weights are one sparse N × N matrix, so a sweep holds N × d numbers, not one per message
     (autograd keeps every sweep's)."""
     n = start.shape[0]
-    operator = torch.sparse_coo_tensor(torch.stack([dst, src]), shared.alpha * factor, (n, n))
+    operator = torch.sparse_coo_tensor(torch.stack([dst, src]), shared.alpha * factor, (n, n), check_invariants=False)
     share = 1 - torch.zeros_like(start[:, 0]).index_add(0, dst, shared.alpha).unsqueeze(-1)
     mask = shared.unseen.unsqueeze(-1)
     h = start
