@@ -468,6 +468,25 @@ async def _type_settings(page, steps: int, seed: int, tries: int = 5) -> None:
     raise AssertionError(f"the form kept showing {shown} instead of steps {steps}, seed {seed}")
 
 
+async def _what_the_tab_showed(page) -> str:
+    """The tab's connection and script state, sidebar and main area, for a failure's message."""
+    if page is None:
+        return ""
+    try:
+        return "; the tab showed: " + await asyncio.wait_for(page.evaluate("""() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            const state = app ? [app.getAttribute('data-test-connection-state'),
+                                 app.getAttribute('data-test-script-state')] : ['no app'];
+            const side = document.querySelector('[data-testid="stSidebar"]');
+            const main = document.querySelector('[data-testid="stMain"]');
+            return state.join('/') + ' ' + location.pathname + ' | sidebar: '
+                + (side ? side.innerText.slice(0, 400) : '-') + ' | main: '
+                + (main ? main.innerText : document.body.innerText).slice(0, 700);
+        }"""), 10)
+    except Exception as err:  # noqa: BLE001 - the tab may be gone
+        return f"; the tab could not be read: {type(err).__name__}"
+
+
 async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyncio.Semaphore,
                  ready: asyncio.Queue, go: asyncio.Event, killed: asyncio.Event) -> Visit:
     """Open the sample's Train page, edit steps and seed, train, read the result back.
@@ -475,7 +494,7 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
     A session on the victim replica starts a long run, waits for the kill, waits until a
     surviving replica has drawn its page again, then trains a short run there.
     """
-    context = None
+    context = page = None
     try:
         async with opening:
             v.stage = "opening"
@@ -543,7 +562,7 @@ async def _visit(v: Visit, browser, cluster: Cluster, victim: int, opening: asyn
             v.errors.append((await exceptions.nth(k).inner_text())[:300])
         v.stage = "done"
     except Exception as err:  # noqa: BLE001 - reported per session by the test
-        v.errors.append(f"{v.stage}: {type(err).__name__}: {err}"[:500])
+        v.errors.append(f"{v.stage}: {type(err).__name__}: {err}"[:500] + await _what_the_tab_showed(page))
         for _ in range(v.signals, 2):
             await ready.put(-1)  # never leave the others waiting for this one
     finally:
