@@ -6,6 +6,10 @@ older tree without touching the repository, e.g.:
 
     mkdir -p /tmp/ragviz_old && git archive a1df62e ragviz | tar -x -C /tmp/ragviz_old
     python benchmarks/compare_trees.py /tmp/ragviz_old --repeats 3
+
+``--after`` compares two exported trees instead of an old one with this one (the layout move:
+its parent against the move commit, both exported). The child reads either layout, flat modules
+or subpackages.
 """
 
 from __future__ import annotations
@@ -25,10 +29,16 @@ sys.path.insert(0, root)
 import networkx as nx
 import torch
 torch.set_num_threads(threads)
-from ragviz.model.config import ModelConfig, TrainConfig
-from ragviz.graph.task_graph import TaskGraph
-from ragviz.graph.tasks import Relation, Task
-from ragviz.training.train import train
+try:  # the layout by job (ragviz/model, ragviz/graph, ...)
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.graph.tasks import Relation, Task
+    from ragviz.training.train import train
+except ImportError:  # a tree from before the layout move: flat modules
+    from ragviz.config import ModelConfig, TrainConfig
+    from ragviz.graph import TaskGraph
+    from ragviz.tasks import Relation, Task
+    from ragviz.train import train
 
 def cpu():
     u = resource.getrusage(resource.RUSAGE_SELF)
@@ -78,6 +88,7 @@ def measure(tree: str, what: str, threads: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", nargs="?", help="folder holding the older ragviz package (--quick: this tree)")
+    parser.add_argument("--after", help="folder holding the newer ragviz package (default: this tree)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workloads", nargs="*", default=["ring", "10000"],
@@ -87,7 +98,7 @@ def main() -> None:
     args = quick(args, before=args.before or str(ROOT), repeats=1, workloads=["100"])
     if args.before is None:
         parser.error("the folder holding the older ragviz package is required")
-    trees = {"before": str(Path(args.before).resolve()), "now": str(ROOT)}
+    trees = {"before": str(Path(args.before).resolve()), "now": str(Path(args.after or ROOT).resolve())}
     rows = []
     for what in args.workloads:
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in trees}

@@ -43,6 +43,25 @@ class Cluster:
         """0-based replica for an upstream address like ``127.0.0.1:8502``."""
         return self.replica_urls.index(f"http://{address}")
 
+    def timeline(self, replica: int, per_session: int = 5, limit: int = 4000) -> str:
+        """The last events of every session on one replica (ragviz/ui/timeline.py), for a failure's message."""
+        from ragviz.ui.timeline import read_timeline
+
+        events = [e for e in read_timeline(self.run_dir / "logs" / "timeline") if e["pid"] == str(self.pids[replica])]
+        sessions: dict[str, list[dict]] = {}
+        for event in events:
+            sessions.setdefault(str(event.get("session")), []).append(event)
+        lines = [f"--- timeline of replica {replica} ({len(events)} events, {len(sessions)} sessions)"]
+        for session, own in sessions.items():
+            lines.append(f"session {session[:8]}: {len(own)} events")
+            for e in own[-per_session:]:
+                extra = {k: v for k, v in e.items() if k not in ("t", "session", "pid", "thread", "event", "script")}
+                script = "whole" if e.get("script") == "whole" else "fragment"
+                when = f"{time.strftime('%H:%M:%S', time.localtime(e['t']))}.{int(e['t'] % 1 * 100):02d}"
+                lines.append(f"  {when} {script}: {e['event']} {extra}")
+        text = "\n".join(lines)
+        return text if len(text) <= limit else text[-limit:]
+
     def log_tail(self, n: int = 3000) -> str:
         parts = [self.log.read_text(errors="replace")[-n:]] if self.log.exists() else []
         for path in sorted((self.run_dir / "logs").glob("*.log")):
@@ -83,7 +102,8 @@ def replica_cluster(n: int, streamlit_args: list[str] | None = None, env: dict[s
     proxy_port, replica_port = first, first + 1
     run_dir = Path(tempfile.mkdtemp(prefix="ragviz-cluster-"))
     log = run_dir / "script.log"
-    script_env = {**os.environ, **(env or {}), "RAGVIZ_PROXY_PORT": str(proxy_port),
+    script_env = {**os.environ, "RAGVIZ_TIMELINE_DIR": str(run_dir / "logs" / "timeline"), **(env or {}),
+                  "RAGVIZ_PROXY_PORT": str(proxy_port),
                   "RAGVIZ_REPLICA_PORT": str(replica_port), "RAGVIZ_RUN_DIR": str(run_dir),
                   "RAGVIZ_START_TIMEOUT": str(int(timeout))}
     with open(log, "wb") as out:

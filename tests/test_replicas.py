@@ -320,6 +320,7 @@ async def _open_train_page(browser, url: str, cookie: str):
     context = await browser.new_context(viewport={"width": 1000, "height": 800}, reduced_motion="reduce")
     await context.add_cookies([{"name": COOKIE, "value": cookie, "url": url}])
     page = await context.new_page()
+    await page.add_init_script(STATE_LOG_SCRIPT)
     await page.goto(url + "/train", timeout=TIMEOUT_MS, wait_until="commit")
     await page.locator('input[aria-label="Steps"]').wait_for(timeout=TIMEOUT_MS)
     await page.get_by_role("button", name="Start training").wait_for(timeout=TIMEOUT_MS)
@@ -327,6 +328,18 @@ async def _open_train_page(browser, url: str, cookie: str):
 
 
 APP = '[data-testid="stApp"]'
+#: Records every change of the app's connection and script state with its time (for a failure's message).
+STATE_LOG_SCRIPT = """
+window.__states = [];
+new MutationObserver(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return;
+  const now = [app.getAttribute('data-test-connection-state'), app.getAttribute('data-test-script-state')].join('/');
+  const last = window.__states[window.__states.length - 1];
+  if (!last || last[1] !== now) window.__states.push([new Date().toISOString().slice(11, 22), now]);
+}).observe(document, {subtree: true, attributes: true, childList: true,
+                      attributeFilter: ['data-test-connection-state', 'data-test-script-state']});
+"""
 SIDEBAR = '[data-testid="stSidebar"]'
 RETRAIN_BANNER = "The graph changed since the model was trained (1 task added)"
 
@@ -358,6 +371,7 @@ async def _open_and_add_own_task(browser, url: str, cookie: str, task: str, task
     context = await browser.new_context(viewport={"width": 1000, "height": 800}, reduced_motion="reduce")
     await context.add_cookies([{"name": COOKIE, "value": cookie, "url": url}])
     page = await context.new_page()
+    await page.add_init_script(STATE_LOG_SCRIPT)
     await page.goto(url + "/task_graph", timeout=TIMEOUT_MS, wait_until="commit")
     main = page.locator('[data-testid="stMain"]')
     await main.get_by_text("Add a task").first.click(timeout=TIMEOUT_MS)
@@ -479,9 +493,10 @@ async def _what_the_tab_showed(page) -> str:
                                  app.getAttribute('data-test-script-state')] : ['no app'];
             const side = document.querySelector('[data-testid="stSidebar"]');
             const main = document.querySelector('[data-testid="stMain"]');
-            return state.join('/') + ' ' + location.pathname + ' | sidebar: '
-                + (side ? side.innerText.slice(0, 400) : '-') + ' | main: '
-                + (main ? main.innerText : document.body.innerText).slice(0, 700);
+            const states = (window.__states || []).slice(-12).map(x => x.join(' ')).join(', ');
+            return state.join('/') + ' ' + location.pathname + ' | states (UTC): ' + states + ' | sidebar: '
+                + (side ? side.innerText.slice(-300) : '-') + ' | main: '
+                + (main ? main.innerText : document.body.innerText).slice(0, 500);
         }"""), 10)
     except Exception as err:  # noqa: BLE001 - the tab may be gone
         return f"; the tab could not be read: {type(err).__name__}"
@@ -674,7 +689,8 @@ def test_sessions_through_nginx_survive_the_loss_of_a_replica(cluster) -> None:
     assert all(expected[k] != unedited[k[:2]] for k in wanted if k[2]), "the added task should change the result"
     killed_at = asyncio.run(run_scenario(cluster, visits, victim, SCENARIO_BUDGET_S, REPLICA_FIGURES))
     failed = {v.seed: v.errors for v in visits if v.errors}
-    assert not failed, f"sessions failed: {failed}\nfigures: {REPLICA_FIGURES}\n{cluster.log_tail(1500)}"
+    timelines = "\n".join(cluster.timeline(k) for k in sorted({v.replica for v in visits if v.errors}))
+    assert not failed, f"sessions failed: {failed}\nfigures: {REPLICA_FIGURES}\n{timelines}\n{cluster.log_tail(1500)}"
     survivors = [v for v in visits if v.replica != victim]
     moved = [v for v in visits if v.replica == victim]
     # The killed replica's sessions got their view back from the URL after a reload: the Train page,

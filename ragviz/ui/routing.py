@@ -28,6 +28,7 @@ from ragviz.ui.model_banner import model_banner
 from ragviz.ui.run_watcher import watch_runs
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
+from ragviz.ui.timeline import record
 from ragviz.ui.view_url import open_view_link
 
 PAGE_TITLE = "ragviz · Relation-Aware Generative model lab"
@@ -60,6 +61,7 @@ def app_navigation() -> StreamlitPage:
                                 for i, (path, title, icon) in enumerate(PAGES)])
     open_view_link(navigation, HOME.path)  # a reload or a shared link: the view the URL holds
     watch_runs(get_state())  # the one place a finished run is taken in, before anything draws
+    record("whole run", page=navigation.title, runs=[str(r.phase) for r in get_state().runs.records()])
     render_sidebar(get_state())
     model_banner(get_state(), None if navigation.title == TRAIN.title else TRAIN.path)
     return navigation

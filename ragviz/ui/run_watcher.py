@@ -27,6 +27,7 @@ from ragviz.training.lifecycle import Phase, RunRecord
 from ragviz.training.runner import RunStatus
 from ragviz.ui.runs import take_in_ended
 from ragviz.ui.state import AppState
+from ragviz.ui.timeline import record as record_event
 
 
 def watch_runs(state: AppState) -> None:
@@ -57,7 +58,9 @@ def _watcher(state: AppState) -> None:
     runs = state.runs
     if in_fragment_rerun():  # a tick (inline in a whole run, that run itself is the redraw)
         take_in_ended(state)
-        if any(r.phase == Phase.TAKEN_IN for r in runs.records()):
+        redraw = any(r.phase == Phase.TAKEN_IN for r in runs.records())
+        record_event("watcher tick", runs=[str(r.phase) for r in runs.records()], asks_redraw=redraw)
+        if redraw:
             st.rerun()  # a result to show: asked on every tick until a whole run has started
     for record in runs.records():
         if not record.taken_in:

@@ -32,6 +32,7 @@ from ragviz.ui.state import (
     set_project,
     start_run,
 )
+from ragviz.ui.timeline import record as record_event
 
 
 @dataclass
@@ -156,6 +157,7 @@ def _take_in(state: AppState, record: RunRecord) -> None:
             _replace_keeping(state, lambda: adopt_run(state, run))
     record.outcome = outcome
     record.apply(Event.TAKE_IN)
+    record_event("taken in", kind=record.kind, outcome=outcome, status=str(getattr(run.result, "status", None)))
 
 
 def take_in_ended(state: AppState) -> bool:

@@ -44,6 +44,7 @@ from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.run_review import replay_panel, watch_lines
 from ragviz.ui.runs import begin_run, run_handled
 from ragviz.ui.state import AppState, current_checkpoint_bytes
+from ragviz.ui.timeline import record
 
 WIDGET = "train_w."
 TOKEN_KEY = "train_w_token"
@@ -199,6 +200,7 @@ def settings_form(state: AppState) -> None:
     _sync_widgets(state)
     running = state.run is not None and state.run.alive
     problem = graph_problem(state.project.graph)
+    record("settings form", start_disabled=running or problem is not None, running=running)
     if problem:
         st.warning(f"{md_escape(problem)} Edit the graph on the **Task graph** page, or open a sample on **Home**.")
     with st.form("train_settings", border=True, enter_to_submit=False):  # training starts only on a click
@@ -234,6 +236,7 @@ def settings_form(state: AppState) -> None:
         except RagvizError as err:
             st.error(f"Training did not start: {md_escape(err)}")
         else:
+            record("run started", steps=state.project.train_config.steps, seed=state.project.train_config.seed)
             st.rerun()  # the live panel sits above the form: draw the page again with it
 
 
@@ -283,6 +286,7 @@ def live_panel(state: AppState) -> None:
     if run is None:
         return
     snap = run.snapshot()
+    record("live panel", status=str(snap.status), step=snap.step, handled=run_handled(state))
     if snap.done or run_handled(state):
         st.caption(f"The run {snap.status}: showing its result…")
         return
