@@ -39,11 +39,14 @@ COLORBAR = {"thickness": 12, "lenmode": "pixels", "len": 200, "y": 1.0, "yanchor
 
 # --------------------------------------------------------------------------- helpers
 def kind_of(trace: Trace) -> str:
-    """Which small multiple fits this trace: 'boundary', 'curve', 'confusion' or 'scatter'."""
+    """Which small multiple fits this trace: 'boundary', 'curve', 'confusion', 'drawing' (regression onto an
+    8×8 image per point, :mod:`ragviz.plots.drawings`) or 'scatter'."""
     if trace.grid is not None and trace.spec.input_dim == 2 and trace.spec.kind == "classification":
         return "boundary"
     if trace.grid is not None and trace.spec.input_dim == 1 and trace.spec.kind == "regression":
         return "curve"
+    if trace.spec.kind == "regression" and trace.spec.n_outputs == 64:
+        return "drawing"
     return "confusion" if trace.spec.kind == "classification" else "scatter"
 
 
@@ -388,12 +391,14 @@ def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability"
                    before: dict[str, float] | None = None, show_test: bool = True,
                    old: Trace | None = None, truth: Mapping[str, np.ndarray] | None = None,
                    marked: Collection[str] | None = None,
-                   class_names: Mapping[str, Sequence[str]] | None = None) -> go.Figure:
+                   class_names: Mapping[str, Sequence[str]] | None = None,
+                   rotations: Mapping[str, float] | None = None) -> go.Figure:
     """The small multiple that fits the trace's domain, for ``tasks`` (in that order).
 
     ``old``: the outputs before a what-if edit, drawn as dashed boundaries where the figure can.
     ``truth``: true curves on the grid (drawn dashed on curve panels); ``marked``: tasks framed in orange.
-    ``class_names``: tasks' class names for the confusion matrices' axes.
+    ``class_names``: tasks' class names for the confusion matrices' axes; ``rotations``: drawing tasks'
+    angles, for the classifier's verdict in their titles.
     """
     tasks = [t for t in tasks if t in trace.task_names]
     kind = kind_of(trace)
@@ -401,6 +406,10 @@ def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability"
         return boundary_figure(trace, tasks, mode, target_class, before, show_test, old=old, marked=marked)
     if kind == "curve":
         return curve_figure(trace, tasks, before, truth=truth, marked=marked)
+    if kind == "drawing":
+        from ragviz.plots.drawings import drawings_figure  # it builds on this module's panel layout
+
+        return drawings_figure(trace, tasks, dict(rotations or {}), before, marked=marked)
     if kind == "confusion":
         return confusion_figure(trace, tasks, before, marked=marked, class_names=class_names)
     return scatter_figure(trace, tasks, before, marked=marked)
