@@ -172,3 +172,10 @@ def test_the_lesson_is_declared_like_the_others() -> None:
     assert set(lesson.also_trained) == {"neighbour average, zero-shot MSE", "zero-shot drawings recognised"}
     assert lesson.holds([0.05] * 5, [0.05 * lesson.mse_ratio] * 5)
     assert not lesson.holds([0.05] * 5, [0.05 * lesson.mse_ratio] * 4 + [0.05])
+
+
+def test_an_ensemble_of_drawing_models_is_refused_with_a_reason() -> None:
+    from ragviz.training.ensemble import train_ensemble
+
+    with pytest.raises(DataError, match="image"):
+        train_ensemble(rotated_drawings(train_size=10, test_size=5), ModelConfig(hidden=8), TrainConfig(steps=1), k=2)

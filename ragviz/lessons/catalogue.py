@@ -155,8 +155,12 @@ LESSONS: dict[str, Lesson] = {
         Lesson(
             key=DRAWING_KEY,
             graph=rotated_drawings,
-            model=ModelConfig(hidden=64, layers=2),
-            train=TrainConfig(steps=1000, lr=0.005, eval_every=50),
+            # FiLM-generated heads (decoder "generated"): with the default linear decoder a head is affine in
+            # its state, so a zero-shot drawing is at best a blend of its neighbours' (tuning seed 0, 600 steps:
+            # zero-shot MSE 0.076 against their average's 0.064); modulating the shared features lets a state
+            # between two angles draw on its own (0.061 against 0.063).
+            model=ModelConfig(hidden=64, layers=1, decoder="generated"),
+            train=TrainConfig(steps=600, lr=0.005, eval_every=50),
             contrast="no edges",
             model_label="RAG",
             contrast_label="no edges",
