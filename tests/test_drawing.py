@@ -31,8 +31,8 @@ from ragviz.inspection.trace import compute_trace
 from ragviz.lessons.catalogue import DRAWING_KEY, LESSONS
 from ragviz.lessons.graphs import rotated_drawings
 from ragviz.model.config import ModelConfig, TrainConfig
-from ragviz.plots.drawings import drawings_figure, image_strip, shown_points
-from ragviz.plots.outputs import kind_of, outputs_figure
+from ragviz.plots.drawings import image_strip, shown_points
+from ragviz.plots.outputs import drawings_figure, kind_of, outputs_figure
 from ragviz.safety.errors import DataError
 from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
 from ragviz.storage.view_link import View, build_view, encode_view, read_link

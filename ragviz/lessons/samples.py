@@ -112,7 +112,10 @@ SAMPLES: list[Sample] = [
     Sample(
         key=DRAWING_KEY,
         title="The GNN generates a model that draws",
-        claim="CLAIM_PLACEHOLDER",
+        claim="Angles the model never saw are drawn from their relations alone: their pixel error is at least "
+              "1.2× lower than the same model's without edges on every report seed, and a frozen classifier "
+              "recognises over half of those drawings (without edges under a fifth); they are about as good as "
+              "averaging the neighbours' drawings, not better.",
     ),
     Sample(
         key=TEXT_KEY,
