@@ -229,7 +229,7 @@ def _margin_text() -> str:
     from ragviz.lessons.lesson import ACCURACY_MARGIN, MSE_RATIO
 
     return (f"at least {ACCURACY_MARGIN:g} in accuracy unless the lesson's requirement says otherwise, "
-            f"or a {MSE_RATIO:g}× lower MSE")
+            f"or a {MSE_RATIO:g}× lower MSE unless its requirement says otherwise")
 
 
 def recorded_results(folder: Path | str | None = None) -> dict[str, ClaimResult]:
