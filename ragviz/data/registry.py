@@ -12,6 +12,7 @@ from typing import Any
 
 from ragviz.data.csv_tasks import CsvTables
 from ragviz.data.digits import Digits
+from ragviz.data.drawing import Drawing
 from ragviz.data.family import DataFamily
 from ragviz.data.sine import Sine
 from ragviz.data.speech import Speech
@@ -27,6 +28,7 @@ FAMILIES: list[DataFamily] = [
     CsvTables(),
     Text(),
     Speech(),
+    Drawing(),
 ]
 
 #: Domain → its family; family name → domain; family name → default parameters; the domains in order.

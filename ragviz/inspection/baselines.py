@@ -155,7 +155,7 @@ def task_metric(outputs: np.ndarray, y: np.ndarray, regression: bool) -> float:
         return float("nan")
     outputs = np.asarray(outputs, dtype=float)
     if regression:
-        return float(np.mean((outputs.reshape(len(y)) - y) ** 2))
+        return float(np.mean((outputs.reshape(y.shape) - y) ** 2))
     return float(np.mean(outputs.argmax(axis=-1) == y))
 
 

@@ -16,8 +16,9 @@ import numpy as np
 from ragviz.data.speech import SIZES, SPEAKERS, VOICES
 from ragviz.graph.generators import generate_graph
 from ragviz.graph.task_graph import TaskGraph
-from ragviz.graph.tasks import Relation, Task
+from ragviz.graph.tasks import Edges, Relation, Task
 from ragviz.training.history import History
+from ragviz.training.train import TrainResult
 
 
 # ----------------------------------------------------------------------------------- graphs
@@ -75,6 +76,15 @@ def rotated_digits(train_size: int = 200, test_size: int = 200, zero_shot: tuple
     """
     return generate_graph("ring", 12, "digits_rotated", vary="rotate", start=0.0, stop=360.0, relation="near",
                           train_size=train_size, test_size=test_size, zero_shot=list(zero_shot), name_prefix="digits",
+                          seed=seed)
+
+
+def rotated_drawings(train_size: int = 200, test_size: int = 100, zero_shot: tuple[int, ...] = (3, 8),
+                     seed: int = 0) -> TaskGraph:
+    """Generation tasks, "draw digit d rotated by θ", in 30° steps round a ring linked by *near*;
+    ``zero_shot`` angles held out, so their drawings come from their neighbours' relations alone."""
+    return generate_graph("ring", 12, "digits_drawn", vary="rotate", start=0.0, stop=360.0, relation="near",
+                          train_size=train_size, test_size=test_size, zero_shot=list(zero_shot), name_prefix="draw",
                           seed=seed)
 
 
@@ -183,3 +193,42 @@ def group_zero_shot_mean(prefix: str) -> Callable[[TaskGraph, History], float]:
 
     measure.__name__ = f"{prefix}_zero_shot_mean"
     return measure
+
+
+# ----------------------------------------------------------------------------------- drawings
+def _as_trained(graph: TaskGraph, edges: Edges | None) -> TaskGraph:
+    """``graph`` with the edges a model was trained with (``None``: its own), for its predictor."""
+    if edges is None:
+        return graph
+    out = graph.copy()
+    for edge in out.edges():
+        out.remove_edge(edge.source, edge.target, edge.relation)
+    for edge in edges:
+        out.add_edge(edge.source, edge.target, edge.relation, edge.weight)
+    return out
+
+
+def neighbour_average_mse(graph: TaskGraph, result: TrainResult, edges: Edges | None = None) -> float:
+    """Zero-shot MSE of the neighbour average: each zero-shot task's output is the relation-weighted mean
+    of its neighbours' outputs under ``result``'s model (trained with ``edges``), averaged along ``graph``'s
+    own edges. The simplest use of the same relations, with no GNN."""
+    from ragviz.inspection.baselines import baseline_zero_shot
+
+    values = baseline_zero_shot(result.model, _as_trained(graph, edges), edges=graph.edges())
+    return float(np.mean(list(values.values()))) if values else float("nan")
+
+
+def zero_shot_recognised(graph: TaskGraph, result: TrainResult, edges: Edges | None = None) -> float:
+    """Share of the zero-shot drawing tasks' test drawings a frozen classifier recognises as the digit asked for
+    (:func:`ragviz.data.drawing.recognised`), mean over those tasks."""
+    from ragviz.data.domains import make_task_data
+    from ragviz.data.drawing import digits_of, recognised, rotation_of
+    from ragviz.inspection.baselines import model_predictor
+
+    predict = model_predictor(result.model, _as_trained(graph, edges))
+    shares = []
+    for task in graph.tasks():
+        if task.zero_shot:
+            x = make_task_data(task).x_test
+            shares.append(recognised(predict(task.name, x), digits_of(x), rotation_of(task)))
+    return float(np.mean(shares)) if shares else float("nan")

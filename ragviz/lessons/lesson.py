@@ -55,6 +55,10 @@ class Lesson:
     below_chance: bool = False  # with ``chance``: the rule is "model ≤ chance − margin" (a failure that is real)
     contrast_measure: Callable[[TaskGraph, History], float] | None = None
     also: dict[str, Callable[[TaskGraph, History], float]] = field(default_factory=dict)
+    #: Further figures that need a trained model itself (a baseline built from its heads): name →
+    #: measure(graph, TrainResult, the edges it was trained with or None), for the model and the contrast; not judged.
+    also_trained: dict[str, Callable[[TaskGraph, Any, Edges | None], float]] = field(default_factory=dict)
+    mse_ratio: float = MSE_RATIO  # for MSE claims: how many times the model's MSE the contrast's must be
 
     def build_graph(self, quick: bool = False, seed: int | None = None) -> TaskGraph:
         """The lesson's graph; ``seed`` sets its data (default: the shipped sample's seed)."""
@@ -81,7 +85,7 @@ class Lesson:
             side = -1.0 if self.below_chance else 1.0
             return all(side * (m - self.chance) >= self.margin - 1e-9 for m in model)
         if self.lower_is_better:
-            return all(c >= MSE_RATIO * m for m, c in zip(model, contrast, strict=True))
+            return all(c >= self.mse_ratio * m for m, c in zip(model, contrast, strict=True))
         return all(m - c >= self.margin - 1e-9 for m, c in zip(model, contrast, strict=True))
 
     @property
@@ -92,5 +96,5 @@ class Lesson:
             return (f"model {rule} chance ({self.chance:g}) {sign} {self.margin:g} on every seed; "
                     "the contrast is shown, not judged")
         if self.lower_is_better:
-            return f"contrast ≥ {MSE_RATIO:g}× model on every seed"
+            return f"contrast ≥ {self.mse_ratio:g}× model on every seed"
         return f"model ≥ contrast + {self.margin:g} on every seed"

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ragviz.lessons.catalogue import LESSON_TEXTS, LESSONS, LessonRun, run_lesson, single_threaded
+from ragviz.lessons.catalogue import DRAWING_KEY, LESSON_TEXTS, LESSONS, LessonRun, run_lesson, single_threaded
 from ragviz.lessons.lesson import LESSON_SEEDS
 from ragviz.lessons.text_lesson import KEY as TEXT_KEY
 from ragviz.safety.errors import CheckpointError
@@ -108,6 +108,14 @@ SAMPLES: list[Sample] = [
         claim="A zero-shot task whose relations cannot tell it from a seen task is not solved: the same model "
               "classifies a zero-shot task between neighbours 30° apart far better, and the 90° task is below "
               "chance on average.",
+    ),
+    Sample(
+        key=DRAWING_KEY,
+        title="The GNN generates a model that draws",
+        claim="Angles the model never saw are drawn from their relations alone: their pixel error is at least "
+              "1.2× lower than the same model's without edges on every report seed, and a frozen classifier "
+              "recognises over half of those drawings (without edges under a fifth); they are about as good as "
+              "averaging the neighbours' drawings, not better.",
     ),
     Sample(
         key=TEXT_KEY,
@@ -221,7 +229,7 @@ def _margin_text() -> str:
     from ragviz.lessons.lesson import ACCURACY_MARGIN, MSE_RATIO
 
     return (f"at least {ACCURACY_MARGIN:g} in accuracy unless the lesson's requirement says otherwise, "
-            f"or a {MSE_RATIO:g}× lower MSE")
+            f"or a {MSE_RATIO:g}× lower MSE unless its requirement says otherwise")
 
 
 def recorded_results(folder: Path | str | None = None) -> dict[str, ClaimResult]:
@@ -398,7 +406,7 @@ def build_samples(
             extra={"seen": [r.model.history.summary()["seen"] for r in mine],
                    "zero_shot": [r.model.history.summary()["zero_shot"] for r in mine]},
             also={name: {"model": [r.also[name][0] for r in mine], "contrast": [r.also[name][1] for r in mine]}
-                  for name in lesson.also},
+                  for name in mine[0].also},
         )
         _save(mine[0], sample, out_dir, result)
         results.append(result)
@@ -418,4 +426,5 @@ def build_samples(
 
 #: Rough relative training cost of each lesson (for scheduling only).
 _COST = {"message_passing_hops": 4.0, "real_digits": 3.0, "wrong_relations": 1.2, "few_shot": 1.0,
-         "zero_shot_ring": 1.0, "relation_types": 1.0, "when_zero_shot_fails": 1.0, TEXT_KEY: 1.5}
+         "zero_shot_ring": 1.0, "relation_types": 1.0, "when_zero_shot_fails": 1.0, TEXT_KEY: 1.5,
+         DRAWING_KEY: 2.0}

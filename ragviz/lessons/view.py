@@ -66,6 +66,7 @@ CLAIM_TASKS: dict[str, Callable[[TaskGraph], list[str]]] = {
     "few_shot": _seen,
     "when_zero_shot_fails": _both_rings,
     "text_tasks": _zero_shot,
+    "drawing_rotations": _zero_shot,
 }
 
 
@@ -95,6 +96,8 @@ _TARGETS: dict[str, tuple[tuple[str, str, int | None], ...]] = {
                              ("Where it lands", EMBEDDINGS, None)),
     "text_tasks": (("The hotel tasks' answers", TASK_OUTPUTS, None),
                    ("Messages into a hotel task", MESSAGE_PASSING, LAST_LAYER)),
+    "drawing_rotations": (("Zero-shot drawings beside the truth", TASK_OUTPUTS, None),
+                          ("Where the held-out angles land", EMBEDDINGS, None)),
 }
 
 

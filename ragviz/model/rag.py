@@ -160,8 +160,9 @@ class RAGModel(nn.Module):
             out = torch.baddbmm(rows(heads.bias), s, rows(heads.weight).squeeze(1))
         if heads.known is not None:
             out = out * rows(heads.known).unsqueeze(-1)  # tasks without a head predict nothing: chance
-        if self.regression:
-            return out.reshape(-1, out.shape[-1])[:, 0]
+        if self.regression:  # one value per point, or a whole output vector (a drawing's pixels)
+            flat = out.reshape(-1, out.shape[-1])
+            return flat[:, 0] if flat.shape[-1] == 1 else flat
         if heads.mask is not None:
             out = out.masked_fill(rows(heads.mask), NEG_INF)
         return out.reshape(-1, out.shape[-1])
@@ -184,9 +185,11 @@ class RAGModel(nn.Module):
         return self.decode_all(self.task_heads(states[-1], g, drop), x, tid, layout)
 
     def point_loss(self, out: Tensor, y: Tensor) -> Tensor:
-        """Per-point loss: squared error or cross-entropy over the task's own classes."""
+        """Per-point loss: squared error (averaged over a point's outputs) or cross-entropy over the
+        task's own classes."""
         if self.regression:
-            return (out - y) ** 2
+            error = (out - y) ** 2
+            return error if error.dim() == 1 else error.mean(-1)
         return F.cross_entropy(out, y, reduction="none")
 
 

@@ -1,7 +1,8 @@
 """Small multiples of tasks' data, so a learner sees what each node of the graph stands for.
 
 toy2d: the points coloured by class; sine: the (x, y) points; digits: a strip of a few
-images with their labels; csv: the first two features coloured by target. Zero-shot tasks
+images with their labels; drawing: the images a task must draw, with the digit asked for;
+csv: the first two features coloured by target. Zero-shot tasks
 have no training data, so their test split is shown (and the panel title says so).
 """
 
@@ -15,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ragviz.data.domains import TaskData, make_task_data
+from ragviz.data.drawing import digits_of
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import Task
 from ragviz.plots.colors import class_color
@@ -86,6 +88,8 @@ def task_traces(task: Task, tables: dict[str, pd.DataFrame] | None = None) -> tu
         traces = _sine_traces(x, y)
     elif domain == "digits":
         traces = _digit_traces(x, y)
+    elif domain == "drawing":  # what the task must draw, labelled with the digit asked for
+        traces = _digit_traces(y, digits_of(x))
     else:
         traces = _csv_traces(x, y, data.n_classes)
     star = " ★" if task.zero_shot else ""
@@ -126,7 +130,7 @@ def _style(fig: go.Figure, graph: TaskGraph, names: list[str], rows: int) -> Non
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     domain = graph.domain
-    if domain in ("toy2d", "digits"):
+    if domain in ("toy2d", "digits", "drawing"):
         for i in range(len(names)):
             suffix = "" if i == 0 else str(i + 1)
             fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", scaleratio=1)

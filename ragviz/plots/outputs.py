@@ -17,9 +17,20 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ragviz.data.drawing import IMAGE_SIDE, N_PIXELS, digits_of
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.inspection.trace import Trace
 from ragviz.plots.colors import class_palette
+from ragviz.plots.drawings import (
+    INK,
+    PANEL_TITLE_PX,
+    ROWS,
+    SHOWN,
+    STRIP_WIDTH_PX,
+    image_strip,
+    shown_points,
+    task_recognised,
+)
 from ragviz.plots.marks import MARK_COLOR, outline_shape
 from ragviz.safety.safe_text import html_text
 
@@ -39,11 +50,14 @@ COLORBAR = {"thickness": 12, "lenmode": "pixels", "len": 200, "y": 1.0, "yanchor
 
 # --------------------------------------------------------------------------- helpers
 def kind_of(trace: Trace) -> str:
-    """Which small multiple fits this trace: 'boundary', 'curve', 'confusion' or 'scatter'."""
+    """Which small multiple fits this trace: 'boundary', 'curve', 'confusion', 'drawing' (regression onto an
+    8×8 image per point, :mod:`ragviz.plots.drawings`) or 'scatter'."""
     if trace.grid is not None and trace.spec.input_dim == 2 and trace.spec.kind == "classification":
         return "boundary"
     if trace.grid is not None and trace.spec.input_dim == 1 and trace.spec.kind == "regression":
         return "curve"
+    if trace.spec.kind == "regression" and trace.spec.n_outputs == N_PIXELS:
+        return "drawing"
     return "confusion" if trace.spec.kind == "classification" else "scatter"
 
 
@@ -384,16 +398,57 @@ def scatter_figure(trace: Trace, tasks: list[str], before: dict[str, float] | No
     return go.Figure(data=traces, layout=layout)
 
 
+def drawings_figure(trace: Trace, tasks: Sequence[str], rotations: Mapping[str, float],
+                    before: dict[str, float] | None = None, marked: Collection[str] | None = None,
+                    count: int = SHOWN, height: int | None = None) -> go.Figure:
+    """Per task, ``count`` true test images (top) and the model's drawings of them (bottom).
+
+    ``rotations``: each task's angle, for the classifier's verdict in its title (tasks without one
+    show no verdict); ``before``: metrics before a what-if edit; ``marked``: tasks framed in orange.
+    """
+    tasks = [t for t in tasks if t in trace.task_names]
+    side = IMAGE_SIDE
+    data = []
+    for k, name in enumerate(tasks):
+        pick = shown_points(digits_of(trace.x_test[name]), count)
+        strip = image_strip(trace.y_test[name][pick], trace.outputs_test[name][pick])
+        data.append(_on(k, {"type": "heatmap", "z": strip, "coloraxis": "coloraxis", "hoverongaps": False,
+                            "hovertemplate": "pixel value %{z:.2f}<extra></extra>", "xgap": 0, "ygap": 0}))
+    if height is None:  # a strip is wide and low: rows of its height, not the square panels' default
+        rows, cols = grid_shape(len(tasks))
+        strip_px = STRIP_WIDTH_PX[min(cols, 4)] * (2 * side + 1) / (count * (side + 1))
+        height = TOP + rows * (PANEL_TITLE_PX + int(strip_px))
+    layout = _grid_layout(trace, tasks, False, before, 0.04, height, gap_px=PANEL_TITLE_PX, marked=marked)
+    for k, name in enumerate(tasks):
+        share = task_recognised(trace, name, rotations)
+        if np.isfinite(share):
+            note = layout["annotations"][k]
+            note["text"] = note["text"].removesuffix("</span>") + f" · recognised {share:.0%}</span>"
+    for key, axis in list(layout.items()):
+        if key.startswith("xaxis"):
+            axis.update(showticklabels=False, showgrid=False, zeroline=False)
+        elif key.startswith("yaxis"):
+            axis.update(autorange="reversed", showgrid=False, zeroline=False, tickmode="array",
+                        tickvals=[(side - 1) / 2, side + 1 + (side - 1) / 2], ticktext=list(ROWS),
+                        scaleanchor=key.replace("yaxis", "x"), constrain="domain")
+    layout["coloraxis"] = {"colorscale": INK, "cmin": 0.0, "cmax": 1.0, "showscale": False}
+    layout["plot_bgcolor"] = "#f3f3f3"
+    layout["showlegend"] = False
+    return go.Figure(data=data, layout=layout)
+
+
 def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability", target_class: int = 1,
                    before: dict[str, float] | None = None, show_test: bool = True,
                    old: Trace | None = None, truth: Mapping[str, np.ndarray] | None = None,
                    marked: Collection[str] | None = None,
-                   class_names: Mapping[str, Sequence[str]] | None = None) -> go.Figure:
+                   class_names: Mapping[str, Sequence[str]] | None = None,
+                   rotations: Mapping[str, float] | None = None) -> go.Figure:
     """The small multiple that fits the trace's domain, for ``tasks`` (in that order).
 
     ``old``: the outputs before a what-if edit, drawn as dashed boundaries where the figure can.
     ``truth``: true curves on the grid (drawn dashed on curve panels); ``marked``: tasks framed in orange.
-    ``class_names``: tasks' class names for the confusion matrices' axes.
+    ``class_names``: tasks' class names for the confusion matrices' axes; ``rotations``: drawing tasks'
+    angles, for the classifier's verdict in their titles.
     """
     tasks = [t for t in tasks if t in trace.task_names]
     kind = kind_of(trace)
@@ -401,6 +456,8 @@ def outputs_figure(trace: Trace, tasks: Sequence[str], mode: str = "probability"
         return boundary_figure(trace, tasks, mode, target_class, before, show_test, old=old, marked=marked)
     if kind == "curve":
         return curve_figure(trace, tasks, before, truth=truth, marked=marked)
+    if kind == "drawing":
+        return drawings_figure(trace, tasks, rotations or {}, before, marked=marked)
     if kind == "confusion":
         return confusion_figure(trace, tasks, before, marked=marked, class_names=class_names)
     return scatter_figure(trace, tasks, before, marked=marked)

@@ -31,7 +31,7 @@ from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.model.layouts import PointLayout
 from ragviz.model.rag import RAGModel, build_model
 from ragviz.model.tensors import GraphTensors, make_vocab
-from ragviz.safety.errors import ConfigError
+from ragviz.safety.errors import ConfigError, DataError
 from ragviz.training.optim import make_adamw
 from ragviz.training.prepared import Checked, Prepared, check_work, per_task_mean, prepare
 from ragviz.training.train import (
@@ -254,6 +254,9 @@ def train_ensemble(
     checked = graph if isinstance(graph, Checked) else check_work(graph, model_cfg, tables)
     graph, tables = checked.graph, checked.tables
     prep = prepare(checked)  # a Stop from here on still returns an ensemble (stopped, 0 steps)
+    if prep.spec.kind == "regression" and prep.spec.n_outputs > 1:
+        raise DataError(f"Ensembles measure disagreement on one output per point; the {prep.spec.name} "
+                        f"domain's tasks output {prep.spec.n_outputs} (an image), so train one model instead.")
     device = choose_device(cfg.device)
     models = [build_model(checked.model_config, prep.spec, prep.vocab, seed=seed + i) for i in range(k)]
     run = _EnsembleSteps(models, prep, cfg, seed, device)

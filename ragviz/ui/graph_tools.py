@@ -104,6 +104,13 @@ def generate_tab(state: AppState, version: str) -> None:
 
         _replace(state, speaker_grid, "Loaded the grid of speakers: gb-high is the unseen speaker ★.",
                  "Grid of speakers")
+    if st.button("Load the ring of drawn digits (generation)", icon=":material/draw:", key="tg_gen_drawing",
+                 help="Twelve tasks, 'draw digit d rotated by θ' in 30° steps, linked to their neighbours; the 90° "
+                      "and 240° tasks have no training data, so they draw from their relations alone."):
+        from ragviz.lessons.graphs import rotated_drawings
+
+        _replace(state, rotated_drawings, "Loaded the ring of drawn digits: the 90° and 240° tasks are zero-shot ★.",
+                 "Ring of drawn digits")
 
 
 def _generate(state: AppState, kind: str, n: int, family: str, recipe: dict[str, Any]) -> None:

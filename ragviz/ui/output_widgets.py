@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from ragviz.data.drawing import drawing_rotations
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN
 from ragviz.inspection.counterfactual import metric_changes, with_edge, with_zero_shot_task, without_edge
@@ -38,6 +39,10 @@ KINDS = ("Add an edge", "Remove an edge", "Add a zero-shot task")
 HOW_TO = (f"Every task's predictions at once, with its test metric ({ZERO_SHOT_MEANING}). "
           "Use **What if…?** to add or remove an edge or add a new zero-shot task "
           "and watch the outputs change without retraining.")
+DRAWING_NOTE = ("Each task draws: top row, true test images; below, what its generated head drew for the same "
+                "digit and style code. MSE is the pixel error (0 is perfect); *recognised* is the share of its "
+                "drawings a frozen classifier reads as the digit asked for (nearest mean image of the ten digits "
+                "turned by the task's angle; chance 10%).")
 
 
 # --------------------------------------------------------------------------- what-if state
@@ -141,9 +146,14 @@ def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts
                   tasks: list[str], graph: TaskGraph, marked: set[str] | None = None,
                   class_names: dict[str, list[str]] | None = None) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
-    truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind_of(trace) == "curve" else None
+    kind = kind_of(trace)
+    truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind == "curve" else None
+    rotations = drawing_rotations(graph.tasks()) if kind == "drawing" else None
+    if kind == "drawing":
+        st.caption(DRAWING_NOTE)
     fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
-                         old=base if whatif else None, truth=truth, marked=marked, class_names=class_names)
+                         old=base if whatif else None, truth=truth, marked=marked, class_names=class_names,
+                         rotations=rotations)
     st.plotly_chart(for_screen(fig), key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 

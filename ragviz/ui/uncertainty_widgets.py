@@ -161,6 +161,11 @@ def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[s
 def uncertainty_section(state: AppState, trace: Trace, tasks: list[str], graph: TaskGraph) -> None:
     """The whole section: the button, the progress, or the maps and verdicts."""
     st.subheader("How sure is the model?")
+    if trace.spec.kind == "regression" and trace.spec.n_outputs > 1:
+        st.caption("Training several models to see where they disagree is not offered for drawing tasks yet: "
+                   "their outputs are whole images, and the disagreement maps are drawn for one number or one "
+                   "class per point.")
+        return
     entry = current_entry(state)
     if entry is None:
         st.caption(EXPLAIN)
