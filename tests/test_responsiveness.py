@@ -19,7 +19,7 @@ from ragviz.training.history import History
 from ragviz.training.project import Project
 from ragviz.training.runner import RunSlots, TrainingRun
 from ragviz.training.train import train
-from ragviz.training.train_process import DEFAULT_NICE, PROCESS_ENV, PROCESS_FROM_TASKS, use_process
+from ragviz.training.train_process import DEFAULT_NICE, PROCESS_ENV, PROCESS_FROM_TASKS, WARM_ENV, use_process
 from ragviz.ui.figure_cache import MAX_FIGURES, cached_figure
 from tests.helpers import small_ring, training_children
 
@@ -37,7 +37,8 @@ def _tiny(steps: int = 30) -> Project:
                    TrainConfig(steps=steps, eval_every=10), name="tiny")
 
 
-def test_big_graphs_train_in_a_child_process_and_small_ones_in_a_thread_unless_set() -> None:
+def test_without_a_pool_big_graphs_train_in_a_child_process_and_small_ones_in_a_thread(monkeypatch) -> None:
+    monkeypatch.setenv(WARM_ENV, "0")  # the pool (on by default) sends every run to a child
     assert use_process(PROCESS_FROM_TASKS, "auto") and not use_process(PROCESS_FROM_TASKS - 1, "auto")
     assert use_process(1, "always") and not use_process(10**6, "never")
     with pytest.raises(RagvizError, match="auto, always or never"):

@@ -73,6 +73,15 @@ def test_the_pool_size_comes_from_the_environment(monkeypatch) -> None:
     assert not tp.use_process(4)
 
 
+def test_the_pool_is_on_by_default_one_child_per_core_at_most_four(monkeypatch) -> None:
+    monkeypatch.delenv(tp.WARM_ENV, raising=False)
+    monkeypatch.setenv(tp.PROCESS_ENV, "auto")
+    for cores, size in ((1, 1), (2, 2), (16, 4), (None, 1)):
+        monkeypatch.setattr(tp.os, "cpu_count", lambda cores=cores: cores)
+        assert tp.warm_size() == size
+    assert tp.use_process(4)  # every run, small ones too, trains outside the server's interpreter
+
+
 def test_a_small_run_trains_in_a_warm_child_with_the_numbers_of_a_thread(monkeypatch) -> None:
     monkeypatch.setenv(tp.WARM_ENV, "1")
     monkeypatch.setenv(tp.PROCESS_ENV, "auto")

@@ -12,10 +12,11 @@ torch thread count.
 A plain subprocess, not :mod:`multiprocessing`: its ``spawn`` re-runs ``sys.modules["__main__"]``
 in the child, and inside Streamlit that is the page script.
 
-A warm pool (``RAGVIZ_WARM_CHILDREN`` = N, default 0: off) keeps N children started, with torch and
-the trainer imported, waiting for a job; a run takes one at once and a new one is started behind
-it. With the pool on, ``auto`` sends every run to a child, small ones too, so training never shares
-the pages' interpreter (each waiting child holds about the memory of one torch import).
+A warm pool (``RAGVIZ_WARM_CHILDREN`` = N; default one per core, at most 4; 0 turns it off) keeps N
+children started, with torch and the trainer imported, waiting for a job; a run takes one at once and
+a new one is started behind it. With the pool on, ``auto`` sends every run to a child, small ones too,
+so training never shares the pages' interpreter and a class's runs use every core (each waiting child
+holds about the memory of one torch import). ``benchmarks/class_tabs.py`` measures the difference.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ POLL_S = 0.25  # how often the relay checks the stop flag (and so the heartbeat)
 NICE_ENV = "RAGVIZ_TRAIN_NICE"  # how much lower the child's CPU priority is than the server's
 DEFAULT_NICE = 10  # on a busy machine the pages (and nginx) get the cores first; idle cores still train
 STOP_GRACE_S = 10.0  # after the child's result or a stop, how long it may take to exit before it is killed
-WARM_ENV = "RAGVIZ_WARM_CHILDREN"  # children kept started and waiting for a job (0: none, each run starts one)
+WARM_ENV = "RAGVIZ_WARM_CHILDREN"  # children kept started and waiting for a job (0: off, runs train in threads)
 _HEADER = struct.Struct("!Q")
 
 Report = Callable[[str], Callable[[Any], None]]  # phase -> callback taking a ragviz.training.train.Progress
@@ -62,10 +63,19 @@ def use_process(n_tasks: int, setting: str | None = None) -> bool:
     return n_tasks >= PROCESS_FROM_TASKS or warm_size() > 0
 
 
+def default_warm_size() -> int:
+    """The pool's size when ``RAGVIZ_WARM_CHILDREN`` is unset: one waiting child per core, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def warm_size() -> int:
-    """How many children the pool keeps waiting (``RAGVIZ_WARM_CHILDREN``; a bad value is 0)."""
+    """How many children the pool keeps waiting (``RAGVIZ_WARM_CHILDREN``; unset: :func:`default_warm_size`;
+    0 turns the pool off; a bad value is 0)."""
+    raw = os.environ.get(WARM_ENV)
+    if raw is None or not raw.strip():
+        return default_warm_size()
     try:
-        return max(0, min(int(os.environ.get(WARM_ENV, "0")), 32))
+        return max(0, min(int(raw), 32))
     except ValueError:
         return 0
 
