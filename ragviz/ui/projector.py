@@ -23,24 +23,21 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from ragviz.plots.projector import DEFAULT_SCREEN, SCREENS, Screen, for_projector, screen_for
-
-#: The session-state keys of the switch and the screen size; the view's link carries both.
-PROJECTOR_KEY = "projector"
-SCREEN_KEY = "projector_screen"
+from ragviz.ui.state import PROJECTOR_KEY, SCREEN_KEY, set_widget_value, widget_value
 
 
 def projector_on() -> bool:
-    return bool(st.session_state.get(PROJECTOR_KEY, False))
+    return bool(widget_value(PROJECTOR_KEY, False))
 
 
 def projector_screen() -> Screen:
-    return screen_for(st.session_state.get(SCREEN_KEY))
+    return screen_for(widget_value(SCREEN_KEY))
 
 
 def projector_toggle() -> None:
     """The sidebar's switch, and while it is on, the projector's resolution."""
-    if st.session_state.get(SCREEN_KEY) not in SCREENS:
-        st.session_state[SCREEN_KEY] = DEFAULT_SCREEN
+    if widget_value(SCREEN_KEY) not in SCREENS:
+        set_widget_value(SCREEN_KEY, DEFAULT_SCREEN)
     st.toggle("Projector mode", key=PROJECTOR_KEY,
               help="Large type and one figure per screen, controls folded away: for showing the app to a class.")
     if projector_on():
