@@ -17,6 +17,7 @@ from ragviz.graph.tasks import FAMILY_DOMAIN
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
+from ragviz.ui.projector import table_height, table_key
 from ragviz.ui.state import AppState
 
 
@@ -63,9 +64,9 @@ def node_editor(state: AppState, version: str) -> None:
     }
     order = ["name", "family", "train_size", "test_size", "seed", ZERO_SHOT_COLUMN, *params, "x", "y"]
     st.markdown(f"**Tasks** ({len(table)})")
-    edited = st.data_editor(table, key=f"tg_nodes_{version}_{state.table_nonce}", num_rows="dynamic", hide_index=True,
-                            column_order=order, column_config=config, width="stretch",
-                            height=min(38 + 35 * (len(table) + 1), 420), placeholder="")
+    edited = st.data_editor(table, key=table_key(f"tg_nodes_{version}_{state.table_nonce}"), num_rows="dynamic",
+                            hide_index=True, column_order=order, column_config=config, width="stretch",
+                            height=table_height(len(table), 420, extra=38), placeholder="")
     _apply(state, "task", table, edited)
 
 
@@ -82,9 +83,9 @@ def edge_editor(state: AppState, version: str) -> None:
                                                     help="A property of the relation (see Relations)"),
     }
     st.markdown(f"**Edges** ({len(table)})")
-    edited = st.data_editor(table, key=f"tg_edges_{version}_{state.table_nonce}", num_rows="dynamic", hide_index=True,
-                            column_order=["source", "target", "relation", "weight", "directed"],
-                            column_config=config, width="stretch", height=min(38 + 35 * (len(table) + 1), 420),
+    edited = st.data_editor(table, key=table_key(f"tg_edges_{version}_{state.table_nonce}"), num_rows="dynamic",
+                            hide_index=True, column_order=["source", "target", "relation", "weight", "directed"],
+                            column_config=config, width="stretch", height=table_height(len(table), 420, extra=38),
                             placeholder="")
     _apply(state, "edge", table, edited)
 

@@ -26,7 +26,7 @@ from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.runner import baseline_setup
 from ragviz.ui.lesson_state import marked_tasks
-from ragviz.ui.projector import for_screen
+from ragviz.ui.projector import for_screen, table_height, table_slot
 from ragviz.ui.speech_widgets import say_it_yourself, speech_class_names
 from ragviz.ui.state import AppState, current_whatif, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_class_names, text_outputs_section
@@ -153,7 +153,9 @@ def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, 
     st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})",
                 help=f"{ZERO_SHOT_MEANING}.")
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics", placeholder="")
+    with table_slot("to_metrics"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics",
+                     placeholder="")
     if state.baseline is not None and baseline is None:
         st.caption("The baseline cannot run on this graph (it may use a relation it never saw).")
 
@@ -245,11 +247,12 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
     table = changes.assign(task=[f"{t} ★" if z else t for t, z in zip(changes["task"], changes["zero_shot"],
                                                                        strict=True)])[
         ["task", "before", "after", "change"]]
-    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", placeholder="",
-                 height=min(35 * (len(table) + 1) + 3, 250),
-                 column_config={"before": st.column_config.NumberColumn(f"{title} before", format="%.3f"),
-                                "after": st.column_config.NumberColumn(f"{title} after", format="%.3f"),
-                                "change": st.column_config.NumberColumn("change", format="%+.3f")})
+    with table_slot("to_changes"):
+        st.dataframe(table, hide_index=True, width="stretch", key="to_changes", placeholder="",
+                     height=table_height(len(table), 250),
+                     column_config={"before": st.column_config.NumberColumn(f"{title} before", format="%.3f"),
+                                    "after": st.column_config.NumberColumn(f"{title} after", format="%.3f"),
+                                    "change": st.column_config.NumberColumn("change", format="%+.3f")})
     st.caption(f"{len(table)} task(s) affected (their embedding moved). With {trace.n_layers} layer(s) only "
                f"tasks within {max(trace.n_layers - 1, 0)} hop(s) of an edited edge's ends can change.")
     c_keep, c_reset = st.columns(2)

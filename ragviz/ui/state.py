@@ -111,6 +111,7 @@ class AppState:
     uploads: dict[str, bytes] = field(default_factory=dict, repr=False)  # checkpoints uploaded, by file name
     compared_a: str | None = None  # Checkpoints' model A when model B was last chosen for it
     settings_token: str | None = None  # the project settings the Train page's widgets were last filled from
+    table_screen: str | None = None  # the projector screen the tables were drawn for (None: the desk)
     live_figures: tuple[Any, ...] | None = field(default=None, repr=False)  # (history key, loss fig, metric fig)
     figures: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)  # :mod:`ragviz.ui.figure_cache`
     link: LinkMemo = field(default_factory=LinkMemo, repr=False)
