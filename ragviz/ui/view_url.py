@@ -72,6 +72,8 @@ def open_view_link(page: StreamlitPage, home_path: str) -> None:
                 replace_state(_state_from_link(token))
             except RagvizError as err:
                 problem = err
+            finally:  # read once, whatever happened: a link that fails is not read again on every run
+                get_state().link.opened = True
         state = get_state()
         state.link.opened = True
         if problem is not None:
