@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import time
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -127,7 +128,7 @@ def test_an_error_in_the_child_comes_back_as_itself(monkeypatch) -> None:
 
 # ---------------------------------------------------------------------------- figure cache
 def test_a_kept_figure_is_reused_for_the_same_objects_and_values_and_rebuilt_otherwise() -> None:
-    store: dict = {}
+    store: OrderedDict = OrderedDict()
     built: list[str] = []
 
     def build(tag: str):
@@ -142,7 +143,7 @@ def test_a_kept_figure_is_reused_for_the_same_objects_and_values_and_rebuilt_oth
     assert built == ["a", "c", "d"]
     for k in range(MAX_FIGURES + 3):
         cached_figure("map", (trace,), (k,), lambda: build("e"), store)
-    assert len(store["ragviz_figure_cache"]) == MAX_FIGURES  # bounded per session
+    assert len(store) == MAX_FIGURES  # bounded per session
 
 
 # ------------------------------------------------------------------------ bundled curves

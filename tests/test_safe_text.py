@@ -200,7 +200,8 @@ def test_a_crash_shows_a_generic_message_without_paths(monkeypatch: pytest.Monke
 
 
 #: The one st.html in the app: projector mode's fixed stylesheet, made from a screen's numbers alone.
-PROJECTOR_CSS_CALL = ("ragviz/ui/projector.py", "st.html(projector_css(projector_screen()))")
+PROJECTOR_CSS_CALL = ("ragviz/ui/projector.py",
+                      "st.html(projector_css(projector_screen() if projector_on() else None))")
 
 
 def test_no_page_renders_raw_html() -> None:
@@ -226,5 +227,6 @@ def test_the_projector_stylesheet_is_fixed_text_made_of_numbers() -> None:
     for sheet in sheets:
         assert re.fullmatch(r"<style>[^<>]*</style>", sheet), sheet
         assert re.sub(r"\d+", "", sheet) == re.sub(r"\d+", "", projector_css(Screen("x", 1, 1, 9)))
+    assert re.fullmatch(r"<style>[^<>0-9]*</style>", projector_css(None))  # the mode off: fixed, no sizes
     hostile = Screen("</style><script>alert(1)</script>", 1280, 720, 17)
     assert "script" not in projector_css(hostile)  # the label is never part of it

@@ -147,6 +147,45 @@ def test_only_the_ui_imports_streamlit() -> None:
     assert "ragviz.ui.state" in users
 
 
+# ------------------------------------------------------------------ one owner for a session's state
+#: The one module that may touch ``st.session_state`` (issue 20: one state, one owner).
+STATE_OWNER = PACKAGE / "ui" / "state.py"
+
+
+def session_state_uses(source: str) -> list[int]:
+    """The lines of ``source`` whose code names ``session_state`` (an attribute, a name, an import, or a
+    ``getattr`` string); comments and docstrings do not count."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        named = ((isinstance(node, ast.Attribute) and node.attr == "session_state")
+                 or (isinstance(node, ast.Name) and node.id == "session_state")
+                 or (isinstance(node, ast.alias) and node.name.split(".")[-1] == "session_state")
+                 or (isinstance(node, ast.Constant) and node.value == "session_state"))
+        if named:
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def app_modules() -> list[Path]:
+    return [*PACKAGE.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+
+
+def test_the_session_state_scan_sees_code_and_not_words() -> None:
+    assert session_state_uses('"""st.session_state is kept in state.py."""\n# st.session_state["x"]\nx = 1\n') == []
+    assert session_state_uses("import streamlit as st\nv = st.session_state.get('k')\n") == [2]
+    assert session_state_uses("from streamlit import session_state\n") == [1]
+    assert session_state_uses("import streamlit as st\nss = getattr(st, 'session_state')\n") == [2]
+
+
+def test_only_the_state_module_touches_session_state() -> None:
+    """Every piece of a session's state is a field of ``AppState``; widget values go through state.py's
+    accessors. A module that reads or writes ``st.session_state`` itself keeps state nobody can see."""
+    assert STATE_OWNER.exists() and session_state_uses(STATE_OWNER.read_text())
+    users = {str(path.relative_to(ROOT)): found for path in app_modules() if path != STATE_OWNER
+             for found in [session_state_uses(path.read_text())] if found}
+    assert users == {}
+
+
 # ------------------------------------------------------------------ from Start to the first step
 def start_to_first_step() -> list[tuple[str, str, str]]:
     """Press Start in code and record every ragviz function called until the first optimiser step.

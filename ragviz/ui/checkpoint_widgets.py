@@ -37,10 +37,9 @@ from ragviz.storage.gallery import (
 from ragviz.storage.models_folder import safe_file_name, save_to_folder
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen
-from ragviz.ui.state import AppState, adopt_checkpoint, notify
+from ragviz.ui.state import AppState, adopt_checkpoint, notify, set_widget_value, widget_value
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
 
-UPLOADS_KEY = "ragviz_uploads"
 UPLOAD_WIDGET = "ckpt_upload"
 PAGE_SIZE = 9
 PER_ROW = 3
@@ -142,10 +141,6 @@ def folder_entries(state: AppState, folder: Path) -> list[Entry]:
             for p in list_checkpoint_files(folder) if p.name not in state.saved]
 
 
-def uploads() -> dict[str, bytes]:
-    return st.session_state.setdefault(UPLOADS_KEY, {})
-
-
 def upload_entries(files: dict[str, bytes]) -> list[Entry]:
     return [Entry(f"upload:{name}", Path(name).stem, _bytes_summary(data, name, "upload"), data=data)
             for name, data in files.items()]
@@ -197,7 +192,7 @@ def accept_upload(state: AppState, files: dict[str, bytes], name: str, data: byt
 
 
 def _on_upload(state: AppState) -> None:
-    file = st.session_state.get(UPLOAD_WIDGET)
+    file = widget_value(UPLOAD_WIDGET)
     if file is None:
         return
     try:
@@ -205,7 +200,7 @@ def _on_upload(state: AppState) -> None:
     except RagvizError as err:
         notify(state, "error", f"'{file.name}' was not opened: {err} The current project is unchanged.")
         return
-    accept_upload(state, uploads(), file.name, data, max_bytes=real_limit("checkpoint"))
+    accept_upload(state, state.uploads, file.name, data, max_bytes=real_limit("checkpoint"))
 
 
 def upload_box(state: AppState) -> None:
@@ -348,9 +343,6 @@ def metric_sets(state: AppState, entries: list[Entry]) -> dict[str, MetricSet]:
     return sets
 
 
-COMPARED_A_KEY = "compare_last_a"
-
-
 def comparable_partner(sets: dict[str, MetricSet], a: str) -> str | None:
     """The first other model that can be compared with ``a`` task by task (same metric, shared tasks)."""
     return next((b for b in sets if b != a and comparable(sets[a], sets[b]) is None), None)
@@ -379,9 +371,9 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
     a = a_col.selectbox("Model A", names, index=names.index(first), key="compare_a")
     # B starts at a model comparable with A, and moves to one when a new A is chosen.
     partner = comparable_partner(sets, a) or next(n for n in names if n != a)
-    if st.session_state.get(COMPARED_A_KEY) != a or st.session_state.get("compare_b") not in names:
-        st.session_state["compare_b"] = partner
-    st.session_state[COMPARED_A_KEY] = a
+    if state.compared_a != a or widget_value("compare_b") not in names:
+        set_widget_value("compare_b", partner)
+    state.compared_a = a
     b = b_col.selectbox("Model B", names, key="compare_b")
     if a == b:
         st.info("Pick two different models to compare.")
@@ -421,7 +413,7 @@ def gallery_sections(state: AppState) -> list[Section]:
         Section("Models folder", "folder", folder_entries(state, folder),
                 "No checkpoints in the server's models folder yet (its administrator sets it with "
                 "RAGVIZ_MODELS_DIR)."),
-        Section("Uploaded", "uploads", upload_entries(uploads()), "Nothing uploaded yet: use the box above."),
+        Section("Uploaded", "uploads", upload_entries(state.uploads), "Nothing uploaded yet: use the box above."),
     ]
 
 

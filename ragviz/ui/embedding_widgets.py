@@ -29,7 +29,7 @@ from ragviz.training.history import History
 from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
-from ragviz.ui.projector import beside_figure, for_screen
+from ragviz.ui.projector import beside_figure, for_screen, table_slot
 from ragviz.ui.state import AppState, graph_key
 
 PREFIX = "em"
@@ -187,8 +187,9 @@ def neighbours_panel(trace: Trace, focus: str) -> None:
     if len(trace.task_names) < 2:
         st.caption("There is only one task.")
         return
-    st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch", placeholder="",
-                 column_config={"distance": st.column_config.NumberColumn(format="%.3f")})
+    with table_slot("em_neighbours"):
+        st.dataframe(neighbours_table(trace, focus, metric, k), hide_index=True, width="stretch", placeholder="",
+                     column_config={"distance": st.column_config.NumberColumn(format="%.3f")})
     st.caption("Measured on the task embeddings t = h^L of the current model in all their dimensions, not on "
                "the 2-D picture. Hops: how many edges apart the two tasks are in the graph (— : not connected). "
                f"{ZERO_SHOT_MEANING}.")

@@ -11,25 +11,15 @@ graph's content hash).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-import streamlit as st
+from ragviz.ui.state import get_state
 
-CACHE_KEY = "ragviz_figure_cache"
 #: Figures kept per session: each page's current one and a few it came from (a few MB at most).
 MAX_FIGURES = 4
 
 T = TypeVar("T")
-
-
-def _cache(store: MutableMapping[str, Any] | None) -> OrderedDict[Hashable, tuple[tuple[Any, ...], Any]]:
-    store = st.session_state if store is None else store
-    cache = store.get(CACHE_KEY)
-    if cache is None:
-        cache = OrderedDict()
-        store[CACHE_KEY] = cache
-    return cache
 
 
 def figure_key(name: str, objects: Sequence[Any], values: Sequence[Hashable]) -> Hashable:
@@ -38,14 +28,14 @@ def figure_key(name: str, objects: Sequence[Any], values: Sequence[Hashable]) ->
 
 
 def cached_figure(name: str, objects: Sequence[Any], values: Sequence[Hashable], build: Callable[[], T],
-                  store: MutableMapping[str, Any] | None = None) -> T:
+                  cache: OrderedDict[Any, Any] | None = None) -> T:
     """``build()``, or the figure built earlier from the same objects and values in this session.
 
     ``objects`` are compared by identity and held by the entry; ``values`` must be hashable and
     name everything else the figure depends on. The caller must not change the returned figure.
-    ``store`` is where the cache lives (default: the session's state).
+    ``cache`` is where the figures are kept (default: the session state's ``figures``).
     """
-    cache = _cache(store)
+    cache = get_state().figures if cache is None else cache
     key = figure_key(name, objects, values)
     entry = cache.get(key)
     if entry is not None and all(a is b for a, b in zip(entry[0], objects, strict=True)):

@@ -23,15 +23,12 @@ from ragviz.ui.graph_edits import bump_version, commit, graph_version, project_n
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.model_banner import session_fit
 from ragviz.ui.projector import for_screen
-from ragviz.ui.state import AppState, graph_key, notify, redo, undo
+from ragviz.ui.state import AppState, graph_key, notify, redo, undo, widget_value
 from ragviz.ui.task_forms import ADD_OPEN_KEY, add_task_form, change_relation, connect_panel, task_card
 
 __all__ = ["action_panel", "change_relation", "commit", "graph_version", "graph_view", "model_note", "notice_toasts",
            "project_name", "toolbar", "try_edit"]
 
-CHART_SEEN_KEY = "tg_chart_seen"
-DRAWN_KEY = "tg_drawn_selection"
-COLOR_CHOICE_KEY = "tg_color_choice"
 HOW_TO = ("Click a task to select it; shift-click a second to connect them. Hover for details; drag to pan, "
           "zoom with the + and − buttons above the graph, double-click empty space to reset the view.")
 
@@ -74,7 +71,7 @@ def toolbar(state: AppState) -> str:
         if col.button(f"{label} ({steps})", icon=f":material/{label.lower()}:", disabled=not able, key=key,
                       width="stretch", help=tip):
             step(state)
-            bump_version()
+            bump_version(state)
             notify(state, "info", said)
             st.rerun()
     zero = sum(1 for t in graph.tasks() if t.zero_shot)
@@ -83,10 +80,10 @@ def toolbar(state: AppState) -> str:
         f"**{len(graph.relations)}** relations · domain **{md_escape(graph.domain or '—')}**"
     )
     options = color_options(graph)
-    wanted = st.session_state.get(COLOR_CHOICE_KEY) or default_color_by(graph)
+    wanted = state.color_choice or default_color_by(graph)
     index = options.index(wanted) if wanted in options else options.index(default_color_by(graph))
     choice = c_color.selectbox("Colour tasks by", options, index=index, key=f"tg_color_{'|'.join(options)}")
-    st.session_state[COLOR_CHOICE_KEY] = choice
+    state.color_choice = choice
     return choice
 
 
@@ -118,13 +115,13 @@ def graph_view(state: AppState, color_by: str) -> None:
         st.info("This graph has no tasks yet. Add one with **Add a task** on the right, make a whole graph in "
                 "the **Generate** tab, or import a file in **Import / export**.", icon=":material/hub:")
         return
-    drawn = [n for n in st.session_state.get(DRAWN_KEY, []) if n in graph.nx]
+    drawn = [n for n in state.drawn_selection if n in graph.nx]
     key = _chart_key(state, color_by, drawn)
-    shown = _follow_clicks(state, key, st.session_state.get(key), drawn)
+    shown = _follow_clicks(state, key, widget_value(key), drawn)
     if set(shown) != set(state.selection):
         drawn = list(state.selection)
         key = _chart_key(state, color_by, drawn)
-    st.session_state[DRAWN_KEY] = drawn
+    state.drawn_selection = drawn
     fig = graph_figure(graph, color_by=color_by, selected=drawn, marked=marked_tasks(state))
     st.plotly_chart(for_screen(fig), key=key, on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": False,
@@ -140,7 +137,7 @@ def _follow_clicks(state: AppState, key: str, event: Any, drawn: list[str]) -> l
     A chart widget starts with an empty selection (its default, not a click), so for a new
     key the baseline is "nothing clicked"; only a change from what was last seen is a click.
     """
-    seen = st.session_state.get(CHART_SEEN_KEY)
+    seen = state.chart_seen
     if seen is None or seen[0] != key:
         seen = (key, [])
     tasks = event_tasks(event) if event is not None else []
@@ -148,7 +145,7 @@ def _follow_clicks(state: AppState, key: str, event: Any, drawn: list[str]) -> l
     if clicked:
         state.selection = [n for n in selected_tasks(event, state.selection) if n in state.project.graph.nx]
         seen = (key, tasks)
-    st.session_state[CHART_SEEN_KEY] = seen
+    state.chart_seen = seen
     if not clicked and not seen[1]:
         return drawn  # no click on this drawing yet: it shows what was drawn into it
     return event_tasks(event, edges=False)

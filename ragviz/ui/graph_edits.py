@@ -19,17 +19,15 @@ from ragviz.safety.safe_text import md_escape
 from ragviz.ui.lesson_state import close_lesson
 from ragviz.ui.state import AppState, graph_key, notify, set_graph
 
-COUNTER_KEY = "tg_edit_counter"
-
 
 def graph_version(state: AppState) -> str:
     """Changes whenever the graph does (here or on another page): part of widget keys."""
-    return f"{graph_key(state.project.graph)[:10]}_{st.session_state.get(COUNTER_KEY, 0)}"
+    return f"{graph_key(state.project.graph)[:10]}_{state.edit_counter}"
 
 
-def bump_version() -> None:
+def bump_version(state: AppState) -> None:
     """A new graph version: widgets keyed by it start fresh."""
-    st.session_state[COUNTER_KEY] = st.session_state.get(COUNTER_KEY, 0) + 1
+    state.edit_counter += 1
 
 
 def commit(state: AppState, graph: TaskGraph, message: str, select: list[str] | None = None,
@@ -49,7 +47,7 @@ def commit(state: AppState, graph: TaskGraph, message: str, select: list[str] | 
     set_graph(state, graph)
     if select is not None:
         state.selection = [s for s in select if s in state.project.graph.nx]
-    bump_version()
+    bump_version(state)
     notify(state, "success", message)
     st.rerun()
 

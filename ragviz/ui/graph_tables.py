@@ -17,18 +17,13 @@ from ragviz.graph.tasks import FAMILY_DOMAIN
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import commit
+from ragviz.ui.projector import table_height, table_key
 from ragviz.ui.state import AppState
 
-NONCE_KEY = "tg_table_nonce"
 
-
-def _nonce() -> int:
-    return st.session_state.get(NONCE_KEY, 0)
-
-
-def _discard_button(which: str) -> None:
+def _discard_button(state: AppState, which: str) -> None:
     if st.button(f"Discard the {which} table's edits", key=f"tg_discard_{which}", icon=":material/restart_alt:"):
-        st.session_state[NONCE_KEY] = _nonce() + 1
+        state.table_nonce += 1
         st.rerun()
 
 
@@ -43,7 +38,7 @@ def _apply(state: AppState, which: str, table: pd.DataFrame, edited: pd.DataFram
             commit(state, new, f"Applied your edits to the {which} table.")
     except RagvizError as err:
         st.error(f"{md_escape(err)} Nothing was changed; fix the row or discard the edits.")
-        _discard_button(which)
+        _discard_button(state, which)
 
 
 def node_editor(state: AppState, version: str) -> None:
@@ -69,9 +64,9 @@ def node_editor(state: AppState, version: str) -> None:
     }
     order = ["name", "family", "train_size", "test_size", "seed", ZERO_SHOT_COLUMN, *params, "x", "y"]
     st.markdown(f"**Tasks** ({len(table)})")
-    edited = st.data_editor(table, key=f"tg_nodes_{version}_{_nonce()}", num_rows="dynamic", hide_index=True,
-                            column_order=order, column_config=config, width="stretch",
-                            height=min(38 + 35 * (len(table) + 1), 420), placeholder="")
+    edited = st.data_editor(table, key=table_key(f"tg_nodes_{version}_{state.table_nonce}"), num_rows="dynamic",
+                            hide_index=True, column_order=order, column_config=config, width="stretch",
+                            height=table_height(len(table), 420, extra=38), placeholder="")
     _apply(state, "task", table, edited)
 
 
@@ -88,9 +83,9 @@ def edge_editor(state: AppState, version: str) -> None:
                                                     help="A property of the relation (see Relations)"),
     }
     st.markdown(f"**Edges** ({len(table)})")
-    edited = st.data_editor(table, key=f"tg_edges_{version}_{_nonce()}", num_rows="dynamic", hide_index=True,
-                            column_order=["source", "target", "relation", "weight", "directed"],
-                            column_config=config, width="stretch", height=min(38 + 35 * (len(table) + 1), 420),
+    edited = st.data_editor(table, key=table_key(f"tg_edges_{version}_{state.table_nonce}"), num_rows="dynamic",
+                            hide_index=True, column_order=["source", "target", "relation", "weight", "directed"],
+                            column_config=config, width="stretch", height=table_height(len(table), 420, extra=38),
                             placeholder="")
     _apply(state, "edge", table, edited)
 

@@ -1,7 +1,7 @@
 """What the three "looking inside" pages share: getting a trace (or saying why there is none)
 and the focus task, picked in a selectbox or by clicking a figure.
 
-The focus task is one per session (``FOCUS_KEY``), so it follows the user from Message
+The focus task is one per session (the state's ``focus``), so it follows the user from Message
 passing to Embeddings to Task outputs.
 """
 
@@ -20,9 +20,8 @@ from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.model_banner import session_fit
 from ragviz.ui.routing import CHECKPOINTS, HOME, TRAIN
-from ragviz.ui.state import AppState, get_trace
+from ragviz.ui.state import AppState, get_state, get_trace, set_widget_value, widget_value
 
-FOCUS_KEY = "inside_focus"
 NO_MODEL = ("There is no trained model yet, so there is nothing to look inside. Train one on the **Train** page, "
             "or open a trained sample on **Home** or a checkpoint on **Checkpoints**.")
 
@@ -116,12 +115,11 @@ def focus_picker(trace: Trace, prefix: str, label: str = "Task", container: Any 
     """The focus task: a selectbox, kept in step with clicks on the page's figure (see :func:`chart_key`)."""
     names = trace.task_names
     widget = f"{prefix}_focus"
-    stored = st.session_state.get(FOCUS_KEY)
-    stored = stored if stored in names else default_focus(trace)
-    focus = resolve_focus(names, stored, st.session_state.get(widget),
-                          st.session_state.get(chart_key(prefix, stored)), stored)
-    st.session_state[FOCUS_KEY] = focus
-    st.session_state[widget] = focus
+    state = get_state()
+    stored = state.focus if state.focus in names else default_focus(trace)
+    focus = resolve_focus(names, stored, widget_value(widget), widget_value(chart_key(prefix, stored)), stored)
+    state.focus = focus
+    set_widget_value(widget, focus)
     zero = _zero(trace)
     container.selectbox(label, names, key=widget, format_func=lambda n: f"{n} ★" if n in zero else n,
                         help=f"Pick a task here or click one in the figure. {ZERO_SHOT_MEANING}.")

@@ -16,7 +16,7 @@ from ragviz.training.runner import RunStatus
 from ragviz.ui.lesson_panel import SAME_MODEL, contrast_button, contrast_figures, lesson_contrast
 from ragviz.ui.lesson_state import open_lesson
 from ragviz.ui.output_widgets import baseline_trace
-from ragviz.ui.projector import figure_columns, projector_on
+from ragviz.ui.projector import figure_columns, projector_on, table_height, table_slot
 from ragviz.ui.state import AppState
 
 
@@ -47,8 +47,9 @@ def _live_table(state: AppState, trace: Trace, key: str, model_label: str, contr
         return False
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
     st.markdown(f"**{what}** (★ zero-shot; {'lower is better' if trace.metric == 'mse' else 'accuracy'})")
-    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="lesson_live",
-                 height=min(35 * (len(table) + 1) + 3, 250))
+    with table_slot("lesson_live"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="lesson_live",
+                     height=table_height(len(table), 250))
     return True
 
 
@@ -94,5 +95,6 @@ def lesson_contrast_section(state: AppState, trace: Trace) -> None:
                 st.caption("Train the contrast to see it here beside the model, task by task.")
         with seeds_col, st.expander("Every seed, as recorded"):
             table = figures.table()
-            st.dataframe(table, hide_index=True, width="stretch", key="lesson_recorded",
-                         column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})
+            with table_slot("lesson_recorded"):
+                st.dataframe(table, hide_index=True, width="stretch", key="lesson_recorded",
+                             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[1:]})

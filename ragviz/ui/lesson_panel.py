@@ -1,9 +1,7 @@
 """The open lesson beside every page: its claim, "go there" links, its contrast's figures, its text.
 
 Drawn in the sidebar by :func:`lesson_sidebar`. A go-there link sets the focus task (and layer,
-and on Task graph the selection) that its page reads, then switches to that page. The keys are
-the pages' own (``tests/app/test_lesson_panel.py`` checks they still are); they are written here
-rather than imported because the pages' modules import the navigation, which draws this sidebar.
+and on Task graph the selection) that its page reads, then switches to that page.
 """
 
 from __future__ import annotations
@@ -17,12 +15,8 @@ from ragviz.safety.safe_text import md_escape
 from ragviz.ui.lesson_state import close_lesson, keep_lesson_open, lesson_record, lesson_sample, open_lesson
 from ragviz.ui.output_widgets import PAGE_SIZE, tasks_pick_key
 from ragviz.ui.runs import begin_run
-from ragviz.ui.state import AppState, notify
+from ragviz.ui.state import FOCUS_PICKERS, LAYER_KEY, AppState, notify, set_widget_value
 
-GOTO_KEY = "ragviz_lesson_goto"  # the page path a go-there link asked for, followed on the next run
-FOCUS_KEY = "inside_focus"  # the focus task the three "inside" pages share
-FOCUS_WIDGETS = ("mp_focus", "em_focus")  # their focus pickers (a stale picker value would win over FOCUS_KEY)
-LAYER_KEY = "mp_layer"  # Message passing's layer
 SAME_MODEL = "same model"
 
 
@@ -42,21 +36,21 @@ def lesson_contrast(key: str | None) -> str | None:
 def go_there(state: AppState, target: GoThere, claim: list[str], pick_key: str | None) -> None:
     """Set what the target page reads (focus task, layer, selection), then ask for the page."""
     if target.task is not None:
-        st.session_state[FOCUS_KEY] = target.task
-        for widget in FOCUS_WIDGETS:
-            st.session_state[widget] = target.task
+        state.focus = target.task
+        for widget in FOCUS_PICKERS:  # a stale picker value would win over the state's focus
+            set_widget_value(widget, target.task)
         if target.page == TASK_GRAPH:
             state.selection = [target.task]
     if target.layer is not None:
-        st.session_state[LAYER_KEY] = target.layer
+        set_widget_value(LAYER_KEY, target.layer)
     if target.page == TASK_OUTPUTS and pick_key is not None:
-        st.session_state[pick_key] = claim[:PAGE_SIZE]
-    st.session_state[GOTO_KEY] = page_path(target.page)
+        set_widget_value(pick_key, claim[:PAGE_SIZE])
+    state.goto = page_path(target.page)
 
 
-def follow_go_there() -> None:
+def follow_go_there(state: AppState) -> None:
     """Switch to the page a go-there link asked for (from a callback, where switching is not allowed)."""
-    path = st.session_state.pop(GOTO_KEY, None)
+    path, state.goto = state.goto, None
     if path:
         st.switch_page(path)
 
@@ -125,7 +119,7 @@ def figures_block(figures: ContrastFigures) -> None:
 # ----------------------------------------------------------------------------- the panel
 def lesson_sidebar(state: AppState) -> None:
     """The open lesson in the sidebar (nothing when none is open)."""
-    follow_go_there()
+    follow_go_there(state)
     key = open_lesson(state)
     if key is None:
         return

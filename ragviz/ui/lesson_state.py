@@ -12,23 +12,18 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import streamlit as st
-
 from ragviz.lessons.view import claim_tasks
 from ragviz.safety.errors import RagvizError
 from ragviz.ui.state import AppState
 
-KEPT_KEY = "ragviz_lesson_kept"  # (lesson key, the project object it belongs to)
-CLOSED_KEY = "ragviz_lesson_closed"  # the project object whose lesson the user closed
-
 
 def open_lesson(state: AppState) -> str | None:
     """The open lesson's key: the open sample's, or one kept open through a retrain; None when closed."""
-    if st.session_state.get(CLOSED_KEY) is state.project:
+    if state.lesson_closed is state.project:
         return None
     if state.sample_key:
         return state.sample_key
-    kept = st.session_state.get(KEPT_KEY)
+    kept = state.lesson_kept
     if kept is not None and kept[1] is state.project:
         return kept[0]
     return None
@@ -36,13 +31,13 @@ def open_lesson(state: AppState) -> str | None:
 
 def keep_lesson_open(state: AppState, key: str) -> None:
     """Keep ``key`` open while this project stays (a retrain clears the sample, not the lesson)."""
-    st.session_state[KEPT_KEY] = (key, state.project)
-    st.session_state.pop(CLOSED_KEY, None)
+    state.lesson_kept = (key, state.project)
+    state.lesson_closed = None
 
 
 def close_lesson(state: AppState) -> None:
-    st.session_state[CLOSED_KEY] = state.project
-    st.session_state.pop(KEPT_KEY, None)
+    state.lesson_closed = state.project
+    state.lesson_kept = None
 
 
 def marked_tasks(state: AppState) -> set[str]:

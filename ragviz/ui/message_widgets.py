@@ -21,10 +21,9 @@ from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.inside_widgets import chart_key, focus_picker, plotly_config
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.projector import beside_figure, figure_columns, for_screen
-from ragviz.ui.state import AppState, graph_key
+from ragviz.ui.state import LAYER_KEY, AppState, graph_key, set_widget_value, widget_value
 
 PREFIX = "mp"
-LAYER_KEY = "mp_layer"
 WEIGHT_KEY = "mp_weight"
 WEIGHTS = {"attention weight α": "attention", "message norm ‖m‖": "norm"}
 HOW_TO = ("Each layer, every task sends a message along each edge (both ways) and to itself, then updates its "
@@ -55,8 +54,8 @@ def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> 
     if len(options) == 1:
         container.markdown("**Layer 1** (this model has one message-passing layer)")
         return 1
-    if st.session_state.get(LAYER_KEY) not in options:
-        st.session_state[LAYER_KEY] = 1
+    if widget_value(LAYER_KEY) not in options:
+        set_widget_value(LAYER_KEY, 1)
     # A horizontal radio names every layer (a slider labels only the ends and the current one).
     return int(container.radio("Layer", options=options, key=LAYER_KEY, horizontal=True,
                                format_func=lambda k: f"layer {k}",

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from ragviz.safety.safe_text import md_escape
+from ragviz.ui.projector import table_height, table_slot
 
-ROW_PX = 35
 MAX_HEIGHT = 620
 TASK_PX = 140
 NUMBER_PX = 100
@@ -15,11 +15,13 @@ NUMBER_PX = 100
 
 def comparison_dataframe(table: pd.DataFrame) -> None:
     """Every row visible when it fits (the means sit last), numbers to three places."""
-    height = min(MAX_HEIGHT, ROW_PX * (len(table) + 1) + 3)
+    height = table_height(len(table), MAX_HEIGHT)
     config = {
         "task": st.column_config.TextColumn("task", width=TASK_PX),
         "zero-shot": st.column_config.TextColumn("zero-shot", width="small"),
         **{c: st.column_config.NumberColumn(c, format="%.3f", width=NUMBER_PX, help=md_escape(c))
            for c in table.columns[2:]},
     }
-    st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=config, placeholder="")
+    with table_slot("metric_table"):
+        st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=config,
+                     placeholder="")

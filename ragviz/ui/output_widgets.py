@@ -27,13 +27,12 @@ from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.runner import baseline_setup
 from ragviz.ui.lesson_state import marked_tasks
-from ragviz.ui.projector import for_screen
+from ragviz.ui.projector import for_screen, table_height, table_slot
 from ragviz.ui.speech_widgets import say_it_yourself, speech_class_names
-from ragviz.ui.state import AppState, get_trace, graph_key, notify, set_graph
+from ragviz.ui.state import AppState, current_whatif, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_class_names, text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
 
-WHATIF_KEY = "to_whatif"
 PAGE_SIZE = 24
 KINDS = ("Add an edge", "Remove an edge", "Add a zero-shot task")
 HOW_TO = (f"Every task's predictions at once, with its test metric ({ZERO_SHOT_MEANING}). "
@@ -48,11 +47,10 @@ DRAWING_NOTE = ("Each task draws: top row, true test images; below, what its gen
 # --------------------------------------------------------------------------- what-if state
 def pending_whatif(state: AppState) -> dict[str, Any] | None:
     """The session's what-if, if it was made from the current project graph and model."""
-    whatif = st.session_state.get(WHATIF_KEY)
-    if whatif and whatif["base"] == graph_key(state.project.graph) and whatif["model"] == id(state.model):
-        return whatif
-    st.session_state.pop(WHATIF_KEY, None)
-    return None
+    whatif = current_whatif(state)
+    if whatif is None:
+        state.whatif = None
+    return whatif
 
 
 def try_whatif(state: AppState, base: TaskGraph, edit: Callable[[TaskGraph], TaskGraph], label: str) -> None:
@@ -64,14 +62,14 @@ def try_whatif(state: AppState, base: TaskGraph, edit: Callable[[TaskGraph], Tas
         st.error(md_escape(err), icon=":material/error:")
         return
     old = pending_whatif(state)
-    st.session_state[WHATIF_KEY] = {"base": graph_key(state.project.graph), "model": id(state.model),
-                                    "graph": edited, "edits": [*(old["edits"] if old else []), label]}
+    state.whatif = {"base": graph_key(state.project.graph), "model": id(state.model),
+                    "graph": edited, "edits": [*(old["edits"] if old else []), label]}
     st.rerun()
 
 
 def keep_whatif(state: AppState, whatif: dict[str, Any]) -> None:
     set_graph(state, with_positions(whatif["graph"]))
-    st.session_state.pop(WHATIF_KEY, None)
+    state.whatif = None
     notify(state, "success", "Kept in the project graph: " + "; ".join(whatif["edits"]) + ". Undo it on the Task "
            "graph page; train again to learn from it.")
     st.rerun()
@@ -97,7 +95,7 @@ def shown_trace(state: AppState, base: Trace, whatif: dict[str, Any] | None) -> 
         trace = get_trace(state, whatif["graph"])
     except RagvizError as err:
         st.error(f"The what-if no longer runs: {md_escape(err)}")
-        st.session_state.pop(WHATIF_KEY, None)
+        state.whatif = None
         return base
     return trace if trace is not None else base
 
@@ -165,7 +163,9 @@ def metrics_panel(state: AppState, trace: Trace, base: Trace, whatif: dict[str, 
     st.markdown(f"**Test {title} per task** (★ zero-shot{'; lower is better' if trace.metric == 'mse' else ''})",
                 help=f"{ZERO_SHOT_MEANING}.")
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns[2:]}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics", placeholder="")
+    with table_slot("to_metrics"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_metrics",
+                     placeholder="")
     if state.baseline is not None and baseline is None:
         st.caption("The baseline cannot run on this graph (it may use a relation it never saw).")
 
@@ -257,11 +257,12 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
     table = changes.assign(task=[f"{t} ★" if z else t for t, z in zip(changes["task"], changes["zero_shot"],
                                                                        strict=True)])[
         ["task", "before", "after", "change"]]
-    st.dataframe(table, hide_index=True, width="stretch", key="to_changes", placeholder="",
-                 height=min(35 * (len(table) + 1) + 3, 250),
-                 column_config={"before": st.column_config.NumberColumn(f"{title} before", format="%.3f"),
-                                "after": st.column_config.NumberColumn(f"{title} after", format="%.3f"),
-                                "change": st.column_config.NumberColumn("change", format="%+.3f")})
+    with table_slot("to_changes"):
+        st.dataframe(table, hide_index=True, width="stretch", key="to_changes", placeholder="",
+                     height=table_height(len(table), 250),
+                     column_config={"before": st.column_config.NumberColumn(f"{title} before", format="%.3f"),
+                                    "after": st.column_config.NumberColumn(f"{title} after", format="%.3f"),
+                                    "change": st.column_config.NumberColumn("change", format="%+.3f")})
     st.caption(f"{len(table)} task(s) affected (their embedding moved). With {trace.n_layers} layer(s) only "
                f"tasks within {max(trace.n_layers - 1, 0)} hop(s) of an edited edge's ends can change.")
     c_keep, c_reset = st.columns(2)
@@ -270,7 +271,7 @@ def changes_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, 
         keep_whatif(state, whatif)
     if c_reset.button("Reset", icon=":material/restart_alt:", key="to_wi_reset", width="stretch",
                       help="Forget the what-if and show the project's graph again."):
-        st.session_state.pop(WHATIF_KEY, None)
+        state.whatif = None
         st.rerun()
 
 
@@ -285,7 +286,7 @@ def whatif_panel(state: AppState, base: Trace, trace: Trace, whatif: dict[str, A
         elif kind == KINDS[1]:
             remove_edge_form(state, graph)
         else:
-            add_task_form(state, graph, st.session_state.get("inside_focus"))
+            add_task_form(state, graph, state.focus)
     with changes_col:
         if whatif:
             changes_panel(state, base, trace, whatif)

@@ -1,5 +1,11 @@
 """Per-session app state: one :class:`AppState` in ``st.session_state``, so tabs never mix.
 
+This is the only module that touches ``st.session_state`` (``tests/test_structure.py`` holds every
+other module to that): everything a session keeps between reruns is a declared field of
+:class:`AppState`, and a widget's value, which Streamlit itself keeps under the widget's key, is read
+and set through :func:`widget_value` and :func:`set_widget_value`. Widget keys more than one module
+uses are declared here once.
+
 Pages read and change the session's project, model and run only through these helpers.
 Traces are cached per session, keyed by the model and the graph they were computed for.
 This module draws nothing and imports no other ``ragviz.ui`` module: pages reach it through
@@ -35,6 +41,12 @@ STATE_KEY = "ragviz_state"
 TRACE_CACHE_SIZE = 6
 TRAINED_HERE = "trained in this session"  # the source of a model this session trained
 
+#: Widget keys that more than one module reads or sets (Streamlit keeps a widget's value under its key).
+PROJECTOR_KEY = "projector"  # the sidebar's projector-mode toggle
+SCREEN_KEY = "projector_screen"  # the projector's screen size (a radio)
+LAYER_KEY = "mp_layer"  # Message passing's layer (a radio)
+FOCUS_PICKERS = ("mp_focus", "em_focus")  # the focus selectboxes of Message passing and Embeddings
+
 
 @dataclass
 class TrainedModel:
@@ -58,8 +70,20 @@ class Baseline:
 
 
 @dataclass
+class LinkMemo:
+    """What the view's link keeps between reruns (:mod:`ragviz.ui.view_url`)."""
+
+    opened: bool = False  # the session has read its URL
+    layer: int | None = None  # the layer last picked (the radio's own key goes when its page is left)
+    cache: tuple[Any, ...] | None = None  # (graph objects, small fields' JSON, their EncodedView)
+    slot: Any = None  # this run's place for "Copy link" at the top of the sidebar
+    drawn: str | None = None  # the link drawn in this run's slot: redrawn only for a new link
+    retrain: bool = False  # the session came from a link that could not carry its model
+
+
+@dataclass
 class AppState:
-    """Everything one browser session has made or loaded."""
+    """Everything one browser session has made or loaded, and what its pages keep between reruns."""
 
     project: Project
     edits: EditHistory
@@ -73,6 +97,24 @@ class AppState:
     #: The session's runs and where each is in its lifecycle (:mod:`ragviz.training.lifecycle`); a session
     #: that ends stops them (the finaliser holds this object, not the state; liveness is the second line).
     runs: SessionRuns = field(default_factory=SessionRuns, repr=False)
+    # ---- what the pages keep between reruns
+    focus: str | None = None  # the focus task the three "inside" pages share
+    whatif: dict[str, Any] | None = None  # Task outputs' what-if: base graph key, model id, edited graph, edits
+    lesson_kept: tuple[str, Project] | None = None  # (lesson key, the project object it is kept open for)
+    lesson_closed: Project | None = None  # the project object whose lesson the user closed
+    goto: str | None = None  # the page path a lesson's go-there link asked for, followed on the next run
+    edit_counter: int = 0  # Task graph's widget version: bumped so widgets keyed by it start fresh
+    table_nonce: int = 0  # Task graph's tables: bumped to discard their edits
+    chart_seen: tuple[str, list[str]] | None = None  # (graph chart key, the tasks it last reported clicked)
+    drawn_selection: list[str] = field(default_factory=list)  # the selection drawn into the graph chart
+    color_choice: str | None = None  # Task graph's "Colour tasks by"
+    uploads: dict[str, bytes] = field(default_factory=dict, repr=False)  # checkpoints uploaded, by file name
+    compared_a: str | None = None  # Checkpoints' model A when model B was last chosen for it
+    settings_token: str | None = None  # the project settings the Train page's widgets were last filled from
+    table_screen: str | None = None  # the projector screen the tables were drawn for (None: the desk)
+    live_figures: tuple[Any, ...] | None = field(default=None, repr=False)  # (history key, loss fig, metric fig)
+    figures: OrderedDict[Any, Any] = field(default_factory=OrderedDict, repr=False)  # :mod:`ragviz.ui.figure_cache`
+    link: LinkMemo = field(default_factory=LinkMemo, repr=False)
 
     def __post_init__(self) -> None:
         weakref.finalize(self, self.runs.stop_all)
@@ -112,6 +154,16 @@ def _default_project() -> tuple[Project, Checkpoint | None, str | None]:
         return Project(ring_of_moons(), name="Ring of rotated moons"), None, None
 
 
+def existing_state() -> AppState | None:
+    """This session's state if it has one yet (creating the default one loads a sample)."""
+    return st.session_state.get(STATE_KEY)
+
+
+def replace_state(state: AppState) -> None:
+    """Make ``state`` the session's (a view opened from a link)."""
+    st.session_state[STATE_KEY] = state
+
+
 def get_state() -> AppState:
     """This session's state, created on first use with the default sample loaded."""
     state = st.session_state.get(STATE_KEY)
@@ -122,6 +174,20 @@ def get_state() -> AppState:
             adopt_checkpoint(state, ckpt, f"sample: {project.name}", sample_key=key)
         st.session_state[STATE_KEY] = state
     return state
+
+
+def widget_value(key: str, default: Any = None) -> Any:
+    """The value of the widget keyed ``key`` (``default`` before it was first drawn, or after its page was left)."""
+    return st.session_state.get(key, default)
+
+
+def set_widget_value(key: str, value: Any) -> None:
+    """Make the widget keyed ``key`` show ``value`` (before it is drawn in this run, or from a callback)."""
+    st.session_state[key] = value
+
+
+def has_widget_value(key: str) -> bool:
+    return key in st.session_state
 
 
 def notify(state: AppState, kind: str, text: str) -> None:
@@ -224,6 +290,15 @@ def start_run(state: AppState, baseline: str | None) -> TrainingRun:
 def graph_key(graph: TaskGraph, extra: Any = None) -> str:
     blob = json.dumps([graph.to_dict(), extra], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def current_whatif(state: AppState) -> dict[str, Any] | None:
+    """The session's what-if if it was made from the current project graph and model; None when it is stale."""
+    whatif = state.whatif
+    if (isinstance(whatif, dict) and state.model is not None and whatif.get("model") == id(state.model)
+            and whatif.get("base") == graph_key(state.project.graph)):
+        return whatif
+    return None
 
 
 def get_trace(

@@ -13,7 +13,7 @@ from ragviz.graph.tasks import FAMILY_DEFAULTS, FAMILY_DOMAIN, make_task
 from ragviz.plots.graph import drawing_positions, node_positions
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.graph_edits import try_edit
-from ragviz.ui.state import AppState
+from ragviz.ui.state import AppState, set_widget_value
 
 ADD_OPEN_KEY = "tg_add_open"
 
@@ -186,10 +186,6 @@ def _free_task_name(graph: TaskGraph, stem: str) -> str:
     return f"{stem} {k}"
 
 
-def _keep_open(key: str) -> None:
-    st.session_state[key] = True
-
-
 def add_task_form(state: AppState, version: str) -> None:
     """A new task: family first (its parameters depend on it), then the form."""
     graph = state.project.graph
@@ -208,7 +204,7 @@ def add_task_form(state: AppState, version: str) -> None:
             link = st.selectbox(f"Link it to '{md_escape(state.selection[0])}' with", options, key=f"{prefix}_link")
         # Runs before the rerun the press causes: the panel is still open for the next task.
         submitted = st.form_submit_button("Add task", icon=":material/add:", type="primary",
-                                          on_click=_keep_open, args=(ADD_OPEN_KEY,))
+                                          on_click=set_widget_value, args=(ADD_OPEN_KEY, True))
     if submitted:
         params = {k: v for k, v in values.items() if v != FAMILY_DEFAULTS.get(family, {}).get(k)}
         anchor = state.selection[0] if state.selection else None

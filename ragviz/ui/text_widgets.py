@@ -17,7 +17,7 @@ from ragviz.inspection.trace import Trace
 from ragviz.plots.text import examples_table, sentence_bars_figure, sentence_pca_figure
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
-from ragviz.ui.projector import for_screen
+from ragviz.ui.projector import for_screen, table_slot
 from ragviz.ui.state import AppState
 
 MAX_SENTENCE_CHARS = 1000
@@ -47,7 +47,9 @@ def text_preview(state: AppState, names: list[str]) -> None:
         rows.append(table)
     if rows:
         st.caption("Example texts with their labels: training texts, or test texts for zero-shot tasks ★.")
-        st.dataframe(pd.concat(rows, ignore_index=True), hide_index=True, width="stretch", key="tg_text_preview")
+        with table_slot("tg_text_preview"):
+            st.dataframe(pd.concat(rows, ignore_index=True), hide_index=True, width="stretch",
+                         key="tg_text_preview")
 
 
 def _encode_one(sentence: str) -> np.ndarray:
@@ -115,8 +117,9 @@ def test_examples(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         st.caption("No test predictions for this task.")
         return
     table = examples_table(ex.test_texts, ex.test_labels, ex.classes, probs)
-    st.dataframe(table, hide_index=True, width="stretch", key="to_text_examples",
-                 column_config={"P(predicted)": st.column_config.NumberColumn(format="%.2f")})
+    with table_slot("to_text_examples"):
+        st.dataframe(table, hide_index=True, width="stretch", key="to_text_examples",
+                     column_config={"P(predicted)": st.column_config.NumberColumn(format="%.2f")})
 
 
 def text_class_names(state: AppState, trace: Trace, graph: TaskGraph | None, tasks: list[str]) -> dict[str, list[str]]:

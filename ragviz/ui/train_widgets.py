@@ -43,12 +43,17 @@ from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.run_review import replay_panel, watch_lines
 from ragviz.ui.runs import begin_run, run_handled
-from ragviz.ui.state import AppState, current_checkpoint_bytes
+from ragviz.ui.state import (
+    AppState,
+    current_checkpoint_bytes,
+    get_state,
+    has_widget_value,
+    set_widget_value,
+    widget_value,
+)
 from ragviz.ui.timeline import record
 
 WIDGET = "train_w."
-TOKEN_KEY = "train_w_token"
-LIVE_FIGS_KEY = "train_w_live_figs"
 NO_BASELINE = "none"
 
 
@@ -126,32 +131,32 @@ def _sync_widgets(state: AppState) -> None:
     """Show the project's settings; keep what the user typed until the project's settings change."""
     values = _config_values(state)
     token = json.dumps(values, sort_keys=True, default=str)
-    stale = any(WIDGET + k not in st.session_state for k in values)
-    if st.session_state.get(TOKEN_KEY) != token or stale:
+    stale = any(not has_widget_value(WIDGET + k) for k in values)
+    if state.settings_token != token or stale:
         for key, value in values.items():
-            st.session_state[WIDGET + key] = value
-        st.session_state[TOKEN_KEY] = token
+            set_widget_value(WIDGET + key, value)
+        state.settings_token = token
 
 
 def _widget(setting: Setting) -> None:
     key = WIDGET + f"{setting.group}.{setting.name}"
     if setting.options:
         st.selectbox(setting.label, setting.options, key=key, help=setting.help)
-    elif isinstance(st.session_state.get(key), bool):
+    elif isinstance(widget_value(key), bool):
         st.checkbox(setting.label, key=key, help=setting.help)
     else:
         step = setting.step
-        if isinstance(st.session_state.get(key), int) and step is not None and float(step).is_integer():
+        if isinstance(widget_value(key), int) and step is not None and float(step).is_integer():
             step = int(step)
         else:
-            st.session_state[key] = float(st.session_state[key])
+            set_widget_value(key, float(widget_value(key)))
         st.number_input(setting.label, key=key, help=setting.help, step=step, format=setting.fmt)
 
 
 def widget_values() -> tuple[dict[str, Any], dict[str, Any]]:
     """The raw model and training settings as typed (validated later by the configs)."""
-    model = {s.name: st.session_state.get(WIDGET + f"model.{s.name}") for s in SETTINGS if s.group == "model"}
-    train = {s.name: st.session_state.get(WIDGET + f"train.{s.name}") for s in SETTINGS if s.group == "train"}
+    model = {s.name: widget_value(WIDGET + f"model.{s.name}") for s in SETTINGS if s.group == "model"}
+    train = {s.name: widget_value(WIDGET + f"train.{s.name}") for s in SETTINGS if s.group == "train"}
     return model, train
 
 
@@ -267,12 +272,12 @@ def _live_curves(history: History, graph: TaskGraph) -> None:
     few hundred ms, which twenty sessions polling every second cannot afford on one server.
     """
     key = (id(history), len(history.steps))
-    cached = st.session_state.get(LIVE_FIGS_KEY)
+    cached = get_state().live_figures
     if cached is None or cached[0] != key:
         colors = curve_colors(graph)
         cached = (key, curves_figure(history, "loss", "test", colors, title="test loss per task"),
                   curves_figure(history, "metric", "test", colors))
-        st.session_state[LIVE_FIGS_KEY] = cached
+        get_state().live_figures = cached
     loss_col, metric_col = figure_columns(2)
     loss_col.plotly_chart(for_screen(cached[1]), key="live_loss")
     metric_col.plotly_chart(for_screen(cached[2]), key="live_metric", width="stretch")

@@ -21,7 +21,7 @@ from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.ensemble import DEFAULT_K, Ensemble
 from ragviz.training.lifecycle import RunRecord
-from ragviz.ui.projector import for_screen
+from ragviz.ui.projector import for_screen, table_slot
 from ragviz.ui.runs import begin_ensemble, drop_ensemble
 from ragviz.ui.state import AppState, graph_key
 
@@ -146,7 +146,8 @@ def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[s
     table = trust_table(view["scores"], zero, view["guesses"], view["classes"])
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                if c not in ("task", "zero-shot", "verdict")}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_trust")
+    with table_slot("to_trust"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_trust")
     rule = ("spreading by at least half as much as the data itself" if ensemble.regression else
             "naming different classes on at least a fifth of the pairs of models and points")
     maps = ("" if ensemble.regression or not needs_grid(trace) else

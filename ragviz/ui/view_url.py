@@ -6,9 +6,8 @@ the link cannot be opened and shows the home page. :func:`keep_view_link` runs a
 it writes the current view into the URL (only when it changed; the encoding is cached on the
 graph objects, so a rerun of a big graph does not re-encode it) and draws "Copy link".
 
-The keys below are other modules' session keys (the focus task, the message-passing layer,
-the what-if); they are named here, not imported, because those modules import the routing
-that calls this one. ``tests/app/test_view_link_page.py`` checks they still match.
+What it keeps between reruns is the session state's :class:`~ragviz.ui.state.LinkMemo`; the view's
+focus task, layer, what-if and projector are the state's fields and widget keys the pages share.
 """
 
 from __future__ import annotations
@@ -37,20 +36,26 @@ from ragviz.storage.view_link import (
 )
 from ragviz.training.project import Project
 from ragviz.ui.lesson_state import close_lesson, open_lesson
-from ragviz.ui.projector import SCREEN_KEY, SCREENS
-from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, get_state, graph_key, notify, set_graph, set_project
+from ragviz.ui.projector import SCREENS
+from ragviz.ui.state import (
+    LAYER_KEY,
+    PROJECTOR_KEY,
+    SCREEN_KEY,
+    AppState,
+    adopt_checkpoint,
+    current_whatif,
+    existing_state,
+    get_state,
+    graph_key,
+    notify,
+    replace_state,
+    set_graph,
+    set_project,
+    set_widget_value,
+    widget_value,
+)
 
 PARAM = "view"
-FOCUS_KEY = "inside_focus"  # ragviz.ui.inside_widgets.FOCUS_KEY
-LAYER_KEY = "mp_layer"  # ragviz.ui.message_widgets.LAYER_KEY
-WHATIF_KEY = "to_whatif"  # ragviz.ui.output_widgets.WHATIF_KEY
-PROJECTOR_KEY = "projector"
-OPENED_KEY = "view_link_opened"  # set once the session has read its URL
-LAYER_SEEN_KEY = "view_link_layer"  # the layer last picked (the radio's own key goes when its page is left)
-CACHE_KEY = "view_link_cache"
-SLOT_KEY = "view_link_slot"  # this run's place for "Copy link" at the top of the sidebar
-DRAWN_KEY = "view_link_drawn"  # the link drawn in this run's slot: redrawn only for a new link
-RETRAIN_KEY = "view_link_retrain"  # the session came from a link that could not carry its model
 RETRAIN_TEXT = ("Opened from a link: the task graph and its settings are back, but a link cannot carry a trained "
                 "model. Train it again on the **Train** page to see the model's pages.")
 
@@ -59,19 +64,26 @@ RETRAIN_TEXT = ("Opened from a link: the task graph and its settings are back, b
 def open_view_link(page: StreamlitPage, home_path: str) -> None:
     """Before the page: on a session's first run, open the view its URL holds (a bad link gives a
     message and Home); then the view into the URL and "Copy link" at the top of the sidebar."""
-    if OPENED_KEY not in st.session_state:
-        st.session_state[OPENED_KEY] = True
-        token = st.query_params.get(PARAM)
+    known = existing_state()
+    if known is None or not known.link.opened:
+        token, problem = st.query_params.get(PARAM), None
         if token:
             try:
-                st.session_state[STATE_KEY] = _state_from_link(token)
+                replace_state(_state_from_link(token))
             except RagvizError as err:
-                notify(get_state(), "error", f"This link could not be opened: {err} Here is the home page "
-                                             "instead; nothing was changed.")
-                if page.url_path:  # not already the home page (the default page's path is empty)
-                    st.switch_page(home_path)
-    st.session_state[SLOT_KEY] = st.sidebar.empty()
-    st.session_state[DRAWN_KEY] = None  # a new run: the slot is empty
+                problem = err
+            finally:  # read once, whatever happened: a link that fails is not read again on every run
+                get_state().link.opened = True
+        state = get_state()
+        state.link.opened = True
+        if problem is not None:
+            notify(state, "error", f"This link could not be opened: {problem} Here is the home page instead; "
+                                   "nothing was changed.")
+            if page.url_path:  # not already the home page (the default page's path is empty)
+                st.switch_page(home_path)
+    link = get_state().link
+    link.slot = st.sidebar.empty()
+    link.drawn = None  # a new run: the slot is empty
     keep_view_link()
 
 
@@ -107,7 +119,7 @@ def _state_from_link(token: str) -> AppState:
         state = AppState(project=project, edits=EditHistory(graph))
         set_project(state, project)
         if view.graph is not None:
-            st.session_state[RETRAIN_KEY] = True
+            state.link.retrain = True
             notify(state, "warning", missing + RETRAIN_TEXT.replace("**", ""))
     if state.project.graph.domain == "csv":
         notify(state, "warning", "A link cannot carry data tables: upload this graph's CSV tables again on the "
@@ -135,57 +147,49 @@ def _restore_lesson(state: AppState, view: View) -> None:
 
 def _restore_widgets(state: AppState, view: View) -> None:
     if view.whatif is not None and state.model is not None:
-        st.session_state[WHATIF_KEY] = {"base": graph_key(state.project.graph), "model": id(state.model),
-                                        "graph": view.whatif, "edits": view.whatif_edits}
+        state.whatif = {"base": graph_key(state.project.graph), "model": id(state.model),
+                        "graph": view.whatif, "edits": view.whatif_edits}
     elif view.whatif_edits:
         notify(state, "warning", "The link's what-if edits need a trained model, so they are not shown: "
                                  + "; ".join(view.whatif_edits) + ". Make them again once a model is trained.")
     if view.layer is not None:
-        st.session_state[LAYER_KEY] = st.session_state[LAYER_SEEN_KEY] = view.layer
+        set_widget_value(LAYER_KEY, view.layer)
+        state.link.layer = view.layer
     if view.focus is not None:
-        st.session_state[FOCUS_KEY] = view.focus
+        state.focus = view.focus
     if view.projector is not None:
-        st.session_state[PROJECTOR_KEY] = view.projector
+        set_widget_value(PROJECTOR_KEY, view.projector)
     if view.screen in SCREENS:  # an unknown size (an old or edited link) keeps the default
-        st.session_state[SCREEN_KEY] = view.screen
+        set_widget_value(SCREEN_KEY, view.screen)
 
 
 # ------------------------------------------------------------------------------ writing the link
-def _pending_whatif(state: AppState) -> dict[str, Any] | None:
-    whatif = st.session_state.get(WHATIF_KEY)
-    if (isinstance(whatif, dict) and whatif.get("model") == id(state.model) and state.model is not None
-            and whatif.get("base") == graph_key(state.project.graph)):
-        return whatif
-    return None
-
-
 def _small_fields(state: AppState) -> dict[str, Any]:
     """What changes often and costs nothing to read; the graph objects are compared by identity."""
-    layer = st.session_state.get(LAYER_KEY)
+    layer = widget_value(LAYER_KEY)
     if isinstance(layer, int):
-        st.session_state[LAYER_SEEN_KEY] = layer
-    projector = st.session_state.get(PROJECTOR_KEY)
+        state.link.layer = layer
+    projector = widget_value(PROJECTOR_KEY)
     graph = state.project.graph
     return {"name": state.project.name, "sample": state.sample_key, "lesson": open_lesson(state),
             "contrast": state.baseline.name if state.baseline is not None else None,
             "model": state.project.model_config.to_dict(),
-            "train": state.project.train_config.to_dict(), "layer": st.session_state.get(LAYER_SEEN_KEY),
-            "focus": st.session_state.get(FOCUS_KEY),
+            "train": state.project.train_config.to_dict(), "layer": state.link.layer,
+            "focus": state.focus,
             "projector": projector if isinstance(projector, bool) else None,
-            "screen": st.session_state.get(SCREEN_KEY) if projector is True else None,
+            "screen": widget_value(SCREEN_KEY) if projector is True else None,
             "size": [graph.number_of_tasks(), graph.number_of_edges()], "trained": id(state.model)}
 
 
 def current_link(state: AppState) -> EncodedView:
     """The session's view as link text, re-encoded only when something in it changed."""
     small = json.dumps(_small_fields(state), sort_keys=True, default=str)
-    whatif = st.session_state.get(WHATIF_KEY)
-    objects = (state.project.graph, state.trained.graph if state.trained else None, whatif)
-    cached = st.session_state.get(CACHE_KEY)
+    objects = (state.project.graph, state.trained.graph if state.trained else None, state.whatif)
+    cached = state.link.cache
     if cached is not None and cached[1] == small and all(a is b for a, b in zip(cached[0], objects, strict=True)):
         return cached[2]
     fields = json.loads(small)
-    pending = _pending_whatif(state)
+    pending = current_whatif(state)
     lesson = fields["lesson"]
     # A lesson kept open through a retrain ("Train the contrast") names its sample: a reload brings back the
     # sample's model and the lesson (the model trained in the tab cannot travel in a link).
@@ -207,7 +211,7 @@ def current_link(state: AppState) -> EncodedView:
         encoded = encode_view(view, base=state.project.graph)
     except RagvizError:  # a view that cannot be written (it should not happen): keep the last link
         encoded = cached[2] if cached is not None else EncodedView("", False, 0)
-    st.session_state[CACHE_KEY] = (objects, small, encoded)
+    state.link.cache = (objects, small, encoded)
     return encoded
 
 
@@ -218,18 +222,18 @@ def keep_view_link() -> None:
     encoded = current_link(state)
     if encoded.token and st.query_params.get(PARAM) != encoded.token:
         st.query_params[PARAM] = encoded.token
-    slot = st.session_state.get(SLOT_KEY)
-    if slot is None or st.session_state.get(DRAWN_KEY) == encoded.token:
+    slot = state.link.slot
+    if slot is None or state.link.drawn == encoded.token:
         return
-    st.session_state[DRAWN_KEY] = encoded.token
+    state.link.drawn = encoded.token
     with slot.container():
         _link_controls(state, encoded)
 
 
 def _link_controls(state: AppState, encoded: EncodedView) -> None:
     if state.trained is not None:
-        st.session_state.pop(RETRAIN_KEY, None)  # trained since: the link's missing model is history
-    elif st.session_state.get(RETRAIN_KEY):
+        state.link.retrain = False  # trained since: the link's missing model is history
+    elif state.link.retrain:
         st.warning(RETRAIN_TEXT, icon=":material/model_training:")
     if not encoded.fits:
         st.warning(f"This task graph is too big for a link (about {size_text(encoded.full_chars)} of the "

@@ -251,7 +251,7 @@ def test_the_uploader_states_and_holds_the_configured_checkpoint_limit(trained_r
                                         "is "
                                  "10.0 kB. Use a smaller file, or ask the server's administrator to raise the limit. "
                                  "The current project is unchanged.")
-    assert not state.trained and "big ring.safetensors" not in checkpoint_widgets.uploads()
+    assert not state.trained and "big ring.safetensors" not in state.uploads
 
 
 def test_samples_open_whatever_the_upload_limit(trained_ring, monkeypatch) -> None:

@@ -19,7 +19,6 @@ from google.protobuf.json_format import MessageToDict
 from ragviz.safety.safe_text import md_escape
 from ragviz.storage.checkpoint import load_checkpoint
 from ragviz.ui import routing
-from ragviz.ui.checkpoint_widgets import UPLOADS_KEY
 from ragviz.ui.state import adopt_checkpoint
 from tests.app.helpers import errors_of, open_page, plain, untrained_state
 from tests.app.hostile import ALL, LESSON, PARAM, PROJECT, RELATIONS, TASKS, hostile_checkpoint, hostile_project
@@ -135,7 +134,7 @@ def test_every_page_shows_hostile_names_as_plain_text(hostile, page: str) -> Non
 def test_a_hostile_file_name_on_a_checkpoint_card_is_plain_text(hostile) -> None:
     state = _state(hostile)
     at = open_page(None, state)
-    at.session_state[UPLOADS_KEY] = {FILE: hostile[1]}
+    state.uploads[FILE] = hostile[1]
     at.switch_page("pages/checkpoints.py")
     at.run()
     markdown = assert_plain(at, "checkpoints with an upload")

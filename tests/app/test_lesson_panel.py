@@ -9,10 +9,10 @@ import pytest
 from ragviz.lessons.graphs import hop_distance
 from ragviz.lessons.samples import recorded_results
 from ragviz.lessons.view import claim_tasks
-from ragviz.ui import embedding_widgets, inside_widgets, lesson_panel, message_widgets
+from ragviz.ui import embedding_widgets, lesson_panel, message_widgets
 from ragviz.ui.home_widgets import open_sample
 from ragviz.ui.routing import PAGES
-from ragviz.ui.state import STATE_KEY
+from ragviz.ui.state import FOCUS_PICKERS, STATE_KEY
 from tests.app.helpers import errors_of, open_page, plain
 
 TASK_OUTPUTS = "pages/task_outputs.py"
@@ -39,9 +39,7 @@ def _sidebar_text(at) -> str:
 
 
 def test_the_go_there_keys_are_the_ones_the_pages_read() -> None:
-    assert lesson_panel.FOCUS_KEY == inside_widgets.FOCUS_KEY
-    assert set(lesson_panel.FOCUS_WIDGETS) == {f"{message_widgets.PREFIX}_focus", f"{embedding_widgets.PREFIX}_focus"}
-    assert lesson_panel.LAYER_KEY == message_widgets.LAYER_KEY
+    assert set(FOCUS_PICKERS) == {f"{message_widgets.PREFIX}_focus", f"{embedding_widgets.PREFIX}_focus"}
     paths = {page.path for page in PAGES}
     for page in ("task_graph", "train", "message_passing", "embeddings", "task_outputs"):
         assert lesson_panel.page_path(page) in paths

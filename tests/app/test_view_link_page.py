@@ -16,8 +16,8 @@ from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.safety.safe_text import md_escape
 from ragviz.storage.view_link import View, build_view, encode_view, read_link
 from ragviz.training.project import Project
-from ragviz.ui import inside_widgets, lesson_state, message_widgets, output_widgets, projector, view_url
-from ragviz.ui.state import STATE_KEY, TRAINED_HERE, adopt_run
+from ragviz.ui import message_widgets, projector, view_url
+from ragviz.ui.state import LAYER_KEY, STATE_KEY, TRAINED_HERE, adopt_run
 from tests.app.helpers import APP, open_page, plain, untrained_state
 from tests.app.hostile import PROJECT, RELATIONS, TASKS, hostile_project
 from tests.helpers import small_ring
@@ -46,12 +46,6 @@ def url_token(at: AppTest) -> str:
 
 def url_view(at: AppTest, sample_graph=None) -> View:
     return build_view(read_link(url_token(at)), sample_graph)
-
-
-def test_the_session_keys_named_by_the_view_link_are_the_pages_keys() -> None:
-    assert view_url.FOCUS_KEY == inside_widgets.FOCUS_KEY
-    assert view_url.LAYER_KEY == message_widgets.LAYER_KEY
-    assert view_url.WHATIF_KEY == output_widgets.WHATIF_KEY
 
 
 def test_a_link_to_an_edited_graph_restores_it_and_says_plainly_the_model_must_be_trained() -> None:
@@ -113,7 +107,7 @@ def test_an_edited_sample_keeps_its_model_its_edits_and_its_what_if() -> None:
     assert state.trained.source.startswith("sample:") and state.project.graph == edited
     assert state.trained.graph == ckpt.project.graph and state.edited_since_training
     assert state.edits.can_undo  # undo goes back to the sample's own graph
-    assert at.session_state[view_url.WHATIF_KEY]["graph"] == whatif
+    assert state.whatif["graph"] == whatif
     assert "Not saved yet:** one more edge" in texts(at)
     back = url_view(at, ckpt.project.graph)
     assert back.graph == edited and back.whatif == whatif
@@ -147,12 +141,13 @@ def test_a_graph_too_big_for_a_link_says_so_and_keeps_the_rest() -> None:
 
 def test_a_rerun_with_nothing_changed_does_not_encode_the_graph_again() -> None:
     at = open_page()
-    first = at.session_state[view_url.CACHE_KEY][2]
+    link = at.session_state[STATE_KEY].link
+    first = link.cache[2]
     at.run()
-    assert at.session_state[view_url.CACHE_KEY][2] is first
-    at.session_state[message_widgets.LAYER_KEY] = 1
+    assert link.cache[2] is first
+    at.session_state[LAYER_KEY] = 1
     at.run()
-    assert at.session_state[view_url.CACHE_KEY][2] is not first and url_view(at).layer == 1
+    assert link.cache[2] is not first and url_view(at).layer == 1
 
 
 def test_a_link_full_of_hostile_names_opens_them_as_plain_text() -> None:
@@ -162,7 +157,7 @@ def test_a_link_full_of_hostile_names_opens_them_as_plain_text() -> None:
     at = open_link(encode_view(view).token)
     state = at.session_state[STATE_KEY]
     assert [e.value for e in at.exception] == [] and list(at.error) == []
-    assert state.project.graph == project.graph and at.session_state[view_url.FOCUS_KEY] == TASKS[3]
+    assert state.project.graph == project.graph and state.focus == TASKS[3]
     assert f"**Project:** {md_escape(PROJECT)}" in [m.value for m in at.sidebar.markdown]
     # the what-if needs a model: its edit is named, escaped, in the warning
     assert any(md_escape(TASKS[1]) in w.value for w in at.warning)
@@ -195,7 +190,7 @@ def test_a_lesson_closed_by_generate_stays_closed_after_a_reload() -> None:
     reloaded = again.session_state[STATE_KEY]
     assert [e.value for e in again.exception] == [] and list(again.error) == []
     assert reloaded.project.graph == state.project.graph and reloaded.sample_key == SAMPLE
-    assert not _sidebar_lesson(again) and again.session_state[lesson_state.CLOSED_KEY] is reloaded.project
+    assert not _sidebar_lesson(again) and reloaded.lesson_closed is reloaded.project
     assert read_link(url_token(again))["c"] == 1  # and the reloaded tab's own link keeps it closed
 
 
@@ -215,7 +210,7 @@ def test_after_training_the_contrast_a_reload_brings_back_the_samples_model_and_
     result = SimpleNamespace(model=state.model, history=state.history, device="cpu")
     run = SimpleNamespace(result=result, project=state.project.copy(), baseline="no edges",
                           baseline_result=SimpleNamespace(model=state.model, history=state.history))
-    at.session_state[lesson_state.KEPT_KEY] = (SAMPLE, state.project)
+    state.lesson_kept = (SAMPLE, state.project)
     adopt_run(state, run)
     at.run()
     assert state.sample_key is None and state.trained.source == TRAINED_HERE and _sidebar_lesson(at)
@@ -227,7 +222,7 @@ def test_after_training_the_contrast_a_reload_brings_back_the_samples_model_and_
     assert reloaded.sample_key == SAMPLE and reloaded.trained is not None
     assert reloaded.trained.source.startswith("sample:") and not reloaded.edited_since_training
     assert not reloaded.edits.can_undo  # the graph was the sample's: not replayed as an edit
-    assert _sidebar_lesson(again) and lesson_state.CLOSED_KEY not in again.session_state
+    assert _sidebar_lesson(again) and reloaded.lesson_closed is None
     shown = texts(again)
     assert "no trained model yet" not in shown.lower() and "cannot carry a trained model" not in shown
     assert "The contrast trained in that tab (no edges) cannot travel in a link" in shown
