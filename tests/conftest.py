@@ -6,6 +6,7 @@ small_ring``, ``from tests.app.helpers import open_page``); conftest only holds 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 torch.set_num_threads(1)  # small models train fastest single-threaded, and runs stay reproducible
+# In this process (AppTest, the library) runs train in threads, so a test can patch the trainer and
+# stop a run at a known step; servers the tests start get the shipped default, a warm pool of
+# training children (tests/streamlit_server.py's served_env drops this setting).
+os.environ["RAGVIZ_WARM_CHILDREN"] = "0"
 
 from ragviz.graph.task_graph import TaskGraph  # noqa: E402
 from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamlit_server import served_env
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -58,7 +60,7 @@ def streamlit_server(extra_args: list[str] | None = None, env: dict[str, str] | 
            *(extra_args or [])]
     log = Path(tempfile.mkstemp(prefix="ragviz-load-", suffix=".log")[1])
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=served_env(env), stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://{LOCAL}:{port}", proc.pid, log)
     try:
         deadline = time.monotonic() + timeout

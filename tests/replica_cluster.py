@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamlit_server import served_env
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "deploy" / "run_replicas.sh"
 LOCAL = "127.0.0.1"
@@ -102,7 +104,7 @@ def replica_cluster(n: int, streamlit_args: list[str] | None = None, env: dict[s
     proxy_port, replica_port = first, first + 1
     run_dir = Path(tempfile.mkdtemp(prefix="ragviz-cluster-"))
     log = run_dir / "script.log"
-    script_env = {**os.environ, "RAGVIZ_TIMELINE_DIR": str(run_dir / "logs" / "timeline"), **(env or {}),
+    script_env = {**served_env({"RAGVIZ_TIMELINE_DIR": str(run_dir / "logs" / "timeline"), **(env or {})}),
                   "RAGVIZ_PROXY_PORT": str(proxy_port),
                   "RAGVIZ_REPLICA_PORT": str(replica_port), "RAGVIZ_RUN_DIR": str(run_dir),
                   "RAGVIZ_START_TIMEOUT": str(int(timeout))}

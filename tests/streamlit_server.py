@@ -15,6 +15,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+#: Settings the suite's own process uses (tests/conftest.py) that a served app must not inherit.
+IN_PROCESS_ONLY = ("RAGVIZ_WARM_CHILDREN",)
+
+
+def served_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server the tests start: this one without the in-process settings, plus ``env``.
+
+    In-process tests (``AppTest``) train in threads, so they can patch the trainer; a served app
+    runs with the shipped default, a warm pool of training children, unless ``env`` says otherwise.
+    """
+    return {**{k: v for k, v in os.environ.items() if k not in IN_PROCESS_ONLY}, **(env or {})}
 
 
 def free_port() -> int:
@@ -32,7 +43,7 @@ def streamlit_server(
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=served_env(env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
