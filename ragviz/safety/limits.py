@@ -15,6 +15,8 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_AUDIO_S``         10       its length in seconds
 ``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives its tab's disconnection (or,
                                         outside the app, without anyone polling it)
+``RAGVIZ_SESSION_SWEEP_S``     10       seconds between sweeps that release a closed tab's
+                                        uploads (:mod:`ragviz.ui.session_uploads`)
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
 ``RAGVIZ_MAX_EDGES``           200000   edges in one graph (work budget)
 ``RAGVIZ_MAX_RELATIONS``       1000     relation types one graph declares (work budget)
@@ -39,9 +41,11 @@ The work budget (:func:`check_budget`) is checked wherever work enters, before a
 is allocated: graph validation, every importer, the generator, opening a checkpoint,
 preparing data for training and tracing a model for the pages.
 
-Streamlit's own ``server.maxUploadSize`` (default 200 MB) caps what reaches the app at
-all; keep it at or above these. On a shared server also set
-``server.disconnectedSessionTTL`` low (say 30 s) so closed tabs free their memory soon.
+Streamlit's own ``server.maxUploadSize`` caps what reaches the app at all, and Streamlit holds
+any upload up to it in memory: set it to the largest per-kind limit, in Streamlit's megabytes
+of 2**20 bytes (:func:`ragviz.safety.uploads.server_upload_mb`: 191 for the 200 MB checkpoint
+limit). On a shared server also set ``server.disconnectedSessionTTL`` low (say 30 s) so closed
+tabs free their memory soon.
 
 Values are read from the environment on every call (cheap), so tests and a restarted
 server see changes at once. A value that is not a positive number is ignored with a
