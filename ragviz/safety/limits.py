@@ -22,7 +22,8 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_RELATIONS``       1000     relation types one graph declares (work budget)
 ``RAGVIZ_MAX_POINTS``          5000000  train + test points over all tasks (work budget)
 ``RAGVIZ_MAX_ACTIVATIONS_M``   400      millions of numbers a model holds for a graph:
-                                        model size × points (work budget)
+                                        model size × points (work budget); K times that
+                                        for the K models of "How sure is the model?"
 ``RAGVIZ_MAX_TEXT_ROWS``       20000    rows of one text table (each is encoded once)
 ``RAGVIZ_MAX_TEXT_CHARS``      2000000  characters of all texts of one text table
 ``RAGVIZ_MAX_RUNS``            4        training runs at once on the server (more wait)
@@ -277,6 +278,7 @@ def check_budget(
     limits: Limits | None = None,
     subject: str = "The graph",
     at_least: bool = False,
+    models: int = 1,
 ) -> None:
     """Refuse work over this server's budget before anything is allocated; raises :class:`BudgetError`.
 
@@ -285,9 +287,12 @@ def check_budget(
     counts are checked. ``relations`` is the number of relation types the graph declares.
     ``grid_points`` are the points a page evaluates per task to draw a decision surface. The
     message names the number that is too big; ``at_least`` says the counts stopped at the limit
-    (a file refused while it is read).
+    (a file refused while it is read). ``models`` is how many models train together: the ensemble of
+    "How sure is the model?" trains K in one vectorised run, each member holding its own activations,
+    so it weighs K times one model's work.
     """
     lim = get_limits() if limits is None else limits
+    models = max(1, int(models))
     tasks, edges, points, relations = int(tasks), int(edges), int(points), int(relations)
     if tasks > lim.max_tasks:
         raise _refuse(f"{subject}'s number of tasks", tasks, lim.max_tasks, "RAGVIZ_MAX_TASKS",
@@ -309,17 +314,19 @@ def check_budget(
                                  relations=relations, composition=composition,
                                  aggregation=str(getattr(model, "aggregation", "mean")), n_bases=n_bases,
                                  decoder=str(getattr(model, "decoder", "linear")),
-                                 unseen_state=str(getattr(model, "unseen_state", "propagated")))
+                                 unseen_state=str(getattr(model, "unseen_state", "propagated"))) * models
         if count > lim.max_activations:
             bases = f", {n_bases} rgcn bases" if composition == "rgcn" else ""
+            which = "this model" if models == 1 else f"these {models} models trained together"
+            size = "model size × points" if models == 1 else f"{models} × model size × points"
             raise _refuse(
-                f"The work of this model on {subject[0].lower() + subject[1:]} (model size × points: about "
+                f"The work of {which} on {subject[0].lower() + subject[1:]} ({size}: about "
                 f"{count / 1e6:,.0f} million numbers for {tasks:,} tasks, {edges:,} edges, {relations:,} relation "
                 f"type{'' if relations == 1 else 's'}, {points:,} points, embedding {model.embed_dim}, "
                 f"width {model.hidden}, {model.layers} layers{bases})",
                 count, lim.max_activations, "RAGVIZ_MAX_ACTIVATIONS_M",
                 "Use a smaller embedding size, encoder width or number of layers, or fewer tasks, edges, "
-                "relation types or points.")
+                "relation types or points" + ("." if models == 1 else ", or fewer models."))
 
 
 def _declared_size(value: Any, default: int) -> int:
@@ -345,13 +352,13 @@ def declared_points(nodes: Any, default_train: int = 40, default_test: int = 100
 
 def check_graph_budget(tasks: int, edges: int, points: int, model: Any = None, *, relations: int = 0,
                        input_dim: int = 2, n_outputs: int = 2, grid_points: int = 0,
-                       limits: Limits | None = None) -> None:
+                       limits: Limits | None = None, models: int = 1) -> None:
     """:func:`check_budget` for a graph's counts (``TaskGraph.work_counts()``, its relation types) and
-    optionally a model config. Takes numbers, not the graph: limits sit below the graph and never call up.
+    optionally a model config (``models`` of them trained together). Takes numbers, not the graph:
+    limits sit below the graph and never call up.
     """
     check_budget(tasks=tasks, edges=edges, points=points, relations=relations, model=model, input_dim=input_dim,
-                 n_outputs=n_outputs,
-                 grid_points=grid_points, limits=limits)
+                 n_outputs=n_outputs, grid_points=grid_points, limits=limits, models=models)
 
 
 def keep_bounded(files: dict[str, bytes], limits: Limits | None = None) -> list[str]:

@@ -25,6 +25,10 @@ class EnsembleRun(TrainingRun):
         self.k = k
         self.ensemble: Ensemble | None = None
 
+    def models_trained(self) -> int:
+        """K: the work budget weighs every member (:func:`~ragviz.safety.limits.check_budget`)."""
+        return self.k
+
     def _train(self) -> None:
         ensemble = self._execute(train_ensemble_job, self.project, self.k, self.checked)
         self.ensemble = ensemble
