@@ -38,6 +38,10 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_MODELS_MB``       2000     their total size
 =============================  =======  ============================================
 
+One more, too long a name for the table: ``RAGVIZ_MAX_SESSIONS_PER_ADDRESS`` (default 12), the
+live sessions (tabs) one client address may hold, room for a classroom behind one NAT address
+(:mod:`ragviz.safety.client_address`; behind a proxy, set ``RAGVIZ_TRUSTED_PROXIES``).
+
 The work budget (:func:`check_budget`) is checked wherever work enters, before anything
 is allocated: graph validation, every importer, the generator, opening a checkpoint,
 preparing data for training and tracing a model for the pages.
@@ -92,6 +96,7 @@ _SPEC: dict[str, tuple[str, float]] = {
     "kept_uploads_mb": ("RAGVIZ_MAX_KEPT_UPLOADS_MB", 400.0),
     "models_files": ("RAGVIZ_MAX_MODELS_FILES", 1000.0),
     "models_mb": ("RAGVIZ_MAX_MODELS_MB", 2000.0),
+    "sessions_per_address": ("RAGVIZ_MAX_SESSIONS_PER_ADDRESS", 12.0),
 }
 
 #: Upload kinds and the limit each uses.
@@ -125,6 +130,7 @@ class Limits:
     models_bytes: int = 2000 * MB
     audio_bytes: int = 2 * MB
     max_audio_s: float = 10.0
+    sessions_per_address: int = 12
 
     def upload_bytes_for(self, kind: str) -> int:
         """The size limit of one kind of upload: ``graph``, ``table``, ``checkpoint`` or ``audio``."""
@@ -177,6 +183,7 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         models_bytes=int(v["models_mb"] * MB),
         audio_bytes=min(upload, int(v["audio_mb"] * MB)),
         max_audio_s=float(v["audio_s"]),
+        sessions_per_address=max(1, int(v["sessions_per_address"])),
     )
 
 

@@ -26,6 +26,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
 from ragviz.ui.model_banner import model_banner
 from ragviz.ui.run_watcher import watch_runs
+from ragviz.ui.session_gate import admit_session
 from ragviz.ui.session_uploads import track_session
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
@@ -56,6 +57,8 @@ PAGES: tuple[AppPage, ...] = (HOME, TASK_GRAPH, TRAIN, MESSAGE_PASSING, EMBEDDIN
 def app_navigation() -> StreamlitPage:
     """Page config, the navigation menu and the sidebar; returns the page the URL asks for."""
     st.set_page_config(page_title=PAGE_TITLE, page_icon="🕸️", layout="wide")
+    if not admit_session():  # over the sessions-per-address limit: its message, and nothing else is made
+        st.stop()
     torch.set_num_threads(1)  # many small sessions: one thread each trains fastest
     track_session()  # what Streamlit holds for this session is released once it has ended
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
