@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragviz.ui.session_uploads import DEFAULT_SWEEP_S, ended_sessions, sweep_interval
+from ragviz.ui.session_uploads import DEFAULT_SWEEP_S, ended_sessions, session_upload_cap, surplus_files, sweep_interval
 
 
 def test_a_session_ends_only_after_the_ttl_has_passed_since_it_was_first_seen_inactive() -> None:
@@ -32,3 +32,16 @@ def test_the_sweep_interval_comes_from_the_environment_and_a_bad_value_means_the
     assert sweep_interval({"RAGVIZ_SESSION_SWEEP_S": "2.5"}) == 2.5
     for bad in ("", "soon", "0", "-3", "1e9"):
         assert sweep_interval({"RAGVIZ_SESSION_SWEEP_S": bad}) == DEFAULT_SWEEP_S
+
+
+def test_a_session_over_its_share_loses_its_oldest_uploads_first() -> None:
+    from ragviz.safety.limits import get_limits
+
+    files = [("a", 60), ("b", 50), ("c", 40), ("d", 30)]  # oldest first
+    assert surplus_files(files, cap=200) == []
+    assert surplus_files(files, cap=100) == ["a", "b"]  # 70 left
+    assert surplus_files(files, cap=10) == ["a", "b", "c"]  # the newest is always kept
+    assert surplus_files([], cap=0) == []
+    limits = get_limits({})
+    assert session_upload_cap(limits) == sum(limits.upload_bytes_for(k) for k in ("graph", "table", "checkpoint",
+                                                                                  "audio")) == 227_000_000
