@@ -70,6 +70,8 @@ fi
 export RAGVIZ_MODELS_DIR="${RAGVIZ_MODELS_DIR:-$ROOT/models}"
 mkdir -p "$RAGVIZ_MODELS_DIR"
 RAGVIZ_MODELS_DIR="$(cd "$RAGVIZ_MODELS_DIR" && pwd)"
+# nginx runs on this machine: its X-Real-IP names the browser's machine (RAGVIZ_MAX_SESSIONS_PER_ADDRESS).
+export RAGVIZ_TRUSTED_PROXIES="${RAGVIZ_TRUSTED_PROXIES:-127.0.0.1,::1}"
 export STREAMLIT_SERVER_COOKIE_SECRET="${STREAMLIT_SERVER_COOKIE_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}"
 PIDS=()
 cleanup() {

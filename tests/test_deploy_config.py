@@ -39,11 +39,14 @@ def test_streamlit_and_nginx_take_no_upload_larger_than_the_largest_real_limit()
     size is the largest per-type limit, and nginx's body limit is the same."""
     import tomllib
 
-    from ragviz.safety.limits import KINDS, MB, get_limits
+    from ragviz.safety.limits import KINDS, get_limits
+    from ragviz.safety.uploads import STREAMLIT_MB, server_upload_mb
 
     limits = get_limits({})
-    largest_mb = max(limits.upload_bytes_for(kind) for kind in KINDS) / MB
+    largest = max(limits.upload_bytes_for(kind) for kind in KINDS)
+    mib = server_upload_mb(limits)  # Streamlit's and nginx's megabytes are both 2**20 bytes
+    assert (mib - 1) * STREAMLIT_MB < largest <= mib * STREAMLIT_MB  # the smallest setting that takes it
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] == largest_mb
+    assert config["server"]["maxUploadSize"] == mib
     nginx = (DEPLOY / "nginx" / "ragviz-http.conf").read_text()
-    assert re.search(rf"client_max_body_size {int(largest_mb)}m;", nginx)
+    assert re.search(rf"client_max_body_size {mib}m;", nginx)

@@ -196,3 +196,40 @@ def test_an_ensemble_is_one_run_in_the_servers_queue() -> None:
     run.join(timeout=60)
     assert run.snapshot().status == "finished" and run.ensemble is not None
 
+
+
+def test_the_work_budget_weighs_every_model_of_the_ensemble(monkeypatch) -> None:
+    """A graph one model may train on, but k = 5 side by side may not: refused before anything is built."""
+    from ragviz.safety.limits import BudgetError
+    from ragviz.training.prepared import check_work
+    from ragviz.training.runner import RunSlots
+
+    graph = small_ring(n=6)
+    one = check_work(graph, TINY)  # the default budget
+    cost = _one_model_cost(graph)
+    monkeypatch.setenv("RAGVIZ_MAX_ACTIVATIONS_M", str(2 * cost / 1e6))  # room for two models, not five
+    assert check_work(graph, TINY).models == 1  # one model fits
+    with pytest.raises(BudgetError) as refused:
+        check_work(graph, TINY, models=5)
+    message = str(refused.value)
+    print(f"\nrefusal: {message}")
+    assert message.startswith("The work of these 5 models trained together on the graph (5 × model size × points")
+    assert f"is {5 * cost:,}; this server's limit is {2 * cost:,}." in message  # five times one model's cost
+    assert "RAGVIZ_MAX_ACTIVATIONS_M" in message and "or fewer models." in message
+    slots = RunSlots(capacity=1)
+    with pytest.raises(BudgetError, match="these 5 models"):  # the page's Start: refused at once, nothing queued
+        EnsembleRun(Project(graph, TINY, TrainConfig(steps=3, device="cpu")), k=5, slots=slots).start()
+    assert slots._running == [] and slots._waiting == []  # it took no slot and waits for none
+    with pytest.raises(BudgetError, match="these 5 models"):  # checked for one model is rechecked for five
+        train_ensemble(one, k=5, train_cfg=STEPS)
+    assert train_ensemble(graph, TINY, TrainConfig(steps=2, device="cpu"), k=2).steps_done == 2  # two fit
+
+
+def _one_model_cost(graph) -> int:
+    from ragviz.safety.limits import activation_count
+
+    tasks, edges, points = graph.work_counts()
+    return activation_count(tasks, edges, points, embed_dim=TINY.embed_dim, hidden=TINY.hidden, layers=TINY.layers,
+                            relations=len(graph.relations), composition=TINY.composition,
+                            aggregation=TINY.aggregation, n_bases=TINY.n_bases, decoder=TINY.decoder,
+                            unseen_state=TINY.unseen_state)

@@ -71,6 +71,6 @@ def test_unreadable_sources_are_clear_errors(tmp_path) -> None:
 def test_the_widget_states_the_real_limit(monkeypatch) -> None:
     monkeypatch.setenv("RAGVIZ_MAX_GRAPH_MB", "5")
     assert upload_limit("graph") == 5_000_000
-    assert upload_limit("graph", server_limit_mb=2) == 2_000_000  # nothing larger reaches the app
-    assert widget_size_mb(5_000_000) == 5 and widget_size_mb(1) == 1 and widget_size_mb(5_000_001) == 6
+    assert upload_limit("graph", server_limit_mb=2) == 2 * 2**20  # nothing larger reaches the app (Streamlit's MB)
+    assert widget_size_mb(5 * 2**20) == 5 and widget_size_mb(1) == 1 and widget_size_mb(5 * 2**20 + 1) == 6
     assert limit_help("graph", 5_000_000) == "A graph file may be at most 5 MB."

@@ -15,12 +15,15 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_AUDIO_S``         10       its length in seconds
 ``RAGVIZ_HEARTBEAT_S``         90       seconds a run survives its tab's disconnection (or,
                                         outside the app, without anyone polling it)
+``RAGVIZ_SESSION_SWEEP_S``     10       seconds between sweeps that release a closed tab's
+                                        uploads (:mod:`ragviz.ui.session_uploads`)
 ``RAGVIZ_MAX_TASKS``           20000    tasks in one graph (work budget)
 ``RAGVIZ_MAX_EDGES``           200000   edges in one graph (work budget)
 ``RAGVIZ_MAX_RELATIONS``       1000     relation types one graph declares (work budget)
 ``RAGVIZ_MAX_POINTS``          5000000  train + test points over all tasks (work budget)
 ``RAGVIZ_MAX_ACTIVATIONS_M``   400      millions of numbers a model holds for a graph:
-                                        model size × points (work budget)
+                                        model size × points (work budget); K times that
+                                        for the K models of "How sure is the model?"
 ``RAGVIZ_MAX_TEXT_ROWS``       20000    rows of one text table (each is encoded once)
 ``RAGVIZ_MAX_TEXT_CHARS``      2000000  characters of all texts of one text table
 ``RAGVIZ_MAX_RUNS``            4        training runs at once on the server (more wait)
@@ -35,13 +38,19 @@ variable                       default  what it bounds
 ``RAGVIZ_MAX_MODELS_MB``       2000     their total size
 =============================  =======  ============================================
 
+One more, too long a name for the table: ``RAGVIZ_MAX_SESSIONS_PER_ADDRESS`` (default 12), the
+live sessions (tabs) one client address may hold, room for a classroom behind one NAT address
+(:mod:`ragviz.safety.client_address`; behind a proxy, set ``RAGVIZ_TRUSTED_PROXIES``).
+
 The work budget (:func:`check_budget`) is checked wherever work enters, before anything
 is allocated: graph validation, every importer, the generator, opening a checkpoint,
 preparing data for training and tracing a model for the pages.
 
-Streamlit's own ``server.maxUploadSize`` (default 200 MB) caps what reaches the app at
-all; keep it at or above these. On a shared server also set
-``server.disconnectedSessionTTL`` low (say 30 s) so closed tabs free their memory soon.
+Streamlit's own ``server.maxUploadSize`` caps what reaches the app at all, and Streamlit holds
+any upload up to it in memory: set it to the largest per-kind limit, in Streamlit's megabytes
+of 2**20 bytes (:func:`ragviz.safety.uploads.server_upload_mb`: 191 for the 200 MB checkpoint
+limit). On a shared server also set ``server.disconnectedSessionTTL`` low (say 30 s) so closed
+tabs free their memory soon.
 
 Values are read from the environment on every call (cheap), so tests and a restarted
 server see changes at once. A value that is not a positive number is ignored with a
@@ -87,6 +96,7 @@ _SPEC: dict[str, tuple[str, float]] = {
     "kept_uploads_mb": ("RAGVIZ_MAX_KEPT_UPLOADS_MB", 400.0),
     "models_files": ("RAGVIZ_MAX_MODELS_FILES", 1000.0),
     "models_mb": ("RAGVIZ_MAX_MODELS_MB", 2000.0),
+    "sessions_per_address": ("RAGVIZ_MAX_SESSIONS_PER_ADDRESS", 12.0),
 }
 
 #: Upload kinds and the limit each uses.
@@ -120,6 +130,7 @@ class Limits:
     models_bytes: int = 2000 * MB
     audio_bytes: int = 2 * MB
     max_audio_s: float = 10.0
+    sessions_per_address: int = 12
 
     def upload_bytes_for(self, kind: str) -> int:
         """The size limit of one kind of upload: ``graph``, ``table``, ``checkpoint`` or ``audio``."""
@@ -172,6 +183,7 @@ def get_limits(environ: Mapping[str, str] | None = None) -> Limits:
         models_bytes=int(v["models_mb"] * MB),
         audio_bytes=min(upload, int(v["audio_mb"] * MB)),
         max_audio_s=float(v["audio_s"]),
+        sessions_per_address=max(1, int(v["sessions_per_address"])),
     )
 
 
@@ -273,6 +285,7 @@ def check_budget(
     limits: Limits | None = None,
     subject: str = "The graph",
     at_least: bool = False,
+    models: int = 1,
 ) -> None:
     """Refuse work over this server's budget before anything is allocated; raises :class:`BudgetError`.
 
@@ -281,9 +294,12 @@ def check_budget(
     counts are checked. ``relations`` is the number of relation types the graph declares.
     ``grid_points`` are the points a page evaluates per task to draw a decision surface. The
     message names the number that is too big; ``at_least`` says the counts stopped at the limit
-    (a file refused while it is read).
+    (a file refused while it is read). ``models`` is how many models train together: the ensemble of
+    "How sure is the model?" trains K in one vectorised run, each member holding its own activations,
+    so it weighs K times one model's work.
     """
     lim = get_limits() if limits is None else limits
+    models = max(1, int(models))
     tasks, edges, points, relations = int(tasks), int(edges), int(points), int(relations)
     if tasks > lim.max_tasks:
         raise _refuse(f"{subject}'s number of tasks", tasks, lim.max_tasks, "RAGVIZ_MAX_TASKS",
@@ -305,17 +321,19 @@ def check_budget(
                                  relations=relations, composition=composition,
                                  aggregation=str(getattr(model, "aggregation", "mean")), n_bases=n_bases,
                                  decoder=str(getattr(model, "decoder", "linear")),
-                                 unseen_state=str(getattr(model, "unseen_state", "propagated")))
+                                 unseen_state=str(getattr(model, "unseen_state", "propagated"))) * models
         if count > lim.max_activations:
             bases = f", {n_bases} rgcn bases" if composition == "rgcn" else ""
+            which = "this model" if models == 1 else f"these {models} models trained together"
+            size = "model size × points" if models == 1 else f"{models} × model size × points"
             raise _refuse(
-                f"The work of this model on {subject[0].lower() + subject[1:]} (model size × points: about "
+                f"The work of {which} on {subject[0].lower() + subject[1:]} ({size}: about "
                 f"{count / 1e6:,.0f} million numbers for {tasks:,} tasks, {edges:,} edges, {relations:,} relation "
                 f"type{'' if relations == 1 else 's'}, {points:,} points, embedding {model.embed_dim}, "
                 f"width {model.hidden}, {model.layers} layers{bases})",
                 count, lim.max_activations, "RAGVIZ_MAX_ACTIVATIONS_M",
                 "Use a smaller embedding size, encoder width or number of layers, or fewer tasks, edges, "
-                "relation types or points.")
+                "relation types or points" + ("." if models == 1 else ", or fewer models."))
 
 
 def _declared_size(value: Any, default: int) -> int:
@@ -341,13 +359,13 @@ def declared_points(nodes: Any, default_train: int = 40, default_test: int = 100
 
 def check_graph_budget(tasks: int, edges: int, points: int, model: Any = None, *, relations: int = 0,
                        input_dim: int = 2, n_outputs: int = 2, grid_points: int = 0,
-                       limits: Limits | None = None) -> None:
+                       limits: Limits | None = None, models: int = 1) -> None:
     """:func:`check_budget` for a graph's counts (``TaskGraph.work_counts()``, its relation types) and
-    optionally a model config. Takes numbers, not the graph: limits sit below the graph and never call up.
+    optionally a model config (``models`` of them trained together). Takes numbers, not the graph:
+    limits sit below the graph and never call up.
     """
     check_budget(tasks=tasks, edges=edges, points=points, relations=relations, model=model, input_dim=input_dim,
-                 n_outputs=n_outputs,
-                 grid_points=grid_points, limits=limits)
+                 n_outputs=n_outputs, grid_points=grid_points, limits=limits, models=models)
 
 
 def keep_bounded(files: dict[str, bytes], limits: Limits | None = None) -> list[str]:

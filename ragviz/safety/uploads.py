@@ -14,7 +14,10 @@ import sys
 from typing import Any
 
 from ragviz.safety.errors import CheckpointError, DataError, GraphError, RagvizError
-from ragviz.safety.limits import MB, max_upload_bytes, size_text, too_big_message
+from ragviz.safety.limits import KINDS, Limits, get_limits, max_upload_bytes, size_text, too_big_message
+
+#: Streamlit's megabyte (``server.maxUploadSize``, an uploader's ``max_upload_size``) is 2**20 bytes.
+STREAMLIT_MB = 1024 * 1024
 
 #: kind -> (what the message calls it, the error a refusal raises)
 UPLOAD_KINDS: dict[str, tuple[str, type[RagvizError]]] = {
@@ -28,18 +31,26 @@ UPLOAD_KINDS: dict[str, tuple[str, type[RagvizError]]] = {
 def upload_limit(kind: str, server_limit_mb: float | None = None) -> int:
     """The real size limit of one upload kind in bytes.
 
-    ``server_limit_mb`` is Streamlit's ``server.maxUploadSize`` when known: nothing larger
-    reaches the app, so the real limit is the smaller of the two.
+    ``server_limit_mb`` is Streamlit's ``server.maxUploadSize`` when known (in Streamlit's
+    megabytes of 2**20 bytes): nothing larger reaches the app, so the real limit is the smaller.
     """
     limit = max_upload_bytes(kind)
     if server_limit_mb is not None and server_limit_mb > 0:
-        limit = min(limit, int(server_limit_mb * MB))
+        limit = min(limit, int(server_limit_mb * STREAMLIT_MB))
     return limit
 
 
 def widget_size_mb(limit_bytes: int) -> int:
-    """The whole number of megabytes a file uploader shows as its own 'per file' limit."""
-    return max(1, math.ceil(limit_bytes / MB))
+    """The whole number of Streamlit megabytes (2**20 bytes) an uploader takes: the browser refuses a
+    larger file at once, before sending it, and the app's exact check refuses what slips between."""
+    return max(1, math.ceil(limit_bytes / STREAMLIT_MB))
+
+
+def server_upload_mb(limits: Limits | None = None) -> int:
+    """The value for Streamlit's ``server.maxUploadSize``: the largest real per-kind limit, in Streamlit's
+    megabytes. Streamlit holds any upload up to that size in memory before the app sees it, so no larger."""
+    lim = get_limits() if limits is None else limits
+    return widget_size_mb(max(lim.upload_bytes_for(kind) for kind in KINDS))
 
 
 def limit_help(kind: str, limit_bytes: int) -> str:

@@ -244,14 +244,20 @@ def train_ensemble(
     The same path as :func:`~ragviz.training.train.train` (check, prepare, build; its loop, dropout,
     loss weighting and divergence check); what is the ensemble's own is the stacked parameters and
     the vmapped forward. ``graph`` may come :class:`~ragviz.training.prepared.Checked` (then its config and
-    tables are used). ``progress`` gets a :class:`~ragviz.training.train.Progress` after every
+    tables are used). The work budget weighs all ``k`` models (they hold their activations side by side).
+    ``progress`` gets a :class:`~ragviz.training.train.Progress` after every
     step; ``stop`` is anything with ``is_set()``. The steps, learning rate, weight decay, batch size,
     loss weighting and device come from ``train_cfg``; its seed is replaced by ``seed``.
     """
     cfg = (train_cfg or TrainConfig()).validated()
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise ConfigError(f"The ensemble needs between 1 and {MAX_K} models, got {k!r}.")
-    checked = graph if isinstance(graph, Checked) else check_work(graph, model_cfg, tables)
+    if not isinstance(graph, Checked):
+        checked = check_work(graph, model_cfg, tables, models=k)
+    elif graph.models < k:  # weighed for fewer models than train here: weigh all k
+        checked = check_work(graph.graph, graph.model_config, graph.tables, graph.edges, models=k)
+    else:
+        checked = graph
     graph, tables = checked.graph, checked.tables
     prep = prepare(checked)  # a Stop from here on still returns an ensemble (stopped, 0 steps)
     if prep.spec.kind == "regression" and prep.spec.n_outputs > 1:

@@ -25,6 +25,10 @@ class EnsembleRun(TrainingRun):
         self.k = k
         self.ensemble: Ensemble | None = None
 
+    def models_trained(self) -> int:
+        """K: the work budget weighs every member (:func:`~ragviz.safety.limits.check_budget`)."""
+        return self.k
+
     def _train(self) -> None:
         ensemble = self._execute(train_ensemble_job, self.project, self.k, self.checked)
         self.ensemble = ensemble
@@ -34,9 +38,10 @@ class EnsembleRun(TrainingRun):
 def train_ensemble_job(project: Project, k: int, checked: Checked | None = None, *, report: Any,
                        stop: Any) -> Ensemble:
     """``train_ensemble`` on ``project`` (``checked`` when the run started), its disagreement computed here
-    (off the page's thread); module-level so a child process can run it too."""
+    (off the page's thread) when it finished; module-level so a child process can run it too."""
     p = project
     ensemble = train_ensemble(p.graph if checked is None else checked, p.model_config, p.train_config, k=k,
                               seed=p.train_config.seed, progress=report("model"), stop=stop, tables=p.tables)
-    ensemble.disagreement()
+    if ensemble.status == "finished":  # only a finished ensemble is shown: a Stop waits for no evaluation
+        ensemble.disagreement()
     return ensemble

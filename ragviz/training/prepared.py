@@ -43,6 +43,7 @@ class Checked:
     spec: DomainSpec
     tables: dict[str, Any] | None = None
     edges: Edges | None = None
+    models: int = 1  # how many models trained together the budget was weighed for (an ensemble's K)
 
 
 @dataclass
@@ -73,8 +74,10 @@ def _edge_count(graph: TaskGraph, edges: Edges | None) -> int:
 
 
 def check_work(graph: TaskGraph, model_config: ModelConfig | None = None, tables: dict[str, Any] | None = None,
-               edges: Edges | None = None) -> Checked:
+               edges: Edges | None = None, models: int = 1) -> Checked:
     """Validate ``graph`` and weigh training it with ``model_config`` against the work budget, once each.
+
+    ``models`` is how many such models train together (the ensemble's K): the budget weighs all of them.
 
     Raises :class:`~ragviz.safety.errors.GraphError` (a :class:`~ragviz.safety.limits.BudgetError` when
     over budget) or a ``DataError``/``ConfigError``; allocates nothing.
@@ -84,8 +87,8 @@ def check_work(graph: TaskGraph, model_config: ModelConfig | None = None, tables
     spec = domain_spec(graph, tables)
     tasks, _, points = graph.work_counts()
     check_graph_budget(tasks, _edge_count(graph, edges), points, model_config, relations=len(graph.relations),
-                       input_dim=spec.input_dim, n_outputs=spec.n_outputs)
-    return Checked(graph, model_config, spec, tables, edges)
+                       input_dim=spec.input_dim, n_outputs=spec.n_outputs, models=models)
+    return Checked(graph, model_config, spec, tables, edges, models)
 
 
 def check_model_budget(graph: TaskGraph, model: RAGModel, n_edges: int | None = None, grid_points: int = 0) -> None:

@@ -186,13 +186,18 @@ class TrainingRun:
         """Check the graph and the work budget here (errors reach the caller), then queue the run."""
         project = self.project
         check_steps(project.train_config.steps)
-        self.checked = check_work(project.graph, project.model_config, project.tables)  # trained without a recheck
+        self.checked = check_work(project.graph, project.model_config, project.tables,  # trained without a recheck
+                                  models=self.models_trained())
         with self._lock:
             self._snap = replace(self._snap, status=RunStatus.QUEUED)
         self.slots.join(self)
         self._thread = threading.Thread(target=self._work, name="ragviz-train", daemon=True)
         self._thread.start()
         return self
+
+    def models_trained(self) -> int:
+        """How many models this run trains at once, for the work budget (an ensemble: its K)."""
+        return 1
 
     def stop(self) -> None:
         self._stop.set()

@@ -2,8 +2,9 @@
 
 The loop never touches Streamlit. It reports through an optional callback and checks
 an optional ``threading.Event`` between steps (and between tasks while data is prepared,
-and between chunks while evaluating), so the app can run it in a worker thread and the
-CLI can drive a terminal progress bar. A run's memory stays flat however long it runs:
+and between chunks while evaluating or taking a full-batch step), so the app can run it in a
+worker thread and the CLI can drive a terminal progress bar, and a Stop ends a run within a
+chunk's time in every phase. A run's memory stays flat however long it runs:
 evaluations are capped per run and embedding snapshots are thinned as they arrive.
 """
 
@@ -23,7 +24,7 @@ from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.model.layouts import PointLayout, chunk_size, point_layout
 from ragviz.model.rag import RNG_LOCK, Heads, RAGModel, build_model
 from ragviz.model.tensors import GraphTensors, SplitTensors
-from ragviz.safety.errors import TrainingError
+from ragviz.safety.errors import Stopped, TrainingError
 from ragviz.safety.limits import get_limits
 from ragviz.training.history import MAX_SNAPSHOTS, History, max_evaluations
 from ragviz.training.optim import make_adamw
@@ -35,6 +36,8 @@ MAX_SNAPSHOT_FLOATS = 4_000_000  # per snapshot; bigger graphs keep no embedding
 EXPLODED_FACTOR = 1e6  # a loss this many times its first value (or 1) counts as diverged, though still finite
 #: Task-dropout masks are drawn this many steps at a time without minibatches (the same numbers as one per step).
 DROP_BLOCK = 64
+#: A stopped run evaluates its last weights only when an evaluation takes at most this long (Stop ends a run in 2 s).
+STOP_EVALUATION_S = 1.0
 
 
 def choose_device(name: str = "auto") -> torch.device:
@@ -126,8 +129,12 @@ def chunked_loss_backward(
     chunks: list[tuple[tuple[int, int, int, int], PointLayout]],
     weighting: str,
     has_points: torch.Tensor,
+    stop: Any = None,
 ) -> torch.Tensor:
     """The full-batch training loss, back-propagated chunk by chunk; returns its (detached) value.
+
+    ``stop`` is checked before every chunk: a Stop raises :class:`~ragviz.safety.errors.Stopped`
+    mid-step, before the optimiser has changed any weight.
 
     Same loss and gradients as one pass (up to rounding): the graph and the per-task decoder
     tables run once; each chunk of whole tasks decodes its points and back-propagates to its
@@ -147,6 +154,7 @@ def chunked_loss_backward(
     grads = [torch.zeros_like(t) if t.requires_grad else None for t in tables]
     total = torch.zeros((), dtype=coef.dtype, device=coef.device)
     for (lo, hi, a, b), layout in chunks:
+        check_stop(stop)
         part = [t.detach()[lo:hi].requires_grad_(t.requires_grad) for t in tables]
         tid = split.tid[a:b] - lo
         out = model.decode_points(Heads(**dict(zip(fields, part[:-1], strict=True))), split.x[a:b], tid, layout)
@@ -239,15 +247,25 @@ class TaskDropout:
 def run_steps(total: int, stop: Any, step: Callable[[int], float], guard: Guard,
               diverged: Callable[[float, int], str], after: Callable[[int, float], None]) -> tuple[str, str, int]:
     """The loop every run shares: ``step(i)`` for i = 1 … ``total`` until stopped or diverged, ``after(i, loss)``
-    past each good step. Returns (status, message, steps done); a finished run's message is ''."""
+    past each good step. Returns (status, message, steps done); a finished run's message is ''.
+
+    A Stop in the middle of a step (a full batch, chunk by chunk) leaves that step undone; one in the
+    middle of ``after`` (an evaluation) leaves the step done and its evaluation unrecorded.
+    """
     for i in range(1, total + 1):
         if stop is not None and stop.is_set():
             return "stopped", f"Stopped by the user after {i - 1} of {total} steps.", i - 1
-        value = step(i)
+        try:
+            value = step(i)
+        except Stopped:
+            return "stopped", f"Stopped by the user after {i - 1} of {total} steps.", i - 1
         if not guard.fine(value):
             guard.restore()
             return "diverged", diverged(value, i), i - 1
-        after(i, value)
+        try:
+            after(i, value)
+        except Stopped:
+            return "stopped", f"Stopped by the user after {i} of {total} steps.", i
     return "finished", "", total
 
 
@@ -330,8 +348,12 @@ class TrainingAttempt:
                                           self._after)
         message = message or f"Trained {self.cfg.steps} steps."
         if status != "finished" and (not self.history.steps or self.history.steps[-1] != step):
-            self._record(step)
-            self._report(step, None, evaluated=True)
+            if self._quick_to_evaluate():
+                self._record(step)
+                self._report(step, None, evaluated=True)
+            else:  # a Stop must not wait for a long evaluation: the metrics stay those of the last one
+                message += (f" Its metrics are from step {self.history.steps[-1]}, the last evaluation: evaluating "
+                            f"again would have taken about {self.eval_seconds:.0f} s.")
         self.history.thin_snapshots(MAX_SNAPSHOTS)
         model = self.model
         model.eval()
@@ -378,7 +400,8 @@ class TrainingAttempt:
         drop = None if masks is None else masks[0]
         self.optimizer.zero_grad(set_to_none=True)
         if self.chunks is not None:  # large full batch: gradients are computed chunk by chunk right here
-            loss = chunked_loss_backward(model, g, split, drop, self.chunks, self.cfg.loss_weighting, self.has_points)
+            loss = chunked_loss_backward(model, g, split, drop, self.chunks, self.cfg.loss_weighting, self.has_points,
+                                         self.stop)
         else:
             loss = batch_loss(model, g, x, y, tid, drop, with_points, self.cfg.loss_weighting, layout)
         value = float(loss.detach())
@@ -392,18 +415,21 @@ class TrainingAttempt:
 
     def _after(self, step: int, value: float) -> None:
         if step % self.every == 0 or step == self.cfg.steps:
+            self._record(step, interruptible=True)  # a Stop midway raises Stopped (run_steps ends the run)
             self.history.step_loss.append(value)
-            self._record(step)
             self._report(step, value, evaluated=True)
         elif self.callback is not None and step % self.report_every == 0:
             self._report(step, None)
 
     def _record(self, step: int, interruptible: bool = False) -> None:
-        """Evaluate both splits and keep a snapshot; only the first evaluation can be stopped midway."""
+        """Evaluate both splits and keep a snapshot; an interruptible evaluation raises Stopped between chunks
+        (and records nothing). Its duration is kept: a stopped run's last evaluation waits for none longer."""
         stop = self.stop if interruptible else None
+        began = time.perf_counter()
         tr_loss, tr_metric = evaluate(self.model, self.prep, "train", stop)
         te_loss, te_metric = evaluate(self.model, self.prep, "test", stop)
         check_stop(stop)
+        self.eval_seconds = time.perf_counter() - began
         with torch.no_grad():
             snap = _snapshot(self.model, self.prep.g)
         h = self.history
@@ -416,6 +442,11 @@ class TrainingAttempt:
         if snap is not None:
             h.add_snapshot(step, snap)
         self.model.train()
+
+    def _quick_to_evaluate(self) -> bool:
+        """Whether a run that ends early evaluates its last weights: always, unless a Stop asked for the end
+        and an evaluation takes longer than :data:`STOP_EVALUATION_S`."""
+        return self.stop is None or not self.stop.is_set() or self.eval_seconds <= STOP_EVALUATION_S
 
     def _report(self, step: int, loss: float | None, evaluated: bool = False) -> None:
         if self.callback is not None:

@@ -38,7 +38,7 @@ from ragviz.storage.models_folder import safe_file_name, save_to_folder
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.state import AppState, adopt_checkpoint, notify, set_widget_value, widget_value
-from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
+from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit, release_upload, uploader_key
 
 UPLOAD_WIDGET = "ckpt_upload"
 PAGE_SIZE = 9
@@ -191,21 +191,24 @@ def accept_upload(state: AppState, files: dict[str, bytes], name: str, data: byt
     return True
 
 
-def _on_upload(state: AppState) -> None:
-    file = widget_value(UPLOAD_WIDGET)
+def _on_upload(state: AppState, key: str) -> None:
+    file = widget_value(key)
     if file is None:
         return
     try:
         data = read_uploaded(file, "checkpoint")
     except RagvizError as err:
         notify(state, "error", f"'{file.name}' was not opened: {err} The current project is unchanged.")
-        return
-    accept_upload(state, state.uploads, file.name, data, max_bytes=real_limit("checkpoint"))
+    else:
+        accept_upload(state, state.uploads, file.name, data, max_bytes=real_limit("checkpoint"))
+    release_upload(state, UPLOAD_WIDGET, file)  # read: what is kept is the session's bounded list of uploads
 
 
 def upload_box(state: AppState) -> None:
+    key = uploader_key(state, UPLOAD_WIDGET)
     file_uploader(
-        "Upload a checkpoint (.safetensors)", "checkpoint", key=UPLOAD_WIDGET, on_change=_on_upload, args=(state,),
+        "Upload a checkpoint (.safetensors)", "checkpoint", type=["safetensors"], key=key, on_change=_on_upload,
+        args=(state, key),
         help="Checked completely before anything changes; pickle files (.pt, .pth) are refused, never unpickled.",
     )
 

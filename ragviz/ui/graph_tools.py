@@ -25,7 +25,7 @@ from ragviz.ui.projector import for_screen
 from ragviz.ui.speech_widgets import speech_preview
 from ragviz.ui.state import AppState
 from ragviz.ui.text_widgets import text_preview, text_table_import
-from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit
+from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit, release_upload, uploader_key
 
 LAYOUT_LABELS = {"spring": "Spring", "circular": "Circular", "kamada_kawai": "Kamada-Kawai", "shell": "Shell",
                  "spectral": "Spectral"}
@@ -39,6 +39,7 @@ EXPORTS = {"json": ("JSON", "json", "application/json"), "graphml": ("GraphML", 
 PREVIEW_DEFAULT = 8
 #: The file name pasted JSON is read as; a paste keeps the project's name (a file renames it).
 PASTED = "pasted.json"
+GRAPH_UPLOAD = "tg_upload"  # the graph file uploader (its widget key adds a round: see upload_widgets)
 
 
 # --------------------------------------------------------------------------- generate
@@ -181,7 +182,8 @@ def import_panel(state: AppState, version: str) -> None:
     st.caption(f"A graph file (.json, .graphml, a nodes .csv, or a .zip of nodes.csv and edges.csv; at most "
                f"{size_text(limit)}) replaces the current graph; Undo brings the old one back. A file that cannot "
                "be read changes nothing.")
-    upload = file_uploader("Graph file", "graph", type=[e.lstrip(".") for e in EXTENSIONS], key="tg_upload")
+    upload = file_uploader("Graph file", "graph", type=[e.lstrip(".") for e in EXTENSIONS],
+                           key=uploader_key(state, GRAPH_UPLOAD))
     if upload is not None and st.button(f"Replace the graph with {md_escape(upload.name)}",
                                         icon=":material/upload_file:", key=f"tg_import_{version}", type="primary"):
         try:
@@ -190,6 +192,7 @@ def import_panel(state: AppState, version: str) -> None:
             st.error(f"Could not import {md_escape(upload.name)}: {md_escape(err)} Your graph was not changed.")
         else:
             import_bytes(state, data, upload.name)
+        release_upload(state, GRAPH_UPLOAD, upload)  # read: Streamlit need not hold it any longer
     with st.expander("…or paste a graph as JSON"):
         text = st.text_area("Graph JSON", key=f"tg_paste_{version}", height=140,
                             placeholder='{"relations": [...], "graph": {"nodes": [...], "edges": [...]}}')

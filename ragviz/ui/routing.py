@@ -26,6 +26,8 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 
 from ragviz.ui.model_banner import model_banner
 from ragviz.ui.run_watcher import watch_runs
+from ragviz.ui.session_gate import admit_session
+from ragviz.ui.session_uploads import track_session
 from ragviz.ui.sidebar import render_sidebar
 from ragviz.ui.state import AppState, get_state
 from ragviz.ui.timeline import record
@@ -56,7 +58,10 @@ PAGES: tuple[AppPage, ...] = (HOME, TASK_GRAPH, TRAIN, MESSAGE_PASSING, EMBEDDIN
 def app_navigation() -> StreamlitPage:
     """Page config, the navigation menu and the sidebar; returns the page the URL asks for."""
     st.set_page_config(page_title=PAGE_TITLE, page_icon="🕸️", layout="wide")
+    if not admit_session():  # over the sessions-per-address limit: its message, and nothing else is made
+        st.stop()
     torch.set_num_threads(1)  # many small sessions: one thread each trains fastest
+    track_session()  # what Streamlit holds for this session is released once it has ended
     navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
                                 for i, (path, title, icon) in enumerate(PAGES)])
     open_view_link(navigation, HOME.path)  # a reload or a shared link: the view the URL holds

@@ -94,6 +94,8 @@ class AppState:
     selection: list[str] = field(default_factory=list)
     notices: list[tuple[str, str]] = field(default_factory=list)
     traces: OrderedDict[tuple[int, str], Trace] = field(default_factory=OrderedDict)
+    #: uploader key -> how many uploads it has released (its widget key changes, so it starts empty)
+    upload_rounds: dict[str, int] = field(default_factory=dict)
     #: The session's runs and where each is in its lifecycle (:mod:`ragviz.training.lifecycle`); a session
     #: that ends stops them (the finaliser holds this object, not the state; liveness is the second line).
     runs: SessionRuns = field(default_factory=SessionRuns, repr=False)

@@ -21,6 +21,7 @@ from ragviz.ui.projector import for_screen, table_slot
 from ragviz.ui.state import AppState
 
 MAX_SENTENCE_CHARS = 1000
+TEXT_UPLOAD = "tg_text_upload"  # the text-table uploader (its widget key adds a round: see upload_widgets)
 EXAMPLE = "The room was tiny and the shower never got warm."
 
 
@@ -170,13 +171,13 @@ def text_table_import(state: AppState) -> None:
     from ragviz.model.config import ModelConfig, TrainConfig
     from ragviz.training.project import Project
     from ragviz.ui.state import notify, set_project
-    from ragviz.ui.upload_widgets import file_uploader, real_limit
+    from ragviz.ui.upload_widgets import file_uploader, real_limit, release_upload, uploader_key
 
     st.markdown("**Text tasks from a CSV**")
     st.caption("A CSV with a text column, a task column and a label column becomes one text task per task value "
                "(a new project; your current one is replaced). New texts are run through the sentence "
                "transformer once and cached.")
-    upload = file_uploader("Text table", "table", type=["csv", "tsv", "txt"], key="tg_text_upload")
+    upload = file_uploader("Text table", "table", type=["csv", "tsv", "txt"], key=uploader_key(state, TEXT_UPLOAD))
     c_text, c_task, c_label = st.columns(3)
     text_col = c_text.text_input("Text column", value="text", key="tg_text_col")
     task_col = c_task.text_input("Task column", value="task", key="tg_text_task_col")
@@ -194,6 +195,8 @@ def text_table_import(state: AppState) -> None:
         bar.empty()
         st.error(f"Could not make text tasks: {md_escape(err)} Your project was not changed.", icon=":material/error:")
         return
+    finally:
+        release_upload(state, TEXT_UPLOAD, upload)  # read: Streamlit need not hold it any longer
     bar.empty()
     set_project(state, Project(graph, ModelConfig(), TrainConfig(), {"texts": table}, name="text tasks"),
                 f"text tasks from {upload.name}")

@@ -150,17 +150,29 @@ def test_upload_handler_enforces_the_size_limit(trained_ring, ring_bytes) -> Non
     assert "limit" in state.notices[-1][1] and not state.trained
 
 
-def test_uploading_through_the_page_opens_and_lists_it(trained_ring, models, no_samples, ring_bytes) -> None:
+def test_uploading_through_the_page_opens_and_lists_it(trained_ring, models, no_samples, ring_bytes,
+                                                        monkeypatch) -> None:
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    released: list[str] = []
+    remove_file = MemoryUploadedFileManager.remove_file
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file",
+                        lambda self, session_id, file_id: (released.append(file_id),
+                                                           remove_file(self, session_id, file_id)))
     state = untrained_state(trained_ring[0])
     at = open_page(PAGE, state)
+    assert at.file_uploader[0].proto.type == [".safetensors"]  # the browser offers and sends nothing else
     at.file_uploader[0].upload("shared ring.safetensors", ring_bytes).run()
     assert errors_of(at) == []
     assert state.trained and state.trained.source == "uploaded: shared ring"
+    # Read once, then Streamlit holds it no longer and the uploader starts empty under a new key.
+    assert len(released) == 1 and at.file_uploader[0].key == "ckpt_upload#1" and at.file_uploader[0].value is None
     assert plain(at.success[0].value).startswith("Uploaded and opened 'shared ring.safetensors'")
     assert any(plain(s.value) == "Uploaded (1)" for s in at.subheader)
     at.file_uploader[0].set_value(("bad.safetensors", b"garbage!!", "application/octet-stream")).run()
     assert "'bad.safetensors' was not opened" in plain(at.error[0].value)
     assert state.trained.source == "uploaded: shared ring"
+    assert len(released) == 2 and at.file_uploader[0].key == "ckpt_upload#2"  # a refused file is released too
 
 
 def test_after_training_the_saved_model_is_listed_and_compared(trained_ring, models, no_samples, ring_bytes) -> None:

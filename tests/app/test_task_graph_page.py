@@ -169,6 +169,9 @@ def test_bad_import_says_why_and_keeps_the_graph(name, data, why):
     assert f"Could not import {name}" in texts(at.error) and why in texts(at.error)
     assert "Your graph was not changed" in texts(at.error)
     assert state.graph == original and state.edits.undo_steps == 0
+    at.run()
+    uploader = at.get("file_uploader")[0]
+    assert uploader.key == "tg_upload#1" and uploader.value is None  # read: Streamlit holds it no longer
 
 
 def test_too_big_upload_is_refused_before_reading(monkeypatch):
