@@ -30,7 +30,8 @@ from ragviz.plots.outputs import (
     kind_of,
     task_classes,
 )
-from ragviz.training.ensemble import band, class_agreement, max_pair_disagreement, pair_disagreement
+from ragviz.training.ensemble import band, class_agreement
+from ragviz.training.guess import max_pair_disagreement, pair_disagreement
 
 GUESS_MARK = "⚠"
 SPREAD_SCALE = [[0.0, "#ffffff"], [0.15, "#dadaeb"], [0.5, "#9e9ac8"], [1.0, "#3f007d"]]
