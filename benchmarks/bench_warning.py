@@ -64,8 +64,8 @@ STEPS = 500
 #: The calibration's limit on false alarms (share of right zero-shot predictions flagged): the issue's 10 %.
 MAX_FALSE_ALARMS = 0.10
 #: The candidate thresholds calibration chooses among (inf: that part of the rule is off).
-MARGINS = (1.5, 2.0, 2.5, 3.0, 4.0, math.inf)
-ABSOLUTES = (0.15, 0.2, 0.3, 0.4, 0.5, 0.6, math.inf)
+MARGINS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, math.inf)
+ABSOLUTES = (0.1, 0.12, 0.15, 0.17, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, math.inf)
 MAX_HOPS = (1, 2, math.inf)
 QUALITY_FIELDS = [f.name for f in fields(Quality)]
 
@@ -211,6 +211,18 @@ False alarms on the report seeds: {false}.
 """
 
 
+def replace_section(document: str, section_text: str) -> str:
+    """``document`` with the section that starts like ``section_text``'s heading replaced by it (up to the next
+    ``## `` heading), or with it appended."""
+    heading = section_text.split("\n", 1)[0]
+    start = document.find(heading + "\n")
+    if start < 0:
+        return document.rstrip("\n") + ("\n\n" if document.strip() else "") + section_text
+    end = document.find("\n## ", start + len(heading))
+    rest = "" if end < 0 else document[end + 1:]
+    return document[:start] + section_text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--settings", nargs="*", default=None, help="keys of generalisation.py (default: all)")
@@ -219,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--records", type=Path, default=None, help="JSON lines to reuse and extend")
-    parser.add_argument("--out", type=Path, default=None, help="write the markdown section here")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="put the markdown section into this file (replacing its old one, or appended)")
     add_quick(parser)
     args = quick(parser.parse_args(argv), settings=["moons-ring-60", "sine-amplitude-end"], tuning_seeds=[0],
                  report_seeds=[101], steps=20, k=2, records=None, out=None)
@@ -250,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                    args.steps, args.k)
     print(text)
     if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
+        old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        args.out.write_text(replace_section(old, text), encoding="utf-8")
         print(f"wrote {args.out}")
 
 

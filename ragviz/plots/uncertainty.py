@@ -44,7 +44,7 @@ def panel_label(name: str, zero_shot: bool, score: float, guess: bool, share: bo
     with ``share`` the share of pairs of models naming different classes), or the warning."""
     star = f" {ZERO_SHOT_MARK}" if zero_shot else ""
     if guess:
-        note = f"<span style='color:{GUESS_COLOR}'>{GUESS_MARK} models disagree: a guess</span>"
+        note = f"<span style='color:{GUESS_COLOR}'>{GUESS_MARK} a guess</span>"
     elif np.isfinite(score):
         note = f"{score:.0%} of model pairs differ" if share else f"disagreement {score:.3f}"
     else:

@@ -66,7 +66,7 @@ def test_the_button_trains_five_models_and_shows_where_they_disagree(odd_ring) -
 def test_a_zero_shot_guess_is_flagged_with_its_name_as_plain_text(odd_ring, monkeypatch) -> None:
     project, result = odd_ring
     zero = ODD
-    monkeypatch.setattr(Ensemble, "untrusted", lambda self, graph=None, tables=None: {zero: True})
+    monkeypatch.setattr(Ensemble, "guess_reasons", lambda self, graph=None, tables=None: {zero: "spread"})
     at = open_page(PAGE, checkpoint_state(project, result))
     train_from_page(at)
     assert errors_of(at) == []
@@ -90,3 +90,14 @@ def test_editing_the_graph_drops_the_ensemble(odd_ring) -> None:
     assert errors_of(at) == []
     assert state.runs.ensemble is None
     assert any(b.label == BUTTON for b in at.button)
+
+
+def test_a_task_far_from_data_is_flagged_for_its_distance_not_for_disagreement(odd_ring, monkeypatch) -> None:
+    project, result = odd_ring
+    monkeypatch.setattr(Ensemble, "guess_reasons", lambda self, graph=None, tables=None: {ODD: "far"})
+    at = open_page(PAGE, checkpoint_state(project, result))
+    train_from_page(at)
+    assert errors_of(at) == []
+    warning = next(w.value for w in at.warning if "is a guess" in w.value)
+    assert md_escape(ODD) in warning and "relation(s) from any task with data" in warning
+    assert "models disagree" not in warning
