@@ -49,7 +49,7 @@ from ragviz.training.guess import (  # noqa: E402
     calibrate,
     class_spread,
     flag_case,
-    hops_from_data,
+    hops_beyond_data,
     is_wrong,
     output_scale,
     regression_spread,
@@ -83,7 +83,7 @@ def job(key: str, seed: int, steps: int = STEPS, k: int = K) -> dict[str, Any]:
     bounds = np.cumsum(prep.test.counts.numpy())[:-1]
     targets = dict(zip(prep.g.names, np.split(prep.test.y.numpy(), bounds), strict=True))
     zero = {t.name for t in graph.tasks() if t.zero_shot}
-    hops = hops_from_data(graph.task_names(), [(e.source, e.target) for e in graph.edges()], zero)
+    hops = hops_beyond_data(graph.task_names(), [(e.source, e.target) for e in graph.edges()], zero)
     record: dict[str, Any] = {"key": key, "seed": seed, "regression": ensemble.regression, "tasks": {}}
     if ensemble.regression:
         record["scale"] = output_scale(np.concatenate([targets[n] for n in targets if n not in zero]))
@@ -191,7 +191,9 @@ frozen encoder's vectors, the same path) the share of member pairs naming differ
 most {k} members can disagree across the task's classes; for regression the members' std over the
 output scale (the std of the seen tasks' targets). A zero-shot task is flagged when its spread exceeds
 *margin* × the largest seen task's, or reaches *absolute*, or when it is more than *max hops*
-relations from any task with data (there the members agree on the same extrapolation, right or wrong).
+relations beyond the data: off an end of it, its group of linked data-less tasks touching only one
+task with data (there the members agree on the same extrapolation, right or wrong); a task between
+tasks with data is never flagged for its distance.
 A zero-shot prediction is **wrong** when member 0's accuracy is below 0.75, or its MSE above half the
 no-edges model's on that task (member 0 is the model a user trains with that seed). The thresholds
 are the candidates ({len(MARGINS)} margins × {len(ABSOLUTES)} absolutes × {len(MAX_HOPS)} hop limits) with

@@ -29,7 +29,7 @@ from ragviz.training.guess import (
     CLASS_RULE,
     class_spread,
     guess_reasons,
-    hops_from_data,
+    hops_beyond_data,
     output_scale,
     regression_spread,
 )
@@ -139,7 +139,7 @@ def test_text_tasks_take_the_same_class_path() -> None:
     outputs = result.predict_tasks()
     assert result.spreads() == pytest.approx({n: class_spread(o) for n, o in outputs.items()}, nan_ok=True)
     zero = [t.name for t in graph.tasks() if t.zero_shot]
-    hops = hops_from_data(graph.task_names(), [(e.source, e.target) for e in graph.edges()], zero)
+    hops = hops_beyond_data(graph.task_names(), [(e.source, e.target) for e in graph.edges()], zero)
     assert result.guess_reasons() == guess_reasons(result.spreads(), zero, hops, CLASS_RULE)
     assert set(result.untrusted()) == set(zero) and len(zero) == 3
 

@@ -16,12 +16,14 @@ from ragviz.training.guess import (
     flag_case,
     guess_flags,
     guess_reasons,
+    hops_beyond_data,
     hops_from_data,
     is_wrong,
     max_pair_disagreement,
     output_scale,
     pair_disagreement,
     regression_spread,
+    rule_sentence,
     warning_quality,
 )
 
@@ -109,3 +111,21 @@ def test_calibration_takes_the_most_recall_within_the_false_alarm_limit() -> Non
         calibrate(cases, [loose], max_false_alarm_rate=0.05)
     right_only = [Case(0.25, seen, 1, False), Case(0.01, seen, 1, False)]
     assert calibrate(right_only, [loose, strict], 0.5) == strict  # nothing to catch: the fewest false alarms
+
+
+def test_hops_beyond_data_count_only_off_the_end_not_between_tasks_with_data() -> None:
+    chain = ["a", "b", "c", "d", "e", "f"]
+    edges = list(zip(chain, chain[1:], strict=False))
+    between = hops_beyond_data(chain, edges, zero_shot=["b", "c", "d"])  # a and e have data: b–d lie between
+    assert between == {name: 0 for name in chain}
+    beyond = hops_beyond_data(chain, edges, zero_shot=["d", "e", "f"])  # only c touches the group
+    assert beyond == {"a": 0, "b": 0, "c": 0, "d": 1, "e": 2, "f": 3}
+    assert hops_beyond_data(["a", "b"], [], ["b"]) == {"a": 0, "b": math.inf}  # cut off from every task with data
+
+
+def test_the_rule_in_words_names_only_the_parts_that_are_on() -> None:
+    words = rule_sentence(GuessRule(margin=math.inf, absolute=0.17, max_hops=1), regression=False, k=5)
+    assert "17%" in words and "1 relation(s) off the end" in words and "inf" not in words and "×" not in words
+    numbers = rule_sentence(GuessRule(margin=2.0, absolute=0.3, max_hops=math.inf), regression=True, k=5)
+    assert "2× as much" in numbers and "30% as wide" in numbers and "relation" not in numbers
+    assert "No zero-shot task" in rule_sentence(GuessRule(math.inf, math.inf, math.inf), False, 5)

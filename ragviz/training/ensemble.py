@@ -38,7 +38,7 @@ from ragviz.training.guess import (
     REGRESSION_RULE,
     class_spread,
     guess_reasons,
-    hops_from_data,
+    hops_beyond_data,
     output_scale,
     pair_disagreement,
     regression_spread,
@@ -202,7 +202,7 @@ class Ensemble:
         :func:`~ragviz.training.guess.guess_reasons`; the rule calibrated for classes or for regression)."""
         graph_ = self.graph if graph is None else graph
         zero = [t.name for t in graph_.tasks() if t.zero_shot]
-        hops = hops_from_data(graph_.task_names(), [(e.source, e.target) for e in graph_.edges()], zero)
+        hops = hops_beyond_data(graph_.task_names(), [(e.source, e.target) for e in graph_.edges()], zero)
         rule = REGRESSION_RULE if self.regression else CLASS_RULE
         return guess_reasons(self.spreads(graph, tables), zero, hops, rule)
 

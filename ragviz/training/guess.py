@@ -12,8 +12,9 @@ kind of task (its *spread*):
 
 A zero-shot task is flagged when its spread is ``margin`` × the largest of the seen tasks' (members
 trained on a task's data agree about as much as they ever will), or reaches ``absolute`` whatever the
-seen tasks show, or when it lies more than ``max_hops`` relations from any task with data (there the
-members tend to agree on the same wrong extrapolation, so their agreement proves nothing). The
+seen tasks show, or when it lies more than ``max_hops`` relations beyond the data, off an end of it rather
+than between tasks with data (there the members tend to agree on the same wrong extrapolation, so their
+agreement proves nothing). The
 thresholds were calibrated on tuning seeds 0–5 of the generalisation suite and checked on its report
 seeds (``benchmarks/bench_warning.py``, ``benchmarks/GENERALISATION.md``). All members can still be
 wrong together, e.g. when the relations themselves are wrong: no flag is not proof.
@@ -40,7 +41,7 @@ class GuessRule:
 
     margin: float  # flag when the spread is at least this × the seen tasks' largest spread
     absolute: float  # flag when the spread reaches this, whatever the seen tasks show
-    max_hops: int  # flag when the task is more than this many relations from any task with data
+    max_hops: float  # flag when the task is more than this many relations beyond the data (hops_beyond_data)
 
     def describe(self) -> str:
         return f"margin {self.margin:g}, absolute {self.absolute:g}, more than {self.max_hops} hop(s)"
@@ -120,13 +121,44 @@ def hops_from_data(names: Iterable[str], edges: Iterable[tuple[str, str]],
     return {name: dist.get(name, math.inf) for name in adjacent}
 
 
+def hops_beyond_data(names: Iterable[str], edges: Iterable[tuple[str, str]],
+                     zero_shot: Iterable[str]) -> dict[str, float]:
+    """Task → how far it lies *beyond* the data: its :func:`hops_from_data` when its group of linked data-less
+    tasks touches at most one task with data (it extends the data off an end), 0 when the group lies between
+    two or more tasks with data (interpolation) or the task has data."""
+    names, edges, zero = list(names), list(edges), set(zero_shot)
+    hops = hops_from_data(names, edges, zero)
+    adjacent: dict[str, set[str]] = {name: set() for name in names}
+    for a, b in edges:
+        adjacent.setdefault(a, set()).add(b)
+        adjacent.setdefault(b, set()).add(a)
+    out = {name: 0.0 for name in adjacent}
+    done: set[str] = set()
+    for start in (n for n in adjacent if n in zero):
+        if start in done:
+            continue
+        group, anchors, queue = {start}, set(), deque([start])
+        while queue:
+            for b in adjacent[queue.popleft()]:
+                if b not in zero:
+                    anchors.add(b)
+                elif b not in group:
+                    group.add(b)
+                    queue.append(b)
+        done |= group
+        for name in group:
+            out[name] = 0.0 if len(anchors) >= 2 else hops[name]
+    return out
+
+
 # --------------------------------------------------------------------------- the rule
 def guess_reasons(spreads: Mapping[str, float], zero_shot: Iterable[str], hops: Mapping[str, float],
                   rule: GuessRule) -> dict[str, str]:
     """Zero-shot task → why its prediction is a guess ("" when it is not flagged).
 
-    Reasons: ``"far"`` (more than ``rule.max_hops`` from data), ``"spread"`` (members disagree, see the
-    module's docstring), ``"no seen tasks"`` and ``"no points"`` (nothing shows the members can agree).
+    ``hops``: :func:`hops_beyond_data`. Reasons: ``"far"`` (more than ``rule.max_hops`` beyond the data),
+    ``"spread"`` (members disagree, see the module's docstring), ``"no seen tasks"`` and ``"no points"``
+    (nothing shows the members can agree).
     """
     zero = set(zero_shot)
     seen = [v for name, v in spreads.items() if name not in zero and math.isfinite(v)]
@@ -147,6 +179,23 @@ def guess_reasons(spreads: Mapping[str, float], zero_shot: Iterable[str], hops: 
         else:
             out[name] = ""
     return out
+
+
+def rule_sentence(rule: GuessRule, regression: bool, k: int) -> str:
+    """The rule in words, for the page (only the parts that are on)."""
+    parts = []
+    if math.isfinite(rule.margin):
+        parts.append(f"its {k} models disagree more than {rule.margin:g}× as much as on any task with data")
+    if math.isfinite(rule.absolute):
+        parts.append(f"the band of their curves is at least {rule.absolute:.0%} as wide as the data's spread"
+                     if regression else
+                     f"they name different classes {rule.absolute:.0%} as often as {k} models at most can")
+    if math.isfinite(rule.max_hops):
+        parts.append(f"it lies more than {rule.max_hops:g} relation(s) off the end of the data (not between tasks "
+                     "with data)")
+    if not parts:
+        return "No zero-shot task is flagged while tasks with data show how much the models agree."
+    return "A zero-shot task is flagged as a guess when " + ", or when ".join(parts) + "."
 
 
 def guess_flags(spreads: Mapping[str, float], zero_shot: Iterable[str], hops: Mapping[str, float],

@@ -20,18 +20,13 @@ from ragviz.plots.uncertainty import needs_grid, trust_table, uncertainty_figure
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.ensemble import DEFAULT_K, Ensemble
-from ragviz.training.guess import CLASS_RULE, REGRESSION_RULE
+from ragviz.training.guess import CLASS_RULE, REGRESSION_RULE, rule_sentence
 from ragviz.training.lifecycle import RunRecord
 from ragviz.ui.projector import for_screen
 from ragviz.ui.runs import begin_ensemble, drop_ensemble
 from ragviz.ui.state import AppState, graph_key
 
 BUTTON = f"Check how sure the model is: train {DEFAULT_K} models"
-RULE = (f"A zero-shot task is flagged as a guess when its models disagree more than {CLASS_RULE.margin:g}× as much as "
-        f"on any task with data, or when they disagree outright (for classes: {CLASS_RULE.absolute:.0%} of the most "
-        f"{DEFAULT_K} models can; for numbers: a band of curves {REGRESSION_RULE.absolute:.0%} as wide as the data's "
-        f"spread), or when it is more than {CLASS_RULE.max_hops} relation(s) from any task with data. The thresholds "
-        "were calibrated on tuning runs (benchmarks/GENERALISATION.md).")
 EXPLAIN = (f"Train {DEFAULT_K} copies of this model from different random starts, on the same data with the same "
            "settings. Where they agree, the prediction does not hinge on luck; where they disagree, it does — on a "
            "zero-shot task that means the prediction is a guess.")
@@ -134,8 +129,9 @@ def guess_message(name: str, reason: str, max_hops: float) -> str:
     :func:`ragviz.training.guess.guess_reasons`)."""
     task = f"**{md_escape(name)}**"
     why = {
-        "far": f"{task} is more than {max_hops:g} relation(s) from any task with data: that far, the "
-               f"{DEFAULT_K} models tend to agree on the same wrong extrapolation, so their agreement proves nothing",
+        "far": f"{task} is more than {max_hops:g} relation(s) from any task with data, off the end of the data "
+               f"rather than between tasks with data: that far, the {DEFAULT_K} models tend to agree on the same "
+               "wrong extrapolation, so their agreement proves nothing",
         "spread": f"The {DEFAULT_K} models disagree on {task}",
         "no seen tasks": f"No task has data to show how well the {DEFAULT_K} models agree, so {task}",
         "no points": f"{task} has no test points to compare the {DEFAULT_K} models on",
@@ -169,11 +165,13 @@ def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[s
     numbers = {c: st.column_config.NumberColumn(format="%.3f") for c in table.columns
                if c not in ("task", "zero-shot", "verdict")}
     st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_trust")
+    rule = rule_sentence(REGRESSION_RULE if ensemble.regression else CLASS_RULE, ensemble.regression, DEFAULT_K)
     maps = ("" if ensemble.regression or not needs_grid(trace) else
             " The maps cover the whole plane: far from the test points (crosses), where the scores are measured, "
             "the models often disagree even on tasks with data.")
     st.caption(f"Disagreement: how far the {DEFAULT_K} models' outputs spread (std across models, averaged over "
-               f"the task's test points). {RULE}{maps} Agreement is not proof: all five can be wrong together, "
+               f"the task's test points). {rule} The thresholds were calibrated on tuning runs "
+               f"(benchmarks/GENERALISATION.md).{maps} Agreement is not proof: all five can be wrong together, "
                "for example when the relations are wrong.")
 
 
