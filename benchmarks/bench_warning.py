@@ -22,6 +22,7 @@ Records (one JSON line per setting and seed) are appended as they are made, so a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -38,6 +39,8 @@ import torch  # noqa: E402
 from common import add_quick, quick
 from generalisation import SETTINGS  # noqa: E402
 
+from ragviz.lessons.text_lesson import SEEDS as TEXT_SEEDS  # noqa: E402
+from ragviz.lessons.text_lesson import TEXT_LESSON, text_task_graph  # noqa: E402
 from ragviz.model.config import ModelConfig, TrainConfig  # noqa: E402
 from ragviz.training.ensemble import train_ensemble  # noqa: E402
 from ragviz.training.guess import (  # noqa: E402
@@ -67,17 +70,26 @@ MAX_FALSE_ALARMS = 0.10
 MARGINS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, math.inf)
 ABSOLUTES = (0.1, 0.12, 0.15, 0.17, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, math.inf)
 MAX_HOPS = (1, 2, math.inf)
+#: The text lesson's graph: judged with the calibrated class rule, not used to calibrate it.
+TEXT = "text-lesson"
 QUALITY_FIELDS = [f.name for f in fields(Quality)]
 
 
 # --------------------------------------------------------------------------- one run
 def job(key: str, seed: int, steps: int = STEPS, k: int = K) -> dict[str, Any]:
-    """Train the ensemble (and for regression the no-edges model) on one setting and seed; the record."""
+    """Train the ensemble (and for regression the no-edges model) on one setting and seed; the record.
+
+    ``key`` :data:`TEXT` is the text lesson's graph with the lesson's own model and training settings.
+    """
     torch.set_num_threads(1)
     start = time.process_time()
-    graph = SETTINGS[key].build(seed)
-    tc = TrainConfig(steps=steps, seed=seed, device="cpu", eval_every=steps)
-    ensemble = train_ensemble(graph, ModelConfig(), tc, k, seed)
+    if key == TEXT:
+        graph, model_cfg = text_task_graph(seed), TEXT_LESSON.model
+        tc = dataclasses.replace(TEXT_LESSON.train, seed=seed, device="cpu", eval_every=TEXT_LESSON.train.steps)
+    else:
+        graph, model_cfg = SETTINGS[key].build(seed), ModelConfig()
+        tc = TrainConfig(steps=steps, seed=seed, device="cpu", eval_every=steps)
+    ensemble = train_ensemble(graph, model_cfg, tc, k, seed)
     prep = ensemble._prepared(None, None)
     outputs = ensemble.predict_tasks()
     bounds = np.cumsum(prep.test.counts.numpy())[:-1]
@@ -87,7 +99,7 @@ def job(key: str, seed: int, steps: int = STEPS, k: int = K) -> dict[str, Any]:
     record: dict[str, Any] = {"key": key, "seed": seed, "regression": ensemble.regression, "tasks": {}}
     if ensemble.regression:
         record["scale"] = output_scale(np.concatenate([targets[n] for n in targets if n not in zero]))
-        no_edges = train(graph, ModelConfig(), tc, edges=[]).history.final_metrics()
+        no_edges = train(graph, model_cfg, tc, edges=[]).history.final_metrics()
     for name, out in outputs.items():
         y = targets[name]
         task: dict[str, Any] = {"zero": name in zero, "hops": hops[name]}
@@ -165,8 +177,9 @@ def _row(what: str, result: dict[str, Any]) -> str:
 
 
 def section(command: str, rules: dict[str, GuessRule], tuned: dict[str, dict[str, Any]],
-            reported: dict[str, dict[str, Any]], keys: Sequence[str], tuning: Sequence[int],
-            report_seeds: Sequence[int], cpu_s: float, steps: int, k: int) -> str:
+            reported: dict[str, dict[str, Any]], texts: dict[str, dict[str, Any]], keys: Sequence[str],
+            tuning: Sequence[int],
+            report_seeds: Sequence[int], cpu_s: float, steps: int, k: int, records: str = "not kept") -> str:
     """The markdown section for GENERALISATION.md."""
     head = ("| seeds, kind | zero-shot tasks | wrong | recall (wrong ones flagged) | false alarms (right ones "
             "flagged) | precision |\n| --- | --- | --- | --- | --- | --- |")
@@ -175,6 +188,10 @@ def section(command: str, rules: dict[str, GuessRule], tuned: dict[str, dict[str
         for kind in ("classes", "regression", "all"):
             if kind in results:
                 lines.append(_row(f"{label}, {kind}", results[kind]))
+    if texts:
+        lines.append(_row("text lesson (its seeds; not calibrated on)", texts["classes"]))
+    text_note = ("" if not texts else "\nText lesson: missed " + ("; ".join(texts["classes"]["missed"]) or "none")
+                 + "; false alarms " + ("; ".join(texts["classes"]["false"]) or "none") + ".\n")
     misses = "; ".join(reported["all"]["missed"]) or "none"
     false = "; ".join(reported["all"]["false"]) or "none"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -182,6 +199,8 @@ def section(command: str, rules: dict[str, GuessRule], tuned: dict[str, dict[str
 
 Command: `{command}` ({cpu_s / 60:.0f} min of CPU for the runs, one torch thread; load average {load:.1f}
 when the figures were written). Settings: {len(keys)} ({', '.join(f'`{k_}`' for k_ in keys)}).
+The runs' records are {records}: one JSON line per setting and seed, reused by a rerun of the command
+(which then only recalibrates and counts); without them it retrains everything.
 Tuning seeds {', '.join(map(str, tuning))}; report seeds {', '.join(map(str, report_seeds))}.
 
 **Method.** Per setting and seed, the ensemble the app trains (K = {k}, default `ModelConfig()`,
@@ -200,7 +219,7 @@ are the candidates ({len(MARGINS)} margins × {len(ABSOLUTES)} absolutes × {len
 the most recall on the **tuning seeds** whose false alarms stay within {MAX_FALSE_ALARMS:.0%}, chosen per
 kind; the report seeds were not looked at until they were fixed.
 
-Calibrated: classes {rules['classes'].describe()}; regression {rules['regression'].describe()}.
+Calibrated: {'; '.join(f'{kind} {rule.describe()}' for kind, rule in rules.items()) or 'nothing'}.
 
 {chr(10).join(lines)}
 
@@ -210,7 +229,7 @@ were on a wrong prediction.
 
 Missed on the report seeds: {misses}.
 False alarms on the report seeds: {false}.
-"""
+{text_note}"""
 
 
 def replace_section(document: str, section_text: str) -> str:
@@ -230,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--settings", nargs="*", default=None, help="keys of generalisation.py (default: all)")
     parser.add_argument("--tuning-seeds", nargs="*", type=int, default=list(TUNING_SEEDS))
     parser.add_argument("--report-seeds", nargs="*", type=int, default=list(REPORT_SEEDS))
+    parser.add_argument("--text-seeds", nargs="*", type=int, default=list(TEXT_SEEDS),
+                        help="seeds of the text lesson's graph to judge the class rule on (its own settings)")
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--k", type=int, default=K)
     parser.add_argument("--records", type=Path, default=None, help="JSON lines to reuse and extend")
@@ -237,13 +258,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="put the markdown section into this file (replacing its old one, or appended)")
     add_quick(parser)
     args = quick(parser.parse_args(argv), settings=["moons-ring-60", "sine-amplitude-end"], tuning_seeds=[0],
-                 report_seeds=[101], steps=20, k=2, records=None, out=None)
+                 report_seeds=[101], text_seeds=[], steps=20, k=2, records=None, out=None)
     keys = args.settings or list(SETTINGS)
     unknown = [key for key in keys if key not in SETTINGS]
     if unknown:
         raise SystemExit(f"Unknown setting(s) {', '.join(unknown)}; choose from {', '.join(SETTINGS)}.")
     tuning = collect(keys, args.tuning_seeds, args.records, args.steps, args.k)
     report = collect(keys, args.report_seeds, args.records, args.steps, args.k)
+    text_runs = collect([TEXT], args.text_seeds, args.records, args.steps, args.k)
     rules, tuned, reported = {}, {}, {}
     for kind, regression, default in (("classes", False, CLASS_RULE), ("regression", True, REGRESSION_RULE)):
         tune_cases, report_cases = cases(tuning, regression), cases(report, regression)
@@ -254,15 +276,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         tuned[kind] = judge(tune_cases, rules[kind])
         reported[kind] = judge(report_cases, rules[kind])
         print(f"{kind}: calibrated {rules[kind].describe()} (shipped: {default.describe()})")
+    texts = {}
+    if text_runs:
+        texts["classes"] = judge(cases(text_runs, False), rules.get("classes", CLASS_RULE))
+        texts["all"] = texts["classes"]
     for results in (tuned, reported):
         parts = list(results.values())
         results["all"] = {"quality": Quality(*(sum(getattr(p["quality"], f) for p in parts) for f in QUALITY_FIELDS)),
                           "missed": [m for p in parts for m in p["missed"]],
                           "false": [m for p in parts for m in p["false"]], "n": sum(p["n"] for p in parts)}
     command = "python benchmarks/bench_warning.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    cpu = sum(r["cpu_s"] for r in (*tuning, *report))
-    text = section(command.strip(), rules, tuned, reported, keys, args.tuning_seeds, args.report_seeds, cpu,
-                   args.steps, args.k)
+    cpu = sum(r["cpu_s"] for r in (*tuning, *report, *text_runs))
+    text = section(command.strip(), rules, tuned, reported, texts, keys, args.tuning_seeds, args.report_seeds, cpu,
+                   args.steps, args.k, f"`{args.records.as_posix()}`" if args.records else "not kept")
     print(text)
     if args.out is not None:
         old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""

@@ -48,8 +48,10 @@ class GuessRule:
 
 
 #: Calibrated on tuning seeds 0–5 (benchmarks/bench_warning.py); see GENERALISATION.md for the figures.
-CLASS_RULE = GuessRule(margin=2.0, absolute=0.5, max_hops=1)
-REGRESSION_RULE = GuessRule(margin=2.0, absolute=0.5, max_hops=1)
+CLASS_RULE = GuessRule(margin=5.0, absolute=0.25, max_hops=1)
+#: Tuning seeds held a single wrong regression task: this rule is the most sensitive without a false alarm there,
+#: and on the report seeds it raised 8 false alarms on 40 tasks (sine-two-gaps' second gap).
+REGRESSION_RULE = GuessRule(margin=1.5, absolute=0.17, max_hops=1)
 
 
 # --------------------------------------------------------------------------- spreads
