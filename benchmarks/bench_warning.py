@@ -9,7 +9,9 @@ trains the no-edges model, since "wrong" there means an MSE above half the no-ed
 
 The thresholds are chosen on the tuning seeds only (the most recall whose false alarms stay within
 ``--max-false-alarms``), then applied unchanged to the report seeds, where precision, recall and the
-false-alarm rate are counted over every zero-shot task.
+false-alarm rate are counted over every zero-shot task. The text lesson's graph (its own model and
+training settings, its seeds 11–15) is judged with the calibrated class rule too, apart: text tasks are
+classes on the frozen encoder's vectors and take the same path.
 
     python benchmarks/bench_warning.py --records benchmarks/warning_records.jsonl   # resume / reuse records
     python benchmarks/bench_warning.py --settings moons-ring-60 sine-amplitude-end --tuning-seeds 0 1 --report-seeds 101
