@@ -12,6 +12,7 @@ and CPU (process) time: on a shared machine the CPU time of a one-thread run is 
 
     python benchmarks/bench_ensemble.py                  # CPU, 1 thread, K = 5, 500 steps, 3 repeats
     python benchmarks/bench_ensemble.py --device cuda    # on a CUDA machine
+    python benchmarks/bench_ensemble.py --setting xor-ring-15   # a generalisation-suite graph instead
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from common import add_quick, describe, median, quick, setup, sync, table, verdict
 from workloads import ring_project
 
-from ragviz.model.config import ModelConfig
+from ragviz.model.config import ModelConfig, TrainConfig
 from ragviz.training.ensemble import train_ensemble
 from ragviz.training.train import train
 
@@ -40,14 +41,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--decoder", default=None, help="override the sample's decoder (default: the current default)")
+    parser.add_argument("--setting", default=None,
+                        help="a generalisation-suite setting (seed 101, default config) instead of the ring sample")
     add_quick(parser)
     args = quick(parser.parse_args(), k=2, steps=10, repeats=1)
     device = setup(args.threads, args.device)
-    project, source = ring_project()
-    mc = dataclasses.replace(project.model_config, decoder=args.decoder or ModelConfig().decoder)
-    tc = dataclasses.replace(project.train_config, steps=args.steps, eval_every=args.steps,
-                             device=args.device)
-    graph = project.graph
+    if args.setting:
+        from generalisation import SETTINGS
+
+        graph, source = SETTINGS[args.setting].build(101), f"generalisation setting {args.setting} (seed 101)"
+        mc, tc = ModelConfig(), TrainConfig(seed=101)
+    else:
+        project, source = ring_project()
+        graph, mc, tc = project.graph, project.model_config, project.train_config
+    mc = dataclasses.replace(mc, decoder=args.decoder or ModelConfig().decoder)
+    tc = dataclasses.replace(tc, steps=args.steps, eval_every=args.steps, device=args.device)
 
     def timed(work: Callable[[], object]) -> tuple[float, float]:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -64,6 +64,8 @@ DEFAULT_STEPS = 500
 QUICK_STEPS = 60
 OUT = Path(__file__).resolve().parent / "GENERALISATION.md"
 ENSEMBLE_K = 5
+#: The section ``bench_warning.py`` writes at the end of the report: a rerun of the suite keeps it.
+KEPT_SECTION = "## The ensemble's warning"
 
 #: The model and its contrasts. Every baseline is a neighbour average (:mod:`ragviz.inspection.baselines`):
 #: harmonic (iterated to its fixed point) over the independent model's heads ("neighbour average") or
@@ -613,7 +615,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if out is not None:
         command = "python benchmarks/generalisation.py " + " ".join(argv if argv is not None else sys.argv[1:])
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        out.write_text(report(rows, results, names, command.strip(), seconds, steps, line, load), encoding="utf-8")
+        before = out.read_text(encoding="utf-8") if out.exists() else ""
+        kept = before[before.index(KEPT_SECTION):] if KEPT_SECTION in before else ""  # bench_warning.py's section
+        text = report(rows, results, names, command.strip(), seconds, steps, line, load)
+        out.write_text(text + ("\n" + kept if kept else ""), encoding="utf-8")
         print(f"wrote {out}")
 
 

@@ -64,3 +64,17 @@ def test_quick_replaces_the_sizes_and_leaves_a_normal_run_alone() -> None:
     small = bench_replicas.parse(["--sessions", "12", "--quick"])
     assert normal.sessions == [12] and normal.replicas == 3
     assert small.sessions == [2] and small.replicas == 2 and small.steps == 5
+
+
+def test_the_warning_section_replaces_its_old_self_and_keeps_the_rest() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_warning
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    section = "## The ensemble's warning: precision and recall\n\nold figures\n"
+    doc = bench_warning.replace_section("# Suite\n\n## Results\n\ntable\n", section)
+    assert doc == "# Suite\n\n## Results\n\ntable\n\n" + section
+    again = bench_warning.replace_section(doc + "\n## Later\n\nkept\n", section.replace("old", "new"))
+    assert "old figures" not in again and "new figures" in again and again.endswith("## Later\n\nkept\n")
+    assert again.startswith("# Suite\n\n## Results\n\ntable\n")

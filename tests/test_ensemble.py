@@ -20,14 +20,19 @@ from ragviz.training.ensemble import (
     band,
     class_agreement,
     disagreement_of,
-    max_pair_disagreement,
     spread,
     stacked_forward,
     train_ensemble,
-    trust_flags,
-    trust_threshold,
 )
 from ragviz.training.ensemble_run import EnsembleRun
+from ragviz.training.guess import (
+    CLASS_RULE,
+    class_spread,
+    guess_reasons,
+    hops_beyond_data,
+    output_scale,
+    regression_spread,
+)
 from ragviz.training.prepared import prepare
 from ragviz.training.project import Project
 from ragviz.training.train import train
@@ -116,6 +121,37 @@ def test_minibatches_uncertainty_weighting_and_regression() -> None:
     zero = graph.task_names()[2]
     assert result.predict_grid(grid, [zero])[zero].shape == (2, 7)
     assert set(result.untrusted()) == {zero}
+    # The spread is the members' std against the seen tasks' target std (the output scale).
+    prep = prepare(graph, result.members()[0])
+    seen = (prep.g.embed_index >= 0).index_select(0, prep.test.tid)
+    scale = output_scale(prep.test.y[seen].numpy())
+    outputs = result.predict_tasks()
+    assert result.spreads() == pytest.approx({n: regression_spread(o, scale) for n, o in outputs.items()})
+
+
+def test_text_tasks_take_the_same_class_path() -> None:
+    """A text task is classes on the frozen encoder's vectors: its warning is the 2-D families' warning."""
+    from ragviz.lessons.text_lesson import text_task_graph
+
+    graph = text_task_graph(train_size=30, test_size=20)
+    result = train_ensemble(graph, TINY, TrainConfig(steps=4, device="cpu"), k=2)
+    assert not result.regression and result.vectorised
+    outputs = result.predict_tasks()
+    assert result.spreads() == pytest.approx({n: class_spread(o) for n, o in outputs.items()}, nan_ok=True)
+    zero = [t.name for t in graph.tasks() if t.zero_shot]
+    hops = hops_beyond_data(graph.task_names(), [(e.source, e.target) for e in graph.edges()], zero)
+    assert result.guess_reasons() == guess_reasons(result.spreads(), zero, hops, CLASS_RULE)
+    assert set(result.untrusted()) == set(zero) and len(zero) == 3
+
+
+def test_a_task_far_from_data_is_a_guess_even_where_members_agree() -> None:
+    graph = generate_graph("chain", 5, "moons", vary="rotate", start=0.0, stop=120.0, train_size=20,
+                           test_size=10, zero_shot=[3, 4])
+    result = train_ensemble(graph, TINY, TrainConfig(steps=3, device="cpu"), k=2)
+    far = graph.task_names()[4]  # two relations from the nearest task with data
+    same = {name: value[:1].expand(2, *value.shape[1:]).clone() for name, value in result.params.items()}
+    clones = Ensemble(graph, TINY, result.train_config, result.spec, same, {}, 0)
+    assert clones.guess_reasons()[far] == ("far" if CLASS_RULE.max_hops < 2 else "")
 
 
 def test_stop_and_bad_k() -> None:
@@ -147,22 +183,8 @@ def test_argmax_disagreement_and_class_agreement() -> None:
     assert argmax_disagreement(probs) == pytest.approx((0 + 4 / 6 + 0) / 3)
     agreement = class_agreement(probs, np.array([0, 1, 1]), 3)
     assert agreement[0] == 1.0 and agreement[1] == 0.5 and np.isnan(agreement[2])
-    assert max_pair_disagreement(5, 2) == pytest.approx(0.6)  # a 3–2 split: 12 of 20 ordered pairs differ
-    assert max_pair_disagreement(3, 6) == 1.0 and max_pair_disagreement(1, 2) == 0.0
     mean, low, high = band(np.array([[0.0, 1.0], [2.0, 3.0]]))
     assert mean.tolist() == [1.0, 2.0] and low.tolist() == [0.0, 1.0] and high.tolist() == [2.0, 3.0]
-
-
-def test_trust_flags_are_calibrated_on_the_seen_tasks() -> None:
-    seen = {f"s{i}": 0.01 * i for i in range(1, 11)}  # 0.01 … 0.10
-    threshold = trust_threshold(list(seen.values()), quantile=1.0, margin=2.0)
-    assert threshold == pytest.approx(0.2)
-    scores = {**seen, "z_low": 0.15, "z_high": 0.25, "z_nan": float("nan")}
-    flags = trust_flags(scores, ["z_low", "z_high", "z_nan"], quantile=1.0, margin=2.0)
-    assert flags == {"z_low": False, "z_high": True, "z_nan": True}
-    assert trust_flags(scores, ["z_high"], quantile=1.0, margin=2.0, floor=0.3) == {"z_high": False}
-    assert trust_flags({"z": 0.0}, ["z"]) == {"z": True}  # nothing seen to calibrate on: a guess
-    assert trust_flags({"a": 0.0, "b": 0.0}, []) == {}
 
 
 # --------------------------------------------------------------------------- the app's worker

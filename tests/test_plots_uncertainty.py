@@ -57,7 +57,7 @@ def test_the_map_shows_the_share_of_model_pairs_naming_different_classes(ring_tr
     assert np.allclose(heatmaps[2].z, 1.0) and np.allclose(heatmaps[0].z, 0.0)
     assert fig.layout.coloraxis.cmax == 1.0  # two models can contradict on every point
     titles = [a.text for a in fig.layout.annotations]
-    assert f"{GUESS_MARK} models disagree: a guess" in titles[2] and "★" in titles[2]
+    assert f"{GUESS_MARK} a guess" in titles[2] and "★" in titles[2]
     assert "0% of model pairs differ" in titles[0] and GUESS_MARK not in titles[0]
     unsure = {n: np.full((3, len(ring_trace.grid), 2), 0.5) for n in names}  # every model unsure, none opposed
     unsure[zero][1, :, 1] = 0.6  # the second model leans to class 1; a tie is class 0 for the others

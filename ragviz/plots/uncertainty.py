@@ -30,7 +30,8 @@ from ragviz.plots.outputs import (
     kind_of,
     task_classes,
 )
-from ragviz.training.ensemble import band, class_agreement, max_pair_disagreement, pair_disagreement
+from ragviz.training.ensemble import band, class_agreement
+from ragviz.training.guess import max_pair_disagreement, pair_disagreement
 
 GUESS_MARK = "⚠"
 SPREAD_SCALE = [[0.0, "#ffffff"], [0.15, "#dadaeb"], [0.5, "#9e9ac8"], [1.0, "#3f007d"]]
@@ -43,7 +44,7 @@ def panel_label(name: str, zero_shot: bool, score: float, guess: bool, share: bo
     with ``share`` the share of pairs of models naming different classes), or the warning."""
     star = f" {ZERO_SHOT_MARK}" if zero_shot else ""
     if guess:
-        note = f"<span style='color:{GUESS_COLOR}'>{GUESS_MARK} models disagree: a guess</span>"
+        note = f"<span style='color:{GUESS_COLOR}'>{GUESS_MARK} a guess</span>"
     elif np.isfinite(score):
         note = f"{score:.0%} of model pairs differ" if share else f"disagreement {score:.3f}"
     else:

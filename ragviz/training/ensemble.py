@@ -9,7 +9,8 @@ gradient) and one AdamW step over the stacked tensors (AdamW is elementwise). Me
 from ``build_model(..., seed=seed + k)`` and draws its own task-dropout masks from its own
 seed, as ``train`` would; member 0 therefore follows ``train`` with ``seed`` up to rounding.
 
-The disagreement measures and the trust flag are pure NumPy functions below the class.
+The disagreement measures are pure NumPy functions below the class; the warning built on them (which
+zero-shot prediction is a guess) is :mod:`ragviz.training.guess`'s.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ from ragviz.model.layouts import PointLayout
 from ragviz.model.rag import RAGModel, build_model
 from ragviz.model.tensors import GraphTensors, make_vocab
 from ragviz.safety.errors import ConfigError, DataError
+from ragviz.training.guess import (
+    CLASS_RULE,
+    REGRESSION_RULE,
+    class_spread,
+    guess_reasons,
+    hops_beyond_data,
+    output_scale,
+    pair_disagreement,
+    regression_spread,
+)
 from ragviz.training.optim import make_adamw
 from ragviz.training.prepared import Checked, Prepared, check_work, per_task_mean, prepare
 from ragviz.training.train import (
@@ -47,18 +58,6 @@ from ragviz.training.train import (
 
 DEFAULT_K = 5
 MAX_K = 32
-#: A zero-shot task is flagged when its disagreement exceeds :data:`TRUST_MARGIN` times this quantile
-#: of the seen tasks' disagreement: seen tasks show how much members differ where data pins them down.
-TRUST_QUANTILE = 0.95
-TRUST_MARGIN = 2.0
-#: For classes, the flag also needs members to predict different classes on at least this share of
-#: pairs of members and points: a zero-shot task is always less certain than a seen one, but one on
-#: which the members name the same class nearly everywhere is not a guess (the ring sample's zero-shot
-#: tasks: about 0.1, at 93–100 % accuracy).
-GUESS_FLOOR = 0.2
-#: For regression, the members' std must also reach this share of the std of the seen tasks' targets:
-#: members whose curves differ by a tenth of the data's spread still agree on its shape.
-GUESS_FLOOR_REGRESSION = 0.5
 
 
 class _Member(nn.Module):
@@ -186,21 +185,30 @@ class Ensemble:
             raise ValueError("class disagreement needs classes; this ensemble does regression")
         return {name: argmax_disagreement(out) for name, out in self._test_outputs(graph, tables).items()}
 
-    def untrusted(self, graph: TaskGraph | None = None, tables: dict[str, Any] | None = None) -> dict[str, bool]:
-        """Zero-shot task name → whether its prediction should not be trusted (see :func:`trust_flags`).
-
-        Classes: judged on :meth:`class_disagreement` with :data:`GUESS_FLOOR`; regression: on
-        :meth:`disagreement`, with :data:`GUESS_FLOOR_REGRESSION` times the spread of the seen tasks' targets.
-        """
-        graph_ = self.graph if graph is None else graph
-        zero = {t.name for t in graph_.tasks() if t.zero_shot}
+    def spreads(self, graph: TaskGraph | None = None, tables: dict[str, Any] | None = None) -> dict[str, float]:
+        """Task name → the members' spread on the warning's common scale (:mod:`ragviz.training.guess`):
+        for classes the share of member pairs naming different classes over its largest value, for
+        regression the members' std over the seen tasks' target std."""
+        outputs = self._test_outputs(graph, tables)
         if not self.regression:
-            return trust_flags(self.class_disagreement(graph, tables), zero, floor=GUESS_FLOOR)
+            return {name: class_spread(out) for name, out in outputs.items()}
         prep = self._prepared(graph, tables)
         seen_points = (prep.g.embed_index >= 0).index_select(0, prep.test.tid)
-        targets = prep.test.y[seen_points].numpy()
-        scale = float(targets.std()) if targets.size > 1 else 0.0
-        return trust_flags(self.disagreement(graph, tables), zero, floor=GUESS_FLOOR_REGRESSION * scale)
+        scale = output_scale(prep.test.y[seen_points].numpy())
+        return {name: regression_spread(out, scale) for name, out in outputs.items()}
+
+    def guess_reasons(self, graph: TaskGraph | None = None, tables: dict[str, Any] | None = None) -> dict[str, str]:
+        """Zero-shot task name → why its prediction is a guess, "" when it is not (see
+        :func:`~ragviz.training.guess.guess_reasons`; the rule calibrated for classes or for regression)."""
+        graph_ = self.graph if graph is None else graph
+        zero = [t.name for t in graph_.tasks() if t.zero_shot]
+        hops = hops_beyond_data(graph_.task_names(), [(e.source, e.target) for e in graph_.edges()], zero)
+        rule = REGRESSION_RULE if self.regression else CLASS_RULE
+        return guess_reasons(self.spreads(graph, tables), zero, hops, rule)
+
+    def untrusted(self, graph: TaskGraph | None = None, tables: dict[str, Any] | None = None) -> dict[str, bool]:
+        """Zero-shot task name → whether its prediction should not be trusted (see :meth:`guess_reasons`)."""
+        return {name: bool(why) for name, why in self.guess_reasons(graph, tables).items()}
 
 
 # --------------------------------------------------------------------------- the vectorised step
@@ -377,25 +385,6 @@ def disagreement_of(outputs: np.ndarray, regression: bool = False) -> float:
     return float(spread(outputs).mean())
 
 
-def pair_disagreement(probabilities: np.ndarray) -> np.ndarray:
-    """Per point, the share of pairs of members whose predicted classes differ: (K, n, C) → (n,)."""
-    labels = np.asarray(probabilities).argmax(axis=-1)  # (K, n)
-    k = labels.shape[0]
-    if k < 2:
-        return np.zeros(labels.shape[1])
-    differ = labels[:, None, :] != labels[None, :, :]
-    return differ.sum(axis=(0, 1)) / (k * (k - 1))
-
-
-def max_pair_disagreement(k: int, n_classes: int) -> float:
-    """The largest :func:`pair_disagreement` K members can reach over C classes (spread as evenly as possible)."""
-    if k < 2:
-        return 0.0
-    groups = min(k, n_classes)
-    sizes = np.full(groups, k // groups) + (np.arange(groups) < k % groups)
-    return float(1.0 - (sizes * (sizes - 1)).sum() / (k * (k - 1)))
-
-
 def argmax_disagreement(probabilities: np.ndarray) -> float:
     """The share of member pairs whose predicted classes differ, averaged over points (0: all agree)."""
     per_point = pair_disagreement(probabilities)
@@ -419,33 +408,3 @@ def band(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, min, max) across members of regression outputs (K, n): the band the members span."""
     outputs = np.asarray(outputs, dtype=np.float64)
     return outputs.mean(axis=0), outputs.min(axis=0), outputs.max(axis=0)
-
-
-def trust_threshold(seen: list[float], quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN,
-                    floor: float = 0.0) -> float:
-    """The disagreement above which a zero-shot task is flagged: ``margin`` × the ``quantile`` of the seen
-    tasks' disagreement, and at least ``floor`` (NaN when no seen task has a finite one)."""
-    values = np.asarray([v for v in seen if np.isfinite(v)], dtype=np.float64)
-    if values.size == 0:
-        return float("nan")
-    return float(max(margin * np.quantile(values, quantile), floor))
-
-
-def trust_flags(disagreement: dict[str, float], zero_shot: set[str] | list[str],
-                quantile: float = TRUST_QUANTILE, margin: float = TRUST_MARGIN,
-                floor: float = 0.0) -> dict[str, bool]:
-    """Zero-shot task → True when its prediction should not be trusted.
-
-    The threshold is calibrated on the seen tasks (:func:`trust_threshold`): members trained on
-    a task's data agree about as much as they ever will, and a zero-shot task whose members
-    disagree far more than that is a guess. Without seen tasks to calibrate on, every zero-shot
-    task is flagged: nothing shows the members can agree.
-    """
-    zero = set(zero_shot)
-    threshold = trust_threshold([v for name, v in disagreement.items() if name not in zero], quantile, margin,
-                                floor)
-    flags = {}
-    for name, value in disagreement.items():
-        if name in zero:
-            flags[name] = not np.isfinite(threshold) or not np.isfinite(value) or value > threshold
-    return flags

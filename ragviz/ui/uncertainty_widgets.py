@@ -20,6 +20,7 @@ from ragviz.plots.uncertainty import needs_grid, trust_table, uncertainty_figure
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.ensemble import DEFAULT_K, Ensemble
+from ragviz.training.guess import CLASS_RULE, REGRESSION_RULE, rule_sentence
 from ragviz.training.lifecycle import RunRecord
 from ragviz.ui.projector import for_screen, table_slot
 from ragviz.ui.runs import begin_ensemble, drop_ensemble
@@ -78,10 +79,12 @@ def ensemble_view(entry: RunRecord, ensemble: Ensemble, graph: TaskGraph, tables
     if key not in entry.views:
         on = None if graph == ensemble.graph else graph
         test = ensemble.predict_tasks(on, "test", tables) if on is not None else ensemble.predict_tasks()
+        reasons = ensemble.guess_reasons(on, tables)
         entry.views = {key: {
             "scores": ensemble.disagreement(on, tables),
             "classes": None if ensemble.regression else ensemble.class_disagreement(on, tables),
-            "guesses": ensemble.untrusted(on, tables),
+            "reasons": reasons,
+            "guesses": {name: bool(why) for name, why in reasons.items()},
             "test": test, "grid": {}, "graph": on,
         }}
     return entry.views[key]
@@ -114,12 +117,27 @@ def guess_banner(state: AppState, trace: Trace, graph: TaskGraph) -> None:
         return  # the section below says why
     flagged = [name for name in trace.task_names if view["guesses"].get(name, False)]
     for name in flagged[:6]:
-        st.warning(f"⚠ The {DEFAULT_K} models disagree on **{md_escape(name)}**: this prediction is a guess. "
-                   "Do not trust it; give the task data, or link it to tasks that have some. (See *How sure is "
-                   "the model?* below.)", icon=":material/warning:")
+        rule = REGRESSION_RULE if found[1].regression else CLASS_RULE
+        st.warning(guess_message(name, view["reasons"].get(name, ""), rule.max_hops), icon=":material/warning:")
     if len(flagged) > 6:
         st.warning(f"⚠ …and {len(flagged) - 6} more zero-shot task(s) whose predictions are guesses: see "
                    "*How sure is the model?* below.", icon=":material/warning:")
+
+
+def guess_message(name: str, reason: str, max_hops: float) -> str:
+    """The warning for one flagged zero-shot task, saying why (``reason``: see
+    :func:`ragviz.training.guess.guess_reasons`)."""
+    task = f"**{md_escape(name)}**"
+    why = {
+        "far": f"{task} is more than {max_hops:g} relation(s) from any task with data, off the end of the data "
+               f"rather than between tasks with data: that far, the {DEFAULT_K} models tend to agree on the same "
+               "wrong extrapolation, so their agreement proves nothing",
+        "spread": f"The {DEFAULT_K} models disagree on {task}",
+        "no seen tasks": f"No task has data to show how well the {DEFAULT_K} models agree, so {task}",
+        "no points": f"{task} has no test points to compare the {DEFAULT_K} models on",
+    }.get(reason, f"The {DEFAULT_K} models disagree on {task}")
+    return (f"⚠ {why}: this prediction is a guess. Do not trust it; give the task data, or link it to tasks "
+            "that have some. (See *How sure is the model?* below.)")
 
 
 def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[str],
@@ -148,14 +166,13 @@ def results_panel(state: AppState, entry: RunRecord, trace: Trace, tasks: list[s
                if c not in ("task", "zero-shot", "verdict")}
     with table_slot("to_trust"):
         st.dataframe(table, hide_index=True, width="stretch", column_config=numbers, key="to_trust")
-    rule = ("spreading by at least half as much as the data itself" if ensemble.regression else
-            "naming different classes on at least a fifth of the pairs of models and points")
+    rule = rule_sentence(REGRESSION_RULE if ensemble.regression else CLASS_RULE, ensemble.regression, DEFAULT_K)
     maps = ("" if ensemble.regression or not needs_grid(trace) else
             " The maps cover the whole plane: far from the test points (crosses), where the scores are measured, "
             "the models often disagree even on tasks with data.")
     st.caption(f"Disagreement: how far the {DEFAULT_K} models' outputs spread (std across models, averaged over "
-               f"the task's test points). A zero-shot task is flagged as a guess when its models disagree far more "
-               f"than on any task with data, {rule}.{maps} Agreement is not proof: all five can be wrong together, "
+               f"the task's test points). {rule} The thresholds were calibrated on tuning runs "
+               f"(benchmarks/GENERALISATION.md).{maps} Agreement is not proof: all five can be wrong together, "
                "for example when the relations are wrong.")
 
 

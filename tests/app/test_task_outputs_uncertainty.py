@@ -63,15 +63,20 @@ def test_the_button_trains_five_models_and_shows_where_they_disagree(odd_ring) -
     assert set(trust["task"]) == set(project.graph.task_names())
 
 
-def test_a_zero_shot_guess_is_flagged_with_its_name_as_plain_text(odd_ring, monkeypatch) -> None:
+@pytest.mark.parametrize(("reason", "says", "not_said"), [
+    ("spread", "models disagree", "relation(s) from any task with data"),
+    ("far", "relation(s) from any task with data", "models disagree"),  # they may agree: distance is the reason
+])
+def test_a_zero_shot_guess_is_flagged_with_its_name_as_plain_text_and_why(odd_ring, monkeypatch, reason, says,
+                                                                          not_said) -> None:
     project, result = odd_ring
     zero = ODD
-    monkeypatch.setattr(Ensemble, "untrusted", lambda self, graph=None, tables=None: {zero: True})
+    monkeypatch.setattr(Ensemble, "guess_reasons", lambda self, graph=None, tables=None: {zero: reason})
     at = open_page(PAGE, checkpoint_state(project, result))
     train_from_page(at)
     assert errors_of(at) == []
     warning = next(w.value for w in at.warning if "is a guess" in w.value)
-    assert md_escape(zero) in warning and "models disagree" in warning
+    assert md_escape(zero) in warning and says in warning and not_said not in warning
     assert "www.example.com" not in warning  # GFM would make it a live link
     spread = charts(at)[1]
     titles = [a["text"] for a in spread["layout"]["annotations"]]
@@ -90,3 +95,4 @@ def test_editing_the_graph_drops_the_ensemble(odd_ring) -> None:
     assert errors_of(at) == []
     assert state.runs.ensemble is None
     assert any(b.label == BUTTON for b in at.button)
+
