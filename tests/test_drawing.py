@@ -162,6 +162,8 @@ def test_the_figure_shows_each_task_beside_the_truth_with_its_verdict(trained) -
     titles = [a.text for a in fig.layout.annotations]
     assert "★" in titles[1] and "MSE" in titles[1] and "recognised" in titles[1]
     assert len(fig.layout.shapes) == 1  # the lesson's mark on draw 90°
+    # "true"/"drawn" once per row, at its left: labels between panels ran into the neighbour's images
+    assert fig.layout.yaxis.showticklabels and fig.layout.yaxis2.showticklabels is False
     plain = outputs_figure(trace, tasks)  # the generic entry point draws the same panels, without verdicts
     assert len(plain.data) == 2 and "recognised" not in plain.layout.annotations[0].text
 

@@ -424,13 +424,15 @@ def drawings_figure(trace: Trace, tasks: Sequence[str], rotations: Mapping[str, 
         if np.isfinite(share):
             note = layout["annotations"][k]
             note["text"] = note["text"].removesuffix("</span>") + f" · recognised {share:.0%}</span>"
+    cols = grid_shape(len(tasks))[1]
     for key, axis in list(layout.items()):
         if key.startswith("xaxis"):
             axis.update(showticklabels=False, showgrid=False, zeroline=False)
         elif key.startswith("yaxis"):
+            first_column = (int(key.removeprefix("yaxis") or 1) - 1) % cols == 0  # the row names once per row
             axis.update(autorange="reversed", showgrid=False, zeroline=False, tickmode="array",
                         tickvals=[(side - 1) / 2, side + 1 + (side - 1) / 2], ticktext=list(ROWS),
-                        scaleanchor=key.replace("yaxis", "x"), constrain="domain")
+                        showticklabels=first_column, scaleanchor=key.replace("yaxis", "x"), constrain="domain")
     layout["coloraxis"] = {"colorscale": INK, "cmin": 0.0, "cmax": 1.0, "showscale": False}
     layout["plot_bgcolor"] = "#f3f3f3"
     layout["showlegend"] = False
