@@ -51,6 +51,9 @@ SAFE_EXPRESSIONS = {
 
 #: Parts reviewed as holding no user text, by (file, unsafe parts as the scan names them): why.
 REVIEWED = {
+    ("ragviz/ui/timeline.py", "text"): "a JSON line written to the timeline file, not a Streamlit call",
+    ("ragviz/ui/uncertainty_widgets.py", "guess_message(name, view['reasons'].get(name, ''), rule.max_hops)"):
+        "guess_message escapes the task's name and adds fixed sentences",
     ("ragviz/ui/checkpoint_widgets.py", "'  \\n'.join([*(f':gray[{line}]' for line in lines[:3] if line), lines[3]])"):
         "card_lines escapes everything read from the file",
     ("ragviz/ui/checkpoint_widgets.py", "lines[4]"): "card_lines escapes everything read from the file",

