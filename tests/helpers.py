@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -32,22 +31,6 @@ def missing_tool(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} (CI installs it: see .ci/run)")
     pytest.skip(what)
-
-
-
-def busy_training_children(parent: int, window_s: float = 1.0) -> list[int]:
-    """The training children of ``parent`` that used CPU over ``window_s``: the one training a run,
-    not the warm pool's children waiting for a job."""
-    def cpu(pid: int) -> int:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return int(fields[11]) + int(fields[12])
-        except (OSError, ValueError, IndexError):
-            return -1
-
-    before = {pid: cpu(pid) for pid in training_children(parent)}
-    time.sleep(window_s)  # the measuring window of a CPU rate, not a wait for an outcome
-    return [pid for pid, ticks in before.items() if ticks >= 0 and cpu(pid) > ticks]
 
 
 def training_children(parent: int) -> list[int]:

@@ -15,7 +15,7 @@ from streamlit_server import streamlit_server
 from tab_waits import poll_until
 from test_browser import assert_no_exception, go_to, settle
 
-from tests.helpers import busy_training_children, training_children
+from tests.helpers import training_children
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,10 @@ STEPS, SEED = 120, 7
 
 @pytest.fixture(scope="module")
 def process_server():
-    with streamlit_server(timeout=90, env={"RAGVIZ_TRAIN_PROCESS": "always"}) as (url, proc):
+    # A child started for the run (no warm pool): then every training child of the server is this run's, and
+    # Stop must end it. The warm pool's path is what the load and replica tests' servers run.
+    env = {"RAGVIZ_TRAIN_PROCESS": "always", "RAGVIZ_WARM_CHILDREN": "0"}
+    with streamlit_server(timeout=90, env=env) as (url, proc):
         yield url, proc.pid
 
 
@@ -66,7 +69,7 @@ def test_a_run_in_a_child_process_moves_the_bar_stops_and_gives_the_numbers_of_a
     main.get_by_role("button", name="Start training").click()
     progress = main.locator('[data-testid="stProgress"]').filter(has_text="Training RAG")
     progress.wait_for(timeout=120_000)
-    children = busy_training_children(server_pid)  # the warm pool's waiting children are not this run's
+    children = training_children(server_pid)
     assert children, "no child process is training"
     steps: list[int] = []
 
