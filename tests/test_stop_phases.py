@@ -95,9 +95,9 @@ def test_stop_ends_the_run_within_two_seconds(graph, phase, where, monkeypatch) 
         assert "nothing was trained" in snap.message
         return
     assert run.result is not None
-    if where == "always" and run.result.history.steps != [0]:
-        # The step-0 evaluation reaches this process through the child's relay; on a loaded machine it can come
-        # after the child already evaluated step 1, and Stop then lands on step 2. Still nothing partial is kept:
+    if run.result.history.steps != [0]:
+        # On a loaded machine this test can see the step-0 evaluation only after step 1 was evaluated too (through
+        # the child's relay, or a poll that came late), and Stop then lands on step 2. Still nothing partial is kept:
         # every evaluation recorded is a whole one of a step that trained, and the interrupted step trained nothing.
         evaluated = run.result.history.steps
         assert evaluated == list(range(len(evaluated))) and run.result.steps_done == evaluated[-1], snap.message
