@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ragviz.storage.checkpoint import checkpoint_bytes
@@ -22,6 +24,13 @@ def other_checkpoint(monkeypatch, tmp_path, trained_ring) -> str:
     return "open:folder:other.safetensors"
 
 
+def _wait_for_a_step(run, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while run.snapshot().step < 1:
+        assert run.alive and time.monotonic() < deadline, f"the run took no step: {run.snapshot()}"
+        time.sleep(0.05)
+
+
 def _open_during_a_run(trained_ring, open_key: str):
     state = untrained_state(trained_ring[0])
     at = open_page(TRAIN, state)
@@ -33,6 +42,7 @@ def _open_during_a_run(trained_ring, open_key: str):
     at.button(key=open_key).click().run()
     assert errors_of(at) == [] and state.trained.source == "file: other"
     opened_model = state.model
+    _wait_for_a_step(state.run)  # stopped before its first evaluation, a run keeps nothing to offer
     state.run.stop()
     state.run.join(timeout=60)
     at.run()  # the sidebar notices the run has ended
