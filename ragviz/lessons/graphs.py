@@ -142,6 +142,20 @@ def speaker_grid(zero_shot: tuple[str, ...] = ("gb-high",), train_size: int = 40
     return graph
 
 
+UNSEEN_SPEAKERS = ("us-high", "sc-small", "gb-deep")
+
+
+def unseen_speakers(zero_shot: tuple[str, ...] = UNSEEN_SPEAKERS, train_size: int = 80, test_size: int = 120,
+                    seed: int = 0) -> TaskGraph:
+    """The speaker grid's "is it this speaker?" tasks with a few speakers held out, one per voice and spread over
+    the sizes, so each unseen speaker is placed by the speakers who share its size and those who share its voice.
+
+    A speaker task has 240 utterances (its 120 and as many of the others'): 80 train and 120 test each leaves
+    a held-out speaker 120 test utterances, so one wrong answer moves its accuracy by under 0.01."""
+    return speaker_grid(zero_shot=zero_shot, train_size=train_size, test_size=test_size, seed=seed,
+                        family="speech_speaker")
+
+
 # ----------------------------------------------------------------------------------- metrics
 def hop_distance(graph: TaskGraph) -> dict[str, int]:
     """Hops from each task to the nearest task with training data (edges count both ways)."""
@@ -195,7 +209,7 @@ def group_zero_shot_mean(prefix: str) -> Callable[[TaskGraph, History], float]:
     return measure
 
 
-# ----------------------------------------------------------------------------------- drawings
+# ----------------------------------------------------------------------------------- baselines from a trained model
 def _as_trained(graph: TaskGraph, edges: Edges | None) -> TaskGraph:
     """``graph`` with the edges a model was trained with (``None``: its own), for its predictor."""
     if edges is None:
@@ -208,10 +222,11 @@ def _as_trained(graph: TaskGraph, edges: Edges | None) -> TaskGraph:
     return out
 
 
-def neighbour_average_mse(graph: TaskGraph, result: TrainResult, edges: Edges | None = None) -> float:
-    """Zero-shot MSE of the neighbour average: each zero-shot task's output is the relation-weighted mean
-    of its neighbours' outputs under ``result``'s model (trained with ``edges``), averaged along ``graph``'s
-    own edges. The simplest use of the same relations, with no GNN."""
+def neighbour_average_metric(graph: TaskGraph, result: TrainResult, edges: Edges | None = None) -> float:
+    """Zero-shot metric (MSE, or accuracy for classes) of the neighbour average: each zero-shot task's output
+    is the relation-weighted mean of its neighbours' outputs (values or class probabilities) under ``result``'s
+    model (trained with ``edges``), averaged along ``graph``'s own edges. The simplest use of the same
+    relations, with no GNN."""
     from ragviz.inspection.baselines import baseline_zero_shot
 
     values = baseline_zero_shot(result.model, _as_trained(graph, edges), edges=graph.edges())

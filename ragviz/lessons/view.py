@@ -67,6 +67,7 @@ CLAIM_TASKS: dict[str, Callable[[TaskGraph], list[str]]] = {
     "when_zero_shot_fails": _both_rings,
     "text_tasks": _zero_shot,
     "drawing_rotations": _zero_shot,
+    "unseen_speakers": _zero_shot,
 }
 
 
@@ -98,6 +99,9 @@ _TARGETS: dict[str, tuple[tuple[str, str, int | None], ...]] = {
                    ("Messages into a hotel task", MESSAGE_PASSING, LAST_LAYER)),
     "drawing_rotations": (("Zero-shot drawings beside the truth", TASK_OUTPUTS, None),
                           ("Where the held-out angles land", EMBEDDINGS, None)),
+    "unseen_speakers": (("An unseen speaker's answers", TASK_OUTPUTS, None),
+                        ("Messages into an unseen speaker", MESSAGE_PASSING, LAST_LAYER),
+                        ("Where the unseen speakers land", EMBEDDINGS, None)),
 }
 
 
