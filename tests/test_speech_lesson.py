@@ -118,3 +118,14 @@ def test_opening_the_speech_sample_loads_nothing_heavy_the_other_samples_do_not(
     assert heavy == []
     extra = {m.split(".")[0] for m in speech - ring}
     assert extra <= set(sys.stdlib_module_names) | {"ragviz"}, sorted(extra)
+
+
+def test_the_cli_trains_and_describes_the_speech_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ragviz.cli import main
+
+    out = tmp_path / "speakers.safetensors"
+    assert main(["train", "--sample", SPEECH_KEY, "--steps", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "speech" in text and f"15 ({len(UNSEEN_SPEAKERS)} zero-shot" in text
