@@ -444,8 +444,8 @@ on *Task outputs → What if…?* and watch its drawings turn towards its one re
 **The graph.** Fifteen speakers on a grid: three voices down (American, British, Scottish) and five
 vocal-tract sizes across (deep, low, mid, high, small: every frequency of the voice scaled by 0.8 to
 1.25). The voices are **synthetic**: espeak-ng spoke the digits zero to nine, with jittered pitch,
-speed and noise. Each speaker's task asks **"is it this speaker?"**: half its test clips are its own,
-half are the other speakers'. *next size* links a voice's neighbouring sizes; *same size* links
+speed and noise. Each speaker's task asks **"is it this speaker?"**: about half its test clips are its
+own, the rest the other speakers'. *next size* links a voice's neighbouring sizes; *same size* links
 neighbouring voices at one size. Three speakers have **no training data**: us-high, gb-deep and
 sc-small, one per voice, spread over the sizes. Each is placed by the speakers who share its size
 and those who share its voice.
