@@ -33,6 +33,7 @@ from ragviz.training.train import train
 from ragviz.ui.state import AppState, adopt_checkpoint, set_graph, undo
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
+SPEAKERS = "us-deep, us-low, .*, sc-small"  # the speaker variants a refusal lists
 PWNED_VAR = "RAGVIZ_CORPUS_PICKLE_RAN"  # what the corpus pickles would set if anything unpickled them
 
 # ---------------------------------------------------------------------------------------------- manifest
@@ -81,6 +82,16 @@ CHECKPOINTS: dict[str, str] = {
     "project_name_too_long.safetensors": r"project name .* longer than 200 characters \(it has 5,000\)",
     "project_name_right_to_left_override.safetensors": r"project name 'report\\u202egpj.exe' .*U\+202E",
     "task_name_zero_width.safetensors": r"task name 'moons 0\\u200b' .*U\+200B ZERO WIDTH SPACE",
+    # drawing and speech (issue 22): the base is control/good_drawing.safetensors or a speech twin of it
+    "drawing_output_dims_wrong.safetensors": "says n_outputs = 10, but its task graph gives 64",
+    "drawing_generator_wrong_shape.safetensors": r"model.gen_\w+(\.weight|\.bias)? has shape \((8, )?10(, 4)?,?\), "
+                                                 r"expected \((8, )?64",
+    "drawing_as_classification.safetensors": "says kind = 'classification', but its task graph gives 'regression'",
+    "drawing_rotate_is_text.safetensors": "project is invalid: Task 'draw 120': parameter 'rotate' must be a number, "
+                                          "got 'sideways'",
+    "speech_unknown_speaker.safetensors": f"Task 'words gb-mid': parameter 'speaker' must be one of {SPEAKERS}, "
+                                          "got 'martian'",
+    "speech_speaker_is_a_number.safetensors": f"parameter 'speaker' must be one of {SPEAKERS}, got 7",
 }
 
 #: tables/<file> -> (load_table keyword arguments, phrase)
@@ -187,6 +198,29 @@ GRAPHS: dict[str, tuple[type[RagvizError], str]] = {
     "nodes_wide_header_duplicate.csv": (GraphError, "duplicate columns: param:p7"),
     "lone_surrogate_in_parameter_value.json": (GraphError, r"parameter 'note' is 'x\\ud800', which contains a lone "
                                                            "surrogate"),
+    # drawing and speech (issue 22): refused on import, before any data is made
+    "drawing_rotate_is_text.json": (GraphError, "Task 'draw 120': parameter 'rotate' must be a number, got 'ninety'"),
+    "drawing_rotate_is_true.json": (GraphError, "Task 'draw 0': parameter 'rotate' must be a number, got True"),
+    "drawing_rotate_infinite.json": (GraphError, "parameter 'rotate' is inf, which is not a finite number"),
+    "drawing_huge_sizes.json": (GraphError, r"train \+ test points is 1,000,000,100; this server's limit is"),
+    "drawing_mixed_with_digits.json": (GraphError, "'draw 240' is a digits task but this graph's tasks are drawing"),
+    "drawing_nodes_rotate_text.csv": (GraphError, "line 3: Task 'draw 90': parameter 'rotate' must be a number, "
+                                                  "got 'quarter turn'"),
+    "speech_unknown_speaker.json": (GraphError, f"'words gb-mid': parameter 'speaker' must be one of {SPEAKERS}, "
+                                                "got 'martian'"),
+    "speech_speaker_is_a_number.json": (GraphError, f"parameter 'speaker' must be one of {SPEAKERS}, got 3"),
+    "speech_huge_sizes.json": (GraphError, r"train \+ test points is 5,000,100; this server's limit is"),
+    "speech_nodes_unknown_speaker.csv": (GraphError, f"line 3: Task 'alien': parameter 'speaker' must be one of "
+                                                     f"{SPEAKERS}, got 'zz-huge'"),
+}
+
+#: links/<file> (a view link's text, as it follows ``?view=`` in the URL) -> phrase: refused when opened
+LINKS: dict[str, str] = {
+    "drawing_rotate_is_text.txt": "Task 'draw 0': parameter 'rotate' must be a number, got 'left'",
+    "drawing_rotate_nan.txt": "parameter 'rotate' is nan, which is not a finite number",
+    "drawing_huge_sizes.txt": "Task 'draw 0': train size must be between 0 and 100000, got 1000000",
+    "speech_unknown_speaker.txt": f"'words sc-mid': parameter 'speaker' must be one of {SPEAKERS}, got 'robot'",
+    "speech_speaker_is_a_list.txt": "'words sc-mid': parameter 'speaker' must be a number, text or true/false",
 }
 
 #: Read without error, refused (or handled) later in a documented way: see the tests below.
@@ -195,7 +229,8 @@ HANDLED = {
     "tables/three_features.csv", "graphs/too_many_classes.json", "graphs/every_task_zero_shot.json",
 }
 CONTROLS = {"control/good.safetensors", "control/good_table.csv", "control/good_graph.json",
-            "control/good_graph.graphml", "control/good_graph.zip", "control/good_nodes.csv"}
+            "control/good_graph.graphml", "control/good_graph.zip", "control/good_nodes.csv",
+            "control/good_drawing.safetensors", "control/good_drawing_link.txt"}
 
 
 def corpus_files() -> set[str]:
@@ -205,7 +240,7 @@ def corpus_files() -> set[str]:
 
 def test_the_corpus_is_complete_small_and_every_file_has_a_case() -> None:
     listed = ({f"checkpoints/{f}" for f in CHECKPOINTS} | {f"tables/{f}" for f in TABLES}
-              | {f"graphs/{f}" for f in GRAPHS} | HANDLED | CONTROLS)
+              | {f"graphs/{f}" for f in GRAPHS} | {f"links/{f}" for f in LINKS} | HANDLED | CONTROLS)
     present = corpus_files()
     assert present == listed, f"unlisted: {sorted(present - listed)}; missing: {sorted(listed - present)}"
     assert len(present - CONTROLS) >= 30
@@ -516,3 +551,45 @@ def test_load_table_accepts_a_dataframe_with_odd_values_only_through_validation(
     frame = pd.DataFrame({"task": ["a", "a"], "target": [0, 1], "x": [1 + 2j, 3.0]})
     with pytest.raises(DataError, match="'x'"):
         load_table(frame)
+
+
+# ---------------------------------------------------------------------------------------------- drawing, speech, links
+def test_the_drawing_control_checkpoint_and_link_open() -> None:
+    """The base the drawing and speech cases corrupt is good: the corruption is what gets refused."""
+    from ragviz.storage.view_link import build_view, read_link
+
+    ckpt = load_checkpoint(CORPUS / "control" / "good_drawing.safetensors")
+    assert ckpt.project.graph.domain == "drawing" and ckpt.model.spec.n_outputs == 64
+    view = build_view(read_link((CORPUS / "control" / "good_drawing_link.txt").read_text()))
+    assert view.graph is not None and view.graph == ckpt.project.graph
+
+
+@pytest.mark.parametrize("name", sorted(LINKS))
+def test_bad_view_link_is_refused_and_opens_nothing(name: str) -> None:
+    """A link is read into a new session only when it is good: the page shows the message and keeps the old one."""
+    from ragviz.storage.view_link import build_view, read_link
+    from ragviz.ui.view_url import _state_from_link
+
+    token = (CORPUS / "links" / name).read_text()
+    with pytest.raises(RagvizError, match=LINKS[name]):
+        build_view(read_link(token))
+    with pytest.raises(RagvizError, match=LINKS[name]) as caught:
+        _state_from_link(token)
+    assert visible(str(caught.value)) == str(caught.value)  # shown as it is: nothing hidden in the message
+
+
+@pytest.mark.parametrize(("family", "params", "message"), [
+    ("digits_drawn", {"rotate": "ninety"}, "'rotate' must be a number, got 'ninety'"),
+    ("digits_drawn", {"rotate": None}, "'rotate' must be a number, text or true/false"),
+    ("speech_words", {"speaker": "martian"}, f"'speaker' must be one of {SPEAKERS}, got 'martian'"),
+    ("speech_speaker", {"speaker": " "}, f"'speaker' must be one of {SPEAKERS}, got ' '"),
+])
+def test_a_bad_parameter_is_refused_when_a_task_is_edited_too(family: str, params: dict[str, Any],
+                                                                message: str) -> None:
+    """The check a file's task passes guards the task form: the edit is refused, the task as it was."""
+    graph = TaskGraph()
+    graph.add_task(Task("t", family))
+    before = graph.copy()
+    with pytest.raises(GraphError, match=message):
+        graph.update_task("t", params=params)
+    assert graph == before

@@ -31,10 +31,10 @@ from ragviz.data.speech_features import (
     scaled,
     wav_bytes,
 )
-from ragviz.graph.tasks import FAMILY_DOMAIN, make_task
+from ragviz.graph.tasks import FAMILY_DOMAIN, Task, make_task
 from ragviz.lessons.graphs import speaker_grid
 from ragviz.model.config import ModelConfig, TrainConfig
-from ragviz.safety.errors import DataError
+from ragviz.safety.errors import DataError, GraphError
 from ragviz.training.train import train
 
 
@@ -168,9 +168,11 @@ def test_speaker_tasks_tell_one_speaker_from_the_others() -> None:
 
 
 def test_a_bad_speaker_names_the_choices() -> None:
-    task = make_task("x", "speech_words", {"speaker": "robot"})
+    """Refused when the task is made (a file, a form, a link), and again by the data for a Task built directly."""
+    with pytest.raises(GraphError, match="must be one of us-deep"):
+        make_task("x", "speech_words", {"speaker": "robot"})
     with pytest.raises(DataError, match="must be one of us-deep"):
-        make_task_data(task)
+        make_task_data(Task("x", "speech_words", {"speaker": "robot"}))
     assert speaker_label("sc-small") == "Scottish voice, small (frequencies ×1.25)"
 
 

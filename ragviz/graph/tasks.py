@@ -135,7 +135,20 @@ def _check_size(value: Any, what: str, task: str, limit: int = MAX_TASK_SIZE) ->
     return checks.whole(value, f"Task '{task}': {what}", GraphError, 0, limit)
 
 
-def _check_params(params: Any, task: str) -> dict[str, Any]:
+def _check_family_param(family: str, key: str, value: Any, task: str) -> None:
+    """A parameter the family names a list of values for must be one of them; one whose default is a number
+    must be one (text that spells a number counts), so a file's ``"speaker": "martian"`` or ``"rotate": "ninety"``
+    is refused on import, not later when its data is made."""
+    what = f"Task '{task}': parameter '{key}'"
+    choices = registry.param_choices(family).get(key)
+    if choices is not None and (not isinstance(value, str) or value.strip() not in choices):
+        raise GraphError(f"{what} must be one of {', '.join(choices)}, got {value!r}.")
+    default = FAMILY_DEFAULTS[family].get(key)
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        checks.real(value, what, GraphError)
+
+
+def _check_params(params: Any, task: str, family: str | None = None) -> dict[str, Any]:
     if params is None:
         return {}
     if not isinstance(params, dict):
@@ -152,6 +165,8 @@ def _check_params(params: Any, task: str) -> dict[str, Any]:
         if isinstance(value, str) and without_lone_surrogates(value) != value:  # no browser could be sent it
             raise GraphError(f"Task '{task}': parameter '{key}' is '{visible(value)}', which contains a lone "
                              "surrogate (not a character); a parameter's text must be valid text.")
+        if family is not None:
+            _check_family_param(family, key, value, task)
         clean[key] = value
     return clean
 
@@ -171,7 +186,7 @@ def make_task(
         raise GraphError(
             f"Task '{name}': unknown data family {family!r}; choose one of {', '.join(FAMILY_DOMAIN)}."
         )
-    params = _check_params(params, name)
+    params = _check_params(params, name, family)
     train = _check_size(train_size, "train size", name)
     test = _check_size(test_size, "test size", name)
     seed_int = _check_size(seed, "seed", name, MAX_SEED) if seed is not None else 0

@@ -28,7 +28,7 @@ from ragviz.safety.safe_text import md_escape
 from ragviz.training.runner import baseline_setup
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.projector import for_screen, table_height, table_slot
-from ragviz.ui.speech_widgets import say_it_yourself, speech_class_names
+from ragviz.ui.speech_widgets import say_it_yourself, speech_class_names, speech_mistakes_section
 from ragviz.ui.state import AppState, current_whatif, get_trace, graph_key, notify, set_graph
 from ragviz.ui.text_widgets import text_class_names, text_outputs_section
 from ragviz.ui.uncertainty_widgets import guess_banner, uncertainty_section
@@ -315,5 +315,6 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)
     uncertainty_section(state, trace, tasks, whatif["graph"] if whatif else state.project.graph)
+    speech_mistakes_section(trace, whatif["graph"] if whatif else state.project.graph)
     text_outputs_section(state, trace, whatif["graph"] if whatif else None)
     say_it_yourself(state, trace, whatif["graph"] if whatif else None)

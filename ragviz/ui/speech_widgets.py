@@ -1,4 +1,5 @@
-"""Speech tasks in the app: each speaker's clip beside its spectrogram, and "say it yourself".
+"""Speech tasks in the app: each speaker's clip beside its spectrogram, the clips a task gets wrong,
+and "say it yourself".
 
 The preview's clips are the shipped synthetic ones; a recording (or a WAV file) goes through the
 work budget's size and length limits and a safe decoder before every task hears it. Names shown
@@ -12,17 +13,18 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ragviz.data.speech import CLIP_WORD, WORDS, speaker_clip, speaker_label, speaker_of
+from ragviz.data.speech import CLIP_WORD, VOICE_NAMES, WORDS, speaker_clip, speaker_label, speaker_of
 from ragviz.data.speech import speech_class_names as class_names
 from ragviz.data.speech_features import clip_features, decode_recording, log_mel, voiced, wav_bytes
 from ragviz.graph.task_graph import TaskGraph
+from ragviz.inspection.speech_mistakes import Mistake, comparison_panels, playable, speech_mistakes
 from ragviz.inspection.trace import Trace
-from ragviz.plots.speech import spectrogram_figure
+from ragviz.plots.speech import features_panels_figure, spectrogram_figure
 from ragviz.plots.text import sentence_bars_figure
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.ui.projector import for_screen
-from ragviz.ui.state import AppState
+from ragviz.ui.state import AppState, graph_key
 from ragviz.ui.upload_widgets import file_uploader
 
 SYNTHETIC_NOTE = ("These voices are synthetic (espeak-ng, scaled to five vocal-tract sizes, with noise added): "
@@ -68,6 +70,61 @@ def speech_class_names(graph: TaskGraph, trace: Trace, tasks: list[str]) -> dict
         except (RagvizError, KeyError):
             continue  # a task the page cannot read keeps class numbers; the page says why elsewhere
     return out
+
+
+def speech_mistakes_section(trace: Trace, graph: TaskGraph) -> None:
+    """For one chosen speech task: the test utterances it gets wrong, surest first, each with its features
+    beside the usual look of the word said and the word heard, and a clip only where one ships."""
+    if trace.spec.name != "speech":
+        return
+    names = trace.task_names
+    zero = [n for n in names if trace.zero_shot[trace.index(n)]]
+    st.subheader("Clips it gets wrong")
+    pick = st.columns([1, 2])[0].selectbox("Task", names, index=names.index(zero[0]) if zero else 0,
+                                           key=f"to_speech_wrong_{graph_key(graph)[:10]}",
+                                           format_func=lambda n: f"{n} ★ (zero-shot)" if n in zero else n)
+    try:
+        task = graph.task(pick)
+        speaker, labels = speaker_of(task), class_names(task)
+    except (RagvizError, KeyError) as err:
+        st.error(f"Task '{md_escape(pick)}': {md_escape(err)}", icon=":material/error:")
+        return
+    mistakes, wrong, total = speech_mistakes(trace, pick)
+    if not mistakes:
+        st.caption(f"It gets all {total} of its test utterances right." if total else "It has no test utterances.")
+        return
+    shown = ("here they are, surest first" if len(mistakes) == wrong
+             else f"here are the {len(mistakes)} it was surest about")
+    st.caption(f"{wrong} of its {total} test utterances are wrong; {shown}. Only the pooled log-mel features of these "
+               "utterances ship, not their audio: each is drawn beside the same speaker's average of what was said "
+               "and of what was heard (mel bands low to high, the word in four parts; brighter is louder). A clip "
+               f"plays only where a shipped one is the same word and speaker (each voice ships one clip, "
+               f"“{CLIP_WORD}”).")
+    for k, mistake in enumerate(mistakes):
+        st.markdown(_mistake_line(mistake, task.family, speaker, labels))
+        left, right = st.columns([1, 3], vertical_alignment="center")
+        if playable(mistake):
+            left.audio(wav_bytes(*speaker_clip(str(mistake.speaker))), format="audio/wav")
+            left.caption("The same word and speaker, another take (this utterance's own audio does not ship).")
+        else:
+            voice = VOICE_NAMES.get(str(mistake.speaker).split("-")[0], "this")
+            left.caption(f"No clip: only its features ship (the {voice} voice's one clip says “{CLIP_WORD}”).")
+        right.plotly_chart(for_screen(features_panels_figure(comparison_panels(mistake, task.family, speaker,
+                                                                                 labels))),
+                           key=f"to_speech_wrong_fig_{k}", config={"displayModeBar": False})
+
+
+def _mistake_line(mistake: Mistake, family: str, speaker: str, labels: list[str]) -> str:
+    """One mistake in words: what was said (and by whom), what the task answered, how sure it was."""
+    sure = f"{mistake.confidence:.0%} sure; {mistake.true_probability:.0%} on the right answer"
+    who = md_escape(speaker_label(mistake.speaker)) if mistake.speaker else "speaker unknown"
+    said = f"“{md_escape(mistake.word)}”" if mistake.word else f"“{md_escape(labels[mistake.true_class])}”"
+    if family == "speech_words":
+        return f"**said {said}**, heard as **“{md_escape(labels[mistake.predicted])}”** ({sure}) · {who}"
+    answer = "this speaker" if mistake.predicted == 1 else "another speaker"
+    by = f"by **{md_escape(mistake.speaker)}**" if mistake.speaker else ""
+    return (f"{said} {by}, taken for **{answer}** ({sure}) · the task asks whether it is "
+            f"**{md_escape(speaker)}**")
 
 
 def say_it_yourself(state: AppState, trace: Trace, graph: TaskGraph | None = None) -> None:

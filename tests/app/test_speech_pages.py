@@ -106,3 +106,33 @@ def test_a_bad_or_too_long_recording_is_refused_and_nothing_changes(trained_spea
     assert why in errors and "Nothing else changed" in errors
     assert not at.exception and state.graph == graph_before
     assert not [c for c in at.get("plotly_chart") if "to_say_bars" in str(c.proto)]
+
+
+def test_task_outputs_lists_the_clips_a_task_gets_wrong_honestly(trained_speakers) -> None:
+    """The zero-shot speaker first; each mistake says what was said and heard, and plays a clip only where one ships."""
+    from ragviz.inspection.speech_mistakes import speech_mistakes
+    from ragviz.inspection.trace import compute_trace
+
+    at, state = outputs_page(trained_speakers)
+    assert not errors_of(at)
+    assert any(plain(str(h.value)) == "Clips it gets wrong" for h in at.subheader)
+    pick = next(s for s in at.selectbox if s.label == "Task" and "to_speech_wrong" in str(s.key))
+    assert pick.value == "gb-high"  # the unseen speaker is the one to look at first
+    project, result = trained_speakers
+    mistakes, wrong, total = speech_mistakes(compute_trace(result.model, project.graph), "gb-high")
+    assert mistakes, "a 10-step model gets some of the unseen speaker's words wrong"
+    figures = [c for c in at.get("plotly_chart") if "to_speech_wrong_fig_" in str(c.proto)]
+    assert len(figures) == len(mistakes)
+    lines = [plain(str(m.value)).replace("**", "") for m in at.markdown if "heard as" in plain(str(m.value))]
+    assert lines[0].startswith(f"said “{mistakes[0].word}”, heard as") and "British voice, high" in lines[0]
+    captions = " ".join(plain(str(c.value)) for c in at.caption)
+    assert f"{wrong} of its {total} test utterances are wrong" in captions
+    assert "Only the pooled log-mel features of these utterances ship, not their audio" in captions
+    clips = sum(m.word == "seven" for m in mistakes)
+    assert captions.count("No clip: only its features ship") == len(mistakes) - clips
+    assert captions.count("The same word and speaker, another take") == clips
+    graph_before = state.graph.copy()
+    pick.set_value("us-mid").run()
+    assert not errors_of(at) and state.graph == graph_before  # choosing a task changes nothing else
+    figures = [c for c in at.get("plotly_chart") if "to_speech_wrong_fig_" in str(c.proto)]
+    assert len(figures) <= 5

@@ -5,7 +5,8 @@ upload; this script documents how each one was made (the binary ones cannot be w
 by hand). Every file is small: the whole folder stays well under 1 MB.
 
 Folders: ``graphs/`` (task-graph files for ``import_graph``), ``tables/`` (data tables
-for ``load_table``), ``checkpoints/`` (for ``load_checkpoint``), ``control/`` (good files
+for ``load_table``), ``checkpoints/`` (for ``load_checkpoint``), ``links/`` (view links' text,
+for ``read_link`` and ``build_view``), ``control/`` (good files
 of each kind, so a test can show that the corruption, not the base file, is refused).
 """
 
@@ -51,8 +52,9 @@ def good_graph() -> dict[str, Any]:
             "graph": {"directed": True, "multigraph": True, "graph": {}, "nodes": nodes, "edges": edges}}
 
 
-def mutated(change: Callable[[dict[str, Any]], None]) -> str:
-    doc = copy.deepcopy(good_graph())
+def mutated(change: Callable[[dict[str, Any]], None],
+            base: Callable[[], dict[str, Any]] = good_graph) -> str:
+    doc = copy.deepcopy(base())
     change(doc)
     return json.dumps(doc, indent=1)
 
@@ -497,6 +499,123 @@ def make_issue_23() -> None:
           safetensors.torch.save(tensors, metadata=meta))
 
 
+# ------------------------------------------------------------------------------ drawing and speech (issue 22)
+def drawing_graph() -> dict[str, Any]:
+    """The ring as drawing tasks ("draw digit d rotated by θ", family ``digits_drawn``), θ = 0, 120, 240."""
+    return _renamed(good_graph(), [{"id": f"draw {a}", "family": "digits_drawn", "params": {"rotate": float(a)}}
+                                   for a in (0, 120, 240)])
+
+
+def speech_graph() -> dict[str, Any]:
+    """The ring as speech tasks: recognise the word each of three speaker variants says."""
+    return _renamed(good_graph(), [{"id": f"words {v}", "family": "speech_words", "params": {"speaker": v}}
+                                   for v in ("us-mid", "gb-mid", "sc-mid")])
+
+
+def _renamed(doc: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """``doc`` with each node updated by its change, the edges following the new names."""
+    names = {}
+    for node, change in zip(_nodes(doc), changes, strict=True):
+        names[node["id"]] = change["id"]
+        node.update(change)
+    for edge in _edges(doc):
+        edge.update(source=names[edge["source"]], target=names[edge["target"]])
+    return doc
+
+
+def _pack_link(payload: dict[str, Any]) -> str:
+    """A view link's text as the app writes it (zlib JSON in base64url), whatever the payload holds."""
+    import base64
+    import zlib
+
+    raw = json.dumps({"v": 1, **payload}, separators=(",", ":")).encode()  # NaN written as a hostile link may
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+
+def make_drawing_and_speech() -> None:
+    """Graph files, node tables, view links and checkpoints of the drawing and speech domains with
+    parameters of the wrong type or out of range, and a drawing checkpoint whose output size is wrong."""
+    import safetensors.torch
+    import torch
+
+    from ragviz.graph.task_graph import TaskGraph
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.storage.checkpoint import checkpoint_bytes
+    from ragviz.training.project import Project
+    from ragviz.training.train import train
+
+    def drawn(change: Callable[[dict[str, Any]], None]) -> str:
+        return mutated(change, drawing_graph)
+
+    def spoken(change: Callable[[dict[str, Any]], None]) -> str:
+        return mutated(change, speech_graph)
+
+    write("graphs/drawing_rotate_is_text.json", drawn(lambda d: _nodes(d)[1]["params"].update(rotate="ninety")))
+    write("graphs/drawing_rotate_is_true.json", drawn(lambda d: _nodes(d)[0]["params"].update(rotate=True)))
+    write("graphs/drawing_rotate_infinite.json", drawn(lambda d: None).replace('"rotate": 240.0', '"rotate": 1e999'))
+    write("graphs/drawing_huge_sizes.json", drawn(lambda d: _nodes(d)[2].update(train_size=10**9)))
+    write("graphs/drawing_mixed_with_digits.json", drawn(lambda d: _nodes(d)[2].update(family="digits_rotated")))
+    write("graphs/speech_unknown_speaker.json", spoken(lambda d: _nodes(d)[1]["params"].update(speaker="martian")))
+    write("graphs/speech_speaker_is_a_number.json", spoken(lambda d: _nodes(d)[0]["params"].update(speaker=3)))
+    write("graphs/speech_huge_sizes.json", spoken(lambda d: _nodes(d)[0].update(test_size=5_000_000)))
+    write("graphs/drawing_nodes_rotate_text.csv",
+          "name,family,train_size,test_size,seed,x,y,param:rotate\n"
+          "draw 0,digits_drawn,20,20,0,0.0,0.0,0\ndraw 90,digits_drawn,20,20,1,1.0,0.0,quarter turn\n")
+    write("graphs/speech_nodes_unknown_speaker.csv",
+          "name,family,train_size,test_size,seed,x,y,param:speaker\n"
+          "us,speech_words,20,20,0,0.0,0.0,us-mid\nalien,speech_words,20,20,1,1.0,0.0,zz-huge\n")
+    links = {
+        "drawing_rotate_is_text": drawn(lambda d: _nodes(d)[0]["params"].update(rotate="left")),
+        "drawing_rotate_nan": drawn(lambda d: _nodes(d)[0]["params"].update(rotate=float("nan"))),
+        "drawing_huge_sizes": drawn(lambda d: _nodes(d)[0].update(train_size=1_000_000)),
+        "speech_unknown_speaker": spoken(lambda d: _nodes(d)[2]["params"].update(speaker="robot")),
+        "speech_speaker_is_a_list": spoken(lambda d: _nodes(d)[2]["params"].update(speaker=["us-mid"])),
+    }
+    for name, text in links.items():
+        write(f"links/{name}.txt", _pack_link({"n": name, "g": json.loads(text)}))
+    write("control/good_drawing_link.txt", _pack_link({"n": "drawing", "g": drawing_graph()}))
+
+    torch.set_num_threads(1)
+
+    def trained(doc: dict[str, Any], name: str) -> bytes:
+        project = Project(TaskGraph.from_dict(doc), ModelConfig(embed_dim=4, hidden=8, layers=1),
+                          TrainConfig(steps=2, eval_every=1, device="cpu"), name=name)
+        result = train(project.graph, project.model_config, project.train_config)
+        return checkpoint_bytes(project, result.model, result.history, {"created": CREATED})
+
+    drawing = trained(drawing_graph(), "corpus drawing")
+    write("control/good_drawing.safetensors", drawing)
+    speech = trained(speech_graph(), "corpus speech")
+
+    def rewrite(good: bytes, change: Callable[[dict[str, torch.Tensor], dict[str, str]], None]) -> bytes:
+        tensors = dict(safetensors.torch.load(good))
+        meta = dict(_header(good)[0]["__metadata__"])
+        change(tensors, meta)
+        return safetensors.torch.save(tensors, metadata=meta)
+
+    def ten_outputs(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+        """The generator's output cut to 10 numbers, as if it were a digit classifier's, not 64 pixels."""
+        tensors["model.gen_weight"] = tensors["model.gen_weight"][:, :10].contiguous()
+        for key in ("model.gen_base.weight", "model.gen_base.bias", "model.gen_bias.weight"):
+            tensors[key] = tensors[key][:10].contiguous()
+
+    def project_node(key: str, value: Any) -> Callable[[dict[str, torch.Tensor], dict[str, str]], None]:
+        def change(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+            project = json.loads(meta["project"])
+            project["task_graph"]["graph"]["nodes"][1]["params"][key] = value
+            meta["project"] = json.dumps(project)
+        return change
+
+    write("checkpoints/drawing_output_dims_wrong.safetensors", rewrite(drawing, lambda t, m: (
+        ten_outputs(t, m), m.update(spec=json.dumps({**json.loads(m["spec"]), "n_outputs": 10})))))
+    write("checkpoints/drawing_generator_wrong_shape.safetensors", rewrite(drawing, ten_outputs))
+    write("checkpoints/drawing_rotate_is_text.safetensors", rewrite(drawing, project_node("rotate", "sideways")))
+    write("checkpoints/drawing_as_classification.safetensors", rewrite(drawing, lambda t, m: m.update(
+        spec=json.dumps({**json.loads(m["spec"]), "kind": "classification"}))))
+    write("checkpoints/speech_unknown_speaker.safetensors", rewrite(speech, project_node("speaker", "martian")))
+    write("checkpoints/speech_speaker_is_a_number.safetensors", rewrite(speech, project_node("speaker", 7)))
+
+
 def main() -> None:
     make_graphs()
     make_node_link()
@@ -509,6 +628,7 @@ def main() -> None:
     make_budget()
     make_issue_23()
     make_bad_name_checkpoints((HERE / "control" / "good.safetensors").read_bytes())
+    make_drawing_and_speech()
     files = [p for p in HERE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
     total = sum(p.stat().st_size for p in files)
     print(f"{len(files)} files, {total / 1000:.0f} kB")
