@@ -14,7 +14,7 @@ show_notices(state)
 explain_col, samples_col = st.columns([3, 2], gap="large")
 with explain_col:
     rag_explainer()
+    lesson(state)  # under the explanation: the gallery beside it is long, and the lesson reads better wide
 with samples_col:
     sample_list(state)
-    lesson(state)
 next_steps()
