@@ -334,3 +334,14 @@ def test_panel_titles_clear_the_axis_titles_of_the_row_above() -> None:
     row_above_bottom = layout["yaxis"]["domain"][0]
     next_row_top = layout["yaxis5"]["domain"][1]
     assert (row_above_bottom - next_row_top) * plot_px >= AXIS_TITLE_GAP_PX - 1
+
+
+def test_named_classes_get_room_between_panels() -> None:
+    """Long class names on the axes widen the gaps between panels (they ran into the neighbours' cells);
+    short ones keep the usual spacing."""
+    from ragviz.plots.outputs import FIGURE_WIDTH_PX, TICK_CHAR_PX, label_room
+
+    short_spacing, short_gap = label_room(5)
+    long_spacing, long_gap = label_room(15)
+    assert short_spacing == 0.06 and long_spacing > short_spacing and long_gap > short_gap
+    assert long_spacing * FIGURE_WIDTH_PX >= 15 * TICK_CHAR_PX  # the y labels fit between two panels

@@ -45,6 +45,9 @@ BINARY_SCALE = [[0.0, "#92c5de"], [0.5, "#f7f7f7"], [1.0, "#f4a582"]]
 MODES = ("probability", "argmax")
 ZERO_SHOT_MARK = "★"
 CLASS_LABEL_CHARS = 24  # longer class names are shortened on the axes
+#: A figure's width on a wide page (the main column), and a size-9 tick character's: the room named classes need.
+FIGURE_WIDTH_PX = 880.0
+TICK_CHAR_PX = 5.5
 COLORBAR = {"thickness": 12, "lenmode": "pixels", "len": 200, "y": 1.0, "yanchor": "top"}
 
 
@@ -336,6 +339,15 @@ def class_axis_labels(names: Sequence[str], n_classes: int) -> list[str]:
     return labels
 
 
+def label_room(longest: int) -> tuple[float, float]:
+    """(spacing between panels as a share of the width, pixels between rows) for class labels of ``longest``
+    characters: a panel's y labels sit left of it and its x labels (turned by Plotly when long) below it,
+    so both gaps grow with the names, or they run into the neighbouring panels."""
+    label_px = longest * TICK_CHAR_PX
+    spacing = min(0.2, max(0.06, (label_px + 24.0) / FIGURE_WIDTH_PX))
+    return spacing, AXIS_TITLE_GAP_PX + max(0.0, label_px * 0.7 - 20.0)
+
+
 def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | None = None,
                      height: int | None = None, marked: Collection[str] | None = None,
                      class_names: Mapping[str, Sequence[str]] | None = None) -> go.Figure:
@@ -345,7 +357,7 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
     text corpus's "neg"/"pos"); the axes show them instead of class numbers.
     """
     traces = []
-    named = {}
+    named: dict[str, list[Any]] = {}
     for k, name in enumerate(tasks):
         c = task_classes(trace, name)
         out = trace.outputs_test[name]
@@ -362,7 +374,9 @@ def confusion_figure(trace: Trace, tasks: list[str], before: dict[str, float] | 
             "textfont": {"size": 9}, "customdata": counts,
             "hovertemplate": "true %{y}, predicted %{x}<br>%{customdata} points<extra></extra>",
         }))
-    layout = _grid_layout(trace, tasks, False, before, 0.06, height, gap_px=AXIS_TITLE_GAP_PX, marked=marked)
+    longest = max((len(str(t)) for ticks in named.values() for t in ticks), default=0)
+    spacing, gap = label_room(longest)
+    layout = _grid_layout(trace, tasks, False, before, spacing, height, gap_px=gap, marked=marked)
     _axes(layout, x_title={"text": "predicted", "font": {"size": 10}, "standoff": 2}, x_tickfont={"size": 9},
           x_dtick=1, y_title={"text": "true", "font": {"size": 10}, "standoff": 2}, y_tickfont={"size": 9}, y_dtick=1,
           y_autorange="reversed")

@@ -78,8 +78,8 @@ def open_sample(state: AppState, key: str) -> bool:
     adopt_checkpoint(state, ckpt, f"sample: {ckpt.project.name}", sample_key=key)
     sample = find_sample(key)
     title = sample.title if sample is not None else ckpt.project.name
-    notify(state, "success", f"Opened the sample '{title}'. Its lesson is under the samples; 'Task "
-                             "outputs' shows what the model learned.")
+    notify(state, "success", f"Opened the sample '{title}'. Its lesson is on this page under 'How "
+                             "RAG works' and in the sidebar; 'Task outputs' shows what the model learned.")
     return True
 
 

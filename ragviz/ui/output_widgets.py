@@ -308,9 +308,10 @@ def task_outputs_view(state: AppState, base: Trace) -> None:
     guess_banner(state, trace, whatif["graph"] if whatif else state.project.graph)
     opts = display_controls(trace)
     tasks = tasks_to_show(trace)
-    outputs_panel(trace, base, whatif, opts, tasks, whatif["graph"] if whatif else state.project.graph,
-                  marked_tasks(state), text_class_names(state, trace, whatif["graph"] if whatif else None, tasks)
-                  or speech_class_names(whatif["graph"] if whatif else state.project.graph, trace, tasks))
+    shown_graph = whatif["graph"] if whatif else state.project.graph
+    outputs_panel(trace, base, whatif, opts, tasks, shown_graph, marked_tasks(state),
+                  text_class_names(state, trace, whatif["graph"] if whatif else None, tasks)
+                  or speech_class_names(shown_graph, trace, tasks, short=True))
     table_col, _ = st.columns([3, 1])
     with table_col:
         metrics_panel(state, trace, base, whatif, whatif["graph"] if whatif else state.project.graph)

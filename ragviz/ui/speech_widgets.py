@@ -59,14 +59,21 @@ def _spectrogram(where: Any, audio: np.ndarray, sr: int, key: str) -> None:
                        config={"displayModeBar": False})
 
 
-def speech_class_names(graph: TaskGraph, trace: Trace, tasks: list[str]) -> dict[str, list[str]]:
-    """Speech tasks' class names for the confusion matrices' axes (empty for other domains)."""
+#: On the confusion matrices a speaker task's classes are short: the panel's title names the speaker, and
+#: "another speaker" beside fifteen small panels ran into the neighbouring ones (seen in a screenshot).
+SHORT_SPEAKER_CLASSES = ["other", "this"]
+
+
+def speech_class_names(graph: TaskGraph, trace: Trace, tasks: list[str], short: bool = False
+                       ) -> dict[str, list[str]]:
+    """Speech tasks' class names (empty for other domains); ``short``: a speaker task's as "other"/"this"."""
     if trace.spec.name != "speech":
         return {}
     out = {}
     for name in tasks:
         try:
-            out[name] = class_names(graph.task(name))
+            task = graph.task(name)
+            out[name] = SHORT_SPEAKER_CLASSES if short and task.family == "speech_speaker" else class_names(task)
         except (RagvizError, KeyError):
             continue  # a task the page cannot read keeps class numbers; the page says why elsewhere
     return out

@@ -136,3 +136,22 @@ def test_task_outputs_lists_the_clips_a_task_gets_wrong_honestly(trained_speaker
     assert not errors_of(at) and state.graph == graph_before  # choosing a task changes nothing else
     figures = [c for c in at.get("plotly_chart") if "to_speech_wrong_fig_" in str(c.proto)]
     assert len(figures) <= 5
+
+
+def test_speaker_tasks_confusion_matrices_say_other_and_this() -> None:
+    """Task outputs labels a speaker task's matrix "other"/"this" (its title names the speaker): the long
+    "another speaker" ran into the neighbouring panels."""
+    import json
+
+    from ragviz.model.config import ModelConfig, TrainConfig
+    from ragviz.training.train import train
+    from tests.app.helpers import checkpoint_state
+
+    project = Project(speaker_grid(train_size=20, test_size=20, family="speech_speaker"), ModelConfig(hidden=16),
+                      TrainConfig(steps=10, eval_every=5), name="Speakers")
+    state = checkpoint_state(project, train(project.graph, project.model_config, project.train_config))
+    at = open_page("pages/task_outputs.py", state)
+    assert errors_of(at) == []
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    heatmaps = [t for f in figures for t in f.get("data", []) if t.get("type") == "heatmap" and "customdata" in t]
+    assert len(heatmaps) == 15 and all(list(t["x"]) == ["other", "this"] == list(t["y"]) for t in heatmaps)
