@@ -95,9 +95,13 @@ def file_summary(path: Path, source: str) -> CheckpointSummary:
     return _file_summary(str(path.resolve()), stat.st_mtime_ns, stat.st_size, source)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False)
 def _thumbnail(graph_json: str) -> go.Figure | None:
-    """A small drawing of the task graph (None if the Task graph page's plots are unavailable)."""
+    """A small drawing of the task graph (None if the Task graph page's plots are unavailable).
+
+    One figure shared by every session, never changed once made (``st.plotly_chart`` copies it): as
+    ``cache_data`` it was unpickled, a new Plotly figure validated again, for every card on every rerun.
+    """
     try:
         from ragviz.plots.graph import graph_figure
 
