@@ -147,7 +147,7 @@ def child(tree: Path, workload: str, pages: list[str], reruns: int, steps: int, 
         import pstats
 
         stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("cumulative").print_stats("ragviz|pages", 40)
+        stats.sort_stats("cumulative").print_stats("ragviz|pages|streamlit/elements|plotly.py|to_json", 40)
         stats.sort_stats("tottime").print_stats(25)
     return out
 
