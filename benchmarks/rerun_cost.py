@@ -103,6 +103,7 @@ def _focus_rerun(at, names: list[str], k: int) -> None:  # noqa: ANN001 - an App
 
 def child(tree: Path, workload: str, pages: list[str], reruns: int, steps: int, profile: bool) -> dict:
     """Per page: median script CPU of a rerun that changes nothing and of one that moves the focus."""
+    import pickle
     import statistics
 
     sys.path.insert(0, str(tree))
@@ -142,7 +143,10 @@ def child(tree: Path, workload: str, pages: list[str], reruns: int, steps: int, 
             _focus_rerun(at, names, k)
             focus.append(sum(cpu))
         errors += [str(e.value)[:120] for e in at.exception]
-        out[page] = {"same": statistics.median(same), "focus": statistics.median(focus), "errors": errors}
+        kept = getattr(at.session_state[STATE_KEY], "figures", {})
+        size = sum(len(pickle.dumps(entry)) for entry in kept.values()) / 1e6
+        out[page] = {"same": statistics.median(same), "focus": statistics.median(focus), "errors": errors,
+                     "kept_mb": size}
     if profiler:
         import pstats
 
@@ -216,12 +220,13 @@ def main() -> None:
                 row += [f"{cells[name, kind]:.0f}" for name in trees]
                 if "before" in trees:
                     row.append(f"{cells['before', kind] / max(cells['now', kind], 1e-9):.2f}×")
+            row.append(" / ".join(f"{_median([r[page]['kept_mb'] for r in runs[name]]):.1f}" for name in trees))
             errors = sorted({e for name in trees for r in runs[name] for e in r[page]["errors"]})
             rows.append([*row, "; ".join(errors)[:100]])
     heads = ["workload", "page"]
     for kind in ("no change", "focus change"):
         heads += [f"{kind}: {name} ms" for name in trees] + (["ratio"] if "before" in trees else [])
-    heads.append("errors")
+    heads += [f"figure cache MB ({' / '.join(trees)})", "errors"]
     print(f"## Server CPU per rerun (script thread, ms; medians of {args.reruns} reruns × {args.repeats} "
           f"process(es) per tree, alternating)\n")
     print(f"Load average before the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} cores\n")
