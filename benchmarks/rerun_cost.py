@@ -88,14 +88,13 @@ def _big_state(n: int, steps: int):  # noqa: ANN202 - the tree's AppState
 
 
 def _focus_rerun(at, names: list[str], k: int) -> None:  # noqa: ANN001 - an AppTest
-    """Move the focus task: through the page's selectbox if it has one, else in the session's state."""
+    """Move the focus task to ``names[k]``: through the page's selectbox if it has one, else in the state."""
     from ragviz.ui.state import STATE_KEY
 
-    target = names[k % 2]
+    target = names[k % len(names)]  # a task not focused before: a kept figure cannot answer for it
     pickers = [s for s in at.selectbox if s.key in FOCUS_WIDGETS]
     if pickers:
-        current = pickers[0].value
-        pickers[0].set_value(names[1] if current == names[0] else names[0])
+        pickers[0].set_value(target)
     else:
         at.session_state[STATE_KEY].focus = target
     at.run()
@@ -133,7 +132,9 @@ def child(tree: Path, workload: str, pages: list[str], reruns: int, steps: int, 
         at.run()
         at.run()  # a widget drawn for the first time may ask for one more run; neither is timed
         errors = [str(e.value)[:120] for e in at.exception]
-        names = at.session_state[STATE_KEY].project.graph.task_names()[:2]
+        tasks = at.session_state[STATE_KEY].project.graph.task_names()
+        first = at.session_state[STATE_KEY].focus
+        names = [n for n in tasks[::max(1, len(tasks) // (reruns + 2))] if n != first][:reruns + 1]
         same, focus = [], []
         for k in range(reruns):
             cpu.clear()
@@ -144,7 +145,7 @@ def child(tree: Path, workload: str, pages: list[str], reruns: int, steps: int, 
             focus.append(sum(cpu))
         errors += [str(e.value)[:120] for e in at.exception]
         kept = getattr(at.session_state[STATE_KEY], "figures", {})
-        size = sum(len(pickle.dumps(entry)) for entry in kept.values()) / 1e6
+        size = sum(len(pickle.dumps(entry[1])) for entry in kept.values()) / 1e6  # the kept values, not their keys
         out[page] = {"same": statistics.median(same), "focus": statistics.median(focus), "errors": errors,
                      "kept_mb": size}
     if profiler:
