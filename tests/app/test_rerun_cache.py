@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ import ragviz.ui.message_widgets as message_widgets
 import ragviz.ui.model_banner as model_banner
 import ragviz.ui.output_widgets as output_widgets
 import ragviz.ui.run_review as run_review
-from ragviz.ui.state import STATE_KEY, adopt_run
-from tests.app.helpers import errors_of, open_page, untrained_state
+from ragviz.ui.state import STATE_KEY
+from tests.app.helpers import errors_of, open_page, trained_state
 
 #: page -> the builders it must not call again on a rerun that changes nothing: (module, function name)
 BUILDERS: dict[str, list[tuple[Any, str]]] = {
@@ -32,12 +31,6 @@ BUILDERS: dict[str, list[tuple[Any, str]]] = {
     "pages/embeddings.py": [(embedding_widgets, "map_parts"), (embedding_widgets, "embedding_figure")],
     "pages/checkpoints.py": [(checkpoint_widgets, "comparison_figure")],
 }
-
-
-def trained_state(project, result):
-    state = untrained_state(project)
-    adopt_run(state, SimpleNamespace(result=result, project=project.copy(), baseline=None, baseline_result=None))
-    return state
 
 
 def charts(at) -> list[dict]:
