@@ -21,7 +21,7 @@ from ragviz.training.project import Project
 from ragviz.training.runner import RunSlots, TrainingRun
 from ragviz.training.train import train
 from ragviz.training.train_process import DEFAULT_NICE, PROCESS_ENV, PROCESS_FROM_TASKS, WARM_ENV, use_process
-from ragviz.ui.figure_cache import MAX_FIGURES, cached_figure
+from ragviz.ui.figure_cache import MAX_FIGURES, MAX_PER_NAME, cached_figure
 from tests.helpers import small_ring, training_children
 
 
@@ -143,7 +143,19 @@ def test_a_kept_figure_is_reused_for_the_same_objects_and_values_and_rebuilt_oth
     assert built == ["a", "c", "d"]
     for k in range(MAX_FIGURES + 3):
         cached_figure("map", (trace,), (k,), lambda: build("e"), store)
+    assert len(store) == MAX_PER_NAME  # one figure's versions: the current one and the one before
+    for k in range(MAX_FIGURES + 3):
+        cached_figure(f"figure {k}", (trace,), (), lambda: build("f"), store)
     assert len(store) == MAX_FIGURES  # bounded per session
+
+
+def test_a_new_figure_under_one_name_keeps_the_other_pages_figures() -> None:
+    store: OrderedDict = OrderedDict()
+    trace = object()
+    kept = cached_figure("curves", (trace,), (), lambda: {"figure": "curves"}, store)
+    for k in range(MAX_FIGURES):  # many layers looked at on one page
+        cached_figure("map", (trace,), (k,), lambda: {"figure": "map"}, store)
+    assert cached_figure("curves", (trace,), (), lambda: {"figure": "rebuilt"}, store) is kept
 
 
 # ------------------------------------------------------------------------ bundled curves

@@ -242,6 +242,11 @@ def _play_menu(layers: list[int]) -> list[dict[str, Any]]:
                          {"label": "❚❚ Pause", "method": "animate", "args": [[None], pause]}]}]
 
 
+def task_hovers(trace: Trace, graph: TaskGraph) -> list[str]:
+    """Every task's hover text in the message figure, in the trace's task order."""
+    return [task_hover(graph.task(n)) if n in graph.nx else html_text(n) for n in trace.task_names]
+
+
 def message_figure(
     trace: Trace,
     graph: TaskGraph,
@@ -251,11 +256,14 @@ def message_figure(
     colors: dict[str, str] | None = None,
     height: int = 560,
     marked: Collection[str] | None = None,
+    hover: list[str] | None = None,
 ) -> go.Figure:
     """The graph with every message of ``layer`` drawn; one frame per layer and a play button.
 
     ``focus`` fades tasks outside its receptive field at each layer; ``weight_by`` is
     'norm' or 'attention' (when the model aggregates by attention); ``marked`` tasks get a ring.
+    ``colors`` and ``hover`` (:func:`task_hovers`) may come from a caller that keeps them: no focus or
+    layer changes them.
     """
     pos = node_positions(graph)
     for i, name in enumerate(trace.task_names):  # a trace on a graph without the task: park it on a circle
@@ -264,7 +272,7 @@ def message_figure(
     rel_colors = relation_colors(graph)
     geo = _geometry(trace, pos)
     labels = list(dict.fromkeys(trace.message_relation[i] for i in geo["index"].tolist()))
-    hover = [task_hover(graph.task(n)) if n in graph.nx else html_text(n) for n in trace.task_names]
+    hover = hover if hover is not None else task_hovers(trace, graph)
     hops = hop_distances(trace, focus) if focus in trace.task_names else None
     node_style = {"pos": pos, "colors": colors, "focus": focus, "hover": hover, "hops": hops}
     layer = int(np.clip(layer, 0, trace.n_layers))

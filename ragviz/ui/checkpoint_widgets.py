@@ -35,6 +35,7 @@ from ragviz.storage.gallery import (
     summarize_file,
 )
 from ragviz.storage.models_folder import safe_file_name, save_to_folder
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.metric_table import comparison_dataframe
 from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.state import AppState, adopt_checkpoint, notify, set_widget_value, widget_value
@@ -95,9 +96,13 @@ def file_summary(path: Path, source: str) -> CheckpointSummary:
     return _file_summary(str(path.resolve()), stat.st_mtime_ns, stat.st_size, source)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=256, show_spinner=False)
 def _thumbnail(graph_json: str) -> go.Figure | None:
-    """A small drawing of the task graph (None if the Task graph page's plots are unavailable)."""
+    """A small drawing of the task graph (None if the Task graph page's plots are unavailable).
+
+    One figure shared by every session, never changed once made (``st.plotly_chart`` copies it): as
+    ``cache_data`` it was unpickled, a new Plotly figure validated again, for every card on every rerun.
+    """
     try:
         from ragviz.plots.graph import graph_figure
 
@@ -391,7 +396,10 @@ def compare_panel(state: AppState, entries: list[Entry]) -> None:
     table_col, bars_col = figure_columns([5, 4])
     with table_col:
         comparison_dataframe(table)
-    bars_col.plotly_chart(for_screen(comparison_figure([sets[a], sets[b]])), key="compare_bars")
+    # Kept for the two sets' content (their repr: labels, metric, every value), not rebuilt on every rerun.
+    bars = cached_figure("compare_bars", (), (repr(sets[a]), repr(sets[b])),
+                         lambda: comparison_figure([sets[a], sets[b]]))
+    bars_col.plotly_chart(for_screen(bars), key="compare_bars")
 
 
 # ---------------------------------------------------------------------------- layout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,17 +131,29 @@ def _axis_titles(arrays: np.ndarray, method: str) -> tuple[str, str]:
     return f"PC 1 ({ratio[0]:.0%} of variance)", f"PC 2 ({ratio[1]:.0%})"
 
 
-def map_figure(trace: Trace, frames: Frames, opts: dict, current: int) -> go.Figure:
-    """The projected frames with their colours and hover, frame ``current`` shown."""
+#: (projected points, colours, their key traces, every frame's hover, axis titles): see :func:`map_parts`.
+MapParts = tuple[np.ndarray, Any, Any, list[list[str]], tuple[str, str]]
+
+
+def map_parts(trace: Trace, frames: Frames, opts: dict) -> MapParts:
+    """What the map draws that no focus, frame or lesson mark changes: the projected points, the colours
+    and their key, every frame's hover, the axis titles."""
     points = projected(np.ascontiguousarray(frames.arrays, dtype=np.float32), opts["method"], opts["seed"])
     colors, key = embedding_colors(frames.names, opts["color_by"], frames.graph, frames.zero_shot, frames.metric,
                                    trace.metric)
     hover = [hover_texts(frames.names, frames.graph, label,
                          frames.metric[i] if frames.metric.ndim == 2 else frames.metric, trace.metric,
                          frames.zero_shot) for i, label in enumerate(frames.labels)]
+    return points, colors, key, hover, _axis_titles(frames.arrays, opts["method"])
+
+
+def map_figure(trace: Trace, frames: Frames, opts: dict, current: int,
+               parts: MapParts | None = None) -> go.Figure:
+    """The projected frames with their colours and hover, frame ``current`` shown (``parts``: from
+    :func:`map_parts`, when kept)."""
+    points, colors, key, hover, titles = parts if parts is not None else map_parts(trace, frames, opts)
     return embedding_figure(points, frames.names, colors, frames.zero_shot, current, frames.labels, hover,
-                            opts["focus"], opts["paths"], key, _axis_titles(frames.arrays, opts["method"]),
-                            marked=opts.get("marked"))
+                            opts["focus"], opts["paths"], key, titles, marked=opts.get("marked"))
 
 
 def map_panel(trace: Trace, frames: Frames, opts: dict, history: History | None = None) -> None:
@@ -153,10 +166,13 @@ def map_panel(trace: Trace, frames: Frames, opts: dict, history: History | None 
                     frames.metric[keep] if frames.metric.ndim == 2 else frames.metric, frames.graph)
     current = frame_picker(frames, opts["view"])
     # What the figure shows: the trace or the history its frames come from, the graph, every option.
-    values = (opts["view"], opts["method"], opts["seed"], opts["color_by"], opts["focus"], opts["layer"],
-              opts["paths"], current, tuple(keep), tuple(sorted(opts.get("marked") or ())),
+    shared = (opts["view"], opts["method"], opts["seed"], opts["color_by"], opts["layer"], tuple(keep),
               graph_key(frames.graph) if frames.graph is not None else "")
-    fig = cached_figure("embeddings", (trace, history), values, lambda: map_figure(trace, frames, opts, current))
+    # A new focus task (or frame) rebuilds the figure only: the projection, colours and hover are kept.
+    parts = cached_figure("embedding_parts", (trace, history), shared, lambda: map_parts(trace, frames, opts))
+    values = (*shared, opts["focus"], opts["paths"], current, tuple(sorted(opts.get("marked") or ())))
+    fig = cached_figure("embeddings", (trace, history), values,
+                        lambda: map_figure(trace, frames, opts, current, parts))
     st.plotly_chart(for_screen(fig), key=chart_key(PREFIX, opts["focus"]), on_select="rerun",
                     selection_mode=("points",), config=plotly_config())
     play = "the slider above picks the frame" if is_light(len(frames.names)) else "▶ animates every frame"

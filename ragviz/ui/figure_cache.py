@@ -16,8 +16,11 @@ from typing import Any, TypeVar
 
 from ragviz.ui.state import get_state
 
-#: Figures kept per session: each page's current one and a few it came from (a few MB at most).
-MAX_FIGURES = 4
+#: Figures kept per session: every page's current ones (the Train page shows four) and, for each
+#: figure, the one before, so going back to the last layer or step is free too (a few MB in all).
+MAX_FIGURES = 16
+#: Entries kept under one name: the current figure and the one it came from.
+MAX_PER_NAME = 2
 
 T = TypeVar("T")
 
@@ -43,6 +46,9 @@ def cached_figure(name: str, objects: Sequence[Any], values: Sequence[Hashable],
         return entry[1]
     figure = build()
     cache[key] = (tuple(objects), figure)
+    same_name = [k for k in cache if k[0] == name]
+    for old in same_name[:-MAX_PER_NAME]:
+        del cache[old]
     while len(cache) > MAX_FIGURES:
         cache.popitem(last=False)
     return figure

@@ -19,6 +19,7 @@ from ragviz.graph.tasks import RELATION_PALETTE
 from ragviz.plots.colors import color_options, default_color_by, relation_colors
 from ragviz.plots.graph import drawing_note, graph_figure
 from ragviz.safety.safe_text import md_escape
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.graph_edits import bump_version, commit, graph_version, project_name, try_edit
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.model_banner import session_fit
@@ -122,7 +123,11 @@ def graph_view(state: AppState, color_by: str) -> None:
         drawn = list(state.selection)
         key = _chart_key(state, color_by, drawn)
     state.drawn_selection = drawn
-    fig = graph_figure(graph, color_by=color_by, selected=drawn, marked=marked_tasks(state))
+    marked = marked_tasks(state)
+    # The chart's key names the graph's content, the colouring and the selection drawn: a rerun that changes
+    # none of them (a click elsewhere, a tab opened) redraws the kept figure instead of building it again.
+    fig = cached_figure("task_graph", (), (key, tuple(sorted(marked or ()))),
+                        lambda: graph_figure(graph, color_by=color_by, selected=drawn, marked=marked))
     st.plotly_chart(for_screen(fig), key=key, on_select="rerun", selection_mode=("points",),
                     config={"displaylogo": False, "scrollZoom": False,
                             "modeBarButtonsToRemove": ["select2d", "lasso2d"]})

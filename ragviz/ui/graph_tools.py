@@ -20,10 +20,11 @@ from ragviz.plots.data_preview import data_preview_figure
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.limits import size_text
 from ragviz.safety.safe_text import md_escape
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.graph_edits import commit
 from ragviz.ui.projector import for_screen
 from ragviz.ui.speech_widgets import speech_preview
-from ragviz.ui.state import AppState
+from ragviz.ui.state import AppState, graph_key
 from ragviz.ui.text_widgets import text_preview, text_table_import
 from ragviz.ui.upload_widgets import file_uploader, read_uploaded, real_limit, release_upload, uploader_key
 
@@ -236,5 +237,8 @@ def preview_tab(state: AppState, version: str) -> None:
         speech_preview(state, chosen)
         return
     st.caption(f"Training points (test points for zero-shot tasks), coloured by class. {ZERO_SHOT_MEANING}.")
-    st.plotly_chart(for_screen(data_preview_figure(graph, chosen, state.project.tables)),
+    tables = state.project.tables
+    fig = cached_figure("data_preview", (tables,), (graph_key(graph), tuple(chosen)),
+                        lambda: data_preview_figure(graph, chosen, tables))
+    st.plotly_chart(for_screen(fig),
                     key=f"tg_preview_fig_{version}", config={"displayModeBar": False})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.inspection.trace import Trace
-from ragviz.plots.colors import relation_colors
+from ragviz.plots.colors import relation_colors, task_colors
 from ragviz.plots.light import LIGHT_TASKS
 from ragviz.plots.messages import (
     closing_latex,
@@ -13,6 +13,7 @@ from ragviz.plots.messages import (
     incoming_figure,
     message_figure,
     state_heatmap,
+    task_hovers,
     update_latex,
     update_numbers,
 )
@@ -65,9 +66,13 @@ def layer_picker(trace: Trace, container: st.delta_generator.DeltaGenerator) -> 
 def graph_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by: str) -> None:
     graph = state.project.graph
     marked = marked_tasks(state)
-    values = (graph_key(graph), layer, focus, weight_by, tuple(sorted(marked or ())))
-    fig = cached_figure("message_passing", (trace,), values,
-                        lambda: message_figure(trace, graph, layer, focus, weight_by, marked=marked))
+    content = graph_key(graph)
+    # The tasks' colours and hover change with the graph only: a new focus or layer rebuilds the figure alone.
+    colors, hover = cached_figure("message_parts", (trace,), (content,),
+                                  lambda: (task_colors(graph), task_hovers(trace, graph)))
+    values = (content, layer, focus, weight_by, tuple(sorted(marked or ())))
+    fig = cached_figure("message_passing", (trace,), values, lambda: message_figure(
+        trace, graph, layer, focus, weight_by, colors=colors, marked=marked, hover=hover))
     st.plotly_chart(for_screen(fig), key=chart_key(PREFIX, focus), on_select="rerun", selection_mode=("points",),
                     config=plotly_config())
     st.caption("Every message is a line from its sender, offset to the right of its edge, arrow at the receiver; "
@@ -91,9 +96,10 @@ def focus_panel(state: AppState, trace: Trace, layer: int, focus: str, weight_by
     star = " ★ zero-shot" if trace.zero_shot[trace.index(focus)] else ""
     st.markdown(f"#### {md_escape(focus)}{star}")
     st.caption(f"Receptive field after layer {layer}: {md_escape(receptive_text(trace, focus, layer))}")
-    st.plotly_chart(for_screen(incoming_figure(trace, focus, layer, weight_by, relation_colors(state.project.graph)),
-                                       share=0.6),
-                    key="mp_incoming", config={"displaylogo": False})
+    rel_colors = relation_colors(state.project.graph)
+    fig = cached_figure("message_incoming", (trace,), (focus, layer, weight_by, tuple(sorted(rel_colors.items()))),
+                        lambda: incoming_figure(trace, focus, layer, weight_by, rel_colors))
+    st.plotly_chart(for_screen(fig, share=0.6), key="mp_incoming", config={"displaylogo": False})
 
 
 def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> None:
@@ -122,7 +128,8 @@ def equation_panel(state: AppState, trace: Trace, layer: int, focus: str) -> Non
 
 
 def heatmap_panel(trace: Trace, layer: int, focus: str) -> None:
-    st.plotly_chart(for_screen(state_heatmap(trace, layer, focus)), key="mp_heatmap", config={"displaylogo": False})
+    fig = cached_figure("message_heatmap", (trace,), (layer, focus), lambda: state_heatmap(trace, layer, focus))
+    st.plotly_chart(for_screen(fig), key="mp_heatmap", config={"displaylogo": False})
     st.caption("Rows are tasks, columns the embedding's dimensions; the focus task is outlined. After the last "
                "layer these rows are the task embeddings t_v that generate each task's predictor.")
 

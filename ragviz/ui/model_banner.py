@@ -9,18 +9,24 @@ from __future__ import annotations
 import streamlit as st
 
 from ragviz.inspection.model_fit import Fit, ModelFit, fit_message, model_fit
-from ragviz.ui.state import AppState
+from ragviz.ui.figure_cache import cached_figure
+from ragviz.ui.state import AppState, graph_key
 
 
 def session_fit(state: AppState) -> ModelFit:
-    """How the session's graph relates to its trained model."""
+    """How the session's graph relates to its trained model.
+
+    Asked two or three times a rerun on every page; on a 1,000-task graph the comparison costs more
+    than hashing the graph, so the verdict is kept for the trained model and the graph's content.
+    """
     trained = state.trained
     if trained is None:
         return model_fit(state.project.graph, None)
     model = trained.model
     spec, vocab = getattr(model, "spec", None), getattr(model, "vocab", None)
-    return model_fit(state.project.graph, trained.graph, getattr(spec, "name", None),
-                     list(vocab.tasks) if vocab is not None else None)
+    graph = state.project.graph
+    return cached_figure("session_fit", (trained.graph, model), (graph_key(graph),), lambda: model_fit(
+        graph, trained.graph, getattr(spec, "name", None), list(vocab.tasks) if vocab is not None else None))
 
 
 def training_this_graph(state: AppState) -> bool:

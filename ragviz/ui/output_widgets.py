@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from ragviz.data.drawing import drawing_rotations
@@ -26,6 +27,7 @@ from ragviz.plots.outputs import kind_of, metric_title, metrics_table, outputs_f
 from ragviz.safety.errors import RagvizError
 from ragviz.safety.safe_text import md_escape
 from ragviz.training.runner import baseline_setup
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.lesson_state import marked_tasks
 from ragviz.ui.projector import for_screen, table_height, table_slot
 from ragviz.ui.speech_widgets import say_it_yourself, speech_class_names, speech_mistakes_section
@@ -145,13 +147,21 @@ def outputs_panel(trace: Trace, base: Trace, whatif: dict[str, Any] | None, opts
                   class_names: dict[str, list[str]] | None = None) -> None:
     before = dict(zip(base.task_names, base.test_metric.astype(float).tolist(), strict=True)) if whatif else None
     kind = kind_of(trace)
-    truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind == "curve" else None
-    rotations = drawing_rotations(graph.tasks()) if kind == "drawing" else None
     if kind == "drawing":
         st.caption(DRAWING_NOTE)
-    fig = outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
-                         old=base if whatif else None, truth=truth, marked=marked, class_names=class_names,
-                         rotations=rotations)
+
+    def build() -> go.Figure:
+        truth = sine_truth(graph, tasks, trace.grid[:, 0]) if kind == "curve" else None
+        rotations = drawing_rotations(graph.tasks()) if kind == "drawing" else None
+        return outputs_figure(trace, tasks, opts["mode"], opts["target_class"], before, opts["show_test"],
+                              old=base if whatif else None, truth=truth, marked=marked, class_names=class_names,
+                              rotations=rotations)
+
+    # Kept per session: a rerun that changes none of these (a click elsewhere, the focus) redraws it as it was.
+    names = tuple((k, tuple(v)) for k, v in sorted((class_names or {}).items()))
+    values = (graph_key(graph), tuple(tasks), opts["mode"], opts["target_class"], opts["show_test"],
+              whatif is not None, tuple(sorted(marked or ())), names)
+    fig = cached_figure("task_outputs", (trace, base), values, build)
     st.plotly_chart(for_screen(fig), key="to_outputs", config={"displaylogo": False, "scrollZoom": False})
 
 

@@ -25,6 +25,7 @@ from ragviz.training.watch import (
     worse_groups,
     zero_shot_decline,
 )
+from ragviz.ui.figure_cache import cached_figure
 from ragviz.ui.projector import figure_columns, for_screen
 from ragviz.ui.runs import held_run, previous_model, restore_previous, run_from_current_model, run_handled, use_held_run
 from ragviz.ui.state import AppState
@@ -127,8 +128,12 @@ def restore_control(state: AppState) -> None:
 # --------------------------------------------------------------------------- replay
 def replay_panel(history: History, graph: TaskGraph, split: str, key: str = "model") -> None:
     """The run's curves with a slider over its evaluations: drag it back to see the run as it stood then,
-    with the task embeddings and each task's metric at that step."""
-    colors = curve_colors(graph)
+    with the task embeddings and each task's metric at that step.
+
+    A finished run's history and graph never change, so each figure is kept per session for its
+    (history, graph, step, split): a rerun that changes none of them draws them again without rebuilding.
+    """
+    colors = cached_figure("replay_colors", (graph,), (), lambda: curve_colors(graph))
     steps = list(history.steps)
     step = steps[-1]
     if len(steps) > 1:
@@ -138,22 +143,24 @@ def replay_panel(history: History, graph: TaskGraph, split: str, key: str = "mod
                                        "metric as they were at that step of training.")
         step = int(chosen) if chosen in steps else steps[-1]
     loss_col, metric_col = figure_columns(2)
-    loss_col.plotly_chart(for_screen(replay_curves(history, step, "loss", split, colors,
-                                                   title=f"{split} loss per task")), key=f"{key}_loss")
-    metric_col.plotly_chart(for_screen(replay_curves(history, step, "metric", split, colors)), key=f"{key}_metric",
-                            width="stretch")
+    loss = cached_figure(f"{key}_replay_loss", (history, graph), (step, split), lambda: replay_curves(
+        history, step, "loss", split, colors, title=f"{split} loss per task"))
+    metric = cached_figure(f"{key}_replay_metric", (history, graph), (step, split),
+                           lambda: replay_curves(history, step, "metric", split, colors))
+    loss_col.plotly_chart(for_screen(loss), key=f"{key}_loss")
+    metric_col.plotly_chart(for_screen(metric), key=f"{key}_metric", width="stretch")
     st.caption("One line per task in its own colour; the bold line is the mean over seen tasks; dashed lines are "
                f"zero-shot tasks. {ZERO_SHOT_MEANING}.")
     if step == steps[-1] and len(steps) < 2:
         return
-    _step_view(history, step, colors)
+    _step_view(history, graph, step, colors)
 
 
-def _step_view(history: History, step: int, colors: dict[str, str]) -> None:
-    at_step = history_until(history, step)
+def _step_view(history: History, graph: TaskGraph, step: int, colors: dict[str, str]) -> None:
     embed_col, bars_col = figure_columns(2)
     index = snapshot_index(history, step)
-    figure = replay_embedding(history, step, colors) if index is not None else None
+    figure = cached_figure("replay_embedding", (history, graph), (index,),
+                           lambda: replay_embedding(history, step, colors)) if index is not None else None
     if figure is not None:
         shown = history.snapshot_steps[index]
         embed_col.plotly_chart(for_screen(figure), key="replay_embedding", width="stretch")
@@ -161,6 +168,7 @@ def _step_view(history: History, step: int, colors: dict[str, str]) -> None:
             embed_col.caption(f"Nearest kept snapshot: step {shown:,} (the run keeps up to 40 snapshots).")
     else:
         embed_col.caption("No embedding snapshots were kept for this run.")
-    bars = comparison_figure([MetricSet.from_history(f"step {step:,}", at_step)],
-                             title=f"Each task's test metric at step {step:,}")
+    bars = cached_figure("replay_bars", (history,), (step,), lambda: comparison_figure(
+        [MetricSet.from_history(f"step {step:,}", history_until(history, step))],
+        title=f"Each task's test metric at step {step:,}"))
     bars_col.plotly_chart(for_screen(bars), key="replay_bars", width="stretch")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -290,8 +291,16 @@ def start_run(state: AppState, baseline: str | None) -> TrainingRun:
 
 
 def graph_key(graph: TaskGraph, extra: Any = None) -> str:
-    blob = json.dumps([graph.to_dict(), extra], sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()
+    """A hash of the graph's content (and ``extra``), for caches and widget keys within this process.
+
+    Pickled, not JSON with sorted keys: pages ask for it several times a rerun, and on a 1,000-task
+    graph that was 9 ms each against 2 ms. Two equal graphs built in different orders may get two keys
+    (a cache miss, never a wrong hit); nothing outside this process sees a key.
+    """
+    blob = pickle.dumps(graph.to_dict(), protocol=pickle.HIGHEST_PROTOCOL)
+    if extra is not None:
+        blob += json.dumps(extra, sort_keys=True, default=str).encode()
+    return hashlib.sha1(blob).hexdigest()
 
 
 def current_whatif(state: AppState) -> dict[str, Any] | None:

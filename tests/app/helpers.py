@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 from streamlit.testing.v1 import AppTest
 
@@ -11,7 +12,7 @@ from ragviz.graph.editing import EditHistory
 from ragviz.storage.checkpoint import checkpoint_bytes, load_checkpoint
 from ragviz.training.project import Project
 from ragviz.training.train import TrainResult
-from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, set_project
+from ragviz.ui.state import STATE_KEY, AppState, adopt_checkpoint, adopt_run, set_project
 from ragviz.ui.train_widgets import WIDGET
 
 APP = Path(__file__).resolve().parents[2] / "app.py"  # AppTest resolves relative paths against this file
@@ -32,6 +33,15 @@ def open_page(page: str | None = None, state: AppState | None = None, timeout: f
 def untrained_state(project: Project) -> AppState:
     state = AppState(project=project.copy(), edits=EditHistory(project.graph))
     set_project(state, project.copy())
+    return state
+
+
+def trained_state(project: Project, result: TrainResult, baseline: str | None = None,
+                  baseline_result: TrainResult | None = None) -> AppState:
+    """The state right after a run finished in this session (what the run watcher's adopt_run does)."""
+    state = untrained_state(project)
+    adopt_run(state, SimpleNamespace(result=result, project=project.copy(), baseline=baseline,
+                                     baseline_result=baseline_result))
     return state
 
 

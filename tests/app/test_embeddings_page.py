@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 
 from ragviz.inspection.projection import nearest_neighbours
 from ragviz.inspection.trace import compute_trace
-from ragviz.ui.state import adopt_run
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import checkpoint_state, errors_of, open_page, trained_state, untrained_state
 
 PAGE = "pages/embeddings.py"
-
-
-def trained_state(project, result):
-    state = untrained_state(project)
-    adopt_run(state, SimpleNamespace(result=result, project=project.copy(), baseline=None, baseline_result=None))
-    return state
 
 
 def figure(at) -> dict:

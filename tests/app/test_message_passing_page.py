@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -13,17 +12,10 @@ from ragviz.inspection.trace import compute_trace
 from ragviz.model.config import ModelConfig
 from ragviz.model.rag import build_model
 from ragviz.model.tensors import make_vocab
-from ragviz.ui.state import TrainedModel, adopt_run
-from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, untrained_state
+from ragviz.ui.state import TrainedModel
+from tests.app.helpers import checkpoint_state, errors_of, open_page, plain, trained_state, untrained_state
 
 PAGE = "pages/message_passing.py"
-
-
-def trained_state(project, result):
-    """The state right after a run finished in this session (what the sidebar's adopt_run does)."""
-    state = untrained_state(project)
-    adopt_run(state, SimpleNamespace(result=result, project=project.copy(), baseline=None, baseline_result=None))
-    return state
 
 
 def charts(at) -> list[dict]:

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from ragviz.inspection.counterfactual import with_edge
 from ragviz.inspection.trace import compute_trace
-from ragviz.ui.state import adopt_run
-from tests.app.helpers import checkpoint_state, errors_of, open_page, untrained_state
+from tests.app.helpers import checkpoint_state, errors_of, open_page, trained_state, untrained_state
 from tests.helpers import small_ring
 
 PAGE = "pages/task_outputs.py"
-
-
-def trained_state(project, result, baseline=None, baseline_result=None):
-    state = untrained_state(project)
-    adopt_run(state, SimpleNamespace(result=result, project=project.copy(), baseline=baseline,
-                                     baseline_result=baseline_result))
-    return state
 
 
 def figure(at) -> dict:
