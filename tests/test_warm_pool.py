@@ -54,33 +54,6 @@ def test_a_pool_hands_out_waiting_children_refills_and_lets_them_go() -> None:
         assert child.wait(timeout=10) is not None  # every waiting child exited once its stdin closed
 
 
-def test_a_small_run_takes_only_a_waiting_child_and_a_big_one_always_gets_one(monkeypatch) -> None:
-    """Under a class's load every waiting child is taken: a small run then trains in a thread (None)
-    instead of starting a cold child, while a big graph still trains outside the server."""
-    started: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        started.append(_waiter())
-        return started[-1]
-
-    pool = tp.WarmPool(size=lambda: 1, start=start)
-    monkeypatch.setattr(tp, "POOL", pool)
-    monkeypatch.setenv(tp.WARM_ENV, "1")
-    monkeypatch.setenv(tp.PROCESS_ENV, "auto")
-    pool.fill()
-    waiting = pool._idle[0]
-    assert tp.claim_child(4) is waiting  # the waiting one
-    pool.close()  # nothing waits any more (and nothing refills)
-    assert tp.claim_child(4) is None  # a small run: a thread, no cold child
-    big = tp.claim_child(tp.PROCESS_FROM_TASKS)
-    assert big is not None and big.poll() is None and big is started[-1]  # a big one: a child started for it
-    monkeypatch.setenv(tp.PROCESS_ENV, "never")
-    assert tp.claim_child(tp.PROCESS_FROM_TASKS) is None
-    for child in (waiting, big):
-        tp._finish(child)
-    assert all(c.wait(timeout=10) is not None for c in started)
-
-
 def test_with_no_pool_each_run_starts_its_own_child() -> None:
     started = []
     pool = tp.WarmPool(size=lambda: 0, start=lambda: started.append(_waiter()) or started[-1])

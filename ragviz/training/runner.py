@@ -40,7 +40,7 @@ from ragviz.training.liveness import Liveness, Probe
 from ragviz.training.prepared import Checked, check_work
 from ragviz.training.project import Project
 from ragviz.training.train import Progress, TrainResult, train
-from ragviz.training.train_process import Job, claim_child, run_in_child
+from ragviz.training.train_process import Job, run_in_child, use_process
 
 QUEUE_POLL_S = 0.25  # how often a queued run re-checks its stop flag (and its heartbeat)
 
@@ -287,9 +287,8 @@ class TrainingRun:
     def _execute(self, fn: Any, *args: Any) -> Any:
         """``fn(*args, report=..., stop=...)`` here, or in a child process for a big graph
         (:mod:`ragviz.training.train_process`): same numbers, but pages never wait on its GIL."""
-        child = claim_child(self.project.graph.number_of_tasks())
-        if child is not None:
-            return run_in_child(Job(fn, args, torch.get_num_threads()), self._callback, self._stop_flag(), child)
+        if use_process(self.project.graph.number_of_tasks()):
+            return run_in_child(Job(fn, args, torch.get_num_threads()), self._callback, self._stop_flag())
         return fn(*args, report=self._callback, stop=self._stop_flag())
 
 

@@ -14,11 +14,9 @@ in the child, and inside Streamlit that is the page script.
 
 A warm pool (``RAGVIZ_WARM_CHILDREN`` = N; default one per core, at most 4; 0 turns it off) keeps N
 children started, with torch and the trainer imported, waiting for a job; a run takes one at once and
-a new one is started behind it. With the pool on, ``auto`` sends a small run to a waiting child when
-there is one, so training leaves the pages' interpreter and a class's runs use every core (each
-waiting child holds about the memory of one torch import); when every waiting child is taken, a small
-run trains in a thread rather than wait for a cold child (:func:`claim_child`). ``benchmarks/class_tabs.py``
-measures the difference.
+a new one is started behind it. With the pool on, ``auto`` sends every run to a child, small ones too,
+so training never shares the pages' interpreter and a class's runs use every core (each waiting child
+holds about the memory of one torch import). ``benchmarks/class_tabs.py`` measures the difference.
 """
 
 from __future__ import annotations
@@ -63,23 +61,6 @@ def use_process(n_tasks: int, setting: str | None = None) -> bool:
     if setting != "auto":
         raise RagvizError(f"{PROCESS_ENV} must be auto, always or never, not {setting!r}.")
     return n_tasks >= PROCESS_FROM_TASKS or warm_size() > 0
-
-
-def claim_child(n_tasks: int, setting: str | None = None) -> subprocess.Popen | None:
-    """The child a run on ``n_tasks`` tasks trains in, or None: it trains in a thread of the server.
-
-    A big graph (or ``always``) gets a child in any case, warm or started now. A small one takes a
-    waiting child from the pool, and trains in a thread when none is waiting: starting a cold child
-    imports torch (seconds of CPU and about 230 MB), which for a small run costs more than the run,
-    and with a class's runs all at once meant dozens of children importing torch on two cores
-    (``benchmarks/bench_replicas.py``, 60 sessions: 46 of 60 results within the budget, against 60 with threads).
-    """
-    if not use_process(n_tasks, setting):
-        return None
-    setting = (os.environ.get(PROCESS_ENV, "auto") if setting is None else setting).strip().lower()
-    if setting == "always" or n_tasks >= PROCESS_FROM_TASKS:
-        return POOL.take()
-    return POOL.take_waiting()
 
 
 def default_warm_size() -> int:
@@ -135,20 +116,6 @@ class WarmPool:
         if self.size() > 0 and not self._closed:
             threading.Thread(target=self.fill, name="ragviz-warm-pool", daemon=True).start()
         return child if child is not None else self.start()
-
-    def take_waiting(self) -> subprocess.Popen | None:
-        """A child that is already waiting, or None (nothing is started for the caller); the pool is topped up."""
-        with self._lock:
-            child = None
-            while self._idle and child is None:
-                candidate = self._idle.pop(0)
-                if candidate.poll() is None:
-                    child = candidate
-                else:
-                    _finish(candidate)
-        if self.size() > 0 and not self._closed:
-            threading.Thread(target=self.fill, name="ragviz-warm-pool", daemon=True).start()
-        return child
 
     def fill(self) -> None:
         """Start children until ``size()`` wait."""
@@ -252,15 +219,14 @@ class HistoryMirror:
 
 
 # ------------------------------------------------------------------------------ parent
-def run_in_child(job: Job, report: Report, stop: Any, child: subprocess.Popen | None = None) -> Any:
-    """Run ``job`` in a child process (``child``, else one from the pool); relay its progress to ``report``;
-    return its result.
+def run_in_child(job: Job, report: Report, stop: Any) -> Any:
+    """Run ``job`` in a child process; relay its progress to ``report``; return its result.
 
     ``stop.is_set()`` is asked every :data:`POLL_S` at least (so heartbeat checks keep working);
     when it turns true the child is told to stop and the job ends as it would in a thread.
     The child's exceptions are raised here; a child that dies is a :class:`TrainingError`.
     """
-    child = POOL.take() if child is None else child
+    child = POOL.take()
     inbox: queue.Queue = queue.Queue()
     reader = threading.Thread(target=_read_all, args=(child.stdout, inbox), name="ragviz-train-relay", daemon=True)
     reader.start()
