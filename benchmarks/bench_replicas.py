@@ -56,10 +56,12 @@ async def probe_reruns(browser, url: str, cookie: str, timings: list[float]) -> 
         await context.close()
 
 
-def run_once(sessions: int, replicas: int, budget_s: float) -> dict[str, float]:
+def run_once(sessions: int, replicas: int, budget_s: float, server_env: dict[str, str] | None = None
+             ) -> dict[str, float]:
     per_replica = max(1, sessions // replicas)
     env = {"RAGVIZ_MODELS_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "ragviz-bench-models"),
-           "RAGVIZ_HEARTBEAT_S": "60", "RAGVIZ_MAX_RUNS": str(2 * per_replica), "OMP_NUM_THREADS": "1"}
+           "RAGVIZ_HEARTBEAT_S": "60", "RAGVIZ_MAX_RUNS": str(2 * per_replica), "OMP_NUM_THREADS": "1",
+           **(server_env or {})}
     figures: dict[str, float] = {"replicas": replicas}
     with replica_cluster(replicas, [f"--server.disconnectedSessionTTL={scenario.SESSION_TTL_S}"], env=env) as cluster:
         started = time.monotonic()
@@ -104,19 +106,24 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100, help="training steps per session (websocket clients)")
     parser.add_argument("--ramp", type=float, default=30.0, help="seconds over which the sessions arrive")
     parser.add_argument("--think", type=float, default=5.0, help="seconds between a training student's clicks")
+    parser.add_argument("--server-env", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="settings for every replica, e.g. RAGVIZ_WARM_CHILDREN=0 (runs in threads)")
     add_quick(parser)
     return quick(parser.parse_args(argv), sessions=[2], replicas=2, budget=60.0, steps=5, ramp=1.0, think=1.0)
 
 
 def main() -> None:
     args = parse()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    if server_env:
+        print(f"<!-- replicas' settings: {server_env} -->")
     if args.clients == "ws":
         from replica_load import run_ws
 
-        rows = [run_ws(n, args.replicas, args.budget, args.steps, args.ramp, args.think, scenario.expected_results)
-                for n in args.sessions]
+        rows = [run_ws(n, args.replicas, args.budget, args.steps, args.ramp, args.think, scenario.expected_results,
+                       server_env) for n in args.sessions]
     else:
-        rows = [run_once(n, args.replicas, args.budget) for n in args.sessions]
+        rows = [run_once(n, args.replicas, args.budget, server_env) for n in args.sessions]
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("| " + " | ".join("---" for _ in keys) + " |")

@@ -156,8 +156,9 @@ async def _scenario(cluster: Cluster, visits: list[WsVisit], victim: int, ramp_s
 
 
 def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: float, think_s: float,
-           expected_results) -> dict[str, float | str]:
-    """The scenario at ``sessions`` concurrent sessions on ``replicas`` replicas; its figures."""
+           expected_results, server_env: dict[str, str] | None = None) -> dict[str, float | str]:
+    """The scenario at ``sessions`` concurrent sessions on ``replicas`` replicas; its figures.
+    ``server_env``: settings for the replicas on top of the scenario's (e.g. ``RAGVIZ_WARM_CHILDREN``)."""
     per_replica = max(1, sessions // replicas)
     victim = replicas - 1
     first_seed = 301
@@ -169,7 +170,8 @@ def run_ws(sessions: int, replicas: int, budget_s: float, steps: int, ramp_s: fl
                                        "ramp_s": ramp_s, "think_s": think_s,
                                        "expected_s": round(time.monotonic() - started, 1)}
     env = {"RAGVIZ_MODELS_DIR": str(os.path.join(os.environ.get("TMPDIR", "/tmp"), "ragviz-bench-models")),
-           "RAGVIZ_HEARTBEAT_S": "60", "RAGVIZ_MAX_RUNS": str(2 * per_replica), "OMP_NUM_THREADS": "1"}
+           "RAGVIZ_HEARTBEAT_S": "60", "RAGVIZ_MAX_RUNS": str(2 * per_replica), "OMP_NUM_THREADS": "1",
+           **(server_env or {})}
     with replica_cluster(replicas, [f"--server.disconnectedSessionTTL={SESSION_TTL_S}"], env=env) as cluster:
         started = time.monotonic()
         asyncio.run(_warm_up(cluster))
