@@ -27,6 +27,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
             ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+#: How long an auto-rerun of a fragment is waited for: the server drops one for a fragment that no longer exists.
+FRAGMENT_WAIT_S = 15.0
 
 
 @dataclass
@@ -127,8 +129,9 @@ class WsSession:
                 self.view.buttons[proto.id] = proto
 
     # ------------------------------------------------------------------ sending
-    async def _run(self, widget_states: list[WidgetState] | None = None, fragment_id: str = "") -> float:
-        """Ask for a run and wait until it has finished; returns its seconds."""
+    async def _run(self, widget_states: list[WidgetState] | None = None, fragment_id: str = "",
+                   wait_s: float | None = None) -> float:
+        """Ask for a run and wait (``wait_s``, default the session's timeout) until it has finished; its seconds."""
         async with self._busy:
             async with self._changed:
                 seen = self._finished
@@ -147,19 +150,25 @@ class WsSession:
                 raise ConnectionError(f"the server closed the session: {err}") from err
             async with self._changed:
                 await asyncio.wait_for(self._changed.wait_for(lambda: self._finished > seen or self.closed.is_set()),
-                                       self.timeout)
+                                       self.timeout if wait_s is None else wait_s)
             if self.closed.is_set():
                 raise ConnectionError("the server closed the session")
             return time.monotonic() - started
 
     async def _auto_reruns(self) -> None:
-        """What the browser does for ``st.fragment(run_every=…)``: rerun the fragment on its interval."""
+        """What the browser does for ``st.fragment(run_every=…)``: rerun the fragment on its interval.
+
+        The wait for its end is short: a request for a fragment that a full run has just removed (the
+        page changed in between) is dropped by the server with "does not exist anymore", and no run ends.
+        Waiting the session's whole timeout for it held every click behind it for 300 s, which the 60-session
+        runs counted as results never shown; a browser never waits for a fragment's run.
+        """
         while True:
             await asyncio.sleep(min(self._auto.values(), default=1.0))
             for fragment_id in list(self._auto):
                 if not self._busy.locked():
                     with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
-                        await self._run(fragment_id=fragment_id)
+                        await self._run(fragment_id=fragment_id, wait_s=FRAGMENT_WAIT_S)
 
     async def open_page(self, page_name: str) -> float:
         """Go to a page (``""`` is Home), timing the full run; the time is kept in :attr:`reruns`."""
