@@ -54,6 +54,11 @@ REVIEWED = {
     ("ragviz/ui/timeline.py", "text"): "a JSON line written to the timeline file, not a Streamlit call",
     ("ragviz/ui/uncertainty_widgets.py", "guess_message(name, view['reasons'].get(name, ''), rule.max_hops)"):
         "guess_message escapes the task's name and adds fixed sentences",
+    ("ragviz/ui/speech_widgets.py", "total"): "a count of test utterances",
+    ("ragviz/ui/speech_widgets.py", "wrong | total | shown"): "counts, and a fixed phrase with a count",
+    ("ragviz/ui/speech_widgets.py", "_mistake_line(mistake, task.family, speaker, labels)"):
+        "_mistake_line escapes every name (word, class, speaker) and adds fixed words and percentages",
+    ("ragviz/ui/speech_widgets.py", "voice"): "a voice's fixed name from VOICE_NAMES, or 'this'",
     ("ragviz/ui/checkpoint_widgets.py", "'  \\n'.join([*(f':gray[{line}]' for line in lines[:3] if line), lines[3]])"):
         "card_lines escapes everything read from the file",
     ("ragviz/ui/checkpoint_widgets.py", "lines[4]"): "card_lines escapes everything read from the file",
