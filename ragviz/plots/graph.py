@@ -165,6 +165,14 @@ def _none_separated(start: np.ndarray, end: np.ndarray, axis: int) -> np.ndarray
     return out
 
 
+def without_webgl(figure: go.Figure) -> go.Figure:
+    """The same figure drawn as SVG: a page of thumbnails needs no WebGL context per card (Chromium keeps
+    about 16 at once and drops the oldest, so the first card of a ten-card gallery went blank)."""
+    data = [go.Scatter({k: v for k, v in trace.to_plotly_json().items() if k != "type"})
+            if trace.type == "scattergl" else trace for trace in figure.data]
+    return go.Figure(data=data, layout=figure.layout)
+
+
 def _gl(validate: bool, **kwargs: Any) -> go.Scattergl:
     return go.Scattergl(**kwargs, _validate=validate)
 

@@ -104,9 +104,9 @@ def _thumbnail(graph_json: str) -> go.Figure | None:
     ``cache_data`` it was unpickled, a new Plotly figure validated again, for every card on every rerun.
     """
     try:
-        from ragviz.plots.graph import graph_figure
+        from ragviz.plots.graph import graph_figure, without_webgl
 
-        return graph_figure(TaskGraph.from_dict(json.loads(graph_json)), compact=True, height=150)
+        return without_webgl(graph_figure(TaskGraph.from_dict(json.loads(graph_json)), compact=True, height=150))
     except (ImportError, RagvizError, ValueError, KeyError, TypeError):
         return None
 
