@@ -200,8 +200,9 @@ def test_sparse_aggregation_equals_the_per_message_path(monkeypatch, composition
     assert len(dense_grads) == len(sparse_grads)
     for a, b in zip(dense_grads, sparse_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
-    monkeypatch.setattr(model_module, "SPARSE_MIN_MESSAGES", 10**9)  # small graphs: per-message tensors
-    assert model.embed_tasks(g, keep_messages=False)[1][0].messages is not None
+    # sparse=False (the ensemble's vmapped members) keeps the per-message path, and keeps no messages either
+    per_message, traces = model.embed_tasks(g, keep_messages=False, sparse=False)
+    assert traces[0].messages is None and torch.allclose(per_message[-1], dense_states, atol=1e-5)
 
 
 def test_layouts_are_worked_out_where_the_tensors_are_made_and_move_with_them() -> None:

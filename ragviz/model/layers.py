@@ -88,14 +88,17 @@ class RAGLayer(nn.Module):
         """h_v' = LayerNorm(h_v + ReLU(W_self h_v + a_v))."""
         return self.norm(h + F.relu(self.w_self(h) + a))
 
-    def forward(self, h: Tensor, z: Tensor, g: GraphTensors,
-                keep_messages: bool = True) -> tuple[Tensor, Tensor, LayerTrace]:
-        if not keep_messages and self.sparse_ok(g):
+    def forward(self, h: Tensor, z: Tensor, g: GraphTensors, keep_messages: bool = True,
+                sparse: bool = True) -> tuple[Tensor, Tensor, LayerTrace]:
+        """One layer; the trace keeps the messages only if ``keep_messages``. ``sparse``: a large graph
+        without kept messages may aggregate by :meth:`aggregate_sparse` (which does not vmap)."""
+        if not keep_messages and sparse and self.sparse_ok(g):
             a = self.aggregate_sparse(h, z, g)
             return self.update(h, a), self.w_rel(z), LayerTrace(None, None, a)
         m = self.message(self.compose(h, z, g), g)
         a, alpha = self.aggregate(m, h, g)
-        return self.update(h, a), self.w_rel(z), LayerTrace(m, alpha, a)
+        trace = LayerTrace(m, alpha, a) if keep_messages else LayerTrace(None, None, a)
+        return self.update(h, a), self.w_rel(z), trace
 
     def sparse_ok(self, g: GraphTensors) -> bool:
         """Whether this layer can aggregate by :meth:`aggregate_sparse` on ``g`` (and it pays off)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -102,15 +103,41 @@ class GraphLayout:
     min_classes: int  # the fewest classes of any task (decoders mask outputs beyond a task's classes)
     max_classes: int = 0  # the most: equal to min_classes when every task reverses its labels alike
     _adjacency: dict[tuple[int, bool], Tensor] = field(default_factory=dict, repr=False)
-    _edge_scores: dict[str, Tensor] = field(default_factory=dict, repr=False)
+    _constants: dict[tuple, Tensor] = field(default_factory=dict, repr=False)
+
+    def constant(self, key: tuple, make: Callable[[], Tensor]) -> Tensor:
+        """A tensor that depends only on this graph (and ``key``), made once and reused every step: a ring
+        step is bound by its count of small operations, so nothing the graph fixes is recomputed."""
+        if key not in self._constants:
+            self._constants[key] = make()
+        return self._constants[key]
 
     def edge_log_weight(self, src: Tensor, dst: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
-        """(log w_uv with self-loops at −10⁹, 1 where the edge is no self-loop), worked out once per graph."""
-        if "log" not in self._edge_scores:
-            not_self = src != dst
-            self._edge_scores["log"] = weight.clamp_min(1e-6).log().masked_fill(~not_self, -1e9)
-            self._edge_scores["not_self"] = not_self.to(weight.dtype)
-        return self._edge_scores["log"], self._edge_scores["not_self"]
+        """(log w_uv with self-loops at −10⁹, 1 where the edge is no self-loop)."""
+        not_self = self.constant(("not_self",), lambda: (src != dst).to(weight.dtype))
+        return self.constant(("log",), lambda: weight.clamp_min(1e-6).log().masked_fill(src == dst, -1e9)), not_self
+
+    def dense_edges(self, src: Tensor, dst: Tensor, weight: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor]:
+        """(each edge's cell v·N + u in an N × N matrix; its weight, self-loops at 0; 1 for the tasks that no
+        edge but self-loops reaches, else 0)."""
+        flat = self.constant(("dense",), lambda: dst * n + src)
+        weights = self.constant(("dense_weight",), lambda: weight.masked_fill(src == dst, 0.0))
+        no_in = self.constant(("no_in",), lambda: (torch.zeros(n, dtype=weight.dtype, device=weight.device)
+                                                    .index_add(0, dst, weights) <= 0).to(weight.dtype))
+        return flat, weights, no_in
+
+    def class_reversal(self, n_classes: Tensor, width: int) -> Tensor:
+        """Each task's class reversal as an index (N, C): class j ↔ k−1−j below its k classes, others stay."""
+        def make() -> Tensor:
+            classes = torch.arange(width, device=n_classes.device)
+            k = n_classes.unsqueeze(1)
+            return torch.where(classes < k, k - 1 - classes, classes)
+        return self.constant(("reversal", width), make)
+
+    def half_sign(self, d: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """(d,): +½ on the first half of the state's dimensions, −½ on the second."""
+        return self.constant(("half_sign", d, dtype, device),
+                             lambda: torch.where(torch.arange(d, device=device) < d // 2, 0.5, -0.5).to(dtype))
 
     def to(self, device: torch.device | str) -> GraphLayout:
         return GraphLayout(self.embed_rows.to(device), self.in_degree.to(device),

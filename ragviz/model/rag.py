@@ -78,9 +78,10 @@ class RAGModel(nn.Module):
             h = h + self.descriptor_proj(g.descriptors)
         return h
 
-    def embed_tasks(self, g: GraphTensors, drop: Tensor | None = None,
-                    keep_messages: bool = True) -> tuple[list[Tensor], list[LayerTrace]]:
-        """All layers' task states h⁰…h^L and each layer's messages (unless ``keep_messages`` is False).
+    def embed_tasks(self, g: GraphTensors, drop: Tensor | None = None, keep_messages: bool = True,
+                    sparse: bool = True) -> tuple[list[Tensor], list[LayerTrace]]:
+        """All layers' task states h⁰…h^L and each layer's messages (unless ``keep_messages`` is False;
+        training keeps none). ``sparse=False`` keeps the per-message aggregation, which vmaps.
 
         The last layer's states are the task embeddings t_v; an unseen task's comes from
         :meth:`close`, so the trace of that layer shows what made it.
@@ -91,7 +92,7 @@ class RAGModel(nn.Module):
         z = self.relation_embedding
         states, traces = [h], []
         for layer in self.layers:
-            h, z, trace = layer(h, z, g, keep_messages)
+            h, z, trace = layer(h, z, g, keep_messages, sparse)
             states.append(h)
             traces.append(trace)
         if self.layers:

@@ -63,7 +63,7 @@ MAX_K = 32
 class _Member(nn.Module):
     """One member's forward, as a module whose parameters ``functional_call`` can swap.
 
-    Runs :meth:`RAGModel.embed_tasks` with ``keep_messages=True``: that keeps the per-message
+    Runs :meth:`RAGModel.embed_tasks` with ``sparse=False``: that keeps the per-message
     aggregation, which vmaps, rather than the CPU's sparse product, which does not.
     """
 
@@ -74,7 +74,7 @@ class _Member(nn.Module):
     def forward(self, g: GraphTensors, x: Tensor, tid: Tensor, drop: Tensor | None,
                 layout: PointLayout | None = None) -> Tensor:
         model = self.model
-        states, _ = model.embed_tasks(g, drop, keep_messages=True)
+        states, _ = model.embed_tasks(g, drop, keep_messages=False, sparse=False)
         return model.decode_all(model.task_heads(states[-1], g, drop), x, tid, layout)
 
 

@@ -38,39 +38,42 @@ class LinearDecoder(Decoder):
     def heads(self, model: RAGModel, t: Tensor, g: GraphTensors, drop: Tensor | None, mask: Tensor | None) -> Heads:
         if model.regression:
             return Heads(weight=generated_weight(model, t), bias=generated_bias(model, t), mask=mask)
+        width = model.gen_base.out_features
+        reverse = g.layout.class_reversal(g.n_classes, width)
         if g.layout.min_classes == g.layout.max_classes:  # one reversal for every task: split the generator once
-            reverse = class_reversal(g.n_classes[:1], model.gen_base.out_features)[0]
-            gen, base = split_generator(model.gen_weight, model.gen_base.weight.t(), reverse)
-            gen_b, base_b = split_generator(model.gen_bias.weight.unsqueeze(0), model.gen_base.bias, reverse)
-            weight = torch.einsum("hcd,nd->nhc", gen, t) + base
-            return Heads(weight=weight, bias=t @ gen_b[0].t() + base_b, mask=mask)
+            sign = g.layout.half_sign(t.shape[-1], t.dtype, t.device)
+            reverse = None if g.layout.min_classes == width else reverse[0]  # None: every class, so a flip
+            gen = split_generator(model.gen_weight, reverse, sign)
+            gen_b = split_generator(model.gen_bias.weight, reverse, sign)
+            base, base_b = kept_part(model.gen_base.weight, reverse), kept_part(model.gen_base.bias, reverse)
+            weight = torch.einsum("hcd,nd->nhc", gen, t) + base.t()
+            return Heads(weight=weight, bias=torch.addmm(base_b, t, gen_b.t()), mask=mask)
         half = t.shape[-1] // 2
         keep, negate = t[:, :half], t[:, half:]
         weight_keep = torch.einsum("hcd,nd->nhc", model.gen_weight[..., :half], keep) + model.gen_base.weight.t()
         weight_negate = torch.einsum("hcd,nd->nhc", model.gen_weight[..., half:], negate)
         bias_keep = keep @ model.gen_bias.weight[:, :half].t() + model.gen_base.bias
         bias_negate = negate @ model.gen_bias.weight[:, half:].t()
-        reverse = class_reversal(g.n_classes, weight_keep.shape[-1])
         return Heads(weight=reversal_parts(weight_keep, reverse, +1) + reversal_parts(weight_negate, reverse, -1),
                      bias=reversal_parts(bias_keep, reverse, +1) + reversal_parts(bias_negate, reverse, -1),
                      mask=mask)
 
 
-def split_generator(gen: Tensor, base: Tensor, reverse: Tensor) -> tuple[Tensor, Tensor]:
-    """The generator (…, C, d) and base (…, C) projected once for one class reversal R: the first half of
-    the state dimensions onto the part R keeps, (M + M∘R)/2, the second half onto the part it negates."""
-    d = gen.shape[-1]
-    sign = torch.ones(d, dtype=gen.dtype, device=gen.device)
-    sign[d // 2:] = -1
-    projected = (gen + gen.index_select(-2, reverse) * sign) / 2
-    return projected, (base + base.index_select(-1, reverse)) / 2
+def split_generator(gen: Tensor, reverse: Tensor | None, half_sign: Tensor) -> Tensor:
+    """A generator (…, C, d) projected for one class reversal R: the first half of the state dimensions
+    onto the part R keeps, (M + M∘R)/2, the second half onto the part it negates, (M − M∘R)/2
+    (``half_sign``: ±½ by half, :meth:`~ragviz.model.layouts.GraphLayout.half_sign`)."""
+    return torch.addcmul(gen * 0.5, reversed_classes(gen, -2, reverse), half_sign)
 
 
-def class_reversal(n_classes: Tensor, width: int) -> Tensor:
-    """Each task's class reversal as an index (N, C): class j ↔ k−1−j below its k classes, others stay."""
-    classes = torch.arange(width, device=n_classes.device)
-    k = n_classes.unsqueeze(1)
-    return torch.where(classes < k, k - 1 - classes, classes)
+def kept_part(table: Tensor, reverse: Tensor | None) -> Tensor:
+    """The part of a base (C, …) that the class reversal R keeps: (M + M∘R)/2 along its first axis."""
+    return torch.add(table * 0.5, reversed_classes(table, 0, reverse), alpha=0.5)
+
+
+def reversed_classes(table: Tensor, axis: int, reverse: Tensor | None) -> Tensor:
+    """``table`` with its class axis reversed as ``reverse`` says (None: all of it, a flip)."""
+    return table.flip(axis) if reverse is None else table.index_select(axis, reverse)
 
 
 def reversal_parts(table: Tensor, reverse: Tensor, sign: int) -> Tensor:

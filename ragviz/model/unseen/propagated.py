@@ -76,8 +76,9 @@ class PropagatedState(UnseenState):
             return torch.ones_like(z[:, 0]), torch.zeros_like(z[:, 0])
         # |ρ| ≤ 1: with ρ > 1 a chain of unseen tasks amplifies its ends and the system can pass through
         # singular (three adjacent zero-shot tasks came out with their labels reversed on a report seed).
-        rho = (1 + model.relation_transform(z).squeeze(-1)).clamp(-1.0, 1.0)
-        return rho, model.relation_score(z).squeeze(-1)
+        rho = (torch.mv(z, model.relation_transform.weight[0]) + 1).clamp(-1.0, 1.0)  # not hardtanh: ρ starts
+        # at 1, where hardtanh passes no gradient and clamp does
+        return rho, torch.mv(z, model.relation_score.weight[0])
 
     def transforms(self, model: RAGModel) -> tuple[Tensor, Tensor]:
         """(τ_r for every relation slot (S, d), b_r (S,)): τ_r keeps the first half and scales the second by ρ_r."""
@@ -95,38 +96,55 @@ class PropagatedState(UnseenState):
         return alpha, rho.index_select(0, g.rel)
 
     def prepare(self, model: RAGModel, g: GraphTensors, unseen: Tensor) -> Propagation | None:
-        """α and ρ per edge, and on a small graph the inverses of the two systems (kept dimensions, scaled
-        ones), computed once: the start and the close of one forward pass solve the same systems. An
-        explicit inverse of two N × N matrices costs less than LU solves here (N ≤ 256, measured)."""
+        """What the start and the close of one forward pass share, computed once per pass (the unseen rows
+        change with every step's task dropout).
+
+        Small graphs: the fixed point is linear in the states, h = P @ start, so the two maps P (kept
+        dimensions; dimensions scaled by ρ) are worked out once as dense N × N matrices. A step is then one
+        product per map with few small operations around it (a ring step is bound by their count, not by
+        arithmetic). Large graphs: α and ρ per edge, for :func:`sweep_fixed_point`.
+        """
         if g.src.numel() == 0:
             return None
-        alpha, rho = self.edge_weights(model, g)
-        rows = unseen.to(alpha.dtype)
-        pull = (REGULARISER + 1 - torch.zeros_like(rows).index_add(0, g.dst, alpha)).unsqueeze(-1)
-        factors = None
         if g.n_tasks <= SOLVE_MAX_TASKS:
-            n = g.n_tasks
-            flat = g.dst * n + g.src
-            coupling = torch.zeros(2, n * n, dtype=alpha.dtype, device=alpha.device).index_add(
-                1, flat, torch.stack([alpha, alpha * rho])).view(2, n, n)  # K[v, u] = Σ_edges u→v α f
-            system = torch.diag(1 + REGULARISER * rows) - rows.unsqueeze(1) * coupling
-            factors = torch.linalg.inv_ex(system).inverse
-        return Propagation(alpha, rho, unseen, pull, factors)
+            return Propagation(None, None, unseen, self.dense_maps(model, g, unseen))
+        alpha, rho = self.edge_weights(model, g)
+        return Propagation(alpha, rho, unseen, None)
+
+    def dense_maps(self, model: RAGModel, g: GraphTensors, unseen: Tensor) -> Tensor:
+        """(2, N, N): P with h = P @ start for the kept dimensions (P[0]) and the ρ-scaled ones (P[1]).
+
+        Unseen rows solve (1 + ε) h_v − Σ_u α_uv f_r h_u = (ε + 1 − Σ_u α_uv) start_v (f_r = 1 or ρ_r); seen
+        rows are h_v = start_v. α_uv = w_uv e^{b_r} / Σ_{edges into v} w e^{b}: the softmax of (log w + b_r)
+        over v's edges. An explicit inverse of two
+        N × N matrices costs less than LU solves here (N ≤ 256, measured).
+        """
+        rho, bias = self.relation_terms(model)
+        n = g.n_tasks
+        flat, weight, no_in = g.layout.dense_edges(g.src, g.dst, g.weight, n)  # self-loops carry weight 0
+        scale = torch.exp(bias - bias.detach().max())  # the softmax is the same for any shift; this one stays finite
+        raw = torch.stack([scale, scale * rho]).index_select(1, g.rel) * weight  # (2, E): both systems' weights
+        coupling = torch.zeros(2, n * n, dtype=raw.dtype, device=raw.device).index_add(1, flat, raw).view(2, n, n)
+        coupling = coupling / coupling[0].sum(1, keepdim=True).clamp_min(1e-30)  # the softmax over v's edges
+        eye = g.layout.constant(("eye", n, raw.dtype), lambda: torch.eye(n, dtype=raw.dtype, device=raw.device))
+        pulled = g.layout.constant(("pulled", n, raw.dtype), lambda: (1 + REGULARISER) * eye)
+        system = torch.where(unseen.unsqueeze(-1), pulled - coupling, eye)
+        pull = g.layout.constant(("pull", n, raw.dtype), lambda: no_in + REGULARISER)
+        start_share = torch.where(unseen, pull, 1.0)  # ε + 1 − Σ_u α_uv on unseen rows
+        return torch.linalg.inv_ex(system).inverse * start_share
 
     def fixed_point(self, g: GraphTensors, start: Tensor, shared: Propagation, scaled: bool = True) -> Tensor:
-        """Unseen rows: the fixed point of their neighbours' τ-scaled states; seen rows: ``start``.
+        """Unseen rows: the fixed point of their neighbours' (τ-scaled when ``scaled``) states; seen rows: ``start``.
 
         (1 + ε) h_v − Σ_u α_uv τ_r h_u = (ε + 1 − Σ_u α_uv) start_v on unseen rows, h_v = start_v on seen
         rows (ε: :data:`REGULARISER`); an unseen task with no incoming edge keeps its start.
         """
         half = start.shape[1] // 2 if scaled else start.shape[1]
-        rhs = torch.where(shared.unseen.unsqueeze(-1), shared.pull * start, start)
-        if shared.factors is not None:
+        if shared.maps is not None:
             if not scaled:
-                return shared.factors[0] @ rhs
-            both = shared.factors @ rhs  # (2, N, d): every column through both systems, then each keeps its own
-            second = torch.arange(start.shape[1], device=start.device) >= half
-            return torch.where(second, both[1], both[0])
+                return shared.maps[0] @ start
+            n, d = start.shape  # both maps at once: the halves as a batch of two
+            return torch.bmm(shared.maps, start.view(n, 2, half).transpose(0, 1)).transpose(0, 1).reshape(n, d)
         kept = sweep_fixed_point(start[:, :half], shared, torch.ones_like(shared.rho), g.src, g.dst)
         if not scaled:
             return kept
@@ -148,19 +166,20 @@ class PropagatedState(UnseenState):
         t = self.fixed_point(g, h, shared)
         if not with_terms:
             return t, None, None
+        alpha = shared.alpha if shared.alpha is not None else self.edge_weights(model, g)[0]
         tau, _ = self.transforms(model)
-        return t, shared.alpha.unsqueeze(-1) * tau.index_select(0, g.rel) * t.index_select(0, g.src), shared.alpha
+        return t, alpha.unsqueeze(-1) * tau.index_select(0, g.rel) * t.index_select(0, g.src), alpha
 
 
 class Propagation(NamedTuple):
-    """What the start and the close of one forward pass share: α_uv and ρ per edge, which tasks are
-    unseen, the start's share on each row, and (small graphs) the inverses of the two systems (2, N, N)."""
+    """What the start and the close of one forward pass share: which tasks are unseen, and either (small
+    graphs) the two dense maps of :meth:`PropagatedState.dense_maps`, or (large graphs) α_uv and ρ per
+    edge, for the sweeps."""
 
-    alpha: Tensor
-    rho: Tensor
+    alpha: Tensor | None
+    rho: Tensor | None
     unseen: Tensor
-    pull: Tensor
-    factors: Tensor | None
+    maps: Tensor | None
 
 
 def sweep_fixed_point(start: Tensor, shared: Propagation, factor: Tensor, src: Tensor, dst: Tensor) -> Tensor:
