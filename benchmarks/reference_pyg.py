@@ -24,10 +24,11 @@ import torch.nn.functional as F
 from common import accuracy_summary
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing, RGCNConv
-from torch_geometric.utils import scatter, softmax
+from torch_geometric.utils import scatter, softmax, to_dense_adj
 
 from ragviz.graph.task_graph import TaskGraph
 from ragviz.model.rag import NEG_INF, RAGLayer, RAGModel
+from ragviz.model.unseen.propagated import REGULARISER
 from ragviz.training.prepared import Prepared, per_task_mean, prepare
 
 
@@ -62,6 +63,9 @@ class PygRAG(nn.Module):
         self.edge_index = torch.stack([g.src, g.dst])  # messages flow src -> dst, self-loops included
         self.edge_type, self.edge_weight = g.rel, g.weight
         self.embed_index, self.n_classes, self.n = g.embed_index, g.n_classes, g.n_tasks
+        classes = torch.arange(rag.spec.n_outputs)
+        k = g.n_classes.unsqueeze(1)
+        self.reverse = torch.where(classes < k, k - 1 - classes, classes)  # each task's label reversal, (N, C)
         if variant == "compgcn":
             if config.composition != "mult" or config.aggregation != "mean":
                 raise ValueError("the compgcn variant reproduces composition 'mult' with 'mean' aggregation")
@@ -81,8 +85,9 @@ class PygRAG(nn.Module):
             use_u = use_u | drop
         rows = rag.task_embedding[self.embed_index.clamp_min(0)]
         h = torch.where(use_u.unsqueeze(-1), rag.unknown_task.expand_as(rows), rows)
-        if rag.config.unseen_state == "propagated":
-            h = self.propagate(h, use_u)
+        propagated = rag.config.unseen_state == "propagated"
+        if propagated:
+            h = self.propagate(h, use_u, scaled=False)
         if self.variant == "compgcn":
             z = rag.relation_embedding
             for conv in self.convs:
@@ -90,28 +95,39 @@ class PygRAG(nn.Module):
         else:
             for conv, norm in zip(self.convs, self.norms, strict=True):
                 h = norm(h + F.relu(conv(h, self.edge_index, self.edge_type)))
+        if propagated and len(self.convs):
+            h = self.propagate(h, use_u, scaled=True)
         return h
 
-    def propagate(self, h: Tensor, unseen: Tensor, sweeps: int = 500, tol: float = 1e-6) -> Tensor:
-        """Unseen tasks' initial states by PyG's idiom: α_uv = softmax over v's edges (torch_geometric.utils),
-        then sweeps of summed α-weighted, τ-scaled messages until they settle."""
+    def propagate(self, start: Tensor, unseen: Tensor, scaled: bool) -> Tensor:
+        """Unseen tasks' states by PyG's idioms: α_uv = softmax over v's edges and the weights as a dense
+        adjacency (``torch_geometric.utils``), then one linear solve per half of the dimensions (``scaled``:
+        the second half's weights times the relation's ρ). Unseen rows: (1 + ε) h_v − Σ_u α_uv τ_r h_u =
+        (ε + 1 − Σ_u α_uv) start_v; seen rows: h_v = start_v."""
         rag = self.rag
         z = rag.relation_embedding
-        blind = rag.config.composition == "none"
-        tau = torch.ones_like(z) if blind else 1 + rag.relation_transform(z)
-        bias = torch.zeros_like(z[:, 0]) if blind else rag.relation_score(z).squeeze(-1)
+        if rag.config.composition == "none":
+            rho, bias = torch.ones_like(z[:, 0]), torch.zeros_like(z[:, 0])
+        else:
+            rho = (1 + rag.relation_transform(z).squeeze(-1)).clamp(-1.0, 1.0)
+            bias = rag.relation_score(z).squeeze(-1)
         src, dst = self.edge_index
         keep = src != dst
         src, dst, rel = src[keep], dst[keep], self.edge_type[keep]
         alpha = softmax(bias[rel] + self.edge_weight[keep].clamp_min(1e-6).log(), dst, num_nodes=self.n)
-        share = scatter(alpha, dst, dim=0, dim_size=self.n, reduce="sum").unsqueeze(-1)
-        start = h
-        for _ in range(sweeps):
-            sent = scatter(alpha.unsqueeze(-1) * tau[rel] * h[src], dst, dim=0, dim_size=self.n, reduce="sum")
-            h, before = torch.where(unseen.unsqueeze(-1), sent + (1 - share) * start, start), h
-            if float((h - before).abs().max()) < tol:
-                break
-        return h
+        # to_dense_adj puts edge (i → j) at [i, j]: flip it to [receiver, sender] rows
+        adjacency = to_dense_adj(torch.stack([dst, src]), edge_attr=torch.stack([alpha, alpha * rho[rel]], 1),
+                                 max_num_nodes=self.n)[0].permute(2, 0, 1)  # (2, N, N)
+        rows = unseen.unsqueeze(-1)
+        eye = torch.eye(self.n, device=start.device)
+        system = torch.where(rows, (1 + REGULARISER) * eye - adjacency, eye)
+        share = REGULARISER + 1 - scatter(alpha, dst, dim=0, dim_size=self.n, reduce="sum")
+        rhs = torch.where(rows, share.unsqueeze(-1) * start, start)
+        if not scaled:
+            return torch.linalg.solve(system[0], rhs)
+        half = start.shape[1] // 2
+        return torch.cat([torch.linalg.solve(system[0], rhs[:, :half]), torch.linalg.solve(system[1], rhs[:, half:])],
+                         1)
 
     def forward(self, x: Tensor, batch: Tensor, drop: Tensor | None = None) -> Tensor:
         """Logits of every point; ``batch`` says which task a point belongs to (PyG's idiom)."""
@@ -122,8 +138,20 @@ class PygRAG(nn.Module):
             gamma, beta = rag.film(t).chunk(2, dim=-1)
             s = F.relu((1 + gamma[batch]) * s + beta[batch])
         hidden, c, d = rag.gen_weight.shape
-        projected = (s @ rag.gen_weight.reshape(hidden, c * d)).view(-1, c, d)
-        out = (projected * t[batch].unsqueeze(1)).sum(-1) + rag.gen_base(s) + rag.gen_bias(t)[batch]
+        projected = (s @ rag.gen_weight.reshape(hidden, c * d)).view(-1, c, d)  # s·G for every point
+        tb = t[batch]
+        if rag.config.decoder == "linear" and not rag.regression:
+            # The linear decoder: the first half of t generates the part of the head that reversing the
+            # task's labels keeps, the second half the part it negates (per point, by its task's reversal).
+            half = d // 2
+            keep = ((projected[..., :half] * tb[:, None, :half]).sum(-1) + rag.gen_base(s)
+                    + tb[:, :half] @ rag.gen_bias.weight[:, :half].t())
+            negate = ((projected[..., half:] * tb[:, None, half:]).sum(-1)
+                      + tb[:, half:] @ rag.gen_bias.weight[:, half:].t())
+            reverse = self.reverse[batch]
+            out = (keep + keep.gather(1, reverse)) / 2 + (negate - negate.gather(1, reverse)) / 2
+        else:
+            out = (projected * tb.unsqueeze(1)).sum(-1) + rag.gen_base(s) + rag.gen_bias(t)[batch]
         if rag.regression:
             return out[:, 0]
         mask = torch.arange(c, device=out.device).unsqueeze(0) >= self.n_classes[batch].unsqueeze(1)
@@ -136,13 +164,17 @@ def _task_losses(model: PygRAG, x: Tensor, y: Tensor, batch: Tensor, drop: Tenso
 
 
 def check_same_loss(rag: RAGModel, graph: TaskGraph) -> float:
-    """|loss(ragviz) - loss(PyG compgcn)| at the shared initial weights, without task dropout."""
+    """|loss(ragviz) - loss(PyG compgcn)| at the shared initial weights, with every third seen task dropped
+    (the loop reference's mask), so the unseen tasks' start and close count in the loss."""
+    from reference_loop import dropped_for_check
+
     prep = prepare(graph, rag)
     model = PygRAG(rag, prep, "compgcn")
+    drop = dropped_for_check(prep.g.embed_index)
     with torch.no_grad():
-        ours = per_task_mean(rag.point_loss(rag(prep.g, prep.train.x, prep.train.tid), prep.train.y),
+        ours = per_task_mean(rag.point_loss(rag(prep.g, prep.train.x, prep.train.tid, drop), prep.train.y),
                              prep.train.tid, prep.g.n_tasks)
-        theirs = _task_losses(model, prep.train.x, prep.train.y, prep.train.tid)
+        theirs = _task_losses(model, prep.train.x, prep.train.y, prep.train.tid, drop)
     keep = torch.isfinite(ours)
     return abs(float(ours[keep].mean()) - float(theirs[keep].mean()))
 

@@ -78,3 +78,34 @@ def test_the_warning_section_replaces_its_old_self_and_keeps_the_rest() -> None:
     again = bench_warning.replace_section(doc + "\n## Later\n\nkept\n", section.replace("old", "new"))
     assert "old figures" not in again and "new figures" in again and again.endswith("## Later\n\nkept\n")
     assert again.startswith("# Suite\n\n## Results\n\ntable\n")
+
+
+def test_the_loop_reference_gives_the_default_models_loss() -> None:
+    """bench_training's speed ratios compare like with like only while the reference computes ragviz's
+    default model: the same loss at the same weights, unseen tasks' start and close included (a
+    regulariser changed in the reference alone shows)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import reference_loop
+        from workloads import ring_project
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    import torch
+
+    from ragviz.data.domains import domain_spec
+    from ragviz.model.config import ModelConfig
+    from ragviz.model.rag import build_model
+    from ragviz.model.tensors import make_vocab
+
+    graph = ring_project()[0].graph
+    model = build_model(ModelConfig(), domain_spec(graph), make_vocab(graph), seed=3)
+    with torch.no_grad():  # relations that weigh and reverse, as trained ones do
+        model.relation_transform.weight.normal_(std=0.5, generator=torch.Generator().manual_seed(1))
+        model.relation_score.weight.normal_(generator=torch.Generator().manual_seed(2))
+    assert reference_loop.check_same_loss(model, graph) < 1e-5
+    original = reference_loop.EPS
+    try:
+        reference_loop.EPS = 0.05
+        assert reference_loop.check_same_loss(model, graph) > 1e-5
+    finally:
+        reference_loop.EPS = original
