@@ -5,18 +5,25 @@ interpreter lock: while a 1,000-task graph trained, page switches took seconds. 
 server's worker thread starts ``python -m ragviz.training.train_process`` and only relays: it sends
 the job (a module-level function and its arguments, pickled) down the child's stdin, then
 reads framed pickles back from it (progress, the live history as additions, and finally the
-job's result or exception). Stop is a line sent down stdin; a closed stdin (the server died)
+job's result or exception). Stop is a frame sent down stdin; a closed stdin (the server died)
 stops the child too. The numbers are the ones a thread would get: same code, same seed, same
 torch thread count.
 
 A plain subprocess, not :mod:`multiprocessing`: its ``spawn`` re-runs ``sys.modules["__main__"]``
 in the child, and inside Streamlit that is the page script.
 
-A warm pool (``RAGVIZ_WARM_CHILDREN`` = N; default one per core, at most 4; 0 turns it off) keeps N
-children started, with torch and the trainer imported, waiting for a job; a run takes one at once and
-a new one is started behind it. With the pool on, ``auto`` sends every run to a child, small ones too,
-so training never shares the pages' interpreter and a class's runs use every core (each waiting child
-holds about the memory of one torch import). ``benchmarks/class_tabs.py`` measures the difference.
+A warm pool (``RAGVIZ_WARM_CHILDREN`` = N; default ``RAGVIZ_MAX_RUNS``, the most runs that train at once;
+0 turns it off) keeps N children, each with torch and the trainer imported, training or waiting for a job.
+With the pool on, ``auto`` sends every run to a child, small ones too, so training never shares the pages'
+interpreter and a class's runs use every core. A child is reused: after a run that ended cleanly (its
+result, or an ordinary exception, sent back) it waits for the next job, so torch is imported once per
+child, not once per run (about 2 s of CPU each, which on a class's 2 cores was a large share). It is let go,
+and a fresh one started, after a Stop (a stop that crossed the result must not reach the next job), when
+it died or could not be read, after ``RAGVIZ_CHILD_JOBS`` jobs (50; 1 = a fresh child per run) or when it is
+past ``RAGVIZ_CHILD_MAX_MB`` resident (768) after its job. Nothing of one run reaches the next: each job sets
+its own seeds (``train``, the ensemble) and torch threads, and the module-level caches a job fills are keyed
+by content (generated task data, sentence vectors, digit images), as in the server's own process. Each
+waiting child holds about 230 MB, 400-450 MB once it has trained. ``benchmarks/class_tabs.py`` measures it.
 """
 
 from __future__ import annotations
@@ -274,7 +281,8 @@ def run_in_child(job: Job, report: Report, stop: Any) -> Any:
 
     ``stop.is_set()`` is asked every :data:`POLL_S` at least (so heartbeat checks keep working);
     when it turns true the child is told to stop and the job ends as it would in a thread.
-    The child's exceptions are raised here; a child that dies is a :class:`TrainingError`.
+    The child's exceptions are raised here; a child that dies is a :class:`TrainingError`. The child goes
+    back to the pool when the job ended cleanly, it was not told to stop and it said it takes another.
     """
     pool = POOL
     child = pool.take()
