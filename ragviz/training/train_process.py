@@ -133,7 +133,7 @@ class WarmPool:
                  ) -> None:
         self.size = size
         self.start = start
-        self._idle: list[subprocess.Popen] = []  # children that ran a job first: they are warm for sure
+        self._idle: list[subprocess.Popen] = []  # given-back children first (warm for sure), then new ones
         self._busy: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -507,7 +507,11 @@ def main() -> None:
         last, clean = _run(job, stop, out)
         done += 1
         again = clean and not stop.is_set() and done < max_jobs and _rss_mb() < max_mb
-        send_frame(out, (*last, again))
+        try:
+            send_frame(out, (*last, again))
+        except (pickle.PicklingError, TypeError, AttributeError) as err:  # pickled before a byte is written
+            send_frame(out, ("raised", None, f"Could not send the training result back to the server: {err}", False))
+            break
         if not again:
             break
         del job, last
