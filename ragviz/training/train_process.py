@@ -5,18 +5,25 @@ interpreter lock: while a 1,000-task graph trained, page switches took seconds. 
 server's worker thread starts ``python -m ragviz.training.train_process`` and only relays: it sends
 the job (a module-level function and its arguments, pickled) down the child's stdin, then
 reads framed pickles back from it (progress, the live history as additions, and finally the
-job's result or exception). Stop is a line sent down stdin; a closed stdin (the server died)
+job's result or exception). Stop is a frame sent down stdin; a closed stdin (the server died)
 stops the child too. The numbers are the ones a thread would get: same code, same seed, same
 torch thread count.
 
 A plain subprocess, not :mod:`multiprocessing`: its ``spawn`` re-runs ``sys.modules["__main__"]``
 in the child, and inside Streamlit that is the page script.
 
-A warm pool (``RAGVIZ_WARM_CHILDREN`` = N; default one per core, at most 4; 0 turns it off) keeps N
-children started, with torch and the trainer imported, waiting for a job; a run takes one at once and
-a new one is started behind it. With the pool on, ``auto`` sends every run to a child, small ones too,
-so training never shares the pages' interpreter and a class's runs use every core (each waiting child
-holds about the memory of one torch import). ``benchmarks/class_tabs.py`` measures the difference.
+A warm pool (``RAGVIZ_WARM_CHILDREN`` = N; default ``RAGVIZ_MAX_RUNS``, the most runs that train at once;
+0 turns it off) keeps N children, each with torch and the trainer imported, training or waiting for a job.
+With the pool on, ``auto`` sends every run to a child, small ones too, so training never shares the pages'
+interpreter and a class's runs use every core. A child is reused: after a run that ended cleanly (its
+result, or an ordinary exception, sent back) it waits for the next job, so torch is imported once per
+child, not once per run (about 2 s of CPU each, which on a class's 2 cores was a large share). It is let go,
+and a fresh one started, after a Stop (a stop that crossed the result must not reach the next job), when
+it died or could not be read, after ``RAGVIZ_CHILD_JOBS`` jobs (50; 1 = a fresh child per run) or when it is
+past ``RAGVIZ_CHILD_MAX_MB`` resident (768) after its job. Nothing of one run reaches the next: each job sets
+its own seeds (``train``, the ensemble) and torch threads, and the module-level caches a job fills are keyed
+by content (generated task data, sentence vectors, digit images), as in the server's own process. Each
+waiting child holds about 230 MB, 400-450 MB once it has trained. ``benchmarks/class_tabs.py`` measures it.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ragviz.safety.errors import RagvizError, TrainingError
+from ragviz.safety.limits import get_limits
 from ragviz.training.history import History
 
 PROCESS_ENV = "RAGVIZ_TRAIN_PROCESS"  # "auto" (default), "always" or "never"
@@ -45,7 +53,12 @@ POLL_S = 0.25  # how often the relay checks the stop flag (and so the heartbeat)
 NICE_ENV = "RAGVIZ_TRAIN_NICE"  # how much lower the child's CPU priority is than the server's
 DEFAULT_NICE = 10  # on a busy machine the pages (and nginx) get the cores first; idle cores still train
 STOP_GRACE_S = 10.0  # after the child's result or a stop, how long it may take to exit before it is killed
-WARM_ENV = "RAGVIZ_WARM_CHILDREN"  # children kept started and waiting for a job (0: off, runs train in threads)
+WARM_ENV = "RAGVIZ_WARM_CHILDREN"  # children the pool keeps, training or waiting (0: off, runs train in threads)
+JOBS_ENV = "RAGVIZ_CHILD_JOBS"  # jobs one child runs before it is replaced (1: a fresh child for every run)
+DEFAULT_JOBS = 50  # a leak the RSS bound misses (a cache, a file handle) lasts at most this many runs
+MAX_RSS_ENV = "RAGVIZ_CHILD_MAX_MB"  # a child whose resident memory is past this after a job is replaced
+DEFAULT_MAX_RSS_MB = 768  # runs leave a child at 400-450 MB (a fresh one: 230); past this a big run's memory stays
+STOP = "stop"  # the frame that stops the job running (a closed stdin stops it too)
 _HEADER = struct.Struct("!Q")
 
 Report = Callable[[str], Callable[[Any], None]]  # phase -> callback taking a ragviz.training.train.Progress
@@ -64,13 +77,15 @@ def use_process(n_tasks: int, setting: str | None = None) -> bool:
 
 
 def default_warm_size() -> int:
-    """The pool's size when ``RAGVIZ_WARM_CHILDREN`` is unset: one waiting child per core, at most 4."""
-    return max(1, min(os.cpu_count() or 1, 4))
+    """The pool's size when ``RAGVIZ_WARM_CHILDREN`` is unset: ``RAGVIZ_MAX_RUNS``, the most runs that train
+    at once. A run takes a child only once it holds a slot, so that many children, reused, means no run
+    ever waits for a torch import, and the pool never holds more children than a full server trains in."""
+    return min(get_limits().max_runs, 32)
 
 
 def warm_size() -> int:
-    """How many children the pool keeps waiting (``RAGVIZ_WARM_CHILDREN``; unset: :func:`default_warm_size`;
-    0 turns the pool off; a bad value is 0)."""
+    """How many children the pool keeps, training or waiting (``RAGVIZ_WARM_CHILDREN``; unset:
+    :func:`default_warm_size`; 0 turns the pool off; a bad value is 0)."""
     raw = os.environ.get(WARM_ENV)
     if raw is None or not raw.strip():
         return default_warm_size()
@@ -78,6 +93,24 @@ def warm_size() -> int:
         return max(0, min(int(raw), 32))
     except ValueError:
         return 0
+
+
+def jobs_per_child() -> int:
+    """How many jobs a child runs before it exits (``RAGVIZ_CHILD_JOBS``, default :data:`DEFAULT_JOBS`;
+    1 gives every run a fresh child, as before children were reused; a bad value is the default)."""
+    try:
+        return max(1, int(os.environ.get(JOBS_ENV, DEFAULT_JOBS)))
+    except ValueError:
+        return DEFAULT_JOBS
+
+
+def max_rss_mb() -> float:
+    """A child past this many MB resident after a job exits (``RAGVIZ_CHILD_MAX_MB``, default
+    :data:`DEFAULT_MAX_RSS_MB`): what a big run left behind (data, allocator arenas) is not held while it waits."""
+    try:
+        return float(os.environ.get(MAX_RSS_ENV, DEFAULT_MAX_RSS_MB))
+    except ValueError:
+        return DEFAULT_MAX_RSS_MB
 
 
 def _start_child() -> subprocess.Popen:
@@ -89,7 +122,8 @@ def _start_child() -> subprocess.Popen:
 
 
 class WarmPool:
-    """Children started ahead of need; :meth:`take` hands one out and starts its replacement.
+    """``size()`` children, training or waiting: :meth:`take` hands a waiting one out, :meth:`give_back`
+    takes it back for the next run when it ended cleanly, and a child that is not given back is replaced.
 
     A child waits in ``read_frame`` for its job; closing its stdin (:meth:`close`, or the server
     dying) makes it exit, so a pool never leaves orphans.
@@ -99,30 +133,53 @@ class WarmPool:
                  ) -> None:
         self.size = size
         self.start = start
-        self._idle: list[subprocess.Popen] = []
+        self._idle: list[subprocess.Popen] = []  # given-back children first (warm for sure), then new ones
+        self._busy: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._closed = False
 
     def take(self) -> subprocess.Popen:
-        """A waiting child when one is ready, else a new one; the pool is topped up behind it."""
+        """A waiting child when one is alive, else a new one; the pool is topped up behind it."""
+        child = None
         with self._lock:
-            while self._idle:
-                child = self._idle.pop(0)
-                if child.poll() is None:
-                    break
-                _finish(child)
-            else:
-                child = None
-        if self.size() > 0 and not self._closed:
+            while self._idle and child is None:
+                candidate = self._idle.pop(0)
+                if candidate.poll() is None:
+                    child = candidate
+                else:
+                    _finish(candidate)  # it died waiting: never handed out
+        if child is None:
+            child = self.start()
+        with self._lock:
+            self._busy.add(child)
+        self._top_up()
+        return child
+
+    def give_back(self, child: subprocess.Popen, reusable: bool) -> None:
+        """The run on ``child`` ended: keep it waiting for the next job when ``reusable`` and there is room,
+        else let it go (its stdin closes, so it exits) and start its replacement."""
+        with self._lock:
+            self._busy.discard(child)
+            keep = (reusable and not self._closed and child.poll() is None
+                    and len(self._idle) + len(self._busy) < self.size())
+            if keep:
+                self._idle.insert(0, child)  # the next run takes it before a child still importing torch
+        if not keep:
+            _finish(child)
+            self._top_up()
+
+    def _top_up(self) -> None:
+        with self._lock:
+            short = not self._closed and len(self._idle) + len(self._busy) < self.size()
+        if short:
             threading.Thread(target=self.fill, name="ragviz-warm-pool", daemon=True).start()
-        return child if child is not None else self.start()
 
     def fill(self) -> None:
-        """Start children until ``size()`` wait."""
+        """Start children until ``size()`` are training or waiting."""
         while True:
             with self._lock:
                 self._idle = [c for c in self._idle if c.poll() is None]
-                if self._closed or len(self._idle) >= self.size():
+                if self._closed or len(self._idle) + len(self._busy) >= self.size():
                     return
                 self._idle.append(self.start())
 
@@ -131,14 +188,14 @@ class WarmPool:
             return sum(c.poll() is None for c in self._idle)
 
     def close(self) -> None:
-        """Let every waiting child go (each exits when its stdin closes)."""
+        """Let every waiting child go (each exits when its stdin closes); busy ones go when given back."""
         with self._lock:
             idle, self._idle, self._closed = self._idle, [], True
         for child in idle:
             _finish(child)
 
 
-#: The server's pool (empty unless ``RAGVIZ_WARM_CHILDREN`` is set).
+#: The server's pool (``RAGVIZ_WARM_CHILDREN`` children, filled at the first run).
 POOL = WarmPool()
 atexit.register(POOL.close)
 
@@ -224,19 +281,21 @@ def run_in_child(job: Job, report: Report, stop: Any) -> Any:
 
     ``stop.is_set()`` is asked every :data:`POLL_S` at least (so heartbeat checks keep working);
     when it turns true the child is told to stop and the job ends as it would in a thread.
-    The child's exceptions are raised here; a child that dies is a :class:`TrainingError`.
+    The child's exceptions are raised here; a child that dies is a :class:`TrainingError`. The child goes
+    back to the pool when the job ended cleanly, it was not told to stop and it said it takes another.
     """
-    child = POOL.take()
+    pool = POOL
+    child = pool.take()
     inbox: queue.Queue = queue.Queue()
     reader = threading.Thread(target=_read_all, args=(child.stdout, inbox), name="ragviz-train-relay", daemon=True)
     reader.start()
     mirrors: dict[str, HistoryMirror] = {}
-    told_to_stop = False
+    told_to_stop = reusable = False
     try:
         send_frame(child.stdin, job)
         while True:
             if not told_to_stop and stop.is_set():
-                told_to_stop = _tell(child, b"stop\n")
+                told_to_stop = _tell(child)
             try:
                 message = inbox.get(timeout=POLL_S)
             except queue.Empty:
@@ -247,29 +306,35 @@ def run_in_child(job: Job, report: Report, stop: Any) -> Any:
             kind = message[0]
             if kind == "progress":
                 _relay(message, report, mirrors.setdefault(message[1], HistoryMirror()))
-            elif kind == "done":
+                continue
+            # The child's last word says whether it can take another job; a run told to stop never
+            # hands its child on (a stop that crossed the result could still reach the next job).
+            reusable = message[-1] is True and not told_to_stop
+            if kind == "done":
                 return message[1]
-            else:  # "raised"
-                raise _exception(message[1], message[2])
+            raise _exception(message[1], message[2])  # "raised"
     except (BrokenPipeError, OSError) as err:
         raise TrainingError(f"Could not talk to the training process: {err}") from err
     finally:
-        _finish(child)
+        reader.join(STOP_GRACE_S if reusable else 0)  # it ends at the last frame: the next run's are its own
+        pool.give_back(child, reusable and not reader.is_alive())
 
 
 def _read_all(stream: BinaryIO, inbox: queue.Queue) -> None:
+    """Relay one job's frames, up to its result or exception (or the child's end: None)."""
     try:
         while (message := read_frame(stream)) is not None:
             inbox.put(message)
+            if message[0] != "progress":
+                return
     except Exception as err:  # noqa: BLE001 - reported as the child's end
         print(f"ragviz: lost the training process's output: {err!r}", file=sys.stderr)
     inbox.put(None)
 
 
-def _tell(child: subprocess.Popen, line: bytes) -> bool:
+def _tell(child: subprocess.Popen) -> bool:
     try:
-        child.stdin.write(line)
-        child.stdin.flush()
+        send_frame(child.stdin, STOP)
     except OSError:
         pass  # it has ended already; its end is read from stdout
     return True
@@ -339,12 +404,51 @@ class _Sender:
         return callback
 
 
-def _watch_stdin(stop: threading.Event) -> None:
-    """Set ``stop`` on a "stop" line or at the end of stdin (the server closed it, or died)."""
-    for line in sys.stdin.buffer:
-        if line.strip() == b"stop":
-            break
-    stop.set()
+class _Inbox:
+    """The child's stdin, read by one thread: jobs queue up; a stop frame, or the end of stdin (the server
+    closed it, or died), stops the job running, and the end also ends the wait for the next one."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.jobs: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+        self.ended = False
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, name="ragviz-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while (message := read_frame(self.stream)) is not None:
+                if message == STOP:
+                    self.stop.set()
+                else:
+                    self.jobs.put(message)
+        except Exception as err:  # noqa: BLE001 - a job that does not unpickle: the server sees the child end
+            print(f"ragviz: the training process could not read its job: {err!r}", file=sys.stderr)
+        with self._lock:
+            self.ended = True
+            self.stop.set()
+        self.jobs.put(None)
+
+    def next_job(self) -> tuple[Job | None, threading.Event]:
+        """The next job (None once stdin has ended) and a stop flag of its own."""
+        job = self.jobs.get()
+        with self._lock:
+            self.stop = threading.Event()
+            if self.ended:
+                self.stop.set()
+            return job, self.stop
+
+
+def _rss_mb() -> float:
+    """This process's resident memory now (Linux), else its peak: the figure the RSS bound compares."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _lower_priority() -> None:
@@ -361,23 +465,9 @@ def _lower_priority() -> None:
             pass  # not allowed here: train at the server's priority
 
 
-def main() -> None:
-    """The child: read one job, run it, send back its result or its exception, exit."""
-    import torch
-
-    # The trainers (torch, the model) imported while waiting, so a job starts at once; the thin modules that
-    # name a job's function (runner, ensemble_run) come with the job, which keeps this module below them.
-    import ragviz.training.ensemble  # noqa: F401
-
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to the server's log, not the frames
-    job = read_frame(sys.stdin.buffer)
-    if job is None:  # the server closed the pipe before sending a whole job (it could not pickle it)
-        os._exit(0)
-    _lower_priority()
-    torch.set_num_threads(job.threads)
-    stop = threading.Event()
-    threading.Thread(target=_watch_stdin, args=(stop,), name="ragviz-stop", daemon=True).start()
+def _run(job: Job, stop: threading.Event, out: BinaryIO) -> tuple[tuple, bool]:
+    """Run one job: its last frame less the reuse flag, and whether it ended cleanly (a result, or an
+    ordinary exception other than running out of memory)."""
     sender = _Sender(out)
     try:
         result = job.fn(*job.args, report=sender.report, stop=stop)
@@ -386,12 +476,49 @@ def main() -> None:
             pickled = pickle.dumps(err)
         except Exception:  # noqa: BLE001
             pickled = None
-        send_frame(out, ("raised", pickled, f"{type(err).__name__}: {err}"))
-    else:
-        send_frame(out, ("done", result))
+        clean = isinstance(err, Exception) and not isinstance(err, MemoryError)
+        return ("raised", pickled, f"{type(err).__name__}: {err}"), clean
+    return ("done", result), True
+
+
+def main() -> None:
+    """The child: run jobs one after another, each result or exception sent back with whether this child
+    takes another job; exit at the end of stdin, after a stop, after ``RAGVIZ_CHILD_JOBS`` jobs, or past
+    ``RAGVIZ_CHILD_MAX_MB`` resident."""
+    import gc
+
+    import torch
+
+    # The trainers (torch, the model) imported while waiting, so a job starts at once; the thin modules that
+    # name a job's function (runner, ensemble_run) come with the job, which keeps this module below them.
+    import ragviz.training.ensemble  # noqa: F401
+
+    gc.freeze()  # the imports' objects are never garbage: a collection between jobs then takes microseconds
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to the server's log, not the frames
+    inbox, done, max_jobs, max_mb = _Inbox(sys.stdin.buffer), 0, jobs_per_child(), max_rss_mb()
+    while True:
+        job, stop = inbox.next_job()
+        if job is None:  # the server closed the pipe (the pool let this child go, or it could not pickle a job)
+            break
+        if done == 0:
+            _lower_priority()
+        torch.set_num_threads(job.threads)  # every job's own: seeds are set by the job itself (train, ensemble)
+        last, clean = _run(job, stop, out)
+        done += 1
+        again = clean and not stop.is_set() and done < max_jobs and _rss_mb() < max_mb
+        try:
+            send_frame(out, (*last, again))
+        except (pickle.PicklingError, TypeError, AttributeError) as err:  # pickled before a byte is written
+            send_frame(out, ("raised", None, f"Could not send the training result back to the server: {err}", False))
+            break
+        if not again:
+            break
+        del job, last
+        gc.collect()  # the run's cycles go now, not in the middle of the next run
     out.close()
     sys.stderr.flush()
-    os._exit(0)  # not a normal shutdown: the stdin watcher may be blocked in a read the runtime cannot finish
+    os._exit(0)  # not a normal shutdown: the stdin reader may be blocked in a read the runtime cannot finish
 
 
 if __name__ == "__main__":
