@@ -113,12 +113,7 @@ class LoopRAG(nn.Module):
         Unseen rows: (1 + ε) h_v − Σ_u α_uv τ_r h_u = (ε + 1 − Σ_u α_uv) start_v; seen rows: h_v = start_v.
         (Sweeping to the fixed point instead took up to 200 sweeps when dropped tasks sat side by side.)"""
         rag = self.rag
-        z = rag.relation_embedding
-        if rag.config.composition == "none":
-            rho, bias = torch.ones_like(z[:, 0]), torch.zeros_like(z[:, 0])
-        else:
-            rho = (1 + rag.relation_transform(z).squeeze(-1)).clamp(-1.0, 1.0)
-            bias = rag.relation_score(z).squeeze(-1)
+        rho, bias = rag.unseen.relation_terms(rag)  # ρ_r and b_r from z_r, as the model defines them
         kept, turned, own = [], [], []
         for v in range(self.n):
             src, rel, weight = self.incoming[v]
